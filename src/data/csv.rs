@@ -1,0 +1,148 @@
+//! CSV with a header row: every column but the target is a numeric feature; the target is
+//! a named column (`label`, `target` or `y` by default).
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::linalg::Matrix;
+
+use super::{Dataset, Targets, Task};
+
+/// Largest class index accepted in a label column (refuses e.g. ids used as labels).
+pub const MAX_CLASSES: usize = 100_000;
+
+/// Loads a CSV file.
+pub fn load(path: &Path, target_column: Option<&str>, task: Task) -> Result<Dataset> {
+    let bytes = crate::files::read(path)?;
+    parse(&bytes, path, target_column, task)
+}
+
+/// Parses CSV bytes; `path` only names the source in errors.
+pub fn parse(bytes: &[u8], path: &Path, target_column: Option<&str>, task: Task) -> Result<Dataset> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| Error::format(path, format!("cannot read the header row: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let target = match target_column {
+        Some(name) => header.iter().position(|h| h == name).ok_or_else(|| {
+            Error::format(path, format!("no column named `{name}`; the columns are {header:?}"))
+        })?,
+        None => ["label", "target", "y"]
+            .iter()
+            .find_map(|n| header.iter().position(|h| h == n))
+            .ok_or_else(|| {
+                Error::format(
+                    path,
+                    format!(
+                        "no target column: name one with --target-column (columns: {header:?}); \
+                         `label`, `target` and `y` are found automatically"
+                    ),
+                )
+            })?,
+    };
+    if header.len() < 2 {
+        return Err(Error::format(path, "needs at least one feature column besides the target"));
+    }
+    let d = header.len() - 1;
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for (row, record) in reader.records().enumerate() {
+        let line = row + 2;
+        let record = record.map_err(|e| match e.kind() {
+            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => Error::format(
+                path,
+                format!("line {line}: {len} fields, but the header has {expected_len}"),
+            ),
+            _ => Error::format(path, format!("line {line}: {e}")),
+        })?;
+        for (col, field) in record.iter().enumerate() {
+            let v: f64 = field.parse().map_err(|_| {
+                Error::format(
+                    path,
+                    format!("line {line}, column `{}`: `{field}` is not a number", header[col]),
+                )
+            })?;
+            if !v.is_finite() {
+                return Err(Error::format(
+                    path,
+                    format!("line {line}, column `{}`: {v} is not finite", header[col]),
+                ));
+            }
+            if col == target {
+                y.push(v);
+            } else {
+                x.push(v);
+            }
+        }
+    }
+    if y.is_empty() {
+        return Err(Error::format(path, "no data rows after the header"));
+    }
+    let targets = targets_from_values(&y, task, header[target] == "label", path)?;
+    Dataset::new(path.display().to_string(), Matrix::from_vec(y.len(), d, x), targets)
+}
+
+/// Turns target values into classes or scalars. `Auto` picks classes when `label_named`
+/// (the column is called `label`), scalars otherwise.
+pub(crate) fn targets_from_values(y: &[f64], task: Task, label_named: bool, path: &Path) -> Result<Targets> {
+    let classify = match task {
+        Task::Classify => true,
+        Task::Regress => false,
+        Task::Auto => label_named,
+    };
+    if !classify {
+        return Ok(Targets::Scalar(y.to_vec()));
+    }
+    let mut labels = Vec::with_capacity(y.len());
+    for (i, &v) in y.iter().enumerate() {
+        if v.fract() != 0.0 || v < 0.0 || v >= MAX_CLASSES as f64 {
+            return Err(Error::format(
+                path,
+                format!(
+                    "label {v} of sample {i} is not a class index: expected an integer in 0..{MAX_CLASSES} \
+                     (use --task regress for real-valued targets)"
+                ),
+            ));
+        }
+        labels.push(v as u32);
+    }
+    let num_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
+    Ok(Targets::Classes { labels, num_classes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> &'static Path {
+        Path::new("data.csv")
+    }
+
+    #[test]
+    fn reads_features_and_label() {
+        let d = parse(b"a,label,b\n1,0,2\n3,2,4\n", p(), None, Task::Auto).unwrap();
+        assert_eq!(d.x.as_slice(), &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(d.targets, Targets::Classes { labels: vec![0, 2], num_classes: 3 });
+        let r = parse(b"a,y\n1,0.5\n", p(), None, Task::Auto).unwrap();
+        assert_eq!(r.targets, Targets::Scalar(vec![0.5]));
+    }
+
+    #[test]
+    fn refuses_ragged_non_numeric_nan_and_bad_labels() {
+        let e = |b: &[u8]| parse(b, p(), None, Task::Auto).unwrap_err().to_string();
+        assert!(e(b"a,label\n1,0\n1,2,3\n").contains("line 3: 3 fields, but the header has 2"));
+        assert!(e(b"a,label\nx,0\n").contains("line 2, column `a`: `x` is not a number"));
+        assert!(e(b"a,label\nNaN,0\n").contains("not finite"));
+        assert!(e(b"a,label\n1,0.5\n").contains("not a class index"));
+        assert!(e(b"a,b\n1,2\n").contains("no target column"));
+        assert!(e(b"a,label\n").contains("no data rows"));
+        assert!(e(b"a,label\nx,0\n").starts_with("data.csv"));
+    }
+}

@@ -1,0 +1,133 @@
+//! MNIST: the four standard IDX files (raw or `.gz`) in one directory, decoded into
+//! pixel values in [0, 1] and labels 0..9, with the official 60,000/10,000 split.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::linalg::Matrix;
+
+use super::idx::read_idx;
+use super::{Dataset, Targets};
+
+/// The four files, without `.gz`, with the SHA-256 of their decompressed bytes.
+pub const FILES: [(&str, &str); 4] = [
+    (
+        "train-images-idx3-ubyte",
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    ),
+    (
+        "train-labels-idx1-ubyte",
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    ),
+    (
+        "t10k-images-idx3-ubyte",
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    ),
+    (
+        "t10k-labels-idx1-ubyte",
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    ),
+];
+
+/// The cache directory used when no `--data-dir` is given:
+/// `$DIVERSENET_CACHE/mnist`, else `$XDG_CACHE_HOME/diversenet/mnist`, else
+/// `~/.cache/diversenet/mnist`.
+pub fn default_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("DIVERSENET_CACHE") {
+        return PathBuf::from(d).join("mnist");
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("diversenet").join("mnist")
+}
+
+/// The path of `name` in `dir`, raw or gzipped, if either exists.
+pub fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    [dir.join(name), dir.join(format!("{name}.gz"))]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+/// Whether all four files are present in `dir`.
+pub fn is_present(dir: &Path) -> bool {
+    FILES.iter().all(|(name, _)| find_file(dir, name).is_some())
+}
+
+fn locate(dir: &Path, name: &str) -> Result<PathBuf> {
+    find_file(dir, name).ok_or_else(|| {
+        Error::data(
+            dir.display().to_string(),
+            format!(
+                "MNIST file {name} (or {name}.gz) not found; download the data with \
+                 `diversenet fetch mnist --dir {}` or point --data-dir at a directory \
+                 that holds the four IDX files",
+                dir.display()
+            ),
+        )
+    })
+}
+
+/// Loads one images/labels pair.
+pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset> {
+    let img = read_idx(images)?;
+    let lab = read_idx(labels)?;
+    if img.dims.len() != 3 {
+        return Err(Error::format(
+            images,
+            format!("expected 3 dimensions (count, rows, cols) for images, found {:?}", img.dims),
+        ));
+    }
+    if lab.dims.len() != 1 {
+        return Err(Error::format(
+            labels,
+            format!("expected 1 dimension (count) for labels, found {:?}", lab.dims),
+        ));
+    }
+    if img.dims[0] != lab.dims[0] {
+        return Err(Error::format(
+            labels,
+            format!(
+                "{} labels but {} holds {} images",
+                lab.dims[0],
+                images.display(),
+                img.dims[0]
+            ),
+        ));
+    }
+    if let Some(i) = lab.data.iter().position(|&l| l > 9) {
+        return Err(Error::format(
+            labels,
+            format!("label {} at index {i} is out of range: expected 0..9", lab.data[i]),
+        ));
+    }
+    let d = img.dims[1] * img.dims[2];
+    let x = Matrix::from_vec(
+        img.dims[0],
+        d,
+        img.data.iter().map(|&p| p as f64 / 255.0).collect(),
+    );
+    Dataset::new(
+        images.display().to_string(),
+        x,
+        Targets::Classes {
+            labels: lab.data.iter().map(|&l| l as u32).collect(),
+            num_classes: 10,
+        },
+    )
+}
+
+/// Loads (train, test) from `dir`.
+pub fn load(dir: &Path) -> Result<(Dataset, Dataset)> {
+    let p = |i: usize| locate(dir, FILES[i].0);
+    let train = load_pair(&p(0)?, &p(1)?)?;
+    let test = load_pair(&p(2)?, &p(3)?)?;
+    if train.dim() != test.dim() {
+        return Err(Error::data(
+            dir.display().to_string(),
+            format!("train images have {} pixels, test images {}", train.dim(), test.dim()),
+        ));
+    }
+    Ok((train, test))
+}

@@ -1,0 +1,354 @@
+//! Data sources: the in-memory [`Dataset`], its loaders (synthetic teacher-student data,
+//! MNIST's IDX files, CSV, NumPy `.npy`), input scaling, and the MNIST download.
+
+pub mod csv;
+pub mod fetch;
+pub mod idx;
+pub mod mnist;
+pub mod npy;
+pub mod scaling;
+pub mod synthetic;
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::linalg::Matrix;
+use crate::rng::{SeededRng, Stream};
+
+pub use scaling::{InputScaling, InputTransform};
+pub use synthetic::SyntheticConfig;
+
+/// What a model predicts for each sample.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets {
+    /// One real target per sample (regression; the theory's setting).
+    Scalar(Vec<f64>),
+    /// A class index in `0..num_classes` per sample.
+    Classes { labels: Vec<u32>, num_classes: usize },
+}
+
+impl Targets {
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::Scalar(y) => y.len(),
+            Targets::Classes { labels, .. } => labels.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Number of network outputs: 1 for scalar targets, the class count otherwise.
+    pub fn outputs(&self) -> usize {
+        match self {
+            Targets::Scalar(_) => 1,
+            Targets::Classes { num_classes, .. } => *num_classes,
+        }
+    }
+    /// The targets of the samples `indices`.
+    pub fn select(&self, indices: &[usize]) -> Targets {
+        match self {
+            Targets::Scalar(y) => Targets::Scalar(indices.iter().map(|&i| y[i]).collect()),
+            Targets::Classes {
+                labels,
+                num_classes,
+            } => Targets::Classes {
+                labels: indices.iter().map(|&i| labels[i]).collect(),
+                num_classes: *num_classes,
+            },
+        }
+    }
+}
+
+/// Samples as rows of `x` (m x d) with their targets.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// Where the data came from (named in error messages).
+    pub name: String,
+    pub x: Matrix<f64>,
+    pub targets: Targets,
+}
+
+impl Dataset {
+    /// Checks shapes and values: as many targets as rows, at least one sample, every value
+    /// finite, every label below the class count.
+    pub fn new(name: impl Into<String>, x: Matrix<f64>, targets: Targets) -> Result<Self> {
+        let name = name.into();
+        if x.rows() != targets.len() {
+            return Err(Error::data(
+                &name,
+                format!(
+                    "{} samples but {} targets: inputs and targets must have the same count",
+                    x.rows(),
+                    targets.len()
+                ),
+            ));
+        }
+        if x.rows() == 0 {
+            return Err(Error::data(&name, "no samples"));
+        }
+        if x.cols() == 0 {
+            return Err(Error::data(&name, "samples have no features (dimension 0)"));
+        }
+        if let Some(pos) = x.as_slice().iter().position(|v| !v.is_finite()) {
+            return Err(Error::data(
+                &name,
+                format!(
+                    "input value {} at sample {}, feature {}: every value must be finite",
+                    x.as_slice()[pos],
+                    pos / x.cols(),
+                    pos % x.cols()
+                ),
+            ));
+        }
+        match &targets {
+            Targets::Scalar(y) => {
+                if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::data(
+                        &name,
+                        format!("target {} at sample {i}: targets must be finite", y[i]),
+                    ));
+                }
+            }
+            Targets::Classes {
+                labels,
+                num_classes,
+            } => {
+                if *num_classes < 1 {
+                    return Err(Error::data(&name, "class count is 0"));
+                }
+                if let Some(i) = labels.iter().position(|&l| l as usize >= *num_classes) {
+                    return Err(Error::data(
+                        &name,
+                        format!(
+                            "label {} at sample {i} is out of range: expected 0..{}",
+                            labels[i], num_classes
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Self { name, x, targets })
+    }
+
+    pub fn len(&self) -> usize {
+        self.x.rows()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn dim(&self) -> usize {
+        self.x.cols()
+    }
+
+    /// The samples `indices`, in that order.
+    pub fn select(&self, indices: &[usize], name: impl Into<String>) -> Dataset {
+        let mut x = Matrix::zeros(0, self.dim());
+        x.gather_rows(&self.x, indices);
+        Dataset {
+            name: name.into(),
+            x,
+            targets: self.targets.select(indices),
+        }
+    }
+
+    /// A seeded random split into (train, test) with `test_fraction` of the samples in test.
+    pub fn split(&self, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        if !(test_fraction > 0.0 && test_fraction < 1.0) {
+            return Err(Error::config(
+                "test-fraction",
+                format!("{test_fraction} is not strictly between 0 and 1"),
+            ));
+        }
+        let m = self.len();
+        let n_test = ((m as f64) * test_fraction).round() as usize;
+        if n_test == 0 || n_test == m {
+            return Err(Error::data(
+                &self.name,
+                format!(
+                    "{m} samples cannot be split with test fraction {test_fraction}: \
+                     one side would be empty"
+                ),
+            ));
+        }
+        let mut order: Vec<usize> = (0..m).collect();
+        SeededRng::new(seed, Stream::Split).shuffle(&mut order);
+        let (test, train) = order.split_at(n_test);
+        Ok((
+            self.select(train, format!("{} (train split)", self.name)),
+            self.select(test, format!("{} (test split)", self.name)),
+        ))
+    }
+}
+
+/// Where the data for a run comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSource {
+    /// Teacher-student data on the unit sphere.
+    Synthetic(SyntheticConfig),
+    /// MNIST's four IDX files in a directory.
+    Mnist { dir: PathBuf },
+    /// A CSV file with a header row.
+    Csv { path: PathBuf },
+    /// A pair of `.npy` files: inputs (m x d) and targets (m).
+    Npy { x: PathBuf, y: PathBuf },
+}
+
+/// How a CSV or NPY target column is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Task {
+    /// Integer targets become classes, others scalars (CSV: a column named `label` is classes).
+    #[default]
+    Auto,
+    Classify,
+    Regress,
+}
+
+/// Options for loading user files.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// CSV target column; `None` looks for `label`, then `target`, then `y`.
+    pub target_column: Option<String>,
+    pub task: Task,
+    /// A separate test file (same format); otherwise a seeded split.
+    pub test: Option<DataSource>,
+    /// Fraction held out as test data when there is no test file.
+    pub test_fraction: f64,
+}
+
+impl DataSource {
+    /// Parses `synthetic`, `mnist`, `csv:PATH` or `npy:X.npy,Y.npy`; `data_dir` is MNIST's directory.
+    pub fn parse(spec: &str, data_dir: Option<PathBuf>, synthetic: SyntheticConfig) -> Result<Self> {
+        let bad = |msg: &str| Error::config("data", format!("`{spec}`: {msg}"));
+        match spec {
+            "synthetic" => Ok(DataSource::Synthetic(synthetic)),
+            "mnist" => Ok(DataSource::Mnist {
+                dir: data_dir.unwrap_or_else(mnist::default_dir),
+            }),
+            _ => {
+                if let Some(p) = spec.strip_prefix("csv:") {
+                    if p.is_empty() {
+                        return Err(bad("expected csv:PATH"));
+                    }
+                    Ok(DataSource::Csv { path: p.into() })
+                } else if let Some(p) = spec.strip_prefix("npy:") {
+                    let (x, y) = p
+                        .split_once(',')
+                        .filter(|(x, y)| !x.is_empty() && !y.is_empty())
+                        .ok_or_else(|| bad("expected npy:INPUTS.npy,TARGETS.npy"))?;
+                    Ok(DataSource::Npy {
+                        x: x.into(),
+                        y: y.into(),
+                    })
+                } else {
+                    Err(bad("expected synthetic, mnist, csv:PATH or npy:X.npy,Y.npy"))
+                }
+            }
+        }
+    }
+
+    /// Loads (train, test) data. Synthetic data draws from `seed`; user files without a
+    /// test file are split with `seed`.
+    pub fn load(&self, options: &LoadOptions, seed: u64) -> Result<(Dataset, Dataset)> {
+        match self {
+            DataSource::Synthetic(cfg) => cfg.generate(seed),
+            DataSource::Mnist { dir } => mnist::load(dir),
+            DataSource::Csv { .. } | DataSource::Npy { .. } => {
+                let train = self.load_file(options)?;
+                match &options.test {
+                    Some(test_source) => {
+                        let test = test_source.load_file(options)?;
+                        check_compatible(&train, &test)?;
+                        Ok((train, test))
+                    }
+                    None => train.split(options.test_fraction, seed),
+                }
+            }
+        }
+    }
+
+    fn load_file(&self, options: &LoadOptions) -> Result<Dataset> {
+        match self {
+            DataSource::Csv { path } => csv::load(path, options.target_column.as_deref(), options.task),
+            DataSource::Npy { x, y } => npy::load_pair(x, y, options.task),
+            _ => Err(Error::config(
+                "test",
+                "a separate test set must be a csv:PATH or npy:X,Y file",
+            )),
+        }
+    }
+}
+
+/// Train and test sets must have the same dimension and the same kind of target.
+pub fn check_compatible(train: &Dataset, test: &Dataset) -> Result<()> {
+    if train.dim() != test.dim() {
+        return Err(Error::data(
+            &test.name,
+            format!(
+                "{} features per sample, but the training data has {}",
+                test.dim(),
+                train.dim()
+            ),
+        ));
+    }
+    match (&train.targets, &test.targets) {
+        (Targets::Scalar(_), Targets::Scalar(_)) => Ok(()),
+        (Targets::Classes { .. }, Targets::Classes { .. }) => Ok(()),
+        _ => Err(Error::data(
+            &test.name,
+            "its targets are of another kind (classes vs real values) than the training data's",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dataset_refuses_mismatch_nan_and_out_of_range_labels() {
+        let x = Matrix::from_vec(2, 2, vec![0.0, 1.0, 2.0, 3.0]);
+        let e = Dataset::new("d", x.clone(), Targets::Scalar(vec![1.0])).unwrap_err();
+        assert!(e.to_string().contains("2 samples but 1 targets"));
+        let nan = Matrix::from_vec(2, 2, vec![0.0, f64::NAN, 2.0, 3.0]);
+        let e = Dataset::new("d", nan, Targets::Scalar(vec![1.0, 2.0])).unwrap_err();
+        assert!(e.to_string().contains("sample 0, feature 1"));
+        let e = Dataset::new(
+            "d",
+            x,
+            Targets::Classes {
+                labels: vec![0, 3],
+                num_classes: 3,
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("label 3 at sample 1"));
+    }
+
+    #[test]
+    fn split_is_seeded_and_disjoint() {
+        let x = Matrix::from_vec(10, 1, (0..10).map(|v| v as f64).collect());
+        let d = Dataset::new("d", x, Targets::Scalar((0..10).map(|v| v as f64).collect())).unwrap();
+        let (a, b) = d.split(0.3, 1).unwrap();
+        let (a2, _) = d.split(0.3, 1).unwrap();
+        assert_eq!(a.x, a2.x);
+        assert_eq!((a.len(), b.len()), (7, 3));
+        let mut all: Vec<f64> = a.x.as_slice().iter().chain(b.x.as_slice()).copied().collect();
+        all.sort_by(f64::total_cmp);
+        assert_eq!(all, (0..10).map(|v| v as f64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn parses_data_specs() {
+        let s = SyntheticConfig::default();
+        assert!(matches!(
+            DataSource::parse("npy:a.npy,b.npy", None, s.clone()).unwrap(),
+            DataSource::Npy { .. }
+        ));
+        assert!(DataSource::parse("npy:a.npy", None, s.clone()).is_err());
+        assert!(DataSource::parse("csv:", None, s.clone()).is_err());
+        assert!(DataSource::parse("parquet:x", None, s)
+            .unwrap_err()
+            .to_string()
+            .contains("expected synthetic"));
+    }
+}

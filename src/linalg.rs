@@ -1,0 +1,326 @@
+//! Dense linear algebra: the crate's row-major [`Matrix`], the [`Real`] scalar trait and
+//! matrix products. Every call into faer lives in this module, so that a faer upgrade
+//! touches one file.
+
+use std::fmt::{Debug, Display};
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use faer::{Accum, MatMut, MatRef, Par};
+
+/// A real floating-point scalar (`f32` or `f64`) usable in every product of this crate.
+pub trait Real:
+    faer::traits::RealField
+    + Copy
+    + Default
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + std::iter::Sum
+    + std::ops::Neg<Output = Self>
+    + 'static
+{
+    /// Name used in model files and metadata (`"f32"` / `"f64"`).
+    const NAME: &'static str;
+    /// Size in bytes.
+    const BYTES: usize;
+    fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn is_finite(self) -> bool;
+    fn max(self, other: Self) -> Self;
+    fn write_le(self, out: &mut Vec<u8>);
+    fn read_le(bytes: &[u8]) -> Self;
+}
+
+macro_rules! impl_real {
+    ($t:ty, $name:literal) => {
+        impl Real for $t {
+            const NAME: &'static str = $name;
+            const BYTES: usize = std::mem::size_of::<$t>();
+            #[inline(always)]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+            #[inline(always)]
+            fn max(self, other: Self) -> Self {
+                <$t>::max(self, other)
+            }
+            fn write_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn read_le(bytes: &[u8]) -> Self {
+                <$t>::from_le_bytes(bytes.try_into().expect("slice of the scalar's size"))
+            }
+        }
+    };
+}
+impl_real!(f32, "f32");
+impl_real!(f64, "f64");
+
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the number of threads used by matrix products (0: all cores). Results are
+/// bit-for-bit reproducible for a fixed thread count.
+pub fn set_threads(threads: usize) {
+    THREADS.store(threads, Ordering::Relaxed);
+}
+
+/// The thread count products run with.
+pub fn threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+fn parallelism() -> Par {
+    match threads() {
+        1 => Par::Seq,
+        n => Par::Rayon(NonZeroUsize::new(n).expect("n > 1")),
+    }
+}
+
+/// A dense row-major matrix: row `i` is `data[i * cols..(i + 1) * cols]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matrix<T> {
+    rows: usize,
+    cols: usize,
+    data: Vec<T>,
+}
+
+/// A borrowed row-major matrix.
+#[derive(Clone, Copy, Debug)]
+pub struct MatrixView<'a, T> {
+    rows: usize,
+    cols: usize,
+    data: &'a [T],
+}
+
+impl<T: Copy + Default> Matrix<T> {
+    /// A `rows x cols` matrix of zeros.
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Self {
+            rows,
+            cols,
+            data: vec![T::default(); rows * cols],
+        }
+    }
+}
+
+impl<T> Matrix<T> {
+    /// Wraps row-major `data`; panics if its length is not `rows * cols` (a programming error).
+    pub fn from_vec(rows: usize, cols: usize, data: Vec<T>) -> Self {
+        assert_eq!(data.len(), rows * cols, "matrix data length");
+        Self { rows, cols, data }
+    }
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    pub fn as_slice(&self) -> &[T] {
+        &self.data
+    }
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        &mut self.data
+    }
+    pub fn into_vec(self) -> Vec<T> {
+        self.data
+    }
+    pub fn row(&self, i: usize) -> &[T] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+    pub fn row_mut(&mut self, i: usize) -> &mut [T] {
+        &mut self.data[i * self.cols..(i + 1) * self.cols]
+    }
+    pub fn view(&self) -> MatrixView<'_, T> {
+        MatrixView {
+            rows: self.rows,
+            cols: self.cols,
+            data: &self.data,
+        }
+    }
+    /// Rows `start..end` as a view (contiguous in row-major storage).
+    pub fn row_range(&self, start: usize, end: usize) -> MatrixView<'_, T> {
+        MatrixView {
+            rows: end - start,
+            cols: self.cols,
+            data: &self.data[start * self.cols..end * self.cols],
+        }
+    }
+    /// Changes the number of rows, keeping the first rows' contents (used for
+    /// reusable batch buffers).
+    pub fn resize_rows(&mut self, rows: usize)
+    where
+        T: Copy + Default,
+    {
+        self.rows = rows;
+        self.data.resize(rows * self.cols, T::default());
+    }
+    /// The same data converted element by element.
+    pub fn map<U>(&self, f: impl Fn(&T) -> U) -> Matrix<U> {
+        Matrix {
+            rows: self.rows,
+            cols: self.cols,
+            data: self.data.iter().map(f).collect(),
+        }
+    }
+}
+
+impl<'a, T> MatrixView<'a, T> {
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    pub fn as_slice(&self) -> &'a [T] {
+        self.data
+    }
+    pub fn row(&self, i: usize) -> &'a [T] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+}
+
+impl<T: Copy + Default> Matrix<T> {
+    /// Copies the rows `indices` of `source` into `self` (resized to `indices.len()` rows).
+    pub fn gather_rows(&mut self, source: &Matrix<T>, indices: &[usize]) {
+        assert_eq!(self.cols, source.cols, "gather_rows column count");
+        self.resize_rows(indices.len());
+        let cols = self.cols;
+        for (dst, &i) in self.data.chunks_exact_mut(cols.max(1)).zip(indices) {
+            dst.copy_from_slice(source.row(i));
+        }
+    }
+}
+
+fn faer_ref<'a, T: Real>(m: MatrixView<'a, T>, transpose: bool) -> MatRef<'a, T> {
+    let r = MatRef::from_row_major_slice(m.data, m.rows, m.cols);
+    if transpose {
+        r.transpose()
+    } else {
+        r
+    }
+}
+
+fn faer_mut<T: Real>(m: &mut Matrix<T>) -> MatMut<'_, T> {
+    MatMut::from_row_major_slice_mut(&mut m.data, m.rows, m.cols)
+}
+
+/// Whether an operand of [`gemm`] enters as itself or transposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    N,
+    T,
+}
+
+/// `dst = alpha * op(a) * op(b) + (accumulate ? dst : 0)`, through faer's GEMM.
+/// Panics on mismatched shapes (a programming error inside the crate).
+pub fn gemm<T: Real>(
+    dst: &mut Matrix<T>,
+    accumulate: bool,
+    a: MatrixView<'_, T>,
+    op_a: Op,
+    b: MatrixView<'_, T>,
+    op_b: Op,
+    alpha: T,
+) {
+    let a = faer_ref(a, op_a == Op::T);
+    let b = faer_ref(b, op_b == Op::T);
+    assert_eq!(a.nrows(), dst.rows, "gemm: rows of op(a) and dst");
+    assert_eq!(b.ncols(), dst.cols, "gemm: cols of op(b) and dst");
+    assert_eq!(a.ncols(), b.nrows(), "gemm: inner dimensions");
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    faer::linalg::matmul::matmul(faer_mut(dst), accum, a, b, alpha, parallelism());
+}
+
+/// Euclidean norm of a slice, accumulated in f64.
+pub fn norm<T: Real>(x: &[T]) -> f64 {
+    x.iter()
+        .map(|v| {
+            let v = v.to_f64();
+            v * v
+        })
+        .sum::<f64>()
+        .sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &Matrix<f64>, ta: bool, b: &Matrix<f64>, tb: bool) -> Matrix<f64> {
+        let get = |m: &Matrix<f64>, t: bool, i: usize, j: usize| {
+            if t {
+                m.row(j)[i]
+            } else {
+                m.row(i)[j]
+            }
+        };
+        let (r, k) = if ta { (a.cols, a.rows) } else { (a.rows, a.cols) };
+        let c = if tb { b.rows } else { b.cols };
+        let mut out = Matrix::zeros(r, c);
+        for i in 0..r {
+            for j in 0..c {
+                out.row_mut(i)[j] = (0..k).map(|l| get(a, ta, i, l) * get(b, tb, l, j)).sum();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn gemm_matches_naive_for_every_transpose() {
+        let a = Matrix::from_vec(3, 4, (0..12).map(|v| (v as f64).sin()).collect());
+        let b = Matrix::from_vec(4, 3, (0..12).map(|v| (v as f64 * 0.7).cos()).collect());
+        let bt = Matrix::from_vec(3, 4, (0..12).map(|v| (v as f64 * 0.3).cos()).collect());
+        let at = Matrix::from_vec(4, 3, (0..12).map(|v| (v as f64 * 1.3).sin()).collect());
+        for (a, ta, b, tb) in [
+            (&a, false, &b, false),
+            (&a, false, &bt, true),
+            (&at, true, &b, false),
+            (&at, true, &bt, true),
+        ] {
+            let expect = naive(a, ta, b, tb);
+            let mut got = Matrix::zeros(expect.rows(), expect.cols());
+            let op = |t| if t { Op::T } else { Op::N };
+            gemm(&mut got, false, a.view(), op(ta), b.view(), op(tb), 1.0);
+            for (x, y) in got.as_slice().iter().zip(expect.as_slice()) {
+                assert!((x - y).abs() < 1e-12);
+            }
+            // Accumulating adds the product once more.
+            gemm(&mut got, true, a.view(), op(ta), b.view(), op(tb), 2.0);
+            for (x, y) in got.as_slice().iter().zip(expect.as_slice()) {
+                assert!((x - 3.0 * y).abs() < 1e-12);
+            }
+        }
+    }
+}

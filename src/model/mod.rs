@@ -1,0 +1,15 @@
+//! The model and its training: the one-hidden-layer ReLU network f(x) = V relu(W x), its
+//! losses and their gradients, optimisers, the training loop, model files and run
+//! directories.
+
+pub mod file;
+pub mod loss;
+pub mod network;
+pub mod optim;
+pub mod run;
+pub mod train;
+
+pub use loss::Loss;
+pub use network::{Network, OutputLayer};
+pub use optim::{LrSchedule, OptimizerKind};
+pub use train::{EpochMetrics, Precision, TrainConfig, TrainSettings};

@@ -1,0 +1,215 @@
+//! A training run on disk: `config.json`, `metrics.jsonl` (one line per epoch),
+//! `checkpoint.safetensors` (resumable state), `model.safetensors` and `summary.json`
+//! under one output directory. Every file is replaced atomically; `--resume` continues
+//! from the last checkpoint and gives the same result as an uninterrupted run.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::data::{Dataset, InputTransform, Targets};
+use crate::error::{Error, Result};
+use crate::files::write_atomic;
+use crate::linalg::Real;
+
+use super::file::{load_checkpoint, save_checkpoint, save_model};
+use super::train::{train, EpochMetrics, Precision, TrainConfig, TrainObserver, TrainSettings, TrainState};
+
+pub const METRICS_FILE: &str = "metrics.jsonl";
+pub const MODEL_FILE: &str = "model.safetensors";
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+pub const CONFIG_FILE: &str = "config.json";
+pub const SUMMARY_FILE: &str = "summary.json";
+
+/// Hooks for showing progress (a progress bar in the CLI; nothing in tests).
+pub trait RunProgress {
+    /// Called once with the run's total steps and those already done (on resume).
+    fn start(&mut self, _total_steps: u64, _done_steps: u64) {}
+    fn step(&mut self, _steps_done: u64) {}
+    fn epoch(&mut self, _metrics: &EpochMetrics) {}
+}
+
+/// Progress that shows nothing.
+pub struct Silent;
+impl RunProgress for Silent {}
+
+/// What a finished run reports (also written to `summary.json`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RunSummary {
+    pub config: TrainConfig,
+    pub data: String,
+    pub train_samples: usize,
+    pub test_samples: usize,
+    /// Inputs that were all zero and so have no direction on the sphere (they stay zero).
+    pub zero_inputs: usize,
+    /// Epochs restored from a checkpoint instead of trained in this invocation.
+    pub resumed_from_epoch: usize,
+    pub final_metrics: EpochMetrics,
+    pub out_dir: PathBuf,
+    pub model: PathBuf,
+    pub metrics: PathBuf,
+}
+
+/// Trains with `settings` on raw (unscaled) data and writes the run under `out_dir`.
+pub fn run_training(
+    settings: &TrainSettings,
+    mut train_data: Dataset,
+    mut test_data: Dataset,
+    out_dir: &Path,
+    resume: bool,
+    progress: &mut dyn RunProgress,
+) -> Result<RunSummary> {
+    crate::data::check_compatible(&train_data, &test_data)?;
+    let transform = InputTransform::fit(settings.scaling, &train_data.x);
+    let zero_inputs = transform.apply(&mut train_data.x) + transform.apply(&mut test_data.x);
+    let config = settings.resolve(&train_data)?;
+    match config.precision {
+        Precision::F32 => run_typed::<f32>(&config, &transform, &train_data, &test_data, out_dir, resume, zero_inputs, progress),
+        Precision::F64 => run_typed::<f64>(&config, &transform, &train_data, &test_data, out_dir, resume, zero_inputs, progress),
+    }
+}
+
+struct DiskObserver<'a> {
+    config: &'a TrainConfig,
+    metrics: std::fs::File,
+    metrics_path: PathBuf,
+    checkpoint_path: PathBuf,
+    last: Option<EpochMetrics>,
+    progress: &'a mut dyn RunProgress,
+}
+
+impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
+    fn on_step(&mut self, steps_done: u64) {
+        self.progress.step(steps_done);
+    }
+    fn on_epoch(&mut self, metrics: &EpochMetrics, state: &TrainState<T>) -> Result<()> {
+        let line = serde_json::to_string(metrics).expect("metrics serialise");
+        writeln!(self.metrics, "{line}")
+            .and_then(|_| self.metrics.flush())
+            .map_err(|e| Error::io(&self.metrics_path, e))?;
+        let epoch = metrics.epoch;
+        if epoch > 0 && (epoch % self.config.checkpoint_every == 0 || epoch == self.config.epochs) {
+            // The metrics line must be durable before the checkpoint that claims it.
+            self.metrics.sync_data().map_err(|e| Error::io(&self.metrics_path, e))?;
+            save_checkpoint(&self.checkpoint_path, state, self.config)?;
+        }
+        self.progress.epoch(metrics);
+        self.last = Some(metrics.clone());
+        Ok(())
+    }
+}
+
+/// Reads `metrics.jsonl`, keeping the lines of epochs `0..=epochs_done` (a line cut by a
+/// crash, or written after the checkpoint, is dropped).
+fn metrics_up_to(path: &Path, epochs_done: usize) -> Result<Vec<EpochMetrics>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let kept: Vec<EpochMetrics> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<EpochMetrics>(l).ok())
+        .filter(|m| m.epoch <= epochs_done)
+        .collect();
+    if kept.len() != epochs_done + 1 || kept.iter().enumerate().any(|(i, m)| m.epoch != i) {
+        return Err(Error::format(
+            path,
+            format!(
+                "holds metrics for epochs {:?}, but the checkpoint is at epoch {epochs_done}: \
+                 the run directory is inconsistent; start again without --resume in a new --out",
+                kept.iter().map(|m| m.epoch).collect::<Vec<_>>()
+            ),
+        ));
+    }
+    Ok(kept)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_typed<T: Real>(
+    config: &TrainConfig,
+    transform: &InputTransform,
+    train_data: &Dataset,
+    test_data: &Dataset,
+    out_dir: &Path,
+    resume: bool,
+    zero_inputs: usize,
+    progress: &mut dyn RunProgress,
+) -> Result<RunSummary> {
+    let metrics_path = out_dir.join(METRICS_FILE);
+    let checkpoint_path = out_dir.join(CHECKPOINT_FILE);
+    let model_path = out_dir.join(MODEL_FILE);
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    let existing = [&metrics_path, &checkpoint_path, &model_path].iter().any(|p| p.exists());
+    let mut state = TrainState::<T>::initial(config);
+    let mut kept = Vec::new();
+    if resume && checkpoint_path.exists() {
+        let (saved, saved_config) = load_checkpoint::<T>(&checkpoint_path)?;
+        if !saved_config.same_run_as(config) {
+            return Err(Error::config(
+                "resume",
+                format!(
+                    "{} was written by a different configuration; only --epochs may change on resume.\n  saved: {}\n  now:   {}",
+                    checkpoint_path.display(),
+                    serde_json::to_string(&saved_config).unwrap_or_default(),
+                    serde_json::to_string(config).unwrap_or_default()
+                ),
+            ));
+        }
+        kept = metrics_up_to(&metrics_path, saved.epochs_done)?;
+        state = saved;
+    } else if existing && !resume {
+        return Err(Error::config(
+            "out",
+            format!(
+                "{} already holds a run; pass --resume to continue it, or choose another --out",
+                out_dir.display()
+            ),
+        ));
+    }
+    let resumed_from_epoch = state.epochs_done;
+    write_atomic(
+        &out_dir.join(CONFIG_FILE),
+        serde_json::to_string_pretty(config).expect("config serialises").as_bytes(),
+    )?;
+    // Rewrite the kept metrics (atomically), then append.
+    let kept_text: String = kept
+        .iter()
+        .map(|m| serde_json::to_string(m).expect("metrics serialise") + "\n")
+        .collect();
+    write_atomic(&metrics_path, kept_text.as_bytes())?;
+    let metrics_file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&metrics_path)
+        .map_err(|e| Error::io(&metrics_path, e))?;
+    let total_steps = (config.steps_per_epoch() * config.epochs) as u64;
+    progress.start(total_steps, state.optimizer.steps);
+    let mut observer = DiskObserver {
+        config,
+        metrics: metrics_file,
+        metrics_path: metrics_path.clone(),
+        checkpoint_path,
+        last: kept.last().cloned(),
+        progress,
+    };
+    let state = train(config, train_data, test_data, state, &mut observer)?;
+    let final_metrics = observer.last.clone().expect("at least epoch 0 is reported");
+    let classes = matches!(train_data.targets, Targets::Classes { .. });
+    save_model(&model_path, &state.net, transform, config, classes)?;
+    let summary = RunSummary {
+        config: config.clone(),
+        data: train_data.name.clone(),
+        train_samples: train_data.len(),
+        test_samples: test_data.len(),
+        zero_inputs,
+        resumed_from_epoch,
+        final_metrics,
+        out_dir: out_dir.to_path_buf(),
+        model: model_path,
+        metrics: metrics_path,
+    };
+    write_atomic(
+        &out_dir.join(SUMMARY_FILE),
+        serde_json::to_string_pretty(&summary).expect("summary serialises").as_bytes(),
+    )?;
+    Ok(summary)
+}
