@@ -112,7 +112,7 @@ struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
     /// Hidden units n.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = TrainSettings::default().width)]
     width: usize,
     /// Epochs (default: 200 for synthetic data, 5 otherwise).
     #[arg(long)]
@@ -123,7 +123,7 @@ struct TrainArgs {
     #[arg(long, default_value = "adam")]
     optimizer: String,
     /// Learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = TrainSettings::default().lr)]
     lr: f64,
     /// Momentum of sgd.
     #[arg(long, default_value_t = 0.9)]
@@ -131,7 +131,7 @@ struct TrainArgs {
     /// constant | cosine | step:EVERY_EPOCHS:FACTOR
     #[arg(long, default_value = "constant")]
     lr_schedule: String,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = TrainSettings::default().batch_size)]
     batch_size: usize,
     /// squared | cross-entropy (default: squared for real targets, cross-entropy for classes).
     #[arg(long)]
@@ -149,7 +149,7 @@ struct TrainArgs {
     #[arg(long)]
     init_scale: Option<f64>,
     /// Write a resumable checkpoint every this many epochs.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = TrainSettings::default().checkpoint_every)]
     checkpoint_every: usize,
     /// Output directory.
     #[arg(long)]

@@ -3,7 +3,7 @@
 //! configuration as JSON in the metadata, and a SHA-256 over the content so that a
 //! corrupted file is refused instead of used.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors};
@@ -94,22 +94,39 @@ impl TensorFile {
         hex(&h.finalize())
     }
 
-    /// Serialises to safetensors bytes with the checksum in the metadata.
+    /// Serialises to safetensors bytes with the checksum in the metadata. The header's
+    /// keys are sorted, so equal content gives byte-identical files.
     pub fn encode(&self) -> Result<Vec<u8>> {
         let mut with_format = self.clone();
         with_format.metadata.entry("format".into()).or_insert_with(|| "pt".into());
         let digest = with_format.digest();
-        let mut metadata: HashMap<String, String> = with_format.metadata.into_iter().collect();
+        let mut metadata = with_format.metadata;
         metadata.insert(CHECKSUM_KEY.into(), digest);
-        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = self
-            .tensors
-            .iter()
-            .map(|(n, (d, s, b))| {
-                safetensors::tensor::TensorView::new(*d, s.clone(), b).map(|v| (n.clone(), v))
-            })
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::config("tensor", e.to_string()))?;
-        safetensors::tensor::serialize(views, Some(metadata)).map_err(|e| Error::config("tensor", e.to_string()))
+        let mut header = serde_json::Map::new();
+        header.insert("__metadata__".into(), serde_json::to_value(&metadata).expect("strings serialise"));
+        let mut offset = 0usize;
+        for (name, (dtype, shape, bytes)) in &self.tensors {
+            let expected = shape.iter().product::<usize>() * dtype.bitsize() / 8;
+            if expected != bytes.len() {
+                return Err(Error::config("tensor", format!("`{name}`: {} bytes for shape {shape:?}", bytes.len())));
+            }
+            header.insert(
+                name.clone(),
+                serde_json::json!({ "dtype": dtype, "shape": shape, "data_offsets": [offset, offset + bytes.len()] }),
+            );
+            offset += bytes.len();
+        }
+        let mut header = serde_json::to_string(&header).expect("header serialises").into_bytes();
+        while header.len() % 8 != 0 {
+            header.push(b' ');
+        }
+        let mut out = Vec::with_capacity(8 + header.len() + offset);
+        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(&header);
+        for (_, _, bytes) in self.tensors.values() {
+            out.extend_from_slice(bytes);
+        }
+        Ok(out)
     }
 
     /// Writes atomically.

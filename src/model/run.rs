@@ -98,26 +98,26 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
     }
 }
 
-/// Reads `metrics.jsonl`, keeping the lines of epochs `0..=epochs_done` (a line cut by a
-/// crash, or written after the checkpoint, is dropped).
-fn metrics_up_to(path: &Path, epochs_done: usize) -> Result<Vec<EpochMetrics>> {
+/// Reads `metrics.jsonl`, keeping the lines of epochs `0..=epochs_done` verbatim (a line
+/// cut by a crash, or written after the checkpoint, is dropped).
+fn metrics_up_to(path: &Path, epochs_done: usize) -> Result<Vec<(String, EpochMetrics)>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(Error::io(path, e)),
     };
-    let kept: Vec<EpochMetrics> = text
+    let kept: Vec<(String, EpochMetrics)> = text
         .lines()
-        .filter_map(|l| serde_json::from_str::<EpochMetrics>(l).ok())
-        .filter(|m| m.epoch <= epochs_done)
+        .filter_map(|l| Some((format!("{l}\n"), serde_json::from_str::<EpochMetrics>(l).ok()?)))
+        .filter(|(_, m)| m.epoch <= epochs_done)
         .collect();
-    if kept.len() != epochs_done + 1 || kept.iter().enumerate().any(|(i, m)| m.epoch != i) {
+    if kept.len() != epochs_done + 1 || kept.iter().enumerate().any(|(i, (_, m))| m.epoch != i) {
         return Err(Error::format(
             path,
             format!(
                 "holds metrics for epochs {:?}, but the checkpoint is at epoch {epochs_done}: \
                  the run directory is inconsistent; start again without --resume in a new --out",
-                kept.iter().map(|m| m.epoch).collect::<Vec<_>>()
+                kept.iter().map(|(_, m)| m.epoch).collect::<Vec<_>>()
             ),
         ));
     }
@@ -172,10 +172,7 @@ fn run_typed<T: Real>(
         serde_json::to_string_pretty(config).expect("config serialises").as_bytes(),
     )?;
     // Rewrite the kept metrics (atomically), then append.
-    let kept_text: String = kept
-        .iter()
-        .map(|m| serde_json::to_string(m).expect("metrics serialise") + "\n")
-        .collect();
+    let kept_text: String = kept.iter().map(|(line, _)| line.as_str()).collect();
     write_atomic(&metrics_path, kept_text.as_bytes())?;
     let metrics_file = std::fs::OpenOptions::new()
         .append(true)
@@ -188,7 +185,7 @@ fn run_typed<T: Real>(
         metrics: metrics_file,
         metrics_path: metrics_path.clone(),
         checkpoint_path,
-        last: kept.last().cloned(),
+        last: kept.last().map(|(_, m)| m.clone()),
         progress,
     };
     let state = train(config, train_data, test_data, state, &mut observer)?;

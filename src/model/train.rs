@@ -52,8 +52,9 @@ pub struct TrainSettings {
     pub output_layer: Option<OutputLayer>,
     pub scaling: InputScaling,
     pub precision: Precision,
-    /// Standard deviation of W's entries; default 1/sqrt(mean ||x||^2), which gives the
-    /// pre-activations w_k . x unit variance.
+    /// Standard deviation of W's entries. Default: 1/sqrt(mean ||x||^2), which gives the
+    /// pre-activations w_k . x unit variance, divided by sqrt(n) when V is fixed to +/-1 so
+    /// that the initial outputs have variance of order 1 (a trained V starts at N(0, 1/n)).
     pub init_scale: Option<f64>,
     /// Write a checkpoint every this many epochs (and at the end).
     pub checkpoint_every: usize,
@@ -62,11 +63,11 @@ pub struct TrainSettings {
 impl Default for TrainSettings {
     fn default() -> Self {
         Self {
-            width: 50,
+            width: 100,
             epochs: 20,
             seed: 0,
             optimizer: OptimizerKind::parse("adam", 0.0).expect("adam"),
-            lr: 1e-3,
+            lr: 1e-2,
             schedule: LrSchedule::Constant,
             batch_size: 128,
             loss: None,
@@ -153,10 +154,10 @@ impl TrainSettings {
             Some(s) => return Err(Error::config("init-scale", format!("{s} is not a finite value > 0"))),
             None => {
                 let mean_sq = train.x.as_slice().iter().map(|v| v * v).sum::<f64>() / train.len() as f64;
-                if mean_sq > 0.0 {
-                    1.0 / mean_sq.sqrt()
-                } else {
-                    1.0
+                let unit_preactivation = if mean_sq > 0.0 { 1.0 / mean_sq.sqrt() } else { 1.0 };
+                match output_layer {
+                    OutputLayer::Fixed => unit_preactivation / (self.width as f64).sqrt(),
+                    OutputLayer::Trained => unit_preactivation,
                 }
             }
         };
