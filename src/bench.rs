@@ -20,13 +20,23 @@ pub struct TrainBenchResult {
     pub precision: String,
     pub threads: usize,
     pub steps: usize,
-    pub seconds: f64,
+    pub repeats: usize,
+    /// Seconds of each repeat of `steps` steps.
+    pub seconds: Vec<f64>,
+    /// From the median repeat.
     pub samples_per_second: f64,
+    /// From the fastest repeat.
+    pub best_samples_per_second: f64,
     pub ms_per_step: f64,
 }
 
 /// Random unit-norm inputs of dimension `dim` with `classes` random labels.
-pub fn random_classification(samples: usize, dim: usize, classes: usize, seed: u64) -> Result<Dataset> {
+pub fn random_classification(
+    samples: usize,
+    dim: usize,
+    classes: usize,
+    seed: u64,
+) -> Result<Dataset> {
     let mut rng = SeededRng::new(seed, Stream::Data);
     let mut x = Vec::with_capacity(samples * dim);
     for _ in 0..samples {
@@ -36,7 +46,10 @@ pub fn random_classification(samples: usize, dim: usize, classes: usize, seed: u
     Dataset::new(
         "benchmark data",
         Matrix::from_vec(samples, dim, x),
-        Targets::Classes { labels, num_classes: classes },
+        Targets::Classes {
+            labels,
+            num_classes: classes,
+        },
     )
 }
 
@@ -50,6 +63,7 @@ pub fn bench_train(
     optimizer: OptimizerKind,
     precision: Precision,
     steps: usize,
+    repeats: usize,
 ) -> Result<TrainBenchResult> {
     let batches = 16;
     let data = random_classification(batch_size * batches, dim, classes, 0)?;
@@ -62,10 +76,16 @@ pub fn bench_train(
     };
     let cfg = settings.resolve(&data)?;
     let warmup = (steps / 10).max(3);
-    let seconds = match precision {
-        Precision::F32 => time_training_steps::<f32>(&cfg, &data, warmup, steps),
-        Precision::F64 => time_training_steps::<f64>(&cfg, &data, warmup, steps),
-    };
+    let repeats = repeats.max(1);
+    let seconds: Vec<f64> = (0..repeats)
+        .map(|_| match precision {
+            Precision::F32 => time_training_steps::<f32>(&cfg, &data, warmup, steps),
+            Precision::F64 => time_training_steps::<f64>(&cfg, &data, warmup, steps),
+        })
+        .collect();
+    let mut sorted = seconds.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[repeats / 2];
     Ok(TrainBenchResult {
         width,
         dim,
@@ -79,8 +99,10 @@ pub fn bench_train(
         .into(),
         threads: crate::linalg::threads(),
         steps,
+        repeats,
+        samples_per_second: (steps * batch_size) as f64 / median,
+        best_samples_per_second: (steps * batch_size) as f64 / sorted[0],
+        ms_per_step: 1e3 * median / steps as f64,
         seconds,
-        samples_per_second: (steps * batch_size) as f64 / seconds,
-        ms_per_step: 1e3 * seconds / steps as f64,
     })
 }

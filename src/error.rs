@@ -21,13 +21,20 @@ pub enum Error {
     Config { field: String, message: String },
     /// Data that is well-formed but unusable (NaN, wrong shapes, labels out of range...).
     #[error("{source_name}: {message}")]
-    Data { source_name: String, message: String },
+    Data {
+        source_name: String,
+        message: String,
+    },
     /// Training produced a non-finite loss.
     #[error(
         "training diverged at epoch {epoch}, step {step}: the loss became {loss}; \
          lower the learning rate (--lr) or use a different optimiser"
     )]
-    Diverged { epoch: usize, step: usize, loss: f64 },
+    Diverged {
+        epoch: usize,
+        step: usize,
+        loss: f64,
+    },
     /// A download failed.
     #[error("{0}")]
     Fetch(String),

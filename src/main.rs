@@ -15,7 +15,11 @@ use diversenet::model::train::score;
 use diversenet::model::{EpochMetrics, OptimizerKind, TrainSettings};
 
 #[derive(Parser)]
-#[command(name = "diversenet", version, about = "Diverse one-hidden-layer ReLU networks: training, theory diagnostics and the diversity regulariser (Xie, Liang & Song, AISTATS 2017)")]
+#[command(
+    name = "diversenet",
+    version,
+    about = "Diverse one-hidden-layer ReLU networks: training, theory diagnostics and the diversity regulariser (Xie, Liang & Song, AISTATS 2017)"
+)]
 struct Cli {
     /// Threads for matrix products (0: all cores). Results are bit-for-bit reproducible
     /// for a fixed seed and thread count.
@@ -207,6 +211,9 @@ enum BenchCommand {
         batch_size: usize,
         #[arg(long, default_value_t = 300)]
         steps: usize,
+        /// Timed repeats (the median and the best are reported).
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
         /// sgd | adam
         #[arg(long, default_value = "adam")]
         optimizer: String,
@@ -237,14 +244,25 @@ impl RunProgress for Bar {
         self.bar.set_position(steps_done);
     }
     fn epoch(&mut self, m: &EpochMetrics) {
-        let err = m.test_error.map(|e| format!(" test err {:.2}%", 100.0 * e)).unwrap_or_default();
-        self.bar.set_message(format!("epoch {} train loss {:.4e} test loss {:.4e}{err}", m.epoch, m.train_loss, m.test_loss));
-        self.bar.suspend(|| println!("{}", serde_json::to_string(m).expect("metrics serialise")));
+        let err = m
+            .test_error
+            .map(|e| format!(" test err {:.2}%", 100.0 * e))
+            .unwrap_or_default();
+        self.bar.set_message(format!(
+            "epoch {} train loss {:.4e} test loss {:.4e}{err}",
+            m.epoch, m.train_loss, m.test_loss
+        ));
+        self.bar
+            .suspend(|| println!("{}", serde_json::to_string(m).expect("metrics serialise")));
     }
 }
 
 fn train(args: TrainArgs) -> Result<()> {
-    let epochs = args.epochs.unwrap_or(if args.data.data == "synthetic" { 200 } else { 5 });
+    let epochs = args.epochs.unwrap_or(if args.data.data == "synthetic" {
+        200
+    } else {
+        5
+    });
     let settings = TrainSettings {
         width: args.width,
         epochs,
@@ -261,13 +279,35 @@ fn train(args: TrainArgs) -> Result<()> {
         checkpoint_every: args.checkpoint_every,
     };
     let (train_data, test_data) = args.data.load(args.seed)?;
-    let bar = ProgressBar::with_draw_target(Some(0), if args.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
-    bar.set_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps ({eta}) {msg}")?.progress_chars("=> "));
+    let bar = ProgressBar::with_draw_target(
+        Some(0),
+        if args.quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} steps ({eta}) {msg}",
+        )?
+        .progress_chars("=> "),
+    );
     let mut progress = Bar { bar };
-    let summary = run_training(&settings, train_data, test_data, &args.out, args.resume, &mut progress)?;
+    let summary = run_training(
+        &settings,
+        train_data,
+        test_data,
+        &args.out,
+        args.resume,
+        &mut progress,
+    )?;
     progress.bar.finish_and_clear();
     if summary.zero_inputs > 0 {
-        eprintln!("note: {} all-zero inputs have no direction; they stay zero after sphere projection", summary.zero_inputs);
+        eprintln!(
+            "note: {} all-zero inputs have no direction; they stay zero after sphere projection",
+            summary.zero_inputs
+        );
     }
     println!("{}", serde_json::json!({ "summary": &summary }));
     write_json(args.json.as_deref(), &summary)
@@ -291,13 +331,31 @@ fn eval(args: EvalArgs) -> Result<()> {
         );
     }
     if model.classes != matches!(dataset.targets, data::Targets::Classes { .. }) {
-        bail!("{}: the model predicts {} but {} has {}", args.model.display(),
-            if model.classes { "classes" } else { "real values" }, dataset.name,
-            if model.classes { "real-valued targets" } else { "class labels" });
+        bail!(
+            "{}: the model predicts {} but {} has {}",
+            args.model.display(),
+            if model.classes {
+                "classes"
+            } else {
+                "real values"
+            },
+            dataset.name,
+            if model.classes {
+                "real-valued targets"
+            } else {
+                "class labels"
+            }
+        );
     }
     if let data::Targets::Classes { num_classes, .. } = dataset.targets {
         if num_classes > model.net.outputs() {
-            bail!("{}: the model has {} outputs but {} has labels up to {}", args.model.display(), model.net.outputs(), dataset.name, num_classes - 1);
+            bail!(
+                "{}: the model has {} outputs but {} has labels up to {}",
+                args.model.display(),
+                model.net.outputs(),
+                dataset.name,
+                num_classes - 1
+            );
         }
     }
     model.transform.apply(&mut dataset.x);
@@ -317,30 +375,65 @@ fn eval(args: EvalArgs) -> Result<()> {
 
 fn fetch(args: FetchArgs) -> Result<()> {
     if args.dataset != "mnist" {
-        bail!("unknown data set `{}`: only `mnist` can be fetched", args.dataset);
+        bail!(
+            "unknown data set `{}`: only `mnist` can be fetched",
+            args.dataset
+        );
     }
     let dir = args.dir.unwrap_or_else(data::mnist::default_dir);
     let mirrors: Vec<String> = if args.mirror.is_empty() {
         data::fetch::MIRRORS.iter().map(|s| s.to_string()).collect()
     } else {
-        args.mirror.iter().map(|m| if m.ends_with('/') { m.clone() } else { format!("{m}/") }).collect()
+        args.mirror
+            .iter()
+            .map(|m| {
+                if m.ends_with('/') {
+                    m.clone()
+                } else {
+                    format!("{m}/")
+                }
+            })
+            .collect()
     };
-    let report = data::fetch::fetch_mnist(&dir, &mirrors, |name| eprintln!("downloading {name}.gz ..."))
-        .with_context(|| format!("fetching MNIST into {}", dir.display()))?;
+    let report = data::fetch::fetch_mnist(&dir, &mirrors, |name| {
+        eprintln!("downloading {name}.gz ...")
+    })
+    .with_context(|| format!("fetching MNIST into {}", dir.display()))?;
     println!("{}", serde_json::to_string_pretty(&report)?);
-    eprintln!("MNIST is ready in {}; train with --data mnist --data-dir {}", dir.display(), dir.display());
+    eprintln!(
+        "MNIST is ready in {}; train with --data mnist --data-dir {}",
+        dir.display(),
+        dir.display()
+    );
     write_json(args.json.as_deref(), &report)
 }
 
 fn bench(what: BenchCommand) -> Result<()> {
     match what {
-        BenchCommand::Train { widths, batch_size, steps, optimizer, precision, json } => {
+        BenchCommand::Train {
+            widths,
+            batch_size,
+            steps,
+            repeats,
+            optimizer,
+            precision,
+            json,
+        } => {
             let mut results = Vec::new();
             for width in widths {
-                let r = diversenet::bench::bench_train(width, 784, 10, batch_size, OptimizerKind::parse(&optimizer, 0.9)?, precision.parse()?, steps)?;
+                let r = diversenet::bench::bench_train(
+                    width,
+                    784,
+                    10,
+                    batch_size,
+                    OptimizerKind::parse(&optimizer, 0.9)?,
+                    precision.parse()?,
+                    steps,
+                    repeats,
+                )?;
                 println!(
-                    "train step 784 -> {width} -> 10, batch {batch_size}, {} {}, {} threads: {:.0} samples/s ({:.3} ms/step)",
-                    r.optimizer, r.precision, r.threads, r.samples_per_second, r.ms_per_step
+                    "train step 784 -> {width} -> 10, batch {batch_size}, {} {}, {} threads: median {:.0} samples/s ({:.3} ms/step), best {:.0} samples/s",
+                    r.optimizer, r.precision, r.threads, r.samples_per_second, r.ms_per_step, r.best_samples_per_second
                 );
                 results.push(r);
             }
@@ -353,7 +446,9 @@ fn main() {
     let cli = Cli::parse();
     diversenet::linalg::set_threads(cli.threads);
     if cli.threads > 0 {
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(cli.threads).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(cli.threads)
+            .build_global();
     }
     let result = match cli.command {
         Command::Train(a) => train(a),

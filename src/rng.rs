@@ -141,6 +141,9 @@ mod tests {
             counts[r.below(6)] += 1;
         }
         // Expected 10000 each, sd about 91.
-        assert!(counts.iter().all(|&c| (c as i64 - 10_000).abs() < 500), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (c as i64 - 10_000).abs() < 500),
+            "{counts:?}"
+        );
     }
 }

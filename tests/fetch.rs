@@ -30,7 +30,9 @@ fn serve(files: Files) -> String {
                 continue;
             };
             stream.set_nonblocking(false).unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
             let mut req = Vec::new();
             let mut buf = [0u8; 1024];
             while !req.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -40,13 +42,26 @@ fn serve(files: Files) -> String {
                 }
             }
             let text = String::from_utf8_lossy(&req);
-            let path = text.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+            let path = text
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/')
+                .to_string();
             let body = files.lock().unwrap().get(&path).cloned();
             let _ = match body {
                 Some(b) => stream
-                    .write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", b.len()).as_bytes())
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            b.len()
+                        )
+                        .as_bytes(),
+                    )
                     .and_then(|_| stream.write_all(&b)),
-                None => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                None => stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                ),
             };
             answered += 1;
         }
@@ -57,14 +72,21 @@ fn serve(files: Files) -> String {
 fn shared_files() -> HashMap<String, Vec<u8>> {
     FILES
         .iter()
-        .map(|(name, _)| (format!("mnist/{name}.gz"), std::fs::read(mnist_dir().join(format!("{name}.gz"))).unwrap()))
+        .map(|(name, _)| {
+            (
+                format!("mnist/{name}.gz"),
+                std::fs::read(mnist_dir().join(format!("{name}.gz"))).unwrap(),
+            )
+        })
         .collect()
 }
 
 /// The same file with one byte of its decompressed content changed, gzipped again.
 fn corrupted(gz: &[u8]) -> Vec<u8> {
     let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(gz).read_to_end(&mut raw).unwrap();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_end(&mut raw)
+        .unwrap();
     let n = raw.len();
     raw[n - 1] ^= 1;
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -82,14 +104,19 @@ fn downloads_verifies_and_refuses_a_corrupted_file() {
     let url = serve(files.clone());
     let dir = tempfile::tempdir().unwrap();
 
-    let err = fetch_mnist(dir.path(), &[url.clone()], |_| {}).unwrap_err().to_string();
+    let err = fetch_mnist(dir.path(), &[url.clone()], |_| {})
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("checksum mismatch"), "{err}");
     assert!(err.contains("--data-dir"), "{err}");
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(!names.iter().any(|n| n.contains("t10k-labels")), "corrupted file left behind: {names:?}");
+    assert!(
+        !names.iter().any(|n| n.contains("t10k-labels")),
+        "corrupted file left behind: {names:?}"
+    );
     assert_eq!(names.len(), 3, "the three good files are kept: {names:?}");
 
     // The mirror is repaired: only the missing file is downloaded, the rest verified in place.
@@ -105,9 +132,15 @@ fn downloads_verifies_and_refuses_a_corrupted_file() {
 #[test]
 fn offline_failure_says_how_to_use_an_existing_copy() {
     // A port nothing listens on: bind, read the port, close.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = tempfile::tempdir().unwrap();
-    let err = fetch_mnist(dir.path(), &[format!("http://127.0.0.1:{port}/")], |_| {}).unwrap_err().to_string();
+    let err = fetch_mnist(dir.path(), &[format!("http://127.0.0.1:{port}/")], |_| {})
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("--data-dir"), "{err}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -122,6 +155,10 @@ fn cli_fetch_uses_the_mirror_flag() {
         .args(["--mirror", &url])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(mnist::is_present(dir.path()));
 }

@@ -11,7 +11,13 @@ use diversenet::model::{OptimizerKind, Precision, TrainSettings};
 use diversenet::Error;
 
 fn settings(epochs: usize) -> TrainSettings {
-    TrainSettings { width: 20, epochs, seed: 3, batch_size: 32, ..TrainSettings::default() }
+    TrainSettings {
+        width: 20,
+        epochs,
+        seed: 3,
+        batch_size: 32,
+        ..TrainSettings::default()
+    }
 }
 
 #[test]
@@ -23,7 +29,11 @@ fn learns_the_teacher_with_every_optimiser() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let (train, test) = small_synthetic(1);
-        let s = TrainSettings { optimizer, lr, ..settings(60) };
+        let s = TrainSettings {
+            optimizer,
+            lr,
+            ..settings(60)
+        };
         let summary = run_training(&s, train, test, dir.path(), false, &mut Silent).unwrap();
         let m = read_metrics(&dir.path().join("metrics.jsonl"));
         assert_eq!(m.len(), 61);
@@ -31,7 +41,10 @@ fn learns_the_teacher_with_every_optimiser() {
         assert!(
             last.train_loss < 0.1 * first.train_loss && last.test_loss < 0.2 * first.test_loss,
             "{optimizer:?}: train {} -> {}, test {} -> {}",
-            first.train_loss, last.train_loss, first.test_loss, last.test_loss
+            first.train_loss,
+            last.train_loss,
+            first.test_loss,
+            last.test_loss
         );
         assert_eq!(summary.final_metrics.epoch, 60);
     }
@@ -40,13 +53,19 @@ fn learns_the_teacher_with_every_optimiser() {
 #[test]
 fn same_seed_gives_bit_identical_metrics_and_weights() {
     for precision in [Precision::F32, Precision::F64] {
-        let s = TrainSettings { precision, ..settings(5) };
+        let s = TrainSettings {
+            precision,
+            ..settings(5)
+        };
         let runs: Vec<_> = (0..2)
             .map(|_| {
                 let dir = tempfile::tempdir().unwrap();
                 let (train, test) = small_synthetic(2);
                 run_training(&s, train, test, dir.path(), false, &mut Silent).unwrap();
-                (without_time(&read_metrics(&dir.path().join("metrics.jsonl"))), std::fs::read(dir.path().join("model.safetensors")).unwrap())
+                (
+                    without_time(&read_metrics(&dir.path().join("metrics.jsonl"))),
+                    std::fs::read(dir.path().join("model.safetensors")).unwrap(),
+                )
             })
             .collect();
         assert_eq!(runs[0].0, runs[1].0);
@@ -54,7 +73,18 @@ fn same_seed_gives_bit_identical_metrics_and_weights() {
         let other_seed = {
             let dir = tempfile::tempdir().unwrap();
             let (train, test) = small_synthetic(2);
-            run_training(&TrainSettings { seed: 4, ..s.clone() }, train, test, dir.path(), false, &mut Silent).unwrap();
+            run_training(
+                &TrainSettings {
+                    seed: 4,
+                    ..s.clone()
+                },
+                train,
+                test,
+                dir.path(),
+                false,
+                &mut Silent,
+            )
+            .unwrap();
             without_time(&read_metrics(&dir.path().join("metrics.jsonl")))
         };
         assert_ne!(runs[0].0, other_seed);
@@ -65,14 +95,49 @@ fn same_seed_gives_bit_identical_metrics_and_weights() {
 fn resume_continues_exactly() {
     let straight = tempfile::tempdir().unwrap();
     let (train, test) = small_synthetic(5);
-    run_training(&settings(6), train.clone(), test.clone(), straight.path(), false, &mut Silent).unwrap();
+    run_training(
+        &settings(6),
+        train.clone(),
+        test.clone(),
+        straight.path(),
+        false,
+        &mut Silent,
+    )
+    .unwrap();
     let split = tempfile::tempdir().unwrap();
-    run_training(&settings(3), train.clone(), test.clone(), split.path(), false, &mut Silent).unwrap();
+    run_training(
+        &settings(3),
+        train.clone(),
+        test.clone(),
+        split.path(),
+        false,
+        &mut Silent,
+    )
+    .unwrap();
     // Without --resume an existing run is refused rather than overwritten.
-    let e = run_training(&settings(6), train.clone(), test.clone(), split.path(), false, &mut Silent).unwrap_err();
+    let e = run_training(
+        &settings(6),
+        train.clone(),
+        test.clone(),
+        split.path(),
+        false,
+        &mut Silent,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("--resume"), "{e}");
     // A different configuration may not resume it.
-    let e = run_training(&TrainSettings { lr: 0.5, ..settings(6) }, train.clone(), test.clone(), split.path(), true, &mut Silent).unwrap_err();
+    let e = run_training(
+        &TrainSettings {
+            lr: 0.5,
+            ..settings(6)
+        },
+        train.clone(),
+        test.clone(),
+        split.path(),
+        true,
+        &mut Silent,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("different configuration"), "{e}");
     let summary = run_training(&settings(6), train, test, split.path(), true, &mut Silent).unwrap();
     assert_eq!(summary.resumed_from_epoch, 3);
@@ -90,10 +155,17 @@ fn resume_continues_exactly() {
 fn model_file_round_trips_the_network() {
     let dir = tempfile::tempdir().unwrap();
     let (train, test) = small_synthetic(6);
-    let s = TrainSettings { precision: Precision::F64, scaling: "standardise".parse().unwrap(), ..settings(2) };
+    let s = TrainSettings {
+        precision: Precision::F64,
+        scaling: "standardise".parse().unwrap(),
+        ..settings(2)
+    };
     run_training(&s, train.clone(), test, dir.path(), false, &mut Silent).unwrap();
     let model = load_model(&dir.path().join("model.safetensors")).unwrap();
-    assert_eq!((model.net.width(), model.net.dim(), model.net.outputs()), (20, 6, 1));
+    assert_eq!(
+        (model.net.width(), model.net.dim(), model.net.outputs()),
+        (20, 6, 1)
+    );
     assert_eq!(model.transform.mean.len(), 6);
     assert!(!model.classes);
     assert_eq!(model.config.epochs, 2);
@@ -103,7 +175,11 @@ fn model_file_round_trips_the_network() {
 fn diverging_training_stops_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let (train, test) = small_synthetic(7);
-    let s = TrainSettings { optimizer: OptimizerKind::Sgd { momentum: 0.9 }, lr: 1e6, ..settings(20) };
+    let s = TrainSettings {
+        optimizer: OptimizerKind::Sgd { momentum: 0.9 },
+        lr: 1e6,
+        ..settings(20)
+    };
     let e = run_training(&s, train, test, dir.path(), false, &mut Silent).unwrap_err();
     assert!(matches!(e, Error::Diverged { .. }), "{e}");
     assert!(e.to_string().contains("lower the learning rate"));
@@ -113,11 +189,28 @@ fn diverging_training_stops_with_a_clear_error() {
 fn refuses_width_zero_and_cross_entropy_on_real_targets() {
     let dir = tempfile::tempdir().unwrap();
     let (train, test) = small_synthetic(8);
-    let e = run_training(&TrainSettings { width: 0, ..settings(1) }, train.clone(), test.clone(), dir.path(), false, &mut Silent).unwrap_err();
+    let e = run_training(
+        &TrainSettings {
+            width: 0,
+            ..settings(1)
+        },
+        train.clone(),
+        test.clone(),
+        dir.path(),
+        false,
+        &mut Silent,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("`width`"), "{e}");
-    let s = TrainSettings { loss: Some("cross-entropy".parse().unwrap()), ..settings(1) };
+    let s = TrainSettings {
+        loss: Some("cross-entropy".parse().unwrap()),
+        ..settings(1)
+    };
     let e = run_training(&s, train, test, dir.path(), false, &mut Silent).unwrap_err();
-    assert!(e.to_string().contains("cross-entropy needs class labels"), "{e}");
+    assert!(
+        e.to_string().contains("cross-entropy needs class labels"),
+        "{e}"
+    );
 }
 
 /// The quality bar of the core issue: width 100, 5 epochs, default optimiser, < 4% test error.
@@ -125,8 +218,16 @@ fn refuses_width_zero_and_cross_entropy_on_real_targets() {
 fn mnist_width_100_under_4_percent_in_5_epochs() {
     let dir = tempfile::tempdir().unwrap();
     let (train, test) = mnist::load(&mnist_dir()).expect("MNIST in ../shared/data/mnist");
-    assert_eq!((train.len(), test.len(), train.dim()), (60_000, 10_000, 784));
-    let s = TrainSettings { width: 100, epochs: 5, seed: 0, ..TrainSettings::default() };
+    assert_eq!(
+        (train.len(), test.len(), train.dim()),
+        (60_000, 10_000, 784)
+    );
+    let s = TrainSettings {
+        width: 100,
+        epochs: 5,
+        seed: 0,
+        ..TrainSettings::default()
+    };
     let summary = run_training(&s, train, test, dir.path(), false, &mut Silent).unwrap();
     let err = summary.final_metrics.test_error.unwrap();
     eprintln!("MNIST width 100, 5 epochs: test error {:.2}%", 100.0 * err);

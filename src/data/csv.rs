@@ -18,7 +18,12 @@ pub fn load(path: &Path, target_column: Option<&str>, task: Task) -> Result<Data
 }
 
 /// Parses CSV bytes; `path` only names the source in errors.
-pub fn parse(bytes: &[u8], path: &Path, target_column: Option<&str>, task: Task) -> Result<Dataset> {
+pub fn parse(
+    bytes: &[u8],
+    path: &Path,
+    target_column: Option<&str>,
+    task: Task,
+) -> Result<Dataset> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -32,7 +37,10 @@ pub fn parse(bytes: &[u8], path: &Path, target_column: Option<&str>, task: Task)
         .collect();
     let target = match target_column {
         Some(name) => header.iter().position(|h| h == name).ok_or_else(|| {
-            Error::format(path, format!("no column named `{name}`; the columns are {header:?}"))
+            Error::format(
+                path,
+                format!("no column named `{name}`; the columns are {header:?}"),
+            )
         })?,
         None => ["label", "target", "y"]
             .iter()
@@ -48,7 +56,10 @@ pub fn parse(bytes: &[u8], path: &Path, target_column: Option<&str>, task: Task)
             })?,
     };
     if header.len() < 2 {
-        return Err(Error::format(path, "needs at least one feature column besides the target"));
+        return Err(Error::format(
+            path,
+            "needs at least one feature column besides the target",
+        ));
     }
     let d = header.len() - 1;
     let mut x = Vec::new();
@@ -56,7 +67,9 @@ pub fn parse(bytes: &[u8], path: &Path, target_column: Option<&str>, task: Task)
     for (row, record) in reader.records().enumerate() {
         let line = row + 2;
         let record = record.map_err(|e| match e.kind() {
-            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => Error::format(
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => Error::format(
                 path,
                 format!("line {line}: {len} fields, but the header has {expected_len}"),
             ),
@@ -66,7 +79,10 @@ pub fn parse(bytes: &[u8], path: &Path, target_column: Option<&str>, task: Task)
             let v: f64 = field.parse().map_err(|_| {
                 Error::format(
                     path,
-                    format!("line {line}, column `{}`: `{field}` is not a number", header[col]),
+                    format!(
+                        "line {line}, column `{}`: `{field}` is not a number",
+                        header[col]
+                    ),
                 )
             })?;
             if !v.is_finite() {
@@ -86,12 +102,21 @@ pub fn parse(bytes: &[u8], path: &Path, target_column: Option<&str>, task: Task)
         return Err(Error::format(path, "no data rows after the header"));
     }
     let targets = targets_from_values(&y, task, header[target] == "label", path)?;
-    Dataset::new(path.display().to_string(), Matrix::from_vec(y.len(), d, x), targets)
+    Dataset::new(
+        path.display().to_string(),
+        Matrix::from_vec(y.len(), d, x),
+        targets,
+    )
 }
 
 /// Turns target values into classes or scalars. `Auto` picks classes when `label_named`
 /// (the column is called `label`), scalars otherwise.
-pub(crate) fn targets_from_values(y: &[f64], task: Task, label_named: bool, path: &Path) -> Result<Targets> {
+pub(crate) fn targets_from_values(
+    y: &[f64],
+    task: Task,
+    label_named: bool,
+    path: &Path,
+) -> Result<Targets> {
     let classify = match task {
         Task::Classify => true,
         Task::Regress => false,
@@ -114,7 +139,10 @@ pub(crate) fn targets_from_values(y: &[f64], task: Task, label_named: bool, path
         labels.push(v as u32);
     }
     let num_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
-    Ok(Targets::Classes { labels, num_classes })
+    Ok(Targets::Classes {
+        labels,
+        num_classes,
+    })
 }
 
 #[cfg(test)]
@@ -129,7 +157,13 @@ mod tests {
     fn reads_features_and_label() {
         let d = parse(b"a,label,b\n1,0,2\n3,2,4\n", p(), None, Task::Auto).unwrap();
         assert_eq!(d.x.as_slice(), &[1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(d.targets, Targets::Classes { labels: vec![0, 2], num_classes: 3 });
+        assert_eq!(
+            d.targets,
+            Targets::Classes {
+                labels: vec![0, 2],
+                num_classes: 3
+            }
+        );
         let r = parse(b"a,y\n1,0.5\n", p(), None, Task::Auto).unwrap();
         assert_eq!(r.targets, Targets::Scalar(vec![0.5]));
     }

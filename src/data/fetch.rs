@@ -51,7 +51,11 @@ pub fn decompressed_sha256(bytes: &[u8]) -> std::io::Result<String> {
 /// Makes sure `dir` holds the four MNIST files with the right checksums, downloading the
 /// missing or corrupt ones from `mirrors` (base URLs ending in `/`). `progress` is told
 /// each file name as its download starts.
-pub fn fetch_mnist(dir: &Path, mirrors: &[String], mut progress: impl FnMut(&str)) -> Result<Vec<FetchedFile>> {
+pub fn fetch_mnist(
+    dir: &Path,
+    mirrors: &[String],
+    mut progress: impl FnMut(&str),
+) -> Result<Vec<FetchedFile>> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(15)))
         .timeout_global(Some(Duration::from_secs(600)))

@@ -68,7 +68,12 @@ fn decode(reader: &mut dyn Read, total_len: Option<u64>, path: &Path) -> Result<
     let mut dims = Vec::with_capacity(ndims);
     for k in 0..ndims {
         let mut b = [0u8; 4];
-        read_exact_or(reader, &mut b, path, &format!("dimension {k} of the header"))?;
+        read_exact_or(
+            reader,
+            &mut b,
+            path,
+            &format!("dimension {k} of the header"),
+        )?;
         dims.push(u32::from_be_bytes(b) as usize);
     }
     let header_len = 4 + 4 * ndims as u64;

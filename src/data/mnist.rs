@@ -76,13 +76,19 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset> {
     if img.dims.len() != 3 {
         return Err(Error::format(
             images,
-            format!("expected 3 dimensions (count, rows, cols) for images, found {:?}", img.dims),
+            format!(
+                "expected 3 dimensions (count, rows, cols) for images, found {:?}",
+                img.dims
+            ),
         ));
     }
     if lab.dims.len() != 1 {
         return Err(Error::format(
             labels,
-            format!("expected 1 dimension (count) for labels, found {:?}", lab.dims),
+            format!(
+                "expected 1 dimension (count) for labels, found {:?}",
+                lab.dims
+            ),
         ));
     }
     if img.dims[0] != lab.dims[0] {
@@ -99,7 +105,10 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset> {
     if let Some(i) = lab.data.iter().position(|&l| l > 9) {
         return Err(Error::format(
             labels,
-            format!("label {} at index {i} is out of range: expected 0..9", lab.data[i]),
+            format!(
+                "label {} at index {i} is out of range: expected 0..9",
+                lab.data[i]
+            ),
         ));
     }
     let d = img.dims[1] * img.dims[2];
@@ -126,7 +135,11 @@ pub fn load(dir: &Path) -> Result<(Dataset, Dataset)> {
     if train.dim() != test.dim() {
         return Err(Error::data(
             dir.display().to_string(),
-            format!("train images have {} pixels, test images {}", train.dim(), test.dim()),
+            format!(
+                "train images have {} pixels, test images {}",
+                train.dim(),
+                test.dim()
+            ),
         ));
     }
     Ok((train, test))

@@ -24,7 +24,10 @@ pub enum Targets {
     /// One real target per sample (regression; the theory's setting).
     Scalar(Vec<f64>),
     /// A class index in `0..num_classes` per sample.
-    Classes { labels: Vec<u32>, num_classes: usize },
+    Classes {
+        labels: Vec<u32>,
+        num_classes: usize,
+    },
 }
 
 impl Targets {
@@ -217,7 +220,11 @@ pub struct LoadOptions {
 
 impl DataSource {
     /// Parses `synthetic`, `mnist`, `csv:PATH` or `npy:X.npy,Y.npy`; `data_dir` is MNIST's directory.
-    pub fn parse(spec: &str, data_dir: Option<PathBuf>, synthetic: SyntheticConfig) -> Result<Self> {
+    pub fn parse(
+        spec: &str,
+        data_dir: Option<PathBuf>,
+        synthetic: SyntheticConfig,
+    ) -> Result<Self> {
         let bad = |msg: &str| Error::config("data", format!("`{spec}`: {msg}"));
         match spec {
             "synthetic" => Ok(DataSource::Synthetic(synthetic)),
@@ -240,7 +247,9 @@ impl DataSource {
                         y: y.into(),
                     })
                 } else {
-                    Err(bad("expected synthetic, mnist, csv:PATH or npy:X.npy,Y.npy"))
+                    Err(bad(
+                        "expected synthetic, mnist, csv:PATH or npy:X.npy,Y.npy",
+                    ))
                 }
             }
         }
@@ -268,7 +277,9 @@ impl DataSource {
 
     fn load_file(&self, options: &LoadOptions) -> Result<Dataset> {
         match self {
-            DataSource::Csv { path } => csv::load(path, options.target_column.as_deref(), options.task),
+            DataSource::Csv { path } => {
+                csv::load(path, options.target_column.as_deref(), options.task)
+            }
             DataSource::Npy { x, y } => npy::load_pair(x, y, options.task),
             _ => Err(Error::config(
                 "test",
@@ -332,7 +343,12 @@ mod tests {
         let (a2, _) = d.split(0.3, 1).unwrap();
         assert_eq!(a.x, a2.x);
         assert_eq!((a.len(), b.len()), (7, 3));
-        let mut all: Vec<f64> = a.x.as_slice().iter().chain(b.x.as_slice()).copied().collect();
+        let mut all: Vec<f64> =
+            a.x.as_slice()
+                .iter()
+                .chain(b.x.as_slice())
+                .copied()
+                .collect();
         all.sort_by(f64::total_cmp);
         assert_eq!(all, (0..10).map(|v| v as f64).collect::<Vec<_>>());
     }

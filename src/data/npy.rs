@@ -29,7 +29,9 @@ pub fn read_npy(path: &Path) -> Result<NpyArray> {
 pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
     let err = |m: String| Error::format(path, m);
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
-        return Err(err("not a .npy file: it does not start with \\x93NUMPY".into()));
+        return Err(err(
+            "not a .npy file: it does not start with \\x93NUMPY".into()
+        ));
     }
     let major = bytes[6];
     let (header_len, start) = match major {
@@ -38,14 +40,25 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
             if bytes.len() < 12 {
                 return Err(err("file ends inside the .npy preamble".into()));
             }
-            (u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize, 12)
+            (
+                u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize,
+                12,
+            )
         }
-        v => return Err(err(format!(".npy format version {v} is not supported (1, 2 or 3 are)"))),
+        v => {
+            return Err(err(format!(
+                ".npy format version {v} is not supported (1, 2 or 3 are)"
+            )))
+        }
     };
     let end = start
         .checked_add(header_len)
         .filter(|&e| e <= bytes.len())
-        .ok_or_else(|| err(format!("header length {header_len} runs past the end of the file")))?;
+        .ok_or_else(|| {
+            err(format!(
+                "header length {header_len} runs past the end of the file"
+            ))
+        })?;
     let header = std::str::from_utf8(&bytes[start..end])
         .map_err(|_| err("the header is not text".into()))?;
     let descr = dict_value(header, "descr")
@@ -77,7 +90,10 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
             payload.len()
         )));
     }
-    let mut data: Vec<f64> = payload.chunks_exact(dtype.size).map(|c| dtype.decode(c)).collect();
+    let mut data: Vec<f64> = payload
+        .chunks_exact(dtype.size)
+        .map(|c| dtype.decode(c))
+        .collect();
     if fortran && shape.len() >= 2 {
         data = fortran_to_c(&data, &shape);
     }
@@ -149,7 +165,11 @@ impl Dtype {
             b'b' => size == 1,
             _ => false,
         };
-        ok.then_some(Self { kind, size, big_endian })
+        ok.then_some(Self {
+            kind,
+            size,
+            big_endian,
+        })
     }
 
     fn decode(&self, c: &[u8]) -> f64 {
@@ -173,7 +193,11 @@ impl Dtype {
 /// Encodes a little-endian float64 C-order array (for tests and for users' scripts).
 pub fn encode_npy_f64(shape: &[usize], data: &[f64]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_txt = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let shape_txt = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
     let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_txt}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
@@ -200,7 +224,10 @@ pub fn load_pair(x_path: &Path, y_path: &Path, task: Task) -> Result<Dataset> {
         _ => {
             return Err(Error::format(
                 x_path,
-                format!("inputs must have shape (samples, features); found {:?}", x.shape),
+                format!(
+                    "inputs must have shape (samples, features); found {:?}",
+                    x.shape
+                ),
             ))
         }
     };
@@ -219,7 +246,11 @@ pub fn load_pair(x_path: &Path, y_path: &Path, task: Task) -> Result<Dataset> {
         }
     }
     let targets = super::csv::targets_from_values(&y.data, task, y.integer, y_path)?;
-    Dataset::new(x_path.display().to_string(), Matrix::from_vec(m, d, x.data), targets)
+    Dataset::new(
+        x_path.display().to_string(),
+        Matrix::from_vec(m, d, x.data),
+        targets,
+    )
 }
 
 #[cfg(test)]

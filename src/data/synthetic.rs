@@ -49,7 +49,10 @@ impl SyntheticConfig {
             }
         }
         if !(self.noise >= 0.0 && self.noise.is_finite()) {
-            return Err(Error::config("noise", format!("{} is not a finite value >= 0", self.noise)));
+            return Err(Error::config(
+                "noise",
+                format!("{} is not a finite value >= 0", self.noise),
+            ));
         }
         Ok(())
     }
@@ -57,7 +60,9 @@ impl SyntheticConfig {
     /// The teacher's first-layer weights (teacher_width x dim) and output signs.
     pub fn teacher(&self, seed: u64) -> (Matrix<f64>, Vec<f64>) {
         let mut rng = SeededRng::new(seed, Stream::Data);
-        let w = (0..self.teacher_width * self.dim).map(|_| rng.normal()).collect();
+        let w = (0..self.teacher_width * self.dim)
+            .map(|_| rng.normal())
+            .collect();
         let v = (0..self.teacher_width)
             .map(|k| if k % 2 == 0 { 1.0 } else { -1.0 })
             .collect();
@@ -84,12 +89,19 @@ impl SyntheticConfig {
                         v[k] * pre.max(0.0)
                     })
                     .sum();
-                let noise = if self.noise > 0.0 { self.noise * rng.normal() } else { 0.0 };
+                let noise = if self.noise > 0.0 {
+                    self.noise * rng.normal()
+                } else {
+                    0.0
+                };
                 y.push(f + noise);
                 x.extend(xi);
             }
             Dataset::new(
-                format!("synthetic {name} (d={}, teacher width {})", self.dim, self.teacher_width),
+                format!(
+                    "synthetic {name} (d={}, teacher width {})",
+                    self.dim, self.teacher_width
+                ),
                 Matrix::from_vec(m, self.dim, x),
                 Targets::Scalar(y),
             )
@@ -116,12 +128,22 @@ mod tests {
         let (train, test) = cfg.generate(9).unwrap();
         assert_eq!((train.len(), test.len(), train.dim()), (50, 20, 4));
         let (w, v) = cfg.teacher(9);
-        let Targets::Scalar(y) = &train.targets else { panic!() };
+        let Targets::Scalar(y) = &train.targets else {
+            panic!()
+        };
         for i in 0..train.len() {
             let x = train.x.row(i);
             assert!((x.iter().map(|a| a * a).sum::<f64>() - 1.0).abs() < 1e-12);
             let f: f64 = (0..3)
-                .map(|k| v[k] * w.row(k).iter().zip(x).map(|(a, b)| a * b).sum::<f64>().max(0.0))
+                .map(|k| {
+                    v[k] * w
+                        .row(k)
+                        .iter()
+                        .zip(x)
+                        .map(|(a, b)| a * b)
+                        .sum::<f64>()
+                        .max(0.0)
+                })
                 .sum();
             assert!((f - y[i]).abs() < 1e-12);
         }
@@ -131,7 +153,10 @@ mod tests {
 
     #[test]
     fn refuses_zero_sizes() {
-        let cfg = SyntheticConfig { dim: 0, ..Default::default() };
+        let cfg = SyntheticConfig {
+            dim: 0,
+            ..Default::default()
+        };
         assert!(cfg.generate(1).unwrap_err().to_string().contains("`dim`"));
     }
 }

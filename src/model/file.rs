@@ -33,7 +33,11 @@ impl TensorFile {
     pub fn put_matrix<T: Real>(&mut self, name: &str, m: &Matrix<T>) {
         let mut bytes = Vec::with_capacity(m.as_slice().len() * T::BYTES);
         m.as_slice().iter().for_each(|v| v.write_le(&mut bytes));
-        let dtype = if T::BYTES == 4 { Dtype::F32 } else { Dtype::F64 };
+        let dtype = if T::BYTES == 4 {
+            Dtype::F32
+        } else {
+            Dtype::F64
+        };
         self.tensors
             .insert(name.to_string(), (dtype, vec![m.rows(), m.cols()], bytes));
     }
@@ -59,20 +63,42 @@ impl TensorFile {
         let (rows, cols) = match shape[..] {
             [r, c] => (r, c),
             [c] => (1, c),
-            _ => return Err(Error::format(path, format!("tensor `{name}` has shape {shape:?}; expected 2 dimensions"))),
+            _ => {
+                return Err(Error::format(
+                    path,
+                    format!("tensor `{name}` has shape {shape:?}; expected 2 dimensions"),
+                ))
+            }
         };
         let values: Vec<f64> = match dtype {
-            Dtype::F32 => bytes.chunks_exact(4).map(|c| f32::read_le(c) as f64).collect(),
+            Dtype::F32 => bytes
+                .chunks_exact(4)
+                .map(|c| f32::read_le(c) as f64)
+                .collect(),
             Dtype::F64 => bytes.chunks_exact(8).map(f64::read_le).collect(),
-            other => return Err(Error::format(path, format!("tensor `{name}` has dtype {other:?}; expected F32 or F64"))),
+            other => {
+                return Err(Error::format(
+                    path,
+                    format!("tensor `{name}` has dtype {other:?}; expected F32 or F64"),
+                ))
+            }
         };
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(Error::format(
                 path,
-                format!("tensor `{name}` holds {} at row {}, column {}: weights must be finite", values[i], i / cols.max(1), i % cols.max(1)),
+                format!(
+                    "tensor `{name}` holds {} at row {}, column {}: weights must be finite",
+                    values[i],
+                    i / cols.max(1),
+                    i % cols.max(1)
+                ),
             ));
         }
-        Ok(Matrix::from_vec(rows, cols, values.into_iter().map(T::from_f64).collect()))
+        Ok(Matrix::from_vec(
+            rows,
+            cols,
+            values.into_iter().map(T::from_f64).collect(),
+        ))
     }
 
     /// The checksum of the tensors and of every metadata entry but the checksum itself.
@@ -98,17 +124,26 @@ impl TensorFile {
     /// keys are sorted, so equal content gives byte-identical files.
     pub fn encode(&self) -> Result<Vec<u8>> {
         let mut with_format = self.clone();
-        with_format.metadata.entry("format".into()).or_insert_with(|| "pt".into());
+        with_format
+            .metadata
+            .entry("format".into())
+            .or_insert_with(|| "pt".into());
         let digest = with_format.digest();
         let mut metadata = with_format.metadata;
         metadata.insert(CHECKSUM_KEY.into(), digest);
         let mut header = serde_json::Map::new();
-        header.insert("__metadata__".into(), serde_json::to_value(&metadata).expect("strings serialise"));
+        header.insert(
+            "__metadata__".into(),
+            serde_json::to_value(&metadata).expect("strings serialise"),
+        );
         let mut offset = 0usize;
         for (name, (dtype, shape, bytes)) in &self.tensors {
             let expected = shape.iter().product::<usize>() * dtype.bitsize() / 8;
             if expected != bytes.len() {
-                return Err(Error::config("tensor", format!("`{name}`: {} bytes for shape {shape:?}", bytes.len())));
+                return Err(Error::config(
+                    "tensor",
+                    format!("`{name}`: {} bytes for shape {shape:?}", bytes.len()),
+                ));
             }
             header.insert(
                 name.clone(),
@@ -116,7 +151,9 @@ impl TensorFile {
             );
             offset += bytes.len();
         }
-        let mut header = serde_json::to_string(&header).expect("header serialises").into_bytes();
+        let mut header = serde_json::to_string(&header)
+            .expect("header serialises")
+            .into_bytes();
         while header.len() % 8 != 0 {
             header.push(b' ');
         }
@@ -141,13 +178,22 @@ impl TensorFile {
         let (_, meta) = SafeTensors::read_metadata(bytes)
             .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
         let mut file = TensorFile {
-            metadata: meta.metadata().clone().unwrap_or_default().into_iter().collect(),
+            metadata: meta
+                .metadata()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
             tensors: BTreeMap::new(),
         };
         for name in st.names() {
-            let t = st.tensor(name).map_err(|e| Error::format(path, e.to_string()))?;
-            file.tensors
-                .insert(name.to_string(), (t.dtype(), t.shape().to_vec(), t.data().to_vec()));
+            let t = st
+                .tensor(name)
+                .map_err(|e| Error::format(path, e.to_string()))?;
+            file.tensors.insert(
+                name.to_string(),
+                (t.dtype(), t.shape().to_vec(), t.data().to_vec()),
+            );
         }
         if let Some(stored) = file.metadata.get(CHECKSUM_KEY) {
             let actual = file.digest();
@@ -174,8 +220,12 @@ impl TensorFile {
 
     fn meta_parse<V: std::str::FromStr>(&self, key: &str, path: &Path) -> Result<V> {
         let raw = self.meta(key, path)?;
-        raw.parse()
-            .map_err(|_| Error::format(path, format!("metadata entry `{key}` = `{raw}` is not valid")))
+        raw.parse().map_err(|_| {
+            Error::format(
+                path,
+                format!("metadata entry `{key}` = `{raw}` is not valid"),
+            )
+        })
     }
 }
 
@@ -197,16 +247,26 @@ fn put_network<T: Real>(file: &mut TensorFile, net: &Network<T>, config: &TrainC
         "config".into(),
         serde_json::to_string(config).expect("config serialises"),
     );
-    file.metadata
-        .insert("diversenet.version".into(), env!("CARGO_PKG_VERSION").into());
+    file.metadata.insert(
+        "diversenet.version".into(),
+        env!("CARGO_PKG_VERSION").into(),
+    );
 }
 
 fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, TrainConfig)> {
-    let config: TrainConfig = serde_json::from_str(file.meta("config", path)?)
-        .map_err(|e| Error::format(path, format!("metadata `config` is not a valid configuration: {e}")))?;
+    let config: TrainConfig = serde_json::from_str(file.meta("config", path)?).map_err(|e| {
+        Error::format(
+            path,
+            format!("metadata `config` is not a valid configuration: {e}"),
+        )
+    })?;
     let w = file.matrix::<T>("W", path)?;
     let v = file.matrix::<T>("V", path)?;
-    if w.rows() != config.width || w.cols() != config.dim || v.rows() != config.outputs || v.cols() != config.width {
+    if w.rows() != config.width
+        || w.cols() != config.dim
+        || v.rows() != config.outputs
+        || v.cols() != config.width
+    {
         return Err(Error::format(
             path,
             format!(
@@ -215,16 +275,32 @@ fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, T
             ),
         ));
     }
-    Ok((Network { w, v, output_layer: config.output_layer }, config))
+    Ok((
+        Network {
+            w,
+            v,
+            output_layer: config.output_layer,
+        },
+        config,
+    ))
 }
 
 /// Saves a trained model with its input scaling.
-pub fn save_model<T: Real>(path: &Path, net: &Network<T>, transform: &InputTransform, config: &TrainConfig, classes: bool) -> Result<()> {
+pub fn save_model<T: Real>(
+    path: &Path,
+    net: &Network<T>,
+    transform: &InputTransform,
+    config: &TrainConfig,
+    classes: bool,
+) -> Result<()> {
     let mut file = TensorFile::default();
     put_network(&mut file, net, config);
-    file.metadata.insert("input_scaling".into(), transform.scaling.to_string());
     file.metadata
-        .insert("targets".into(), if classes { "classes" } else { "scalar" }.into());
+        .insert("input_scaling".into(), transform.scaling.to_string());
+    file.metadata.insert(
+        "targets".into(),
+        if classes { "classes" } else { "scalar" }.into(),
+    );
     if transform.scaling == InputScaling::Standardise {
         file.put_vector("input_mean", &transform.mean);
         file.put_vector("input_scale", &transform.scale);
@@ -240,8 +316,12 @@ pub fn load_model(path: &Path) -> Result<ModelFile> {
     let (mean, scale) = if scaling == InputScaling::Standardise {
         let mean = file.matrix::<f64>("input_mean", path)?.into_vec();
         let scale = file.matrix::<f64>("input_scale", path)?.into_vec();
-        if mean.len() != config.dim || scale.len() != config.dim || scale.iter().any(|s| *s <= 0.0) {
-            return Err(Error::format(path, "input_mean/input_scale do not match the input dimension or hold a scale <= 0"));
+        if mean.len() != config.dim || scale.len() != config.dim || scale.iter().any(|s| *s <= 0.0)
+        {
+            return Err(Error::format(
+                path,
+                "input_mean/input_scale do not match the input dimension or hold a scale <= 0",
+            ));
         }
         (mean, scale)
     } else {
@@ -250,22 +330,46 @@ pub fn load_model(path: &Path) -> Result<ModelFile> {
     let classes = match file.meta("targets", path)? {
         "classes" => true,
         "scalar" => false,
-        other => return Err(Error::format(path, format!("metadata `targets` = `{other}`: expected classes or scalar"))),
+        other => {
+            return Err(Error::format(
+                path,
+                format!("metadata `targets` = `{other}`: expected classes or scalar"),
+            ))
+        }
     };
-    Ok(ModelFile { net, transform: InputTransform { scaling, mean, scale }, config, classes })
+    Ok(ModelFile {
+        net,
+        transform: InputTransform {
+            scaling,
+            mean,
+            scale,
+        },
+        config,
+        classes,
+    })
 }
 
 /// Saves the full training state (weights, optimiser buffers, random-stream position).
-pub fn save_checkpoint<T: Real>(path: &Path, state: &TrainState<T>, config: &TrainConfig) -> Result<()> {
+pub fn save_checkpoint<T: Real>(
+    path: &Path,
+    state: &TrainState<T>,
+    config: &TrainConfig,
+) -> Result<()> {
     let mut file = TensorFile::default();
     put_network(&mut file, &state.net, config);
     for (i, b) in state.optimizer.buffers.iter().enumerate() {
-        file.put_matrix(&format!("optimizer.{i}"), &Matrix::from_vec(1, b.len(), b.clone()));
+        file.put_matrix(
+            &format!("optimizer.{i}"),
+            &Matrix::from_vec(1, b.len(), b.clone()),
+        );
     }
     let m = &mut file.metadata;
     m.insert("epochs_done".into(), state.epochs_done.to_string());
     m.insert("optimizer_steps".into(), state.optimizer.steps.to_string());
-    m.insert("batch_rng_position".into(), state.batch_rng_position.to_string());
+    m.insert(
+        "batch_rng_position".into(),
+        state.batch_rng_position.to_string(),
+    );
     m.insert("wall_s".into(), state.wall_s.to_string());
     file.write(path)
 }
@@ -274,22 +378,42 @@ pub fn save_checkpoint<T: Real>(path: &Path, state: &TrainState<T>, config: &Tra
 pub fn load_checkpoint<T: Real>(path: &Path) -> Result<(TrainState<T>, TrainConfig)> {
     let file = TensorFile::read(path)?;
     if file.meta("dtype", path)? != T::NAME {
-        return Err(Error::format(path, format!("checkpoint precision is {}, the run asks for {}", file.meta("dtype", path)?, T::NAME)));
+        return Err(Error::format(
+            path,
+            format!(
+                "checkpoint precision is {}, the run asks for {}",
+                file.meta("dtype", path)?,
+                T::NAME
+            ),
+        ));
     }
     let (net, config) = get_network::<T>(&file, path)?;
     let lengths = tensor_lengths(&net);
     let per = config.optimizer.buffers_per_tensor();
     let mut buffers = Vec::new();
     for i in 0..per * lengths.len() {
-        let b = file.matrix::<T>(&format!("optimizer.{i}"), path)?.into_vec();
+        let b = file
+            .matrix::<T>(&format!("optimizer.{i}"), path)?
+            .into_vec();
         if b.len() != lengths[i / per.max(1)] {
-            return Err(Error::format(path, format!("optimizer.{i} has {} values, expected {}", b.len(), lengths[i / per])));
+            return Err(Error::format(
+                path,
+                format!(
+                    "optimizer.{i} has {} values, expected {}",
+                    b.len(),
+                    lengths[i / per]
+                ),
+            ));
         }
         buffers.push(b);
     }
     let state = TrainState {
         net,
-        optimizer: OptimizerState { kind: config.optimizer, steps: file.meta_parse("optimizer_steps", path)?, buffers },
+        optimizer: OptimizerState {
+            kind: config.optimizer,
+            steps: file.meta_parse("optimizer_steps", path)?,
+            buffers,
+        },
         epochs_done: file.meta_parse("epochs_done", path)?,
         batch_rng_position: file.meta_parse("batch_rng_position", path)?,
         wall_s: file.meta_parse("wall_s", path)?,
@@ -309,12 +433,21 @@ mod tests {
         let bytes = f.encode().unwrap();
         let p = Path::new("m.safetensors");
         let g = TensorFile::decode(&bytes, p).unwrap();
-        assert_eq!(g.matrix::<f64>("W", p).unwrap().as_slice(), &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(
+            g.matrix::<f64>("W", p).unwrap().as_slice(),
+            &[1.0, 2.0, 3.0, 4.0]
+        );
         let mut bad = bytes.clone();
         let n = bad.len();
         bad[n - 1] ^= 0x40; // flip a bit of the last weight
-        assert!(TensorFile::decode(&bad, p).unwrap_err().to_string().contains("checksum mismatch"));
-        assert!(TensorFile::decode(b"garbage", p).unwrap_err().to_string().contains("not a valid safetensors"));
+        assert!(TensorFile::decode(&bad, p)
+            .unwrap_err()
+            .to_string()
+            .contains("checksum mismatch"));
+        assert!(TensorFile::decode(b"garbage", p)
+            .unwrap_err()
+            .to_string()
+            .contains("not a valid safetensors"));
     }
 
     #[test]
@@ -323,6 +456,10 @@ mod tests {
         f.put_matrix("W", &Matrix::from_vec(1, 2, vec![1.0f64, f64::NAN]));
         let p = Path::new("m.safetensors");
         let g = TensorFile::decode(&f.encode().unwrap(), p).unwrap();
-        assert!(g.matrix::<f64>("W", p).unwrap_err().to_string().contains("row 0, column 1"));
+        assert!(g
+            .matrix::<f64>("W", p)
+            .unwrap_err()
+            .to_string()
+            .contains("row 0, column 1"));
     }
 }

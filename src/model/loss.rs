@@ -25,7 +25,10 @@ impl FromStr for Loss {
         match s {
             "squared" | "mse" => Ok(Self::Squared),
             "cross-entropy" | "ce" => Ok(Self::CrossEntropy),
-            _ => Err(Error::config("loss", format!("`{s}`: expected squared or cross-entropy"))),
+            _ => Err(Error::config(
+                "loss",
+                format!("`{s}`: expected squared or cross-entropy"),
+            )),
         }
     }
 }
@@ -156,18 +159,51 @@ pub fn loss_and_gradient<T: Real>(
     let scale = T::from_f64(scale);
     // dV = scale * dF^T H
     if net.output_layer == OutputLayer::Trained {
-        gemm(&mut grad.v, true, ws.out.view(), Op::T, ws.hidden.view(), Op::N, scale);
+        gemm(
+            &mut grad.v,
+            true,
+            ws.out.view(),
+            Op::T,
+            ws.hidden.view(),
+            Op::N,
+            scale,
+        );
     }
     // dH = (dF V) o 1[H > 0]; dW = scale * dH^T X
-    ws.d_hidden = resized(std::mem::replace(&mut ws.d_hidden, Matrix::zeros(0, 0)), b, net.width());
-    gemm(&mut ws.d_hidden, false, ws.out.view(), Op::N, net.v.view(), Op::N, T::from_f64(1.0));
+    ws.d_hidden = resized(
+        std::mem::replace(&mut ws.d_hidden, Matrix::zeros(0, 0)),
+        b,
+        net.width(),
+    );
+    gemm(
+        &mut ws.d_hidden,
+        false,
+        ws.out.view(),
+        Op::N,
+        net.v.view(),
+        Op::N,
+        T::from_f64(1.0),
+    );
     let zero = T::from_f64(0.0);
-    for (dh, h) in ws.d_hidden.as_mut_slice().iter_mut().zip(ws.hidden.as_slice()) {
-        if *h <= zero {
-            *dh = zero;
+    crate::linalg::vectorized(|| {
+        for (dh, h) in ws
+            .d_hidden
+            .as_mut_slice()
+            .iter_mut()
+            .zip(ws.hidden.as_slice())
+        {
+            *dh = if *h > zero { *dh } else { zero };
         }
-    }
-    gemm(&mut grad.w, true, ws.d_hidden.view(), Op::T, x, Op::N, scale);
+    });
+    gemm(
+        &mut grad.w,
+        true,
+        ws.d_hidden.view(),
+        Op::T,
+        x,
+        Op::N,
+        scale,
+    );
     totals
 }
 
@@ -199,16 +235,35 @@ mod tests {
         let x = Matrix::from_vec(m, d, (0..m * d).map(|_| rng.normal()).collect());
         let ys: Vec<f64> = (0..m).map(|_| rng.normal()).collect();
         let labels: Vec<u32> = (0..m).map(|i| (i % outputs) as u32).collect();
-        let t = if outputs == 1 { BatchTargets::Scalar(&ys) } else { BatchTargets::Classes(&labels) };
+        let t = if outputs == 1 {
+            BatchTargets::Scalar(&ys)
+        } else {
+            BatchTargets::Classes(&labels)
+        };
         let mut g = Gradient::zeros_like(&net);
         let mut ws = Workspace::default();
-        loss_and_gradient(&net, x.view(), t, loss, Some((&mut g, 1.0 / m as f64)), &mut ws);
+        loss_and_gradient(
+            &net,
+            x.view(),
+            t,
+            loss,
+            Some((&mut g, 1.0 / m as f64)),
+            &mut ws,
+        );
         let h = 1e-6;
         for which in 0..2 {
-            let len = if which == 0 { net.w.as_slice().len() } else { net.v.as_slice().len() };
+            let len = if which == 0 {
+                net.w.as_slice().len()
+            } else {
+                net.v.as_slice().len()
+            };
             for k in 0..len {
                 fn slot(net: &mut Network<f64>, which: usize, k: usize) -> &mut f64 {
-                    if which == 0 { &mut net.w.as_mut_slice()[k] } else { &mut net.v.as_mut_slice()[k] }
+                    if which == 0 {
+                        &mut net.w.as_mut_slice()[k]
+                    } else {
+                        &mut net.v.as_mut_slice()[k]
+                    }
                 }
                 let orig = *slot(&mut net, which, k);
                 *slot(&mut net, which, k) = orig + h;
@@ -217,8 +272,16 @@ mod tests {
                 let lm = mean_loss(&net, &x, t, loss);
                 *slot(&mut net, which, k) = orig;
                 let fd = (lp - lm) / (2.0 * h);
-                let an = if which == 0 { g.w.as_slice()[k] } else { g.v.as_slice()[k] };
-                let expect = if which == 1 && output_layer == OutputLayer::Fixed { 0.0 } else { fd };
+                let an = if which == 0 {
+                    g.w.as_slice()[k]
+                } else {
+                    g.v.as_slice()[k]
+                };
+                let expect = if which == 1 && output_layer == OutputLayer::Fixed {
+                    0.0
+                } else {
+                    fd
+                };
                 assert!(
                     (an - expect).abs() < 1e-6 * (1.0 + fd.abs()),
                     "{loss:?} {output_layer:?} c={outputs} param {which}/{k}: analytic {an}, finite difference {fd}"
@@ -247,7 +310,14 @@ mod tests {
         let y: Vec<f64> = (0..m).map(|_| rng.normal()).collect();
         let f = net.predict(x.view());
         let mut g = Gradient::zeros_like(&net);
-        loss_and_gradient(&net, x.view(), BatchTargets::Scalar(&y), Loss::Squared, Some((&mut g, 1.0 / m as f64)), &mut Workspace::default());
+        loss_and_gradient(
+            &net,
+            x.view(),
+            BatchTargets::Scalar(&y),
+            Loss::Squared,
+            Some((&mut g, 1.0 / m as f64)),
+            &mut Workspace::default(),
+        );
         for k in 0..n {
             for a in 0..d {
                 let dr: f64 = (0..m)

@@ -24,7 +24,10 @@ impl FromStr for OutputLayer {
         match s {
             "fixed" => Ok(Self::Fixed),
             "trained" => Ok(Self::Trained),
-            _ => Err(Error::config("output-layer", format!("`{s}`: expected fixed or trained"))),
+            _ => Err(Error::config(
+                "output-layer",
+                format!("`{s}`: expected fixed or trained"),
+            )),
         }
     }
 }
@@ -59,7 +62,9 @@ impl<T: Real> Network<T> {
         init_scale: f64,
         rng: &mut SeededRng,
     ) -> Self {
-        let w = (0..width * dim).map(|_| T::from_f64(init_scale * rng.normal())).collect();
+        let w = (0..width * dim)
+            .map(|_| T::from_f64(init_scale * rng.normal()))
+            .collect();
         let v = match (output_layer, outputs) {
             (OutputLayer::Fixed, 1) => (0..width)
                 .map(|k| T::from_f64(if k % 2 == 0 { 1.0 } else { -1.0 }))
@@ -69,7 +74,9 @@ impl<T: Real> Network<T> {
                 .collect(),
             (OutputLayer::Trained, _) => {
                 let s = 1.0 / (width as f64).sqrt();
-                (0..outputs * width).map(|_| T::from_f64(s * rng.normal())).collect()
+                (0..outputs * width)
+                    .map(|_| T::from_f64(s * rng.normal()))
+                    .collect()
             }
         };
         Self {
@@ -96,15 +103,40 @@ impl<T: Real> Network<T> {
     /// (b x c). Both buffers are resized as needed.
     pub fn forward(&self, x: MatrixView<'_, T>, hidden: &mut Matrix<T>, out: &mut Matrix<T>) {
         let b = x.rows();
-        *hidden = resized(std::mem::replace(hidden, Matrix::zeros(0, 0)), b, self.width());
-        gemm(hidden, false, x, Op::N, self.w.view(), Op::T, T::one_value());
-        for h in hidden.as_mut_slice() {
-            if *h < T::zero_value() {
-                *h = T::zero_value();
+        *hidden = resized(
+            std::mem::replace(hidden, Matrix::zeros(0, 0)),
+            b,
+            self.width(),
+        );
+        gemm(
+            hidden,
+            false,
+            x,
+            Op::N,
+            self.w.view(),
+            Op::T,
+            T::one_value(),
+        );
+        let zero = T::zero_value();
+        crate::linalg::vectorized(|| {
+            for h in hidden.as_mut_slice() {
+                *h = if *h > zero { *h } else { zero };
             }
-        }
-        *out = resized(std::mem::replace(out, Matrix::zeros(0, 0)), b, self.outputs());
-        gemm(out, false, hidden.view(), Op::N, self.v.view(), Op::T, T::one_value());
+        });
+        *out = resized(
+            std::mem::replace(out, Matrix::zeros(0, 0)),
+            b,
+            self.outputs(),
+        );
+        gemm(
+            out,
+            false,
+            hidden.view(),
+            Op::N,
+            self.v.view(),
+            Op::T,
+            T::one_value(),
+        );
     }
 
     /// Outputs for every row of `x` (allocates; for evaluation).

@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::linalg::Real;
+use crate::linalg::{par_zip4, Real};
 
 /// Which optimiser updates the parameters.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -25,7 +25,10 @@ impl OptimizerKind {
             "gd" => Ok(Self::Gd),
             "sgd" => {
                 if !(0.0..1.0).contains(&momentum) {
-                    return Err(Error::config("momentum", format!("{momentum} is not in [0, 1)")));
+                    return Err(Error::config(
+                        "momentum",
+                        format!("{momentum} is not in [0, 1)"),
+                    ));
                 }
                 Ok(Self::Sgd { momentum })
             }
@@ -34,7 +37,10 @@ impl OptimizerKind {
                 beta2: 0.999,
                 eps: 1e-8,
             }),
-            _ => Err(Error::config("optimizer", format!("`{name}`: expected gd, sgd or adam"))),
+            _ => Err(Error::config(
+                "optimizer",
+                format!("`{name}`: expected gd, sgd or adam"),
+            )),
         }
     }
 
@@ -65,7 +71,10 @@ pub enum LrSchedule {
     /// lr * (1 + cos(pi * step / total_steps)) / 2, step by step.
     Cosine,
     /// lr * factor^(floor(epoch / every)).
-    Step { every: usize, factor: f64 },
+    Step {
+        every: usize,
+        factor: f64,
+    },
 }
 
 impl FromStr for LrSchedule {
@@ -138,22 +147,27 @@ impl<T: Real> OptimizerState<T> {
         self.steps += 1;
     }
 
-    /// Updates parameter tensor number `tensor` with its gradient.
+    /// Updates parameter tensor number `tensor` with its gradient (element-wise,
+    /// vectorised, split over threads for large tensors).
     pub fn update(&mut self, tensor: usize, params: &mut [T], grad: &[T], lr: f64) {
         match self.kind {
             OptimizerKind::Gd | OptimizerKind::Sgd { momentum: 0.0 } => {
                 let lr = T::from_f64(lr);
-                for (p, g) in params.iter_mut().zip(grad) {
-                    *p -= lr * *g;
-                }
+                par_zip4(params, grad, &mut [], &mut [], |p, g, _, _| {
+                    for (p, g) in p.iter_mut().zip(g) {
+                        *p -= lr * *g;
+                    }
+                });
             }
             OptimizerKind::Sgd { momentum } => {
                 let (lr, mu) = (T::from_f64(lr), T::from_f64(momentum));
                 let vel = &mut self.buffers[tensor];
-                for ((p, g), v) in params.iter_mut().zip(grad).zip(vel.iter_mut()) {
-                    *v = mu * *v + *g;
-                    *p -= lr * *v;
-                }
+                par_zip4(params, grad, vel, &mut [], |p, g, vel, _| {
+                    for ((p, g), v) in p.iter_mut().zip(g).zip(vel.iter_mut()) {
+                        *v = mu * *v + *g;
+                        *p -= lr * *v;
+                    }
+                });
             }
             OptimizerKind::Adam { beta1, beta2, eps } => {
                 let t = self.steps.max(1) as i32;
@@ -162,13 +176,21 @@ impl<T: Real> OptimizerState<T> {
                 let (c1, c2) = (T::from_f64(1.0 - beta1), T::from_f64(1.0 - beta2));
                 let (step, eps) = (T::from_f64(step), T::from_f64(eps));
                 let (first, second) = self.buffers.split_at_mut(2 * tensor + 1);
-                let m = &mut first[2 * tensor];
-                let v = &mut second[0];
-                for (((p, g), m), v) in params.iter_mut().zip(grad).zip(m.iter_mut()).zip(v.iter_mut()) {
-                    *m = b1 * *m + c1 * *g;
-                    *v = b2 * *v + c2 * *g * *g;
-                    *p -= step * *m / (v.sqrt() + eps);
-                }
+                par_zip4(
+                    params,
+                    grad,
+                    &mut first[2 * tensor],
+                    &mut second[0],
+                    |p, g, m, v| {
+                        for (((p, g), m), v) in
+                            p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
+                        {
+                            *m = b1 * *m + c1 * *g;
+                            *v = b2 * *v + c2 * *g * *g;
+                            *p -= step * *m / (v.sqrt() + eps);
+                        }
+                    },
+                );
             }
         }
     }
@@ -184,7 +206,10 @@ mod tests {
         let mut p = vec![1.0, 1.0];
         s.begin_step();
         s.update(0, &mut p, &[3.0, -0.5], 0.1);
-        assert!((p[0] - 0.9).abs() < 1e-6 && (p[1] - 1.1).abs() < 1e-6, "{p:?}");
+        assert!(
+            (p[0] - 0.9).abs() < 1e-6 && (p[1] - 1.1).abs() < 1e-6,
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -201,7 +226,11 @@ mod tests {
 
     #[test]
     fn minimises_a_quadratic() {
-        for kind in [OptimizerKind::Gd, OptimizerKind::Sgd { momentum: 0.9 }, OptimizerKind::parse("adam", 0.0).unwrap()] {
+        for kind in [
+            OptimizerKind::Gd,
+            OptimizerKind::Sgd { momentum: 0.9 },
+            OptimizerKind::parse("adam", 0.0).unwrap(),
+        ] {
             let mut s = OptimizerState::<f64>::new(kind, &[1]);
             let mut p = vec![5.0];
             for _ in 0..2000 {

@@ -12,7 +12,9 @@ use crate::files::write_atomic;
 use crate::linalg::Real;
 
 use super::file::{load_checkpoint, save_checkpoint, save_model};
-use super::train::{train, EpochMetrics, Precision, TrainConfig, TrainObserver, TrainSettings, TrainState};
+use super::train::{
+    train, EpochMetrics, Precision, TrainConfig, TrainObserver, TrainSettings, TrainState,
+};
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -63,8 +65,26 @@ pub fn run_training(
     let zero_inputs = transform.apply(&mut train_data.x) + transform.apply(&mut test_data.x);
     let config = settings.resolve(&train_data)?;
     match config.precision {
-        Precision::F32 => run_typed::<f32>(&config, &transform, &train_data, &test_data, out_dir, resume, zero_inputs, progress),
-        Precision::F64 => run_typed::<f64>(&config, &transform, &train_data, &test_data, out_dir, resume, zero_inputs, progress),
+        Precision::F32 => run_typed::<f32>(
+            &config,
+            &transform,
+            &train_data,
+            &test_data,
+            out_dir,
+            resume,
+            zero_inputs,
+            progress,
+        ),
+        Precision::F64 => run_typed::<f64>(
+            &config,
+            &transform,
+            &train_data,
+            &test_data,
+            out_dir,
+            resume,
+            zero_inputs,
+            progress,
+        ),
     }
 }
 
@@ -89,7 +109,9 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
         let epoch = metrics.epoch;
         if epoch > 0 && (epoch % self.config.checkpoint_every == 0 || epoch == self.config.epochs) {
             // The metrics line must be durable before the checkpoint that claims it.
-            self.metrics.sync_data().map_err(|e| Error::io(&self.metrics_path, e))?;
+            self.metrics
+                .sync_data()
+                .map_err(|e| Error::io(&self.metrics_path, e))?;
             save_checkpoint(&self.checkpoint_path, state, self.config)?;
         }
         self.progress.epoch(metrics);
@@ -108,7 +130,12 @@ fn metrics_up_to(path: &Path, epochs_done: usize) -> Result<Vec<(String, EpochMe
     };
     let kept: Vec<(String, EpochMetrics)> = text
         .lines()
-        .filter_map(|l| Some((format!("{l}\n"), serde_json::from_str::<EpochMetrics>(l).ok()?)))
+        .filter_map(|l| {
+            Some((
+                format!("{l}\n"),
+                serde_json::from_str::<EpochMetrics>(l).ok()?,
+            ))
+        })
         .filter(|(_, m)| m.epoch <= epochs_done)
         .collect();
     if kept.len() != epochs_done + 1 || kept.iter().enumerate().any(|(i, (_, m))| m.epoch != i) {
@@ -139,7 +166,9 @@ fn run_typed<T: Real>(
     let checkpoint_path = out_dir.join(CHECKPOINT_FILE);
     let model_path = out_dir.join(MODEL_FILE);
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let existing = [&metrics_path, &checkpoint_path, &model_path].iter().any(|p| p.exists());
+    let existing = [&metrics_path, &checkpoint_path, &model_path]
+        .iter()
+        .any(|p| p.exists());
     let mut state = TrainState::<T>::initial(config);
     let mut kept = Vec::new();
     if resume && checkpoint_path.exists() {
@@ -169,7 +198,9 @@ fn run_typed<T: Real>(
     let resumed_from_epoch = state.epochs_done;
     write_atomic(
         &out_dir.join(CONFIG_FILE),
-        serde_json::to_string_pretty(config).expect("config serialises").as_bytes(),
+        serde_json::to_string_pretty(config)
+            .expect("config serialises")
+            .as_bytes(),
     )?;
     // Rewrite the kept metrics (atomically), then append.
     let kept_text: String = kept.iter().map(|(line, _)| line.as_str()).collect();
@@ -206,7 +237,9 @@ fn run_typed<T: Real>(
     };
     write_atomic(
         &out_dir.join(SUMMARY_FILE),
-        serde_json::to_string_pretty(&summary).expect("summary serialises").as_bytes(),
+        serde_json::to_string_pretty(&summary)
+            .expect("summary serialises")
+            .as_bytes(),
     )?;
     Ok(summary)
 }

@@ -29,7 +29,10 @@ impl FromStr for Precision {
         match s {
             "f32" => Ok(Self::F32),
             "f64" => Ok(Self::F64),
-            _ => Err(Error::config("precision", format!("`{s}`: expected f32 or f64"))),
+            _ => Err(Error::config(
+                "precision",
+                format!("`{s}`: expected f32 or f64"),
+            )),
         }
     }
 }
@@ -130,7 +133,10 @@ impl TrainSettings {
             return Err(Error::config("width", "must be at least 1 hidden unit"));
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(Error::config("lr", format!("{} is not a finite value > 0", self.lr)));
+            return Err(Error::config(
+                "lr",
+                format!("{} is not a finite value > 0", self.lr),
+            ));
         }
         if self.batch_size == 0 && self.optimizer != OptimizerKind::Gd {
             return Err(Error::config("batch-size", "must be at least 1"));
@@ -139,22 +145,38 @@ impl TrainSettings {
             return Err(Error::config("checkpoint-every", "must be at least 1"));
         }
         let classes = matches!(train.targets, Targets::Classes { .. });
-        let loss = self.loss.unwrap_or(if classes { Loss::CrossEntropy } else { Loss::Squared });
+        let loss = self.loss.unwrap_or(if classes {
+            Loss::CrossEntropy
+        } else {
+            Loss::Squared
+        });
         if loss == Loss::CrossEntropy && !classes {
             return Err(Error::config(
                 "loss",
                 "cross-entropy needs class labels; these targets are real values (use squared)",
             ));
         }
-        let output_layer = self
-            .output_layer
-            .unwrap_or(if classes { OutputLayer::Trained } else { OutputLayer::Fixed });
+        let output_layer = self.output_layer.unwrap_or(if classes {
+            OutputLayer::Trained
+        } else {
+            OutputLayer::Fixed
+        });
         let init_scale = match self.init_scale {
             Some(s) if s > 0.0 && s.is_finite() => s,
-            Some(s) => return Err(Error::config("init-scale", format!("{s} is not a finite value > 0"))),
+            Some(s) => {
+                return Err(Error::config(
+                    "init-scale",
+                    format!("{s} is not a finite value > 0"),
+                ))
+            }
             None => {
-                let mean_sq = train.x.as_slice().iter().map(|v| v * v).sum::<f64>() / train.len() as f64;
-                let unit_preactivation = if mean_sq > 0.0 { 1.0 / mean_sq.sqrt() } else { 1.0 };
+                let mean_sq =
+                    train.x.as_slice().iter().map(|v| v * v).sum::<f64>() / train.len() as f64;
+                let unit_preactivation = if mean_sq > 0.0 {
+                    1.0 / mean_sq.sqrt()
+                } else {
+                    1.0
+                };
                 match output_layer {
                     OutputLayer::Fixed => unit_preactivation / (self.width as f64).sqrt(),
                     OutputLayer::Trained => unit_preactivation,
@@ -226,7 +248,14 @@ impl<T: Real> TrainState<T> {
     /// The initial state of a run.
     pub fn initial(cfg: &TrainConfig) -> Self {
         let mut rng = SeededRng::new(cfg.seed, Stream::Init);
-        let net = Network::init(cfg.dim, cfg.width, cfg.outputs, cfg.output_layer, cfg.init_scale, &mut rng);
+        let net = Network::init(
+            cfg.dim,
+            cfg.width,
+            cfg.outputs,
+            cfg.output_layer,
+            cfg.init_scale,
+            &mut rng,
+        );
         let optimizer = OptimizerState::new(cfg.optimizer, &tensor_lengths(&net));
         Self {
             net,
@@ -283,7 +312,11 @@ struct BatchBuffers<T> {
 
 impl<T: Real> BatchBuffers<T> {
     fn new(dim: usize) -> Self {
-        Self { x: Matrix::zeros(0, dim), scalar: Vec::new(), labels: Vec::new() }
+        Self {
+            x: Matrix::zeros(0, dim),
+            scalar: Vec::new(),
+            labels: Vec::new(),
+        }
     }
 
     /// Gathers the samples `batch` and adds the gradient of their mean loss to `grad`.
@@ -319,15 +352,24 @@ impl<T: Real> BatchBuffers<T> {
 /// One optimiser step on the trained tensors.
 fn apply_update<T: Real>(state: &mut TrainState<T>, grad: &Gradient<T>, lr: f64) {
     state.optimizer.begin_step();
-    state.optimizer.update(0, state.net.w.as_mut_slice(), grad.w.as_slice(), lr);
+    state
+        .optimizer
+        .update(0, state.net.w.as_mut_slice(), grad.w.as_slice(), lr);
     if state.net.output_layer == OutputLayer::Trained {
-        state.optimizer.update(1, state.net.v.as_mut_slice(), grad.v.as_slice(), lr);
+        state
+            .optimizer
+            .update(1, state.net.v.as_mut_slice(), grad.v.as_slice(), lr);
     }
 }
 
 /// Times `steps` training steps (gather, forward, backward, optimiser update) on
 /// consecutive minibatches of `data`, after `warmup` untimed steps; returns seconds.
-pub fn time_training_steps<T: Real>(cfg: &TrainConfig, data: &Dataset, warmup: usize, steps: usize) -> f64 {
+pub fn time_training_steps<T: Real>(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    warmup: usize,
+    steps: usize,
+) -> f64 {
     let mut state = TrainState::<T>::initial(cfg);
     let x: Matrix<T> = data.x.map(|&v| T::from_f64(v));
     let y = OwnedTargets::<T>::new(&data.targets);
@@ -335,11 +377,25 @@ pub fn time_training_steps<T: Real>(cfg: &TrainConfig, data: &Dataset, warmup: u
     let mut grad = Gradient::zeros_like(&state.net);
     let mut ws = Workspace::default();
     let order: Vec<usize> = (0..data.len()).collect();
-    let batches: Vec<&[usize]> = order.chunks(cfg.batch_size).filter(|b| b.len() == cfg.batch_size).collect();
-    assert!(!batches.is_empty(), "time_training_steps needs at least one full batch");
+    let batches: Vec<&[usize]> = order
+        .chunks(cfg.batch_size)
+        .filter(|b| b.len() == cfg.batch_size)
+        .collect();
+    assert!(
+        !batches.is_empty(),
+        "time_training_steps needs at least one full batch"
+    );
     let mut run = |k: usize, state: &mut TrainState<T>| {
         grad.clear();
-        buffers.step(&state.net, &x, &y, batches[k % batches.len()], cfg.loss, &mut grad, &mut ws);
+        buffers.step(
+            &state.net,
+            &x,
+            &y,
+            batches[k % batches.len()],
+            cfg.loss,
+            &mut grad,
+            &mut ws,
+        );
         apply_update(state, &grad, cfg.lr);
     };
     for k in 0..warmup {
@@ -411,7 +467,12 @@ pub fn train<T: Real>(
     rng.set_position(state.batch_rng_position);
     let mut buffers = BatchBuffers::new(cfg.dim);
     let mut order: Vec<usize> = Vec::with_capacity(m);
-    let mut lr = cfg.schedule.lr(cfg.lr, state.epochs_done, state.optimizer.steps as usize, total_steps);
+    let mut lr = cfg.schedule.lr(
+        cfg.lr,
+        state.epochs_done,
+        state.optimizer.steps as usize,
+        total_steps,
+    );
 
     let report = |state: &TrainState<T>,
                   lr: f64,
@@ -419,7 +480,8 @@ pub fn train<T: Real>(
                   grad: &mut Gradient<T>,
                   observer: &mut dyn TrainObserver<T>|
      -> Result<()> {
-        let (train_loss, train_error) = evaluate(&state.net, &x_train, &y_train, cfg.loss, Some(grad), ws);
+        let (train_loss, train_error) =
+            evaluate(&state.net, &x_train, &y_train, cfg.loss, Some(grad), ws);
         let (test_loss, test_error) = evaluate(&state.net, &x_test, &y_test, cfg.loss, None, ws);
         let grad_norm_w = norm(grad.w.as_slice());
         let grad_norm = match cfg.output_layer {
@@ -459,14 +521,28 @@ pub fn train<T: Real>(
             rng.shuffle(&mut order);
         }
         for batch in order.chunks(cfg.batch_size) {
-            lr = cfg.schedule.lr(cfg.lr, epoch, state.optimizer.steps as usize, total_steps);
+            lr = cfg
+                .schedule
+                .lr(cfg.lr, epoch, state.optimizer.steps as usize, total_steps);
             grad.clear();
             let totals = if batch.len() == m && cfg.optimizer == OptimizerKind::Gd {
                 // Full batch: no copy, chunked like the evaluation.
-                let (loss, _) = evaluate(&state.net, &x_train, &y_train, cfg.loss, Some(&mut grad), &mut ws);
-                BatchTotals { loss_sum: loss * m as f64, errors: 0 }
+                let (loss, _) = evaluate(
+                    &state.net,
+                    &x_train,
+                    &y_train,
+                    cfg.loss,
+                    Some(&mut grad),
+                    &mut ws,
+                );
+                BatchTotals {
+                    loss_sum: loss * m as f64,
+                    errors: 0,
+                }
             } else {
-                buffers.step(&state.net, &x_train, &y_train, batch, cfg.loss, &mut grad, &mut ws)
+                buffers.step(
+                    &state.net, &x_train, &y_train, batch, cfg.loss, &mut grad, &mut ws,
+                )
             };
             let batch_loss = totals.loss_sum / batch.len() as f64;
             if !batch_loss.is_finite() {

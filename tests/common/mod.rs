@@ -12,8 +12,16 @@ pub fn mnist_dir() -> PathBuf {
 }
 
 pub fn small_synthetic(seed: u64) -> (Dataset, Dataset) {
-    let cfg = SyntheticConfig { dim: 6, teacher_width: 3, train_samples: 300, test_samples: 200, noise: 0.0 };
-    DataSource::Synthetic(cfg).load(&LoadOptions::default(), seed).unwrap()
+    let cfg = SyntheticConfig {
+        dim: 6,
+        teacher_width: 3,
+        train_samples: 300,
+        test_samples: 200,
+        noise: 0.0,
+    };
+    DataSource::Synthetic(cfg)
+        .load(&LoadOptions::default(), seed)
+        .unwrap()
 }
 
 pub fn read_metrics(path: &std::path::Path) -> Vec<EpochMetrics> {
@@ -26,5 +34,10 @@ pub fn read_metrics(path: &std::path::Path) -> Vec<EpochMetrics> {
 
 /// Metrics without the wall-clock field, which is the one thing that may differ.
 pub fn without_time(m: &[EpochMetrics]) -> Vec<EpochMetrics> {
-    m.iter().map(|e| EpochMetrics { wall_s: 0.0, ..e.clone() }).collect()
+    m.iter()
+        .map(|e| EpochMetrics {
+            wall_s: 0.0,
+            ..e.clone()
+        })
+        .collect()
 }
