@@ -19,6 +19,8 @@ pub mod error;
 pub mod files;
 pub mod linalg;
 pub mod model;
+pub mod report;
 pub mod rng;
+pub mod theory;
 
 pub use error::{Error, Result};

@@ -324,6 +324,182 @@ pub fn norm<T: Real>(x: &[T]) -> f64 {
         .sqrt()
 }
 
+/// `dst = a a^T` (a is r x k, dst r x r), computing one triangle by GEMM and mirroring it.
+pub fn gram(a: MatrixView<'_, f64>) -> Matrix<f64> {
+    let r = a.rows;
+    let mut dst = Matrix::zeros(r, r);
+    let lhs = faer_ref(a, false);
+    let rhs = faer_ref(a, true);
+    let par = if r * r * a.cols / 2 < (1 << 24) {
+        Par::Seq
+    } else {
+        parallelism()
+    };
+    faer::linalg::matmul::triangular::matmul(
+        faer_mut(&mut dst),
+        faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
+        Accum::Replace,
+        lhs,
+        faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+        rhs,
+        faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+        1.0,
+        par,
+    );
+    symmetrize_from_lower(&mut dst);
+    dst
+}
+
+/// Copies the lower triangle of a square matrix onto its upper triangle.
+pub fn symmetrize_from_lower(m: &mut Matrix<f64>) {
+    let n = m.rows;
+    for i in 0..n {
+        for j in 0..i {
+            let v = m.data[i * n + j];
+            m.data[j * n + i] = v;
+        }
+    }
+}
+
+/// All eigenvalues of a symmetric matrix, ascending (dense divide-and-conquer; the
+/// reference the faster solvers are tested against). `None` if the solver fails.
+pub fn symmetric_eigenvalues(m: &Matrix<f64>) -> Option<Vec<f64>> {
+    let a = faer_ref(m.view(), false).to_owned();
+    let mut v = a.self_adjoint_eigenvalues(faer::Side::Lower).ok()?;
+    v.sort_by(f64::total_cmp);
+    Some(v)
+}
+
+/// Singular values of a matrix, descending.
+pub fn singular_values(m: &Matrix<f64>) -> Option<Vec<f64>> {
+    let a = faer_ref(m.view(), false).to_owned();
+    let mut s = a.singular_values().ok()?;
+    s.sort_by(|x, y| y.total_cmp(x));
+    Some(s)
+}
+
+/// The smallest eigenvalue of a symmetric positive semi-definite matrix, or why it is 0.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SmallestEigenvalue {
+    /// Computed by Cholesky factorisation and a Krylov (Lanczos) solver on the inverse.
+    Value(f64),
+    /// The Cholesky factorisation failed: the matrix is numerically singular (its smallest
+    /// eigenvalue is 0 up to rounding).
+    NumericallySingular,
+}
+
+#[derive(Debug)]
+struct InverseOperator {
+    llt: faer::linalg::solvers::Llt<f64>,
+}
+
+impl faer::matrix_free::LinOp<f64> for InverseOperator {
+    fn apply_scratch(&self, _rhs_ncols: usize, _par: Par) -> faer::dyn_stack::StackReq {
+        faer::dyn_stack::StackReq::EMPTY
+    }
+    fn nrows(&self) -> usize {
+        self.llt.L().nrows()
+    }
+    fn ncols(&self) -> usize {
+        self.llt.L().nrows()
+    }
+    fn apply(
+        &self,
+        mut out: MatMut<'_, f64>,
+        rhs: MatRef<'_, f64>,
+        _par: Par,
+        _stack: &mut faer::dyn_stack::MemStack,
+    ) {
+        use faer::linalg::solvers::SolveCore;
+        out.copy_from(rhs);
+        self.llt.solve_in_place_with_conj(faer::Conj::No, out);
+    }
+    fn conj_apply(
+        &self,
+        out: MatMut<'_, f64>,
+        rhs: MatRef<'_, f64>,
+        par: Par,
+        stack: &mut faer::dyn_stack::MemStack,
+    ) {
+        self.apply(out, rhs, par, stack);
+    }
+}
+
+/// The eigenvalue of largest magnitude of a symmetric operator, by faer's restarted
+/// Krylov-Schur (Lanczos) solver, started from a fixed vector so that results repeat.
+fn largest_magnitude_eigenvalue(op: &dyn faer::matrix_free::LinOp<f64>) -> Option<f64> {
+    use faer::matrix_free::eigen::{
+        partial_self_adjoint_eigen, partial_self_adjoint_eigen_scratch, PartialEigenParams,
+    };
+    let n = op.nrows();
+    // faer's solver needs more rows than its subspace (64); small matrices take the dense path.
+    if n <= 128 {
+        return None;
+    }
+    // A deterministic start vector with no special structure.
+    let mut v0 = faer::Col::<f64>::from_fn(n, |i| {
+        1.0 + ((i as f64 + 1.0) * 0.618_033_988_749_895).fract()
+    });
+    let norm = v0.norm_l2();
+    v0 /= norm;
+    let params = PartialEigenParams {
+        max_restarts: 1000,
+        ..Default::default()
+    };
+    let par = if n < 512 { Par::Seq } else { parallelism() };
+    let mut mem =
+        faer::dyn_stack::MemBuffer::new(partial_self_adjoint_eigen_scratch(op, 1, par, params));
+    let stack = faer::dyn_stack::MemStack::new(&mut mem);
+    let mut vecs = faer::Mat::<f64>::zeros(n, 1);
+    let mut vals = [0.0f64];
+    let info = partial_self_adjoint_eigen(
+        vecs.as_mut(),
+        &mut vals,
+        op,
+        v0.as_ref(),
+        f64::EPSILON * 128.0,
+        par,
+        stack,
+        params,
+    );
+    (info.n_converged_eigen >= 1).then_some(vals[0])
+}
+
+/// lambda_min of a symmetric positive semi-definite matrix via Cholesky and Lanczos on
+/// the inverse (only the lower triangle is read). Several times faster than a full
+/// eigendecomposition; falls back to it if the Krylov solver does not converge.
+pub fn smallest_eigenvalue_psd(m: &Matrix<f64>) -> SmallestEigenvalue {
+    let n = m.rows;
+    if n == 1 {
+        return SmallestEigenvalue::Value(m.data[0]);
+    }
+    let a = faer_ref(m.view(), false);
+    let Ok(llt) = a.llt(faer::Side::Lower) else {
+        return SmallestEigenvalue::NumericallySingular;
+    };
+    match largest_magnitude_eigenvalue(&InverseOperator { llt }) {
+        Some(mu) if mu > 0.0 => SmallestEigenvalue::Value(1.0 / mu),
+        _ => match symmetric_eigenvalues(m) {
+            Some(v) => SmallestEigenvalue::Value(v[0].max(0.0)),
+            None => SmallestEigenvalue::NumericallySingular,
+        },
+    }
+}
+
+/// ||M||_2 of a symmetric matrix: its eigenvalue of largest magnitude, in absolute value.
+pub fn symmetric_spectral_norm(m: &Matrix<f64>) -> f64 {
+    if m.rows == 1 {
+        return m.data[0].abs();
+    }
+    let a = faer_ref(m.view(), false);
+    match largest_magnitude_eigenvalue(&a) {
+        Some(v) => v.abs(),
+        None => symmetric_eigenvalues(m)
+            .map(|v| v.iter().fold(0.0f64, |a, x| a.max(x.abs())))
+            .unwrap_or(f64::NAN),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +525,52 @@ mod tests {
             }
         }
         out
+    }
+
+    fn random_matrix(r: usize, c: usize, seed: u64) -> Matrix<f64> {
+        let mut rng = crate::rng::SeededRng::new(seed, crate::rng::Stream::Init);
+        Matrix::from_vec(r, c, (0..r * c).map(|_| rng.normal()).collect())
+    }
+
+    #[test]
+    fn gram_smallest_eigenvalue_and_norm_match_the_full_eigensolver() {
+        for (m, k) in [(5, 8), (60, 70), (600, 650)] {
+            let a = random_matrix(m, k, m as u64);
+            let g = gram(a.view());
+            let expect = naive(&a, false, &a, true);
+            for (x, y) in g.as_slice().iter().zip(expect.as_slice()) {
+                assert!((x - y).abs() < 1e-9 * (1.0 + y.abs()));
+            }
+            let full = symmetric_eigenvalues(&g).unwrap();
+            let SmallestEigenvalue::Value(fast) = smallest_eigenvalue_psd(&g) else {
+                panic!("singular")
+            };
+            assert!(
+                (fast - full[0]).abs() < 1e-8 * full[full.len() - 1],
+                "m={m}: {fast} vs {}",
+                full[0]
+            );
+            // A shifted matrix is indefinite: its norm is the largest |eigenvalue|.
+            let mut e = g.clone();
+            for i in 0..m {
+                e.row_mut(i)[i] -= 1.5 * full[full.len() - 1];
+            }
+            let ef = symmetric_eigenvalues(&e).unwrap();
+            let want = ef[0].abs().max(ef[ef.len() - 1].abs());
+            assert!((symmetric_spectral_norm(&e) - want).abs() < 1e-8 * want);
+        }
+        // Rank-deficient: 6 points in 3 dimensions.
+        let a = random_matrix(6, 3, 1);
+        assert_eq!(
+            smallest_eigenvalue_psd(&gram(a.view())),
+            SmallestEigenvalue::NumericallySingular
+        );
+    }
+
+    #[test]
+    fn singular_values_of_a_diagonal() {
+        let m = Matrix::from_vec(2, 3, vec![3.0, 0.0, 0.0, 0.0, -4.0, 0.0]);
+        assert_eq!(singular_values(&m).unwrap(), vec![4.0, 3.0]);
     }
 
     #[test]

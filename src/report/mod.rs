@@ -1,0 +1,3 @@
+//! Reporting: SVG plots (and, with the reproduction, reports) generated from computed results.
+
+pub mod plot;

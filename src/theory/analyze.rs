@@ -1,0 +1,214 @@
+//! Every quantity of the theory measured on one trained network and one data set:
+//! s_m(D) and the loss bound, the kernel decomposition, and the discrepancies.
+
+use std::time::Instant;
+
+use crate::data::{Dataset, Targets};
+use crate::error::{Error, Result};
+use crate::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm, Matrix, SmallestEigenvalue};
+use crate::model::Network;
+use crate::rng::{SeededRng, Stream};
+
+use super::discrepancy::{
+    discrepancies, monte_carlo_l2_slice_sq, unit_directions, MonteCarloEstimate,
+};
+use super::feature_matrix::{
+    activation_pattern, loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
+};
+use super::kernel::{discrepancy_matrix, kernel_gram};
+
+/// Default size of the Gram matrix D^T D (m c) when no point count is given.
+pub const DEFAULT_GRAM_SIZE: usize = 2000;
+
+/// What to measure and on how many points.
+#[derive(Clone, Debug, Default)]
+pub struct AnalysisOptions {
+    /// Points of the data used (a seeded sub-sample); `None`: 2000 / c, or all if fewer.
+    pub points: Option<usize>,
+    /// Use every point (overrides `points`).
+    pub all_points: bool,
+    /// Seed of the sub-sample and of the Monte Carlo estimate.
+    pub seed: u64,
+    /// Samples of the Monte Carlo discrepancy estimate (none if `None`).
+    pub monte_carlo: Option<usize>,
+}
+
+/// The measurements (also the JSON written by `diversenet analyze`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Analysis {
+    pub points_used: usize,
+    pub points_total: usize,
+    pub dim: usize,
+    pub width: usize,
+    pub outputs: usize,
+    /// s_m(D): the smallest singular value of the extended feature matrix on the points.
+    pub s_min: f64,
+    pub s_min_method: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s_min_reason: Option<String>,
+    pub gram_size: usize,
+    /// Squared loss L = ||y - f||^2 / (2m) on the points (one-hot targets for classes),
+    /// whatever loss the model was trained with: the bound is about this loss.
+    pub loss: f64,
+    /// ||grad_W L||_F of that loss on the points.
+    pub grad_norm: f64,
+    /// m ||grad_W L||^2 / (2 s_m(D)^2) (null when s_m(D) = 0).
+    pub bound: Option<f64>,
+    /// L / bound: at most 1 up to rounding.
+    pub loss_over_bound: Option<f64>,
+    /// lambda_min(K) of the kernel Gram matrix on the points.
+    pub lambda_min_k: f64,
+    /// ||E_W||_2, the spectral norm of the slice discrepancy matrix on the points.
+    pub e_w_norm: f64,
+    /// lambda_min(K) - ||E_W||_2: a lower bound on `s_min_sq_over_n`.
+    pub kernel_lower_bound: f64,
+    /// s_m(D)^2 / sum_k v_k^2 (= s_m(D)^2 / n for v = +/-1); single-output models only,
+    /// where (1/sum v^2) D^T D = K + (X X^T) o E_W holds with weights v_k^2 / sum v^2.
+    pub s_min_sq_over_n: Option<f64>,
+    /// L2 slice discrepancy L2(W)^2 of the hidden units (closed form).
+    pub l2_discrepancy_sq: f64,
+    pub c_d: f64,
+    pub hemisphere_discrepancy_sq: f64,
+    pub wedge_discrepancy_sq: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monte_carlo: Option<MonteCarloEstimate>,
+    /// Rows of W that are zero (no direction): left out of the discrepancies.
+    pub skipped_rows: Vec<usize>,
+    pub seconds: f64,
+}
+
+/// Targets as an m x c matrix (one-hot for classes).
+fn target_matrix(targets: &Targets, outputs: usize, name: &str) -> Result<Matrix<f64>> {
+    match targets {
+        Targets::Scalar(y) => {
+            if outputs != 1 {
+                return Err(Error::data(
+                    name,
+                    format!("real-valued targets, but the model has {outputs} outputs"),
+                ));
+            }
+            Ok(Matrix::from_vec(y.len(), 1, y.clone()))
+        }
+        Targets::Classes { labels, .. } => {
+            let mut m = Matrix::zeros(labels.len(), outputs);
+            for (i, &l) in labels.iter().enumerate() {
+                if l as usize >= outputs {
+                    return Err(Error::data(
+                        name,
+                        format!("label {l} at sample {i}, but the model has {outputs} outputs"),
+                    ));
+                }
+                m.row_mut(i)[l as usize] = 1.0;
+            }
+            Ok(m)
+        }
+    }
+}
+
+/// Measures the network on the (already scaled) data.
+pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) -> Result<Analysis> {
+    let started = Instant::now();
+    let (d, n, c) = (net.dim(), net.width(), net.outputs());
+    if data.dim() != d {
+        return Err(Error::data(
+            &data.name,
+            format!(
+                "{} features per sample, but the model takes {d} inputs",
+                data.dim()
+            ),
+        ));
+    }
+    if d < 2 {
+        return Err(Error::config(
+            "dim",
+            "d = 1: inputs on S^0 are only +1 and -1; the theory needs d >= 2",
+        ));
+    }
+    if let Some(pos) = net
+        .w
+        .as_slice()
+        .iter()
+        .chain(net.v.as_slice())
+        .position(|v| !v.is_finite())
+    {
+        return Err(Error::config(
+            "weights",
+            format!("weight {pos} is not finite"),
+        ));
+    }
+    let m_total = data.len();
+    let wanted = if options.all_points {
+        m_total
+    } else {
+        options
+            .points
+            .unwrap_or(DEFAULT_GRAM_SIZE.div_ceil(c))
+            .min(m_total)
+    };
+    if wanted == 0 {
+        return Err(Error::config("points", "must be at least 1"));
+    }
+    let sample = if wanted < m_total {
+        let mut order: Vec<usize> = (0..m_total).collect();
+        SeededRng::new(options.seed, Stream::Sample).shuffle(&mut order);
+        let mut chosen = order[..wanted].to_vec();
+        chosen.sort_unstable();
+        data.select(&chosen, format!("{} (sub-sample of {wanted})", data.name))
+    } else {
+        data.clone()
+    };
+    let x = &sample.x;
+    let y = target_matrix(&sample.targets, c, &data.name)?;
+
+    let s = smallest_singular_value(net, x);
+    let (loss, grad_norm) = squared_loss_and_gradient_norm(net, x, &y);
+    let bound = (s.value > 0.0).then(|| loss_bound(wanted, grad_norm, s.value));
+
+    let k = kernel_gram(x);
+    let lambda_min_k = match smallest_eigenvalue_psd(&k) {
+        SmallestEigenvalue::Value(v) => v.max(0.0),
+        SmallestEigenvalue::NumericallySingular => 0.0,
+    };
+    let v_sq: Vec<f64> = (0..n)
+        .map(|k| (0..c).map(|j| net.v.row(j)[k].powi(2)).sum())
+        .collect();
+    let total: f64 = v_sq.iter().sum();
+    let weights: Vec<f64> = if c == 1 && total > 0.0 {
+        v_sq.iter().map(|w| w / total).collect()
+    } else {
+        vec![1.0 / n as f64; n]
+    };
+    let e_w = discrepancy_matrix(x, &activation_pattern(net, x), &weights);
+    let e_w_norm = symmetric_spectral_norm(&e_w);
+    let disc = discrepancies(&net.w)?;
+    let monte_carlo = options
+        .monte_carlo
+        .map(|samples| monte_carlo_l2_slice_sq(&net.w, samples, options.seed))
+        .transpose()?;
+    Ok(Analysis {
+        points_used: wanted,
+        points_total: m_total,
+        dim: d,
+        width: n,
+        outputs: c,
+        s_min: s.value,
+        s_min_method: s.method,
+        s_min_reason: s.reason,
+        gram_size: s.gram_size,
+        loss,
+        grad_norm,
+        bound,
+        loss_over_bound: bound.map(|b| if b > 0.0 { loss / b } else { 0.0 }),
+        lambda_min_k,
+        e_w_norm,
+        kernel_lower_bound: lambda_min_k - e_w_norm,
+        s_min_sq_over_n: (c == 1 && total > 0.0).then(|| s.value * s.value / total),
+        l2_discrepancy_sq: disc.l2_slice_sq,
+        c_d: disc.c_d,
+        hemisphere_discrepancy_sq: disc.hemisphere_sq,
+        wedge_discrepancy_sq: disc.wedge_sq,
+        monte_carlo,
+        skipped_rows: unit_directions(&net.w).skipped_rows,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,262 @@
+//! Geometric discrepancy of the hidden units' directions u_k = w_k / ||w_k||
+//! (PAPER.md section 4): the L2 slice discrepancy in closed form,
+//! L2(W)^2 = (1/n^2) sum_{k,l} ((pi - theta_kl)/(2 pi))^2 - c_d, its Monte Carlo estimate,
+//! the constant c_d for any d, and the hemisphere and wedge discrepancies.
+
+use std::f64::consts::PI;
+
+use crate::error::{Error, Result};
+use crate::linalg::{gemm, gram, Matrix, Op};
+use crate::rng::{SeededRng, Stream};
+
+/// Unit directions of the rows of W; rows of norm 0 (no direction) or non-finite are
+/// skipped and listed.
+#[derive(Clone, Debug)]
+pub struct UnitDirections {
+    /// n' x d, n' = rows kept.
+    pub u: Matrix<f64>,
+    pub skipped_rows: Vec<usize>,
+}
+
+pub fn unit_directions(w: &Matrix<f64>) -> UnitDirections {
+    let mut data = Vec::with_capacity(w.as_slice().len());
+    let mut skipped_rows = Vec::new();
+    for k in 0..w.rows() {
+        let row = w.row(k);
+        let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm > 0.0 && norm.is_finite() {
+            data.extend(row.iter().map(|v| v / norm));
+        } else {
+            skipped_rows.push(k);
+        }
+    }
+    let kept = w.rows() - skipped_rows.len();
+    UnitDirections {
+        u: Matrix::from_vec(kept, w.cols(), data),
+        skipped_rows,
+    }
+}
+
+/// theta_kl = arccos(u_k . u_l) for every pair of unit rows (one n x n GEMM).
+pub fn pairwise_angles(u: &Matrix<f64>) -> Matrix<f64> {
+    let mut c = gram(u.view());
+    for v in c.as_mut_slice() {
+        *v = v.clamp(-1.0, 1.0).acos();
+    }
+    c
+}
+
+/// c_d = E[theta^2] / (4 pi^2) for the angle theta between two independent uniform points of
+/// S^{d-1} (density proportional to sin(theta)^(d-2) on [0, pi]), by composite Simpson
+/// quadrature. c_2 = 1/12, c_3 = (pi^2 - 4)/(8 pi^2); c_d -> 1/16.
+pub fn slice_constant(d: usize) -> Result<f64> {
+    let m = angle_second_moment(d)?;
+    Ok(m / (4.0 * PI * PI))
+}
+
+/// E[theta^2] for the angle between two uniform points of S^{d-1}, d >= 2.
+fn angle_second_moment(d: usize) -> Result<f64> {
+    if d < 2 {
+        return Err(Error::config(
+            "dim",
+            format!("d = {d}: the sphere S^{{d-1}} has no continuum of directions below d = 2"),
+        ));
+    }
+    let intervals = 200_000usize; // even
+    let h = PI / intervals as f64;
+    let (mut mass, mut moment) = (0.0, 0.0);
+    for i in 0..=intervals {
+        let t = i as f64 * h;
+        let weight = if i == 0 || i == intervals {
+            1.0
+        } else if i % 2 == 1 {
+            4.0
+        } else {
+            2.0
+        };
+        let density = if d == 2 {
+            1.0
+        } else {
+            t.sin().powi(d as i32 - 2)
+        };
+        mass += weight * density;
+        moment += weight * density * t * t;
+    }
+    Ok(moment / mass)
+}
+
+/// Sum of f(theta_kl) over all ordered pairs (k, l), k = l included, divided by n^2.
+fn pair_mean(angles: &Matrix<f64>, f: impl Fn(f64) -> f64) -> f64 {
+    let n = angles.rows() as f64;
+    angles.as_slice().iter().map(|&t| f(t)).sum::<f64>() / (n * n)
+}
+
+/// The three discrepancies of a set of unit directions.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Discrepancies {
+    /// L2(W)^2 with respect to slices S(x, y) = {u : u.x >= 0, u.y >= 0}.
+    pub l2_slice_sq: f64,
+    /// The constant c_d subtracted in the closed form.
+    pub c_d: f64,
+    /// With respect to hemispheres: 1/4 - (1/(2 pi n^2)) sum theta_kl.
+    pub hemisphere_sq: f64,
+    /// With respect to wedges {u : sign(u.x) != sign(u.y)}.
+    pub wedge_sq: f64,
+    /// Units that entered (rows of W with a direction).
+    pub units: usize,
+}
+
+/// Closed-form discrepancies of the rows of `w` (zero rows skipped: see [`unit_directions`]).
+pub fn discrepancies(w: &Matrix<f64>) -> Result<Discrepancies> {
+    let dirs = unit_directions(w);
+    if dirs.u.rows() == 0 {
+        return Err(Error::config(
+            "weights",
+            "every row of W is zero or non-finite: the units have no direction",
+        ));
+    }
+    let d = w.cols();
+    let second = angle_second_moment(d)?;
+    let c_d = second / (4.0 * PI * PI);
+    let angles = pairwise_angles(&dirs.u);
+    let slice = pair_mean(&angles, |t| ((PI - t) / (2.0 * PI)).powi(2));
+    let hemisphere = 0.25 - pair_mean(&angles, |t| t) / (2.0 * PI);
+    let wedge = pair_mean(&angles, |t| (0.5 - t / PI).powi(2)) - (second / (PI * PI) - 0.25);
+    Ok(Discrepancies {
+        l2_slice_sq: slice - c_d,
+        c_d,
+        hemisphere_sq: hemisphere,
+        wedge_sq: wedge,
+        units: dirs.u.rows(),
+    })
+}
+
+/// A Monte Carlo estimate with its standard error.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct MonteCarloEstimate {
+    pub estimate: f64,
+    pub std_error: f64,
+    pub samples: usize,
+}
+
+/// Monte Carlo estimate of L2(W)^2: the mean over `samples` uniform pairs (x, y) of
+/// ((1/n) #{k : u_k in S(x, y)} - (pi - theta_xy)/(2 pi))^2, from the seeded stream.
+pub fn monte_carlo_l2_slice_sq(
+    w: &Matrix<f64>,
+    samples: usize,
+    seed: u64,
+) -> Result<MonteCarloEstimate> {
+    let dirs = unit_directions(w);
+    let (n, d) = (dirs.u.rows(), w.cols());
+    if n == 0 || samples < 2 {
+        return Err(Error::config(
+            "monte-carlo",
+            "needs at least one unit with a direction and 2 samples",
+        ));
+    }
+    let mut rng = SeededRng::new(seed, Stream::Sample);
+    let chunk = 2048;
+    let (mut sum, mut sum_sq) = (0.0, 0.0);
+    let mut done = 0;
+    while done < samples {
+        let s = chunk.min(samples - done);
+        let xs = Matrix::from_vec(s, d, (0..s).flat_map(|_| rng.unit_vector(d)).collect());
+        let ys = Matrix::from_vec(s, d, (0..s).flat_map(|_| rng.unit_vector(d)).collect());
+        let mut px = Matrix::zeros(n, s);
+        let mut py = Matrix::zeros(n, s);
+        gemm(&mut px, false, dirs.u.view(), Op::N, xs.view(), Op::T, 1.0);
+        gemm(&mut py, false, dirs.u.view(), Op::N, ys.view(), Op::T, 1.0);
+        let mut inside = vec![0usize; s];
+        for k in 0..n {
+            for ((c, a), b) in inside.iter_mut().zip(px.row(k)).zip(py.row(k)) {
+                if *a >= 0.0 && *b >= 0.0 {
+                    *c += 1;
+                }
+            }
+        }
+        for (j, &c) in inside.iter().enumerate() {
+            let cos: f64 = xs.row(j).iter().zip(ys.row(j)).map(|(a, b)| a * b).sum();
+            let volume = (PI - cos.clamp(-1.0, 1.0).acos()) / (2.0 * PI);
+            let e = (c as f64 / n as f64 - volume).powi(2);
+            sum += e;
+            sum_sq += e * e;
+        }
+        done += s;
+    }
+    let mean = sum / samples as f64;
+    let var =
+        (sum_sq / samples as f64 - mean * mean).max(0.0) * samples as f64 / (samples - 1) as f64;
+    Ok(MonteCarloEstimate {
+        estimate: mean,
+        std_error: (var / samples as f64).sqrt(),
+        samples,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_constants_match_the_paper() {
+        let cases = [
+            (2, 1.0 / 12.0),
+            (3, (PI * PI - 4.0) / (8.0 * PI * PI)),
+            (5, 0.068710),
+            (10, 0.065303),
+            (784, 0.062532),
+        ];
+        for (d, want) in cases {
+            let got = slice_constant(d).unwrap();
+            assert!((got - want).abs() < 6e-7, "c_{d} = {got}, paper {want}");
+        }
+        assert!(slice_constant(1).is_err());
+    }
+
+    fn random_w(n: usize, d: usize, seed: u64) -> Matrix<f64> {
+        let mut rng = SeededRng::new(seed, Stream::Init);
+        Matrix::from_vec(n, d, (0..n * d).map(|_| rng.normal()).collect())
+    }
+
+    #[test]
+    fn closed_form_agrees_with_monte_carlo() {
+        for (n, d) in [(4, 3), (20, 5), (50, 10)] {
+            let w = random_w(n, d, n as u64);
+            let closed = discrepancies(&w).unwrap().l2_slice_sq;
+            let mc = monte_carlo_l2_slice_sq(&w, 200_000, 1).unwrap();
+            assert!(
+                (closed - mc.estimate).abs() < 4.0 * mc.std_error,
+                "n={n} d={d}: {closed} vs {mc:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn identical_units_are_maximally_discrepant_and_spread_units_less() {
+        let d = 3;
+        let same = Matrix::from_vec(4, d, [1.0, 0.0, 0.0].repeat(4));
+        let spread = Matrix::from_vec(
+            6,
+            d,
+            vec![
+                1., 0., 0., -1., 0., 0., 0., 1., 0., 0., -1., 0., 0., 0., 1., 0., 0., -1.,
+            ],
+        );
+        let a = discrepancies(&same).unwrap();
+        let b = discrepancies(&spread).unwrap();
+        // All units equal: (1/4) - c_d; the hemisphere discrepancy is 1/4.
+        assert!((a.l2_slice_sq - (0.25 - a.c_d)).abs() < 1e-12);
+        assert!((a.hemisphere_sq - 0.25).abs() < 1e-12);
+        assert!(b.l2_slice_sq < a.l2_slice_sq && b.hemisphere_sq.abs() < 1e-12);
+        assert!(b.l2_slice_sq >= 0.0 && b.wedge_sq >= -1e-12);
+    }
+
+    #[test]
+    fn zero_rows_are_skipped_and_reported() {
+        let w = Matrix::from_vec(3, 2, vec![1.0, 0.0, 0.0, 0.0, 0.0, 2.0]);
+        let dirs = unit_directions(&w);
+        assert_eq!(dirs.skipped_rows, vec![1]);
+        assert_eq!(discrepancies(&w).unwrap().units, 2);
+        assert!(discrepancies(&Matrix::zeros(2, 3)).is_err());
+    }
+}

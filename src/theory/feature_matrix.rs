@@ -1,0 +1,290 @@
+//! The extended feature matrix D of PAPER.md section 2 and its smallest singular value.
+//!
+//! Column i of D (dn x m) stacks v_k 1[w_k . x_i > 0] x_i over the units k; with c outputs
+//! the columns are indexed by (sample i, output j) and stack V_jk 1[w_k . x_i > 0] x_i.
+//! D is never built: D^T D = (X X^T) o (A^T diag(v^2) A) (block-wise for c outputs), and
+//! s_m(D)^2 = lambda_min(D^T D), the m-th (m c-th) largest eigenvalue.
+
+use crate::linalg::{gemm, gram, smallest_eigenvalue_psd, Matrix, Op, SmallestEigenvalue};
+use crate::model::Network;
+
+/// The activation pattern A (n x m): A_ki = 1 if w_k . x_i > 0, else 0.
+pub fn activation_pattern(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
+    let mut pre = Matrix::zeros(net.width(), x.rows());
+    gemm(&mut pre, false, net.w.view(), Op::N, x.view(), Op::T, 1.0);
+    for a in pre.as_mut_slice() {
+        *a = if *a > 0.0 { 1.0 } else { 0.0 };
+    }
+    pre
+}
+
+/// D^T D in its Gram form, (m c) x (m c), with row/column index i * c + j for sample i and
+/// output j: entry ((i,j),(i',j')) = (x_i . x_i') sum_k V_jk V_j'k A_ki A_ki'.
+/// Costs O(m^2 (d + n c^2)) through GEMM.
+pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
+    let (m, c, n) = (x.rows(), net.outputs(), net.width());
+    let inner = gram(x.view());
+    let a = activation_pattern(net, x);
+    if c == 1 {
+        // A^T diag(v^2) A = (diag(|v|) A)^T (diag(|v|) A): one triangle through GEMM.
+        let mut scaled_t = Matrix::zeros(m, n);
+        for k in 0..n {
+            let vk = net.v.as_slice()[k].abs();
+            for (i, &ak) in a.row(k).iter().enumerate() {
+                scaled_t.row_mut(i)[k] = vk * ak;
+            }
+        }
+        let mut g = gram(scaled_t.view());
+        for (gv, p) in g.as_mut_slice().iter_mut().zip(inner.as_slice()) {
+            *gv *= p;
+        }
+        return g;
+    }
+    let mut g = Matrix::zeros(m * c, m * c);
+    let mut left = Matrix::zeros(n, m);
+    let mut right = Matrix::zeros(n, m);
+    let mut block = Matrix::zeros(m, m);
+    for j in 0..c {
+        for k in 0..n {
+            let v = net.v.row(j)[k];
+            for (dst, &ak) in left.row_mut(k).iter_mut().zip(a.row(k)) {
+                *dst = v * ak;
+            }
+        }
+        for jp in 0..=j {
+            for k in 0..n {
+                let v = net.v.row(jp)[k];
+                for (dst, &ak) in right.row_mut(k).iter_mut().zip(a.row(k)) {
+                    *dst = v * ak;
+                }
+            }
+            // block[i][i'] = sum_k V_jk A_ki V_j'k A_ki'
+            gemm(
+                &mut block,
+                false,
+                left.view(),
+                Op::T,
+                right.view(),
+                Op::N,
+                1.0,
+            );
+            for i in 0..m {
+                for ip in 0..m {
+                    let value = inner.row(i)[ip] * block.row(i)[ip];
+                    g.row_mut(i * c + j)[ip * c + jp] = value;
+                    g.row_mut(ip * c + jp)[i * c + j] = value;
+                }
+            }
+        }
+    }
+    g
+}
+
+/// D itself (dn x m c), for tests and small cases.
+pub fn explicit_feature_matrix(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
+    let (m, c, n, d) = (x.rows(), net.outputs(), net.width(), x.cols());
+    let a = activation_pattern(net, x);
+    let mut dm = Matrix::zeros(d * n, m * c);
+    for i in 0..m {
+        for j in 0..c {
+            for k in 0..n {
+                let coef = net.v.row(j)[k] * a.row(k)[i];
+                for (t, &xv) in x.row(i).iter().enumerate() {
+                    dm.row_mut(k * d + t)[i * c + j] = coef * xv;
+                }
+            }
+        }
+    }
+    dm
+}
+
+/// s_m(D) with how it was obtained.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SmallestSingularValue {
+    /// s_m(D) (s_{mc}(D) with c outputs).
+    pub value: f64,
+    /// `cholesky-lanczos`, `rank` (d n < m c, so s = 0 exactly) or `singular-gram`
+    /// (Cholesky failed: 0 up to rounding).
+    pub method: &'static str,
+    /// Why the value is 0, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Size of the Gram matrix D^T D.
+    pub gram_size: usize,
+}
+
+/// s_m(D) from the Gram form; 0 (with the reason) when d n < m c.
+pub fn smallest_singular_value(net: &Network<f64>, x: &Matrix<f64>) -> SmallestSingularValue {
+    let (m, c, n, d) = (x.rows(), net.outputs(), net.width(), x.cols());
+    let size = m * c;
+    if d * n < size {
+        return SmallestSingularValue {
+            value: 0.0,
+            method: "rank",
+            reason: Some(format!(
+                "D has d*n = {} rows < m*c = {size} columns, so its rank is below m*c",
+                d * n
+            )),
+            gram_size: size,
+        };
+    }
+    match smallest_eigenvalue_psd(&feature_gram(net, x)) {
+        SmallestEigenvalue::Value(l) => SmallestSingularValue {
+            value: l.max(0.0).sqrt(),
+            method: "cholesky-lanczos",
+            reason: None,
+            gram_size: size,
+        },
+        SmallestEigenvalue::NumericallySingular => SmallestSingularValue {
+            value: 0.0,
+            method: "singular-gram",
+            reason: Some(
+                "the Gram matrix D^T D is numerically singular (its Cholesky factorisation failed)"
+                    .into(),
+            ),
+            gram_size: size,
+        },
+    }
+}
+
+/// The squared loss L = ||r||^2 / (2m) of the network on (x, y) (y is m x c) and
+/// ||grad_W L||_F, computed by the identity vec(grad_W L) = -(1/m) D r with D in its
+/// factored form (GEMM, no D).
+pub fn squared_loss_and_gradient_norm(
+    net: &Network<f64>,
+    x: &Matrix<f64>,
+    y: &Matrix<f64>,
+) -> (f64, f64) {
+    let m = x.rows();
+    let mut hidden = Matrix::zeros(0, 0);
+    let mut out = Matrix::zeros(0, 0);
+    net.forward(x.view(), &mut hidden, &mut out);
+    // out := f - y = -r
+    for (o, t) in out.as_mut_slice().iter_mut().zip(y.as_slice()) {
+        *o -= t;
+    }
+    let loss = out.as_slice().iter().map(|r| r * r).sum::<f64>() / (2.0 * m as f64);
+    // dH = (f - y) V o 1[H > 0]; grad_W = dH^T X / m
+    let mut dh = Matrix::zeros(m, net.width());
+    gemm(&mut dh, false, out.view(), Op::N, net.v.view(), Op::N, 1.0);
+    for (g, h) in dh.as_mut_slice().iter_mut().zip(hidden.as_slice()) {
+        if *h <= 0.0 {
+            *g = 0.0;
+        }
+    }
+    let mut gw = Matrix::zeros(net.width(), net.dim());
+    gemm(
+        &mut gw,
+        false,
+        dh.view(),
+        Op::T,
+        x.view(),
+        Op::N,
+        1.0 / m as f64,
+    );
+    (loss, crate::linalg::norm(gw.as_slice()))
+}
+
+/// The training-loss bound of PAPER.md section 2: L <= m ||grad_W L||^2 / (2 s_m(D)^2)
+/// (infinite when s_m(D) = 0).
+pub fn loss_bound(points: usize, grad_norm: f64, s_min: f64) -> f64 {
+    if s_min > 0.0 {
+        points as f64 * grad_norm * grad_norm / (2.0 * s_min * s_min)
+    } else {
+        f64::INFINITY
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::linalg::singular_values;
+    use crate::model::OutputLayer;
+    use crate::rng::{SeededRng, Stream};
+
+    fn sphere_points(m: usize, d: usize, seed: u64) -> Matrix<f64> {
+        let mut rng = SeededRng::new(seed, Stream::Data);
+        Matrix::from_vec(m, d, (0..m).flat_map(|_| rng.unit_vector(d)).collect())
+    }
+
+    fn network(d: usize, n: usize, c: usize, layer: OutputLayer, seed: u64) -> Network<f64> {
+        Network::init(d, n, c, layer, 1.0, &mut SeededRng::new(seed, Stream::Init))
+    }
+
+    #[test]
+    fn gram_form_equals_explicit_svd() {
+        for (d, n, m, c, layer) in [
+            (3, 8, 10, 1, OutputLayer::Fixed),
+            (4, 10, 12, 1, OutputLayer::Trained),
+            (5, 6, 7, 3, OutputLayer::Trained),
+            (5, 12, 150, 1, OutputLayer::Fixed), // takes the Krylov path (m > 128)
+        ] {
+            let net = network(d, n, c, layer, (d * n) as u64);
+            let x = sphere_points(m, d, m as u64);
+            let dm = explicit_feature_matrix(&net, &x);
+            let svd = singular_values(&dm).unwrap();
+            let want = if d * n >= m * c { svd[m * c - 1] } else { 0.0 };
+            let got = smallest_singular_value(&net, &x);
+            assert!(
+                (got.value - want).abs() < 1e-7 * svd[0],
+                "d={d} n={n} m={m} c={c}: {} vs {want}",
+                got.value
+            );
+            // The Gram form itself matches D^T D.
+            let mut dtd = Matrix::zeros(m * c, m * c);
+            gemm(&mut dtd, false, dm.view(), Op::T, dm.view(), Op::N, 1.0);
+            let g = feature_gram(&net, &x);
+            for (a, b) in g.as_slice().iter().zip(dtd.as_slice()) {
+                assert!((a - b).abs() < 1e-10);
+            }
+        }
+    }
+
+    #[test]
+    fn too_few_rows_give_zero_with_the_reason() {
+        let net = network(3, 2, 1, OutputLayer::Fixed, 1);
+        let s = smallest_singular_value(&net, &sphere_points(10, 3, 2));
+        assert_eq!((s.value, s.method), (0.0, "rank"));
+        assert!(s.reason.unwrap().contains("d*n = 6 rows < m*c = 10"));
+    }
+
+    #[test]
+    fn more_than_d_antipodal_pairs_give_zero_for_every_network() {
+        let d = 3;
+        let half = sphere_points(d + 1, d, 9);
+        let mut pts = half.as_slice().to_vec();
+        pts.extend(half.as_slice().iter().map(|v| -v));
+        let x = Matrix::from_vec(2 * (d + 1), d, pts);
+        for seed in 0..5 {
+            let net = network(d, 40, 1, OutputLayer::Fixed, seed);
+            let s = smallest_singular_value(&net, &x);
+            let scale = singular_values(&explicit_feature_matrix(&net, &x)).unwrap()[0];
+            assert!(
+                s.value < 1e-6 * scale,
+                "seed {seed}: s = {} ({})",
+                s.value,
+                s.method
+            );
+        }
+    }
+
+    #[test]
+    fn gradient_identity_norm_matches_the_training_gradient() {
+        use crate::model::loss::{loss_and_gradient, BatchTargets, Gradient, Loss, Workspace};
+        let net = network(4, 7, 1, OutputLayer::Fixed, 3);
+        let x = sphere_points(20, 4, 4);
+        let y: Vec<f64> = (0..20).map(|i| (i as f64).sin()).collect();
+        let mut g = Gradient::zeros_like(&net);
+        let t = loss_and_gradient(
+            &net,
+            x.view(),
+            BatchTargets::Scalar(&y),
+            Loss::Squared,
+            Some((&mut g, 1.0 / 20.0)),
+            &mut Workspace::default(),
+        );
+        let (loss, gn) = squared_loss_and_gradient_norm(&net, &x, &Matrix::from_vec(20, 1, y));
+        assert!((loss - t.loss_sum / 20.0).abs() < 1e-12);
+        assert!((gn - crate::linalg::norm(g.w.as_slice())).abs() < 1e-12);
+    }
+}
