@@ -1,13 +1,17 @@
-//! Throughput benchmarks that print figures (`diversenet bench train`): training samples
-//! per second for MNIST-shaped networks (784 -> n -> 10), to compare side by side with
-//! `bench/numpy_train_step.py` on the same machine and thread count.
+//! Benchmarks that print figures: `diversenet bench train` (training samples per second for
+//! MNIST-shaped networks, 784 -> n -> 10, beside `bench/numpy_train_step.py`) and
+//! `diversenet bench theory` (s_m(D) through the Gram form and the kernel spectrum, beside
+//! `bench/numpy_gram_eig.py`), on the same machine and thread count.
 
 use crate::data::{Dataset, Targets};
 use crate::error::Result;
 use crate::linalg::{Matrix, Real};
 use crate::model::train::time_training_steps;
+use crate::model::{Network, OutputLayer};
 use crate::model::{OptimizerKind, Precision, TrainSettings};
 use crate::rng::{SeededRng, Stream};
+use crate::theory::feature_matrix::feature_gram;
+use std::time::Instant;
 
 /// One benchmark measurement.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -105,4 +109,237 @@ pub fn bench_train(
         ms_per_step: 1e3 * median / steps as f64,
         seconds,
     })
+}
+
+/// Timings of s_m(D) for one size.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GramBenchResult {
+    pub points: usize,
+    pub width: usize,
+    pub dim: usize,
+    /// Whether the network was trained first (else random units).
+    pub trained: bool,
+    pub threads: usize,
+    /// Building D^T D = (X X^T) o (A^T diag(v^2) A).
+    pub build_seconds: f64,
+    /// lambda_min by Cholesky + block Krylov on the inverse (with the dense fallback).
+    pub smallest_eigenvalue_seconds: f64,
+    /// `cholesky-krylov` or `dense` (the fallback for clustered smallest eigenvalues).
+    pub method: &'static str,
+    /// The full symmetric eigendecomposition (the reference), if timed.
+    pub full_eigen_seconds: Option<f64>,
+    pub s_min: f64,
+    /// s_m(D) from the full eigendecomposition, if computed.
+    pub s_min_full: Option<f64>,
+}
+
+/// Times s_m(D) for a network (n units, fixed +/-1 outputs) on m random points of
+/// S^{d-1}; with `full`, also the full eigendecomposition. `trained`: the network is
+/// first trained for 20 epochs on teacher-student targets, so that its Gram is that of a
+/// trained network rather than of random units (whose smallest eigenvalues form a dense band).
+pub fn bench_gram(
+    points: usize,
+    width: usize,
+    dim: usize,
+    full: bool,
+    trained: bool,
+) -> Result<GramBenchResult> {
+    let mut rng = SeededRng::new(0, Stream::Data);
+    let x = Matrix::from_vec(
+        points,
+        dim,
+        (0..points).flat_map(|_| rng.unit_vector(dim)).collect(),
+    );
+    let mut net: Network<f64> = Network::init(dim, width, 1, OutputLayer::Fixed, 1.0, &mut rng);
+    if trained {
+        let (teacher_w, teacher_v) = crate::data::SyntheticConfig {
+            dim,
+            teacher_width: 5,
+            train_samples: 1,
+            test_samples: 1,
+            noise: 0.0,
+        }
+        .teacher(0);
+        let teacher = Network {
+            w: teacher_w,
+            v: Matrix::from_vec(1, teacher_v.len(), teacher_v),
+            output_layer: OutputLayer::Fixed,
+        };
+        let y = teacher.predict(x.view()).into_vec();
+        let data = Dataset::new(
+            "benchmark teacher-student data",
+            x.clone(),
+            Targets::Scalar(y),
+        )?;
+        let settings = TrainSettings {
+            width,
+            epochs: 20,
+            precision: Precision::F64,
+            ..TrainSettings::default()
+        };
+        let cfg = settings.resolve(&data)?;
+        let state = crate::model::train::train::<f64>(
+            &cfg,
+            &data,
+            &data,
+            crate::model::train::TrainState::initial(&cfg),
+            &mut NoObserver,
+        )?;
+        net = state.net;
+    }
+    let t = Instant::now();
+    let g = feature_gram(&net, &x);
+    let build_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let result = crate::linalg::smallest_eigenvalue_psd(&g);
+    let s_min = result.value().unwrap_or(0.0).max(0.0).sqrt();
+    let smallest_eigenvalue_seconds = t.elapsed().as_secs_f64();
+    let (full_eigen_seconds, s_min_full) = if full {
+        let t = Instant::now();
+        let v = crate::linalg::symmetric_eigenvalues(&g).map(|v| v[0].max(0.0).sqrt());
+        (Some(t.elapsed().as_secs_f64()), v)
+    } else {
+        (None, None)
+    };
+    Ok(GramBenchResult {
+        points,
+        width,
+        dim,
+        trained,
+        threads: crate::linalg::threads(),
+        build_seconds,
+        smallest_eigenvalue_seconds,
+        method: result.method(),
+        full_eigen_seconds,
+        s_min,
+        s_min_full,
+    })
+}
+
+struct NoObserver;
+impl<T> crate::model::train::TrainObserver<T> for NoObserver {
+    fn on_epoch(
+        &mut self,
+        _: &crate::model::EpochMetrics,
+        _: &crate::model::train::TrainState<T>,
+    ) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Seconds to compute the spectrum up to `max_degree` at dimension `dim`, and the degree
+/// up to which it is trusted.
+pub fn bench_spectrum(dim: usize, max_degree: usize) -> Result<(f64, Option<usize>)> {
+    let t = Instant::now();
+    let s = crate::theory::spectrum::spectrum(dim, max_degree)?;
+    Ok((t.elapsed().as_secs_f64(), s.trusted_up_to))
+}
+
+/// Seconds for value + gradient of each regulariser on an n x d matrix (precision f32, as
+/// in training), the median of `repeats` runs.
+pub fn bench_regularizers(width: usize, dim: usize, repeats: usize) -> Vec<(String, f64)> {
+    use crate::regularizer::{value_and_gradient, RegularizerKind};
+    let mut rng = SeededRng::new(0, Stream::Init);
+    let w = Matrix::from_vec(
+        width,
+        dim,
+        (0..width * dim).map(|_| rng.normal() as f32).collect(),
+    );
+    let mut g = Matrix::zeros(width, dim);
+    let kinds = [
+        RegularizerKind::Discrepancy,
+        RegularizerKind::Mhe {
+            power: 2,
+            angular: false,
+        },
+        RegularizerKind::Mhe {
+            power: 0,
+            angular: true,
+        },
+        RegularizerKind::Mma,
+        RegularizerKind::Orthogonal,
+        RegularizerKind::WeightDecay,
+    ];
+    kinds
+        .iter()
+        .map(|&kind| {
+            let mut times: Vec<f64> = (0..repeats.max(1))
+                .map(|_| {
+                    let t = Instant::now();
+                    value_and_gradient(kind, &w, Some((&mut g, 1.0)));
+                    t.elapsed().as_secs_f64()
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            (kind.to_string(), times[times.len() / 2])
+        })
+        .collect()
+}
+
+/// The result of training with the discrepancy regulariser applied every k steps.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RegEveryResult {
+    pub every: usize,
+    pub lambda: f64,
+    pub l2_discrepancy_sq: f64,
+    pub test_loss: f64,
+    pub seconds: f64,
+}
+
+/// Trains the same width-200 network on the same synthetic data (d = 20) without the
+/// regulariser and with it applied every 1, 5 and 20 steps.
+pub fn reg_every_effect() -> Result<Vec<RegEveryResult>> {
+    use crate::regularizer::{RegTerm, RegularizerKind};
+    let cfg = crate::data::SyntheticConfig {
+        dim: 20,
+        teacher_width: 10,
+        train_samples: 2000,
+        test_samples: 2000,
+        noise: 0.0,
+    };
+    let (mut train, mut test) = cfg.generate(0)?;
+    let transform = crate::data::InputTransform::fit(crate::data::InputScaling::Sphere, &train.x);
+    transform.apply(&mut train.x);
+    transform.apply(&mut test.x);
+    let mut out = Vec::new();
+    for (every, lambda) in [(1, 0.0), (1, 1.0), (5, 1.0), (20, 1.0)] {
+        let settings = TrainSettings {
+            width: 200,
+            epochs: 30,
+            regularizers: vec![RegTerm::new(RegularizerKind::Discrepancy, lambda)?],
+            reg_every: every,
+            ..TrainSettings::default()
+        };
+        let config = settings.resolve(&train)?;
+        let t = Instant::now();
+        let mut last = LastMetrics(None);
+        crate::model::train::train::<f32>(
+            &config,
+            &train,
+            &test,
+            crate::model::train::TrainState::initial(&config),
+            &mut last,
+        )?;
+        let m = last.0.expect("epochs ran");
+        out.push(RegEveryResult {
+            every,
+            lambda,
+            l2_discrepancy_sq: m.l2_discrepancy_sq,
+            test_loss: m.test_loss,
+            seconds: t.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(out)
+}
+
+struct LastMetrics(Option<crate::model::EpochMetrics>);
+impl<T> crate::model::train::TrainObserver<T> for LastMetrics {
+    fn on_epoch(
+        &mut self,
+        m: &crate::model::EpochMetrics,
+        _: &crate::model::train::TrainState<T>,
+    ) -> Result<()> {
+        self.0 = Some(m.clone());
+        Ok(())
+    }
 }

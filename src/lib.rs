@@ -19,6 +19,7 @@ pub mod error;
 pub mod files;
 pub mod linalg;
 pub mod model;
+pub mod regularizer;
 pub mod report;
 pub mod rng;
 pub mod theory;

@@ -381,92 +381,145 @@ pub fn singular_values(m: &Matrix<f64>) -> Option<Vec<f64>> {
 /// The smallest eigenvalue of a symmetric positive semi-definite matrix, or why it is 0.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SmallestEigenvalue {
-    /// Computed by Cholesky factorisation and a Krylov (Lanczos) solver on the inverse.
+    /// Computed by Cholesky factorisation and a block Krylov solver on the inverse.
     Value(f64),
+    /// Computed by the dense eigensolver, after the Krylov solver found the eigenvalue
+    /// inside a cluster it would converge on too slowly.
+    DenseValue(f64),
     /// The Cholesky factorisation failed: the matrix is numerically singular (its smallest
     /// eigenvalue is 0 up to rounding).
     NumericallySingular,
 }
 
-#[derive(Debug)]
-struct InverseOperator {
-    llt: faer::linalg::solvers::Llt<f64>,
-}
-
-impl faer::matrix_free::LinOp<f64> for InverseOperator {
-    fn apply_scratch(&self, _rhs_ncols: usize, _par: Par) -> faer::dyn_stack::StackReq {
-        faer::dyn_stack::StackReq::EMPTY
+impl SmallestEigenvalue {
+    /// The eigenvalue, or `None` for a numerically singular matrix.
+    pub fn value(self) -> Option<f64> {
+        match self {
+            Self::Value(v) | Self::DenseValue(v) => Some(v),
+            Self::NumericallySingular => None,
+        }
     }
-    fn nrows(&self) -> usize {
-        self.llt.L().nrows()
-    }
-    fn ncols(&self) -> usize {
-        self.llt.L().nrows()
-    }
-    fn apply(
-        &self,
-        mut out: MatMut<'_, f64>,
-        rhs: MatRef<'_, f64>,
-        _par: Par,
-        _stack: &mut faer::dyn_stack::MemStack,
-    ) {
-        use faer::linalg::solvers::SolveCore;
-        out.copy_from(rhs);
-        self.llt.solve_in_place_with_conj(faer::Conj::No, out);
-    }
-    fn conj_apply(
-        &self,
-        out: MatMut<'_, f64>,
-        rhs: MatRef<'_, f64>,
-        par: Par,
-        stack: &mut faer::dyn_stack::MemStack,
-    ) {
-        self.apply(out, rhs, par, stack);
+    /// How it was computed: `cholesky-krylov`, `dense` or `singular`.
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::Value(_) => "cholesky-krylov",
+            Self::DenseValue(_) => "dense",
+            Self::NumericallySingular => "singular",
+        }
     }
 }
 
-/// The eigenvalue of largest magnitude of a symmetric operator, by faer's restarted
-/// Krylov-Schur (Lanczos) solver, started from a fixed vector so that results repeat.
-fn largest_magnitude_eigenvalue(op: &dyn faer::matrix_free::LinOp<f64>) -> Option<f64> {
-    use faer::matrix_free::eigen::{
-        partial_self_adjoint_eigen, partial_self_adjoint_eigen_scratch, PartialEigenParams,
-    };
-    let n = op.nrows();
-    // faer's solver needs more rows than its subspace (64); small matrices take the dense path.
-    if n <= 128 {
-        return None;
+/// Relative residual at which the Krylov iteration stops: a Ritz value is then within
+/// this fraction of an eigenvalue (Bauer-Fike for symmetric matrices).
+const KRYLOV_TOLERANCE: f64 = 1e-11;
+/// Vectors per block of the block Krylov iteration: a product with 16 vectors costs about
+/// as much memory traffic as with one, and blocks converge in far fewer steps when the
+/// wanted eigenvalue sits in a cluster (as the bottom of a feature Gram's spectrum does).
+const KRYLOV_BLOCK: usize = 16;
+/// Largest Krylov basis tried before falling back to the dense eigensolver. Trained
+/// networks' Grams converge well within it; a random network's Gram, whose smallest
+/// eigenvalues form a dense band, may not (measured with `diversenet bench theory`).
+const KRYLOV_MAX_DIM: usize = 256;
+
+/// Orthonormalises the columns of `w` against `basis` and each other (two passes of
+/// Gram-Schmidt); drops columns that vanish. Returns the kept columns.
+fn orthonormalise(basis: faer::MatRef<'_, f64>, w: faer::Mat<f64>) -> faer::Mat<f64> {
+    let mut kept: Vec<faer::Col<f64>> = Vec::new();
+    for j in 0..w.ncols() {
+        let mut c = w.col(j).to_owned();
+        let before = c.norm_l2();
+        for _ in 0..2 {
+            if basis.ncols() > 0 {
+                let coef = basis.transpose() * &c;
+                c -= basis * coef;
+            }
+            for k in &kept {
+                let dot = k.transpose() * &c;
+                c -= k * dot;
+            }
+        }
+        let after = c.norm_l2();
+        if after > 1e-10 * before.max(f64::MIN_POSITIVE) && after > 0.0 {
+            kept.push(c / after);
+        }
     }
-    // A deterministic start vector with no special structure.
-    let mut v0 = faer::Col::<f64>::from_fn(n, |i| {
-        1.0 + ((i as f64 + 1.0) * 0.618_033_988_749_895).fract()
+    faer::Mat::from_fn(w.nrows(), kept.len(), |i, j| kept[j][i])
+}
+
+/// The eigenvalue of largest magnitude of the symmetric operator `apply` (Y = A X on a
+/// block of columns) of size `n`: block Krylov with full reorthogonalisation and
+/// Rayleigh-Ritz, from fixed start vectors so that results repeat. `None` if it has not
+/// converged within `max_dim` basis vectors (an eigenvalue inside a dense cluster).
+fn krylov_largest_magnitude(
+    n: usize,
+    max_dim: usize,
+    mut apply: impl FnMut(faer::MatRef<'_, f64>) -> faer::Mat<f64>,
+) -> Option<f64> {
+    let b = KRYLOV_BLOCK.min(n);
+    let start = faer::Mat::<f64>::from_fn(n, b, |i, j| {
+        ((i as f64 + 1.0) * (0.618_033_988_749_895 + j as f64 * 0.414_213_562_373_095)).fract()
+            - 0.5
     });
-    let norm = v0.norm_l2();
-    v0 /= norm;
-    let params = PartialEigenParams {
-        max_restarts: 1000,
-        ..Default::default()
-    };
-    let par = if n < 512 { Par::Seq } else { parallelism() };
-    let mut mem =
-        faer::dyn_stack::MemBuffer::new(partial_self_adjoint_eigen_scratch(op, 1, par, params));
-    let stack = faer::dyn_stack::MemStack::new(&mut mem);
-    let mut vecs = faer::Mat::<f64>::zeros(n, 1);
-    let mut vals = [0.0f64];
-    let info = partial_self_adjoint_eigen(
-        vecs.as_mut(),
-        &mut vals,
-        op,
-        v0.as_ref(),
-        f64::EPSILON * 128.0,
-        par,
-        stack,
-        params,
-    );
-    (info.n_converged_eigen >= 1).then_some(vals[0])
+    let max_dim = max_dim.min(n);
+    // Basis V, products AV and the projection H = V^T A V, grown block by block.
+    let mut basis = faer::Mat::<f64>::zeros(n, max_dim + b);
+    let mut products = faer::Mat::<f64>::zeros(n, max_dim + b);
+    let mut h = faer::Mat::<f64>::zeros(max_dim + b, max_dim + b);
+    let mut k = 0;
+    let mut history: Vec<f64> = Vec::new();
+    let mut block = orthonormalise(basis.get(.., ..0), start);
+    while block.ncols() > 0 && k < max_dim {
+        let w = block.ncols();
+        let image = apply(block.as_ref());
+        basis.get_mut(.., k..k + w).copy_from(&block);
+        products.get_mut(.., k..k + w).copy_from(&image);
+        let column = basis.get(.., ..k + w).transpose() * &image;
+        for i in 0..k + w {
+            for j in 0..w {
+                h[(i, k + j)] = column[(i, j)];
+                h[(k + j, i)] = column[(i, j)];
+            }
+        }
+        k += w;
+        let hk = faer::Mat::<f64>::from_fn(k, k, |i, j| 0.5 * (h[(i, j)] + h[(j, i)]));
+        let evd = hk.self_adjoint_eigen(faer::Side::Lower).ok()?;
+        let vals = evd.S().column_vector();
+        let (idx, theta) = (0..k)
+            .map(|i| (i, vals[i]))
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))?;
+        let y = evd.U().col(idx);
+        let residual = products.get(.., ..k) * y - (basis.get(.., ..k) * y) * theta;
+        let relative = residual.norm_l2() / theta.abs();
+        if relative <= KRYLOV_TOLERANCE || k >= n {
+            return Some(theta);
+        }
+        // Give up early when the residual's recent rate of decrease cannot reach the
+        // tolerance within the budget: the dense solver is then cheaper.
+        history.push(relative);
+        if history.len() >= 4 {
+            let rate = (history[history.len() - 1] / history[history.len() - 3]).sqrt();
+            let blocks_needed = if rate < 1.0 {
+                (KRYLOV_TOLERANCE / relative).ln() / rate.ln()
+            } else {
+                f64::INFINITY
+            };
+            if k as f64 + blocks_needed * b as f64 > max_dim as f64 {
+                return None;
+            }
+        }
+        block = orthonormalise(basis.get(.., ..k), image);
+    }
+    None
 }
 
-/// lambda_min of a symmetric positive semi-definite matrix via Cholesky and Lanczos on
-/// the inverse (only the lower triangle is read). Several times faster than a full
+/// The eigenvalue of largest magnitude of a dense symmetric matrix (block Krylov).
+fn largest_magnitude_eigenvalue(m: &Matrix<f64>) -> Option<f64> {
+    let a = faer_ref(m.view(), false);
+    krylov_largest_magnitude(m.rows, KRYLOV_MAX_DIM, |x| a * x)
+}
+
+/// lambda_min of a symmetric positive semi-definite matrix via Cholesky and a block Krylov
+/// (Lanczos-type) solver on the inverse (only the lower triangle is read). Several times faster than a full
 /// eigendecomposition; falls back to it if the Krylov solver does not converge.
 pub fn smallest_eigenvalue_psd(m: &Matrix<f64>) -> SmallestEigenvalue {
     let n = m.rows;
@@ -477,10 +530,16 @@ pub fn smallest_eigenvalue_psd(m: &Matrix<f64>) -> SmallestEigenvalue {
     let Ok(llt) = a.llt(faer::Side::Lower) else {
         return SmallestEigenvalue::NumericallySingular;
     };
-    match largest_magnitude_eigenvalue(&InverseOperator { llt }) {
+    let inverse = |x: MatRef<'_, f64>| {
+        use faer::linalg::solvers::SolveCore;
+        let mut y = x.to_owned();
+        llt.solve_in_place_with_conj(faer::Conj::No, y.as_mut());
+        y
+    };
+    match krylov_largest_magnitude(n, KRYLOV_MAX_DIM, inverse) {
         Some(mu) if mu > 0.0 => SmallestEigenvalue::Value(1.0 / mu),
         _ => match symmetric_eigenvalues(m) {
-            Some(v) => SmallestEigenvalue::Value(v[0].max(0.0)),
+            Some(v) => SmallestEigenvalue::DenseValue(v[0].max(0.0)),
             None => SmallestEigenvalue::NumericallySingular,
         },
     }
@@ -491,8 +550,7 @@ pub fn symmetric_spectral_norm(m: &Matrix<f64>) -> f64 {
     if m.rows == 1 {
         return m.data[0].abs();
     }
-    let a = faer_ref(m.view(), false);
-    match largest_magnitude_eigenvalue(&a) {
+    match largest_magnitude_eigenvalue(m) {
         Some(v) => v.abs(),
         None => symmetric_eigenvalues(m)
             .map(|v| v.iter().fold(0.0f64, |a, x| a.max(x.abs())))

@@ -13,6 +13,7 @@ use diversenet::model::file::{load_model, ModelFile};
 use diversenet::model::run::{run_training, RunProgress};
 use diversenet::model::train::score;
 use diversenet::model::{EpochMetrics, OptimizerKind, TrainSettings};
+use diversenet::regularizer::RegTerm;
 use diversenet::report::plot::{self, PlotSpec, Series};
 use diversenet::theory::{self, AnalysisOptions};
 
@@ -159,6 +160,16 @@ struct TrainArgs {
     /// Standard deviation of W's initial entries (default: 1/sqrt(mean ||x||^2)).
     #[arg(long)]
     init_scale: Option<f64>,
+    /// Regulariser of W (repeatable): discrepancy (the paper's), mhe[0|1|2][-angular],
+    /// mma, orthogonal, weight-decay. Each takes the --lambda at the same position.
+    #[arg(long)]
+    reg: Vec<String>,
+    /// Strength of each --reg (one value applies to all).
+    #[arg(long, allow_negative_numbers = true)]
+    lambda: Vec<f64>,
+    /// Apply the regularisers every this many steps (scaled to keep their average): cheaper for large widths.
+    #[arg(long, default_value_t = 1)]
+    reg_every: usize,
     /// Write a resumable checkpoint every this many epochs.
     #[arg(long, default_value_t = TrainSettings::default().checkpoint_every)]
     checkpoint_every: usize,
@@ -271,6 +282,37 @@ enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Seconds for each regulariser's value + gradient beside one MNIST-shaped training
+    /// epoch, and what applying it every k steps does to the result.
+    Reg {
+        #[arg(long, default_value_t = 1000)]
+        width: usize,
+        #[arg(long, default_value_t = 784)]
+        dim: usize,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Seconds for s_m(D) (Gram form; Cholesky + Lanczos against the full eigensolver) and
+    /// for the kernel spectrum.
+    Theory {
+        /// Point counts m (n = 1000 units, d = 784).
+        #[arg(long, value_delimiter = ',', default_value = "2000,10000")]
+        points: Vec<usize>,
+        #[arg(long, default_value_t = 1000)]
+        width: usize,
+        #[arg(long, default_value_t = 784)]
+        dim: usize,
+        /// Also time the full eigendecomposition, and a trained network, for point counts up to this.
+        #[arg(long, default_value_t = 2000)]
+        full_up_to: usize,
+        /// Degree of the spectrum benchmark.
+        #[arg(long, default_value_t = 200)]
+        max_degree: usize,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 fn write_json(path: Option<&Path>, value: &impl serde::Serialize) -> Result<()> {
@@ -306,6 +348,29 @@ impl RunProgress for Bar {
     }
 }
 
+/// Pairs each --reg with its --lambda.
+fn regularizers(names: &[String], lambdas: &[f64]) -> Result<Vec<RegTerm>> {
+    if names.is_empty() {
+        if !lambdas.is_empty() {
+            bail!("invalid setting `lambda`: given without --reg");
+        }
+        return Ok(Vec::new());
+    }
+    if lambdas.len() != names.len() && lambdas.len() != 1 {
+        bail!("invalid setting `lambda`: {} values for {} --reg flags; give one per --reg, or one for all", lambdas.len(), names.len());
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            Ok(RegTerm::new(
+                n.parse()?,
+                lambdas[if lambdas.len() == 1 { 0 } else { i }],
+            )?)
+        })
+        .collect()
+}
+
 fn train(args: TrainArgs) -> Result<()> {
     let epochs = args.epochs.unwrap_or(if args.data.data == "synthetic" {
         200
@@ -326,6 +391,8 @@ fn train(args: TrainArgs) -> Result<()> {
         precision: args.precision.parse()?,
         init_scale: args.init_scale,
         checkpoint_every: args.checkpoint_every,
+        regularizers: regularizers(&args.reg, &args.lambda)?,
+        reg_every: args.reg_every,
     };
     let (train_data, test_data) = args.data.load(args.seed)?;
     let bar = ProgressBar::with_draw_target(
@@ -635,10 +702,87 @@ fn bench(what: BenchCommand) -> Result<()> {
             }
             write_json(json.as_deref(), &results)
         }
+        BenchCommand::Reg {
+            width,
+            dim,
+            repeats,
+            json,
+        } => {
+            let step = diversenet::bench::bench_train(
+                width,
+                dim,
+                10,
+                128,
+                OptimizerKind::parse("adam", 0.9)?,
+                "f32".parse()?,
+                100,
+                3,
+            )?;
+            let epoch_steps = 60_000usize.div_ceil(128);
+            let epoch = step.ms_per_step * 1e-3 * epoch_steps as f64;
+            println!("one training step {dim} -> {width} -> 10 (batch 128, adam, f32): {:.2} ms; one 60,000-sample epoch ({epoch_steps} steps): {epoch:.2} s", step.ms_per_step);
+            let mut results = Vec::new();
+            for (name, secs) in diversenet::bench::bench_regularizers(width, dim, repeats) {
+                println!(
+                    "  {name:<14} value + gradient, n = {width}, d = {dim}: {:.2} ms = {:.0}% of a training step; every step adds {:.1} s per epoch, every 10 steps {:.2} s",
+                    secs * 1e3, 100.0 * secs * 1e3 / step.ms_per_step, secs * epoch_steps as f64, secs * epoch_steps as f64 / 10.0
+                );
+                results.push(serde_json::json!({"regularizer": name, "seconds": secs, "width": width, "dim": dim, "step_seconds": step.ms_per_step * 1e-3, "epoch_seconds": epoch}));
+            }
+            let every = diversenet::bench::reg_every_effect()?;
+            for e in &every {
+                println!("  discrepancy (lambda {}) every {:>2} steps on synthetic data: L2 discrepancy^2 {:.4e}, test loss {:.4e}, {:.2} s", e.lambda, e.every, e.l2_discrepancy_sq, e.test_loss, e.seconds);
+            }
+            results.push(serde_json::to_value(&every)?);
+            write_json(json.as_deref(), &results)
+        }
+        BenchCommand::Theory {
+            points,
+            width,
+            dim,
+            full_up_to,
+            max_degree,
+            json,
+        } => {
+            let mut results = Vec::new();
+            // The trained-network variant (20 epochs of training first) only where the
+            // full eigendecomposition is timed too.
+            for (m, trained) in points
+                .iter()
+                .flat_map(|&m| [(m, false), (m, true)])
+                .filter(|&(m, t)| !t || m <= full_up_to)
+            {
+                let r = diversenet::bench::bench_gram(m, width, dim, m <= full_up_to, trained)?;
+                let full = r
+                    .full_eigen_seconds
+                    .map(|f| {
+                        format!(
+                            ", full eigendecomposition {f:.2} s ({:.1}x slower; s = {:.6e})",
+                            f / r.smallest_eigenvalue_seconds,
+                            r.s_min_full.unwrap_or(f64::NAN)
+                        )
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "s_m(D), m = {m}, n = {width}, d = {dim}, {} network, {} threads: build D^T D {:.2} s, smallest eigenvalue {:.2} s by {} (s = {:.6e}){full}",
+                    if trained { "trained" } else { "random" }, r.threads, r.build_seconds, r.smallest_eigenvalue_seconds, r.method, r.s_min
+                );
+                results.push(serde_json::to_value(&r)?);
+            }
+            let (secs, trusted) = diversenet::bench::bench_spectrum(dim, max_degree)?;
+            println!("spectrum d = {dim}, degrees 0..={max_degree}: {secs:.3} s (trusted up to degree {trusted:?})");
+            results.push(serde_json::json!({"spectrum_dim": dim, "max_degree": max_degree, "seconds": secs, "trusted_up_to": trusted}));
+            write_json(json.as_deref(), &results)
+        }
     }
 }
 
 fn main() {
+    // Exit quietly when stdout is closed early (`diversenet ... | head`).
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     diversenet::linalg::set_threads(cli.threads);
     if cli.threads > 0 {

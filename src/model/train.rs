@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::data::{Dataset, InputScaling, Targets};
 use crate::error::{Error, Result};
 use crate::linalg::{norm, Matrix, Real};
+use crate::regularizer::RegTerm;
 use crate::rng::{SeededRng, Stream};
 
 use super::loss::{loss_and_gradient, BatchTargets, BatchTotals, Gradient, Loss, Workspace};
@@ -61,6 +62,11 @@ pub struct TrainSettings {
     pub init_scale: Option<f64>,
     /// Write a checkpoint every this many epochs (and at the end).
     pub checkpoint_every: usize,
+    /// Regularisers of W added to the loss: L + sum lambda_i R_i(W).
+    pub regularizers: Vec<RegTerm>,
+    /// Apply the regularisers' gradient every this many steps, scaled by that number so
+    /// that its average is unchanged (a cheaper option for large n).
+    pub reg_every: usize,
 }
 
 impl Default for TrainSettings {
@@ -79,6 +85,8 @@ impl Default for TrainSettings {
             precision: Precision::F32,
             init_scale: None,
             checkpoint_every: 1,
+            regularizers: Vec::new(),
+            reg_every: 1,
         }
     }
 }
@@ -100,11 +108,21 @@ pub struct TrainConfig {
     pub precision: Precision,
     pub init_scale: f64,
     pub checkpoint_every: usize,
+    /// Regularisers with lambda > 0 (a lambda of 0 is dropped: training is then
+    /// bit-identical to training without it).
+    #[serde(default)]
+    pub regularizers: Vec<RegTerm>,
+    #[serde(default = "one")]
+    pub reg_every: usize,
     /// Input dimension d.
     pub dim: usize,
     /// Outputs c.
     pub outputs: usize,
     pub train_samples: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl TrainConfig {
@@ -143,6 +161,12 @@ impl TrainSettings {
         }
         if self.checkpoint_every == 0 {
             return Err(Error::config("checkpoint-every", "must be at least 1"));
+        }
+        if self.reg_every == 0 {
+            return Err(Error::config("reg-every", "must be at least 1"));
+        }
+        for term in &self.regularizers {
+            RegTerm::new(term.kind, term.lambda)?;
         }
         let classes = matches!(train.targets, Targets::Classes { .. });
         let loss = self.loss.unwrap_or(if classes {
@@ -201,6 +225,13 @@ impl TrainSettings {
             precision: self.precision,
             init_scale,
             checkpoint_every: self.checkpoint_every,
+            regularizers: self
+                .regularizers
+                .iter()
+                .copied()
+                .filter(|t| t.lambda > 0.0)
+                .collect(),
+            reg_every: self.reg_every,
             dim: train.dim(),
             outputs: train.targets.outputs(),
             train_samples: train.len(),
@@ -228,6 +259,11 @@ pub struct EpochMetrics {
     pub grad_norm: f64,
     /// ||grad_W L||_F, the quantity in the paper's loss bound.
     pub grad_norm_w: f64,
+    /// The L2 slice discrepancy L2(W)^2 of the hidden units (PAPER.md section 4).
+    pub l2_discrepancy_sq: f64,
+    /// R_i(W) of each regulariser in use, by name (lambda not applied).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
+    pub regularizers: std::collections::BTreeMap<String, f64>,
     /// Seconds since the run started (carried over a resume; not reproducible).
     pub wall_s: f64,
 }
@@ -349,6 +385,21 @@ impl<T: Real> BatchBuffers<T> {
     }
 }
 
+/// Adds lambda * k * dR/dW of every regulariser to the gradient on every k-th step
+/// (k = `reg_every`; the step about to be taken is number `steps + 1`).
+fn add_regularizers<T: Real>(cfg: &TrainConfig, state: &TrainState<T>, grad: &mut Gradient<T>) {
+    if cfg.regularizers.is_empty() || (state.optimizer.steps as usize) % cfg.reg_every != 0 {
+        return;
+    }
+    for term in &cfg.regularizers {
+        crate::regularizer::value_and_gradient(
+            term.kind,
+            &state.net.w,
+            Some((&mut grad.w, term.lambda * cfg.reg_every as f64)),
+        );
+    }
+}
+
 /// One optimiser step on the trained tensors.
 fn apply_update<T: Real>(state: &mut TrainState<T>, grad: &Gradient<T>, lr: f64) {
     state.optimizer.begin_step();
@@ -396,6 +447,7 @@ pub fn time_training_steps<T: Real>(
             &mut grad,
             &mut ws,
         );
+        add_regularizers(cfg, state, &mut grad);
         apply_update(state, &grad, cfg.lr);
     };
     for k in 0..warmup {
@@ -495,6 +547,19 @@ pub fn train<T: Real>(
                 loss: train_loss,
             });
         }
+        let w64 = state.net.w.map(|v| v.to_f64());
+        let l2_discrepancy_sq =
+            crate::theory::discrepancy::discrepancies(&w64).map_or(f64::NAN, |d| d.l2_slice_sq);
+        let regularizers = cfg
+            .regularizers
+            .iter()
+            .map(|t| {
+                (
+                    t.kind.to_string(),
+                    crate::regularizer::value(t.kind, &state.net.w),
+                )
+            })
+            .collect();
         let metrics = EpochMetrics {
             epoch: state.epochs_done,
             steps: state.optimizer.steps,
@@ -505,6 +570,8 @@ pub fn train<T: Real>(
             test_error,
             grad_norm,
             grad_norm_w,
+            l2_discrepancy_sq,
+            regularizers,
             wall_s: wall_before + started.elapsed().as_secs_f64(),
         };
         observer.on_epoch(&metrics, state)
@@ -544,6 +611,7 @@ pub fn train<T: Real>(
                     &state.net, &x_train, &y_train, batch, cfg.loss, &mut grad, &mut ws,
                 )
             };
+            add_regularizers(cfg, &state, &mut grad);
             let batch_loss = totals.loss_sum / batch.len() as f64;
             if !batch_loss.is_finite() {
                 return Err(Error::Diverged {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
-use crate::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm, Matrix, SmallestEigenvalue};
+use crate::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm, Matrix};
 use crate::model::Network;
 use crate::rng::{SeededRng, Stream};
 
@@ -165,10 +165,7 @@ pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) ->
     let bound = (s.value > 0.0).then(|| loss_bound(wanted, grad_norm, s.value));
 
     let k = kernel_gram(x);
-    let lambda_min_k = match smallest_eigenvalue_psd(&k) {
-        SmallestEigenvalue::Value(v) => v.max(0.0),
-        SmallestEigenvalue::NumericallySingular => 0.0,
-    };
+    let lambda_min_k = smallest_eigenvalue_psd(&k).value().unwrap_or(0.0).max(0.0);
     let v_sq: Vec<f64> = (0..n)
         .map(|k| (0..c).map(|j| net.v.row(j)[k].powi(2)).sum())
         .collect();

@@ -37,11 +37,18 @@ pub fn unit_directions(w: &Matrix<f64>) -> UnitDirections {
     }
 }
 
-/// theta_kl = arccos(u_k . u_l) for every pair of unit rows (one n x n GEMM).
+/// theta_kl between every pair of unit rows (one n x n GEMM), as
+/// atan2(sqrt((1 - c)(1 + c)), c) for accuracy near 0 and pi; theta_kk = 0 exactly.
 pub fn pairwise_angles(u: &Matrix<f64>) -> Matrix<f64> {
     let mut c = gram(u.view());
-    for v in c.as_mut_slice() {
-        *v = v.clamp(-1.0, 1.0).acos();
+    let n = c.rows();
+    for (i, v) in c.as_mut_slice().iter_mut().enumerate() {
+        let cv = v.clamp(-1.0, 1.0);
+        *v = if i / n == i % n {
+            0.0
+        } else {
+            ((1.0 - cv) * (1.0 + cv)).sqrt().atan2(cv)
+        };
     }
     c
 }

@@ -103,8 +103,10 @@ pub fn explicit_feature_matrix(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f6
 pub struct SmallestSingularValue {
     /// s_m(D) (s_{mc}(D) with c outputs).
     pub value: f64,
-    /// `cholesky-lanczos`, `rank` (d n < m c, so s = 0 exactly) or `singular-gram`
-    /// (Cholesky failed: 0 up to rounding).
+    /// `cholesky-krylov` (Cholesky, then a block Krylov solver on the inverse), `dense`
+    /// (the dense eigensolver, when the smallest eigenvalues are too clustered for the
+    /// Krylov solver), `rank` (d n < m c, so s = 0 exactly) or `singular-gram` (Cholesky
+    /// failed: 0 up to rounding).
     pub method: &'static str,
     /// Why the value is 0, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,12 +131,14 @@ pub fn smallest_singular_value(net: &Network<f64>, x: &Matrix<f64>) -> SmallestS
         };
     }
     match smallest_eigenvalue_psd(&feature_gram(net, x)) {
-        SmallestEigenvalue::Value(l) => SmallestSingularValue {
-            value: l.max(0.0).sqrt(),
-            method: "cholesky-lanczos",
-            reason: None,
-            gram_size: size,
-        },
+        e @ (SmallestEigenvalue::Value(l) | SmallestEigenvalue::DenseValue(l)) => {
+            SmallestSingularValue {
+                value: l.max(0.0).sqrt(),
+                method: e.method(),
+                reason: None,
+                gram_size: size,
+            }
+        }
         SmallestEigenvalue::NumericallySingular => SmallestSingularValue {
             value: 0.0,
             method: "singular-gram",

@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""s_m(D) the numpy/LAPACK way: the Gram form D^T D = (X X^T) o (A^T A) built with BLAS and
+`numpy.linalg.eigvalsh` (all eigenvalues), on random points of S^(d-1) and a random
+network with v = +/-1, as `diversenet bench theory` does for its random network.
+
+    pip install numpy
+    OPENBLAS_NUM_THREADS=2 python3 bench/numpy_gram_eig.py --points 2000
+    diversenet --threads 2 bench theory --points 2000
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--points", default="2000")
+    ap.add_argument("--width", type=int, default=1000)
+    ap.add_argument("--dim", type=int, default=784)
+    args = ap.parse_args()
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    rng = np.random.default_rng(0)
+    for m in [int(p) for p in args.points.split(",")]:
+        x = rng.standard_normal((m, args.dim))
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        w = rng.standard_normal((args.width, args.dim))
+        t0 = time.perf_counter()
+        a = (w @ x.T > 0).astype(np.float64)
+        g = (x @ x.T) * (a.T @ a)
+        t1 = time.perf_counter()
+        lam = np.linalg.eigvalsh(g)
+        t2 = time.perf_counter()
+        print(
+            f"numpy {np.__version__} s_m(D), m = {m}, n = {args.width}, d = {args.dim}, {threads} threads: "
+            f"build D^T D {t1 - t0:.2f} s, eigvalsh {t2 - t1:.2f} s (s = {np.sqrt(max(lam[0], 0)):.6e})"
+        )
+
+
+if __name__ == "__main__":
+    main()
