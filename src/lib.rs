@@ -16,6 +16,7 @@
 pub mod bench;
 pub mod data;
 pub mod error;
+pub mod experiments;
 pub mod files;
 pub mod linalg;
 pub mod model;

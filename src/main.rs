@@ -15,6 +15,7 @@ use diversenet::model::train::score;
 use diversenet::model::{EpochMetrics, OptimizerKind, TrainSettings};
 use diversenet::regularizer::RegTerm;
 use diversenet::report::plot::{self, PlotSpec, Series};
+use diversenet::experiments::{self, Experiment, ReproduceOptions, ReproduceProgress};
 use diversenet::theory::{self, AnalysisOptions};
 
 #[derive(Parser)]
@@ -43,6 +44,9 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// The kernel's eigenvalues gamma_u on the sphere S^(d-1), with a plot of gamma_(m).
     Spectrum(SpectrumArgs),
+    /// Reproduce the paper's findings: runs every experiment and writes DIR/report.md,
+    /// DIR/report.html, results (JSON, CSV) and plots. Finished runs are reused.
+    Reproduce(ReproduceArgs),
     /// Download a data set (only `mnist`), verifying checksums.
     Fetch(FetchArgs),
     /// Print throughput figures.
@@ -244,6 +248,96 @@ struct SpectrumArgs {
     /// SVG plot of gamma_(m) and m gamma_(m) against the rank m.
     #[arg(long)]
     svg: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ReproduceArgs {
+    /// Output directory (results are stored and reused there).
+    #[arg(long)]
+    out: PathBuf,
+    /// Smaller sizes and fewer seeds: a few minutes on 2 cores.
+    #[arg(long)]
+    quick: bool,
+    /// Run only share K of N (K/N, 0 <= K < N): N machines can fill one directory.
+    #[arg(long)]
+    shard: Option<String>,
+    /// MNIST's directory (default: the cache directory, fetched there if missing).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Never download MNIST (the MNIST experiment is skipped if it is missing).
+    #[arg(long)]
+    no_fetch: bool,
+    /// Also write the outcome to this JSON file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+struct ReproduceBars {
+    multi: indicatif::MultiProgress,
+    overall: ProgressBar,
+    bars: Vec<(Experiment, ProgressBar)>,
+    quiet: bool,
+}
+
+impl ReproduceProgress for ReproduceBars {
+    fn plan(&mut self, per: &[(Experiment, usize, usize)]) {
+        let total: usize = per.iter().map(|p| p.2).sum();
+        self.overall.set_length(total as u64);
+        let style = ProgressStyle::with_template("{prefix:<62} [{bar:25}] {pos}/{len} ({eta})").expect("template").progress_chars("=> ");
+        for &(e, _, todo) in per {
+            if todo > 0 {
+                let b = self.multi.add(ProgressBar::new(todo as u64).with_style(style.clone()).with_prefix(e.title()));
+                self.bars.push((e, b));
+            }
+        }
+    }
+    fn run_done(&mut self, e: Experiment) {
+        self.overall.inc(1);
+        if let Some((_, b)) = self.bars.iter().find(|(x, _)| *x == e) {
+            b.inc(1);
+        }
+    }
+    fn note(&mut self, message: &str) {
+        if !self.quiet {
+            let _ = self.multi.println(format!("note: {message}"));
+        }
+    }
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let (k, n) = s.split_once('/').ok_or_else(|| anyhow::anyhow!("invalid setting `shard`: `{s}`: expected K/N, e.g. 0/4"))?;
+    Ok((k.trim().parse().context("shard K")?, n.trim().parse().context("shard N")?))
+}
+
+fn reproduce(args: ReproduceArgs) -> Result<()> {
+    let multi = indicatif::MultiProgress::with_draw_target(if args.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+    let overall = multi.add(ProgressBar::new(0));
+    overall.set_style(ProgressStyle::with_template("{elapsed_precise} overall [{bar:40}] {pos}/{len} runs ({eta})")?.progress_chars("=> "));
+    let mut bars = ReproduceBars { multi, overall, bars: Vec::new(), quiet: args.quiet };
+    let options = ReproduceOptions {
+        out: args.out.clone(),
+        quick: args.quick,
+        shard: args.shard.as_deref().map(parse_shard).transpose()?,
+        data_dir: args.data_dir.clone(),
+        fetch: !args.no_fetch,
+    };
+    let outcome = experiments::reproduce(&options, &mut bars)?;
+    bars.overall.finish_and_clear();
+    for (_, b) in &bars.bars {
+        b.finish_and_clear();
+    }
+    for p in &outcome.corrupt_results_replaced {
+        eprintln!("note: {} was corrupted (checksum or format) and was run again", p.display());
+    }
+    match &outcome.report {
+        Some(p) => eprintln!("report: {} (and report.html beside it)", p.display()),
+        None => eprintln!("{} of {} runs still missing; the report is rendered when every shard is done", outcome.runs_missing, outcome.runs_planned),
+    }
+    println!("{}", serde_json::to_string_pretty(&outcome)?);
+    write_json(args.json.as_deref(), &outcome)
 }
 
 #[derive(Args)]
@@ -795,6 +889,7 @@ fn main() {
         Command::Eval(a) => eval(a),
         Command::Analyze(a) => analyze(a),
         Command::Spectrum(a) => spectrum(a),
+        Command::Reproduce(a) => reproduce(a),
         Command::Fetch(a) => fetch(a),
         Command::Bench { what } => bench(what),
     };

@@ -312,6 +312,11 @@ pub fn tensor_lengths<T>(net: &Network<T>) -> Vec<usize> {
 /// (to log and checkpoint).
 pub trait TrainObserver<T> {
     fn on_step(&mut self, _steps_done: u64) {}
+    /// Whether to evaluate and report after `epoch` (the last epoch always is). Skipping
+    /// saves the full passes over the data; run directories want every epoch.
+    fn wants_epoch(&self, _epoch: usize) -> bool {
+        true
+    }
     fn on_epoch(&mut self, metrics: &EpochMetrics, state: &TrainState<T>) -> Result<()>;
 }
 
@@ -626,7 +631,9 @@ pub fn train<T: Real>(
         state.epochs_done += 1;
         state.batch_rng_position = rng.position();
         state.wall_s = wall_before + started.elapsed().as_secs_f64();
-        report(&state, lr, &mut ws, &mut grad, observer)?;
+        if state.epochs_done == cfg.epochs || observer.wants_epoch(state.epochs_done) {
+            report(&state, lr, &mut ws, &mut grad, observer)?;
+        }
     }
     Ok(state)
 }

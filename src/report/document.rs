@@ -1,0 +1,119 @@
+//! A report as a list of blocks, rendered to Markdown (plots linked as SVG files) and to a
+//! self-contained HTML page (plots inline).
+
+use std::fmt::Write;
+
+/// One piece of a report.
+#[derive(Clone, Debug)]
+pub enum Block {
+    Heading(usize, String),
+    Paragraph(String),
+    /// A preformatted line (commands).
+    Code(String),
+    Table { header: Vec<String>, rows: Vec<Vec<String>> },
+    /// An SVG plot: file name (beside the report) and its content.
+    Plot { file: String, caption: String, svg: String },
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Markdown, with plots as links to their SVG files.
+pub fn markdown(blocks: &[Block]) -> String {
+    let mut out = String::new();
+    for b in blocks {
+        match b {
+            Block::Heading(level, text) => {
+                let _ = writeln!(out, "{} {text}\n", "#".repeat(*level));
+            }
+            Block::Paragraph(text) => {
+                let _ = writeln!(out, "{text}\n");
+            }
+            Block::Code(text) => {
+                let _ = writeln!(out, "```\n{text}\n```\n");
+            }
+            Block::Table { header, rows } => {
+                let _ = writeln!(out, "| {} |", header.join(" | "));
+                let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+                for r in rows {
+                    let _ = writeln!(out, "| {} |", r.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "));
+                }
+                out.push('\n');
+            }
+            Block::Plot { file, caption, .. } => {
+                let _ = writeln!(out, "![{caption}]({file})\n\n*{caption}*\n");
+            }
+        }
+    }
+    out
+}
+
+/// A self-contained HTML page: no external resources, SVG plots inline.
+pub fn html(title: &str, blocks: &[Block]) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\
+         body{{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;line-height:1.45}}\
+         table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #bbb;padding:4px 8px;text-align:left}}\
+         th{{background:#eee}}pre{{background:#f5f5f5;padding:8px;overflow-x:auto}}figure{{margin:1em 0}}\
+         figcaption{{font-style:italic;color:#444}}</style></head><body>\n",
+        escape(title)
+    );
+    for b in blocks {
+        match b {
+            Block::Heading(level, text) => {
+                let _ = writeln!(out, "<h{level}>{}</h{level}>", escape(text));
+            }
+            Block::Paragraph(text) => {
+                let _ = writeln!(out, "<p>{}</p>", escape(text));
+            }
+            Block::Code(text) => {
+                let _ = writeln!(out, "<pre><code>{}</code></pre>", escape(text));
+            }
+            Block::Table { header, rows } => {
+                out.push_str("<table><thead><tr>");
+                for h in header {
+                    let _ = write!(out, "<th>{}</th>", escape(h));
+                }
+                out.push_str("</tr></thead><tbody>\n");
+                for r in rows {
+                    out.push_str("<tr>");
+                    for c in r {
+                        let _ = write!(out, "<td>{}</td>", escape(c));
+                    }
+                    out.push_str("</tr>\n");
+                }
+                out.push_str("</tbody></table>\n");
+            }
+            Block::Plot { caption, svg, .. } => {
+                let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
+                let _ = writeln!(out, "<figure>{body}<figcaption>{}</figcaption></figure>", escape(caption));
+            }
+        }
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_block() {
+        let blocks = vec![
+            Block::Heading(1, "T <1>".into()),
+            Block::Paragraph("p".into()),
+            Block::Code("cmd".into()),
+            Block::Table { header: vec!["a".into(), "b".into()], rows: vec![vec!["1".into(), "x|y".into()]] },
+            Block::Plot { file: "f.svg".into(), caption: "cap".into(), svg: "<?xml?><svg></svg>".into() },
+        ];
+        let md = markdown(&blocks);
+        assert!(md.contains("# T <1>") && md.contains("| 1 | x\\|y |") && md.contains("![cap](f.svg)"));
+        let h = html("t", &blocks);
+        assert!(h.contains("<h1>T &lt;1&gt;</h1>") && h.contains("<figure><svg></svg>") && !h.contains("<?xml"));
+        assert!(!h.contains("http"), "self-contained");
+    }
+}
