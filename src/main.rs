@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use diversenet::data::{self, DataSource, LoadOptions, SyntheticConfig, Task};
+use diversenet::experiments::{self, Experiment, ReproduceOptions, ReproduceProgress};
 use diversenet::files::write_atomic;
 use diversenet::model::file::{load_model, ModelFile};
 use diversenet::model::run::{run_training, RunProgress};
@@ -15,7 +16,6 @@ use diversenet::model::train::score;
 use diversenet::model::{EpochMetrics, OptimizerKind, TrainSettings};
 use diversenet::regularizer::RegTerm;
 use diversenet::report::plot::{self, PlotSpec, Series};
-use diversenet::experiments::{self, Experiment, ReproduceOptions, ReproduceProgress};
 use diversenet::theory::{self, AnalysisOptions};
 
 #[derive(Parser)]
@@ -286,10 +286,16 @@ impl ReproduceProgress for ReproduceBars {
     fn plan(&mut self, per: &[(Experiment, usize, usize)]) {
         let total: usize = per.iter().map(|p| p.2).sum();
         self.overall.set_length(total as u64);
-        let style = ProgressStyle::with_template("{prefix:<62} [{bar:25}] {pos}/{len} ({eta})").expect("template").progress_chars("=> ");
+        let style = ProgressStyle::with_template("{prefix:<62} [{bar:25}] {pos}/{len} ({eta})")
+            .expect("template")
+            .progress_chars("=> ");
         for &(e, _, todo) in per {
             if todo > 0 {
-                let b = self.multi.add(ProgressBar::new(todo as u64).with_style(style.clone()).with_prefix(e.title()));
+                let b = self.multi.add(
+                    ProgressBar::new(todo as u64)
+                        .with_style(style.clone())
+                        .with_prefix(e.title()),
+                );
                 self.bars.push((e, b));
             }
         }
@@ -301,22 +307,43 @@ impl ReproduceProgress for ReproduceBars {
         }
     }
     fn note(&mut self, message: &str) {
-        if !self.quiet {
+        if self.quiet {
+            eprintln!("note: {message}");
+        } else {
             let _ = self.multi.println(format!("note: {message}"));
         }
     }
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
-    let (k, n) = s.split_once('/').ok_or_else(|| anyhow::anyhow!("invalid setting `shard`: `{s}`: expected K/N, e.g. 0/4"))?;
-    Ok((k.trim().parse().context("shard K")?, n.trim().parse().context("shard N")?))
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| anyhow::anyhow!("invalid setting `shard`: `{s}`: expected K/N, e.g. 0/4"))?;
+    Ok((
+        k.trim().parse().context("shard K")?,
+        n.trim().parse().context("shard N")?,
+    ))
 }
 
 fn reproduce(args: ReproduceArgs) -> Result<()> {
-    let multi = indicatif::MultiProgress::with_draw_target(if args.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+    let multi = indicatif::MultiProgress::with_draw_target(if args.quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    });
     let overall = multi.add(ProgressBar::new(0));
-    overall.set_style(ProgressStyle::with_template("{elapsed_precise} overall [{bar:40}] {pos}/{len} runs ({eta})")?.progress_chars("=> "));
-    let mut bars = ReproduceBars { multi, overall, bars: Vec::new(), quiet: args.quiet };
+    overall.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} overall [{bar:40}] {pos}/{len} runs ({eta})",
+        )?
+        .progress_chars("=> "),
+    );
+    let mut bars = ReproduceBars {
+        multi,
+        overall,
+        bars: Vec::new(),
+        quiet: args.quiet,
+    };
     let options = ReproduceOptions {
         out: args.out.clone(),
         quick: args.quick,
@@ -330,11 +357,17 @@ fn reproduce(args: ReproduceArgs) -> Result<()> {
         b.finish_and_clear();
     }
     for p in &outcome.corrupt_results_replaced {
-        eprintln!("note: {} was corrupted (checksum or format) and was run again", p.display());
+        eprintln!(
+            "note: {} was corrupted (checksum or format) and was run again",
+            p.display()
+        );
     }
     match &outcome.report {
         Some(p) => eprintln!("report: {} (and report.html beside it)", p.display()),
-        None => eprintln!("{} of {} runs still missing; the report is rendered when every shard is done", outcome.runs_missing, outcome.runs_planned),
+        None => eprintln!(
+            "{} of {} runs still missing; the report is rendered when every shard is done",
+            outcome.runs_missing, outcome.runs_planned
+        ),
     }
     println!("{}", serde_json::to_string_pretty(&outcome)?);
     write_json(args.json.as_deref(), &outcome)

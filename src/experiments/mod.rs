@@ -34,7 +34,13 @@ pub enum Experiment {
 }
 
 impl Experiment {
-    pub const ALL: [Experiment; 5] = [Self::LossBound, Self::Diversity, Self::Spectrum, Self::SyntheticRegularizer, Self::MnistRegularizer];
+    pub const ALL: [Experiment; 5] = [
+        Self::LossBound,
+        Self::Diversity,
+        Self::Spectrum,
+        Self::SyntheticRegularizer,
+        Self::MnistRegularizer,
+    ];
     pub fn title(self) -> &'static str {
         match self {
             Self::LossBound => "RQ1: the training-loss bound",
@@ -87,7 +93,13 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(quick: bool) -> Self {
-        let synthetic = |train_samples: usize, noise: f64| SyntheticConfig { dim: 10, teacher_width: 5, train_samples, test_samples: 2000, noise };
+        let synthetic = |train_samples: usize, noise: f64| SyntheticConfig {
+            dim: 10,
+            teacher_width: 5,
+            train_samples,
+            test_samples: 2000,
+            noise,
+        };
         if quick {
             Plan {
                 quick,
@@ -120,7 +132,10 @@ impl Plan {
                 mnist_epochs: 2,
                 mnist_train: 10_000,
                 mnist_validation: 2_000,
-                mnist_regs: vec![(RegularizerKind::Discrepancy, vec![3.0]), (RegularizerKind::WeightDecay, vec![1e-5])],
+                mnist_regs: vec![
+                    (RegularizerKind::Discrepancy, vec![3.0]),
+                    (RegularizerKind::WeightDecay, vec![1e-5]),
+                ],
             }
         } else {
             Plan {
@@ -159,7 +174,13 @@ impl Plan {
                 mnist_validation: 10_000,
                 mnist_regs: vec![
                     (RegularizerKind::Discrepancy, vec![0.3, 3.0]),
-                    (RegularizerKind::Mhe { power: 0, angular: false }, vec![0.1, 1.0]),
+                    (
+                        RegularizerKind::Mhe {
+                            power: 0,
+                            angular: false,
+                        },
+                        vec![0.1, 1.0],
+                    ),
                     (RegularizerKind::Mma, vec![0.01, 0.1]),
                     (RegularizerKind::Orthogonal, vec![1e-4, 1e-3]),
                     (RegularizerKind::WeightDecay, vec![1e-6, 1e-5]),
@@ -171,33 +192,86 @@ impl Plan {
     /// Every run, in a fixed order.
     pub fn runs(&self, with_mnist: bool) -> Vec<PlannedRun> {
         let mut out = Vec::new();
-        let mut push = |experiment: Experiment, spec: RunSpec| out.push(PlannedRun { experiment, key: run_key(&spec), spec });
+        let mut push = |experiment: Experiment, spec: RunSpec| {
+            out.push(PlannedRun {
+                experiment,
+                key: run_key(&spec),
+                spec,
+            })
+        };
         for seed in 0..self.synthetic_seeds {
-            push(Experiment::LossBound, RunSpec::LossBound { seed, data: self.rq1_data.clone(), width: self.rq1_width, steps: self.rq1_steps, lr: self.rq1_lr, log_every: self.rq1_log_every });
+            push(
+                Experiment::LossBound,
+                RunSpec::LossBound {
+                    seed,
+                    data: self.rq1_data.clone(),
+                    width: self.rq1_width,
+                    steps: self.rq1_steps,
+                    lr: self.rq1_lr,
+                    log_every: self.rq1_log_every,
+                },
+            );
         }
         let checkpoints = vec![0, self.rq2_epochs / 4, self.rq2_epochs];
         for seed in 0..self.synthetic_seeds {
             for &width in &self.rq2_widths {
                 for &(init, lambda) in &self.rq2_inits {
-                    push(Experiment::Diversity, RunSpec::Diversity { seed, data: self.rq2_data.clone(), width, init, lambda, epochs: self.rq2_epochs, checkpoints: checkpoints.clone() });
+                    push(
+                        Experiment::Diversity,
+                        RunSpec::Diversity {
+                            seed,
+                            data: self.rq2_data.clone(),
+                            width,
+                            init,
+                            lambda,
+                            epochs: self.rq2_epochs,
+                            checkpoints: checkpoints.clone(),
+                        },
+                    );
                 }
             }
         }
         for seed in 0..self.synthetic_seeds {
             for &dim in &self.rq3_dims {
                 for &points in &self.rq3_points {
-                    push(Experiment::Spectrum, RunSpec::KernelOnData { seed, dim, points, width: self.rq3_width });
+                    push(
+                        Experiment::Spectrum,
+                        RunSpec::KernelOnData {
+                            seed,
+                            dim,
+                            points,
+                            width: self.rq3_width,
+                        },
+                    );
                 }
             }
             let (dim, points, ref widths) = self.rq3_widths_at;
             for &width in widths {
-                push(Experiment::Spectrum, RunSpec::KernelOnData { seed, dim, points, width });
+                push(
+                    Experiment::Spectrum,
+                    RunSpec::KernelOnData {
+                        seed,
+                        dim,
+                        points,
+                        width,
+                    },
+                );
             }
         }
         for seed in 0..self.synthetic_seeds {
             for &width in &self.rq5_widths {
                 for &lambda in std::iter::once(&0.0).chain(&self.rq5_lambdas) {
-                    push(Experiment::SyntheticRegularizer, RunSpec::SyntheticReg { seed, data: self.rq5_data.clone(), validation: self.rq5_validation, width, lambda, epochs: self.rq5_epochs });
+                    push(
+                        Experiment::SyntheticRegularizer,
+                        RunSpec::SyntheticReg {
+                            seed,
+                            data: self.rq5_data.clone(),
+                            validation: self.rq5_validation,
+                            width,
+                            lambda,
+                            epochs: self.rq5_epochs,
+                        },
+                    );
                 }
             }
         }
@@ -205,7 +279,16 @@ impl Plan {
             for seed in 0..self.mnist_seeds {
                 for &width in &self.mnist_widths {
                     let reg_every = if width >= 500 { 10 } else { 1 };
-                    let base = |reg, lambda| RunSpec::MnistReg { seed, width, reg, lambda, epochs: self.mnist_epochs, train_samples: self.mnist_train, validation: self.mnist_validation, reg_every };
+                    let base = |reg, lambda| RunSpec::MnistReg {
+                        seed,
+                        width,
+                        reg,
+                        lambda,
+                        epochs: self.mnist_epochs,
+                        train_samples: self.mnist_train,
+                        validation: self.mnist_validation,
+                        reg_every,
+                    };
                     push(Experiment::MnistRegularizer, base(None, 0.0));
                     for (kind, lambdas) in &self.mnist_regs {
                         for &lambda in lambdas {
@@ -224,7 +307,11 @@ impl Plan {
 pub fn run_key(spec: &RunSpec) -> String {
     let mut h = Sha256::new();
     h.update(RESULTS_VERSION.as_bytes());
-    h.update(serde_json::to_string(spec).expect("specs serialise").as_bytes());
+    h.update(
+        serde_json::to_string(spec)
+            .expect("specs serialise")
+            .as_bytes(),
+    );
     hex(&h.finalize())[..16].to_string()
 }
 
@@ -292,12 +379,18 @@ pub struct ReproduceOutcome {
 }
 
 /// Finds MNIST or explains why it is not available.
-fn locate_mnist(options: &ReproduceOptions, progress: &mut dyn ReproduceProgress) -> std::result::Result<PathBuf, String> {
+fn locate_mnist(
+    options: &ReproduceOptions,
+    progress: &mut dyn ReproduceProgress,
+) -> std::result::Result<PathBuf, String> {
     if let Some(dir) = &options.data_dir {
         return if mnist::is_present(dir) {
             Ok(dir.clone())
         } else {
-            Err(format!("--data-dir {} does not hold the four MNIST files", dir.display()))
+            Err(format!(
+                "--data-dir {} does not hold the four MNIST files",
+                dir.display()
+            ))
         };
     }
     let dir = mnist::default_dir();
@@ -305,10 +398,19 @@ fn locate_mnist(options: &ReproduceOptions, progress: &mut dyn ReproduceProgress
         return Ok(dir);
     }
     if !options.fetch {
-        return Err(format!("MNIST is not in {} and fetching is off", dir.display()));
+        return Err(format!(
+            "MNIST is not in {} and fetching is off",
+            dir.display()
+        ));
     }
-    progress.note(&format!("MNIST not found; fetching it into {}", dir.display()));
-    let mirrors: Vec<String> = crate::data::fetch::MIRRORS.iter().map(|s| s.to_string()).collect();
+    progress.note(&format!(
+        "MNIST not found; fetching it into {}",
+        dir.display()
+    ));
+    let mirrors: Vec<String> = crate::data::fetch::MIRRORS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     match crate::data::fetch::fetch_mnist(&dir, &mirrors, |_| {}) {
         Ok(_) => Ok(dir),
         Err(e) => Err(format!(
@@ -319,11 +421,17 @@ fn locate_mnist(options: &ReproduceOptions, progress: &mut dyn ReproduceProgress
 }
 
 /// Runs what is missing (of this shard) and renders the report when every run is done.
-pub fn reproduce(options: &ReproduceOptions, progress: &mut dyn ReproduceProgress) -> Result<ReproduceOutcome> {
+pub fn reproduce(
+    options: &ReproduceOptions,
+    progress: &mut dyn ReproduceProgress,
+) -> Result<ReproduceOutcome> {
     let started = Instant::now();
     if let Some((k, n)) = options.shard {
         if n == 0 || k >= n {
-            return Err(Error::config("shard", format!("{k}/{n}: expected K/N with 0 <= K < N")));
+            return Err(Error::config(
+                "shard",
+                format!("{k}/{n}: expected K/N with 0 <= K < N"),
+            ));
         }
     }
     let plan = Plan::new(options.quick);
@@ -332,13 +440,28 @@ pub fn reproduce(options: &ReproduceOptions, progress: &mut dyn ReproduceProgres
         progress.note(why);
     }
     let runs = plan.runs(mnist_dir.is_ok());
-    std::fs::create_dir_all(options.out.join("runs")).map_err(|e| Error::io(options.out.join("runs"), e))?;
+    std::fs::create_dir_all(options.out.join("runs"))
+        .map_err(|e| Error::io(options.out.join("runs"), e))?;
     let mut corrupt = Vec::new();
-    let mine: Vec<(usize, &PlannedRun)> = runs.iter().enumerate().filter(|(i, _)| options.shard.is_none_or(|(k, n)| i % n == k)).collect();
-    let todo: Vec<&PlannedRun> = mine.iter().filter(|(_, r)| load_run(&options.out, r, &mut corrupt).is_none()).map(|(_, r)| *r).collect();
+    let mine: Vec<(usize, &PlannedRun)> = runs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| options.shard.is_none_or(|(k, n)| i % n == k))
+        .collect();
+    let todo: Vec<&PlannedRun> = mine
+        .iter()
+        .filter(|(_, r)| load_run(&options.out, r, &mut corrupt).is_none())
+        .map(|(_, r)| *r)
+        .collect();
     let per: Vec<(Experiment, usize, usize)> = Experiment::ALL
         .iter()
-        .map(|&e| (e, mine.iter().filter(|(_, r)| r.experiment == e).count(), todo.iter().filter(|r| r.experiment == e).count()))
+        .map(|&e| {
+            (
+                e,
+                mine.iter().filter(|(_, r)| r.experiment == e).count(),
+                todo.iter().filter(|r| r.experiment == e).count(),
+            )
+        })
         .collect();
     progress.plan(&per);
     let mut mnist_data: Option<(Dataset, Dataset)> = None;
@@ -347,7 +470,9 @@ pub fn reproduce(options: &ReproduceOptions, progress: &mut dyn ReproduceProgres
         let result = match &run.spec {
             RunSpec::MnistReg { .. } => {
                 if mnist_data.is_none() {
-                    let dir = mnist_dir.as_ref().expect("MNIST runs are planned only when MNIST is present");
+                    let dir = mnist_dir
+                        .as_ref()
+                        .expect("MNIST runs are planned only when MNIST is present");
                     mnist_data = Some(mnist::load(dir)?);
                 }
                 let (train, test) = mnist_data.as_ref().expect("just loaded");
@@ -355,19 +480,34 @@ pub fn reproduce(options: &ReproduceOptions, progress: &mut dyn ReproduceProgres
             }
             spec => runs::execute(spec)?,
         };
-        let stored = StoredRun { checksum: checksum(&run.spec, &result), spec: run.spec.clone(), result, seconds: t.elapsed().as_secs_f64() };
+        let stored = StoredRun {
+            checksum: checksum(&run.spec, &result),
+            spec: run.spec.clone(),
+            result,
+            seconds: t.elapsed().as_secs_f64(),
+        };
         write_atomic(
             &options.out.join("runs").join(format!("{}.json", run.key)),
-            serde_json::to_string_pretty(&stored).expect("serialises").as_bytes(),
+            serde_json::to_string_pretty(&stored)
+                .expect("serialises")
+                .as_bytes(),
         )?;
         progress.run_done(run.experiment);
     }
     let mut ignored = Vec::new();
-    let stored: Vec<(Experiment, StoredRun)> = runs.iter().filter_map(|r| load_run(&options.out, r, &mut ignored).map(|s| (r.experiment, s))).collect();
+    let stored: Vec<(Experiment, StoredRun)> = runs
+        .iter()
+        .filter_map(|r| load_run(&options.out, r, &mut ignored).map(|s| (r.experiment, s)))
+        .collect();
     let missing = runs.len() - stored.len();
     let report = if missing == 0 {
         let mnist_note = mnist_dir.as_ref().err().cloned();
-        Some(findings::render(&options.out, &plan, &stored, mnist_note.as_deref())?)
+        Some(findings::render(
+            &options.out,
+            &plan,
+            &stored,
+            mnist_note.as_deref(),
+        )?)
     } else {
         progress.note(&format!("{missing} of {} runs are not done yet (other shards?); the report is rendered when all are", runs.len()));
         None

@@ -4,15 +4,17 @@
 use crate::data::{Dataset, InputScaling, InputTransform, SyntheticConfig, Targets};
 use crate::error::Result;
 use crate::linalg::Matrix;
+use crate::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm};
 use crate::model::train::{train, EpochMetrics, TrainObserver, TrainState};
 use crate::model::{Network, OptimizerKind, Precision, TrainSettings};
 use crate::regularizer::{RegTerm, RegularizerKind};
 use crate::rng::{SeededRng, Stream};
 use crate::theory::discrepancy::discrepancies;
-use crate::theory::feature_matrix::{loss_bound, smallest_singular_value, squared_loss_and_gradient_norm};
-use crate::theory::kernel::{discrepancy_matrix, kernel_gram};
 use crate::theory::feature_matrix::activation_pattern;
-use crate::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm};
+use crate::theory::feature_matrix::{
+    loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
+};
+use crate::theory::kernel::{discrepancy_matrix, kernel_gram};
 
 /// How the first layer starts in the diversity experiment.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -31,13 +33,40 @@ pub enum InitKind {
 pub enum RunSpec {
     /// RQ1: full-batch gradient descent on teacher-student data, measuring L, ||grad L||,
     /// s_m(D) and the bound every `log_every` steps.
-    LossBound { seed: u64, data: SyntheticConfig, width: usize, steps: usize, lr: f64, log_every: usize },
+    LossBound {
+        seed: u64,
+        data: SyntheticConfig,
+        width: usize,
+        steps: usize,
+        lr: f64,
+        log_every: usize,
+    },
     /// RQ2/RQ4: networks of varied diversity trained the same way; measurements at checkpoints.
-    Diversity { seed: u64, data: SyntheticConfig, width: usize, init: InitKind, lambda: f64, epochs: usize, checkpoints: Vec<usize> },
+    Diversity {
+        seed: u64,
+        data: SyntheticConfig,
+        width: usize,
+        init: InitKind,
+        lambda: f64,
+        epochs: usize,
+        checkpoints: Vec<usize>,
+    },
     /// RQ3: lambda_min(K) on random sphere points, and the decomposition for random units.
-    KernelOnData { seed: u64, dim: usize, points: usize, width: usize },
+    KernelOnData {
+        seed: u64,
+        dim: usize,
+        points: usize,
+        width: usize,
+    },
     /// RQ5 synthetic: one width and lambda of the discrepancy regulariser (lambda 0 = none).
-    SyntheticReg { seed: u64, data: SyntheticConfig, validation: usize, width: usize, lambda: f64, epochs: usize },
+    SyntheticReg {
+        seed: u64,
+        data: SyntheticConfig,
+        validation: usize,
+        width: usize,
+        lambda: f64,
+        epochs: usize,
+    },
     /// RQ5 MNIST: one width, regulariser and lambda; validation carved from the training set.
     MnistReg {
         seed: u64,
@@ -85,7 +114,9 @@ fn measure(net: &Network<f64>, train: &Dataset) -> serde_json::Value {
     let s = smallest_singular_value(net, &train.x);
     let (loss, grad) = squared_loss_and_gradient_norm(net, &train.x, &targets_matrix(train));
     let bound = (s.value > 0.0).then(|| loss_bound(train.len(), grad, s.value));
-    let disc = discrepancies(&net.w).map(|d| d.l2_slice_sq).unwrap_or(f64::NAN);
+    let disc = discrepancies(&net.w)
+        .map(|d| d.l2_slice_sq)
+        .unwrap_or(f64::NAN);
     serde_json::json!({ "loss": loss, "grad_norm": grad, "s_min": s.value, "bound": bound, "l2_discrepancy_sq": disc })
 }
 
@@ -96,18 +127,41 @@ fn clustered_init(net: &mut Network<f64>, spread: f64, seed: u64) {
     for k in 0..n {
         let norm = crate::linalg::norm(net.w.row(k));
         let noise = rng.unit_vector(d);
-        let row: Vec<f64> = centres[k % 3].iter().zip(&noise).map(|(c, e)| c + spread * e).collect();
+        let row: Vec<f64> = centres[k % 3]
+            .iter()
+            .zip(&noise)
+            .map(|(c, e)| c + spread * e)
+            .collect();
         let rn = crate::linalg::norm(&row);
-        net.w.row_mut(k).iter_mut().zip(&row).for_each(|(w, r)| *w = r / rn * norm);
+        net.w
+            .row_mut(k)
+            .iter_mut()
+            .zip(&row)
+            .for_each(|(w, r)| *w = r / rn * norm);
     }
 }
 
 /// Executes a run; the result is a JSON object whose fields depend on the kind.
 pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
     match spec {
-        RunSpec::LossBound { seed, data, width, steps, lr, log_every } => {
+        RunSpec::LossBound {
+            seed,
+            data,
+            width,
+            steps,
+            lr,
+            log_every,
+        } => {
             let (train_data, test_data) = scaled_synthetic(data, *seed)?;
-            let settings = TrainSettings { width: *width, epochs: *steps, seed: *seed, optimizer: OptimizerKind::Gd, lr: *lr, precision: Precision::F64, ..TrainSettings::default() };
+            let settings = TrainSettings {
+                width: *width,
+                epochs: *steps,
+                seed: *seed,
+                optimizer: OptimizerKind::Gd,
+                lr: *lr,
+                precision: Precision::F64,
+                ..TrainSettings::default()
+            };
             let cfg = settings.resolve(&train_data)?;
             let mut points = Vec::new();
             let wanted: Vec<usize> = (0..=*steps).filter(|e| e % log_every == 0).collect();
@@ -120,10 +174,24 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
                     Ok(())
                 },
             };
-            train::<f64>(&cfg, &train_data, &test_data, TrainState::initial(&cfg), &mut obs)?;
+            train::<f64>(
+                &cfg,
+                &train_data,
+                &test_data,
+                TrainState::initial(&cfg),
+                &mut obs,
+            )?;
             Ok(serde_json::json!({ "trajectory": points }))
         }
-        RunSpec::Diversity { seed, data, width, init, lambda, epochs, checkpoints } => {
+        RunSpec::Diversity {
+            seed,
+            data,
+            width,
+            init,
+            lambda,
+            epochs,
+            checkpoints,
+        } => {
             let (train_data, test_data) = scaled_synthetic(data, *seed)?;
             let settings = TrainSettings {
                 width: *width,
@@ -131,7 +199,11 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
                 seed: *seed,
                 batch_size: 32,
                 precision: Precision::F64,
-                regularizers: if *lambda > 0.0 { vec![RegTerm::new(RegularizerKind::Discrepancy, *lambda)?] } else { vec![] },
+                regularizers: if *lambda > 0.0 {
+                    vec![RegTerm::new(RegularizerKind::Discrepancy, *lambda)?]
+                } else {
+                    vec![]
+                },
                 ..TrainSettings::default()
             };
             let cfg = settings.resolve(&train_data)?;
@@ -156,13 +228,33 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
             train::<f64>(&cfg, &train_data, &test_data, state, &mut obs)?;
             Ok(serde_json::json!({ "checkpoints": points }))
         }
-        RunSpec::KernelOnData { seed, dim, points, width } => {
+        RunSpec::KernelOnData {
+            seed,
+            dim,
+            points,
+            width,
+        } => {
             let mut rng = SeededRng::new(*seed, Stream::Data);
-            let x = Matrix::from_vec(*points, *dim, (0..*points).flat_map(|_| rng.unit_vector(*dim)).collect());
+            let x = Matrix::from_vec(
+                *points,
+                *dim,
+                (0..*points).flat_map(|_| rng.unit_vector(*dim)).collect(),
+            );
             let k = kernel_gram(&x);
             let lambda_min_k = smallest_eigenvalue_psd(&k).value().unwrap_or(0.0).max(0.0);
-            let net: Network<f64> = Network::init(*dim, *width, 1, crate::model::OutputLayer::Fixed, 1.0, &mut SeededRng::new(*seed, Stream::Init));
-            let e = discrepancy_matrix(&x, &activation_pattern(&net, &x), &vec![1.0 / *width as f64; *width]);
+            let net: Network<f64> = Network::init(
+                *dim,
+                *width,
+                1,
+                crate::model::OutputLayer::Fixed,
+                1.0,
+                &mut SeededRng::new(*seed, Stream::Init),
+            );
+            let e = discrepancy_matrix(
+                &x,
+                &activation_pattern(&net, &x),
+                &vec![1.0 / *width as f64; *width],
+            );
             let e_norm = symmetric_spectral_norm(&e);
             let s = smallest_singular_value(&net, &x);
             Ok(serde_json::json!({
@@ -172,7 +264,14 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
                 "s_min_sq_over_n": s.value * s.value / *width as f64,
             }))
         }
-        RunSpec::SyntheticReg { seed, data, validation, width, lambda, epochs } => {
+        RunSpec::SyntheticReg {
+            seed,
+            data,
+            validation,
+            width,
+            lambda,
+            epochs,
+        } => {
             let (all_train, test_data) = scaled_synthetic(data, *seed)?;
             let (train_data, val_data) = split_last(&all_train, *validation);
             let settings = TrainSettings {
@@ -180,18 +279,38 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
                 epochs: *epochs,
                 seed: *seed,
                 batch_size: 32,
-                regularizers: if *lambda > 0.0 { vec![RegTerm::new(RegularizerKind::Discrepancy, *lambda)?] } else { vec![] },
+                regularizers: if *lambda > 0.0 {
+                    vec![RegTerm::new(RegularizerKind::Discrepancy, *lambda)?]
+                } else {
+                    vec![]
+                },
                 ..TrainSettings::default()
             };
             let cfg = settings.resolve(&train_data)?;
             let mut last = None;
-            let mut obs = Collect { wanted: vec![*epochs], each: |m: &EpochMetrics, _: &TrainState<f32>| { last = Some(m.clone()); Ok(()) } };
-            let state = train::<f32>(&cfg, &train_data, &test_data, TrainState::initial(&cfg), &mut obs)?;
+            let mut obs = Collect {
+                wanted: vec![*epochs],
+                each: |m: &EpochMetrics, _: &TrainState<f32>| {
+                    last = Some(m.clone());
+                    Ok(())
+                },
+            };
+            let state = train::<f32>(
+                &cfg,
+                &train_data,
+                &test_data,
+                TrainState::initial(&cfg),
+                &mut obs,
+            )?;
             let m = last.expect("the last epoch is reported");
             let (val_loss, _) = crate::model::train::score(&state.net, cfg.loss, &val_data);
-            Ok(serde_json::json!({ "train_loss": m.train_loss, "validation_loss": val_loss, "test_loss": m.test_loss, "l2_discrepancy_sq": m.l2_discrepancy_sq }))
+            Ok(
+                serde_json::json!({ "train_loss": m.train_loss, "validation_loss": val_loss, "test_loss": m.test_loss, "l2_discrepancy_sq": m.l2_discrepancy_sq }),
+            )
         }
-        RunSpec::MnistReg { .. } => unreachable!("MNIST runs are executed with their data: execute_mnist"),
+        RunSpec::MnistReg { .. } => {
+            unreachable!("MNIST runs are executed with their data: execute_mnist")
+        }
     }
 }
 
@@ -201,12 +320,29 @@ fn split_last(d: &Dataset, validation: usize) -> (Dataset, Dataset) {
     let cut = m - validation.min(m - 1);
     let first: Vec<usize> = (0..cut).collect();
     let rest: Vec<usize> = (cut..m).collect();
-    (d.select(&first, format!("{} (training part)", d.name)), d.select(&rest, format!("{} (validation part)", d.name)))
+    (
+        d.select(&first, format!("{} (training part)", d.name)),
+        d.select(&rest, format!("{} (validation part)", d.name)),
+    )
 }
 
 /// Executes an MNIST run on the loaded (raw) MNIST train/test sets.
-pub fn execute_mnist(spec: &RunSpec, mnist_train: &Dataset, mnist_test: &Dataset) -> Result<serde_json::Value> {
-    let RunSpec::MnistReg { seed, width, reg, lambda, epochs, train_samples, validation, reg_every } = spec else {
+pub fn execute_mnist(
+    spec: &RunSpec,
+    mnist_train: &Dataset,
+    mnist_test: &Dataset,
+) -> Result<serde_json::Value> {
+    let RunSpec::MnistReg {
+        seed,
+        width,
+        reg,
+        lambda,
+        epochs,
+        train_samples,
+        validation,
+        reg_every,
+    } = spec
+    else {
         unreachable!("execute_mnist takes MNIST runs");
     };
     // A fixed seeded permutation of the 60,000 (the same for every run): the first
@@ -215,7 +351,10 @@ pub fn execute_mnist(spec: &RunSpec, mnist_train: &Dataset, mnist_test: &Dataset
     SeededRng::new(0, Stream::Split).shuffle(&mut order);
     let n_train = (*train_samples).min(mnist_train.len() - validation);
     let mut train_data = mnist_train.select(&order[..n_train], "MNIST training part");
-    let mut val_data = mnist_train.select(&order[n_train..n_train + validation], "MNIST validation part");
+    let mut val_data = mnist_train.select(
+        &order[n_train..n_train + validation],
+        "MNIST validation part",
+    );
     let mut test_data = mnist_test.clone();
     let t = InputTransform::fit(InputScaling::Sphere, &train_data.x);
     for d in [&mut train_data, &mut val_data, &mut test_data] {
@@ -234,8 +373,20 @@ pub fn execute_mnist(spec: &RunSpec, mnist_train: &Dataset, mnist_test: &Dataset
     };
     let cfg = settings.resolve(&train_data)?;
     let mut last = None;
-    let mut obs = Collect { wanted: vec![*epochs], each: |m: &EpochMetrics, _: &TrainState<f32>| { last = Some(m.clone()); Ok(()) } };
-    let state = train::<f32>(&cfg, &train_data, &test_data, TrainState::initial(&cfg), &mut obs)?;
+    let mut obs = Collect {
+        wanted: vec![*epochs],
+        each: |m: &EpochMetrics, _: &TrainState<f32>| {
+            last = Some(m.clone());
+            Ok(())
+        },
+    };
+    let state = train::<f32>(
+        &cfg,
+        &train_data,
+        &test_data,
+        TrainState::initial(&cfg),
+        &mut obs,
+    )?;
     let m = last.expect("the last epoch is reported");
     let (val_loss, val_error) = crate::model::train::score(&state.net, cfg.loss, &val_data);
     Ok(serde_json::json!({

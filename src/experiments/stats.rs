@@ -11,7 +11,11 @@ pub fn mean_sd(x: &[f64]) -> (f64, f64) {
         return (f64::NAN, f64::NAN);
     }
     let mean = x.iter().sum::<f64>() / n;
-    let var = if x.len() > 1 { x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let var = if x.len() > 1 {
+        x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
     (mean, var.sqrt())
 }
 
@@ -49,13 +53,27 @@ pub struct Wilcoxon {
 
 /// Two-sided Wilcoxon signed-rank test of the differences `d` against 0.
 pub fn wilcoxon_signed_rank(d: &[f64]) -> Wilcoxon {
-    let nz: Vec<f64> = d.iter().copied().filter(|v| *v != 0.0 && v.is_finite()).collect();
+    let nz: Vec<f64> = d
+        .iter()
+        .copied()
+        .filter(|v| *v != 0.0 && v.is_finite())
+        .collect();
     let n = nz.len();
     if n == 0 {
-        return Wilcoxon { n, w_plus: 0.0, p_value: 1.0, exact: true };
+        return Wilcoxon {
+            n,
+            w_plus: 0.0,
+            p_value: 1.0,
+            exact: true,
+        };
     }
     let r = ranks(&nz.iter().map(|v| v.abs()).collect::<Vec<_>>());
-    let w_plus: f64 = r.iter().zip(&nz).filter(|(_, v)| **v > 0.0).map(|(r, _)| r).sum();
+    let w_plus: f64 = r
+        .iter()
+        .zip(&nz)
+        .filter(|(_, v)| **v > 0.0)
+        .map(|(r, _)| r)
+        .sum();
     let total = (n * (n + 1)) as f64 / 2.0;
     if n <= 25 {
         // Exact null distribution of W+ over the 2^n sign patterns, on doubled ranks
@@ -75,19 +93,32 @@ pub fn wilcoxon_signed_rank(d: &[f64]) -> Wilcoxon {
         let (lo, hi) = (observed.min(mirrored), observed.max(mirrored));
         let tail: f64 = counts[..=lo].iter().sum::<f64>() + counts[hi..].iter().sum::<f64>();
         let p = if lo == hi { 1.0 } else { tail / all };
-        return Wilcoxon { n, w_plus, p_value: p.min(1.0), exact: true };
+        return Wilcoxon {
+            n,
+            w_plus,
+            p_value: p.min(1.0),
+            exact: true,
+        };
     }
     let mean = total / 2.0;
     let sd = ((n * (n + 1) * (2 * n + 1)) as f64 / 24.0).sqrt();
     let z = ((w_plus - mean).abs() - 0.5).max(0.0) / sd;
-    Wilcoxon { n, w_plus, p_value: (2.0 * normal_upper_tail(z)).min(1.0), exact: false }
+    Wilcoxon {
+        n,
+        w_plus,
+        p_value: (2.0 * normal_upper_tail(z)).min(1.0),
+        exact: false,
+    }
 }
 
 /// P(Z > z) for a standard normal (Abramowitz-Stegun 7.1.26 erfc, error < 1.5e-7).
 pub fn normal_upper_tail(z: f64) -> f64 {
     let x = z / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
-    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let erfc = poly * (-x * x).exp();
     let erfc = if x >= 0.0 { erfc } else { 2.0 - erfc };
     0.5 * erfc
@@ -132,8 +163,19 @@ pub fn spearman_with_bootstrap(x: &[f64], y: &[f64], resamples: usize, seed: u64
         .filter(|v| v.is_finite())
         .collect();
     boot.sort_by(f64::total_cmp);
-    let q = |p: f64| if boot.is_empty() { f64::NAN } else { boot[((boot.len() - 1) as f64 * p).round() as usize] };
-    Correlation { rho, ci_low: q(0.025), ci_high: q(0.975), n }
+    let q = |p: f64| {
+        if boot.is_empty() {
+            f64::NAN
+        } else {
+            boot[((boot.len() - 1) as f64 * p).round() as usize]
+        }
+    };
+    Correlation {
+        rho,
+        ci_low: q(0.025),
+        ci_high: q(0.975),
+        n,
+    }
 }
 
 #[cfg(test)]
@@ -158,7 +200,9 @@ mod tests {
 
     #[test]
     fn normal_approximation_is_close_to_exact_at_25() {
-        let d: Vec<f64> = (1..=26).map(|i| if i % 3 == 0 { -(i as f64) } else { i as f64 }).collect();
+        let d: Vec<f64> = (1..=26)
+            .map(|i| if i % 3 == 0 { -(i as f64) } else { i as f64 })
+            .collect();
         let approx = wilcoxon_signed_rank(&d);
         let exact = wilcoxon_signed_rank(&d[..25]);
         assert!(!approx.exact && exact.exact);

@@ -10,13 +10,22 @@ pub enum Block {
     Paragraph(String),
     /// A preformatted line (commands).
     Code(String),
-    Table { header: Vec<String>, rows: Vec<Vec<String>> },
+    Table {
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
     /// An SVG plot: file name (beside the report) and its content.
-    Plot { file: String, caption: String, svg: String },
+    Plot {
+        file: String,
+        caption: String,
+        svg: String,
+    },
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Markdown, with plots as links to their SVG files.
@@ -37,7 +46,14 @@ pub fn markdown(blocks: &[Block]) -> String {
                 let _ = writeln!(out, "| {} |", header.join(" | "));
                 let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
                 for r in rows {
-                    let _ = writeln!(out, "| {} |", r.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "));
+                    let _ = writeln!(
+                        out,
+                        "| {} |",
+                        r.iter()
+                            .map(|c| c.replace('|', "\\|"))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    );
                 }
                 out.push('\n');
             }
@@ -89,7 +105,11 @@ pub fn html(title: &str, blocks: &[Block]) -> String {
             }
             Block::Plot { caption, svg, .. } => {
                 let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
-                let _ = writeln!(out, "<figure>{body}<figcaption>{}</figcaption></figure>", escape(caption));
+                let _ = writeln!(
+                    out,
+                    "<figure>{body}<figcaption>{}</figcaption></figure>",
+                    escape(caption)
+                );
             }
         }
     }
@@ -107,13 +127,26 @@ mod tests {
             Block::Heading(1, "T <1>".into()),
             Block::Paragraph("p".into()),
             Block::Code("cmd".into()),
-            Block::Table { header: vec!["a".into(), "b".into()], rows: vec![vec!["1".into(), "x|y".into()]] },
-            Block::Plot { file: "f.svg".into(), caption: "cap".into(), svg: "<?xml?><svg></svg>".into() },
+            Block::Table {
+                header: vec!["a".into(), "b".into()],
+                rows: vec![vec!["1".into(), "x|y".into()]],
+            },
+            Block::Plot {
+                file: "f.svg".into(),
+                caption: "cap".into(),
+                svg: "<?xml?><svg></svg>".into(),
+            },
         ];
         let md = markdown(&blocks);
-        assert!(md.contains("# T <1>") && md.contains("| 1 | x\\|y |") && md.contains("![cap](f.svg)"));
+        assert!(
+            md.contains("# T <1>") && md.contains("| 1 | x\\|y |") && md.contains("![cap](f.svg)")
+        );
         let h = html("t", &blocks);
-        assert!(h.contains("<h1>T &lt;1&gt;</h1>") && h.contains("<figure><svg></svg>") && !h.contains("<?xml"));
+        assert!(
+            h.contains("<h1>T &lt;1&gt;</h1>")
+                && h.contains("<figure><svg></svg>")
+                && !h.contains("<?xml")
+        );
         assert!(!h.contains("http"), "self-contained");
     }
 }
