@@ -281,7 +281,7 @@ pub fn bench_regularizers(width: usize, dim: usize, repeats: usize) -> Vec<(Stri
 pub struct RegEveryResult {
     pub every: usize,
     pub lambda: f64,
-    pub l2_discrepancy_sq: f64,
+    pub l2_discrepancy_sq: Option<f64>,
     pub test_loss: f64,
     pub seconds: f64,
 }

@@ -546,6 +546,9 @@ fn train(args: TrainArgs) -> Result<()> {
         &mut progress,
     )?;
     progress.bar.finish_and_clear();
+    for note in &summary.notes {
+        eprintln!("note: {note}");
+    }
     if summary.zero_inputs > 0 {
         eprintln!(
             "note: {} all-zero inputs have no direction; they stay zero after sphere projection",
@@ -858,7 +861,7 @@ fn bench(what: BenchCommand) -> Result<()> {
             }
             let every = diversenet::bench::reg_every_effect()?;
             for e in &every {
-                println!("  discrepancy (lambda {}) every {:>2} steps on synthetic data: L2 discrepancy^2 {:.4e}, test loss {:.4e}, {:.2} s", e.lambda, e.every, e.l2_discrepancy_sq, e.test_loss, e.seconds);
+                println!("  discrepancy (lambda {}) every {:>2} steps on synthetic data: L2 discrepancy^2 {:.4e}, test loss {:.4e}, {:.2} s", e.lambda, e.every, e.l2_discrepancy_sq.unwrap_or(f64::NAN), e.test_loss, e.seconds);
             }
             results.push(serde_json::to_value(&every)?);
             write_json(json.as_deref(), &results)

@@ -19,6 +19,8 @@ use super::train::{
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+/// The checkpoint before the last, kept so that a corrupted last one is not the only one.
+pub const PREVIOUS_CHECKPOINT_FILE: &str = "checkpoint.prev.safetensors";
 pub const CONFIG_FILE: &str = "config.json";
 pub const SUMMARY_FILE: &str = "summary.json";
 
@@ -45,6 +47,9 @@ pub struct RunSummary {
     pub zero_inputs: usize,
     /// Epochs restored from a checkpoint instead of trained in this invocation.
     pub resumed_from_epoch: usize,
+    /// What the run had to work around (a corrupted checkpoint, stale temporary files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub final_metrics: EpochMetrics,
     pub out_dir: PathBuf,
     pub model: PathBuf,
@@ -112,6 +117,14 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
             self.metrics
                 .sync_data()
                 .map_err(|e| Error::io(&self.metrics_path, e))?;
+            // Keep the last good checkpoint until the new one is complete.
+            if self.checkpoint_path.exists() {
+                let previous = self
+                    .checkpoint_path
+                    .with_file_name(PREVIOUS_CHECKPOINT_FILE);
+                std::fs::rename(&self.checkpoint_path, &previous)
+                    .map_err(|e| Error::io(&previous, e))?;
+            }
             save_checkpoint(&self.checkpoint_path, state, self.config)?;
         }
         self.progress.epoch(metrics);
@@ -151,6 +164,28 @@ fn metrics_up_to(path: &Path, epochs_done: usize) -> Result<Vec<(String, EpochMe
     Ok(kept)
 }
 
+/// Removes temporary files a killed run left behind (`.NAME.tmp-PID`), and says so.
+fn remove_stale_temporaries(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with('.') && n.contains(".tmp-")
+        })
+        .filter_map(|e| {
+            std::fs::remove_file(e.path()).ok().map(|_| {
+                format!(
+                    "removed {}, left by an interrupted write",
+                    e.path().display()
+                )
+            })
+        })
+        .collect()
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_typed<T: Real>(
     config: &TrainConfig,
@@ -166,13 +201,36 @@ fn run_typed<T: Real>(
     let checkpoint_path = out_dir.join(CHECKPOINT_FILE);
     let model_path = out_dir.join(MODEL_FILE);
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let existing = [&metrics_path, &checkpoint_path, &model_path]
+    let previous_path = out_dir.join(PREVIOUS_CHECKPOINT_FILE);
+    let mut notes = remove_stale_temporaries(out_dir);
+    let existing = [&metrics_path, &checkpoint_path, &previous_path, &model_path]
         .iter()
         .any(|p| p.exists());
     let mut state = TrainState::<T>::initial(config);
     let mut kept = Vec::new();
-    if resume && checkpoint_path.exists() {
-        let (saved, saved_config) = load_checkpoint::<T>(&checkpoint_path)?;
+    if resume && (checkpoint_path.exists() || previous_path.exists()) {
+        let (saved, saved_config) = match load_checkpoint::<T>(&checkpoint_path) {
+            Ok(c) => c,
+            Err(latest) => match load_checkpoint::<T>(&previous_path) {
+                Ok(c) => {
+                    // The corrupt file goes, so that the next checkpoint keeps the good one as previous.
+                    let _ = std::fs::remove_file(&checkpoint_path);
+                    notes.push(format!(
+                        "{} is unusable ({latest}); resumed from the previous checkpoint, epoch {}",
+                        checkpoint_path.display(),
+                        c.0.epochs_done
+                    ));
+                    c
+                }
+                Err(_) if !checkpoint_path.exists() => return Err(latest),
+                Err(prev) => {
+                    return Err(Error::format(
+                        &checkpoint_path,
+                        format!("the checkpoint cannot be used ({latest}) and neither can the previous one ({prev}); start again without --resume"),
+                    ))
+                }
+            },
+        };
         if !saved_config.same_run_as(config) {
             return Err(Error::config(
                 "resume",
@@ -230,6 +288,7 @@ fn run_typed<T: Real>(
         test_samples: test_data.len(),
         zero_inputs,
         resumed_from_epoch,
+        notes,
         final_metrics,
         out_dir: out_dir.to_path_buf(),
         model: model_path,

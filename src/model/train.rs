@@ -259,8 +259,10 @@ pub struct EpochMetrics {
     pub grad_norm: f64,
     /// ||grad_W L||_F, the quantity in the paper's loss bound.
     pub grad_norm_w: f64,
-    /// The L2 slice discrepancy L2(W)^2 of the hidden units (PAPER.md section 4).
-    pub l2_discrepancy_sq: f64,
+    /// The L2 slice discrepancy L2(W)^2 of the hidden units (PAPER.md section 4); absent
+    /// for d = 1 (no continuum of directions) or when every row of W is zero.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub l2_discrepancy_sq: Option<f64>,
     /// R_i(W) of each regulariser in use, by name (lambda not applied).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
     pub regularizers: std::collections::BTreeMap<String, f64>,
@@ -553,8 +555,9 @@ pub fn train<T: Real>(
             });
         }
         let w64 = state.net.w.map(|v| v.to_f64());
-        let l2_discrepancy_sq =
-            crate::theory::discrepancy::discrepancies(&w64).map_or(f64::NAN, |d| d.l2_slice_sq);
+        let l2_discrepancy_sq = crate::theory::discrepancy::discrepancies(&w64)
+            .ok()
+            .map(|d| d.l2_slice_sq);
         let regularizers = cfg
             .regularizers
             .iter()

@@ -1,0 +1,329 @@
+//! Hostile inputs and crashes: loaders never panic on arbitrary or truncated bytes; a run
+//! killed with SIGKILL resumes to exactly the uninterrupted result; a corrupted checkpoint
+//! is detected and the previous one used; numerical edge cases give answers or clear errors.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use common::*;
+use diversenet::data::{csv, idx, npy, Dataset, Targets, Task};
+use diversenet::linalg::Matrix;
+use diversenet::model::file::TensorFile;
+use diversenet::model::run::{run_training, Silent};
+use diversenet::model::TrainSettings;
+use diversenet::rng::{SeededRng, Stream};
+use proptest::prelude::*;
+
+fn valid_files() -> Vec<Vec<u8>> {
+    let mut tf = TensorFile::default();
+    tf.put_matrix("W", &Matrix::from_vec(2, 3, vec![1.0f32; 6]));
+    vec![
+        idx::encode_idx(&[3, 2, 2], &[7; 12]),
+        npy::encode_npy_f64(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+        b"a,b,label\n1,2,0\n3,4,1\n".to_vec(),
+        tf.encode().unwrap(),
+    ]
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// Every loader on `bytes`: any result but a panic is acceptable.
+fn all_loaders(bytes: &[u8]) {
+    let p = Path::new("fuzz");
+    let _ = idx::parse_idx(bytes, p);
+    let _ = idx::parse_idx(&gz(bytes), p);
+    let _ = npy::parse_npy(bytes, p);
+    let _ = csv::parse(bytes, p, None, Task::Auto);
+    let _ = csv::parse(bytes, p, Some("label"), Task::Classify);
+    if let Ok(f) = TensorFile::decode(bytes, p) {
+        let _ = f.matrix::<f64>("W", p);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn loaders_survive_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        all_loaders(&bytes);
+    }
+
+    #[test]
+    fn loaders_survive_truncated_and_flipped_files(which in 0usize..4, cut in 0.0f64..1.0, flip in any::<(usize, u8)>()) {
+        let mut bytes = valid_files()[which].clone();
+        let n = (bytes.len() as f64 * cut) as usize;
+        all_loaders(&bytes[..n]);
+        let i = flip.0 % bytes.len();
+        bytes[i] ^= flip.1 | 1;
+        all_loaders(&bytes);
+    }
+}
+
+#[test]
+fn model_files_with_lying_headers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // A safetensors header claiming an enormous length.
+    let mut lying = (u64::MAX / 2).to_le_bytes().to_vec();
+    lying.extend_from_slice(b"{}");
+    let p = dir.path().join("m.safetensors");
+    std::fs::write(&p, &lying).unwrap();
+    let e = diversenet::model::file::load_model(&p)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("m.safetensors"), "{e}");
+}
+
+fn uninterrupted(out: &Path, epochs: &str) {
+    let o = train_cmd(out, epochs, false).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn train_cmd(out: &Path, epochs: &str, resume: bool) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_diversenet"));
+    c.args([
+        "--threads",
+        "2",
+        "train",
+        "--data",
+        "synthetic",
+        "--train-samples",
+        "3000",
+        "--width",
+        "300",
+        "--dim",
+        "20",
+        "--epochs",
+        epochs,
+        "--seed",
+        "5",
+        "--quiet",
+        "--out",
+    ])
+    .arg(out)
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    if resume {
+        c.arg("--resume");
+    }
+    c
+}
+
+#[test]
+fn sigkill_at_a_random_point_then_resume_gives_the_uninterrupted_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let straight = dir.path().join("straight");
+    let t = Instant::now();
+    uninterrupted(&straight, "30");
+    let full = t.elapsed();
+    // Kill points drawn from a seeded stream, spread over the run.
+    let mut rng = SeededRng::new(2026, Stream::Sample);
+    let mut interrupted_mid_run = false;
+    for attempt in 0..3 {
+        let killed = dir.path().join(format!("killed-{attempt}"));
+        let mut child = train_cmd(&killed, "30", false).spawn().unwrap();
+        let at = full.mul_f64(0.15 + 0.7 * rng.uniform());
+        std::thread::sleep(at);
+        let _ = child.kill(); // SIGKILL on Unix
+        let _ = child.wait();
+        let lines = std::fs::read_to_string(killed.join("metrics.jsonl"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        interrupted_mid_run |= killed.join("checkpoint.safetensors").exists() && lines < 31;
+        let o = train_cmd(&killed, "30", true).output().unwrap();
+        assert!(
+            o.status.success(),
+            "resume after a kill at {at:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(
+            without_time(&read_metrics(&straight.join("metrics.jsonl"))),
+            without_time(&read_metrics(&killed.join("metrics.jsonl"))),
+            "metrics after a kill at {at:?}"
+        );
+        assert_eq!(
+            std::fs::read(straight.join("model.safetensors")).unwrap(),
+            std::fs::read(killed.join("model.safetensors")).unwrap()
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(&killed)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    }
+    assert!(
+        interrupted_mid_run,
+        "no kill landed between two checkpoints (run took {full:?})"
+    );
+}
+
+#[test]
+fn a_corrupted_checkpoint_is_detected_and_the_previous_one_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = |epochs| TrainSettings {
+        width: 16,
+        epochs,
+        seed: 9,
+        batch_size: 32,
+        ..TrainSettings::default()
+    };
+    let straight = dir.path().join("straight");
+    let (train, test) = small_synthetic(3);
+    run_training(
+        &settings(6),
+        train.clone(),
+        test.clone(),
+        &straight,
+        false,
+        &mut Silent,
+    )
+    .unwrap();
+    let split = dir.path().join("split");
+    run_training(
+        &settings(4),
+        train.clone(),
+        test.clone(),
+        &split,
+        false,
+        &mut Silent,
+    )
+    .unwrap();
+    let ckpt = split.join("checkpoint.safetensors");
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x10;
+    std::fs::write(&ckpt, bytes).unwrap();
+    let summary = run_training(
+        &settings(6),
+        train.clone(),
+        test.clone(),
+        &split,
+        true,
+        &mut Silent,
+    )
+    .unwrap();
+    assert_eq!(summary.resumed_from_epoch, 3);
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|n| n.contains("checksum mismatch")),
+        "{:?}",
+        summary.notes
+    );
+    assert_eq!(
+        without_time(&read_metrics(&straight.join("metrics.jsonl"))),
+        without_time(&read_metrics(&split.join("metrics.jsonl")))
+    );
+    // Both checkpoints corrupted: a clear error, nothing silently used.
+    for f in ["checkpoint.safetensors", "checkpoint.prev.safetensors"] {
+        let p = split.join(f);
+        let mut b = std::fs::read(&p).unwrap();
+        let n = b.len();
+        b[n - 3] ^= 0x10;
+        std::fs::write(&p, b).unwrap();
+    }
+    let e = run_training(&settings(8), train, test, &split, true, &mut Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("neither can the previous one"), "{e}");
+}
+
+fn dataset(x: Vec<f64>, d: usize, targets: Targets) -> Dataset {
+    Dataset::new("edge", Matrix::from_vec(x.len() / d, d, x), targets).unwrap()
+}
+
+#[test]
+fn numerical_edge_cases_give_answers_or_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut k = 0;
+    let mut run = |train: Dataset, s: TrainSettings| {
+        k += 1;
+        run_training(
+            &s,
+            train.clone(),
+            train,
+            &dir.path().join(k.to_string()),
+            false,
+            &mut Silent,
+        )
+    };
+    let base = TrainSettings {
+        width: 4,
+        epochs: 3,
+        batch_size: 4,
+        ..TrainSettings::default()
+    };
+    // All-zero inputs: outputs and gradients are 0; the loss stays at mean(y^2)/2.
+    let s = run(
+        dataset(
+            vec![0.0; 12],
+            3,
+            Targets::Scalar(vec![1.0, -1.0, 1.0, -1.0]),
+        ),
+        base.clone(),
+    )
+    .unwrap();
+    assert_eq!(s.zero_inputs, 8);
+    assert!((s.final_metrics.train_loss - 0.5).abs() < 1e-12);
+    // Duplicate samples and a constant target: trains.
+    let s = run(
+        dataset([0.6, 0.8].repeat(6), 2, Targets::Scalar(vec![0.3; 6])),
+        base.clone(),
+    )
+    .unwrap();
+    assert!(s.final_metrics.train_loss.is_finite());
+    // A single class: cross-entropy is 0 and the error is 0.
+    let s = run(
+        dataset(
+            vec![1.0, 2.0, 3.0, 4.0],
+            2,
+            Targets::Classes {
+                labels: vec![0, 0],
+                num_classes: 1,
+            },
+        ),
+        base.clone(),
+    )
+    .unwrap();
+    assert_eq!(s.final_metrics.test_error, Some(0.0));
+    assert!(s.final_metrics.train_loss.abs() < 1e-6);
+    // Width 1 and d = 1 (inputs on S^0 = {-1, +1}; no discrepancy is defined there).
+    let s = run(
+        dataset(
+            vec![2.0, -1.0, 3.0, -4.0],
+            1,
+            Targets::Scalar(vec![1.0, 0.0, 1.0, 0.0]),
+        ),
+        TrainSettings {
+            width: 1,
+            ..base.clone()
+        },
+    )
+    .unwrap();
+    assert!(s.final_metrics.train_loss.is_finite());
+    assert!(s.final_metrics.l2_discrepancy_sq.is_none());
+    // A learning rate that diverges: a clear error.
+    let (train, _) = small_synthetic(7);
+    let e = run(
+        train,
+        TrainSettings {
+            optimizer: diversenet::model::OptimizerKind::Sgd { momentum: 0.9 },
+            lr: 1e6,
+            epochs: 20,
+            width: 20,
+            batch_size: 32,
+            ..base
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("diverged"), "{e}");
+}
