@@ -52,7 +52,7 @@ fn discrepancy_regulariser_lowers_the_discrepancy_and_is_logged() {
     let (a, b) = (plain.last().unwrap(), reg.last().unwrap());
     assert!(
         b.l2_discrepancy_sq.unwrap() < 0.8 * a.l2_discrepancy_sq.unwrap(),
-        "{} vs {}",
+        "{:?} vs {:?}",
         b.l2_discrepancy_sq,
         a.l2_discrepancy_sq
     );
