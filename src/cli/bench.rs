@@ -1,0 +1,171 @@
+//! `bench`: throughput figures of training, the theory and the regularisers.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use diversenet::model::OptimizerKind;
+
+use super::write_json;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Samples per second of MNIST-shaped training steps (784 -> n -> 10).
+    Train {
+        /// Hidden widths to measure.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+        widths: Vec<usize>,
+        #[arg(long, default_value_t = 128)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        /// Timed repeats (the median and the best are reported).
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// sgd | adam
+        #[arg(long, default_value = "adam")]
+        optimizer: String,
+        #[arg(long, default_value = "f32")]
+        precision: String,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Seconds for each regulariser's value + gradient beside one MNIST-shaped training
+    /// epoch, and what applying it every k steps does to the result.
+    Reg {
+        #[arg(long, default_value_t = 1000)]
+        width: usize,
+        #[arg(long, default_value_t = 784)]
+        dim: usize,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Seconds for s_m(D) (Gram form; Cholesky + Lanczos against the full eigensolver) and
+    /// for the kernel spectrum.
+    Theory {
+        /// Point counts m (n = 1000 units, d = 784).
+        #[arg(long, value_delimiter = ',', default_value = "2000,10000")]
+        points: Vec<usize>,
+        #[arg(long, default_value_t = 1000)]
+        width: usize,
+        #[arg(long, default_value_t = 784)]
+        dim: usize,
+        /// Also time the full eigendecomposition, and a trained network, for point counts up to this.
+        #[arg(long, default_value_t = 2000)]
+        full_up_to: usize,
+        /// Degree of the spectrum benchmark.
+        #[arg(long, default_value_t = 200)]
+        max_degree: usize,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+pub fn bench(what: BenchCommand) -> Result<()> {
+    match what {
+        BenchCommand::Train {
+            widths,
+            batch_size,
+            steps,
+            repeats,
+            optimizer,
+            precision,
+            json,
+        } => {
+            let mut results = Vec::new();
+            for width in widths {
+                let r = diversenet::bench::bench_train(
+                    width,
+                    784,
+                    10,
+                    batch_size,
+                    OptimizerKind::parse(&optimizer, 0.9)?,
+                    precision.parse()?,
+                    steps,
+                    repeats,
+                )?;
+                println!(
+                    "train step 784 -> {width} -> 10, batch {batch_size}, {} {}, {} threads: median {:.0} samples/s ({:.3} ms/step), best {:.0} samples/s",
+                    r.optimizer, r.precision, r.threads, r.samples_per_second, r.ms_per_step, r.best_samples_per_second
+                );
+                results.push(r);
+            }
+            write_json(json.as_deref(), &results)
+        }
+        BenchCommand::Reg {
+            width,
+            dim,
+            repeats,
+            json,
+        } => {
+            let step = diversenet::bench::bench_train(
+                width,
+                dim,
+                10,
+                128,
+                OptimizerKind::parse("adam", 0.9)?,
+                "f32".parse()?,
+                100,
+                3,
+            )?;
+            let epoch_steps = 60_000usize.div_ceil(128);
+            let epoch = step.ms_per_step * 1e-3 * epoch_steps as f64;
+            println!("one training step {dim} -> {width} -> 10 (batch 128, adam, f32): {:.2} ms; one 60,000-sample epoch ({epoch_steps} steps): {epoch:.2} s", step.ms_per_step);
+            let mut results = Vec::new();
+            for (name, secs) in diversenet::bench::bench_regularizers(width, dim, repeats) {
+                println!(
+                    "  {name:<14} value + gradient, n = {width}, d = {dim}: {:.2} ms = {:.0}% of a training step; every step adds {:.1} s per epoch, every 10 steps {:.2} s",
+                    secs * 1e3, 100.0 * secs * 1e3 / step.ms_per_step, secs * epoch_steps as f64, secs * epoch_steps as f64 / 10.0
+                );
+                results.push(serde_json::json!({"regularizer": name, "seconds": secs, "width": width, "dim": dim, "step_seconds": step.ms_per_step * 1e-3, "epoch_seconds": epoch}));
+            }
+            let every = diversenet::bench::reg_every_effect()?;
+            for e in &every {
+                println!("  discrepancy (lambda {}) every {:>2} steps on synthetic data: L2 discrepancy^2 {:.4e}, test loss {:.4e}, {:.2} s", e.lambda, e.every, e.l2_discrepancy_sq.unwrap_or(f64::NAN), e.test_loss, e.seconds);
+            }
+            results.push(serde_json::to_value(&every)?);
+            write_json(json.as_deref(), &results)
+        }
+        BenchCommand::Theory {
+            points,
+            width,
+            dim,
+            full_up_to,
+            max_degree,
+            json,
+        } => {
+            let mut results = Vec::new();
+            // The trained-network variant (20 epochs of training first) only where the
+            // full eigendecomposition is timed too.
+            for (m, trained) in points
+                .iter()
+                .flat_map(|&m| [(m, false), (m, true)])
+                .filter(|&(m, t)| !t || m <= full_up_to)
+            {
+                let r = diversenet::bench::bench_gram(m, width, dim, m <= full_up_to, trained)?;
+                let full = r
+                    .full_eigen_seconds
+                    .map(|f| {
+                        format!(
+                            ", full eigendecomposition {f:.2} s ({:.1}x slower; s = {:.6e})",
+                            f / r.smallest_eigenvalue_seconds,
+                            r.s_min_full.unwrap_or(f64::NAN)
+                        )
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "s_m(D), m = {m}, n = {width}, d = {dim}, {} network, {} threads: build D^T D {:.2} s, smallest eigenvalue {:.2} s by {} (s = {:.6e}){full}",
+                    if trained { "trained" } else { "random" }, r.threads, r.build_seconds, r.smallest_eigenvalue_seconds, r.method, r.s_min
+                );
+                results.push(serde_json::to_value(&r)?);
+            }
+            let (secs, trusted) = diversenet::bench::bench_spectrum(dim, max_degree)?;
+            println!("spectrum d = {dim}, degrees 0..={max_degree}: {secs:.3} s (trusted up to degree {trusted:?})");
+            results.push(serde_json::json!({"spectrum_dim": dim, "max_degree": max_degree, "seconds": secs, "trusted_up_to": trusted}));
+            write_json(json.as_deref(), &results)
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! `analyze` and `spectrum`: the theory's quantities on a model, and the kernel spectrum.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use diversenet::files::write_atomic;
+use diversenet::report::plot::{self, PlotSpec, Series};
+use diversenet::theory::{self, AnalysisOptions};
+
+use super::data_args::{model_and_data, DataArgs};
+use super::write_json;
+
+#[derive(Args)]
+pub struct AnalyzeArgs {
+    /// A model.safetensors written by `train`.
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Seed of the synthetic data or csv/npy split (use the training run's seed), and of the
+    /// sub-sample.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// train | test: which part of the data the quantities are measured on.
+    #[arg(long, default_value = "train")]
+    split: String,
+    /// Points of a seeded sub-sample (default: 2000 / outputs, so that D^T D is at most 2000 x 2000).
+    #[arg(long)]
+    points: Option<usize>,
+    /// Use every point of the split (the Gram matrix is m c x m c: mind the memory).
+    #[arg(long, conflicts_with = "points")]
+    all_points: bool,
+    /// Also estimate the L2 discrepancy by Monte Carlo with this many (x, y) pairs.
+    #[arg(long)]
+    monte_carlo: Option<usize>,
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct SpectrumArgs {
+    /// Input dimension d (the sphere S^(d-1)).
+    #[arg(long)]
+    dim: usize,
+    /// Highest degree u.
+    #[arg(long, default_value_t = 20)]
+    max_degree: usize,
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// SVG plot of gamma_(m) and m gamma_(m) against the rank m.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+pub fn analyze(args: AnalyzeArgs) -> Result<()> {
+    let (model, dataset) = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
+    let options = AnalysisOptions {
+        points: args.points,
+        all_points: args.all_points,
+        seed: args.seed,
+        monte_carlo: args.monte_carlo,
+    };
+    let a = theory::analyze(&model.net, &dataset, &options)?;
+    let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.6e}"));
+    println!(
+        "theory diagnostics of {} on {} ({} of {} points, d = {}, n = {}, c = {})",
+        args.model.display(),
+        dataset.name,
+        a.points_used,
+        a.points_total,
+        a.dim,
+        a.width,
+        a.outputs
+    );
+    let rows: Vec<(&str, String)> = vec![
+        (
+            "s_m(D)",
+            format!(
+                "{:.6e}  [{}{}]",
+                a.s_min,
+                a.s_min_method,
+                a.s_min_reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        ("squared loss L", format!("{:.6e}", a.loss)),
+        ("||grad_W L||", format!("{:.6e}", a.grad_norm)),
+        ("bound m||grad||^2/(2 s^2)", opt(a.bound)),
+        ("L / bound (<= 1)", opt(a.loss_over_bound)),
+        ("lambda_min(K)", format!("{:.6e}", a.lambda_min_k)),
+        ("||E_W||_2", format!("{:.6e}", a.e_w_norm)),
+        (
+            "lambda_min(K) - ||E_W||_2",
+            format!("{:.6e}", a.kernel_lower_bound),
+        ),
+        ("s_m(D)^2 / n", opt(a.s_min_sq_over_n)),
+        (
+            "L2 slice discrepancy^2",
+            format!("{:.6e}  (c_d = {:.6})", a.l2_discrepancy_sq, a.c_d),
+        ),
+        (
+            "hemisphere discrepancy^2",
+            format!("{:.6e}", a.hemisphere_discrepancy_sq),
+        ),
+        (
+            "wedge discrepancy^2",
+            format!("{:.6e}", a.wedge_discrepancy_sq),
+        ),
+    ];
+    for (k, v) in rows {
+        println!("  {k:<28} {v}");
+    }
+    if let Some(mc) = &a.monte_carlo {
+        println!(
+            "  {:<28} {:.6e} +/- {:.1e} ({} samples)",
+            "Monte Carlo L2^2", mc.estimate, mc.std_error, mc.samples
+        );
+    }
+    if !a.skipped_rows.is_empty() {
+        println!(
+            "  rows of W with no direction (zero), left out of the discrepancies: {:?}",
+            a.skipped_rows
+        );
+    }
+    write_json(args.json.as_deref(), &a)
+}
+
+pub fn spectrum(args: SpectrumArgs) -> Result<()> {
+    let s = theory::spectrum::spectrum(args.dim, args.max_degree)?;
+    println!(
+        "{:>5} {:>14} {:>14} {:>12} {:>8}",
+        "u", "gamma_u", "N(d,u)", "cumulative", "trusted"
+    );
+    let mut cumulative = 0.0;
+    for e in &s.degrees {
+        if e.gamma > 0.0 {
+            cumulative += (e.log10_gamma + e.log10_multiplicity)
+                .mul_add(std::f64::consts::LN_10, 0.0)
+                .exp();
+        }
+        let mult = e
+            .multiplicity
+            .map_or(format!("1e{:.1}", e.log10_multiplicity), |n| {
+                format!("{n:.0}")
+            });
+        println!(
+            "{:>5} {:>14.6e} {:>14} {:>12.8} {:>8}",
+            e.u, e.gamma, mult, cumulative, e.trusted
+        );
+    }
+    match s.trusted_up_to {
+        Some(u) if u == s.max_degree => println!("every degree up to {u} is trustworthy (relative error < 1e-6)"),
+        Some(u) => println!("trustworthy up to degree {u} (relative error < 1e-6); higher degrees are estimates with the error bound in the JSON"),
+        None => println!("no degree reached relative error 1e-6"),
+    }
+    let steps = s.ranked_steps();
+    if let Some(path) = &args.svg {
+        let gamma = Series {
+            name: "gamma_(m)".into(),
+            points: steps.clone(),
+            scatter: false,
+        };
+        let m_gamma = Series {
+            name: "m gamma_(m)".into(),
+            points: steps.iter().map(|&(m, g)| (m, m * g)).collect(),
+            scatter: false,
+        };
+        let title = format!("ReLU kernel spectrum on S^{}, degrees <= {} (diversenet spectrum --dim {} --max-degree {})", args.dim - 1, args.max_degree, args.dim, args.max_degree);
+        let spec = PlotSpec {
+            title: &title,
+            x_label: "rank m",
+            y_label: "eigenvalue",
+            log_x: true,
+            log_y: true,
+        };
+        write_atomic(path, plot::svg(&spec, &[gamma, m_gamma]).as_bytes())?;
+    }
+    let json = serde_json::json!({
+        "dim": s.dim,
+        "max_degree": s.max_degree,
+        "degrees": s.degrees,
+        "cumulative": s.cumulative,
+        "trusted_up_to": s.trusted_up_to,
+        "ranked": steps.iter().map(|&(m, g)| serde_json::json!({"m": m, "gamma": g, "m_gamma": m * g})).collect::<Vec<_>>(),
+    });
+    write_json(args.json.as_deref(), &json)
+}

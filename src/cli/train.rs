@@ -1,0 +1,276 @@
+//! `train`, `eval` and `fetch`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use diversenet::data;
+use diversenet::model::run::{run_training, RunProgress};
+use diversenet::model::train::score;
+use diversenet::model::{EpochMetrics, OptimizerKind, TrainSettings};
+use diversenet::regularizer::RegTerm;
+
+use super::data_args::{model_and_data, DataArgs};
+use super::write_json;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Hidden units n.
+    #[arg(long, default_value_t = TrainSettings::default().width)]
+    width: usize,
+    /// Epochs (default: 200 for synthetic data, 5 otherwise).
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// gd (full batch) | sgd (minibatch, momentum) | adam
+    #[arg(long, default_value = "adam")]
+    optimizer: String,
+    /// Learning rate.
+    #[arg(long, default_value_t = TrainSettings::default().lr)]
+    lr: f64,
+    /// Momentum of sgd.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    /// constant | cosine | step:EVERY_EPOCHS:FACTOR
+    #[arg(long, default_value = "constant")]
+    lr_schedule: String,
+    #[arg(long, default_value_t = TrainSettings::default().batch_size)]
+    batch_size: usize,
+    /// squared | cross-entropy (default: squared for real targets, cross-entropy for classes).
+    #[arg(long)]
+    loss: Option<String>,
+    /// fixed (+/-1, the theory's setting) | trained (default: fixed for real targets, trained for classes).
+    #[arg(long)]
+    output_layer: Option<String>,
+    /// sphere | standardise | raw
+    #[arg(long, default_value = "sphere")]
+    input_scaling: String,
+    /// f32 | f64
+    #[arg(long, default_value = "f32")]
+    precision: String,
+    /// Standard deviation of W's initial entries (default: 1/sqrt(mean ||x||^2)).
+    #[arg(long)]
+    init_scale: Option<f64>,
+    /// Regulariser of W (repeatable): discrepancy (the paper's), mhe[0|1|2][-angular],
+    /// mma, orthogonal, weight-decay. Each takes the --lambda at the same position.
+    #[arg(long)]
+    reg: Vec<String>,
+    /// Strength of each --reg (one value applies to all).
+    #[arg(long, allow_negative_numbers = true)]
+    lambda: Vec<f64>,
+    /// Apply the regularisers every this many steps (scaled to keep their average): cheaper for large widths.
+    #[arg(long, default_value_t = 1)]
+    reg_every: usize,
+    /// Write a resumable checkpoint every this many epochs.
+    #[arg(long, default_value_t = TrainSettings::default().checkpoint_every)]
+    checkpoint_every: usize,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Also write the summary to this JSON file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// A model.safetensors written by `train`.
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Seed of the synthetic data or of the csv/npy split (use the training run's seed).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// test | train
+    #[arg(long, default_value = "test")]
+    split: String,
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct FetchArgs {
+    /// What to fetch: only `mnist`.
+    dataset: String,
+    /// Destination directory (default: the cache directory used when --data-dir is not given).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Base URL of a mirror (repeatable; replaces the built-in list).
+    #[arg(long)]
+    mirror: Vec<String>,
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+struct Bar {
+    bar: ProgressBar,
+}
+
+impl RunProgress for Bar {
+    fn start(&mut self, total: u64, done: u64) {
+        self.bar.set_length(total);
+        self.bar.set_position(done);
+    }
+    fn step(&mut self, steps_done: u64) {
+        self.bar.set_position(steps_done);
+    }
+    fn epoch(&mut self, m: &EpochMetrics) {
+        let err = m
+            .test_error
+            .map(|e| format!(" test err {:.2}%", 100.0 * e))
+            .unwrap_or_default();
+        self.bar.set_message(format!(
+            "epoch {} train loss {:.4e} test loss {:.4e}{err}",
+            m.epoch, m.train_loss, m.test_loss
+        ));
+        self.bar
+            .suspend(|| println!("{}", serde_json::to_string(m).expect("metrics serialise")));
+    }
+}
+
+/// Pairs each --reg with its --lambda.
+fn regularizers(names: &[String], lambdas: &[f64]) -> Result<Vec<RegTerm>> {
+    if names.is_empty() {
+        if !lambdas.is_empty() {
+            bail!("invalid setting `lambda`: given without --reg");
+        }
+        return Ok(Vec::new());
+    }
+    if lambdas.len() != names.len() && lambdas.len() != 1 {
+        bail!("invalid setting `lambda`: {} values for {} --reg flags; give one per --reg, or one for all", lambdas.len(), names.len());
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            Ok(RegTerm::new(
+                n.parse()?,
+                lambdas[if lambdas.len() == 1 { 0 } else { i }],
+            )?)
+        })
+        .collect()
+}
+
+pub fn train(args: TrainArgs) -> Result<()> {
+    let epochs = args.epochs.unwrap_or(if args.data.data == "synthetic" {
+        200
+    } else {
+        5
+    });
+    let settings = TrainSettings {
+        width: args.width,
+        epochs,
+        seed: args.seed,
+        optimizer: OptimizerKind::parse(&args.optimizer, args.momentum)?,
+        lr: args.lr,
+        schedule: args.lr_schedule.parse()?,
+        batch_size: args.batch_size,
+        loss: args.loss.as_deref().map(str::parse).transpose()?,
+        output_layer: args.output_layer.as_deref().map(str::parse).transpose()?,
+        scaling: args.input_scaling.parse()?,
+        precision: args.precision.parse()?,
+        init_scale: args.init_scale,
+        checkpoint_every: args.checkpoint_every,
+        regularizers: regularizers(&args.reg, &args.lambda)?,
+        reg_every: args.reg_every,
+    };
+    let (train_data, test_data) = args.data.load(args.seed)?;
+    let bar = ProgressBar::with_draw_target(
+        Some(0),
+        if args.quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} steps ({eta}) {msg}",
+        )?
+        .progress_chars("=> "),
+    );
+    let mut progress = Bar { bar };
+    let summary = run_training(
+        &settings,
+        train_data,
+        test_data,
+        &args.out,
+        args.resume,
+        &mut progress,
+    )?;
+    progress.bar.finish_and_clear();
+    for note in &summary.notes {
+        eprintln!("note: {note}");
+    }
+    if summary.zero_inputs > 0 {
+        eprintln!(
+            "note: {} all-zero inputs have no direction; they stay zero after sphere projection",
+            summary.zero_inputs
+        );
+    }
+    println!("{}", serde_json::json!({ "summary": &summary }));
+    write_json(args.json.as_deref(), &summary)
+}
+
+pub fn eval(args: EvalArgs) -> Result<()> {
+    let (model, dataset) = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
+    let (loss, error) = score(&model.net, model.config.loss, &dataset);
+    let result = serde_json::json!({
+        "model": args.model,
+        "data": dataset.name,
+        "split": args.split,
+        "samples": dataset.len(),
+        "loss_function": model.config.loss,
+        "loss": loss,
+        "error": error,
+    });
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    write_json(args.json.as_deref(), &result)
+}
+
+pub fn fetch(args: FetchArgs) -> Result<()> {
+    if args.dataset != "mnist" {
+        bail!(
+            "unknown data set `{}`: only `mnist` can be fetched",
+            args.dataset
+        );
+    }
+    let dir = args.dir.unwrap_or_else(data::mnist::default_dir);
+    let mirrors: Vec<String> = if args.mirror.is_empty() {
+        data::fetch::MIRRORS.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.mirror
+            .iter()
+            .map(|m| {
+                if m.ends_with('/') {
+                    m.clone()
+                } else {
+                    format!("{m}/")
+                }
+            })
+            .collect()
+    };
+    let report = data::fetch::fetch_mnist(&dir, &mirrors, |name| {
+        eprintln!("downloading {name}.gz ...")
+    })
+    .with_context(|| format!("fetching MNIST into {}", dir.display()))?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!(
+        "MNIST is ready in {}; train with --data mnist --data-dir {}",
+        dir.display(),
+        dir.display()
+    );
+    write_json(args.json.as_deref(), &report)
+}
