@@ -8,7 +8,6 @@ mod regularizer;
 mod spectrum;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;

@@ -17,7 +17,7 @@ struct Paired {
     p: f64,
 }
 
-pub(super) fn paired(
+fn paired(
     base: &BTreeMap<u64, f64>,
     treat: &BTreeMap<u64, f64>,
     relative: bool,
