@@ -518,9 +518,12 @@ fn largest_magnitude_eigenvalue(m: &Matrix<f64>) -> Option<f64> {
     krylov_largest_magnitude(m.rows, KRYLOV_MAX_DIM, |x| a * x)
 }
 
-/// lambda_min of a symmetric positive semi-definite matrix via Cholesky and a block Krylov
-/// (Lanczos-type) solver on the inverse (only the lower triangle is read). Several times faster than a full
-/// eigendecomposition; falls back to it if the Krylov solver does not converge.
+/// lambda_min of a symmetric positive semi-definite matrix (only the lower triangle is
+/// read): Cholesky factorisation (a failure means a numerically singular matrix), then a
+/// block Krylov solver on the inverse; when the smallest eigenvalues are too clustered for
+/// it to converge within its budget, the dense eigensolver. The Krylov path converges in a
+/// few block steps when lambda_min is separated from the rest; on the Grams of wide random
+/// networks it is not, and the dense path decides (`diversenet bench theory` shows which).
 pub fn smallest_eigenvalue_psd(m: &Matrix<f64>) -> SmallestEigenvalue {
     let n = m.rows;
     if n == 1 {

@@ -43,7 +43,7 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
-    /// Seconds for s_m(D) (Gram form; Cholesky + Lanczos against the full eigensolver) and
+    /// Seconds for s_m(D) (Gram form; Cholesky + block Krylov, against the full eigensolver) and
     /// for the kernel spectrum.
     Theory {
         /// Point counts m (n = 1000 units, d = 784).

@@ -137,11 +137,7 @@ pub fn spectrum(args: SpectrumArgs) -> Result<()> {
     );
     let mut cumulative = 0.0;
     for e in &s.degrees {
-        if e.gamma > 0.0 {
-            cumulative += (e.log10_gamma + e.log10_multiplicity)
-                .mul_add(std::f64::consts::LN_10, 0.0)
-                .exp();
-        }
+        cumulative += e.weight();
         let mult = e
             .multiplicity
             .map_or(format!("1e{:.1}", e.log10_multiplicity), |n| {

@@ -115,9 +115,9 @@ impl<T: Real> Network<T> {
             Op::N,
             self.w.view(),
             Op::T,
-            T::one_value(),
+            T::from_f64(1.0),
         );
-        let zero = T::zero_value();
+        let zero = T::from_f64(0.0);
         crate::linalg::vectorized(|| {
             for h in hidden.as_mut_slice() {
                 *h = if *h > zero { *h } else { zero };
@@ -135,7 +135,7 @@ impl<T: Real> Network<T> {
             Op::N,
             self.v.view(),
             Op::T,
-            T::one_value(),
+            T::from_f64(1.0),
         );
     }
 
@@ -165,21 +165,6 @@ pub(crate) fn resized<T: Copy + Default>(m: Matrix<T>, rows: usize, cols: usize)
     let mut data = m.into_vec();
     data.resize(rows * cols, T::default());
     Matrix::from_vec(rows, cols, data)
-}
-
-/// Constants for generic code.
-pub trait Constants {
-    fn zero_value() -> Self;
-    fn one_value() -> Self;
-}
-
-impl<T: Real> Constants for T {
-    fn zero_value() -> Self {
-        T::from_f64(0.0)
-    }
-    fn one_value() -> Self {
-        T::from_f64(1.0)
-    }
 }
 
 #[cfg(test)]

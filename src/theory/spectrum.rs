@@ -38,6 +38,18 @@ pub struct DegreeEigenvalue {
     pub trusted: bool,
 }
 
+impl DegreeEigenvalue {
+    /// gamma_u N(d, u), this degree's share of kappa(1) = 1/2 (formed in logs, so that a
+    /// huge multiplicity times a tiny eigenvalue does not overflow).
+    pub fn weight(&self) -> f64 {
+        if self.gamma > 0.0 {
+            ((self.log10_gamma + self.log10_multiplicity) * std::f64::consts::LN_10).exp()
+        } else {
+            0.0
+        }
+    }
+}
+
 /// The spectrum up to a degree.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Spectrum {
@@ -255,12 +267,7 @@ pub fn spectrum(d: usize, max_degree: usize) -> Result<Spectrum> {
     let degrees = (0..=max_degree)
         .map(|u| degree_eigenvalue_with(d, u, Some(quadrature[u])))
         .collect::<Result<Vec<_>>>()?;
-    let cumulative = degrees
-        .iter()
-        .filter(|e| e.gamma > 0.0)
-        .map(|e| (e.log10_gamma + e.log10_multiplicity) * std::f64::consts::LN_10)
-        .map(f64::exp)
-        .sum();
+    let cumulative = degrees.iter().map(DegreeEigenvalue::weight).sum();
     let trusted_up_to = degrees.iter().take_while(|e| e.trusted).last().map(|e| e.u);
     Ok(Spectrum {
         dim: d,

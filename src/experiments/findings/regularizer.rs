@@ -17,11 +17,7 @@ struct Paired {
     p: f64,
 }
 
-fn paired(
-    base: &BTreeMap<u64, f64>,
-    treat: &BTreeMap<u64, f64>,
-    relative: bool,
-) -> Paired {
+fn paired(base: &BTreeMap<u64, f64>, treat: &BTreeMap<u64, f64>, relative: bool) -> Paired {
     let changes: Vec<f64> = treat
         .iter()
         .filter_map(|(s, t)| {
