@@ -1,9 +1,9 @@
 //! A training run on disk: `config.json`, `metrics.jsonl` (one line per epoch),
 //! `checkpoint.safetensors` (resumable state), `model.safetensors` and `summary.json`
-//! under one output directory. Every file is replaced atomically; `--resume` continues
-//! from the last checkpoint and gives the same result as an uninterrupted run.
+//! under one output directory. Every file is replaced atomically (`metrics.jsonl` too,
+//! each epoch); `--resume` continues from the last checkpoint and gives the same result as
+//! an uninterrupted run.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::data::{Dataset, InputTransform, Targets};
@@ -95,7 +95,8 @@ pub fn run_training(
 
 struct DiskObserver<'a> {
     config: &'a TrainConfig,
-    metrics: std::fs::File,
+    /// Every line of `metrics.jsonl` so far; the file is replaced as a whole each epoch.
+    metrics_text: String,
     metrics_path: PathBuf,
     checkpoint_path: PathBuf,
     last: Option<EpochMetrics>,
@@ -107,16 +108,12 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
         self.progress.step(steps_done);
     }
     fn on_epoch(&mut self, metrics: &EpochMetrics, state: &TrainState<T>) -> Result<()> {
-        let line = serde_json::to_string(metrics).expect("metrics serialise");
-        writeln!(self.metrics, "{line}")
-            .and_then(|_| self.metrics.flush())
-            .map_err(|e| Error::io(&self.metrics_path, e))?;
+        self.metrics_text += &serde_json::to_string(metrics).expect("metrics serialise");
+        self.metrics_text.push('\n');
+        // Durable (and whole) before the checkpoint that claims this epoch is written.
+        write_atomic(&self.metrics_path, self.metrics_text.as_bytes())?;
         let epoch = metrics.epoch;
         if epoch > 0 && (epoch % self.config.checkpoint_every == 0 || epoch == self.config.epochs) {
-            // The metrics line must be durable before the checkpoint that claims it.
-            self.metrics
-                .sync_data()
-                .map_err(|e| Error::io(&self.metrics_path, e))?;
             // Keep the last good checkpoint until the new one is complete.
             if self.checkpoint_path.exists() {
                 let previous = self
@@ -260,18 +257,14 @@ fn run_typed<T: Real>(
             .expect("config serialises")
             .as_bytes(),
     )?;
-    // Rewrite the kept metrics (atomically), then append.
-    let kept_text: String = kept.iter().map(|(line, _)| line.as_str()).collect();
-    write_atomic(&metrics_path, kept_text.as_bytes())?;
-    let metrics_file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&metrics_path)
-        .map_err(|e| Error::io(&metrics_path, e))?;
+    // The kept metrics, rewritten atomically; each epoch replaces the file again.
+    let metrics_text: String = kept.iter().map(|(line, _)| line.as_str()).collect();
+    write_atomic(&metrics_path, metrics_text.as_bytes())?;
     let total_steps = (config.steps_per_epoch() * config.epochs) as u64;
     progress.start(total_steps, state.optimizer.steps);
     let mut observer = DiskObserver {
         config,
-        metrics: metrics_file,
+        metrics_text,
         metrics_path: metrics_path.clone(),
         checkpoint_path,
         last: kept.last().map(|(_, m)| m.clone()),
