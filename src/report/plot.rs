@@ -78,6 +78,8 @@ pub fn svg(spec: &PlotSpec<'_>, series: &[Series]) -> String {
                     .expect("valid ranges");
                 let _ = chart
                     .configure_mesh()
+                    .x_labels(6)
+                    .y_labels(8)
                     .x_desc(spec.x_label)
                     .y_desc(spec.y_label)
                     .draw();
