@@ -327,3 +327,15 @@ fn numerical_edge_cases_give_answers_or_clear_errors() {
     .unwrap_err();
     assert!(e.to_string().contains("diverged"), "{e}");
 }
+
+/// Inputs that once crashed a fuzz target (cargo fuzz, `fuzz/`), kept as regressions.
+#[test]
+fn fuzzing_finds_stay_fixed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        all_loaders(&std::fs::read(entry.unwrap().path()).unwrap());
+        count += 1;
+    }
+    assert!(count >= 1);
+}

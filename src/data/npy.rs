@@ -158,7 +158,8 @@ impl Dtype {
             _ => return None,
         };
         let kind = b[1];
-        let size: usize = descr[2..].parse().ok()?;
+        // Bytes, not a str slice: the descriptor may hold any UTF-8 (found by fuzzing).
+        let size: usize = std::str::from_utf8(&b[2..]).ok()?.parse().ok()?;
         let ok = match kind {
             b'f' => size == 4 || size == 8,
             b'i' | b'u' => matches!(size, 1 | 2 | 4 | 8),
@@ -295,5 +296,12 @@ mod tests {
         let at = obj.windows(3).position(|w| w == b"<f8").unwrap();
         obj[at..at + 3].copy_from_slice(b"|O8");
         assert!(e(&obj).contains("not supported"));
+        // A descriptor whose third byte is inside a multi-byte character (a fuzzing find).
+        let wide = "{'descr': '<\u{9e}8', 'fortran_order': False, 'shape': (1,), }\n";
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&[1, 0]);
+        bytes.extend_from_slice(&(wide.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(wide.as_bytes());
+        assert!(e(&bytes).contains("not supported"));
     }
 }
