@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::linalg::Matrix;
 use crate::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm};
 use crate::model::train::{train, EpochMetrics, TrainObserver, TrainState};
-use crate::model::{Network, OptimizerKind, Precision, TrainSettings};
+use crate::model::{Network, OptimizerKind, Precision, TrainConfig, TrainSettings};
 use crate::regularizer::{RegTerm, RegularizerKind};
 use crate::rng::{SeededRng, Stream};
 use crate::theory::discrepancy::discrepancies;
@@ -287,22 +287,7 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
                 ..TrainSettings::default()
             };
             let cfg = settings.resolve(&train_data)?;
-            let mut last = None;
-            let mut obs = Collect {
-                wanted: vec![*epochs],
-                each: |m: &EpochMetrics, _: &TrainState<f32>| {
-                    last = Some(m.clone());
-                    Ok(())
-                },
-            };
-            let state = train::<f32>(
-                &cfg,
-                &train_data,
-                &test_data,
-                TrainState::initial(&cfg),
-                &mut obs,
-            )?;
-            let m = last.expect("the last epoch is reported");
+            let (state, m) = train_to_end(&cfg, &train_data, &test_data)?;
             let (val_loss, _) = crate::model::train::score(&state.net, cfg.loss, &val_data);
             Ok(
                 serde_json::json!({ "train_loss": m.train_loss, "validation_loss": val_loss, "test_loss": m.test_loss, "l2_discrepancy_sq": m.l2_discrepancy_sq }),
@@ -312,6 +297,31 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
             unreachable!("MNIST runs are executed with their data: execute_mnist")
         }
     }
+}
+
+/// Trains (f32) from the configuration's initial state, evaluating only after the last
+/// epoch; returns the final state and its metrics.
+fn train_to_end(
+    cfg: &TrainConfig,
+    train_data: &Dataset,
+    test_data: &Dataset,
+) -> Result<(TrainState<f32>, EpochMetrics)> {
+    let mut last = None;
+    let mut obs = Collect {
+        wanted: vec![cfg.epochs],
+        each: |m: &EpochMetrics, _: &TrainState<f32>| {
+            last = Some(m.clone());
+            Ok(())
+        },
+    };
+    let state = train::<f32>(
+        cfg,
+        train_data,
+        test_data,
+        TrainState::initial(cfg),
+        &mut obs,
+    )?;
+    Ok((state, last.expect("the last epoch is always reported")))
 }
 
 /// The first `len - validation` samples and the last `validation` ones.
@@ -372,22 +382,7 @@ pub fn execute_mnist(
         ..TrainSettings::default()
     };
     let cfg = settings.resolve(&train_data)?;
-    let mut last = None;
-    let mut obs = Collect {
-        wanted: vec![*epochs],
-        each: |m: &EpochMetrics, _: &TrainState<f32>| {
-            last = Some(m.clone());
-            Ok(())
-        },
-    };
-    let state = train::<f32>(
-        &cfg,
-        &train_data,
-        &test_data,
-        TrainState::initial(&cfg),
-        &mut obs,
-    )?;
-    let m = last.expect("the last epoch is reported");
+    let (state, m) = train_to_end(&cfg, &train_data, &test_data)?;
     let (val_loss, val_error) = crate::model::train::score(&state.net, cfg.loss, &val_data);
     Ok(serde_json::json!({
         "train_loss": m.train_loss, "train_error": m.train_error, "validation_loss": val_loss,
