@@ -100,10 +100,7 @@ impl Report {
     }
 }
 
-fn of<'a>(
-    runs: &'a [(Experiment, StoredRun)],
-    e: Experiment,
-) -> impl Iterator<Item = &'a StoredRun> {
+fn of(runs: &[(Experiment, StoredRun)], e: Experiment) -> impl Iterator<Item = &StoredRun> {
     runs.iter().filter(move |(x, _)| *x == e).map(|(_, r)| r)
 }
 

@@ -10,6 +10,11 @@ use super::super::stats::{mean_sd, wilcoxon_signed_rank};
 use super::super::{Experiment, Plan, RunSpec, StoredRun};
 use super::{fmt_mean_sd, num, of, Claim, Report, Verdict};
 
+/// Values by seed.
+type BySeed<T> = BTreeMap<u64, T>;
+/// Per width: the chosen lambda and the paired test and training comparisons.
+type WidthResult = (usize, f64, Paired, Paired);
+
 /// Paired comparison of a treatment against the baseline across seeds.
 struct Paired {
     changes: Vec<f64>,
@@ -50,8 +55,8 @@ pub(super) fn synthetic_reg_section(
             .into(),
     ));
     r.config(serde_json::json!({"data": plan.rq5_data, "validation": plan.rq5_validation, "widths": plan.rq5_widths, "lambdas": plan.rq5_lambdas, "epochs": plan.rq5_epochs, "seeds": plan.synthetic_seeds, "optimizer": "adam, lr 0.01, batch 32", "loss": "squared", "output_layer": "fixed +/-1"}));
-    // (width, lambda) -> seed -> (val, test, train)
-    let mut table: BTreeMap<(usize, u64), BTreeMap<u64, (f64, f64, f64)>> = BTreeMap::new();
+    // (width, lambda bits) -> seed -> (validation, test, train)
+    let mut table: BTreeMap<(usize, u64), BySeed<(f64, f64, f64)>> = BTreeMap::new();
     let mut csv =
         String::from("seed,width,lambda,train_loss,validation_loss,test_loss,l2_discrepancy_sq\n");
     for run in of(runs, Experiment::SyntheticRegularizer) {
@@ -152,7 +157,7 @@ pub(super) fn synthetic_reg_section(
             )
         })
     };
-    let verdict = |f: &dyn Fn(&(usize, f64, Paired, Paired)) -> bool| {
+    let verdict = |f: &dyn Fn(&WidthResult) -> bool| {
         if results.is_empty() {
             Verdict::NotRun
         } else if small.iter().all(|x| f(x)) {
@@ -232,7 +237,8 @@ pub(super) fn mnist_section(
         2.0 / 2f64.powi(seeds)
     )));
     r.config(serde_json::json!({"widths": plan.mnist_widths, "epochs": plan.mnist_epochs, "train_samples": plan.mnist_train, "validation": plan.mnist_validation, "regularizers_and_lambdas": plan.mnist_regs.iter().map(|(k, l)| (k.to_string(), l.clone())).collect::<Vec<_>>(), "seeds": plan.mnist_seeds}));
-    let mut table: BTreeMap<(usize, String, u64), BTreeMap<u64, (f64, f64)>> = BTreeMap::new();
+    // (width, regulariser, lambda bits) -> seed -> (validation error, test error)
+    let mut table: BTreeMap<(usize, String, u64), BySeed<(f64, f64)>> = BTreeMap::new();
     let mut csv = String::from(
         "seed,width,regularizer,lambda,validation_error,test_error,test_loss,l2_discrepancy_sq\n",
     );
@@ -263,6 +269,7 @@ pub(super) fn mnist_section(
             .insert(*seed, (num(v, "validation_error"), num(v, "test_error")));
     }
     let mut rows = Vec::new();
+    // regulariser -> (width, mean change in points, seeds improved, seeds, p)
     let mut by_reg: BTreeMap<String, Vec<(usize, f64, usize, usize, f64)>> = BTreeMap::new();
     let mut plot_series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for &width in &plan.mnist_widths {
