@@ -67,7 +67,8 @@ impl ReproduceProgress for ReproduceBars {
         }
     }
     fn note(&mut self, message: &str) {
-        if self.quiet {
+        // Straight to stderr when the bars are not drawn (--quiet, or not a terminal).
+        if self.quiet || self.multi.is_hidden() {
             eprintln!("note: {message}");
         } else {
             let _ = self.multi.println(format!("note: {message}"));
