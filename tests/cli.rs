@@ -59,6 +59,8 @@ fn train_then_eval_synthetic() {
         "3",
         "--width",
         "16",
+        "--seed",
+        "7",
         "--out",
         s(&out),
         "--json",

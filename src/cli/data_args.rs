@@ -76,15 +76,16 @@ impl DataArgs {
     }
 }
 
-/// Loads a model and the split of a data set it is to be measured on, scaled as in training.
+/// Loads a model and the split of a data set it is to be measured on, scaled as in
+/// training. The data's seed defaults to the training run's (stored in the model file).
 pub fn model_and_data(
     model_path: &Path,
     data: &DataArgs,
-    seed: u64,
+    seed: Option<u64>,
     split: &str,
 ) -> Result<(ModelFile, data::Dataset)> {
     let model = load_model(model_path)?;
-    let (train_data, test_data) = data.load(seed)?;
+    let (train_data, test_data) = data.load(seed.unwrap_or(model.config.seed))?;
     let mut dataset = match split {
         "test" => test_data,
         "train" => train_data,

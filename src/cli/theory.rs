@@ -19,10 +19,10 @@ pub struct AnalyzeArgs {
     model: PathBuf,
     #[command(flatten)]
     data: DataArgs,
-    /// Seed of the synthetic data or csv/npy split (use the training run's seed), and of the
-    /// sub-sample.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seed of the synthetic data or csv/npy split, and of the sub-sample (default: the
+    /// training run's seed, from the model file).
+    #[arg(long)]
+    seed: Option<u64>,
     /// train | test: which part of the data the quantities are measured on.
     #[arg(long, default_value = "train")]
     split: String,
@@ -59,7 +59,7 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
     let options = AnalysisOptions {
         points: args.points,
         all_points: args.all_points,
-        seed: args.seed,
+        seed: args.seed.unwrap_or(model.config.seed),
         monte_carlo: args.monte_carlo,
     };
     let a = theory::analyze(&model.net, &dataset, &options)?;

@@ -90,9 +90,10 @@ pub struct EvalArgs {
     model: PathBuf,
     #[command(flatten)]
     data: DataArgs,
-    /// Seed of the synthetic data or of the csv/npy split (use the training run's seed).
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seed of the synthetic data or of the csv/npy split (default: the training run's seed,
+    /// from the model file).
+    #[arg(long)]
+    seed: Option<u64>,
     /// test | train
     #[arg(long, default_value = "test")]
     split: String,
