@@ -416,9 +416,10 @@ const KRYLOV_TOLERANCE: f64 = 1e-11;
 /// as much memory traffic as with one, and blocks converge in far fewer steps when the
 /// wanted eigenvalue sits in a cluster (as the bottom of a feature Gram's spectrum does).
 const KRYLOV_BLOCK: usize = 16;
-/// Largest Krylov basis tried before falling back to the dense eigensolver. Trained
-/// networks' Grams converge well within it; a random network's Gram, whose smallest
-/// eigenvalues form a dense band, may not (measured with `diversenet bench theory`).
+/// Largest Krylov basis tried before falling back to the dense eigensolver. A Gram whose
+/// smallest eigenvalue is separated converges well within it (the synthetic teacher-student
+/// model of `analyze`); Grams whose smallest eigenvalues form a dense band do not (the
+/// networks of `diversenet bench theory`, the MNIST model), and fall back early.
 const KRYLOV_MAX_DIM: usize = 256;
 
 /// Orthonormalises the columns of `w` against `basis` and each other (two passes of
@@ -522,8 +523,8 @@ fn largest_magnitude_eigenvalue(m: &Matrix<f64>) -> Option<f64> {
 /// read): Cholesky factorisation (a failure means a numerically singular matrix), then a
 /// block Krylov solver on the inverse; when the smallest eigenvalues are too clustered for
 /// it to converge within its budget, the dense eigensolver. The Krylov path converges in a
-/// few block steps when lambda_min is separated from the rest; on the Grams of wide random
-/// networks it is not, and the dense path decides (`diversenet bench theory` shows which).
+/// few block steps when lambda_min is separated from the rest; when it sits in a dense band
+/// (wide networks, MNIST) the dense path decides (`analyze` and `bench theory` say which).
 pub fn smallest_eigenvalue_psd(m: &Matrix<f64>) -> SmallestEigenvalue {
     let n = m.rows;
     if n == 1 {

@@ -14,7 +14,7 @@ use crate::theory::feature_matrix::activation_pattern;
 use crate::theory::feature_matrix::{
     loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
 };
-use crate::theory::kernel::{discrepancy_matrix, kernel_gram};
+use crate::theory::kernel::{discrepancy_matrix, kernel_gram, PairGeometry};
 
 /// How the first layer starts in the diversity experiment.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -240,7 +240,8 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
                 *dim,
                 (0..*points).flat_map(|_| rng.unit_vector(*dim)).collect(),
             );
-            let k = kernel_gram(&x);
+            let geometry = PairGeometry::of(&x);
+            let k = kernel_gram(&geometry);
             let lambda_min_k = smallest_eigenvalue_psd(&k).value().unwrap_or(0.0).max(0.0);
             let net: Network<f64> = Network::init(
                 *dim,
@@ -251,7 +252,7 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
                 &mut SeededRng::new(*seed, Stream::Init),
             );
             let e = discrepancy_matrix(
-                &x,
+                &geometry,
                 &activation_pattern(&net, &x),
                 &vec![1.0 / *width as f64; *width],
             );

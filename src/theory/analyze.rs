@@ -15,7 +15,7 @@ use super::discrepancy::{
 use super::feature_matrix::{
     activation_pattern, loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
 };
-use super::kernel::{discrepancy_matrix, kernel_gram};
+use super::kernel::{discrepancy_matrix, kernel_gram, PairGeometry};
 
 /// Default size of the Gram matrix D^T D (m c) when no point count is given.
 pub const DEFAULT_GRAM_SIZE: usize = 2000;
@@ -164,7 +164,8 @@ pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) ->
     let (loss, grad_norm) = squared_loss_and_gradient_norm(net, x, &y);
     let bound = (s.value > 0.0).then(|| loss_bound(wanted, grad_norm, s.value));
 
-    let k = kernel_gram(x);
+    let geometry = PairGeometry::of(x);
+    let k = kernel_gram(&geometry);
     let lambda_min_k = smallest_eigenvalue_psd(&k).value().unwrap_or(0.0).max(0.0);
     let v_sq: Vec<f64> = (0..n)
         .map(|k| (0..c).map(|j| net.v.row(j)[k].powi(2)).sum())
@@ -175,7 +176,7 @@ pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) ->
     } else {
         vec![1.0 / n as f64; n]
     };
-    let e_w = discrepancy_matrix(x, &activation_pattern(net, x), &weights);
+    let e_w = discrepancy_matrix(&geometry, &activation_pattern(net, x), &weights);
     let e_w_norm = symmetric_spectral_norm(&e_w);
     let disc = discrepancies(&net.w)?;
     let monte_carlo = options

@@ -13,32 +13,52 @@ pub fn kappa(t: f64) -> f64 {
     t / 4.0 + t * t.asin() / (2.0 * PI)
 }
 
-/// Cosines of the angles between the rows of `x` (0 for a zero row).
-fn cosines(x: &Matrix<f64>, inner: &Matrix<f64>) -> Matrix<f64> {
-    let m = x.rows();
-    let norms: Vec<f64> = (0..m).map(|i| inner.row(i)[i].sqrt()).collect();
-    let mut c = Matrix::zeros(m, m);
-    for i in 0..m {
-        for j in 0..m {
-            let denom = norms[i] * norms[j];
-            c.row_mut(i)[j] = if denom > 0.0 {
-                (inner.row(i)[j] / denom).clamp(-1.0, 1.0)
-            } else {
-                0.0
-            };
+/// What the kernel and the discrepancy matrix share, computed once per set of points:
+/// the inner products X X^T and the slice volumes (pi - theta_ij) / (2 pi).
+#[derive(Clone, Debug)]
+pub struct PairGeometry {
+    /// <x_i, x_j>.
+    pub inner: Matrix<f64>,
+    /// (pi - theta_ij) / (2 pi), the measure of the slice {u : u.x_i >= 0, u.x_j >= 0}
+    /// (theta = pi/2 for a zero row).
+    pub slice_volume: Matrix<f64>,
+}
+
+impl PairGeometry {
+    /// One Gram product of the rows of `x`.
+    pub fn of(x: &Matrix<f64>) -> Self {
+        let inner = gram(x.view());
+        let m = x.rows();
+        let norms: Vec<f64> = (0..m).map(|i| inner.row(i)[i].sqrt()).collect();
+        let mut slice_volume = Matrix::zeros(m, m);
+        for i in 0..m {
+            for j in 0..m {
+                let denom = norms[i] * norms[j];
+                let cos = if denom > 0.0 {
+                    (inner.row(i)[j] / denom).clamp(-1.0, 1.0)
+                } else {
+                    0.0
+                };
+                slice_volume.row_mut(i)[j] = (PI - cos.acos()) / (2.0 * PI);
+            }
+        }
+        Self {
+            inner,
+            slice_volume,
         }
     }
-    c
 }
 
 /// The kernel Gram matrix K_ij = <x_i, x_j> (pi - theta_ij) / (2 pi) (= kappa(<x_i, x_j>)
 /// on the sphere).
-pub fn kernel_gram(x: &Matrix<f64>) -> Matrix<f64> {
-    let inner = gram(x.view());
-    let cos = cosines(x, &inner);
-    let mut k = inner;
-    for (kv, c) in k.as_mut_slice().iter_mut().zip(cos.as_slice()) {
-        *kv *= (PI - c.acos()) / (2.0 * PI);
+pub fn kernel_gram(points: &PairGeometry) -> Matrix<f64> {
+    let mut k = points.inner.clone();
+    for (kv, v) in k
+        .as_mut_slice()
+        .iter_mut()
+        .zip(points.slice_volume.as_slice())
+    {
+        *kv *= v;
     }
     k
 }
@@ -47,23 +67,25 @@ pub fn kernel_gram(x: &Matrix<f64>) -> Matrix<f64> {
 /// the weighted fraction of units in the slice of (x_i, x_j) minus its volume.
 /// `activation` is A (n x m); `weights` (summing to 1) are 1/n for plain units.
 pub fn discrepancy_matrix(
-    x: &Matrix<f64>,
+    points: &PairGeometry,
     activation: &Matrix<f64>,
     weights: &[f64],
 ) -> Matrix<f64> {
     let (n, m) = (activation.rows(), activation.cols());
     let mut scaled_t = Matrix::zeros(m, n);
-    for k in 0..n {
-        let s = weights[k].sqrt();
+    for (k, &weight) in weights.iter().enumerate().take(n) {
+        let s = weight.sqrt();
         for (i, &a) in activation.row(k).iter().enumerate() {
             scaled_t.row_mut(i)[k] = s * a;
         }
     }
     let mut e = gram(scaled_t.view());
-    let inner = gram(x.view());
-    let cos = cosines(x, &inner);
-    for (ev, c) in e.as_mut_slice().iter_mut().zip(cos.as_slice()) {
-        *ev -= (PI - c.acos()) / (2.0 * PI);
+    for (ev, v) in e
+        .as_mut_slice()
+        .iter_mut()
+        .zip(points.slice_volume.as_slice())
+    {
+        *ev -= v;
     }
     e
 }
@@ -104,8 +126,13 @@ mod tests {
         );
         let x = sphere_points(m, d, 2);
         let g = feature_gram(&net, &x);
-        let k = kernel_gram(&x);
-        let e = discrepancy_matrix(&x, &activation_pattern(&net, &x), &vec![1.0 / n as f64; n]);
+        let geometry = PairGeometry::of(&x);
+        let k = kernel_gram(&geometry);
+        let e = discrepancy_matrix(
+            &geometry,
+            &activation_pattern(&net, &x),
+            &vec![1.0 / n as f64; n],
+        );
         let inner = gram(x.view());
         for i in 0..m * m {
             let rhs = k.as_slice()[i] + inner.as_slice()[i] * e.as_slice()[i];
@@ -118,7 +145,7 @@ mod tests {
         // E_W -> 0 at rate 1/sqrt(n): the maximal entry error shrinks about 10x per 100x units.
         let (d, m) = (5, 15);
         let x = sphere_points(m, d, 3);
-        let k = kernel_gram(&x);
+        let k = kernel_gram(&PairGeometry::of(&x));
         let max_err = |n: usize| {
             let net: Network<f64> = Network::init(
                 d,
@@ -146,7 +173,7 @@ mod tests {
     fn kernel_gram_is_the_expectation_over_gaussian_units() {
         // Monte Carlo: E_w[<x,y> 1[w.x>0] 1[w.y>0]] over 200,000 Gaussian w.
         let x = sphere_points(3, 4, 5);
-        let k = kernel_gram(&x);
+        let k = kernel_gram(&PairGeometry::of(&x));
         let mut rng = SeededRng::new(6, Stream::Sample);
         let n = 200_000;
         let w = Matrix::from_vec(n, 4, (0..n * 4).map(|_| rng.normal()).collect());

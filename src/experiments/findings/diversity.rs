@@ -183,25 +183,25 @@ pub(super) fn diversity_section(
     let rule = |s: &str| {
         format!("reproduced if Spearman ρ is {s} with its 95% bootstrap interval excluding 0; partly if only ρ has that sign")
     };
-    r.claims.push(Claim {
-        finding: "RQ2: lower discrepancy goes with larger s_m(D)".into(),
-        paper: "qualitative".into(),
-        ours: fmt_corr(&c_s),
-        verdict: correlation_verdict(&c_s, -1.0),
-        rule: rule("negative"),
-    });
-    r.claims.push(Claim {
-        finding: "RQ2: lower discrepancy goes with lower training loss".into(),
-        paper: "qualitative".into(),
-        ours: fmt_corr(&c_train),
-        verdict: correlation_verdict(&c_train, 1.0),
-        rule: rule("positive"),
-    });
-    r.claims.push(Claim {
-        finding: "RQ4: discrepancy predicts generalisation (test loss)".into(),
-        paper: "qualitative".into(),
-        ours: fmt_corr(&c_test),
-        verdict: correlation_verdict(&c_test, 1.0),
-        rule: rule("positive"),
-    });
+    for (finding, c, sign) in [
+        ("RQ2: lower discrepancy goes with larger s_m(D)", &c_s, -1.0),
+        (
+            "RQ2: lower discrepancy goes with lower training loss",
+            &c_train,
+            1.0,
+        ),
+        (
+            "RQ4: discrepancy predicts generalisation (test loss)",
+            &c_test,
+            1.0,
+        ),
+    ] {
+        r.claims.push(Claim {
+            finding: finding.into(),
+            paper: "qualitative".into(),
+            ours: fmt_corr(c),
+            verdict: correlation_verdict(c, sign),
+            rule: rule(if sign < 0.0 { "negative" } else { "positive" }),
+        });
+    }
 }

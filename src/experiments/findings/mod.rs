@@ -54,6 +54,14 @@ fn num(v: &Value, key: &str) -> f64 {
     v.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
 }
 
+/// The numbers `keys` of a result as CSV fields.
+fn csv_fields(v: &Value, keys: &[&str]) -> String {
+    keys.iter()
+        .map(|k| num(v, k).to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn fmt_mean_sd(x: &[f64], scale: f64, digits: usize) -> String {
     let (m, s) = mean_sd(x);
     format!("{:.*} ± {:.*}", digits, m * scale, digits, s * scale)

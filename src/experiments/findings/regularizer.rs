@@ -8,7 +8,7 @@ use crate::report::plot::{PlotSpec, Series};
 
 use super::super::stats::{mean_sd, wilcoxon_signed_rank};
 use super::super::{Experiment, Plan, RunSpec, StoredRun};
-use super::{fmt_mean_sd, num, of, Claim, Report, Verdict};
+use super::{csv_fields, fmt_mean_sd, num, of, Claim, Report, Verdict};
 
 /// Values by seed.
 type BySeed<T> = BTreeMap<u64, T>;
@@ -72,11 +72,16 @@ pub(super) fn synthetic_reg_section(
         let v = &run.result;
         let _ = writeln!(
             csv,
-            "{seed},{width},{lambda},{},{},{},{}",
-            num(v, "train_loss"),
-            num(v, "validation_loss"),
-            num(v, "test_loss"),
-            num(v, "l2_discrepancy_sq")
+            "{seed},{width},{lambda},{}",
+            csv_fields(
+                v,
+                &[
+                    "train_loss",
+                    "validation_loss",
+                    "test_loss",
+                    "l2_discrepancy_sq"
+                ]
+            )
         );
         table.entry((width, lambda.to_bits())).or_default().insert(
             seed,
@@ -257,11 +262,16 @@ pub(super) fn mnist_section(
         let v = &run.result;
         let _ = writeln!(
             csv,
-            "{seed},{width},{name},{lambda},{},{},{},{}",
-            num(v, "validation_error"),
-            num(v, "test_error"),
-            num(v, "test_loss"),
-            num(v, "l2_discrepancy_sq")
+            "{seed},{width},{name},{lambda},{}",
+            csv_fields(
+                v,
+                &[
+                    "validation_error",
+                    "test_error",
+                    "test_loss",
+                    "l2_discrepancy_sq"
+                ]
+            )
         );
         table
             .entry((*width, name, lambda.to_bits()))

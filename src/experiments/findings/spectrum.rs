@@ -9,7 +9,7 @@ use crate::report::document::Block;
 use crate::report::plot::{PlotSpec, Series};
 
 use super::super::{Experiment, Plan, RunSpec, StoredRun};
-use super::{fmt_mean_sd, num, of, Claim, Report, Verdict};
+use super::{csv_fields, fmt_mean_sd, num, of, Claim, Report, Verdict};
 use crate::error::Result;
 use crate::theory::spectrum::spectrum;
 
@@ -63,11 +63,11 @@ pub(super) fn spectrum_section(
         let v = &run.result;
         let _ = writeln!(
             csv,
-            "{seed},{dim},{points},{width},{},{},{},{}",
-            num(v, "lambda_min_k"),
-            num(v, "e_w_norm"),
-            num(v, "lower_bound"),
-            num(v, "s_min_sq_over_n")
+            "{seed},{dim},{points},{width},{}",
+            csv_fields(
+                v,
+                &["lambda_min_k", "e_w_norm", "lower_bound", "s_min_sq_over_n"]
+            )
         );
         by.entry((dim, points, width)).or_default().push(v.clone());
     }
