@@ -104,7 +104,7 @@ fn downloads_verifies_and_refuses_a_corrupted_file() {
     let url = serve(files.clone());
     let dir = tempfile::tempdir().unwrap();
 
-    let err = fetch_mnist(dir.path(), &[url.clone()], |_| {})
+    let err = fetch_mnist(dir.path(), std::slice::from_ref(&url), |_| {})
         .unwrap_err()
         .to_string();
     assert!(err.contains("checksum mismatch"), "{err}");

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Subcommand;
 
+use diversenet::bench::TrainBenchSpec;
 use diversenet::model::OptimizerKind;
 
 use super::write_json;
@@ -43,8 +44,8 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
-    /// Seconds for s_m(D) (Gram form; Cholesky + block Krylov, against the full eigensolver) and
-    /// for the kernel spectrum.
+    /// Seconds for s_m(D) (Gram form; Cholesky shift-and-invert block Krylov, against the full
+    /// eigensolver) and for the kernel spectrum.
     Theory {
         /// Point counts m (n = 1000 units, d = 784).
         #[arg(long, value_delimiter = ',', default_value = "2000,10000")]
@@ -59,6 +60,9 @@ pub enum BenchCommand {
         /// Degree of the spectrum benchmark.
         #[arg(long, default_value_t = 200)]
         max_degree: usize,
+        /// Timed repeats per size (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -77,16 +81,16 @@ pub fn bench(what: BenchCommand) -> Result<()> {
         } => {
             let mut results = Vec::new();
             for width in widths {
-                let r = diversenet::bench::bench_train(
+                let r = diversenet::bench::bench_train(&TrainBenchSpec {
                     width,
-                    784,
-                    10,
+                    dim: 784,
+                    classes: 10,
                     batch_size,
-                    OptimizerKind::parse(&optimizer, 0.9)?,
-                    precision.parse()?,
+                    optimizer: OptimizerKind::parse(&optimizer, 0.9)?,
+                    precision: precision.parse()?,
                     steps,
                     repeats,
-                )?;
+                })?;
                 println!(
                     "train step 784 -> {width} -> 10, batch {batch_size}, {} {}, {} threads: median {:.0} samples/s ({:.3} ms/step), best {:.0} samples/s",
                     r.optimizer, r.precision, r.threads, r.samples_per_second, r.ms_per_step, r.best_samples_per_second
@@ -101,16 +105,16 @@ pub fn bench(what: BenchCommand) -> Result<()> {
             repeats,
             json,
         } => {
-            let step = diversenet::bench::bench_train(
+            let step = diversenet::bench::bench_train(&TrainBenchSpec {
                 width,
                 dim,
-                10,
-                128,
-                OptimizerKind::parse("adam", 0.9)?,
-                "f32".parse()?,
-                100,
-                3,
-            )?;
+                classes: 10,
+                batch_size: 128,
+                optimizer: OptimizerKind::parse("adam", 0.9)?,
+                precision: "f32".parse()?,
+                steps: 100,
+                repeats: 3,
+            })?;
             let epoch_steps = 60_000usize.div_ceil(128);
             let epoch = step.ms_per_step * 1e-3 * epoch_steps as f64;
             println!("one training step {dim} -> {width} -> 10 (batch 128, adam, f32): {:.2} ms; one 60,000-sample epoch ({epoch_steps} steps): {epoch:.2} s", step.ms_per_step);
@@ -135,6 +139,7 @@ pub fn bench(what: BenchCommand) -> Result<()> {
             dim,
             full_up_to,
             max_degree,
+            repeats,
             json,
         } => {
             let mut results = Vec::new();
@@ -145,7 +150,14 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                 .flat_map(|&m| [(m, false), (m, true)])
                 .filter(|&(m, t)| !t || m <= full_up_to)
             {
-                let r = diversenet::bench::bench_gram(m, width, dim, m <= full_up_to, trained)?;
+                let r = diversenet::bench::bench_gram(
+                    m,
+                    width,
+                    dim,
+                    m <= full_up_to,
+                    trained,
+                    repeats,
+                )?;
                 let full = r
                     .full_eigen_seconds
                     .map(|f| {
@@ -157,8 +169,15 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                     })
                     .unwrap_or_default();
                 println!(
-                    "s_m(D), m = {m}, n = {width}, d = {dim}, {} network, {} threads: build D^T D {:.2} s, smallest eigenvalue {:.2} s by {} (s = {:.6e}){full}",
-                    if trained { "trained" } else { "random" }, r.threads, r.build_seconds, r.smallest_eigenvalue_seconds, r.method, r.s_min
+                    "s_m(D), m = {m}, n = {width}, d = {dim}, {} network, {} threads, median of {}: build D^T D {:.2} s, smallest eigenvalue {:.3} s by {} (s = {:.6e}){full}",
+                    if trained { "trained" } else { "random" }, r.threads, r.repeats, r.build_seconds, r.smallest_eigenvalue_seconds, r.method, r.s_min
+                );
+                let st = &r.solver;
+                println!(
+                    "  solver: survey {} vectors {:.3} s; {} factorisation(s) {:.3} s (shift {}); shift-and-invert {} vectors {:.3} s; dense {:.3} s",
+                    st.survey_vectors, st.survey_seconds, st.factorisations, st.factorisation_seconds,
+                    st.shift.map_or("none".into(), |s| format!("{s:.6e}")),
+                    st.shift_invert_vectors, st.shift_invert_seconds, st.dense_seconds
                 );
                 results.push(serde_json::to_value(&r)?);
             }

@@ -131,7 +131,7 @@ mod tests {
         let Targets::Scalar(y) = &train.targets else {
             panic!()
         };
-        for i in 0..train.len() {
+        for (i, &target) in y.iter().enumerate() {
             let x = train.x.row(i);
             assert!((x.iter().map(|a| a * a).sum::<f64>() - 1.0).abs() < 1e-12);
             let f: f64 = (0..3)
@@ -145,7 +145,7 @@ mod tests {
                         .max(0.0)
                 })
                 .sum();
-            assert!((f - y[i]).abs() < 1e-12);
+            assert!((f - target).abs() < 1e-12);
         }
         let (again, _) = cfg.generate(9).unwrap();
         assert_eq!(again.x, train.x);

@@ -242,7 +242,7 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
             );
             let geometry = PairGeometry::of(&x);
             let k = kernel_gram(&geometry);
-            let lambda_min_k = smallest_eigenvalue_psd(&k).value().unwrap_or(0.0).max(0.0);
+            let lambda_min_k = smallest_eigenvalue_psd(k).value().unwrap_or(0.0).max(0.0);
             let net: Network<f64> = Network::init(
                 *dim,
                 *width,

@@ -166,7 +166,7 @@ pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) ->
 
     let geometry = PairGeometry::of(x);
     let k = kernel_gram(&geometry);
-    let lambda_min_k = smallest_eigenvalue_psd(&k).value().unwrap_or(0.0).max(0.0);
+    let lambda_min_k = smallest_eigenvalue_psd(k).value().unwrap_or(0.0).max(0.0);
     let v_sq: Vec<f64> = (0..n)
         .map(|k| (0..c).map(|j| net.v.row(j)[k].powi(2)).sum())
         .collect();

@@ -103,10 +103,10 @@ pub fn explicit_feature_matrix(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f6
 pub struct SmallestSingularValue {
     /// s_m(D) (s_{mc}(D) with c outputs).
     pub value: f64,
-    /// `cholesky-krylov` (Cholesky, then a block Krylov solver on the inverse), `dense`
-    /// (the dense eigensolver, when the smallest eigenvalues are too clustered for the
-    /// Krylov solver), `rank` (d n < m c, so s = 0 exactly) or `singular-gram` (Cholesky
-    /// failed: 0 up to rounding).
+    /// `cholesky-shift-invert` (Cholesky factor of D^T D - sigma I, then block Krylov on
+    /// its inverse), `dense` (the dense eigensolver, when that would take too long), `rank`
+    /// (d n < m c, so s = 0 exactly), `singular-gram` (Cholesky failed without a shift: 0
+    /// up to rounding) or `non-finite` (NaN or infinite entries: the value is NaN).
     pub method: &'static str,
     /// Why the value is 0, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -130,7 +130,7 @@ pub fn smallest_singular_value(net: &Network<f64>, x: &Matrix<f64>) -> SmallestS
             gram_size: size,
         };
     }
-    match smallest_eigenvalue_psd(&feature_gram(net, x)) {
+    match smallest_eigenvalue_psd(feature_gram(net, x)) {
         e @ (SmallestEigenvalue::Value(l) | SmallestEigenvalue::DenseValue(l)) => {
             SmallestSingularValue {
                 value: l.max(0.0).sqrt(),
@@ -146,6 +146,12 @@ pub fn smallest_singular_value(net: &Network<f64>, x: &Matrix<f64>) -> SmallestS
                 "the Gram matrix D^T D is numerically singular (its Cholesky factorisation failed)"
                     .into(),
             ),
+            gram_size: size,
+        },
+        SmallestEigenvalue::NonFinite => SmallestSingularValue {
+            value: f64::NAN,
+            method: "non-finite",
+            reason: Some("the Gram matrix D^T D has NaN or infinite entries".into()),
             gram_size: size,
         },
     }

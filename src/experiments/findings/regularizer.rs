@@ -12,6 +12,10 @@ use super::{csv_fields, fmt_mean_sd, num, of, Claim, Report, Verdict};
 
 /// Values by seed.
 type BySeed<T> = BTreeMap<u64, T>;
+/// Validation, test and training loss of one synthetic run.
+type Losses = (f64, f64, f64);
+/// Width, mean change in points, seeds improved, seeds, p-value.
+type WidthChange = (usize, f64, usize, usize, f64);
 /// Per width: the chosen lambda and the paired test and training comparisons.
 type WidthResult = (usize, f64, Paired, Paired);
 
@@ -56,7 +60,7 @@ pub(super) fn synthetic_reg_section(
     ));
     r.config(serde_json::json!({"data": plan.rq5_data, "validation": plan.rq5_validation, "widths": plan.rq5_widths, "lambdas": plan.rq5_lambdas, "epochs": plan.rq5_epochs, "seeds": plan.synthetic_seeds, "optimizer": "adam, lr 0.01, batch 32", "loss": "squared", "output_layer": "fixed +/-1"}));
     // (width, lambda bits) -> seed -> (validation, test, train)
-    let mut table: BTreeMap<(usize, u64), BySeed<(f64, f64, f64)>> = BTreeMap::new();
+    let mut table: BTreeMap<(usize, u64), BySeed<Losses>> = BTreeMap::new();
     let mut csv =
         String::from("seed,width,lambda,train_loss,validation_loss,test_loss,l2_discrepancy_sq\n");
     for run in of(runs, Experiment::SyntheticRegularizer) {
@@ -280,7 +284,7 @@ pub(super) fn mnist_section(
     }
     let mut rows = Vec::new();
     // regulariser -> (width, mean change in points, seeds improved, seeds, p)
-    let mut by_reg: BTreeMap<String, Vec<(usize, f64, usize, usize, f64)>> = BTreeMap::new();
+    let mut by_reg: BTreeMap<String, Vec<WidthChange>> = BTreeMap::new();
     let mut plot_series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for &width in &plan.mnist_widths {
         let Some(base) = table.get(&(width, "none".into(), 0f64.to_bits())) else {

@@ -8,6 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use faer::{Accum, MatMut, MatRef, Par};
 
+mod extremal;
+pub use extremal::{
+    smallest_eigenvalue_psd, smallest_eigenvalue_psd_with_stats, symmetric_spectral_norm,
+    SmallestEigenvalue, SolverStats,
+};
+
 /// A real floating-point scalar (`f32` or `f64`) usable in every product of this crate.
 pub trait Real:
     faer::traits::RealField
@@ -103,6 +109,17 @@ fn parallelism() -> Par {
         n => Par::Rayon(NonZeroUsize::new(n).expect("n > 1")),
     }
 }
+
+/// The crate's threads for work of `macs` multiply-adds; one thread below 2^24, where
+/// splitting costs more than it saves (measured with `diversenet bench train`).
+fn parallelism_for(macs: usize) -> Par {
+    if macs < PARALLEL_MIN_MACS {
+        Par::Seq
+    } else {
+        parallelism()
+    }
+}
+const PARALLEL_MIN_MACS: usize = 1 << 24;
 
 /// A dense row-major matrix: row `i` is `data[i * cols..(i + 1) * cols]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -260,14 +277,7 @@ pub fn gemm<T: Real>(
     } else {
         Accum::Replace
     };
-    // Below this many multiply-adds, splitting over threads costs more than it saves
-    // (measured with `diversenet bench train`).
-    const PARALLEL_MIN_MACS: usize = 1 << 24;
-    let par = if a.nrows() * a.ncols() * b.ncols() < PARALLEL_MIN_MACS {
-        Par::Seq
-    } else {
-        parallelism()
-    };
+    let par = parallelism_for(a.nrows() * a.ncols() * b.ncols());
     faer::linalg::matmul::matmul(faer_mut(dst), accum, a, b, alpha, par);
 }
 
@@ -330,11 +340,7 @@ pub fn gram(a: MatrixView<'_, f64>) -> Matrix<f64> {
     let mut dst = Matrix::zeros(r, r);
     let lhs = faer_ref(a, false);
     let rhs = faer_ref(a, true);
-    let par = if r * r * a.cols / 2 < (1 << 24) {
-        Par::Seq
-    } else {
-        parallelism()
-    };
+    let par = parallelism_for(r * r * a.cols / 2);
     faer::linalg::matmul::triangular::matmul(
         faer_mut(&mut dst),
         faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
@@ -378,190 +384,6 @@ pub fn singular_values(m: &Matrix<f64>) -> Option<Vec<f64>> {
     Some(s)
 }
 
-/// The smallest eigenvalue of a symmetric positive semi-definite matrix, or why it is 0.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum SmallestEigenvalue {
-    /// Computed by Cholesky factorisation and a block Krylov solver on the inverse.
-    Value(f64),
-    /// Computed by the dense eigensolver, after the Krylov solver found the eigenvalue
-    /// inside a cluster it would converge on too slowly.
-    DenseValue(f64),
-    /// The Cholesky factorisation failed: the matrix is numerically singular (its smallest
-    /// eigenvalue is 0 up to rounding).
-    NumericallySingular,
-}
-
-impl SmallestEigenvalue {
-    /// The eigenvalue, or `None` for a numerically singular matrix.
-    pub fn value(self) -> Option<f64> {
-        match self {
-            Self::Value(v) | Self::DenseValue(v) => Some(v),
-            Self::NumericallySingular => None,
-        }
-    }
-    /// How it was computed: `cholesky-krylov`, `dense` or `singular`.
-    pub fn method(self) -> &'static str {
-        match self {
-            Self::Value(_) => "cholesky-krylov",
-            Self::DenseValue(_) => "dense",
-            Self::NumericallySingular => "singular",
-        }
-    }
-}
-
-/// Relative residual at which the Krylov iteration stops: a Ritz value is then within
-/// this fraction of an eigenvalue (Bauer-Fike for symmetric matrices).
-const KRYLOV_TOLERANCE: f64 = 1e-11;
-/// Vectors per block of the block Krylov iteration: a product with 16 vectors costs about
-/// as much memory traffic as with one, and blocks converge in far fewer steps when the
-/// wanted eigenvalue sits in a cluster (as the bottom of a feature Gram's spectrum does).
-const KRYLOV_BLOCK: usize = 16;
-/// Largest Krylov basis tried before falling back to the dense eigensolver. A Gram whose
-/// smallest eigenvalue is separated converges well within it (the synthetic teacher-student
-/// model of `analyze`); Grams whose smallest eigenvalues form a dense band do not (the
-/// networks of `diversenet bench theory`, the MNIST model), and fall back early.
-const KRYLOV_MAX_DIM: usize = 256;
-
-/// Orthonormalises the columns of `w` against `basis` and each other (two passes of
-/// Gram-Schmidt); drops columns that vanish. Returns the kept columns.
-fn orthonormalise(basis: faer::MatRef<'_, f64>, w: faer::Mat<f64>) -> faer::Mat<f64> {
-    let mut kept: Vec<faer::Col<f64>> = Vec::new();
-    for j in 0..w.ncols() {
-        let mut c = w.col(j).to_owned();
-        let before = c.norm_l2();
-        for _ in 0..2 {
-            if basis.ncols() > 0 {
-                let coef = basis.transpose() * &c;
-                c -= basis * coef;
-            }
-            for k in &kept {
-                let dot = k.transpose() * &c;
-                c -= k * dot;
-            }
-        }
-        let after = c.norm_l2();
-        if after > 1e-10 * before.max(f64::MIN_POSITIVE) && after > 0.0 {
-            kept.push(c / after);
-        }
-    }
-    faer::Mat::from_fn(w.nrows(), kept.len(), |i, j| kept[j][i])
-}
-
-/// The eigenvalue of largest magnitude of the symmetric operator `apply` (Y = A X on a
-/// block of columns) of size `n`: block Krylov with full reorthogonalisation and
-/// Rayleigh-Ritz, from fixed start vectors so that results repeat. `None` if it has not
-/// converged within `max_dim` basis vectors (an eigenvalue inside a dense cluster).
-fn krylov_largest_magnitude(
-    n: usize,
-    max_dim: usize,
-    mut apply: impl FnMut(faer::MatRef<'_, f64>) -> faer::Mat<f64>,
-) -> Option<f64> {
-    let b = KRYLOV_BLOCK.min(n);
-    let start = faer::Mat::<f64>::from_fn(n, b, |i, j| {
-        ((i as f64 + 1.0) * (0.618_033_988_749_895 + j as f64 * 0.414_213_562_373_095)).fract()
-            - 0.5
-    });
-    let max_dim = max_dim.min(n);
-    // Basis V, products AV and the projection H = V^T A V, grown block by block.
-    let mut basis = faer::Mat::<f64>::zeros(n, max_dim + b);
-    let mut products = faer::Mat::<f64>::zeros(n, max_dim + b);
-    let mut h = faer::Mat::<f64>::zeros(max_dim + b, max_dim + b);
-    let mut k = 0;
-    let mut history: Vec<f64> = Vec::new();
-    let mut block = orthonormalise(basis.get(.., ..0), start);
-    while block.ncols() > 0 && k < max_dim {
-        let w = block.ncols();
-        let image = apply(block.as_ref());
-        basis.get_mut(.., k..k + w).copy_from(&block);
-        products.get_mut(.., k..k + w).copy_from(&image);
-        let column = basis.get(.., ..k + w).transpose() * &image;
-        for i in 0..k + w {
-            for j in 0..w {
-                h[(i, k + j)] = column[(i, j)];
-                h[(k + j, i)] = column[(i, j)];
-            }
-        }
-        k += w;
-        let hk = faer::Mat::<f64>::from_fn(k, k, |i, j| 0.5 * (h[(i, j)] + h[(j, i)]));
-        let evd = hk.self_adjoint_eigen(faer::Side::Lower).ok()?;
-        let vals = evd.S().column_vector();
-        let (idx, theta) = (0..k)
-            .map(|i| (i, vals[i]))
-            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))?;
-        let y = evd.U().col(idx);
-        let residual = products.get(.., ..k) * y - (basis.get(.., ..k) * y) * theta;
-        let relative = residual.norm_l2() / theta.abs();
-        if relative <= KRYLOV_TOLERANCE || k >= n {
-            return Some(theta);
-        }
-        // Give up early when the residual's recent rate of decrease cannot reach the
-        // tolerance within the budget: the dense solver is then cheaper.
-        history.push(relative);
-        if history.len() >= 4 {
-            let rate = (history[history.len() - 1] / history[history.len() - 3]).sqrt();
-            let blocks_needed = if rate < 1.0 {
-                (KRYLOV_TOLERANCE / relative).ln() / rate.ln()
-            } else {
-                f64::INFINITY
-            };
-            if k as f64 + blocks_needed * b as f64 > max_dim as f64 {
-                return None;
-            }
-        }
-        block = orthonormalise(basis.get(.., ..k), image);
-    }
-    None
-}
-
-/// The eigenvalue of largest magnitude of a dense symmetric matrix (block Krylov).
-fn largest_magnitude_eigenvalue(m: &Matrix<f64>) -> Option<f64> {
-    let a = faer_ref(m.view(), false);
-    krylov_largest_magnitude(m.rows, KRYLOV_MAX_DIM, |x| a * x)
-}
-
-/// lambda_min of a symmetric positive semi-definite matrix (only the lower triangle is
-/// read): Cholesky factorisation (a failure means a numerically singular matrix), then a
-/// block Krylov solver on the inverse; when the smallest eigenvalues are too clustered for
-/// it to converge within its budget, the dense eigensolver. The Krylov path converges in a
-/// few block steps when lambda_min is separated from the rest; when it sits in a dense band
-/// (wide networks, MNIST) the dense path decides (`analyze` and `bench theory` say which).
-pub fn smallest_eigenvalue_psd(m: &Matrix<f64>) -> SmallestEigenvalue {
-    let n = m.rows;
-    if n == 1 {
-        return SmallestEigenvalue::Value(m.data[0]);
-    }
-    let a = faer_ref(m.view(), false);
-    let Ok(llt) = a.llt(faer::Side::Lower) else {
-        return SmallestEigenvalue::NumericallySingular;
-    };
-    let inverse = |x: MatRef<'_, f64>| {
-        use faer::linalg::solvers::SolveCore;
-        let mut y = x.to_owned();
-        llt.solve_in_place_with_conj(faer::Conj::No, y.as_mut());
-        y
-    };
-    match krylov_largest_magnitude(n, KRYLOV_MAX_DIM, inverse) {
-        Some(mu) if mu > 0.0 => SmallestEigenvalue::Value(1.0 / mu),
-        _ => match symmetric_eigenvalues(m) {
-            Some(v) => SmallestEigenvalue::DenseValue(v[0].max(0.0)),
-            None => SmallestEigenvalue::NumericallySingular,
-        },
-    }
-}
-
-/// ||M||_2 of a symmetric matrix: its eigenvalue of largest magnitude, in absolute value.
-pub fn symmetric_spectral_norm(m: &Matrix<f64>) -> f64 {
-    if m.rows == 1 {
-        return m.data[0].abs();
-    }
-    match largest_magnitude_eigenvalue(m) {
-        Some(v) => v.abs(),
-        None => symmetric_eigenvalues(m)
-            .map(|v| v.iter().fold(0.0f64, |a, x| a.max(x.abs())))
-            .unwrap_or(f64::NAN),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,38 +417,15 @@ mod tests {
     }
 
     #[test]
-    fn gram_smallest_eigenvalue_and_norm_match_the_full_eigensolver() {
-        for (m, k) in [(5, 8), (60, 70), (600, 650)] {
+    fn gram_matches_the_naive_product() {
+        for (m, k) in [(5, 8), (60, 70), (300, 650)] {
             let a = random_matrix(m, k, m as u64);
             let g = gram(a.view());
             let expect = naive(&a, false, &a, true);
             for (x, y) in g.as_slice().iter().zip(expect.as_slice()) {
                 assert!((x - y).abs() < 1e-9 * (1.0 + y.abs()));
             }
-            let full = symmetric_eigenvalues(&g).unwrap();
-            let SmallestEigenvalue::Value(fast) = smallest_eigenvalue_psd(&g) else {
-                panic!("singular")
-            };
-            assert!(
-                (fast - full[0]).abs() < 1e-8 * full[full.len() - 1],
-                "m={m}: {fast} vs {}",
-                full[0]
-            );
-            // A shifted matrix is indefinite: its norm is the largest |eigenvalue|.
-            let mut e = g.clone();
-            for i in 0..m {
-                e.row_mut(i)[i] -= 1.5 * full[full.len() - 1];
-            }
-            let ef = symmetric_eigenvalues(&e).unwrap();
-            let want = ef[0].abs().max(ef[ef.len() - 1].abs());
-            assert!((symmetric_spectral_norm(&e) - want).abs() < 1e-8 * want);
         }
-        // Rank-deficient: 6 points in 3 dimensions.
-        let a = random_matrix(6, 3, 1);
-        assert_eq!(
-            smallest_eigenvalue_psd(&gram(a.view())),
-            SmallestEigenvalue::NumericallySingular
-        );
     }
 
     #[test]
