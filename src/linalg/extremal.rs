@@ -259,11 +259,12 @@ fn shifted_cholesky_in_place(data: &mut [f64], n: usize, diagonal: &[f64], sigma
 
 /// Right-looking blocked Cholesky A = L L^T that reads and writes only the lower triangle
 /// of `a` (faer's own factorisation uses the strict upper triangle as workspace, where the
-/// caller keeps the matrix): per panel of 128 columns, faer's Cholesky of the diagonal
-/// block (on a copy), a triangular solve for the panel below it and a lower-triangular
-/// rank-128 update of the rest (GEMM). `false` at a non-positive pivot.
+/// caller keeps the matrix): per panel of 256 columns (the fastest of 64 to 512 at
+/// m = 2000 and 5000), faer's Cholesky of the diagonal block (on a copy), a triangular
+/// solve for the panel below it and a lower-triangular rank-256 update of the rest (GEMM).
+/// `false` at a non-positive pivot.
 fn cholesky_lower_in_place(mut a: faer::MatMut<'_, f64>, par: faer::Par) -> bool {
-    const PANEL: usize = 128;
+    const PANEL: usize = 256;
     let n = a.nrows();
     let mut diagonal_block = Mat::<f64>::zeros(PANEL.min(n), PANEL.min(n));
     let mut scratch = MemBuffer::new(cholesky_in_place_scratch::<f64>(
@@ -730,8 +731,8 @@ mod tests {
 
     #[test]
     fn blocked_cholesky_touches_only_the_lower_triangle() {
-        // Sizes below, at and across the 128-column panel.
-        for n in [1, 7, 128, 300] {
+        // Sizes below, at and across the 256-column panel.
+        for n in [1, 7, 256, 600] {
             let g = gram(random_matrix(n, n + 5, n as u64).view());
             let mut a = faer_ref(g.view(), true).to_owned();
             // Mark the strict upper triangle: it must come back unchanged.

@@ -336,23 +336,27 @@ pub fn norm<T: Real>(x: &[T]) -> f64 {
 
 /// `dst = a a^T` (a is r x k, dst r x r), computing one triangle by GEMM and mirroring it.
 pub fn gram(a: MatrixView<'_, f64>) -> Matrix<f64> {
+    let mut dst = gram_lower(a);
+    symmetrize_from_lower(&mut dst);
+    dst
+}
+
+/// The lower triangle (diagonal included) of `a a^T` by GEMM; the strict upper triangle is
+/// left at 0, for callers that combine lower triangles before mirroring once.
+pub fn gram_lower(a: MatrixView<'_, f64>) -> Matrix<f64> {
     let r = a.rows;
     let mut dst = Matrix::zeros(r, r);
-    let lhs = faer_ref(a, false);
-    let rhs = faer_ref(a, true);
-    let par = parallelism_for(r * r * a.cols / 2);
     faer::linalg::matmul::triangular::matmul(
         faer_mut(&mut dst),
         faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
         Accum::Replace,
-        lhs,
+        faer_ref(a, false),
         faer::linalg::matmul::triangular::BlockStructure::Rectangular,
-        rhs,
+        faer_ref(a, true),
         faer::linalg::matmul::triangular::BlockStructure::Rectangular,
         1.0,
-        par,
+        parallelism_for(r * r * a.cols / 2),
     );
-    symmetrize_from_lower(&mut dst);
     dst
 }
 

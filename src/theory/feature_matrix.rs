@@ -5,7 +5,10 @@
 //! D is never built: D^T D = (X X^T) o (A^T diag(v^2) A) (block-wise for c outputs), and
 //! s_m(D)^2 = lambda_min(D^T D), the m-th (m c-th) largest eigenvalue.
 
-use crate::linalg::{gemm, gram, smallest_eigenvalue_psd, Matrix, Op, SmallestEigenvalue};
+use crate::linalg::{
+    gemm, gram, gram_lower, smallest_eigenvalue_psd, symmetrize_from_lower, Matrix, Op,
+    SmallestEigenvalue,
+};
 use crate::model::Network;
 
 /// The activation pattern A (n x m): A_ki = 1 if w_k . x_i > 0, else 0.
@@ -23,23 +26,31 @@ pub fn activation_pattern(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 /// Costs O(m^2 (d + n c^2)) through GEMM.
 pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
     let (m, c, n) = (x.rows(), net.outputs(), net.width());
-    let inner = gram(x.view());
-    let a = activation_pattern(net, x);
     if c == 1 {
-        // A^T diag(v^2) A = (diag(|v|) A)^T (diag(|v|) A): one triangle through GEMM.
+        // A^T diag(v^2) A = (diag(|v|) A)^T (diag(|v|) A), with (diag(|v|) A)^T (m x n)
+        // made directly from X W^T; lower triangles of both factors through GEMM, their
+        // product entry-wise, then one mirroring.
         let mut scaled_t = Matrix::zeros(m, n);
-        for k in 0..n {
-            let vk = net.v.as_slice()[k].abs();
-            for (i, &ak) in a.row(k).iter().enumerate() {
-                scaled_t.row_mut(i)[k] = vk * ak;
+        gemm(&mut scaled_t, false, x.view(), Op::N, net.w.view(), Op::T, 1.0);
+        let v = net.v.as_slice();
+        for i in 0..m {
+            for (s, &vk) in scaled_t.row_mut(i).iter_mut().zip(v) {
+                *s = if *s > 0.0 { vk.abs() } else { 0.0 };
             }
         }
-        let mut g = gram(scaled_t.view());
-        for (gv, p) in g.as_mut_slice().iter_mut().zip(inner.as_slice()) {
-            *gv *= p;
+        let mut g = gram_lower(scaled_t.view());
+        drop(scaled_t);
+        let inner = gram_lower(x.view());
+        for i in 0..m {
+            for (gv, p) in g.row_mut(i)[..=i].iter_mut().zip(&inner.row(i)[..=i]) {
+                *gv *= p;
+            }
         }
+        symmetrize_from_lower(&mut g);
         return g;
     }
+    let inner = gram(x.view());
+    let a = activation_pattern(net, x);
     let mut g = Matrix::zeros(m * c, m * c);
     let mut left = Matrix::zeros(n, m);
     let mut right = Matrix::zeros(n, m);
