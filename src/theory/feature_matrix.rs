@@ -238,7 +238,9 @@ mod tests {
             (3, 8, 10, 1, OutputLayer::Fixed),
             (4, 10, 12, 1, OutputLayer::Trained),
             (5, 6, 7, 3, OutputLayer::Trained),
-            (5, 12, 150, 1, OutputLayer::Fixed), // takes the Krylov path (m > 128)
+            // Larger than the survey's basis: the shift-and-invert path.
+            (5, 40, 150, 1, OutputLayer::Fixed),
+            (6, 50, 200, 1, OutputLayer::Trained),
         ] {
             let net = network(d, n, c, layer, (d * n) as u64);
             let x = sphere_points(m, d, m as u64);
@@ -251,6 +253,9 @@ mod tests {
                 "d={d} n={n} m={m} c={c}: {} vs {want}",
                 got.value
             );
+            if m > 96 {
+                assert_eq!(got.method, "cholesky-shift-invert");
+            }
             // The Gram form itself matches D^T D.
             let mut dtd = Matrix::zeros(m * c, m * c);
             gemm(&mut dtd, false, dm.view(), Op::T, dm.view(), Op::N, 1.0);
