@@ -52,14 +52,15 @@ pub enum SmallestEigenvalue {
     /// than its budget.
     DenseValue(f64),
     /// The Cholesky factorisation failed even without a shift: the matrix is numerically
-    /// singular (its smallest eigenvalue is 0 up to rounding).
+    /// singular (its smallest eigenvalue is 0 up to rounding). Also the answer for a 0 x 0
+    /// matrix.
     NumericallySingular,
     /// The matrix has a NaN or infinite entry.
     NonFinite,
 }
 
 impl SmallestEigenvalue {
-    /// The eigenvalue, or `None` for a numerically singular matrix.
+    /// The eigenvalue, or `None` for a numerically singular or non-finite matrix.
     pub fn value(self) -> Option<f64> {
         match self {
             Self::Value(v) | Self::DenseValue(v) => Some(v),
@@ -131,8 +132,10 @@ fn smallest_eigenvalue_with_budget(
     if m.as_slice().iter().any(|v| !v.is_finite()) {
         return (SmallestEigenvalue::NonFinite, stats);
     }
-    if n == 1 {
-        return (SmallestEigenvalue::Value(m.as_slice()[0]), stats);
+    match n {
+        0 => return (SmallestEigenvalue::NumericallySingular, stats),
+        1 => return (SmallestEigenvalue::Value(m.as_slice()[0]), stats),
+        _ => {}
     }
     let data = m.into_vec();
     let clock = Instant::now();
@@ -859,6 +862,11 @@ mod tests {
             smallest_eigenvalue_psd(Matrix::from_vec(1, 1, vec![2.5])),
             SmallestEigenvalue::Value(2.5)
         );
+        assert_eq!(
+            smallest_eigenvalue_psd(Matrix::zeros(0, 0)),
+            SmallestEigenvalue::NumericallySingular
+        );
+        assert_eq!(symmetric_spectral_norm(&Matrix::zeros(0, 0)), 0.0);
         let two = Matrix::from_vec(2, 2, vec![2.0, 1.0, 1.0, 2.0]);
         let v = smallest_eigenvalue_psd(two).value().unwrap();
         assert!((v - 1.0).abs() < 1e-12, "{v}");

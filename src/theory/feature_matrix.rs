@@ -31,7 +31,15 @@ pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
         // made directly from X W^T; lower triangles of both factors through GEMM, their
         // product entry-wise, then one mirroring.
         let mut scaled_t = Matrix::zeros(m, n);
-        gemm(&mut scaled_t, false, x.view(), Op::N, net.w.view(), Op::T, 1.0);
+        gemm(
+            &mut scaled_t,
+            false,
+            x.view(),
+            Op::N,
+            net.w.view(),
+            Op::T,
+            1.0,
+        );
         let v = net.v.as_slice();
         for i in 0..m {
             for (s, &vk) in scaled_t.row_mut(i).iter_mut().zip(v) {
