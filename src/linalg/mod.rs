@@ -1,6 +1,8 @@
-//! Dense linear algebra: the crate's row-major [`Matrix`], the [`Real`] scalar trait and
-//! matrix products. Every call into faer lives in this module, so that a faer upgrade
-//! touches one file.
+//! Dense linear algebra: the crate's row-major [`Matrix`], the [`Real`] scalar trait,
+//! matrix products and the dense eigensolvers here; extremal eigenvalues of large symmetric
+//! matrices in `extremal`, built on the block Krylov engine of `krylov` and the in-place
+//! Cholesky of `cholesky`. Every call into faer lives in this module and its submodules, so
+//! that a faer upgrade touches one folder.
 
 use std::fmt::{Debug, Display};
 use std::num::NonZeroUsize;
@@ -8,7 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use faer::{Accum, MatMut, MatRef, Par};
 
+mod cholesky;
 mod extremal;
+mod krylov;
 pub use extremal::{
     smallest_eigenvalue_psd, smallest_eigenvalue_psd_with_stats, symmetric_spectral_norm,
     SmallestEigenvalue, SolverStats,
