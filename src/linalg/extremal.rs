@@ -483,6 +483,39 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(40))]
+        /// Random sizes and spectra (spread, graded, clustered at the bottom, repeated):
+        /// the answer is the dense solver's, and the successful shift is below it.
+        #[test]
+        fn smallest_eigenvalue_on_random_spectra(
+            n in 2usize..260,
+            kind in 0usize..4,
+            seed in 0u64..1000,
+        ) {
+            let mut rng = crate::rng::SeededRng::new(seed, crate::rng::Stream::Sample);
+            let spectrum: Vec<f64> = (0..n)
+                .map(|i| match kind {
+                    0 => 0.1 + rng.uniform(),
+                    1 => 10f64.powf(-6.0 * rng.uniform()),
+                    2 => 1.0 + 1e-3 * rng.uniform() + (i as f64 / n as f64).powi(2),
+                    _ => 1.0 + (i % 3) as f64,
+                })
+                .collect();
+            let m = with_spectrum(&spectrum, seed);
+            let dense = symmetric_eigenvalues(&m).unwrap();
+            let (result, stats) = smallest_eigenvalue_psd_with_stats(m);
+            let fast = result.value().unwrap();
+            proptest::prop_assert!(
+                (fast - dense[0]).abs() <= 1e-9 * dense[0] + 1e-12 * dense[n - 1],
+                "{fast} vs {} ({result:?}, {stats:?})", dense[0]
+            );
+            if let Some(shift) = stats.shift {
+                proptest::prop_assert!(shift <= dense[0] * (1.0 + 1e-12), "{stats:?}");
+            }
+        }
+    }
+
     #[test]
     fn singular_and_tiny_matrices() {
         // Rank-deficient: 6 points in 3 dimensions.
