@@ -65,8 +65,18 @@ pub(super) struct BlockKrylov {
     /// Krylov space is invariant.
     pending: Mat<f64>,
     wanted: Wanted,
+    /// The projection's eigen-decomposition after the last step (`None` before the first
+    /// step, after a restart, or when it failed).
+    eigen: Option<ProjectedEigen>,
     /// Vectors A has been applied to.
     pub(super) applied: usize,
+}
+
+/// Eigenvalues and eigenvectors of the projection H, with their indices ordered best first.
+struct ProjectedEigen {
+    values: faer::Col<f64>,
+    vectors: Mat<f64>,
+    order: Vec<usize>,
 }
 
 impl BlockKrylov {
@@ -92,6 +102,7 @@ impl BlockKrylov {
             dim: 0,
             pending,
             wanted,
+            eigen: None,
             applied: 0,
         }
     }
@@ -132,6 +143,7 @@ impl BlockKrylov {
             }
         }
         self.dim = k;
+        self.eigen = self.projected_eigen();
         let ritz = self.rayleigh_ritz();
         self.pending = orthonormalise(self.basis.get(.., ..k), image);
         ritz
@@ -139,17 +151,21 @@ impl BlockKrylov {
 
     /// The `count` best Ritz vectors (n x count), best first; `None` before the first step.
     pub(super) fn ritz_vectors(&self, count: usize) -> Option<Mat<f64>> {
-        if self.dim == 0 {
-            return None;
-        }
-        let (_, vectors, order) = self.projected_eigen()?;
-        let count = count.min(self.dim);
-        let u = Mat::<f64>::from_fn(self.dim, count, |i, j| vectors[(i, order[j])]);
-        Some(product(self.basis.get(.., ..self.dim), u.as_ref()))
+        self.best_combinations(self.basis.as_ref(), count)
     }
 
-    /// Eigen-decomposition of the projection, with indices ordered best first.
-    fn projected_eigen(&self) -> Option<(faer::Col<f64>, Mat<f64>, Vec<usize>)> {
+    /// The combinations `columns[.., ..dim] U` with the eigenvectors U of the `count` best
+    /// Ritz values (of the basis: the Ritz vectors; of the products: their images).
+    fn best_combinations(&self, columns: MatRef<'_, f64>, count: usize) -> Option<Mat<f64>> {
+        let eigen = self.eigen.as_ref()?;
+        let (k, count) = (self.dim, count.min(self.dim));
+        let u = Mat::<f64>::from_fn(k, count, |i, j| eigen.vectors[(i, eigen.order[j])]);
+        Some(product(columns.get(.., ..k), u.as_ref()))
+    }
+
+    /// Eigen-decomposition of the projection, with indices ordered best first; `None` if it
+    /// fails or has non-finite eigenvalues.
+    fn projected_eigen(&self) -> Option<ProjectedEigen> {
         let k = self.dim;
         let evd = self
             .projection
@@ -167,12 +183,21 @@ impl BlockKrylov {
         };
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by(|&i, &j| key(values[i]).total_cmp(&key(values[j])));
-        Some((values, evd.U().to_owned(), order))
+        Some(ProjectedEigen {
+            values,
+            vectors: evd.U().to_owned(),
+            order,
+        })
     }
 
+    /// The best Ritz value of the last step, its gap to the next and its residual.
     fn rayleigh_ritz(&self) -> Option<Ritz> {
         let k = self.dim;
-        let (values, vectors, order) = self.projected_eigen()?;
+        let ProjectedEigen {
+            values,
+            vectors,
+            order,
+        } = self.eigen.as_ref()?;
         let best = order[0];
         let theta = values[best];
         let gap = order.get(1).map(|&i| {
@@ -198,16 +223,18 @@ impl BlockKrylov {
     /// pending block is orthogonal to the old basis, hence to the new one.
     fn restart(&mut self) -> Option<()> {
         let keep = (self.basis.ncols() / 2).min(self.dim);
-        let k = self.dim;
-        let (values, vectors, order) = self.projected_eigen()?;
-        let u = Mat::<f64>::from_fn(k, keep, |i, j| vectors[(i, order[j])]);
-        let basis = product(self.basis.get(.., ..k), u.as_ref());
-        let products = product(self.products.get(.., ..k), u.as_ref());
+        let basis = self.best_combinations(self.basis.as_ref(), keep)?;
+        let products = self.best_combinations(self.products.as_ref(), keep)?;
+        let eigen = self.eigen.take()?;
         self.basis.get_mut(.., ..keep).copy_from(&basis);
         self.products.get_mut(.., ..keep).copy_from(&products);
         for i in 0..keep {
             for j in 0..keep {
-                self.projection[(i, j)] = if i == j { values[order[i]] } else { 0.0 };
+                self.projection[(i, j)] = if i == j {
+                    eigen.values[eigen.order[i]]
+                } else {
+                    0.0
+                };
             }
         }
         self.dim = keep;
