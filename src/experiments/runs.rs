@@ -289,7 +289,7 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
             };
             let cfg = settings.resolve(&train_data)?;
             let (state, m) = train_to_end(&cfg, &train_data, &test_data)?;
-            let (val_loss, _) = crate::model::train::score(&state.net, cfg.loss, &val_data);
+            let (val_loss, _) = crate::model::train::score(&state.net, cfg.loss(), &val_data);
             Ok(
                 serde_json::json!({ "train_loss": m.train_loss, "validation_loss": val_loss, "test_loss": m.test_loss, "l2_discrepancy_sq": m.l2_discrepancy_sq }),
             )
@@ -309,7 +309,7 @@ fn train_to_end(
 ) -> Result<(TrainState<f32>, EpochMetrics)> {
     let mut last = None;
     let mut obs = Collect {
-        wanted: vec![cfg.epochs],
+        wanted: vec![cfg.epochs()],
         each: |m: &EpochMetrics, _: &TrainState<f32>| {
             last = Some(m.clone());
             Ok(())
@@ -384,7 +384,7 @@ pub fn execute_mnist(
     };
     let cfg = settings.resolve(&train_data)?;
     let (state, m) = train_to_end(&cfg, &train_data, &test_data)?;
-    let (val_loss, val_error) = crate::model::train::score(&state.net, cfg.loss, &val_data);
+    let (val_loss, val_error) = crate::model::train::score(&state.net, cfg.loss(), &val_data);
     Ok(serde_json::json!({
         "train_loss": m.train_loss, "train_error": m.train_error, "validation_loss": val_loss,
         "validation_error": val_error, "test_loss": m.test_loss, "test_error": m.test_error,
