@@ -214,7 +214,8 @@ pub struct LoadOptions {
     pub task: Task,
     /// A separate test file (same format); otherwise a seeded split.
     pub test: Option<DataSource>,
-    /// Fraction held out as test data when there is no test file.
+    /// Fraction held out as test data when there is no test file; 0: none, both sets are
+    /// every row.
     pub test_fraction: f64,
 }
 
@@ -268,6 +269,13 @@ impl DataSource {
                         let test = test_source.load_file(options)?;
                         check_compatible(&train, &test)?;
                         Ok((train, test))
+                    }
+                    None if options.test_fraction == 0.0 => {
+                        let all = train.select(
+                            &(0..train.len()).collect::<Vec<_>>(),
+                            format!("{} (all rows, no held-out split)", train.name),
+                        );
+                        Ok((all.clone(), all))
                     }
                     None => train.split(options.test_fraction, seed),
                 }

@@ -53,6 +53,11 @@ impl TensorFile {
         self.tensors.contains_key(name)
     }
 
+    /// The tensors' names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
     /// The tensor `name` as a matrix (a 1-D tensor is one row), converted to `T`; refuses
     /// a missing tensor, another dtype or shape, and non-finite values.
     pub fn matrix<T: Real>(&self, name: &str, path: &Path) -> Result<Matrix<T>> {
@@ -308,10 +313,15 @@ pub fn save_model<T: Real>(
     file.write(path)
 }
 
-/// Loads a model saved by [`save_model`] (weights widened to f64).
+/// Loads a model saved by [`save_model`] (weights widened to f64). Files of other
+/// programs (no `config` metadata) are read by [`super::foreign::load_network`].
 pub fn load_model(path: &Path) -> Result<ModelFile> {
-    let file = TensorFile::read(path)?;
-    let (net, config) = get_network::<f64>(&file, path)?;
+    model_from_file(&TensorFile::read(path)?, path)
+}
+
+/// The model held by a decoded file written by [`save_model`].
+pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
+    let (net, config) = get_network::<f64>(file, path)?;
     let scaling: InputScaling = file.meta_parse("input_scaling", path)?;
     let (mean, scale) = if scaling == InputScaling::Standardise {
         let mean = file.matrix::<f64>("input_mean", path)?.into_vec();

@@ -3,6 +3,8 @@
 //! directories.
 
 pub mod file;
+pub mod fit;
+pub mod foreign;
 pub mod loss;
 pub mod network;
 pub mod optim;
