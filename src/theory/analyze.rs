@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
-use crate::data::{Dataset, Targets};
+use crate::data::{check_finite, Dataset, Targets};
 use crate::error::{Error, Result};
-use crate::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm, Matrix};
+use crate::linalg::{symmetric_spectral_norm, Matrix};
 use crate::model::Network;
 use crate::rng::{SeededRng, Stream};
 
@@ -15,7 +15,7 @@ use super::discrepancy::{
 use super::feature_matrix::{
     activation_pattern, loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
 };
-use super::kernel::{discrepancy_matrix, kernel_gram, PairGeometry};
+use super::kernel::{discrepancy_matrix, kernel_lambda_min, PairGeometry};
 
 /// Default size of the Gram matrix D^T D (m c) when no point count is given.
 pub const DEFAULT_GRAM_SIZE: usize = 2000;
@@ -106,6 +106,30 @@ pub fn target_matrix(targets: &Targets, outputs: usize, name: &str) -> Result<Ma
     }
 }
 
+/// Checks that the points `x` (m x d) suit the network: d inputs, d >= 2, finite weights
+/// and values. `name` names the data in errors.
+pub fn check_points(net: &Network<f64>, x: &Matrix<f64>, name: &str) -> Result<()> {
+    let d = net.dim();
+    if x.cols() != d {
+        return Err(Error::data(
+            name,
+            format!(
+                "{} features per sample, but the model takes {d} inputs",
+                x.cols()
+            ),
+        ));
+    }
+    if d < 2 {
+        return Err(Error::config(
+            "dim",
+            "d = 1: inputs on S^0 are only +1 and -1; the theory needs d >= 2",
+        ));
+    }
+    check_finite(&net.w, "weight W", "the network")?;
+    check_finite(&net.v, "weight V", "the network")?;
+    check_finite(x, "input", name)
+}
+
 /// Measures the network on the (already scaled) data.
 pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) -> Result<Analysis> {
     let y = target_matrix(&data.targets, net.outputs(), &data.name)?;
@@ -124,46 +148,9 @@ pub fn analyze_points(
 ) -> Result<Analysis> {
     let started = Instant::now();
     let (d, n, c) = (net.dim(), net.width(), net.outputs());
-    if x.cols() != d {
-        return Err(Error::data(
-            name,
-            format!(
-                "{} features per sample, but the model takes {d} inputs",
-                x.cols()
-            ),
-        ));
-    }
-    if d < 2 {
-        return Err(Error::config(
-            "dim",
-            "d = 1: inputs on S^0 are only +1 and -1; the theory needs d >= 2",
-        ));
-    }
-    if let Some(pos) = net
-        .w
-        .as_slice()
-        .iter()
-        .chain(net.v.as_slice())
-        .position(|v| !v.is_finite())
-    {
-        return Err(Error::config(
-            "weights",
-            format!("weight {pos} is not finite"),
-        ));
-    }
-    for (what, m) in [("input", Some(x)), ("target", y)] {
-        let Some(m) = m else { continue };
-        if let Some(pos) = m.as_slice().iter().position(|v| !v.is_finite()) {
-            return Err(Error::data(
-                name,
-                format!(
-                    "{what} value {} at row {}, column {}: every value must be finite",
-                    m.as_slice()[pos],
-                    pos / m.cols(),
-                    pos % m.cols()
-                ),
-            ));
-        }
+    check_points(net, x, name)?;
+    if let Some(y) = y {
+        check_finite(y, "target", name)?;
     }
     if let Some(y) = y {
         if y.rows() != x.rows() || y.cols() != c {
@@ -215,8 +202,7 @@ pub fn analyze_points(
         .map(|(_, grad_norm)| loss_bound(wanted, grad_norm, s.value));
 
     let geometry = PairGeometry::of(x);
-    let k = kernel_gram(&geometry);
-    let lambda_min_k = smallest_eigenvalue_psd(k).value().unwrap_or(0.0).max(0.0);
+    let lambda_min_k = kernel_lambda_min(&geometry);
     let v_sq: Vec<f64> = (0..n)
         .map(|k| (0..c).map(|j| net.v.row(j)[k].powi(2)).sum())
         .collect();
