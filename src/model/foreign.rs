@@ -28,7 +28,7 @@ pub struct ForeignNetwork {
 /// configuration and input scaling), or foreign weights.
 #[derive(Clone, Debug)]
 pub enum LoadedNetwork {
-    Trained(ModelFile),
+    Trained(Box<ModelFile>),
     Foreign(ForeignNetwork),
 }
 
@@ -94,7 +94,9 @@ pub fn network_from_weights(w: Matrix<f64>, v: Matrix<f64>, source: &str) -> Res
 pub fn load_network(path: &Path) -> Result<LoadedNetwork> {
     let file = TensorFile::read(path)?;
     if file.metadata.contains_key("config") {
-        Ok(LoadedNetwork::Trained(model_from_file(&file, path)?))
+        Ok(LoadedNetwork::Trained(Box::new(model_from_file(
+            &file, path,
+        )?)))
     } else {
         Ok(LoadedNetwork::Foreign(foreign_from_file(&file, path)?))
     }
