@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use clap::Args;
 
-use diversenet::data::{self, DataSource, LoadOptions, SyntheticConfig, Task};
-use diversenet::model::file::{load_model, ModelFile};
+use diversenet::data::{
+    self, DataSource, InputScaling, InputTransform, LoadOptions, SyntheticConfig, Task,
+};
+use diversenet::model::foreign::{load_network, load_npy_weights, LoadedNetwork};
 
 #[derive(Args, Clone)]
 pub struct DataArgs {
@@ -21,9 +23,13 @@ pub struct DataArgs {
     /// Separate test file for csv/npy data (same format); otherwise --test-fraction is held out.
     #[arg(long)]
     pub test: Option<String>,
-    /// Fraction of a csv/npy file held out as test data (seeded split).
+    /// Fraction of a csv/npy file held out as test data (seeded split); 0: no split,
+    /// both splits are every row.
     #[arg(long, default_value_t = 0.2)]
     pub test_fraction: f64,
+    /// Every row of a csv/npy file, no held-out split (the same as --test-fraction 0).
+    #[arg(long, conflicts_with = "test_fraction")]
+    pub all_data: bool,
     /// CSV target column (default: `label`, `target` or `y`).
     #[arg(long)]
     pub target_column: Option<String>,
@@ -70,64 +76,171 @@ impl DataArgs {
             target_column: self.target_column.clone(),
             task,
             test: self.test.as_deref().map(|t| self.source(t)).transpose()?,
-            test_fraction: self.test_fraction,
+            test_fraction: if self.all_data {
+                0.0
+            } else {
+                self.test_fraction
+            },
         };
+        if self.all_data && !(self.data.starts_with("csv:") || self.data.starts_with("npy:")) {
+            bail!(
+                "invalid setting `all-data`: `{}` has fixed train and test sets (choose one with --split); \
+                 --all-data applies to csv:PATH and npy:X,Y data",
+                self.data
+            );
+        }
         Ok(self.source(&self.data)?.load(&options, seed)?)
     }
 }
 
-/// Loads a model and the split of a data set it is to be measured on, scaled as in
-/// training. The data's seed defaults to the training run's (stored in the model file).
+/// The network measured by `eval` and `analyze`: a model file, or foreign weights.
+#[derive(Args, Clone)]
+pub struct ModelArgs {
+    /// A model.safetensors written by `train`, or a safetensors file of another program
+    /// holding `W` and `V`, or PyTorch's `0.weight` and `2.weight` (no biases).
+    #[arg(long, required_unless_present = "weights", conflicts_with = "weights")]
+    pub model: Option<PathBuf>,
+    /// Foreign weights as two .npy files: W (n x d) and V (c x n).
+    #[arg(long, value_name = "W.npy,V.npy")]
+    pub weights: Option<String>,
+    /// sphere | standardise | raw: how foreign weights' inputs are scaled (default raw;
+    /// standardise uses the training split's statistics). A model written by `train`
+    /// uses the scaling stored in it.
+    #[arg(long)]
+    pub input_scaling: Option<String>,
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> Result<LoadedNetwork> {
+        match (&self.model, &self.weights) {
+            (Some(path), _) => Ok(load_network(path)?),
+            (None, Some(pair)) => {
+                let Some((w, v)) = pair
+                    .split_once(',')
+                    .filter(|(w, v)| !w.is_empty() && !v.is_empty())
+                else {
+                    bail!("invalid setting `weights`: `{pair}`: expected W.npy,V.npy");
+                };
+                Ok(LoadedNetwork::Foreign(load_npy_weights(
+                    Path::new(w),
+                    Path::new(v),
+                )?))
+            }
+            (None, None) => bail!("give --model PATH or --weights W.npy,V.npy"),
+        }
+    }
+
+    /// What was loaded, for output.
+    pub fn describe(&self) -> String {
+        match (&self.model, &self.weights) {
+            (Some(path), _) => path.display().to_string(),
+            (None, w) => w.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// A network with the data it is measured on, scaled as the network expects.
+pub struct ModelOnData {
+    pub loaded: LoadedNetwork,
+    pub dataset: data::Dataset,
+    /// Seed of the data (synthetic data, csv/npy split) and of sub-samples.
+    pub seed: u64,
+    pub scaling: InputScaling,
+}
+
+impl ModelOnData {
+    /// A line saying how foreign weights were used (none for a diversenet model).
+    pub fn foreign_note(&self) -> Option<String> {
+        match &self.loaded {
+            LoadedNetwork::Trained(_) => None,
+            LoadedNetwork::Foreign(f) => Some(format!(
+                "foreign weights from {} (no diversenet configuration): inputs scaled with --input-scaling {}",
+                f.source, self.scaling
+            )),
+        }
+    }
+}
+
+/// Loads a network and the split of a data set it is to be measured on, scaled as in
+/// training (foreign weights: as --input-scaling says, raw by default). The data's seed
+/// defaults to the training run's (stored in the model file), 0 for foreign weights.
 pub fn model_and_data(
-    model_path: &Path,
+    model: &ModelArgs,
     data: &DataArgs,
     seed: Option<u64>,
     split: &str,
-) -> Result<(ModelFile, data::Dataset)> {
-    let model = load_model(model_path)?;
-    let (train_data, test_data) = data.load(seed.unwrap_or(model.config.seed()))?;
+) -> Result<ModelOnData> {
+    let loaded = model.load()?;
+    let model_name = model.describe();
+    let seed = match &loaded {
+        LoadedNetwork::Trained(m) => seed.unwrap_or(m.config.seed()),
+        LoadedNetwork::Foreign(_) => seed.unwrap_or(0),
+    };
+    let (train_data, test_data) = data.load(seed)?;
+    let fit_on = train_data.x.clone();
     let mut dataset = match split {
         "test" => test_data,
         "train" => train_data,
         other => bail!("invalid setting `split`: `{other}`: expected test or train"),
     };
-    if dataset.dim() != model.net.dim() {
+    let net = loaded.net();
+    if dataset.dim() != net.dim() {
         bail!(
-            "{}: the model takes {} inputs but {} has {} features per sample",
-            model_path.display(),
-            model.net.dim(),
+            "{model_name}: the model takes {} inputs but {} has {} features per sample",
+            net.dim(),
             dataset.name,
             dataset.dim()
         );
     }
-    if model.classes != matches!(dataset.targets, data::Targets::Classes { .. }) {
-        bail!(
-            "{}: the model predicts {} but {} has {}",
-            model_path.display(),
-            if model.classes {
-                "classes"
-            } else {
-                "real values"
-            },
-            dataset.name,
-            if model.classes {
-                "real-valued targets"
-            } else {
-                "class labels"
-            }
-        );
-    }
-    if let data::Targets::Classes { num_classes, .. } = dataset.targets {
-        if num_classes > model.net.outputs() {
+    let classes = matches!(dataset.targets, data::Targets::Classes { .. });
+    if let LoadedNetwork::Trained(m) = &loaded {
+        if m.classes != classes {
             bail!(
-                "{}: the model has {} outputs but {} has labels up to {}",
-                model_path.display(),
-                model.net.outputs(),
+                "{model_name}: the model predicts {} but {} has {}",
+                if m.classes { "classes" } else { "real values" },
                 dataset.name,
-                num_classes - 1
+                if m.classes {
+                    "real-valued targets"
+                } else {
+                    "class labels"
+                }
             );
         }
     }
-    model.transform.apply(&mut dataset.x);
-    Ok((model, dataset))
+    match dataset.targets {
+        data::Targets::Classes { num_classes, .. } if num_classes > net.outputs() => bail!(
+            "{model_name}: the model has {} outputs but {} has labels up to {}",
+            net.outputs(),
+            dataset.name,
+            num_classes - 1
+        ),
+        data::Targets::Scalar(_) if net.outputs() != 1 => bail!(
+            "{model_name}: the model has {} outputs but {} has one real-valued target per sample",
+            net.outputs(),
+            dataset.name
+        ),
+        _ => {}
+    }
+    let scaling = match (&loaded, &model.input_scaling) {
+        (LoadedNetwork::Trained(m), None) => {
+            m.transform.apply(&mut dataset.x);
+            m.transform.scaling
+        }
+        (LoadedNetwork::Trained(m), Some(_)) => bail!(
+            "invalid setting `input-scaling`: {model_name} was written by `diversenet train` and stores its input scaling ({}); \
+             --input-scaling is for foreign weights",
+            m.transform.scaling
+        ),
+        (LoadedNetwork::Foreign(_), scaling) => {
+            let scaling: InputScaling = scaling.as_deref().unwrap_or("raw").parse()?;
+            InputTransform::fit(scaling, &fit_on).apply(&mut dataset.x);
+            scaling
+        }
+    };
+    Ok(ModelOnData {
+        loaded,
+        dataset,
+        seed,
+        scaling,
+    })
 }

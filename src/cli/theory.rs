@@ -9,14 +9,13 @@ use diversenet::files::write_atomic;
 use diversenet::report::plot::{self, PlotSpec, Series};
 use diversenet::theory::{self, AnalysisOptions};
 
-use super::data_args::{model_and_data, DataArgs};
+use super::data_args::{model_and_data, DataArgs, ModelArgs};
 use super::write_json;
 
 #[derive(Args)]
 pub struct AnalyzeArgs {
-    /// A model.safetensors written by `train`.
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
     #[command(flatten)]
     data: DataArgs,
     /// Seed of the synthetic data or csv/npy split, and of the sub-sample (default: the
@@ -55,25 +54,28 @@ pub struct SpectrumArgs {
 }
 
 pub fn analyze(args: AnalyzeArgs) -> Result<()> {
-    let (model, dataset) = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
+    let measured = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
     let options = AnalysisOptions {
         points: args.points,
         all_points: args.all_points,
-        seed: args.seed.unwrap_or(model.config.seed()),
+        seed: measured.seed,
         monte_carlo: args.monte_carlo,
     };
-    let a = theory::analyze(&model.net, &dataset, &options)?;
+    let a = theory::analyze(measured.loaded.net(), &measured.dataset, &options)?;
     let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.6e}"));
     println!(
         "theory diagnostics of {} on {} ({} of {} points, d = {}, n = {}, c = {})",
-        args.model.display(),
-        dataset.name,
+        args.model.describe(),
+        measured.dataset.name,
         a.points_used,
         a.points_total,
         a.dim,
         a.width,
         a.outputs
     );
+    if let Some(note) = measured.foreign_note() {
+        println!("  {note}");
+    }
     let rows: Vec<(&str, String)> = vec![
         (
             "s_m(D)",
@@ -87,8 +89,8 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
                     .unwrap_or_default()
             ),
         ),
-        ("squared loss L", format!("{:.6e}", a.loss)),
-        ("||grad_W L||", format!("{:.6e}", a.grad_norm)),
+        ("squared loss L", opt(a.loss)),
+        ("||grad_W L||", opt(a.grad_norm)),
         ("bound m||grad||^2/(2 s^2)", opt(a.bound)),
         ("L / bound (<= 1)", opt(a.loss_over_bound)),
         ("lambda_min(K)", format!("{:.6e}", a.lambda_min_k)),
@@ -175,13 +177,5 @@ pub fn spectrum(args: SpectrumArgs) -> Result<()> {
         };
         write_atomic(path, plot::svg(&spec, &[gamma, m_gamma]).as_bytes())?;
     }
-    let json = serde_json::json!({
-        "dim": s.dim,
-        "max_degree": s.max_degree,
-        "degrees": s.degrees,
-        "cumulative": s.cumulative,
-        "trusted_up_to": s.trusted_up_to,
-        "ranked": steps.iter().map(|&(m, g)| serde_json::json!({"m": m, "gamma": g, "m_gamma": m * g})).collect::<Vec<_>>(),
-    });
-    write_json(args.json.as_deref(), &json)
+    write_json(args.json.as_deref(), &s.report())
 }

@@ -7,12 +7,13 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use diversenet::data;
+use diversenet::model::foreign::LoadedNetwork;
 use diversenet::model::run::{run_training, RunProgress};
 use diversenet::model::train::score;
-use diversenet::model::{EpochMetrics, OptimizerKind, TrainSettings};
-use diversenet::regularizer::RegTerm;
+use diversenet::model::{EpochMetrics, Loss, OptimizerKind, TrainSettings};
+use diversenet::regularizer;
 
-use super::data_args::{model_and_data, DataArgs};
+use super::data_args::{model_and_data, DataArgs, ModelArgs};
 use super::write_json;
 
 #[derive(Args)]
@@ -85,9 +86,8 @@ pub struct TrainArgs {
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// A model.safetensors written by `train`.
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
     #[command(flatten)]
     data: DataArgs,
     /// Seed of the synthetic data or of the csv/npy split (default: the training run's seed,
@@ -141,29 +141,6 @@ impl RunProgress for Bar {
     }
 }
 
-/// Pairs each --reg with its --lambda.
-fn regularizers(names: &[String], lambdas: &[f64]) -> Result<Vec<RegTerm>> {
-    if names.is_empty() {
-        if !lambdas.is_empty() {
-            bail!("invalid setting `lambda`: given without --reg");
-        }
-        return Ok(Vec::new());
-    }
-    if lambdas.len() != names.len() && lambdas.len() != 1 {
-        bail!("invalid setting `lambda`: {} values for {} --reg flags; give one per --reg, or one for all", lambdas.len(), names.len());
-    }
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            Ok(RegTerm::new(
-                n.parse()?,
-                lambdas[if lambdas.len() == 1 { 0 } else { i }],
-            )?)
-        })
-        .collect()
-}
-
 pub fn train(args: TrainArgs) -> Result<()> {
     let epochs = args.epochs.unwrap_or(if args.data.data == "synthetic" {
         200
@@ -184,7 +161,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         precision: args.precision.parse()?,
         init_scale: args.init_scale,
         checkpoint_every: args.checkpoint_every,
-        regularizers: regularizers(&args.reg, &args.lambda)?,
+        regularizers: regularizer::terms(&args.reg, &args.lambda)?,
         reg_every: args.reg_every,
         exact_metrics_every: TrainSettings::default().exact_metrics_every,
     };
@@ -227,14 +204,21 @@ pub fn train(args: TrainArgs) -> Result<()> {
 }
 
 pub fn eval(args: EvalArgs) -> Result<()> {
-    let (model, dataset) = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
-    let (loss, error) = score(&model.net, model.config.loss(), &dataset);
+    let measured = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
+    let dataset = &measured.dataset;
+    let loss_function = match &measured.loaded {
+        LoadedNetwork::Trained(m) => m.config.loss(),
+        LoadedNetwork::Foreign(_) => Loss::default_for(&dataset.targets),
+    };
+    let (loss, error) = score(measured.loaded.net(), loss_function, dataset);
     let result = serde_json::json!({
-        "model": args.model,
+        "model": args.model.describe(),
         "data": dataset.name,
         "split": args.split,
         "samples": dataset.len(),
-        "loss_function": model.config.loss(),
+        "input_scaling": measured.scaling,
+        "note": measured.foreign_note(),
+        "loss_function": loss_function,
         "loss": loss,
         "error": error,
     });

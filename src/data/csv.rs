@@ -111,7 +111,7 @@ pub fn parse(
 
 /// Turns target values into classes or scalars. `Auto` picks classes when `label_named`
 /// (the column is called `label`), scalars otherwise.
-pub(crate) fn targets_from_values(
+pub fn targets_from_values(
     y: &[f64],
     task: Task,
     label_named: bool,

@@ -92,17 +92,7 @@ impl Dataset {
         if x.cols() == 0 {
             return Err(Error::data(&name, "samples have no features (dimension 0)"));
         }
-        if let Some(pos) = x.as_slice().iter().position(|v| !v.is_finite()) {
-            return Err(Error::data(
-                &name,
-                format!(
-                    "input value {} at sample {}, feature {}: every value must be finite",
-                    x.as_slice()[pos],
-                    pos / x.cols(),
-                    pos % x.cols()
-                ),
-            ));
-        }
+        check_finite(&x, "input", &name)?;
         match &targets {
             Targets::Scalar(y) => {
                 if let Some(i) = y.iter().position(|v| !v.is_finite()) {
@@ -154,6 +144,18 @@ impl Dataset {
         }
     }
 
+    /// [`Dataset::split`], or for `test_fraction` = 0 every row on both sides.
+    pub fn split_or_all(&self, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        if test_fraction == 0.0 {
+            let all = self.select(
+                &(0..self.len()).collect::<Vec<_>>(),
+                format!("{} (all rows, no held-out split)", self.name),
+            );
+            return Ok((all.clone(), all));
+        }
+        self.split(test_fraction, seed)
+    }
+
     /// A seeded random split into (train, test) with `test_fraction` of the samples in test.
     pub fn split(&self, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
         if !(test_fraction > 0.0 && test_fraction < 1.0) {
@@ -180,6 +182,22 @@ impl Dataset {
             self.select(train, format!("{} (train split)", self.name)),
             self.select(test, format!("{} (test split)", self.name)),
         ))
+    }
+}
+
+/// Refuses a NaN or infinite value of `m` (rows are samples), naming `what` and `name`.
+pub fn check_finite(m: &Matrix<f64>, what: &str, name: &str) -> Result<()> {
+    match m.as_slice().iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(pos) => Err(Error::data(
+            name,
+            format!(
+                "{what} value {} at sample {}, feature {}: every value must be finite",
+                m.as_slice()[pos],
+                pos / m.cols(),
+                pos % m.cols()
+            ),
+        )),
     }
 }
 
@@ -214,7 +232,8 @@ pub struct LoadOptions {
     pub task: Task,
     /// A separate test file (same format); otherwise a seeded split.
     pub test: Option<DataSource>,
-    /// Fraction held out as test data when there is no test file.
+    /// Fraction held out as test data when there is no test file; 0: none, both sets are
+    /// every row.
     pub test_fraction: f64,
 }
 
@@ -269,7 +288,7 @@ impl DataSource {
                         check_compatible(&train, &test)?;
                         Ok((train, test))
                     }
-                    None => train.split(options.test_fraction, seed),
+                    None => train.split_or_all(options.test_fraction, seed),
                 }
             }
         }

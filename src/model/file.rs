@@ -54,6 +54,11 @@ impl TensorFile {
         self.tensors.contains_key(name)
     }
 
+    /// The tensors' names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
     /// The tensor `name` as a matrix (a 1-D tensor is one row), converted to `T`; refuses
     /// a missing tensor, another dtype or shape, and non-finite values.
     pub fn matrix<T: Real>(&self, name: &str, path: &Path) -> Result<Matrix<T>> {
@@ -254,15 +259,8 @@ fn put_network<T: Real>(file: &mut TensorFile, net: &Network<T>, config: &TrainC
     );
 }
 
-fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, TrainConfig)> {
-    let config: TrainConfig = serde_json::from_str(file.meta("config", path)?).map_err(|e| {
-        Error::format(
-            path,
-            format!("metadata `config` is not a valid configuration: {e}"),
-        )
-    })?;
-    let w = file.matrix::<T>("W", path)?;
-    let v = file.matrix::<T>("V", path)?;
+/// W (n x d) and V (c x n) must match the configuration's n, d and c.
+fn check_shapes<T>(w: &Matrix<T>, v: &Matrix<T>, config: &TrainConfig, path: &Path) -> Result<()> {
     if w.rows() != config.width()
         || w.cols() != config.dim()
         || v.rows() != config.outputs()
@@ -276,6 +274,35 @@ fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, T
             ),
         ));
     }
+    Ok(())
+}
+
+/// The stored standardisation: d means and d scales > 0.
+fn check_standardisation(mean: &[f64], scale: &[f64], dim: usize, path: &Path) -> Result<()> {
+    if mean.len() != dim || scale.len() != dim || scale.iter().any(|s| !(*s > 0.0 && s.is_finite()))
+    {
+        return Err(Error::format(
+            path,
+            format!(
+                "input_mean/input_scale ({} and {} values) do not match the input dimension {dim} or hold a scale that is not finite and > 0",
+                mean.len(),
+                scale.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, TrainConfig)> {
+    let config: TrainConfig = serde_json::from_str(file.meta("config", path)?).map_err(|e| {
+        Error::format(
+            path,
+            format!("metadata `config` is not a valid configuration: {e}"),
+        )
+    })?;
+    let w = file.matrix::<T>("W", path)?;
+    let v = file.matrix::<T>("V", path)?;
+    check_shapes(&w, &v, &config, path)?;
     Ok((
         Network {
             w,
@@ -286,7 +313,8 @@ fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, T
     ))
 }
 
-/// Saves a trained model with its input scaling.
+/// Saves a trained model with its input scaling; refuses weights whose shapes disagree
+/// with the configuration.
 pub fn save_model<T: Real>(
     path: &Path,
     net: &Network<T>,
@@ -294,6 +322,10 @@ pub fn save_model<T: Real>(
     config: &TrainConfig,
     classes: bool,
 ) -> Result<()> {
+    check_shapes(&net.w, &net.v, config, path)?;
+    if transform.scaling == InputScaling::Standardise {
+        check_standardisation(&transform.mean, &transform.scale, config.dim(), path)?;
+    }
     let mut file = TensorFile::default();
     put_network(&mut file, net, config);
     file.metadata
@@ -309,23 +341,20 @@ pub fn save_model<T: Real>(
     file.write(path)
 }
 
-/// Loads a model saved by [`save_model`] (weights widened to f64).
+/// Loads a model saved by [`save_model`] (weights widened to f64). Files of other
+/// programs (no `config` metadata) are read by [`super::foreign::load_network`].
 pub fn load_model(path: &Path) -> Result<ModelFile> {
-    let file = TensorFile::read(path)?;
-    let (net, config) = get_network::<f64>(&file, path)?;
+    model_from_file(&TensorFile::read(path)?, path)
+}
+
+/// The model held by a decoded file written by [`save_model`].
+pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
+    let (net, config) = get_network::<f64>(file, path)?;
     let scaling: InputScaling = file.meta_parse("input_scaling", path)?;
     let (mean, scale) = if scaling == InputScaling::Standardise {
         let mean = file.matrix::<f64>("input_mean", path)?.into_vec();
         let scale = file.matrix::<f64>("input_scale", path)?.into_vec();
-        if mean.len() != config.dim()
-            || scale.len() != config.dim()
-            || scale.iter().any(|s| *s <= 0.0)
-        {
-            return Err(Error::format(
-                path,
-                "input_mean/input_scale do not match the input dimension or hold a scale <= 0",
-            ));
-        }
+        check_standardisation(&mean, &scale, config.dim(), path)?;
         (mean, scale)
     } else {
         (Vec::new(), Vec::new())

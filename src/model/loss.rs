@@ -33,6 +33,16 @@ impl FromStr for Loss {
     }
 }
 
+impl Loss {
+    /// The default for these targets: cross-entropy for classes, squared for real values.
+    pub fn default_for(targets: &crate::data::Targets) -> Self {
+        match targets {
+            crate::data::Targets::Classes { .. } => Self::CrossEntropy,
+            crate::data::Targets::Scalar(_) => Self::Squared,
+        }
+    }
+}
+
 impl std::fmt::Display for Loss {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

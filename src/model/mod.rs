@@ -4,6 +4,8 @@
 
 pub mod config;
 pub mod file;
+pub mod fit;
+pub mod foreign;
 pub mod loss;
 pub mod network;
 pub mod optim;

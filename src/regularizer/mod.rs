@@ -107,6 +107,40 @@ impl RegTerm {
     }
 }
 
+/// Pairs regulariser names with their strengths: one lambda per name, or one for all
+/// (what `train --reg NAME --lambda X` and Python's `train(reg=..., lambda_=...)` take).
+pub fn terms<S: AsRef<str>>(names: &[S], lambdas: &[f64]) -> Result<Vec<RegTerm>> {
+    if names.is_empty() {
+        if !lambdas.is_empty() {
+            return Err(Error::config(
+                "lambda",
+                "given without a regulariser (--reg)",
+            ));
+        }
+        return Ok(Vec::new());
+    }
+    if lambdas.len() != names.len() && lambdas.len() != 1 {
+        return Err(Error::config(
+            "lambda",
+            format!(
+                "{} values for {} --reg regularisers; give one per --reg, or one for all",
+                lambdas.len(),
+                names.len()
+            ),
+        ));
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            RegTerm::new(
+                n.as_ref().parse()?,
+                lambdas[if lambdas.len() == 1 { 0 } else { i }],
+            )
+        })
+        .collect()
+}
+
 /// R(W), and `grad += scale * dR/dW` when `grad` is given.
 pub fn value_and_gradient<T: Real>(
     kind: RegularizerKind,

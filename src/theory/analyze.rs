@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
-use crate::data::{Dataset, Targets};
+use crate::data::{check_finite, Dataset, Targets};
 use crate::error::{Error, Result};
-use crate::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm, Matrix};
+use crate::linalg::{symmetric_spectral_norm, Matrix};
 use crate::model::Network;
 use crate::rng::{SeededRng, Stream};
 
@@ -15,7 +15,7 @@ use super::discrepancy::{
 use super::feature_matrix::{
     activation_pattern, loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
 };
-use super::kernel::{discrepancy_matrix, kernel_gram, PairGeometry};
+use super::kernel::{discrepancy_matrix, kernel_lambda_min, PairGeometry};
 
 /// Default size of the Gram matrix D^T D (m c) when no point count is given.
 pub const DEFAULT_GRAM_SIZE: usize = 2000;
@@ -48,11 +48,12 @@ pub struct Analysis {
     pub s_min_reason: Option<String>,
     pub gram_size: usize,
     /// Squared loss L = ||y - f||^2 / (2m) on the points (one-hot targets for classes),
-    /// whatever loss the model was trained with: the bound is about this loss.
-    pub loss: f64,
-    /// ||grad_W L||_F of that loss on the points.
-    pub grad_norm: f64,
-    /// m ||grad_W L||^2 / (2 s_m(D)^2) (null when s_m(D) = 0).
+    /// whatever loss the model was trained with: the bound is about this loss (null
+    /// without targets).
+    pub loss: Option<f64>,
+    /// ||grad_W L||_F of that loss on the points (null without targets).
+    pub grad_norm: Option<f64>,
+    /// m ||grad_W L||^2 / (2 s_m(D)^2) (null when s_m(D) = 0 or without targets).
     pub bound: Option<f64>,
     /// L / bound: at most 1 up to rounding.
     pub loss_over_bound: Option<f64>,
@@ -78,7 +79,7 @@ pub struct Analysis {
 }
 
 /// Targets as an m x c matrix (one-hot for classes).
-fn target_matrix(targets: &Targets, outputs: usize, name: &str) -> Result<Matrix<f64>> {
+pub fn target_matrix(targets: &Targets, outputs: usize, name: &str) -> Result<Matrix<f64>> {
     match targets {
         Targets::Scalar(y) => {
             if outputs != 1 {
@@ -105,16 +106,16 @@ fn target_matrix(targets: &Targets, outputs: usize, name: &str) -> Result<Matrix
     }
 }
 
-/// Measures the network on the (already scaled) data.
-pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) -> Result<Analysis> {
-    let started = Instant::now();
-    let (d, n, c) = (net.dim(), net.width(), net.outputs());
-    if data.dim() != d {
+/// Checks that the points `x` (m x d) suit the network: d inputs, d >= 2, finite weights
+/// and values. `name` names the data in errors.
+pub fn check_points(net: &Network<f64>, x: &Matrix<f64>, name: &str) -> Result<()> {
+    let d = net.dim();
+    if x.cols() != d {
         return Err(Error::data(
-            &data.name,
+            name,
             format!(
                 "{} features per sample, but the model takes {d} inputs",
-                data.dim()
+                x.cols()
             ),
         ));
     }
@@ -124,19 +125,47 @@ pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) ->
             "d = 1: inputs on S^0 are only +1 and -1; the theory needs d >= 2",
         ));
     }
-    if let Some(pos) = net
-        .w
-        .as_slice()
-        .iter()
-        .chain(net.v.as_slice())
-        .position(|v| !v.is_finite())
-    {
-        return Err(Error::config(
-            "weights",
-            format!("weight {pos} is not finite"),
-        ));
+    check_finite(&net.w, "weight W", "the network")?;
+    check_finite(&net.v, "weight V", "the network")?;
+    check_finite(x, "input", name)
+}
+
+/// Measures the network on the (already scaled) data.
+pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) -> Result<Analysis> {
+    let y = target_matrix(&data.targets, net.outputs(), &data.name)?;
+    analyze_points(net, &data.x, Some(&y), &data.name, options)
+}
+
+/// Measures the network on the points `x` (m x d, used as given) with targets `y`
+/// (m x c); without targets the loss, ||grad_W L|| and the bound are absent. `name`
+/// names the data in errors.
+pub fn analyze_points(
+    net: &Network<f64>,
+    x: &Matrix<f64>,
+    y: Option<&Matrix<f64>>,
+    name: &str,
+    options: &AnalysisOptions,
+) -> Result<Analysis> {
+    let started = Instant::now();
+    let (d, n, c) = (net.dim(), net.width(), net.outputs());
+    check_points(net, x, name)?;
+    if let Some(y) = y {
+        check_finite(y, "target", name)?;
     }
-    let m_total = data.len();
+    if let Some(y) = y {
+        if y.rows() != x.rows() || y.cols() != c {
+            return Err(Error::data(
+                name,
+                format!(
+                    "targets are {}x{}; expected {}x{c} (one row per point, one column per output)",
+                    y.rows(),
+                    y.cols(),
+                    x.rows()
+                ),
+            ));
+        }
+    }
+    let m_total = x.rows();
     let wanted = if options.all_points {
         m_total
     } else {
@@ -148,25 +177,32 @@ pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) ->
     if wanted == 0 {
         return Err(Error::config("points", "must be at least 1"));
     }
-    let sample = if wanted < m_total {
+    let (x, y) = if wanted < m_total {
         let mut order: Vec<usize> = (0..m_total).collect();
         SeededRng::new(options.seed, Stream::Sample).shuffle(&mut order);
         let mut chosen = order[..wanted].to_vec();
         chosen.sort_unstable();
-        data.select(&chosen, format!("{} (sub-sample of {wanted})", data.name))
+        let pick = |m: &Matrix<f64>| {
+            let mut out = Matrix::zeros(0, m.cols());
+            out.gather_rows(m, &chosen);
+            out
+        };
+        (pick(x), y.map(pick))
     } else {
-        data.clone()
+        (x.clone(), y.cloned())
     };
-    let x = &sample.x;
-    let y = target_matrix(&sample.targets, c, &data.name)?;
+    let x = &x;
 
     let s = smallest_singular_value(net, x);
-    let (loss, grad_norm) = squared_loss_and_gradient_norm(net, x, &y);
-    let bound = (s.value > 0.0).then(|| loss_bound(wanted, grad_norm, s.value));
+    let loss_and_grad = y
+        .as_ref()
+        .map(|y| squared_loss_and_gradient_norm(net, x, y));
+    let bound = loss_and_grad
+        .filter(|_| s.value > 0.0)
+        .map(|(_, grad_norm)| loss_bound(wanted, grad_norm, s.value));
 
     let geometry = PairGeometry::of(x);
-    let k = kernel_gram(&geometry);
-    let lambda_min_k = smallest_eigenvalue_psd(k).value().unwrap_or(0.0).max(0.0);
+    let lambda_min_k = kernel_lambda_min(&geometry);
     let v_sq: Vec<f64> = (0..n)
         .map(|k| (0..c).map(|j| net.v.row(j)[k].powi(2)).sum())
         .collect();
@@ -193,10 +229,12 @@ pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) ->
         s_min_method: s.method,
         s_min_reason: s.reason,
         gram_size: s.gram_size,
-        loss,
-        grad_norm,
+        loss: loss_and_grad.map(|(loss, _)| loss),
+        grad_norm: loss_and_grad.map(|(_, grad_norm)| grad_norm),
         bound,
-        loss_over_bound: bound.map(|b| if b > 0.0 { loss / b } else { 0.0 }),
+        loss_over_bound: loss_and_grad
+            .zip(bound)
+            .map(|((loss, _), b)| if b > 0.0 { loss / b } else { 0.0 }),
         lambda_min_k,
         e_w_norm,
         kernel_lower_bound: lambda_min_k - e_w_norm,

@@ -4,7 +4,7 @@
 
 use std::f64::consts::PI;
 
-use crate::linalg::{gram, Matrix};
+use crate::linalg::{gram, smallest_eigenvalue_psd, Matrix};
 
 /// kappa(t) = t/4 + t arcsin(t) / (2 pi): the kernel as a function of t = <x, y> on the
 /// sphere; kappa(1) = 1/2.
@@ -61,6 +61,14 @@ pub fn kernel_gram(points: &PairGeometry) -> Matrix<f64> {
         *kv *= v;
     }
     k
+}
+
+/// lambda_min(K) of the kernel Gram matrix (0 when K is numerically singular).
+pub fn kernel_lambda_min(points: &PairGeometry) -> f64 {
+    smallest_eigenvalue_psd(kernel_gram(points))
+        .value()
+        .unwrap_or(0.0)
+        .max(0.0)
 }
 
 /// E_W(i, j) = sum_k weight_k 1[w_k . x_i > 0] 1[w_k . x_j > 0] - (pi - theta_ij)/(2 pi):

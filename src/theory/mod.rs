@@ -8,4 +8,4 @@ pub mod feature_matrix;
 pub mod kernel;
 pub mod spectrum;
 
-pub use analyze::{analyze, Analysis, AnalysisOptions};
+pub use analyze::{analyze, analyze_points, Analysis, AnalysisOptions};

@@ -278,7 +278,47 @@ pub fn spectrum(d: usize, max_degree: usize) -> Result<Spectrum> {
     })
 }
 
+/// One corner of the step function m -> gamma_(m) (see [`Spectrum::ranked_steps`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RankedEigenvalue {
+    pub m: f64,
+    pub gamma: f64,
+    pub m_gamma: f64,
+}
+
+/// The spectrum with its ranked eigenvalues: what `diversenet spectrum --json` writes and
+/// Python's `diversenet.spectrum` returns.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SpectrumReport {
+    pub dim: usize,
+    pub max_degree: usize,
+    pub degrees: Vec<DegreeEigenvalue>,
+    pub cumulative: f64,
+    pub trusted_up_to: Option<usize>,
+    pub ranked: Vec<RankedEigenvalue>,
+}
+
 impl Spectrum {
+    /// The report of this spectrum (the degrees and their ranked eigenvalues).
+    pub fn report(&self) -> SpectrumReport {
+        SpectrumReport {
+            dim: self.dim,
+            max_degree: self.max_degree,
+            degrees: self.degrees.clone(),
+            cumulative: self.cumulative,
+            trusted_up_to: self.trusted_up_to,
+            ranked: self
+                .ranked_steps()
+                .into_iter()
+                .map(|(m, gamma)| RankedEigenvalue {
+                    m,
+                    gamma,
+                    m_gamma: m * gamma,
+                })
+                .collect(),
+        }
+    }
+
     /// The distinct nonzero eigenvalues with their multiplicities, largest first:
     /// gamma_(m), the m-th largest eigenvalue counted with multiplicity, steps through them.
     /// Only trusted degrees with a finite multiplicity enter.

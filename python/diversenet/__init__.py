@@ -1,0 +1,37 @@
+"""The instruments of Xie, Liang & Song, "Diverse Neural Network Learns True Target
+Functions" (AISTATS 2017), on numpy arrays, for one-hidden-layer ReLU networks
+f(x) = V relu(W x) without biases: W is n x d (hidden units w_k), V is c x n.
+
+Every function calls the Rust library ``diversenet`` (the GIL is released while it
+computes). Arrays may be float32 or float64 in any memory order. Bad input raises
+ValueError (values, shapes, settings) or OSError (files) with the library's message.
+"""
+
+from ._diversenet import (
+    __version__,
+    analyze,
+    kernel_lambda_min,
+    kernel_matrix,
+    l2_discrepancy,
+    load_model,
+    regularizer,
+    save_model,
+    slice_constant,
+    smallest_singular_value,
+    spectrum,
+    train,
+)
+
+__all__ = [
+    "analyze",
+    "kernel_lambda_min",
+    "kernel_matrix",
+    "l2_discrepancy",
+    "load_model",
+    "regularizer",
+    "save_model",
+    "slice_constant",
+    "smallest_singular_value",
+    "spectrum",
+    "train",
+]

@@ -1,0 +1,98 @@
+"""Type stubs of diversenet: the instruments of Xie, Liang & Song (AISTATS 2017) for
+f(x) = V relu(W x), W (n x d), V (c x n), on the rows x_i of X (m x d)."""
+
+from os import PathLike
+from typing import Any, Literal, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+ArrayLike = npt.ArrayLike
+Path = Union[str, PathLike]
+
+__version__: str
+
+def analyze(
+    W: ArrayLike,
+    V: ArrayLike,
+    X: ArrayLike,
+    y: Optional[ArrayLike] = None,
+    *,
+    input_scaling: Literal["raw", "sphere", "standardise"] = "raw",
+    points: Optional[int] = None,
+    all_points: bool = False,
+    seed: int = 0,
+    monte_carlo: Optional[int] = None,
+) -> dict[str, Any]:
+    """s_m(D), the squared loss L, ||grad_W L||, the bound m ||grad_W L||^2 / (2 s_m(D)^2),
+    lambda_min(K), ||E_W||_2, the L2 slice, hemisphere and wedge discrepancies: the keys of
+    `diversenet analyze --json`. Without y, loss, grad_norm and bound are None. A seeded
+    sub-sample of `points` rows (default 2000 / c) unless `all_points`."""
+
+def smallest_singular_value(W: ArrayLike, V: ArrayLike, X: ArrayLike) -> float:
+    """s_m(D), the m-th singular value of the extended feature matrix D (dn x m), column i
+    stacking v_k 1[w_k . x_i > 0] x_i, from the Gram form (X X^T) o (A^T diag(v^2) A)."""
+
+def kernel_matrix(X: ArrayLike) -> npt.NDArray[np.float64]:
+    """K_ij = <x_i, x_j> (pi - theta_ij) / (2 pi), i.e. kappa(<x_i, x_j>) on the sphere."""
+
+def kernel_lambda_min(X: ArrayLike) -> float:
+    """lambda_min(K) of the kernel Gram matrix of the rows of X."""
+
+def spectrum(dim: int, max_degree: int = 20) -> dict[str, Any]:
+    """gamma_u and N(d, u) of kappa on S^(d-1) for u = 0..max_degree, with error bounds and
+    the ranked eigenvalues gamma_(m): the dict of `diversenet spectrum --json`."""
+
+def l2_discrepancy(W: ArrayLike) -> float:
+    """L2(W)^2 = (1/n^2) sum_{k,l} ((pi - theta_kl)/(2 pi))^2 - c_d (closed form)."""
+
+def slice_constant(d: int) -> float:
+    """c_d = E[theta^2] / (4 pi^2) for two uniform points of S^(d-1)."""
+
+def regularizer(
+    kind: str, W: ArrayLike
+) -> Tuple[float, npt.NDArray[np.float64]]:
+    """R(W) and dR/dW for discrepancy, mhe[0|1|2][-angular], mma, orthogonal or weight-decay."""
+
+def load_model(path: Path) -> dict[str, Any]:
+    """W, V (float64), config (None for foreign weights), input_scaling, targets, foreign;
+    input_mean and input_scale for standardised inputs."""
+
+def save_model(
+    path: Path,
+    W: ArrayLike,
+    V: ArrayLike,
+    config: Optional[dict[str, Any]] = None,
+    *,
+    targets: Optional[Literal["classes", "scalar"]] = None,
+    input_mean: Optional[ArrayLike] = None,
+    input_scale: Optional[ArrayLike] = None,
+) -> None:
+    """Writes W and V (and, with config, a full diversenet model) as safetensors."""
+
+def train(
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    width: int,
+    epochs: int,
+    seed: int = 0,
+    optimizer: Literal["gd", "sgd", "adam"] = ...,
+    lr: float = ...,
+    momentum: float = ...,
+    lr_schedule: str = ...,
+    batch_size: int = ...,
+    loss: Optional[Literal["squared", "cross-entropy"]] = ...,
+    output_layer: Optional[Literal["fixed", "trained"]] = ...,
+    input_scaling: Literal["sphere", "standardise", "raw"] = ...,
+    precision: Literal["f32", "f64"] = ...,
+    init_scale: Optional[float] = ...,
+    reg: Union[str, Sequence[str]] = ...,
+    lambda_: Union[float, Sequence[float]] = ...,
+    reg_every: int = ...,
+    test_fraction: float = ...,
+    X_test: Optional[ArrayLike] = ...,
+    y_test: Optional[ArrayLike] = ...,
+) -> dict[str, Any]:
+    """Trains f(x) = V relu(W x) with the options of `diversenet train`; returns W, V,
+    metrics (per epoch), config, targets and input_scaling."""

@@ -1,0 +1,126 @@
+//! numpy arrays to and from the library's row-major f64 matrices, library errors to
+//! Python exceptions, and serialisable results to Python objects.
+
+use diversenet::linalg::Matrix;
+use numpy::ndarray::ArrayViewD;
+use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods, ToPyArray};
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyAnyMethods;
+
+/// `diversenet::Error` as a Python exception carrying the library's message: files
+/// (`Io`, `Format`, `Fetch`) raise OSError, everything else (values, shapes, settings,
+/// divergence) ValueError.
+pub fn to_py_err(e: diversenet::Error) -> PyErr {
+    match e {
+        diversenet::Error::Io { .. }
+        | diversenet::Error::Format { .. }
+        | diversenet::Error::Fetch(_) => PyOSError::new_err(e.to_string()),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// Shorthand: a library result as a Python result.
+pub fn lib<T>(r: diversenet::Result<T>) -> PyResult<T> {
+    r.map_err(to_py_err)
+}
+
+/// An array's values in logical (C) order, whatever its memory order, widened to f64.
+fn values<T: Copy + Into<f64>>(a: ArrayViewD<'_, T>) -> Vec<f64> {
+    match a.as_slice() {
+        Some(s) => s.iter().map(|&v| v.into()).collect(),
+        None => a.iter().map(|&v| v.into()).collect(),
+    }
+}
+
+/// A numeric array of any dtype and memory order as (shape, f64 values in C order):
+/// float64 and float32 are read in place; other dtypes (and lists) go through
+/// `numpy.asarray(obj, dtype=float64)`. Errors name the argument.
+pub fn array(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<(Vec<usize>, Vec<f64>)> {
+    if let Ok(a) = obj.cast::<PyArrayDyn<f64>>() {
+        let r = a.readonly();
+        return Ok((r.shape().to_vec(), values(r.as_array())));
+    }
+    if let Ok(a) = obj.cast::<PyArrayDyn<f32>>() {
+        let r = a.readonly();
+        return Ok((r.shape().to_vec(), values(r.as_array())));
+    }
+    let numpy = obj.py().import("numpy")?;
+    let converted = numpy
+        .call_method1("asarray", (obj, "float64"))
+        .map_err(|e| {
+            PyValueError::new_err(format!(
+                "{name}: expected a numeric array (float32 or float64): {e}"
+            ))
+        })?;
+    let a = converted.cast::<PyArrayDyn<f64>>().map_err(|_| {
+        PyValueError::new_err(format!("{name}: could not be read as a float64 array"))
+    })?;
+    let r = a.readonly();
+    Ok((r.shape().to_vec(), values(r.as_array())))
+}
+
+/// Whether `obj` is a numpy array of an integer or boolean dtype.
+pub fn is_integer_array(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    match obj.cast::<PyUntypedArray>() {
+        Ok(a) => {
+            let kind = a.dtype().getattr("kind")?.extract::<String>()?;
+            Ok(matches!(kind.as_str(), "i" | "u" | "b"))
+        }
+        Err(_) => Ok(false),
+    }
+}
+
+/// A 2-D array as a matrix; `allow_vector` reads a 1-D array of length k as a 1 x k row.
+pub fn matrix(obj: &Bound<'_, PyAny>, name: &str, allow_vector: bool) -> PyResult<Matrix<f64>> {
+    let (shape, data) = array(obj, name)?;
+    match shape[..] {
+        [r, c] => Ok(Matrix::from_vec(r, c, data)),
+        [c] if allow_vector => Ok(Matrix::from_vec(1, c, data)),
+        _ => Err(PyValueError::new_err(format!(
+            "{name} must be a 2-dimensional array{}; it has shape {shape:?}",
+            if allow_vector {
+                " (or 1-dimensional)"
+            } else {
+                ""
+            }
+        ))),
+    }
+}
+
+/// Whether `obj` is a float32 numpy array.
+pub fn is_float32(obj: &Bound<'_, PyAny>) -> bool {
+    obj.cast::<PyArrayDyn<f32>>().is_ok()
+}
+
+/// A matrix as a 2-D float64 numpy array.
+pub fn to_numpy<'py>(py: Python<'py>, m: &Matrix<f64>) -> PyResult<Bound<'py, PyAny>> {
+    let a = numpy::ndarray::ArrayView2::from_shape((m.rows(), m.cols()), m.as_slice())
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(a.to_pyarray(py).into_any())
+}
+
+/// A vector as a 1-D float64 numpy array.
+pub fn vector_to_numpy<'py>(py: Python<'py>, v: &[f64]) -> Bound<'py, PyAny> {
+    numpy::ndarray::ArrayView1::from(v)
+        .to_pyarray(py)
+        .into_any()
+}
+
+/// A serialisable value as the Python object `json.loads` makes of its JSON (the same
+/// keys as the CLI's `--json` files).
+pub fn to_python<'py>(
+    py: Python<'py>,
+    value: &impl serde::Serialize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(value).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    py.import("json")?.call_method1("loads", (text,))
+}
+
+/// A Python object as JSON text (`json.dumps`), for the library's serde types.
+pub fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    obj.py()
+        .import("json")?
+        .call_method1("dumps", (obj,))?
+        .extract()
+}

@@ -1,0 +1,223 @@
+//! `diversenet` for Python: a thin layer over the Rust library (every computation is a
+//! call into `diversenet`), on numpy arrays of float32 or float64 in any memory order. The
+//! arrays are copied once into the library's row-major f64 matrices while the GIL is
+//! held; the GIL is released while the library computes. Library errors raise ValueError
+//! (values, shapes, settings) or OSError (files) with the library's message.
+
+mod convert;
+mod model;
+
+use std::path::Path;
+
+use diversenet::data::csv::targets_from_values;
+use diversenet::data::{check_finite, InputScaling, InputTransform, Task};
+use diversenet::linalg::Matrix;
+use diversenet::model::foreign::network_from_weights;
+use diversenet::model::Network;
+use diversenet::regularizer::{value_and_gradient, RegularizerKind};
+use diversenet::theory::analyze::{check_points, target_matrix};
+use diversenet::theory::discrepancy::discrepancies;
+use diversenet::theory::kernel::{kernel_gram, kernel_lambda_min, PairGeometry};
+use diversenet::theory::{analyze_points, AnalysisOptions};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use convert::{array, is_integer_array, lib, matrix, to_numpy, to_py_err, to_python};
+
+/// W (n x d) and V (c x n, or n values for one output) as a network.
+pub(crate) fn network(w: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<Network<f64>> {
+    lib(network_from_weights(
+        matrix(w, "W", false)?,
+        matrix(v, "V", true)?,
+        "the weights W, V",
+    ))
+}
+
+/// Targets y as an m x c matrix: integer labels (one-hot over the c outputs), m real
+/// values, or an m x c float array.
+fn target_rows(y: &Bound<'_, PyAny>, outputs: usize) -> PyResult<Matrix<f64>> {
+    let (shape, values) = array(y, "y")?;
+    if is_integer_array(y)? {
+        if shape.len() != 1 {
+            return Err(PyValueError::new_err(format!(
+                "y: integer class labels must be 1-dimensional; shape {shape:?}"
+            )));
+        }
+        let targets = lib(targets_from_values(
+            &values,
+            Task::Classify,
+            true,
+            Path::new("y"),
+        ))?;
+        return lib(target_matrix(&targets, outputs, "y"));
+    }
+    match shape[..] {
+        [m] => Ok(Matrix::from_vec(m, 1, values)),
+        [m, c] => Ok(Matrix::from_vec(m, c, values)),
+        _ => Err(PyValueError::new_err(format!(
+            "y must have shape (m,) or (m, c); it has shape {shape:?}"
+        ))),
+    }
+}
+
+/// s_m(D): the smallest singular value of the extended feature matrix D (dn x m) of the
+/// network f(x) = V relu(W x) on the rows of X, from the Gram form
+/// D^T D = (X X^T) o (A^T diag(v^2) A), without building D (c outputs: s_{mc}(D)).
+#[pyfunction]
+#[pyo3(signature = (W, V, X))]
+#[allow(non_snake_case)]
+fn smallest_singular_value(
+    py: Python<'_>,
+    W: &Bound<'_, PyAny>,
+    V: &Bound<'_, PyAny>,
+    X: &Bound<'_, PyAny>,
+) -> PyResult<f64> {
+    let net = network(W, V)?;
+    let x = matrix(X, "X", false)?;
+    py.detach(move || {
+        check_points(&net, &x, "X")?;
+        Ok(diversenet::theory::feature_matrix::smallest_singular_value(&net, &x).value)
+    })
+    .map_err(to_py_err)
+}
+
+/// The kernel Gram matrix K_ij = <x_i, x_j> (pi - theta_ij) / (2 pi) of the rows of X
+/// (= kappa(<x_i, x_j>) on the sphere).
+#[pyfunction]
+#[pyo3(signature = (X))]
+#[allow(non_snake_case)]
+fn kernel_matrix<'py>(py: Python<'py>, X: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let x = matrix(X, "X", false)?;
+    let k = py
+        .detach(move || {
+            check_finite(&x, "input", "X")?;
+            Ok(kernel_gram(&PairGeometry::of(&x)))
+        })
+        .map_err(to_py_err)?;
+    to_numpy(py, &k)
+}
+
+/// lambda_min(K), the smallest eigenvalue of the kernel Gram matrix of the rows of X.
+#[pyfunction(name = "kernel_lambda_min")]
+#[pyo3(signature = (X))]
+#[allow(non_snake_case)]
+fn kernel_lambda_min_py(py: Python<'_>, X: &Bound<'_, PyAny>) -> PyResult<f64> {
+    let x = matrix(X, "X", false)?;
+    py.detach(move || {
+        check_finite(&x, "input", "X")?;
+        Ok(kernel_lambda_min(&PairGeometry::of(&x)))
+    })
+    .map_err(to_py_err)
+}
+
+/// The kernel's eigenvalues gamma_u on the sphere S^(d-1) for u = 0..max_degree, with
+/// multiplicities N(d, u), error bounds and the ranked eigenvalues gamma_(m): the dict
+/// of `diversenet spectrum --json`.
+#[pyfunction]
+#[pyo3(signature = (dim, max_degree = 20))]
+fn spectrum<'py>(py: Python<'py>, dim: usize, max_degree: usize) -> PyResult<Bound<'py, PyAny>> {
+    let report = py
+        .detach(move || diversenet::theory::spectrum::spectrum(dim, max_degree).map(|s| s.report()))
+        .map_err(to_py_err)?;
+    to_python(py, &report)
+}
+
+/// L2(W)^2, the squared L2 slice discrepancy of the unit directions w_k / ||w_k||
+/// (closed form: (1/n^2) sum_{k,l} ((pi - theta_kl)/(2 pi))^2 - c_d; zero rows skipped).
+#[pyfunction]
+#[pyo3(signature = (W))]
+#[allow(non_snake_case)]
+fn l2_discrepancy(py: Python<'_>, W: &Bound<'_, PyAny>) -> PyResult<f64> {
+    let w = matrix(W, "W", false)?;
+    py.detach(move || {
+        check_finite(&w, "weight", "W")?;
+        Ok(discrepancies(&w)?.l2_slice_sq)
+    })
+    .map_err(to_py_err)
+}
+
+/// c_d = E[theta^2] / (4 pi^2), theta the angle between two uniform points of S^(d-1).
+#[pyfunction]
+fn slice_constant(py: Python<'_>, d: usize) -> PyResult<f64> {
+    py.detach(move || diversenet::theory::discrepancy::slice_constant(d))
+        .map_err(to_py_err)
+}
+
+/// R(W) and dR/dW (float64) for a regulariser `train --reg` accepts: discrepancy (the
+/// paper's R(W) = (1/n^2) sum ((pi - theta_kl)/(2 pi))^2), mhe[0|1|2][-angular], mma,
+/// orthogonal, weight-decay.
+#[pyfunction]
+#[pyo3(signature = (kind, W))]
+#[allow(non_snake_case)]
+fn regularizer<'py>(
+    py: Python<'py>,
+    kind: &str,
+    W: &Bound<'py, PyAny>,
+) -> PyResult<(f64, Bound<'py, PyAny>)> {
+    let kind: RegularizerKind = lib(kind.parse())?;
+    let w = matrix(W, "W", false)?;
+    let (value, grad) = py
+        .detach(move || {
+            check_finite(&w, "weight", "W")?;
+            let mut grad = Matrix::zeros(w.rows(), w.cols());
+            let value = value_and_gradient(kind, &w, Some((&mut grad, 1.0)));
+            Ok((value, grad))
+        })
+        .map_err(to_py_err)?;
+    Ok((value, to_numpy(py, &grad)?))
+}
+
+/// Every quantity of the theory on the network f(x) = V relu(W x) and the points X (with
+/// targets y, if given: the squared loss, ||grad_W L||, the bound m ||grad_W L||^2 /
+/// (2 s_m(D)^2)): s_m(D), lambda_min(K), ||E_W||_2, the discrepancies. The dict has the
+/// keys of `diversenet analyze --json`. X is used as given unless `input_scaling` is
+/// sphere or standardise (statistics of X).
+#[pyfunction]
+#[pyo3(signature = (W, V, X, y = None, *, input_scaling = "raw", points = None, all_points = false, seed = 0, monte_carlo = None))]
+#[allow(non_snake_case, clippy::too_many_arguments)]
+fn analyze<'py>(
+    py: Python<'py>,
+    W: &Bound<'py, PyAny>,
+    V: &Bound<'py, PyAny>,
+    X: &Bound<'py, PyAny>,
+    y: Option<&Bound<'py, PyAny>>,
+    input_scaling: &str,
+    points: Option<usize>,
+    all_points: bool,
+    seed: u64,
+    monte_carlo: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let net = network(W, V)?;
+    let mut x = matrix(X, "X", false)?;
+    let y = y.map(|y| target_rows(y, net.outputs())).transpose()?;
+    let scaling: InputScaling = lib(input_scaling.parse())?;
+    let options = AnalysisOptions {
+        points,
+        all_points,
+        seed,
+        monte_carlo,
+    };
+    let analysis = py
+        .detach(move || {
+            check_finite(&x, "input", "X")?;
+            InputTransform::fit(scaling, &x).apply(&mut x);
+            analyze_points(&net, &x, y.as_ref(), "X", &options)
+        })
+        .map_err(to_py_err)?;
+    to_python(py, &analysis)
+}
+
+#[pymodule]
+fn _diversenet(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(analyze, m)?)?;
+    m.add_function(wrap_pyfunction!(smallest_singular_value, m)?)?;
+    m.add_function(wrap_pyfunction!(kernel_matrix, m)?)?;
+    m.add_function(wrap_pyfunction!(kernel_lambda_min_py, m)?)?;
+    m.add_function(wrap_pyfunction!(spectrum, m)?)?;
+    m.add_function(wrap_pyfunction!(l2_discrepancy, m)?)?;
+    m.add_function(wrap_pyfunction!(slice_constant, m)?)?;
+    m.add_function(wrap_pyfunction!(regularizer, m)?)?;
+    model::register(m)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,317 @@
+//! Model files and training: `load_model`, `save_model` and `train`.
+
+use std::path::PathBuf;
+
+use diversenet::data::csv::targets_from_values;
+use diversenet::data::{Dataset, InputScaling, InputTransform, Task};
+use diversenet::model::file::save_model as save_model_file;
+use diversenet::model::fit::train_in_memory;
+use diversenet::model::foreign::{load_network, save_weights, LoadedNetwork};
+use diversenet::model::{OptimizerKind, Precision, TrainConfig, TrainSettings};
+use diversenet::regularizer;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyDictMethods};
+
+use crate::convert::{
+    array, is_float32, is_integer_array, lib, matrix, to_json, to_numpy, to_py_err, to_python,
+    vector_to_numpy,
+};
+use crate::network;
+
+/// The model in `path`: a dict with `W` (n x d), `V` (c x n) as float64 arrays, `config`
+/// (the training configuration, None for foreign weights), `input_scaling`, `targets`
+/// ("classes" or "scalar", None for foreign weights), `input_mean` and `input_scale`
+/// (standardised inputs only) and `foreign` (True for weights written by another program).
+#[pyfunction]
+pub fn load_model<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+    let loaded = py.detach(move || load_network(&path)).map_err(to_py_err)?;
+    let out = PyDict::new(py);
+    out.set_item("W", to_numpy(py, &loaded.net().w)?)?;
+    out.set_item("V", to_numpy(py, &loaded.net().v)?)?;
+    match &loaded {
+        LoadedNetwork::Trained(m) => {
+            out.set_item("config", to_python(py, &m.config)?)?;
+            out.set_item("input_scaling", m.transform.scaling.to_string())?;
+            out.set_item("targets", if m.classes { "classes" } else { "scalar" })?;
+            if m.transform.scaling == InputScaling::Standardise {
+                out.set_item("input_mean", vector_to_numpy(py, &m.transform.mean))?;
+                out.set_item("input_scale", vector_to_numpy(py, &m.transform.scale))?;
+            }
+            out.set_item("foreign", false)?;
+        }
+        LoadedNetwork::Foreign(_) => {
+            out.set_item("config", py.None())?;
+            out.set_item("input_scaling", InputScaling::Raw.to_string())?;
+            out.set_item("targets", py.None())?;
+            out.set_item("foreign", true)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Writes W (n x d) and V (c x n) to a safetensors file. Without `config` only the two
+/// tensors are written (float32 if both arrays are float32, else float64); `diversenet
+/// analyze --model` and `eval` read them as foreign weights with raw inputs. With
+/// `config` (a dict as `load_model` or `train` return it) the file is a full diversenet
+/// model in the configuration's precision; `targets` ("classes" or "scalar") defaults to
+/// classes for a cross-entropy loss, and standardised inputs need `input_mean` and
+/// `input_scale`.
+#[pyfunction]
+#[pyo3(signature = (path, W, V, config = None, *, targets = None, input_mean = None, input_scale = None))]
+#[allow(non_snake_case, clippy::too_many_arguments)]
+pub fn save_model(
+    py: Python<'_>,
+    path: PathBuf,
+    W: &Bound<'_, PyAny>,
+    V: &Bound<'_, PyAny>,
+    config: Option<&Bound<'_, PyAny>>,
+    targets: Option<&str>,
+    input_mean: Option<&Bound<'_, PyAny>>,
+    input_scale: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let net = network(W, V)?;
+    let Some(config) = config else {
+        if targets.is_some() || input_mean.is_some() || input_scale.is_some() {
+            return Err(PyValueError::new_err(
+                "targets, input_mean and input_scale are stored with a config; without one only W and V are written",
+            ));
+        }
+        let single = is_float32(W) && is_float32(V);
+        return py
+            .detach(move || {
+                if single {
+                    save_weights(&path, &net.convert::<f32>())
+                } else {
+                    save_weights(&path, &net)
+                }
+            })
+            .map_err(to_py_err);
+    };
+    let config: TrainConfig = serde_json::from_str(&to_json(config)?).map_err(|e| {
+        PyValueError::new_err(format!(
+            "config is not a valid diversenet configuration: {e}"
+        ))
+    })?;
+    let classes = match targets {
+        Some("classes") => true,
+        Some("scalar") => false,
+        Some(other) => {
+            return Err(PyValueError::new_err(format!(
+                "targets = {other:?}: expected \"classes\" or \"scalar\""
+            )))
+        }
+        None => config.loss() == diversenet::model::Loss::CrossEntropy,
+    };
+    let vector = |a: Option<&Bound<'_, PyAny>>, name: &str| -> PyResult<Vec<f64>> {
+        a.map(|a| array(a, name).map(|(_, v)| v))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    let transform = InputTransform {
+        scaling: config.scaling(),
+        mean: vector(input_mean, "input_mean")?,
+        scale: vector(input_scale, "input_scale")?,
+    };
+    if config.scaling() != InputScaling::Standardise
+        && !(transform.mean.is_empty() && transform.scale.is_empty())
+    {
+        return Err(PyValueError::new_err(format!(
+            "input_mean and input_scale belong to standardised inputs; this config's input scaling is {}",
+            config.scaling()
+        )));
+    }
+    py.detach(move || {
+        let net = diversenet::model::Network {
+            output_layer: config.output_layer(),
+            ..net
+        };
+        match config.precision() {
+            Precision::F32 => {
+                save_model_file(&path, &net.convert::<f32>(), &transform, &config, classes)
+            }
+            Precision::F64 => save_model_file(&path, &net, &transform, &config, classes),
+        }
+    })
+    .map_err(to_py_err)
+}
+
+/// The options `train` takes besides width, epochs and seed (the CLI's flags in snake_case).
+const TRAIN_OPTIONS: &[&str] = &[
+    "optimizer",
+    "lr",
+    "momentum",
+    "lr_schedule",
+    "batch_size",
+    "loss",
+    "output_layer",
+    "input_scaling",
+    "precision",
+    "init_scale",
+    "reg",
+    "lambda",
+    "lambda_",
+    "reg_every",
+    "test_fraction",
+    "X_test",
+    "y_test",
+];
+
+fn option<'py, T: FromPyObjectOwned<'py>>(
+    options: Option<&Bound<'py, PyDict>>,
+    name: &str,
+) -> PyResult<Option<T>> {
+    match options.map(|o| o.get_item(name)).transpose()?.flatten() {
+        Some(v) if !v.is_none() => v.extract::<T>().map(Some).map_err(|e| {
+            let e: PyErr = e.into();
+            PyValueError::new_err(format!("option {name}: {e}"))
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// A string or a list of strings (and a float or a list of floats) as a list.
+fn list<'py, T: FromPyObjectOwned<'py>>(
+    options: Option<&Bound<'py, PyDict>>,
+    name: &str,
+) -> PyResult<Vec<T>> {
+    match options.map(|o| o.get_item(name)).transpose()?.flatten() {
+        Some(v) if !v.is_none() => match v.extract::<T>() {
+            Ok(one) => Ok(vec![one]),
+            Err(_) => v.extract::<Vec<T>>().map_err(|e| {
+                PyValueError::new_err(format!("option {name}: expected one value or a list: {e}"))
+            }),
+        },
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Inputs (m x d) and targets (integer labels: classes; floats: real values) as a data set.
+fn dataset(x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, name: &str) -> PyResult<Dataset> {
+    let x = matrix(x, name, false)?;
+    let (shape, values) = array(y, "y")?;
+    if !(shape.len() == 1 || (shape.len() == 2 && shape[1] == 1)) {
+        return Err(PyValueError::new_err(format!(
+            "y of {name} must have shape (m,); it has shape {shape:?}"
+        )));
+    }
+    let task = if is_integer_array(y)? {
+        Task::Classify
+    } else {
+        Task::Regress
+    };
+    let targets = lib(targets_from_values(
+        &values,
+        task,
+        false,
+        std::path::Path::new(name),
+    ))?;
+    lib(Dataset::new(name, x, targets))
+}
+
+/// Trains f(x) = V relu(W x) on X (m x d) and y (integer labels: classes; floats: real
+/// values) with the options of `diversenet train` in snake_case (optimizer, lr, momentum,
+/// lr_schedule, batch_size, loss, output_layer, input_scaling, precision, init_scale,
+/// reg, lambda_ (or "lambda"), reg_every, test_fraction; X_test and y_test for a separate
+/// test set). Returns a dict with `W`, `V` (float64), `metrics` (one dict per epoch,
+/// epoch 0 = the initial network), `config`, `targets`, `input_scaling` (and
+/// `input_mean`, `input_scale` when standardised): what `save_model` takes.
+#[pyfunction]
+#[pyo3(signature = (X, y, *, width, epochs, seed = 0, **options))]
+#[allow(non_snake_case)]
+pub fn train<'py>(
+    py: Python<'py>,
+    X: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    width: usize,
+    epochs: usize,
+    seed: u64,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    if let Some(o) = options {
+        for key in o.keys() {
+            let key: String = key.extract()?;
+            if !TRAIN_OPTIONS.contains(&key.as_str()) {
+                return Err(PyValueError::new_err(format!(
+                    "unknown option `{key}`: train takes {}",
+                    TRAIN_OPTIONS.join(", ")
+                )));
+            }
+        }
+    }
+    let defaults = TrainSettings::default();
+    let text = |name: &str, default: &str| -> PyResult<String> {
+        Ok(option::<String>(options, name)?.unwrap_or_else(|| default.to_string()))
+    };
+    let mut lambdas = list::<f64>(options, "lambda_")?;
+    lambdas.extend(list::<f64>(options, "lambda")?);
+    let settings = TrainSettings {
+        width,
+        epochs,
+        seed,
+        optimizer: lib(OptimizerKind::parse(
+            &text("optimizer", "adam")?,
+            option(options, "momentum")?.unwrap_or(0.9),
+        ))?,
+        lr: option(options, "lr")?.unwrap_or(defaults.lr),
+        schedule: lib(text("lr_schedule", "constant")?.parse())?,
+        batch_size: option(options, "batch_size")?.unwrap_or(defaults.batch_size),
+        loss: lib(option::<String>(options, "loss")?
+            .map(|s| s.parse())
+            .transpose())?,
+        output_layer: lib(option::<String>(options, "output_layer")?
+            .map(|s| s.parse())
+            .transpose())?,
+        scaling: lib(text("input_scaling", "sphere")?.parse())?,
+        precision: lib(text("precision", "f32")?.parse())?,
+        init_scale: option(options, "init_scale")?,
+        regularizers: lib(regularizer::terms(
+            &list::<String>(options, "reg")?,
+            &lambdas,
+        ))?,
+        reg_every: option(options, "reg_every")?.unwrap_or(defaults.reg_every),
+        ..defaults
+    };
+    let data = dataset(X, y, "X")?;
+    let x_test = options.map(|o| o.get_item("X_test")).transpose()?.flatten();
+    let y_test = options.map(|o| o.get_item("y_test")).transpose()?.flatten();
+    let test = match (x_test, y_test) {
+        (Some(xt), Some(yt)) => Some(dataset(&xt, &yt, "X_test")?),
+        (None, None) => None,
+        _ => {
+            return Err(PyValueError::new_err(
+                "give both X_test and y_test, or neither",
+            ))
+        }
+    };
+    let test_fraction: f64 = option(options, "test_fraction")?.unwrap_or(0.2);
+    let fitted = py
+        .detach(move || {
+            let (train_data, test_data) = match test {
+                Some(test) => (data, test),
+                None => data.split_or_all(test_fraction, seed)?,
+            };
+            train_in_memory(&settings, train_data, test_data)
+        })
+        .map_err(to_py_err)?;
+    let out = PyDict::new(py);
+    out.set_item("W", to_numpy(py, &fitted.net.w)?)?;
+    out.set_item("V", to_numpy(py, &fitted.net.v)?)?;
+    out.set_item("metrics", to_python(py, &fitted.metrics)?)?;
+    out.set_item("config", to_python(py, &fitted.config)?)?;
+    out.set_item("targets", if fitted.classes { "classes" } else { "scalar" })?;
+    out.set_item("input_scaling", fitted.transform.scaling.to_string())?;
+    if fitted.transform.scaling == InputScaling::Standardise {
+        out.set_item("input_mean", vector_to_numpy(py, &fitted.transform.mean))?;
+        out.set_item("input_scale", vector_to_numpy(py, &fitted.transform.scale))?;
+    }
+    out.set_item("zero_inputs", fitted.zero_inputs)?;
+    Ok(out)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(load_model, m)?)?;
+    m.add_function(wrap_pyfunction!(save_model, m)?)?;
+    m.add_function(wrap_pyfunction!(train, m)?)?;
+    Ok(())
+}

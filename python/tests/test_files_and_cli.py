@@ -1,0 +1,137 @@
+"""Model files between Python and the CLI, foreign (PyTorch-named) weights, and training."""
+
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+import diversenet as dn
+from conftest import random_network, sphere_points
+
+
+def test_a_model_trained_by_the_cli_loads_in_python(cli, tmp_path):
+    out = tmp_path / "run"
+    cli("train", "--data", "synthetic", "--dim", 5, "--train-samples", 120, "--test-samples", 40,
+        "--width", 8, "--epochs", 2, "--out", out, "--quiet")
+    model = dn.load_model(out / "model.safetensors")
+    config = json.loads((out / "config.json").read_text())
+    assert model["config"] == config and model["foreign"] is False
+    assert model["targets"] == "scalar" and model["input_scaling"] == "sphere"
+    raw = load_file(str(out / "model.safetensors"))  # Python's own safetensors reader
+    np.testing.assert_array_equal(model["W"], raw["W"].astype(np.float64))
+    np.testing.assert_array_equal(model["V"], raw["V"].astype(np.float64))
+    # Saved again from Python with its config, it evaluates in the CLI exactly like the original.
+    again = tmp_path / "again.safetensors"
+    dn.save_model(again, model["W"], model["V"], model["config"], targets=model["targets"])
+    flags = ["--data", "synthetic", "--dim", 5, "--train-samples", 120, "--test-samples", 40]
+    first = json.loads(cli("eval", "--model", out / "model.safetensors", *flags).stdout)
+    second = json.loads(cli("eval", "--model", again, *flags).stdout)
+    assert second["loss"] == first["loss"] and second["samples"] == 40
+
+
+def test_weights_saved_from_python_analyze_in_the_cli_as_in_python(cli, tmp_path):
+    rng = np.random.default_rng(8)
+    W, V = random_network(rng, n=16, d=4)
+    X = sphere_points(rng, m=30, d=4)
+    y = rng.normal(size=30)
+    dn.save_model(tmp_path / "m.safetensors", W, V)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    report = tmp_path / "a.json"
+    result = cli("analyze", "--model", tmp_path / "m.safetensors",
+                 "--data", f"npy:{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}",
+                 "--all-data", "--all-points", "--json", report)
+    assert "foreign weights" in result.stdout and "--input-scaling raw" in result.stdout
+    from_cli = json.loads(report.read_text())
+    from_python = dn.analyze(W, V, X, y, all_points=True)
+    assert set(from_cli) == set(from_python)
+    for key, value in from_python.items():
+        if key == "seconds":
+            continue
+        if isinstance(value, float):
+            assert from_cli[key] == pytest.approx(value, rel=1e-9), key
+        else:
+            assert from_cli[key] == value, key
+    # The same from two .npy files of weights.
+    np.save(tmp_path / "W.npy", W)
+    np.save(tmp_path / "V.npy", V)
+    report2 = tmp_path / "b.json"
+    cli("analyze", "--weights", f"{tmp_path / 'W.npy'},{tmp_path / 'V.npy'}",
+        "--data", f"npy:{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}", "--all-data", "--all-points", "--json", report2)
+    assert json.loads(report2.read_text())["s_min"] == from_cli["s_min"]
+
+
+def test_pytorch_names_are_read_and_biases_refused(cli, tmp_path):
+    rng = np.random.default_rng(9)
+    # nn.Sequential(Linear(4, 10, bias=False), ReLU(), Linear(10, 3, bias=False)).state_dict()
+    W = rng.normal(size=(10, 4)).astype(np.float32)
+    V = rng.normal(size=(3, 10)).astype(np.float32)
+    torch_file = tmp_path / "torch.safetensors"
+    save_file({"0.weight": W, "2.weight": V}, str(torch_file))
+    model = dn.load_model(torch_file)
+    assert model["foreign"] is True and model["config"] is None
+    np.testing.assert_array_equal(model["W"], W.astype(np.float64))
+    X = sphere_points(rng, m=25, d=4)
+    labels = rng.integers(0, 3, size=25)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", labels)
+    data = ["--data", f"npy:{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}", "--all-data"]
+    report = tmp_path / "a.json"
+    cli("analyze", "--model", torch_file, *data, "--all-points", "--json", report)
+    assert json.loads(report.read_text())["s_min"] == pytest.approx(
+        dn.smallest_singular_value(W, V, X), rel=1e-9)
+    evaluated = json.loads(cli("eval", "--model", torch_file, *data).stdout)
+    logits = np.maximum(X @ W.T.astype(np.float64), 0) @ V.T.astype(np.float64)
+    assert evaluated["error"] == pytest.approx(np.mean(logits.argmax(1) != labels))
+    assert evaluated["input_scaling"] == "raw" and evaluated["samples"] == 25
+
+    biased = tmp_path / "biased.safetensors"
+    save_file({"0.weight": W, "0.bias": np.zeros(10, np.float32), "2.weight": V}, str(biased))
+    failed = cli("analyze", "--model", biased, *data, check=False)
+    assert failed.returncode == 1
+    assert "`0.bias` is a bias" in failed.stderr and "bias=False" in failed.stderr
+    with pytest.raises(OSError, match="has no biases"):
+        dn.load_model(biased)
+
+
+def test_train_in_python_matches_the_cli_bit_for_bit(cli, tmp_path):
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(80, 5))
+    y = np.sin(X[:, 0]) + X[:, 1] ** 2
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    options = dict(optimizer="sgd", lr=0.05, batch_size=16, reg="discrepancy", lambda_=0.1, precision="f64")
+    result = dn.train(X, y, width=12, epochs=3, seed=4, **options)
+    out = tmp_path / "run"
+    cli("train", "--data", f"npy:{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}", "--width", 12, "--epochs", 3,
+        "--seed", 4, "--optimizer", "sgd", "--lr", 0.05, "--batch-size", 16, "--reg", "discrepancy",
+        "--lambda", 0.1, "--precision", "f64", "--out", out, "--quiet")
+    from_cli = dn.load_model(out / "model.safetensors")
+    np.testing.assert_array_equal(result["W"], from_cli["W"])
+    assert result["config"] == from_cli["config"]
+    lines = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["train_loss"] for m in result["metrics"]] == [m["train_loss"] for m in lines]
+    assert len(result["metrics"]) == 4 and result["metrics"][-1]["regularizers"]["discrepancy"] > 0
+    # Saved from Python, it is the CLI's model.
+    saved = tmp_path / "py.safetensors"
+    dn.save_model(saved, result["W"], result["V"], result["config"], targets=result["targets"])
+    assert dn.load_model(saved)["config"] == from_cli["config"]
+
+
+def test_train_takes_classes_a_test_set_and_standardised_inputs(tmp_path):
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(60, 4)) * 3 + 1
+    labels = (X[:, 0] > 1).astype(np.int64)
+    r = dn.train(X, labels, width=6, epochs=2, X_test=X[:20], y_test=labels[:20], input_scaling="standardise")
+    assert r["targets"] == "classes" and r["config"]["loss"] == "cross-entropy"
+    assert r["V"].shape == (2, 6) and r["input_mean"].shape == (4,)
+    assert "test_error" in r["metrics"][-1]
+    path = tmp_path / "m.safetensors"
+    dn.save_model(path, r["W"], r["V"], r["config"], targets="classes",
+                  input_mean=r["input_mean"], input_scale=r["input_scale"])
+    back = dn.load_model(path)
+    np.testing.assert_array_equal(back["input_scale"], r["input_scale"])
+    with pytest.raises(OSError, match="input_mean/input_scale"):
+        dn.save_model(path, r["W"], r["V"], r["config"], input_mean=r["input_mean"][:2],
+                      input_scale=r["input_scale"])
