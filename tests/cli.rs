@@ -72,7 +72,13 @@ fn train_then_eval_synthetic() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 5, "4 epoch lines and the summary");
-    for key in ["epoch", "train_loss", "train_loss_kind", "test_loss", "wall_s"] {
+    for key in [
+        "epoch",
+        "train_loss",
+        "train_loss_kind",
+        "test_loss",
+        "wall_s",
+    ] {
         assert!(lines[0].get(key).is_some(), "{key}");
     }
     // Without --exact-metrics the trained epochs log running averages, without the gradient.
