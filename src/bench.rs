@@ -6,9 +6,10 @@
 use crate::data::{Dataset, Targets};
 use crate::error::Result;
 use crate::linalg::{Matrix, Real};
-use crate::model::train::time_training_steps;
+use crate::model::step::MinibatchStep;
+use crate::model::train::TrainState;
 use crate::model::{Network, OutputLayer};
-use crate::model::{OptimizerKind, Precision, TrainSettings};
+use crate::model::{OptimizerKind, Precision, TrainConfig, TrainSettings};
 use crate::rng::{SeededRng, Stream};
 use crate::theory::feature_matrix::feature_gram;
 use std::time::Instant;
@@ -23,6 +24,8 @@ pub struct TrainBenchResult {
     pub optimizer: String,
     pub precision: String,
     pub threads: usize,
+    /// Blocks of hidden units the step was split into (threads used by the step).
+    pub unit_blocks: usize,
     pub steps: usize,
     pub repeats: usize,
     /// Seconds of each repeat of `steps` steps.
@@ -71,6 +74,32 @@ pub struct TrainBenchSpec {
     pub repeats: usize,
 }
 
+/// Times `steps` training steps (gather, forward, backward, optimiser update: the step
+/// that training takes) on consecutive minibatches of `data`, after `warmup` untimed steps,
+/// from the configuration's initial state; returns seconds and the step's unit blocks.
+fn time_training_steps<T: Real>(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    warmup: usize,
+    steps: usize,
+) -> Result<(f64, usize)> {
+    let mut state = TrainState::<T>::initial(cfg);
+    let mut stepper = MinibatchStep::<T>::new(cfg, data);
+    let order: Vec<usize> = (0..data.len()).collect();
+    let batches: Vec<&[usize]> = order
+        .chunks(cfg.batch_size())
+        .filter(|b| b.len() == cfg.batch_size())
+        .collect();
+    for k in 0..warmup {
+        stepper.step(&mut state, batches[k % batches.len()], cfg.lr())?;
+    }
+    let t = Instant::now();
+    for k in 0..steps {
+        stepper.step(&mut state, batches[k % batches.len()], cfg.lr())?;
+    }
+    Ok((t.elapsed().as_secs_f64(), stepper.blocks()))
+}
+
 /// Times minibatch training steps as `spec` says.
 pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBenchResult> {
     let TrainBenchSpec {
@@ -95,12 +124,14 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBenchResult> {
     let cfg = settings.resolve(&data)?;
     let warmup = (steps / 10).max(3);
     let repeats = repeats.max(1);
-    let seconds: Vec<f64> = (0..repeats)
+    let runs = (0..repeats)
         .map(|_| match precision {
             Precision::F32 => time_training_steps::<f32>(&cfg, &data, warmup, steps),
             Precision::F64 => time_training_steps::<f64>(&cfg, &data, warmup, steps),
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
+    let seconds: Vec<f64> = runs.iter().map(|r| r.0).collect();
+    let unit_blocks = runs[0].1;
     let median = median(&seconds);
     let best = seconds.iter().cloned().fold(f64::INFINITY, f64::min);
     Ok(TrainBenchResult {
@@ -115,6 +146,7 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBenchResult> {
         }
         .into(),
         threads: crate::linalg::threads(),
+        unit_blocks,
         steps,
         repeats,
         samples_per_second: (steps * batch_size) as f64 / median,
@@ -380,7 +412,10 @@ pub fn reg_every_effect() -> Result<Vec<RegEveryResult>> {
 }
 
 struct LastMetrics(Option<crate::model::EpochMetrics>);
-impl<T> crate::model::train::TrainObserver<T> for LastMetrics {
+impl<T: Real> crate::model::train::TrainObserver<T> for LastMetrics {
+    fn discrepancy(&mut self, w: &Matrix<T>) -> Option<f64> {
+        crate::model::run::l2_discrepancy_sq(w)
+    }
     fn on_epoch(
         &mut self,
         m: &crate::model::EpochMetrics,

@@ -72,9 +72,19 @@ fn train_then_eval_synthetic() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 5, "4 epoch lines and the summary");
-    for key in ["epoch", "train_loss", "test_loss", "grad_norm", "wall_s"] {
+    for key in [
+        "epoch",
+        "train_loss",
+        "train_loss_kind",
+        "test_loss",
+        "wall_s",
+    ] {
         assert!(lines[0].get(key).is_some(), "{key}");
     }
+    // Without --exact-metrics the trained epochs log running averages, without the gradient.
+    assert_eq!(lines[0]["train_loss_kind"], "exact");
+    assert_eq!(lines[3]["train_loss_kind"], "running");
+    assert!(lines[3].get("grad_norm").is_none());
     let summary = &lines[4]["summary"];
     for f in [
         "metrics.jsonl",

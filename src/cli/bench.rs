@@ -92,8 +92,8 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                     repeats,
                 })?;
                 println!(
-                    "train step 784 -> {width} -> 10, batch {batch_size}, {} {}, {} threads: median {:.0} samples/s ({:.3} ms/step), best {:.0} samples/s",
-                    r.optimizer, r.precision, r.threads, r.samples_per_second, r.ms_per_step, r.best_samples_per_second
+                    "train step 784 -> {width} -> 10, batch {batch_size}, {} {}, {} threads ({} unit blocks): median {:.0} samples/s ({:.3} ms/step), best {:.0} samples/s",
+                    r.optimizer, r.precision, r.threads, r.unit_blocks, r.samples_per_second, r.ms_per_step, r.best_samples_per_second
                 );
                 results.push(r);
             }

@@ -67,6 +67,11 @@ pub struct TrainArgs {
     /// Apply the regularisers every this many steps (scaled to keep their average): cheaper for large widths.
     #[arg(long, default_value_t = 1)]
     reg_every: usize,
+    /// Exact training metrics (loss, error and full gradient norm over the whole training
+    /// set, one extra pass) at epoch 0, every K epochs and after the last; 0 = never: the
+    /// epoch's running averages are logged instead (`train_loss_kind` in metrics.jsonl).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    exact_metrics: usize,
     /// Write a resumable checkpoint every this many epochs.
     #[arg(long, default_value_t = TrainSettings::default().checkpoint_every)]
     checkpoint_every: usize,
@@ -163,7 +168,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         checkpoint_every: args.checkpoint_every,
         regularizers: regularizer::terms(&args.reg, &args.lambda)?,
         reg_every: args.reg_every,
-        exact_metrics_every: TrainSettings::default().exact_metrics_every,
+        exact_metrics_every: args.exact_metrics,
     };
     let (train_data, test_data) = args.data.load(args.seed)?;
     let bar = ProgressBar::with_draw_target(

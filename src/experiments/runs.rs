@@ -85,7 +85,12 @@ struct Collect<F> {
     each: F,
 }
 
-impl<T, F: FnMut(&EpochMetrics, &TrainState<T>) -> Result<()>> TrainObserver<T> for Collect<F> {
+impl<T: crate::linalg::Real, F: FnMut(&EpochMetrics, &TrainState<T>) -> Result<()>> TrainObserver<T>
+    for Collect<F>
+{
+    fn discrepancy(&mut self, w: &Matrix<T>) -> Option<f64> {
+        crate::model::run::l2_discrepancy_sq(w)
+    }
     fn wants_epoch(&self, epoch: usize) -> bool {
         self.wanted.contains(&epoch)
     }
@@ -160,6 +165,8 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
                 optimizer: OptimizerKind::Gd,
                 lr: *lr,
                 precision: Precision::F64,
+                // The theory reads exact training metrics.
+                exact_metrics_every: 1,
                 ..TrainSettings::default()
             };
             let cfg = settings.resolve(&train_data)?;
@@ -204,6 +211,8 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
                 } else {
                     vec![]
                 },
+                // The theory reads exact training metrics.
+                exact_metrics_every: 1,
                 ..TrainSettings::default()
             };
             let cfg = settings.resolve(&train_data)?;
@@ -285,6 +294,8 @@ pub fn execute(spec: &RunSpec) -> Result<serde_json::Value> {
                 } else {
                     vec![]
                 },
+                // The theory reads exact training metrics.
+                exact_metrics_every: 1,
                 ..TrainSettings::default()
             };
             let cfg = settings.resolve(&train_data)?;
@@ -380,6 +391,8 @@ pub fn execute_mnist(
             _ => vec![],
         },
         reg_every: *reg_every,
+        // The theory reads exact training metrics.
+        exact_metrics_every: 1,
         ..TrainSettings::default()
     };
     let cfg = settings.resolve(&train_data)?;

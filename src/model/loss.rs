@@ -7,7 +7,7 @@ use std::str::FromStr;
 use crate::error::Error;
 use crate::linalg::{gemm, Matrix, MatrixView, Op, Real};
 
-use super::network::{resized, Network, OutputLayer};
+use super::network::{relu_mask, set_shape, Network, OutputLayer};
 
 /// The training loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -120,10 +120,60 @@ pub fn loss_and_gradient<T: Real>(
     net.forward(x, &mut ws.hidden, &mut ws.out);
     let c = net.outputs();
     let b = x.rows();
+    let totals = output_gradient(&mut ws.out, targets, loss);
+    debug_assert_eq!(ws.out.cols(), c);
+    let Some((grad, scale)) = grad else {
+        return totals;
+    };
+    let scale = T::from_f64(scale);
+    // dV = scale * dF^T H
+    if net.output_layer == OutputLayer::Trained {
+        gemm(
+            &mut grad.v,
+            true,
+            ws.out.view(),
+            Op::T,
+            ws.hidden.view(),
+            Op::N,
+            scale,
+        );
+    }
+    // dH = (dF V) o 1[H > 0]; dW = scale * dH^T X
+    set_shape(&mut ws.d_hidden, b, net.width());
+    gemm(
+        &mut ws.d_hidden,
+        false,
+        ws.out.view(),
+        Op::N,
+        net.v.view(),
+        Op::N,
+        T::from_f64(1.0),
+    );
+    relu_mask(ws.d_hidden.as_mut_slice(), ws.hidden.as_slice());
+    gemm(
+        &mut grad.w,
+        true,
+        ws.d_hidden.view(),
+        Op::T,
+        x,
+        Op::N,
+        scale,
+    );
+    totals
+}
+
+/// Replaces the outputs `out` (one row per sample) by dLoss_i/df_i, the gradient of each
+/// sample's loss (unscaled), and returns the batch's summed loss and misclassifications.
+pub(super) fn output_gradient<T: Real>(
+    out: &mut Matrix<T>,
+    targets: BatchTargets<'_, T>,
+    loss: Loss,
+) -> BatchTotals {
+    let b = out.rows();
     let mut totals = BatchTotals::default();
-    // ws.out becomes dLoss_i/df_i (unscaled), row by row.
+    // `out` becomes dLoss_i/df_i (unscaled), row by row.
     for i in 0..b {
-        let f = ws.out.row_mut(i);
+        let f = out.row_mut(i);
         match (targets, loss) {
             (BatchTargets::Scalar(y), _) => {
                 let r = f[0] - y[i];
@@ -162,58 +212,6 @@ pub fn loss_and_gradient<T: Real>(
             }
         }
     }
-    debug_assert_eq!(ws.out.cols(), c);
-    let Some((grad, scale)) = grad else {
-        return totals;
-    };
-    let scale = T::from_f64(scale);
-    // dV = scale * dF^T H
-    if net.output_layer == OutputLayer::Trained {
-        gemm(
-            &mut grad.v,
-            true,
-            ws.out.view(),
-            Op::T,
-            ws.hidden.view(),
-            Op::N,
-            scale,
-        );
-    }
-    // dH = (dF V) o 1[H > 0]; dW = scale * dH^T X
-    ws.d_hidden = resized(
-        std::mem::replace(&mut ws.d_hidden, Matrix::zeros(0, 0)),
-        b,
-        net.width(),
-    );
-    gemm(
-        &mut ws.d_hidden,
-        false,
-        ws.out.view(),
-        Op::N,
-        net.v.view(),
-        Op::N,
-        T::from_f64(1.0),
-    );
-    let zero = T::from_f64(0.0);
-    crate::linalg::vectorized(|| {
-        for (dh, h) in ws
-            .d_hidden
-            .as_mut_slice()
-            .iter_mut()
-            .zip(ws.hidden.as_slice())
-        {
-            *dh = if *h > zero { *dh } else { zero };
-        }
-    });
-    gemm(
-        &mut grad.w,
-        true,
-        ws.d_hidden.view(),
-        Op::T,
-        x,
-        Op::N,
-        scale,
-    );
     totals
 }
 

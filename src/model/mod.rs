@@ -10,10 +10,11 @@ pub mod loss;
 pub mod network;
 pub mod optim;
 pub mod run;
+pub mod step;
 pub mod train;
 
 pub use config::{Precision, TrainConfig, TrainSettings};
 pub use loss::Loss;
 pub use network::{Network, OutputLayer};
 pub use optim::{LrSchedule, OptimizerKind};
-pub use train::EpochMetrics;
+pub use train::{EpochMetrics, MetricKind};

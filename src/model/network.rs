@@ -103,11 +103,7 @@ impl<T: Real> Network<T> {
     /// (b x c). Both buffers are resized as needed.
     pub fn forward(&self, x: MatrixView<'_, T>, hidden: &mut Matrix<T>, out: &mut Matrix<T>) {
         let b = x.rows();
-        *hidden = resized(
-            std::mem::replace(hidden, Matrix::zeros(0, 0)),
-            b,
-            self.width(),
-        );
+        set_shape(hidden, b, self.width());
         gemm(
             hidden,
             false,
@@ -117,17 +113,8 @@ impl<T: Real> Network<T> {
             Op::T,
             T::from_f64(1.0),
         );
-        let zero = T::from_f64(0.0);
-        crate::linalg::vectorized(|| {
-            for h in hidden.as_mut_slice() {
-                *h = if *h > zero { *h } else { zero };
-            }
-        });
-        *out = resized(
-            std::mem::replace(out, Matrix::zeros(0, 0)),
-            b,
-            self.outputs(),
-        );
+        relu(hidden.as_mut_slice());
+        set_shape(out, b, self.outputs());
         gemm(
             out,
             false,
@@ -157,14 +144,34 @@ impl<T: Real> Network<T> {
     }
 }
 
-/// Reuses `m`'s allocation for a `rows x cols` matrix (contents unspecified).
-pub(crate) fn resized<T: Copy + Default>(m: Matrix<T>, rows: usize, cols: usize) -> Matrix<T> {
+/// Reshapes `m` in place to `rows x cols`, reusing its allocation (contents unspecified).
+pub(crate) fn set_shape<T: Copy + Default>(m: &mut Matrix<T>, rows: usize, cols: usize) {
     if m.rows() == rows && m.cols() == cols {
-        return m;
+        return;
     }
-    let mut data = m.into_vec();
+    let mut data = std::mem::replace(m, Matrix::zeros(0, 0)).into_vec();
     data.resize(rows * cols, T::default());
-    Matrix::from_vec(rows, cols, data)
+    *m = Matrix::from_vec(rows, cols, data);
+}
+
+/// h = max(h, 0), vectorised.
+pub(crate) fn relu<T: Real>(h: &mut [T]) {
+    let zero = T::from_f64(0.0);
+    crate::linalg::vectorized(|| {
+        for v in h {
+            *v = if *v > zero { *v } else { zero };
+        }
+    });
+}
+
+/// dh = dh where h > 0, else 0 (the ReLU's derivative), vectorised.
+pub(crate) fn relu_mask<T: Real>(dh: &mut [T], h: &[T]) {
+    let zero = T::from_f64(0.0);
+    crate::linalg::vectorized(|| {
+        for (d, h) in dh.iter_mut().zip(h) {
+            *d = if *h > zero { *d } else { zero };
+        }
+    });
 }
 
 #[cfg(test)]

@@ -144,50 +144,135 @@ impl<T: Real> OptimizerState<T> {
         self.steps += 1;
     }
 
-    /// Updates parameter tensor number `tensor` with its gradient (element-wise,
-    /// vectorised, split over threads for large tensors).
-    pub fn update(&mut self, tensor: usize, params: &mut [T], grad: &[T], lr: f64) {
+    /// The element-wise rule of the current step (call after [`Self::begin_step`]).
+    pub fn rule(&self, lr: f64) -> UpdateRule<T> {
         match self.kind {
-            OptimizerKind::Gd | OptimizerKind::Sgd { momentum: 0.0 } => {
-                let lr = T::from_f64(lr);
-                par_zip4(params, grad, &mut [], &mut [], |p, g, _, _| {
-                    for (p, g) in p.iter_mut().zip(g) {
-                        *p -= lr * *g;
-                    }
-                });
-            }
-            OptimizerKind::Sgd { momentum } => {
-                let (lr, mu) = (T::from_f64(lr), T::from_f64(momentum));
-                let vel = &mut self.buffers[tensor];
-                par_zip4(params, grad, vel, &mut [], |p, g, vel, _| {
-                    for ((p, g), v) in p.iter_mut().zip(g).zip(vel.iter_mut()) {
-                        *v = mu * *v + *g;
-                        *p -= lr * *v;
-                    }
-                });
-            }
+            OptimizerKind::Gd | OptimizerKind::Sgd { momentum: 0.0 } => UpdateRule::Plain {
+                lr: T::from_f64(lr),
+            },
+            OptimizerKind::Sgd { momentum } => UpdateRule::Momentum {
+                lr: T::from_f64(lr),
+                mu: T::from_f64(momentum),
+            },
             OptimizerKind::Adam { beta1, beta2, eps } => {
                 let t = self.steps.max(1) as i32;
                 let step = lr * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t));
-                let (b1, b2) = (T::from_f64(beta1), T::from_f64(beta2));
-                let (c1, c2) = (T::from_f64(1.0 - beta1), T::from_f64(1.0 - beta2));
-                let (step, eps) = (T::from_f64(step), T::from_f64(eps));
-                let (first, second) = self.buffers.split_at_mut(2 * tensor + 1);
-                par_zip4(
-                    params,
-                    grad,
-                    &mut first[2 * tensor],
-                    &mut second[0],
-                    |p, g, m, v| {
-                        for (((p, g), m), v) in
-                            p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
-                        {
-                            *m = b1 * *m + c1 * *g;
-                            *v = b2 * *v + c2 * *g * *g;
-                            *p -= step * *m / (v.sqrt() + eps);
-                        }
-                    },
-                );
+                UpdateRule::Adam {
+                    b1: T::from_f64(beta1),
+                    b2: T::from_f64(beta2),
+                    c1: T::from_f64(1.0 - beta1),
+                    c2: T::from_f64(1.0 - beta2),
+                    step: T::from_f64(step),
+                    eps: T::from_f64(eps),
+                }
+            }
+        }
+    }
+
+    /// The state buffers of parameter tensor number `tensor` (SGD velocity; Adam's first and
+    /// second moments), empty where the optimiser keeps none.
+    pub fn buffers_mut(&mut self, tensor: usize) -> (&mut [T], &mut [T]) {
+        let per = self.kind.buffers_per_tensor();
+        let mine = &mut self.buffers[per * tensor..per * (tensor + 1)];
+        match mine {
+            [] => (&mut [], &mut []),
+            [a] => (a, &mut []),
+            [a, b, ..] => (a, b),
+        }
+    }
+
+    /// Updates parameter tensor number `tensor` with its gradient (element-wise,
+    /// vectorised, split over threads for large tensors).
+    pub fn update(&mut self, tensor: usize, params: &mut [T], grad: &[T], lr: f64) {
+        let rule = self.rule(lr);
+        let (first, second) = self.buffers_mut(tensor);
+        par_zip4(params, grad, first, second, |p, g, a, b| {
+            rule.apply(p, g, a, b)
+        });
+    }
+}
+
+/// One step's element-wise update, applicable to any part of a tensor (with the matching
+/// parts of its state buffers), so that it can run chunk by chunk right after the gradient.
+#[derive(Clone, Copy, Debug)]
+pub enum UpdateRule<T> {
+    /// p -= lr g
+    Plain { lr: T },
+    /// u = mu u + g; p -= lr u
+    Momentum { lr: T, mu: T },
+    /// m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= step m / (sqrt(v) + eps), with the
+    /// bias corrections folded into `step`.
+    Adam {
+        b1: T,
+        b2: T,
+        c1: T,
+        c2: T,
+        step: T,
+        eps: T,
+    },
+}
+
+impl<T: Real> UpdateRule<T> {
+    /// Applies the rule to `params` with `grad` and the state buffers `first`, `second` (of
+    /// the same length where the rule uses them), in one pass compiled for the processor's
+    /// vector unit.
+    pub fn apply(&self, params: &mut [T], grad: &[T], first: &mut [T], second: &mut [T]) {
+        struct Apply<'a, T> {
+            rule: &'a UpdateRule<T>,
+            params: &'a mut [T],
+            grad: &'a [T],
+            first: &'a mut [T],
+            second: &'a mut [T],
+        }
+        impl<T: Real> pulp::WithSimd for Apply<'_, T> {
+            type Output = ();
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, _: S) {
+                self.rule
+                    .apply_scalar(self.params, self.grad, self.first, self.second)
+            }
+        }
+        pulp::Arch::new().dispatch(Apply {
+            rule: self,
+            params,
+            grad,
+            first,
+            second,
+        });
+    }
+
+    #[inline(always)]
+    fn apply_scalar(&self, params: &mut [T], grad: &[T], first: &mut [T], second: &mut [T]) {
+        match *self {
+            Self::Plain { lr } => {
+                for (p, g) in params.iter_mut().zip(grad) {
+                    *p -= lr * *g;
+                }
+            }
+            Self::Momentum { lr, mu } => {
+                for ((p, g), u) in params.iter_mut().zip(grad).zip(first.iter_mut()) {
+                    *u = mu * *u + *g;
+                    *p -= lr * *u;
+                }
+            }
+            Self::Adam {
+                b1,
+                b2,
+                c1,
+                c2,
+                step,
+                eps,
+            } => {
+                for (((p, g), m), v) in params
+                    .iter_mut()
+                    .zip(grad)
+                    .zip(first.iter_mut())
+                    .zip(second.iter_mut())
+                {
+                    *m = b1 * *m + c1 * *g;
+                    *v = b2 * *v + c2 * *g * *g;
+                    *p -= step * *m / (v.sqrt() + eps);
+                }
             }
         }
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::data::{Dataset, InputTransform, Targets};
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
-use crate::linalg::Real;
+use crate::linalg::{Matrix, Real};
 
 use super::config::{Precision, TrainConfig, TrainSettings};
 use super::file::{load_checkpoint, save_checkpoint, save_model};
@@ -107,7 +107,18 @@ struct DiskObserver<'a> {
     progress: &'a mut dyn RunProgress,
 }
 
+/// The L2 slice discrepancy L2(W)^2 of a first layer (PAPER.md section 4), the measurement
+/// of the theory that runs report each epoch; `None` where it is undefined (d = 1, W = 0).
+pub fn l2_discrepancy_sq<T: Real>(w: &Matrix<T>) -> Option<f64> {
+    crate::theory::discrepancy::discrepancies(&w.map(|v| v.to_f64()))
+        .ok()
+        .map(|d| d.l2_slice_sq)
+}
+
 impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
+    fn discrepancy(&mut self, w: &Matrix<T>) -> Option<f64> {
+        l2_discrepancy_sq(w)
+    }
     fn on_step(&mut self, steps_done: u64) {
         self.progress.step(steps_done);
     }

@@ -1,18 +1,32 @@
-//! The training loop: settings validated into a [`TrainConfig`] before anything runs, then
-//! epochs of minibatch (or full-batch) steps, each epoch closed by an exact evaluation of
-//! the training loss, its full gradient norm and the test metrics.
+//! The training loop: epochs of minibatch (or full-batch) steps from a validated
+//! [`TrainConfig`], each reported epoch closed by the test metrics and the training metrics:
+//! exact ones (one fused pass over the training set for loss, error and full gradient) on
+//! the epochs the configuration asks for, the epoch's running averages otherwise.
 
 use std::time::Instant;
 
-use crate::data::{Dataset, Targets};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::{norm, Matrix, Real};
 use crate::rng::{SeededRng, Stream};
 
 use super::config::TrainConfig;
-use super::loss::{loss_and_gradient, BatchTargets, BatchTotals, Gradient, Loss, Workspace};
+use super::loss::{loss_and_gradient, BatchTotals, Gradient, Loss, Workspace};
 use super::network::{Network, OutputLayer};
 use super::optim::{OptimizerKind, OptimizerState};
+use super::step::{MinibatchStep, OwnedTargets};
+
+/// How a training loss or error in [`EpochMetrics`] was obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricKind {
+    /// Over the whole training set with the network at the end of the epoch.
+    #[default]
+    Exact,
+    /// Averaged over the epoch's minibatches as they were trained on (each measured before
+    /// its update), as PyTorch training loops usually log it.
+    Running,
+}
 
 /// One line of `metrics.jsonl`: the state after `epoch` epochs (epoch 0 is the initial network).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -22,20 +36,27 @@ pub struct EpochMetrics {
     pub steps: u64,
     /// Learning rate of the epoch's last step (the first step's for epoch 0).
     pub lr: f64,
-    /// Mean loss over the whole training set.
+    /// Mean loss over the training set (see `train_loss_kind`).
     pub train_loss: f64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub train_error: Option<f64>,
+    /// Whether `train_loss` and `train_error` are exact or the epoch's running averages.
+    #[serde(default)]
+    pub train_loss_kind: MetricKind,
     pub test_loss: f64,
     /// Fraction of misclassified test samples (classification only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub test_error: Option<f64>,
-    /// Norm of the full-batch gradient of the training loss over all trained parameters.
-    pub grad_norm: f64,
-    /// ||grad_W L||_F, the quantity in the paper's loss bound.
-    pub grad_norm_w: f64,
-    /// The L2 slice discrepancy L2(W)^2 of the hidden units (PAPER.md section 4); absent
-    /// for d = 1 (no continuum of directions) or when every row of W is zero.
+    /// Norm of the full-batch gradient of the training loss over all trained parameters
+    /// (with exact training metrics only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub grad_norm: Option<f64>,
+    /// ||grad_W L||_F, the quantity in the paper's loss bound (with exact metrics only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub grad_norm_w: Option<f64>,
+    /// The L2 slice discrepancy L2(W)^2 of the hidden units (PAPER.md section 4), from the
+    /// observer's [`TrainObserver::discrepancy`]; absent when it measures none (d = 1, W = 0,
+    /// or an observer without the theory).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub l2_discrepancy_sq: Option<f64>,
     /// R_i(W) of each regulariser in use, by name (lambda not applied).
@@ -85,8 +106,8 @@ pub fn tensor_lengths<T>(net: &Network<T>) -> Vec<usize> {
     vec![net.w.as_slice().len(), net.v.as_slice().len()]
 }
 
-/// Hooks called by [`train`]: progress per step, and each epoch's metrics with the state
-/// (to log and checkpoint).
+/// Hooks called by [`train`]: progress per step, each epoch's metrics with the state (to
+/// log and checkpoint), and measurements of W that the training loop does not know about.
 pub trait TrainObserver<T> {
     fn on_step(&mut self, _steps_done: u64) {}
     /// Whether to evaluate and report after `epoch` (the last epoch always is). Skipping
@@ -94,158 +115,19 @@ pub trait TrainObserver<T> {
     fn wants_epoch(&self, _epoch: usize) -> bool {
         true
     }
+    /// The L2 slice discrepancy L2(W)^2 of the first layer for the epoch's metrics (the
+    /// theory's measurement, supplied by the caller); `None` by default.
+    fn discrepancy(&mut self, _w: &Matrix<T>) -> Option<f64> {
+        None
+    }
     fn on_epoch(&mut self, metrics: &EpochMetrics, state: &TrainState<T>) -> Result<()>;
-}
-
-/// Targets converted to the training precision.
-enum OwnedTargets<T> {
-    Scalar(Vec<T>),
-    Classes(Vec<u32>),
-}
-
-impl<T: Real> OwnedTargets<T> {
-    fn new(t: &Targets) -> Self {
-        match t {
-            Targets::Scalar(y) => Self::Scalar(y.iter().map(|&v| T::from_f64(v)).collect()),
-            Targets::Classes { labels, .. } => Self::Classes(labels.clone()),
-        }
-    }
-    fn range(&self, start: usize, end: usize) -> BatchTargets<'_, T> {
-        match self {
-            Self::Scalar(y) => BatchTargets::Scalar(&y[start..end]),
-            Self::Classes(l) => BatchTargets::Classes(&l[start..end]),
-        }
-    }
-    fn is_classes(&self) -> bool {
-        matches!(self, Self::Classes(_))
-    }
-}
-
-/// The minibatch copied out of the training set.
-struct BatchBuffers<T> {
-    x: Matrix<T>,
-    scalar: Vec<T>,
-    labels: Vec<u32>,
-}
-
-impl<T: Real> BatchBuffers<T> {
-    fn new(dim: usize) -> Self {
-        Self {
-            x: Matrix::zeros(0, dim),
-            scalar: Vec::new(),
-            labels: Vec::new(),
-        }
-    }
-
-    /// Gathers the samples `batch` and adds the gradient of their mean loss to `grad`.
-    #[allow(clippy::too_many_arguments)]
-    fn step(
-        &mut self,
-        net: &Network<T>,
-        x: &Matrix<T>,
-        y: &OwnedTargets<T>,
-        batch: &[usize],
-        loss: Loss,
-        grad: &mut Gradient<T>,
-        ws: &mut Workspace<T>,
-    ) -> BatchTotals {
-        self.x.gather_rows(x, batch);
-        let targets = match y {
-            OwnedTargets::Scalar(y) => {
-                self.scalar.clear();
-                self.scalar.extend(batch.iter().map(|&i| y[i]));
-                BatchTargets::Scalar(&self.scalar)
-            }
-            OwnedTargets::Classes(l) => {
-                self.labels.clear();
-                self.labels.extend(batch.iter().map(|&i| l[i]));
-                BatchTargets::Classes(&self.labels)
-            }
-        };
-        let scale = 1.0 / batch.len() as f64;
-        loss_and_gradient(net, self.x.view(), targets, loss, Some((grad, scale)), ws)
-    }
-}
-
-/// Adds lambda * k * dR/dW of every regulariser to the gradient on every k-th step
-/// (k = `reg_every`; the step about to be taken is number `steps + 1`).
-fn add_regularizers<T: Real>(cfg: &TrainConfig, state: &TrainState<T>, grad: &mut Gradient<T>) {
-    if cfg.regularizers().is_empty() || (state.optimizer.steps as usize) % cfg.reg_every() != 0 {
-        return;
-    }
-    for term in cfg.regularizers() {
-        crate::regularizer::value_and_gradient(
-            term.kind,
-            &state.net.w,
-            Some((&mut grad.w, term.lambda * cfg.reg_every() as f64)),
-        );
-    }
-}
-
-/// One optimiser step on the trained tensors.
-fn apply_update<T: Real>(state: &mut TrainState<T>, grad: &Gradient<T>, lr: f64) {
-    state.optimizer.begin_step();
-    state
-        .optimizer
-        .update(0, state.net.w.as_mut_slice(), grad.w.as_slice(), lr);
-    if state.net.output_layer == OutputLayer::Trained {
-        state
-            .optimizer
-            .update(1, state.net.v.as_mut_slice(), grad.v.as_slice(), lr);
-    }
-}
-
-/// Times `steps` training steps (gather, forward, backward, optimiser update) on
-/// consecutive minibatches of `data`, after `warmup` untimed steps; returns seconds.
-pub fn time_training_steps<T: Real>(
-    cfg: &TrainConfig,
-    data: &Dataset,
-    warmup: usize,
-    steps: usize,
-) -> f64 {
-    let mut state = TrainState::<T>::initial(cfg);
-    let x: Matrix<T> = data.x.map(|&v| T::from_f64(v));
-    let y = OwnedTargets::<T>::new(&data.targets);
-    let mut buffers = BatchBuffers::new(cfg.dim());
-    let mut grad = Gradient::zeros_like(&state.net);
-    let mut ws = Workspace::default();
-    let order: Vec<usize> = (0..data.len()).collect();
-    let batches: Vec<&[usize]> = order
-        .chunks(cfg.batch_size())
-        .filter(|b| b.len() == cfg.batch_size())
-        .collect();
-    assert!(
-        !batches.is_empty(),
-        "time_training_steps needs at least one full batch"
-    );
-    let mut run = |k: usize, state: &mut TrainState<T>| {
-        grad.clear();
-        buffers.step(
-            &state.net,
-            &x,
-            &y,
-            batches[k % batches.len()],
-            cfg.loss(),
-            &mut grad,
-            &mut ws,
-        );
-        add_regularizers(cfg, state, &mut grad);
-        apply_update(state, &grad, cfg.lr());
-    };
-    for k in 0..warmup {
-        run(k, &mut state);
-    }
-    let t = Instant::now();
-    for k in 0..steps {
-        run(k, &mut state);
-    }
-    t.elapsed().as_secs_f64()
 }
 
 /// Rows per chunk when evaluating a whole data set.
 const EVAL_CHUNK: usize = 4096;
 
-/// Mean loss, error rate and (optionally) the full gradient over a data set.
+/// Summed loss and errors and (optionally) the full gradient of the mean loss over a data
+/// set, in one pass.
 fn evaluate<T: Real>(
     net: &Network<T>,
     x: &Matrix<T>,
@@ -253,7 +135,7 @@ fn evaluate<T: Real>(
     loss: Loss,
     mut grad: Option<&mut Gradient<T>>,
     ws: &mut Workspace<T>,
-) -> (f64, Option<f64>) {
+) -> BatchTotals {
     let m = x.rows();
     if let Some(g) = grad.as_deref_mut() {
         g.clear();
@@ -272,12 +154,67 @@ fn evaluate<T: Real>(
         totals.loss_sum += t.loss_sum;
         totals.errors += t.errors;
     }
-    let error = y.is_classes().then(|| totals.errors as f64 / m as f64);
-    (totals.loss_sum / m as f64, error)
+    totals
 }
 
-/// Trains from `state` (fresh or resumed) until `cfg.epochs()`, calling `observer` after each
-/// step and epoch. `train` and `test` must already be scaled. Stops with
+/// Mean loss and (for classes) error rate from a data set's totals.
+fn means<T: Real>(totals: BatchTotals, samples: usize, y: &OwnedTargets<T>) -> (f64, Option<f64>) {
+    let m = samples.max(1) as f64;
+    (
+        totals.loss_sum / m,
+        y.is_classes().then(|| totals.errors as f64 / m),
+    )
+}
+
+/// One full-batch gradient-descent step on the whole training set (no copy: chunked like
+/// the evaluation).
+fn full_batch_step<T: Real>(
+    cfg: &TrainConfig,
+    data: &MinibatchStep<T>,
+    state: &mut TrainState<T>,
+    grad: &mut Gradient<T>,
+    ws: &mut Workspace<T>,
+    lr: f64,
+) -> Result<BatchTotals> {
+    let totals = evaluate(
+        &state.net,
+        data.inputs(),
+        data.targets(),
+        cfg.loss(),
+        Some(grad),
+        ws,
+    );
+    let loss = totals.loss_sum / data.samples() as f64;
+    if !loss.is_finite() {
+        return Err(Error::Diverged {
+            epoch: state.epochs_done + 1,
+            step: state.optimizer.steps as usize + 1,
+            loss,
+        });
+    }
+    if !cfg.regularizers().is_empty() && (state.optimizer.steps as usize) % cfg.reg_every() == 0 {
+        for term in cfg.regularizers() {
+            crate::regularizer::value_and_gradient(
+                term.kind,
+                &state.net.w,
+                Some((&mut grad.w, term.lambda * cfg.reg_every() as f64)),
+            );
+        }
+    }
+    state.optimizer.begin_step();
+    state
+        .optimizer
+        .update(0, state.net.w.as_mut_slice(), grad.w.as_slice(), lr);
+    if state.net.output_layer == OutputLayer::Trained {
+        state
+            .optimizer
+            .update(1, state.net.v.as_mut_slice(), grad.v.as_slice(), lr);
+    }
+    Ok(totals)
+}
+
+/// Trains from `state` (fresh or resumed) until `cfg.epochs()`, calling `observer` after
+/// each step and epoch. `train` and `test` must already be scaled. Stops with
 /// [`Error::Diverged`] if a loss becomes non-finite.
 pub fn train<T: Real>(
     cfg: &TrainConfig,
@@ -288,18 +225,16 @@ pub fn train<T: Real>(
 ) -> Result<TrainState<T>> {
     let started = Instant::now();
     let wall_before = state.wall_s;
-    let x_train: Matrix<T> = train.x.map(|&v| T::from_f64(v));
+    let mut stepper = MinibatchStep::<T>::new(cfg, train);
     let x_test: Matrix<T> = test.x.map(|&v| T::from_f64(v));
-    let y_train = OwnedTargets::<T>::new(&train.targets);
     let y_test = OwnedTargets::<T>::new(&test.targets);
     let mut ws = Workspace::default();
     let mut grad = Gradient::zeros_like(&state.net);
-    let m = x_train.rows();
+    let m = stepper.samples();
     let steps_per_epoch = cfg.steps_per_epoch();
     let total_steps = steps_per_epoch * cfg.epochs();
     let mut rng = SeededRng::new(cfg.seed(), Stream::Batches);
     rng.set_position(state.batch_rng_position);
-    let mut buffers = BatchBuffers::new(cfg.dim());
     let mut order: Vec<usize> = Vec::with_capacity(m);
     let mut lr = cfg.schedule().lr(
         cfg.lr(),
@@ -308,20 +243,32 @@ pub fn train<T: Real>(
         total_steps,
     );
 
+    // `running`: the epoch's summed minibatch totals (None for epoch 0).
     let report = |state: &TrainState<T>,
                   lr: f64,
+                  running: Option<BatchTotals>,
+                  stepper: &MinibatchStep<T>,
                   ws: &mut Workspace<T>,
                   grad: &mut Gradient<T>,
                   observer: &mut dyn TrainObserver<T>|
      -> Result<()> {
-        let (train_loss, train_error) =
-            evaluate(&state.net, &x_train, &y_train, cfg.loss(), Some(grad), ws);
-        let (test_loss, test_error) = evaluate(&state.net, &x_test, &y_test, cfg.loss(), None, ws);
-        let grad_norm_w = norm(grad.w.as_slice());
-        let grad_norm = match cfg.output_layer() {
-            OutputLayer::Trained => grad_norm_w.hypot(norm(grad.v.as_slice())),
-            OutputLayer::Fixed => grad_norm_w,
+        let exact = cfg.exact_metrics_at(state.epochs_done);
+        let (x, y) = (stepper.inputs(), stepper.targets());
+        let (totals, kind) = match running {
+            Some(t) if !exact => (t, MetricKind::Running),
+            _ => (
+                evaluate(
+                    &state.net,
+                    x,
+                    y,
+                    cfg.loss(),
+                    exact.then_some(&mut *grad),
+                    ws,
+                ),
+                MetricKind::Exact,
+            ),
         };
+        let (train_loss, train_error) = means(totals, m, y);
         if !train_loss.is_finite() {
             return Err(Error::Diverged {
                 epoch: state.epochs_done,
@@ -329,10 +276,18 @@ pub fn train<T: Real>(
                 loss: train_loss,
             });
         }
-        let w64 = state.net.w.map(|v| v.to_f64());
-        let l2_discrepancy_sq = crate::theory::discrepancy::discrepancies(&w64)
-            .ok()
-            .map(|d| d.l2_slice_sq);
+        let (grad_norm, grad_norm_w) = if exact {
+            let w = norm(grad.w.as_slice());
+            let all = match cfg.output_layer() {
+                OutputLayer::Trained => w.hypot(norm(grad.v.as_slice())),
+                OutputLayer::Fixed => w,
+            };
+            (Some(all), Some(w))
+        } else {
+            (None, None)
+        };
+        let test_totals = evaluate(&state.net, &x_test, &y_test, cfg.loss(), None, ws);
+        let (test_loss, test_error) = means(test_totals, x_test.rows(), &y_test);
         let regularizers = cfg
             .regularizers()
             .iter()
@@ -349,11 +304,12 @@ pub fn train<T: Real>(
             lr,
             train_loss,
             train_error,
+            train_loss_kind: kind,
             test_loss,
             test_error,
             grad_norm,
             grad_norm_w,
-            l2_discrepancy_sq,
+            l2_discrepancy_sq: observer.discrepancy(&state.net.w),
             regularizers,
             wall_s: wall_before + started.elapsed().as_secs_f64(),
         };
@@ -361,62 +317,43 @@ pub fn train<T: Real>(
     };
 
     if state.epochs_done == 0 && state.optimizer.steps == 0 {
-        report(&state, lr, &mut ws, &mut grad, observer)?;
+        report(&state, lr, None, &stepper, &mut ws, &mut grad, observer)?;
     }
     while state.epochs_done < cfg.epochs() {
         let epoch = state.epochs_done;
         order.clear();
         order.extend(0..m);
-        if cfg.optimizer() != OptimizerKind::Gd {
+        let full_batch = cfg.optimizer() == OptimizerKind::Gd;
+        if !full_batch {
             rng.shuffle(&mut order);
         }
+        let mut running = BatchTotals::default();
         for batch in order.chunks(cfg.batch_size()) {
             lr = cfg
                 .schedule()
                 .lr(cfg.lr(), epoch, state.optimizer.steps as usize, total_steps);
-            grad.clear();
-            let totals = if batch.len() == m && cfg.optimizer() == OptimizerKind::Gd {
-                // Full batch: no copy, chunked like the evaluation.
-                let (loss, _) = evaluate(
-                    &state.net,
-                    &x_train,
-                    &y_train,
-                    cfg.loss(),
-                    Some(&mut grad),
-                    &mut ws,
-                );
-                BatchTotals {
-                    loss_sum: loss * m as f64,
-                    errors: 0,
-                }
+            let totals = if full_batch {
+                full_batch_step(cfg, &stepper, &mut state, &mut grad, &mut ws, lr)?
             } else {
-                buffers.step(
-                    &state.net,
-                    &x_train,
-                    &y_train,
-                    batch,
-                    cfg.loss(),
-                    &mut grad,
-                    &mut ws,
-                )
+                stepper.step(&mut state, batch, lr)?
             };
-            add_regularizers(cfg, &state, &mut grad);
-            let batch_loss = totals.loss_sum / batch.len() as f64;
-            if !batch_loss.is_finite() {
-                return Err(Error::Diverged {
-                    epoch: epoch + 1,
-                    step: state.optimizer.steps as usize + 1,
-                    loss: batch_loss,
-                });
-            }
-            apply_update(&mut state, &grad, lr);
+            running.loss_sum += totals.loss_sum;
+            running.errors += totals.errors;
             observer.on_step(state.optimizer.steps);
         }
         state.epochs_done += 1;
         state.batch_rng_position = rng.position();
         state.wall_s = wall_before + started.elapsed().as_secs_f64();
         if state.epochs_done == cfg.epochs() || observer.wants_epoch(state.epochs_done) {
-            report(&state, lr, &mut ws, &mut grad, observer)?;
+            report(
+                &state,
+                lr,
+                Some(running),
+                &stepper,
+                &mut ws,
+                &mut grad,
+                observer,
+            )?;
         }
     }
     Ok(state)
@@ -426,5 +363,6 @@ pub fn train<T: Real>(
 pub fn score<T: Real>(net: &Network<T>, loss: Loss, data: &Dataset) -> (f64, Option<f64>) {
     let x: Matrix<T> = data.x.map(|&v| T::from_f64(v));
     let y = OwnedTargets::<T>::new(&data.targets);
-    evaluate(net, &x, &y, loss, None, &mut Workspace::default())
+    let totals = evaluate(net, &x, &y, loss, None, &mut Workspace::default());
+    means(totals, x.rows(), &y)
 }

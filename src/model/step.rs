@@ -1,0 +1,562 @@
+//! One minibatch training step, fused and split by hidden units: the public step API that
+//! the training loop and `diversenet bench train` both drive.
+//!
+//! The hidden units are cut into contiguous blocks, one per thread when the step is large
+//! enough to gain from threads (one block otherwise). Each block owns its slice of W and of
+//! the optimiser's buffers, and works in the unit-major layout H^T = relu(W_t X^T)
+//! (n_t x b), so that every product reads and writes contiguous rows:
+//!
+//! 1. per block: H_t^T = relu(W_t X^T) and its share V_t H_t^T of the outputs F^T (c x b);
+//! 2. the shares summed in block order, softmax cross-entropy (or squared loss) turning F
+//!    into dF;
+//! 3. per block: dV_t = dF^T H_t / b, dH_t^T = (V_t^T dF^T) o 1[H_t^T > 0], then chunk by
+//!    chunk of rows dW = dH^T X / b (plus the regularisers' gradient) followed at once by the
+//!    optimiser's update of those rows while they are in cache: no full-size gradient of W
+//!    is ever written.
+//!
+//! Every buffer is allocated once. The result depends on the thread count only through the
+//! block split, so it is bit-for-bit reproducible for a fixed count.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::data::{Dataset, Targets};
+use crate::error::{Error, Result};
+use crate::linalg::{gemm, vectorized, Matrix, Op, Real};
+
+use super::config::TrainConfig;
+use super::loss::{output_gradient, BatchTargets, BatchTotals};
+use super::network::{relu, relu_mask, set_shape, OutputLayer};
+use super::optim::UpdateRule;
+use super::train::TrainState;
+
+/// Multiply-adds of one step's first-layer product (b d n) from which the units are split
+/// over threads. Below it a block per thread costs more in start-up than it saves.
+const PARALLEL_MIN_MACS: usize = 1 << 24;
+/// Fewest hidden units in a block.
+const MIN_BLOCK_UNITS: usize = 16;
+/// Elements of W per fused gradient-and-update chunk (about 256 KiB in f32: in L2).
+const CHUNK_ELEMENTS: usize = 1 << 16;
+
+/// Targets converted to the training precision.
+pub(crate) enum OwnedTargets<T> {
+    Scalar(Vec<T>),
+    Classes(Vec<u32>),
+}
+
+impl<T: Real> OwnedTargets<T> {
+    pub(crate) fn new(t: &Targets) -> Self {
+        match t {
+            Targets::Scalar(y) => Self::Scalar(y.iter().map(|&v| T::from_f64(v)).collect()),
+            Targets::Classes { labels, .. } => Self::Classes(labels.clone()),
+        }
+    }
+    pub(crate) fn range(&self, start: usize, end: usize) -> BatchTargets<'_, T> {
+        match self {
+            Self::Scalar(y) => BatchTargets::Scalar(&y[start..end]),
+            Self::Classes(l) => BatchTargets::Classes(&l[start..end]),
+        }
+    }
+    pub(crate) fn is_classes(&self) -> bool {
+        matches!(self, Self::Classes(_))
+    }
+}
+
+/// The buffers of one block of hidden units.
+struct UnitBlock<T> {
+    units: Range<usize>,
+    /// V's columns of these units (c x n_t).
+    v: Matrix<T>,
+    /// relu(W_t X^T), n_t x b.
+    hidden: Matrix<T>,
+    /// V_t H_t^T, this block's share of F^T (c x b).
+    share: Matrix<T>,
+    /// dH_t^T, n_t x b.
+    d_hidden: Matrix<T>,
+    /// dV_t (c x n_t).
+    grad_v: Matrix<T>,
+    /// One chunk of rows of dW.
+    grad_w: Matrix<T>,
+}
+
+/// A training set in the training precision with the buffers of one minibatch step.
+pub struct MinibatchStep<T> {
+    cfg: TrainConfig,
+    x: Matrix<T>,
+    y: OwnedTargets<T>,
+    blocks: Vec<UnitBlock<T>>,
+    /// The minibatch gathered out of `x` (b x d).
+    batch_x: Matrix<T>,
+    batch_scalar: Vec<T>,
+    batch_labels: Vec<u32>,
+    /// F, then dF (b x c).
+    out: Matrix<T>,
+    /// F^T, then dF^T (c x b).
+    out_t: Matrix<T>,
+    /// The regularisers' gradient (n x d) on steps where they apply.
+    reg_grad: Matrix<T>,
+    grad_v: Vec<T>,
+    /// Rows of W per fused chunk.
+    chunk_rows: usize,
+}
+
+impl<T: Real> MinibatchStep<T> {
+    /// Converts `data` (already scaled) to precision `T` and sizes the buffers for `cfg`
+    /// and the crate's thread count.
+    pub fn new(cfg: &TrainConfig, data: &Dataset) -> Self {
+        let (n, d, b) = (cfg.width(), cfg.dim(), cfg.batch_size());
+        let blocks = if b * d * n >= PARALLEL_MIN_MACS {
+            crate::linalg::threads().min(n / MIN_BLOCK_UNITS)
+        } else {
+            1
+        };
+        Self::with_blocks(cfg, data, blocks)
+    }
+
+    /// As [`Self::new`] with the hidden units split into `blocks` blocks (at least one).
+    pub(crate) fn with_blocks(cfg: &TrainConfig, data: &Dataset, blocks: usize) -> Self {
+        let (n, d, c, b) = (cfg.width(), cfg.dim(), cfg.outputs(), cfg.batch_size());
+        let blocks = blocks.clamp(1, n);
+        let blocks = (0..blocks)
+            .map(|i| {
+                let units = i * n / blocks..(i + 1) * n / blocks;
+                let nt = units.len();
+                UnitBlock {
+                    units,
+                    v: Matrix::zeros(c, nt),
+                    hidden: Matrix::zeros(nt, b),
+                    share: Matrix::zeros(c, b),
+                    d_hidden: Matrix::zeros(nt, b),
+                    grad_v: Matrix::zeros(c, nt),
+                    grad_w: Matrix::zeros(0, d),
+                }
+            })
+            .collect();
+        let reg_rows = if cfg.regularizers().is_empty() { 0 } else { n };
+        Self {
+            cfg: cfg.clone(),
+            x: data.x.map(|&v| T::from_f64(v)),
+            y: OwnedTargets::new(&data.targets),
+            blocks,
+            batch_x: Matrix::zeros(0, d),
+            batch_scalar: Vec::with_capacity(b),
+            batch_labels: Vec::with_capacity(b),
+            out: Matrix::zeros(b, c),
+            out_t: Matrix::zeros(c, b),
+            reg_grad: Matrix::zeros(reg_rows, d),
+            grad_v: vec![T::from_f64(0.0); c * n],
+            chunk_rows: (CHUNK_ELEMENTS / d.max(1)).max(8),
+        }
+    }
+
+    /// Samples in the training set.
+    pub fn samples(&self) -> usize {
+        self.x.rows()
+    }
+    /// The training inputs in precision `T`.
+    pub(crate) fn inputs(&self) -> &Matrix<T> {
+        &self.x
+    }
+    /// The training targets in precision `T`.
+    pub(crate) fn targets(&self) -> &OwnedTargets<T> {
+        &self.y
+    }
+    /// Blocks of hidden units the step is split into (one per thread, or one).
+    pub fn blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// One optimiser step at learning rate `lr` on the samples `batch` (indices into the
+    /// training set, at most the configured batch size): forward, loss, backward, the
+    /// regularisers on their steps, update. Returns the batch's summed loss and errors
+    /// (measured before the update). Stops with [`Error::Diverged`], leaving `state`
+    /// untouched, if the batch loss is not finite.
+    pub fn step(
+        &mut self,
+        state: &mut TrainState<T>,
+        batch: &[usize],
+        lr: f64,
+    ) -> Result<BatchTotals> {
+        self.gather(batch);
+        let totals = self.forward_and_loss(state);
+        let batch_loss = totals.loss_sum / batch.len() as f64;
+        if !batch_loss.is_finite() {
+            return Err(Error::Diverged {
+                epoch: state.epochs_done + 1,
+                step: state.optimizer.steps as usize + 1,
+                loss: batch_loss,
+            });
+        }
+        let with_reg = self.regularizer_gradient(state);
+        state.optimizer.begin_step();
+        let rule = state.optimizer.rule(lr);
+        self.backward_and_update(state, rule, with_reg, 1.0 / batch.len() as f64);
+        Ok(totals)
+    }
+
+    fn gather(&mut self, batch: &[usize]) {
+        self.batch_x.gather_rows(&self.x, batch);
+        match &self.y {
+            OwnedTargets::Scalar(y) => {
+                self.batch_scalar.clear();
+                self.batch_scalar.extend(batch.iter().map(|&i| y[i]));
+            }
+            OwnedTargets::Classes(l) => {
+                self.batch_labels.clear();
+                self.batch_labels.extend(batch.iter().map(|&i| l[i]));
+            }
+        }
+    }
+
+    /// Phases 1 and 2: F^T by blocks, then dF (in `out` and, transposed, in `out_t`).
+    fn forward_and_loss(&mut self, state: &TrainState<T>) -> BatchTotals {
+        let b = self.batch_x.rows();
+        let (w, v) = (&state.net.w, &state.net.v);
+        let x = &self.batch_x;
+        let forward = |blk: &mut UnitBlock<T>| {
+            let nt = blk.units.len();
+            set_shape(&mut blk.hidden, nt, b);
+            set_shape(&mut blk.d_hidden, nt, b);
+            set_shape(&mut blk.share, v.rows(), b);
+            for (dst, src) in blk.v.as_mut_slice().chunks_exact_mut(nt.max(1)).zip(0..) {
+                dst.copy_from_slice(&v.row(src)[blk.units.clone()]);
+            }
+            gemm(
+                &mut blk.hidden,
+                false,
+                w.row_range(blk.units.start, blk.units.end),
+                Op::N,
+                x.view(),
+                Op::T,
+                T::from_f64(1.0),
+            );
+            relu(blk.hidden.as_mut_slice());
+            gemm(
+                &mut blk.share,
+                false,
+                blk.v.view(),
+                Op::N,
+                blk.hidden.view(),
+                Op::N,
+                T::from_f64(1.0),
+            );
+        };
+        for_each_block(&mut self.blocks, forward);
+        let c = v.rows();
+        set_shape(&mut self.out_t, c, b);
+        set_shape(&mut self.out, b, c);
+        let (first, rest) = self.blocks.split_first().expect("at least one block");
+        self.out_t
+            .as_mut_slice()
+            .copy_from_slice(first.share.as_slice());
+        for blk in rest {
+            add_assign(self.out_t.as_mut_slice(), blk.share.as_slice());
+        }
+        transpose(&self.out_t, &mut self.out);
+        let targets = match &self.y {
+            OwnedTargets::Scalar(_) => BatchTargets::Scalar(&self.batch_scalar),
+            OwnedTargets::Classes(_) => BatchTargets::Classes(&self.batch_labels),
+        };
+        let totals = output_gradient(&mut self.out, targets, self.cfg.loss());
+        transpose(&self.out, &mut self.out_t);
+        totals
+    }
+
+    /// Fills `reg_grad` with sum_i lambda_i k dR_i/dW on every k-th step (k = `reg_every`;
+    /// the step about to be taken is number `steps + 1`); whether it did.
+    fn regularizer_gradient(&mut self, state: &TrainState<T>) -> bool {
+        let cfg = &self.cfg;
+        if cfg.regularizers().is_empty() || (state.optimizer.steps as usize) % cfg.reg_every() != 0
+        {
+            return false;
+        }
+        self.reg_grad.as_mut_slice().fill(T::from_f64(0.0));
+        for term in cfg.regularizers() {
+            crate::regularizer::value_and_gradient(
+                term.kind,
+                &state.net.w,
+                Some((&mut self.reg_grad, term.lambda * cfg.reg_every() as f64)),
+            );
+        }
+        true
+    }
+
+    /// Phase 3: the gradients by blocks, each chunk of W's rows updated right after its
+    /// gradient; then V.
+    fn backward_and_update(
+        &mut self,
+        state: &mut TrainState<T>,
+        rule: UpdateRule<T>,
+        with_reg: bool,
+        scale: f64,
+    ) {
+        let d = self.batch_x.cols();
+        let scale = T::from_f64(scale);
+        let trained_v = state.net.output_layer == OutputLayer::Trained;
+        let (x, out_t, chunk_rows) = (&self.batch_x, &self.out_t, self.chunk_rows);
+        let reg = with_reg.then_some(&self.reg_grad);
+        let ranges: Vec<Range<usize>> = self.blocks.iter().map(|b| b.units.clone()).collect();
+        let (first, second) = state.optimizer.buffers_mut(0);
+        let parts = split_by_units(state.net.w.as_mut_slice(), &ranges, d)
+            .into_iter()
+            .zip(split_by_units(first, &ranges, d))
+            .zip(split_by_units(second, &ranges, d));
+        let mut work: Vec<_> = self.blocks.iter_mut().zip(parts).collect();
+        let backward = |(blk, ((w, m1), m2)): &mut BlockWork<'_, T>| {
+            if trained_v {
+                gemm(
+                    &mut blk.grad_v,
+                    false,
+                    out_t.view(),
+                    Op::N,
+                    blk.hidden.view(),
+                    Op::T,
+                    scale,
+                );
+            }
+            gemm(
+                &mut blk.d_hidden,
+                false,
+                blk.v.view(),
+                Op::T,
+                out_t.view(),
+                Op::N,
+                T::from_f64(1.0),
+            );
+            relu_mask(blk.d_hidden.as_mut_slice(), blk.hidden.as_slice());
+            let nt = blk.units.len();
+            for r0 in (0..nt).step_by(chunk_rows) {
+                let r1 = (r0 + chunk_rows).min(nt);
+                set_shape(&mut blk.grad_w, r1 - r0, d);
+                gemm(
+                    &mut blk.grad_w,
+                    false,
+                    blk.d_hidden.row_range(r0, r1),
+                    Op::N,
+                    x.view(),
+                    Op::N,
+                    scale,
+                );
+                let g = blk.grad_w.as_mut_slice();
+                let (lo, hi) = (r0 * d, r1 * d);
+                if let Some(reg) = reg {
+                    let start = blk.units.start * d;
+                    add_assign(g, &reg.as_slice()[start + lo..start + hi]);
+                }
+                rule.apply(&mut w[lo..hi], g, part(m1, lo, hi), part(m2, lo, hi));
+            }
+        };
+        if work.len() == 1 {
+            work.iter_mut().for_each(backward);
+        } else {
+            work.par_iter_mut().for_each(backward);
+        }
+        if trained_v {
+            let c = state.net.v.rows();
+            let n = state.net.v.cols();
+            for blk in &self.blocks {
+                for j in 0..c {
+                    self.grad_v[j * n + blk.units.start..j * n + blk.units.end]
+                        .copy_from_slice(blk.grad_v.row(j));
+                }
+            }
+            let (first, second) = state.optimizer.buffers_mut(1);
+            let v = state.net.v.as_mut_slice();
+            rule.apply(v, &self.grad_v, first, second);
+        }
+    }
+}
+
+/// A block with its rows of W and of the optimiser's two buffers.
+type BlockWork<'a, T> = (
+    &'a mut UnitBlock<T>,
+    ((&'a mut [T], &'a mut [T]), &'a mut [T]),
+);
+
+/// Runs `f` on every block, on the crate's threads when there are several.
+fn for_each_block<T: Real>(
+    blocks: &mut [UnitBlock<T>],
+    f: impl Fn(&mut UnitBlock<T>) + Sync + Send,
+) {
+    if blocks.len() == 1 {
+        f(&mut blocks[0]);
+    } else {
+        blocks.par_iter_mut().for_each(f);
+    }
+}
+
+/// `data[lo..hi]`, or the empty slice where an optimiser keeps no such buffer.
+fn part<T>(data: &mut [T], lo: usize, hi: usize) -> &mut [T] {
+    if data.is_empty() {
+        data
+    } else {
+        &mut data[lo..hi]
+    }
+}
+
+/// Cuts a row-major n x d tensor (or an empty buffer) into the rows of each unit range.
+fn split_by_units<'a, T>(
+    mut data: &'a mut [T],
+    ranges: &[Range<usize>],
+    d: usize,
+) -> Vec<&'a mut [T]> {
+    let mut parts = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        let len = if data.is_empty() { 0 } else { r.len() * d };
+        let (head, tail) = std::mem::take(&mut data).split_at_mut(len);
+        parts.push(head);
+        data = tail;
+    }
+    parts
+}
+
+/// `dst = src^T` (dst already shaped).
+fn transpose<T: Copy>(src: &Matrix<T>, dst: &mut Matrix<T>) {
+    let (r, c) = (src.rows(), src.cols());
+    let d = dst.as_mut_slice();
+    for (i, row) in src.as_slice().chunks_exact(c.max(1)).enumerate().take(r) {
+        for (j, v) in row.iter().enumerate() {
+            d[j * r + i] = *v;
+        }
+    }
+}
+
+/// a += b, vectorised.
+fn add_assign<T: Real>(a: &mut [T], b: &[T]) {
+    vectorized(|| {
+        for (a, b) in a.iter_mut().zip(b) {
+            *a += *b;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::loss::{loss_and_gradient, Gradient, Workspace};
+    use crate::model::{Loss, OptimizerKind, TrainSettings};
+    use crate::regularizer::{RegTerm, RegularizerKind};
+    use crate::rng::{SeededRng, Stream};
+
+    /// The fused, blocked step against the plain one: full gradient by
+    /// `loss_and_gradient`, regulariser added, then the optimiser on whole tensors.
+    fn check(settings: TrainSettings, classes: bool, blocks: usize) {
+        let (m, d) = (40, 6);
+        let mut rng = SeededRng::new(3, Stream::Data);
+        let x = Matrix::from_vec(m, d, (0..m * d).map(|_| rng.normal()).collect());
+        let targets = if classes {
+            Targets::Classes {
+                labels: (0..m).map(|_| rng.below(4) as u32).collect(),
+                num_classes: 4,
+            }
+        } else {
+            Targets::Scalar((0..m).map(|_| rng.normal()).collect())
+        };
+        let data = Dataset::new("step test", x, targets).unwrap();
+        let cfg = settings.resolve(&data).unwrap();
+        let mut fused = TrainState::<f64>::initial(&cfg);
+        let mut plain = fused.clone();
+        let mut stepper = MinibatchStep::<f64>::with_blocks(&cfg, &data, blocks);
+        assert_eq!(stepper.blocks(), blocks);
+        let y = OwnedTargets::<f64>::new(&data.targets);
+        let mut batch_x = Matrix::zeros(0, d);
+        let mut grad = Gradient::zeros_like(&plain.net);
+        for k in 0..4 {
+            let batch: Vec<usize> = (0..cfg.batch_size()).map(|i| (7 * i + 3 * k) % m).collect();
+            let totals = stepper.step(&mut fused, &batch, 0.05).unwrap();
+            batch_x.gather_rows(stepper.inputs(), &batch);
+            let (scalar, labels): (Vec<f64>, Vec<u32>) = match &y {
+                OwnedTargets::Scalar(v) => (batch.iter().map(|&i| v[i]).collect(), vec![]),
+                OwnedTargets::Classes(l) => (vec![], batch.iter().map(|&i| l[i]).collect()),
+            };
+            let t = if classes {
+                BatchTargets::Classes(&labels)
+            } else {
+                BatchTargets::Scalar(&scalar)
+            };
+            grad.clear();
+            let expect = loss_and_gradient(
+                &plain.net,
+                batch_x.view(),
+                t,
+                cfg.loss(),
+                Some((&mut grad, 1.0 / batch.len() as f64)),
+                &mut Workspace::default(),
+            );
+            assert!(
+                (totals.loss_sum - expect.loss_sum).abs() < 1e-10 * expect.loss_sum.abs().max(1.0)
+            );
+            assert_eq!(totals.errors, expect.errors);
+            for term in cfg.regularizers() {
+                crate::regularizer::value_and_gradient(
+                    term.kind,
+                    &plain.net.w,
+                    Some((&mut grad.w, term.lambda)),
+                );
+            }
+            plain.optimizer.begin_step();
+            plain
+                .optimizer
+                .update(0, plain.net.w.as_mut_slice(), grad.w.as_slice(), 0.05);
+            if plain.net.output_layer == OutputLayer::Trained {
+                plain
+                    .optimizer
+                    .update(1, plain.net.v.as_mut_slice(), grad.v.as_slice(), 0.05);
+            }
+            for (a, b) in fused
+                .net
+                .w
+                .as_slice()
+                .iter()
+                .chain(fused.net.v.as_slice())
+                .zip(plain.net.w.as_slice().iter().chain(plain.net.v.as_slice()))
+            {
+                assert!(
+                    (a - b).abs() < 1e-10,
+                    "step {k}, {blocks} blocks: {a} vs {b}"
+                );
+            }
+        }
+        assert_eq!(fused.optimizer.steps, 4);
+    }
+
+    #[test]
+    fn blocked_fused_step_matches_the_plain_step() {
+        let reg = vec![RegTerm::new(RegularizerKind::WeightDecay, 0.1).unwrap()];
+        for blocks in [1, 2, 3] {
+            check(
+                TrainSettings {
+                    width: 37,
+                    batch_size: 16,
+                    ..TrainSettings::default()
+                },
+                true,
+                blocks,
+            );
+            check(
+                TrainSettings {
+                    width: 20,
+                    batch_size: 9,
+                    loss: Some(Loss::Squared),
+                    optimizer: OptimizerKind::Sgd { momentum: 0.9 },
+                    regularizers: reg.clone(),
+                    ..TrainSettings::default()
+                },
+                false,
+                blocks,
+            );
+            check(
+                TrainSettings {
+                    width: 12,
+                    batch_size: 40,
+                    loss: Some(Loss::Squared),
+                    regularizers: reg.clone(),
+                    ..TrainSettings::default()
+                },
+                true,
+                blocks,
+            );
+        }
+    }
+}
