@@ -66,6 +66,10 @@ pub struct TrainArgs {
     /// Apply the regularisers every this many steps (scaled to keep their average): cheaper for large widths.
     #[arg(long, default_value_t = 1)]
     reg_every: usize,
+    /// Estimate the pairwise regularisers (discrepancy, mhe, orthogonal) from K random
+    /// partner units per step: unbiased, O(n K d) instead of O(n^2 d). Default: exact.
+    #[arg(long, value_name = "K")]
+    reg_sample: Option<usize>,
     /// Write a resumable checkpoint every this many epochs.
     #[arg(long, default_value_t = TrainSettings::default().checkpoint_every)]
     checkpoint_every: usize,
@@ -186,6 +190,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
         checkpoint_every: args.checkpoint_every,
         regularizers: regularizers(&args.reg, &args.lambda)?,
         reg_every: args.reg_every,
+        reg_sampling: args
+            .reg_sample
+            .map(diversenet::regularizer::RegSampling::new)
+            .transpose()?,
     };
     let (train_data, test_data) = args.data.load(args.seed)?;
     let bar = ProgressBar::with_draw_target(

@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::data::{Dataset, InputScaling, Targets};
 use crate::error::{Error, Result};
 use crate::linalg::{norm, Matrix, Real};
-use crate::regularizer::RegTerm;
+use crate::regularizer::{RegSampling, RegTerm};
 use crate::rng::{SeededRng, Stream};
 
 use super::loss::{loss_and_gradient, BatchTargets, BatchTotals, Gradient, Loss, Workspace};
@@ -67,6 +67,10 @@ pub struct TrainSettings {
     /// Apply the regularisers' gradient every this many steps, scaled by that number so
     /// that its average is unchanged (a cheaper option for large n).
     pub reg_every: usize,
+    /// Estimate the pairwise regularisers from K random partner units per step (unbiased;
+    /// O(n K d) instead of O(n^2 d)); `None`: exact.
+    #[serde(default)]
+    pub reg_sampling: Option<RegSampling>,
 }
 
 impl Default for TrainSettings {
@@ -87,6 +91,7 @@ impl Default for TrainSettings {
             checkpoint_every: 1,
             regularizers: Vec::new(),
             reg_every: 1,
+            reg_sampling: None,
         }
     }
 }
@@ -114,6 +119,8 @@ pub struct TrainConfig {
     pub regularizers: Vec<RegTerm>,
     #[serde(default = "one")]
     pub reg_every: usize,
+    #[serde(default)]
+    pub reg_sampling: Option<RegSampling>,
     /// Input dimension d.
     pub dim: usize,
     /// Outputs c.
@@ -232,6 +239,10 @@ impl TrainSettings {
                 .filter(|t| t.lambda > 0.0)
                 .collect(),
             reg_every: self.reg_every,
+            reg_sampling: self
+                .reg_sampling
+                .map(|s| RegSampling::new(s.units_per_step))
+                .transpose()?,
             dim: train.dim(),
             outputs: train.targets.outputs(),
             train_samples: train.len(),
@@ -398,12 +409,21 @@ fn add_regularizers<T: Real>(cfg: &TrainConfig, state: &TrainState<T>, grad: &mu
     if cfg.regularizers.is_empty() || (state.optimizer.steps as usize) % cfg.reg_every != 0 {
         return;
     }
+    let mut rng = cfg
+        .reg_sampling
+        .map(|s| (s, RegSampling::rng(cfg.seed, state.optimizer.steps)));
     for term in &cfg.regularizers {
-        crate::regularizer::value_and_gradient(
-            term.kind,
-            &state.net.w,
-            Some((&mut grad.w, term.lambda * cfg.reg_every as f64)),
-        );
+        let grad = Some((&mut grad.w, term.lambda * cfg.reg_every as f64));
+        match rng.as_mut() {
+            Some((sampling, rng)) => crate::regularizer::value_and_gradient_sampled(
+                term.kind,
+                &state.net.w,
+                grad,
+                *sampling,
+                rng,
+            ),
+            None => crate::regularizer::value_and_gradient(term.kind, &state.net.w, grad),
+        };
     }
 }
 
