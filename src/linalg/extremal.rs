@@ -503,10 +503,6 @@ mod tests {
             let dense = symmetric_eigenvalues(&m).unwrap()[0];
             let (result, stats) = smallest_eigenvalue_psd_with_stats(m);
             let fast = result.value().unwrap();
-            eprintln!(
-                "cond {cond:e} spread {spread:e}: rel {:.2e} {stats:?}",
-                (fast - dense) / dense
-            );
             assert!(
                 (fast - dense).abs() <= 1e-9 * dense,
                 "cond {cond:e}, spread {spread:e}: {fast} vs dense {dense} ({stats:?})"
