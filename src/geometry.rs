@@ -29,21 +29,58 @@ pub struct UnitDirections<T = f64> {
     pub skipped_rows: Vec<usize>,
 }
 
+/// ||w_k|| of every row of `w` (squares summed in eight lanes of `T`, then in f64), with the
+/// rows that have a direction (finite norm > 0) and those that do not.
+pub fn direction_norms<T: Real>(w: &Matrix<T>) -> (Vec<usize>, Vec<f64>, Vec<usize>) {
+    let n = w.rows();
+    let (mut kept, mut norms, mut skipped) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
+    crate::linalg::vectorized(|| {
+        for k in 0..n {
+            let norm = row_norm(w.row(k));
+            if norm > 0.0 && norm.is_finite() {
+                kept.push(k);
+                norms.push(norm);
+            } else {
+                skipped.push(k);
+            }
+        }
+    });
+    (kept, norms, skipped)
+}
+
+/// ||x||, squares summed in eight independent lanes of `T` (so that the loop vectorises),
+/// the lanes in f64; rescaled first when the squares would overflow or underflow `T`.
+#[inline(always)]
+fn row_norm<T: Real>(x: &[T]) -> f64 {
+    let mut lanes = [T::from_f64(0.0); 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += *v * *v;
+        }
+    }
+    let mut sum: f64 = lanes.iter().map(|v| v.to_f64()).sum();
+    sum += tail.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>();
+    let tiny = T::from_f64(f64::MIN_POSITIVE).to_f64();
+    if sum.is_finite() && (sum > tiny * 1e6 || sum == 0.0) {
+        sum.sqrt()
+    } else {
+        // Overflowed, or so small that the squares lost digits: in f64 throughout.
+        crate::linalg::norm(x)
+    }
+}
+
 /// u_k = w_k / ||w_k|| for every row of `w` that has a direction.
 pub fn unit_directions<T: Real>(w: &Matrix<T>) -> UnitDirections<T> {
-    let (n, d) = (w.rows(), w.cols());
-    let mut kept = Vec::with_capacity(n);
-    let mut norms = Vec::with_capacity(n);
-    let mut skipped_rows = Vec::new();
-    let mut data = Vec::with_capacity(n * d);
-    for k in 0..n {
-        let norm = crate::linalg::norm(w.row(k));
-        if norm > 0.0 && norm.is_finite() {
-            kept.push(k);
-            norms.push(norm);
-            data.extend(w.row(k).iter().map(|v| T::from_f64(v.to_f64() / norm)));
-        } else {
-            skipped_rows.push(k);
+    let d = w.cols();
+    let (kept, norms, skipped_rows) = direction_norms(w);
+    let mut data = vec![T::from_f64(0.0); kept.len() * d];
+    for ((dst, &k), &norm) in data.chunks_exact_mut(d.max(1)).zip(&kept).zip(&norms) {
+        let inverse = T::from_f64(1.0 / norm);
+        for (o, v) in dst.iter_mut().zip(w.row(k)) {
+            *o = *v * inverse;
         }
     }
     UnitDirections {

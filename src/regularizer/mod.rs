@@ -19,7 +19,7 @@ pub mod pairwise;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::geometry::unit_directions;
+use crate::geometry::direction_norms;
 use crate::linalg::{Matrix, Real};
 use crate::rng::{SeededRng, Stream};
 
@@ -169,9 +169,15 @@ pub fn value_and_gradient_sampled<T: Real>(
     if !pairwise::is_pair_sum(kind) || sampling.units_per_step >= w.rows() {
         return value_and_gradient(kind, w, grad);
     }
-    let dirs = unit_directions(w);
-    let partners = draw_partners(dirs.kept.len(), sampling.units_per_step, rng);
-    pairwise::directional_sampled(kind, &dirs, &partners, grad)
+    let (kept, norms, _) = direction_norms(w);
+    let partners = draw_partners(kept.len(), sampling.units_per_step, rng);
+    pairwise::directional_sampled(
+        kind,
+        w,
+        &pairwise::Directions { kept, norms },
+        &partners,
+        grad,
+    )
 }
 
 /// R(W), and `grad += scale * dR/dW` when `grad` is given.

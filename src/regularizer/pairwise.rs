@@ -199,44 +199,59 @@ fn add_tangent_gradient<T: Real>(
     }
 }
 
+/// The rows of W that have a direction, with their norms (see
+/// [`crate::geometry::direction_norms`]).
+pub(super) struct Directions {
+    pub(super) kept: Vec<usize>,
+    pub(super) norms: Vec<f64>,
+}
+
 /// An unbiased estimate of a pair-sum regulariser's value, and `grad += scale * G` with
-/// E[G] = dR/dW, from the partners `partners` (distinct indices into the rows of `w` that
-/// have a direction, drawn uniformly without replacement): row k sums psi'(c_kl) u_l over
-/// l in `partners`, l != k, times n/K. Costs two n x K x d GEMMs instead of n x n x d.
+/// E[G] = dR/dW, from the partners `partners` (distinct indices into `dirs.kept`, drawn
+/// uniformly without replacement): row k sums psi'(c_kl) u_l over l in `partners`,
+/// l != k, times n/K. Costs two n x K x d GEMMs instead of n x n x d, and no unit rows
+/// but the partners' (c_kl = w_k . u_l / ||w_k||).
 pub(super) fn directional_sampled<T: Real>(
     kind: RegularizerKind,
-    dirs: &UnitDirections<T>,
+    w: &Matrix<T>,
+    dirs: &Directions,
     partners: &[usize],
     grad: Option<(&mut Matrix<T>, f64)>,
 ) -> f64 {
-    let (n, k_count, d) = (dirs.kept.len(), partners.len(), dirs.u.cols());
+    let (n, k_count, d) = (dirs.kept.len(), partners.len(), w.cols());
     if n == 0 || k_count == 0 {
         return 0.0;
     }
     let weight = n as f64 / k_count as f64;
     let mut up = Matrix::zeros(k_count, d);
-    up.gather_rows(&dirs.u, partners);
-    // Cosines of every row with every partner: U U_P^T (n x K).
-    let mut c = Matrix::zeros(n, k_count);
+    for (j, &p) in partners.iter().enumerate() {
+        let inverse = T::from_f64(1.0 / dirs.norms[p]);
+        for (o, v) in up.row_mut(j).iter_mut().zip(w.row(dirs.kept[p])) {
+            *o = *v * inverse;
+        }
+    }
+    // w_k . u_l for every row of W and every partner (n_rows x K).
+    let mut c = Matrix::zeros(w.rows(), k_count);
     gemm(
         &mut c,
         false,
-        dirs.u.view(),
+        w.view(),
         Op::N,
         up.view(),
         Op::T,
         T::from_f64(1.0),
     );
-    let mut s = Matrix::<T>::zeros(n, k_count);
+    let mut s = Matrix::<T>::zeros(w.rows(), k_count);
     let mut along = vec![0.0; n];
     let mut pair_sum = 0.0;
-    for (i, along_i) in along.iter_mut().enumerate() {
-        let (ci, si) = (c.row(i), s.row_mut(i));
+    for (i, (&row, along_i)) in dirs.kept.iter().zip(along.iter_mut()).enumerate() {
+        let inverse_norm = 1.0 / dirs.norms[i];
+        let (ci, si) = (c.row(row), s.row_mut(row));
         for ((sv, &cv), &p) in si.iter_mut().zip(ci).zip(partners) {
             if p == i {
                 continue;
             }
-            let cv = cv.to_f64();
+            let cv = cv.to_f64() * inverse_norm;
             let (v, dv) = pair_term(kind, n, cv).expect("a pair-sum regulariser");
             pair_sum += v;
             *sv = T::from_f64(weight * dv);
@@ -246,7 +261,7 @@ pub(super) fn directional_sampled<T: Real>(
     // Each unordered pair appears from both ends in the full double sum.
     let value = constant_term(kind, n) + 0.5 * weight * pair_sum;
     if let Some((g, scale)) = grad {
-        let mut su = Matrix::zeros(n, d);
+        let mut su = Matrix::zeros(w.rows(), d);
         gemm(
             &mut su,
             false,
@@ -256,7 +271,16 @@ pub(super) fn directional_sampled<T: Real>(
             Op::N,
             T::from_f64(1.0),
         );
-        add_tangent_gradient(g, scale, dirs, &su, &along);
+        // grad_k += scale / ||w_k|| (SU_k - along_k w_k / ||w_k||).
+        crate::linalg::vectorized(|| {
+            for (i, &row) in dirs.kept.iter().enumerate() {
+                let factor = T::from_f64(scale / dirs.norms[i]);
+                let along = T::from_f64(along[i] / dirs.norms[i]);
+                for ((gv, sv), wv) in g.row_mut(row).iter_mut().zip(su.row(row)).zip(w.row(row)) {
+                    *gv += factor * (*sv - along * *wv);
+                }
+            }
+        });
     }
     value
 }
