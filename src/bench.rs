@@ -315,9 +315,15 @@ pub fn bench_spectrum(dim: usize, max_degree: usize) -> Result<(f64, Option<usiz
 }
 
 /// Seconds for value + gradient of each regulariser on an n x d matrix (precision f32, as
-/// in training), the median of `repeats` runs.
-pub fn bench_regularizers(width: usize, dim: usize, repeats: usize) -> Vec<(String, f64)> {
-    use crate::regularizer::{value_and_gradient, RegularizerKind};
+/// in training), the median of `repeats` runs: exact, and for the pair sums also sampled
+/// with each K of `sampled` partner units (`None` in the second field: exact).
+pub fn bench_regularizers(
+    width: usize,
+    dim: usize,
+    repeats: usize,
+    sampled: &[usize],
+) -> Result<Vec<(String, Option<usize>, f64)>> {
+    use crate::regularizer::{value_and_gradient_sampled, RegSampling, RegularizerKind};
     let mut rng = SeededRng::new(0, Stream::Init);
     let w = Matrix::from_vec(
         width,
@@ -339,74 +345,116 @@ pub fn bench_regularizers(width: usize, dim: usize, repeats: usize) -> Vec<(Stri
         RegularizerKind::Orthogonal,
         RegularizerKind::WeightDecay,
     ];
-    kinds
-        .iter()
-        .map(|&kind| {
-            let mut times: Vec<f64> = (0..repeats.max(1))
-                .map(|_| {
+    let mut out = Vec::new();
+    for kind in kinds {
+        let pair_sum = !matches!(kind, RegularizerKind::Mma | RegularizerKind::WeightDecay);
+        let mut ks = vec![None];
+        if pair_sum {
+            for &k in sampled {
+                ks.push(Some(RegSampling::new(k)?));
+            }
+        }
+        for sampling in ks {
+            let times: Vec<f64> = (0..repeats.max(1) as u64)
+                .map(|step| {
                     let t = Instant::now();
-                    value_and_gradient(kind, &w, Some((&mut g, 1.0)));
+                    match sampling {
+                        Some(s) => value_and_gradient_sampled(
+                            kind,
+                            &w,
+                            Some((&mut g, 1.0)),
+                            s,
+                            &mut RegSampling::rng(0, step),
+                        ),
+                        None => {
+                            crate::regularizer::value_and_gradient(kind, &w, Some((&mut g, 1.0)))
+                        }
+                    };
                     t.elapsed().as_secs_f64()
                 })
                 .collect();
-            times.sort_by(f64::total_cmp);
-            (kind.to_string(), times[times.len() / 2])
-        })
-        .collect()
+            out.push((
+                kind.to_string(),
+                sampling.map(|s| s.units_per_step),
+                median(&times),
+            ));
+        }
+    }
+    Ok(out)
 }
 
-/// The result of training with the discrepancy regulariser applied every k steps.
+/// Final metrics of one training run of [`sampled_vs_exact`].
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct RegEveryResult {
-    pub every: usize,
-    pub lambda: f64,
+pub struct RegRunResult {
+    /// `none`, `exact` or `sampled K`.
+    pub regularizer: String,
+    pub seed: u64,
     pub l2_discrepancy_sq: Option<f64>,
     pub test_loss: f64,
     pub seconds: f64,
 }
 
-/// Trains the same width-200 network on the same synthetic data (d = 20) without the
-/// regulariser and with it applied every 1, 5 and 20 steps.
-pub fn reg_every_effect() -> Result<Vec<RegEveryResult>> {
-    use crate::regularizer::{RegTerm, RegularizerKind};
-    let cfg = crate::data::SyntheticConfig {
-        dim: 20,
-        teacher_width: 10,
-        train_samples: 2000,
-        test_samples: 2000,
-        noise: 0.0,
-    };
-    let (mut train, mut test) = cfg.generate(0)?;
-    let transform = crate::data::InputTransform::fit(crate::data::InputScaling::Sphere, &train.x);
-    transform.apply(&mut train.x);
-    transform.apply(&mut test.x);
+/// Trains a width-`width` network on synthetic teacher-student data (d = 20, 2000
+/// training and 2000 test samples, 30 epochs) for each seed: without the regulariser,
+/// with the exact discrepancy regulariser every step (lambda 1) and with its estimate from
+/// `units_per_step` sampled partners.
+pub fn sampled_vs_exact(
+    width: usize,
+    units_per_step: usize,
+    seeds: &[u64],
+) -> Result<Vec<RegRunResult>> {
+    use crate::regularizer::{RegSampling, RegTerm, RegularizerKind};
     let mut out = Vec::new();
-    for (every, lambda) in [(1, 0.0), (1, 1.0), (5, 1.0), (20, 1.0)] {
-        let settings = TrainSettings {
-            width: 200,
-            epochs: 30,
-            regularizers: vec![RegTerm::new(RegularizerKind::Discrepancy, lambda)?],
-            reg_every: every,
-            ..TrainSettings::default()
+    for &seed in seeds {
+        let cfg = crate::data::SyntheticConfig {
+            dim: 20,
+            teacher_width: 10,
+            train_samples: 2000,
+            test_samples: 2000,
+            noise: 0.0,
         };
-        let config = settings.resolve(&train)?;
-        let t = Instant::now();
-        let mut last = LastMetrics(None);
-        crate::model::train::train::<f32>(
-            &config,
-            &train,
-            &test,
-            crate::model::train::TrainState::initial(&config),
-            &mut last,
-        )?;
-        let m = last.0.expect("epochs ran");
-        out.push(RegEveryResult {
-            every,
-            lambda,
-            l2_discrepancy_sq: m.l2_discrepancy_sq,
-            test_loss: m.test_loss,
-            seconds: t.elapsed().as_secs_f64(),
-        });
+        let (mut train, mut test) = cfg.generate(seed)?;
+        let transform =
+            crate::data::InputTransform::fit(crate::data::InputScaling::Sphere, &train.x);
+        transform.apply(&mut train.x);
+        transform.apply(&mut test.x);
+        let variants = [
+            ("none".to_string(), 0.0, None),
+            ("exact".to_string(), 1.0, None),
+            (
+                format!("sampled {units_per_step}"),
+                1.0,
+                Some(RegSampling::new(units_per_step)?),
+            ),
+        ];
+        for (name, lambda, reg_sampling) in variants {
+            let settings = TrainSettings {
+                width,
+                epochs: 30,
+                seed,
+                regularizers: vec![RegTerm::new(RegularizerKind::Discrepancy, lambda)?],
+                reg_sampling,
+                ..TrainSettings::default()
+            };
+            let config = settings.resolve(&train)?;
+            let t = Instant::now();
+            let mut last = LastMetrics(None);
+            crate::model::train::train::<f32>(
+                &config,
+                &train,
+                &test,
+                crate::model::train::TrainState::initial(&config),
+                &mut last,
+            )?;
+            let m = last.0.expect("epochs ran");
+            out.push(RegRunResult {
+                regularizer: name,
+                seed,
+                l2_discrepancy_sq: m.l2_discrepancy_sq,
+                test_loss: m.test_loss,
+                seconds: t.elapsed().as_secs_f64(),
+            });
+        }
     }
     Ok(out)
 }

@@ -8,6 +8,11 @@
 //! - [`model`]: the network, its losses and gradients, optimisers, the training loop,
 //!   model files and resumable run directories;
 //! - [`linalg`]: the dense linear algebra every hot loop goes through (faer);
+//! - [`geometry`]: the directions of the hidden units (unit rows, pairwise angles, slice
+//!   volumes, the constant c_d), shared by the regularisers and the theory;
+//! - [`regularizer`]: the diversity regulariser and its peers, exact or sampled;
+//! - [`theory`]: the paper's instruments (s_m(D), the kernel K and its spectrum, the
+//!   discrepancies);
 //! - [`bench`]: throughput measurements;
 //! - [`rng`], [`files`], [`error`]: seeded randomness, atomic files, the error type.
 //!
@@ -48,6 +53,7 @@ pub mod data;
 pub mod error;
 pub mod experiments;
 pub mod files;
+pub mod geometry;
 pub mod linalg;
 pub mod model;
 pub mod regularizer;

@@ -19,6 +19,8 @@ pub enum Stream {
     Batches = 4,
     /// Sub-sampling for diagnostics.
     Sample = 5,
+    /// Partner units of the sampled regulariser (one window per optimisation step).
+    Regularizer = 6,
 }
 
 /// A seeded random stream.

@@ -1,12 +1,13 @@
 //! Regularisers inside training: lambda = 0 changes nothing, the discrepancy regulariser
-//! makes the units more diverse, and the command line pairs --reg with --lambda.
+//! makes the units more diverse (exactly or sampled), a sampled run repeats and resumes
+//! exactly, and the command line pairs --reg with --lambda.
 
 mod common;
 
 use common::*;
 use diversenet::model::run::{run_training, Silent};
 use diversenet::model::TrainSettings;
-use diversenet::regularizer::{RegTerm, RegularizerKind};
+use diversenet::regularizer::{RegSampling, RegTerm, RegularizerKind};
 
 fn settings(regularizers: Vec<RegTerm>) -> TrainSettings {
     TrainSettings {
@@ -21,11 +22,20 @@ fn settings(regularizers: Vec<RegTerm>) -> TrainSettings {
 
 fn train(s: &TrainSettings) -> (Vec<diversenet::model::EpochMetrics>, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
+    train_in(s, dir.path(), false)
+}
+
+/// Trains (or resumes) in `dir` and reads back the metrics and the model file.
+fn train_in(
+    s: &TrainSettings,
+    dir: &std::path::Path,
+    resume: bool,
+) -> (Vec<diversenet::model::EpochMetrics>, Vec<u8>) {
     let (train, test) = small_synthetic(4);
-    run_training(s, train, test, dir.path(), false, &mut Silent).unwrap();
+    run_training(s, train, test, dir, resume, &mut Silent).unwrap();
     (
-        read_metrics(&dir.path().join("metrics.jsonl")),
-        std::fs::read(dir.path().join("model.safetensors")).unwrap(),
+        read_metrics(&dir.join("metrics.jsonl")),
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
     )
 }
 
@@ -65,6 +75,36 @@ fn discrepancy_regulariser_lowers_the_discrepancy_and_is_logged() {
         ])
     });
     assert!(every.last().unwrap().l2_discrepancy_sq.unwrap() < 0.8 * a.l2_discrepancy_sq.unwrap());
+}
+
+#[test]
+fn sampled_discrepancy_lowers_the_discrepancy_repeats_and_resumes_exactly() {
+    let sampled = |epochs| TrainSettings {
+        epochs,
+        reg_sampling: Some(RegSampling::new(6).unwrap()),
+        ..settings(vec![
+            RegTerm::new(RegularizerKind::Discrepancy, 5.0).unwrap()
+        ])
+    };
+    let (plain, _) = train(&settings(vec![]));
+    let (a, wa) = train(&sampled(15));
+    assert!(
+        a.last().unwrap().l2_discrepancy_sq.unwrap()
+            < 0.8 * plain.last().unwrap().l2_discrepancy_sq.unwrap()
+    );
+    // Not the exact regulariser's run, but the same run again, straight or resumed.
+    let (exact, _) = train(&settings(vec![RegTerm::new(
+        RegularizerKind::Discrepancy,
+        5.0,
+    )
+    .unwrap()]));
+    assert_ne!(without_time(&exact), without_time(&a));
+    let (b, wb) = train(&sampled(15));
+    assert_eq!((without_time(&a), &wa), (without_time(&b), &wb));
+    let dir = tempfile::tempdir().unwrap();
+    train_in(&sampled(7), dir.path(), false);
+    let (c, wc) = train_in(&sampled(15), dir.path(), true);
+    assert_eq!((without_time(&a), &wa), (without_time(&c), &wc));
 }
 
 #[test]
@@ -126,6 +166,34 @@ fn command_line_pairs_reg_and_lambda() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("3 values for 2 --reg"));
     let bad = run(&["--reg", "dropout", "--lambda", "0.1"], "c");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected discrepancy"));
+    let sampled = run(
+        &[
+            "--reg",
+            "discrepancy",
+            "--lambda",
+            "0.1",
+            "--reg-sample",
+            "3",
+        ],
+        "e",
+    );
+    assert!(
+        sampled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sampled.stderr)
+    );
+    let bad = run(
+        &[
+            "--reg",
+            "discrepancy",
+            "--lambda",
+            "0.1",
+            "--reg-sample",
+            "0",
+        ],
+        "f",
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`reg-sample`"));
     let bad = run(&["--reg", "mma", "--lambda", "-1"], "d");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("`lambda`"));
 }

@@ -221,3 +221,35 @@ fn analyze_and_spectrum_commands_write_the_documented_json() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("d >= 2"));
 }
+
+/// lambda_min from the Cholesky shift-and-invert path against the dense solver, to 1e-9
+/// relative, on the hard cases of `analyze`: the kernel K on random points of S^783 (its
+/// bottom is a dense band: the two smallest eigenvalues differ by about 1e-3 of them) and
+/// the feature Gram D^T D of a trained network.
+#[test]
+fn lambda_min_meets_its_relative_tolerance_on_kernel_and_trained_grams() {
+    use diversenet::linalg::{smallest_eigenvalue_psd_with_stats, symmetric_eigenvalues};
+    use diversenet::theory::kernel::{kernel_gram, PairGeometry};
+    let mut rng = SeededRng::new(21, Stream::Data);
+    for m in [500, 1000] {
+        let k = kernel_gram(&PairGeometry::of(&sphere_points(m, 784, &mut rng)));
+        let dense = symmetric_eigenvalues(&k).unwrap();
+        assert!(dense[1] - dense[0] < 1e-2 * dense[0], "a clustered bottom");
+        let (result, stats) = smallest_eigenvalue_psd_with_stats(k);
+        let fast = result.value().unwrap();
+        assert_eq!(result.method(), "cholesky-shift-invert");
+        assert!(
+            (fast - dense[0]).abs() <= 1e-9 * dense[0],
+            "K, m = {m}: {fast} vs dense {} ({stats:?})",
+            dense[0]
+        );
+    }
+    let trained = diversenet::bench::bench_gram(600, 60, 30, true, true, 1).unwrap();
+    let (fast, dense) = (trained.s_min.powi(2), trained.s_min_full.unwrap().powi(2));
+    assert_eq!(trained.method, "cholesky-shift-invert");
+    assert!(
+        (fast - dense).abs() <= 1e-9 * dense,
+        "trained network: {fast} vs dense {dense} ({:?})",
+        trained.solver
+    );
+}

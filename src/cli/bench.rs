@@ -32,8 +32,10 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
-    /// Seconds for each regulariser's value + gradient beside one MNIST-shaped training
-    /// epoch, and what applying it every k steps does to the result.
+    /// Seconds for each regulariser's value + gradient, exact and sampled, beside one
+    /// MNIST-shaped training epoch; then, on synthetic teacher-student data over several
+    /// seeds, the final L2 discrepancy and test loss of the exact and the sampled
+    /// discrepancy regulariser (and of none), with their spread.
     Reg {
         #[arg(long, default_value_t = 1000)]
         width: usize,
@@ -41,6 +43,18 @@ pub enum BenchCommand {
         dim: usize,
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+        /// Partner units per step of the sampled regulariser (each is timed).
+        #[arg(long, value_delimiter = ',', default_value = "16,32,64")]
+        sample: Vec<usize>,
+        /// Seeds of the synthetic comparison (0..seeds); 0 skips it.
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+        /// Width of the synthetic comparison's network.
+        #[arg(long, default_value_t = 200)]
+        synthetic_width: usize,
+        /// Partner units per step in the synthetic comparison.
+        #[arg(long, default_value_t = 16)]
+        synthetic_sample: usize,
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -103,6 +117,10 @@ pub fn bench(what: BenchCommand) -> Result<()> {
             width,
             dim,
             repeats,
+            sample,
+            seeds,
+            synthetic_width,
+            synthetic_sample,
             json,
         } => {
             let step = diversenet::bench::bench_train(&TrainBenchSpec {
@@ -119,18 +137,50 @@ pub fn bench(what: BenchCommand) -> Result<()> {
             let epoch = step.ms_per_step * 1e-3 * epoch_steps as f64;
             println!("one training step {dim} -> {width} -> 10 (batch 128, adam, f32): {:.2} ms; one 60,000-sample epoch ({epoch_steps} steps): {epoch:.2} s", step.ms_per_step);
             let mut results = Vec::new();
-            for (name, secs) in diversenet::bench::bench_regularizers(width, dim, repeats) {
+            for (name, k, secs) in
+                diversenet::bench::bench_regularizers(width, dim, repeats, &sample)?
+            {
+                let how = k.map_or("exact".to_string(), |k| format!("sampled K = {k}"));
+                let added = secs * epoch_steps as f64;
                 println!(
-                    "  {name:<14} value + gradient, n = {width}, d = {dim}: {:.2} ms = {:.0}% of a training step; every step adds {:.1} s per epoch, every 10 steps {:.2} s",
-                    secs * 1e3, 100.0 * secs * 1e3 / step.ms_per_step, secs * epoch_steps as f64, secs * epoch_steps as f64 / 10.0
+                    "  {name:<14} {how:<16} value + gradient, n = {width}, d = {dim}: {:7.2} ms = {:5.1}% of a step; every step: epoch {:.2} s = {:.2}x unregularised",
+                    secs * 1e3, 100.0 * secs * 1e3 / step.ms_per_step, epoch + added, (epoch + added) / epoch
                 );
-                results.push(serde_json::json!({"regularizer": name, "seconds": secs, "width": width, "dim": dim, "step_seconds": step.ms_per_step * 1e-3, "epoch_seconds": epoch}));
+                results.push(serde_json::json!({"regularizer": name, "units_per_step": k, "seconds": secs, "width": width, "dim": dim, "step_seconds": step.ms_per_step * 1e-3, "epoch_seconds": epoch, "regularised_epoch_ratio": (epoch + added) / epoch}));
             }
-            let every = diversenet::bench::reg_every_effect()?;
-            for e in &every {
-                println!("  discrepancy (lambda {}) every {:>2} steps on synthetic data: L2 discrepancy^2 {:.4e}, test loss {:.4e}, {:.2} s", e.lambda, e.every, e.l2_discrepancy_sq.unwrap_or(f64::NAN), e.test_loss, e.seconds);
+            if seeds > 0 {
+                let seed_list: Vec<u64> = (0..seeds).collect();
+                let runs = diversenet::bench::sampled_vs_exact(
+                    synthetic_width,
+                    synthetic_sample,
+                    &seed_list,
+                )?;
+                println!("discrepancy regulariser (lambda 1) on synthetic teacher-student data (d = 20, n = {synthetic_width}, 30 epochs), seeds 0..{seeds}, mean +/- standard deviation [min, max]:");
+                let mut names: Vec<&str> = Vec::new();
+                for r in &runs {
+                    if !names.contains(&r.regularizer.as_str()) {
+                        names.push(&r.regularizer);
+                    }
+                }
+                for name in names {
+                    let pick = |f: &dyn Fn(&diversenet::bench::RegRunResult) -> f64| -> Vec<f64> {
+                        runs.iter()
+                            .filter(|r| r.regularizer == name)
+                            .map(f)
+                            .collect()
+                    };
+                    let l2 = pick(&|r| r.l2_discrepancy_sq.unwrap_or(f64::NAN));
+                    let loss = pick(&|r| r.test_loss);
+                    let secs = pick(&|r| r.seconds);
+                    println!(
+                        "  {name:<12} L2 discrepancy^2 {}; test loss {}; {:.2} s per run",
+                        spread(&l2),
+                        spread(&loss),
+                        secs.iter().sum::<f64>() / secs.len() as f64
+                    );
+                }
+                results.push(serde_json::to_value(&runs)?);
             }
-            results.push(serde_json::to_value(&every)?);
             write_json(json.as_deref(), &results)
         }
         BenchCommand::Theory {
@@ -187,4 +237,17 @@ pub fn bench(what: BenchCommand) -> Result<()> {
             write_json(json.as_deref(), &results)
         }
     }
+}
+
+/// `mean +/- sd [min, max]` of a list of values.
+fn spread(values: &[f64]) -> String {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    format!("{mean:.4e} +/- {sd:.1e} [{lo:.4e}, {hi:.4e}]")
 }

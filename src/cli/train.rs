@@ -72,6 +72,10 @@ pub struct TrainArgs {
     /// epoch's running averages are logged instead (`train_loss_kind` in metrics.jsonl).
     #[arg(long, value_name = "K", default_value_t = 0)]
     exact_metrics: usize,
+    /// Estimate the pairwise regularisers (discrepancy, mhe, orthogonal) from K random
+    /// partner units per step: unbiased, O(n K d) instead of O(n^2 d). Default: exact.
+    #[arg(long, value_name = "K")]
+    reg_sample: Option<usize>,
     /// Write a resumable checkpoint every this many epochs.
     #[arg(long, default_value_t = TrainSettings::default().checkpoint_every)]
     checkpoint_every: usize,
@@ -169,6 +173,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
         regularizers: regularizer::terms(&args.reg, &args.lambda)?,
         reg_every: args.reg_every,
         exact_metrics_every: args.exact_metrics,
+        reg_sampling: args
+            .reg_sample
+            .map(diversenet::regularizer::RegSampling::new)
+            .transpose()?,
     };
     let (train_data, test_data) = args.data.load(args.seed)?;
     let bar = ProgressBar::with_draw_target(

@@ -479,6 +479,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn ill_conditioned_clustered_bottoms_meet_the_relative_tolerance() {
+        // Condition numbers 1e4 to 1e6 with a cluster of 30 eigenvalues at the bottom
+        // (relative spread 1e-3 to 1e-1): the dense solver is accurate to about
+        // 1e-16 cond relative; the answer must be within 1e-9 of it, relatively.
+        let n = 500;
+        for (case, (cond, spread)) in [(1e4, 1e-3), (1e5, 1e-2), (1e6, 1e-1), (3e5, 1e-4)]
+            .into_iter()
+            .enumerate()
+        {
+            let low = 1.0 / cond;
+            let spectrum: Vec<f64> = (0..n)
+                .map(|i| {
+                    if i < 30 {
+                        low * (1.0 + spread * i as f64 / 30.0)
+                    } else {
+                        low * 2.0 + (i as f64 / n as f64).powi(3)
+                    }
+                })
+                .collect();
+            let m = with_spectrum(&spectrum, 11 + case as u64);
+            let dense = symmetric_eigenvalues(&m).unwrap()[0];
+            let (result, stats) = smallest_eigenvalue_psd_with_stats(m);
+            let fast = result.value().unwrap();
+            assert!(
+                (fast - dense).abs() <= 1e-9 * dense,
+                "cond {cond:e}, spread {spread:e}: {fast} vs dense {dense} ({stats:?})"
+            );
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(40))]
         /// Random sizes and spectra (spread, graded, clustered at the bottom, repeated):

@@ -339,7 +339,7 @@ pub fn norm<T: Real>(x: &[T]) -> f64 {
 }
 
 /// `dst = a a^T` (a is r x k, dst r x r), computing one triangle by GEMM and mirroring it.
-pub fn gram(a: MatrixView<'_, f64>) -> Matrix<f64> {
+pub fn gram<T: Real>(a: MatrixView<'_, T>) -> Matrix<T> {
     let mut dst = gram_lower(a);
     symmetrize_from_lower(&mut dst);
     dst
@@ -347,7 +347,7 @@ pub fn gram(a: MatrixView<'_, f64>) -> Matrix<f64> {
 
 /// The lower triangle (diagonal included) of `a a^T` by GEMM; the strict upper triangle is
 /// left at 0, for callers that combine lower triangles before mirroring once.
-pub fn gram_lower(a: MatrixView<'_, f64>) -> Matrix<f64> {
+pub fn gram_lower<T: Real>(a: MatrixView<'_, T>) -> Matrix<T> {
     let r = a.rows;
     let mut dst = Matrix::zeros(r, r);
     faer::linalg::matmul::triangular::matmul(
@@ -358,14 +358,14 @@ pub fn gram_lower(a: MatrixView<'_, f64>) -> Matrix<f64> {
         faer::linalg::matmul::triangular::BlockStructure::Rectangular,
         faer_ref(a, true),
         faer::linalg::matmul::triangular::BlockStructure::Rectangular,
-        1.0,
+        T::from_f64(1.0),
         parallelism_for(r * r * a.cols / 2),
     );
     dst
 }
 
 /// Copies the lower triangle of a square matrix onto its upper triangle.
-pub fn symmetrize_from_lower(m: &mut Matrix<f64>) {
+pub fn symmetrize_from_lower<T: Copy>(m: &mut Matrix<T>) {
     let n = m.rows;
     for i in 0..n {
         for j in 0..i {

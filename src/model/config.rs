@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use crate::data::{Dataset, InputScaling, Targets};
 use crate::error::{Error, Result};
-use crate::regularizer::RegTerm;
+use crate::regularizer::{RegSampling, RegTerm};
 
 use super::loss::Loss;
 use super::network::OutputLayer;
@@ -66,6 +66,9 @@ pub struct TrainSettings {
     /// Apply the regularisers' gradient every this many steps, scaled by that number so
     /// that its average is unchanged (a cheaper option for large n).
     pub reg_every: usize,
+    /// Estimate the pairwise regularisers from K random partner units per step (unbiased;
+    /// O(n K d) instead of O(n^2 d)); `None`: exact.
+    pub reg_sampling: Option<RegSampling>,
     /// Exact training metrics (mean loss and error over the whole training set and the norm
     /// of the full gradient, one fused pass) at epoch 0 and every this many epochs, and
     /// always after the last epoch; 0 = never (the epoch's running averages are reported
@@ -92,6 +95,7 @@ impl Default for TrainSettings {
             checkpoint_every: 1,
             regularizers: Vec::new(),
             reg_every: 1,
+            reg_sampling: None,
             exact_metrics_every: 1,
         }
     }
@@ -120,6 +124,8 @@ struct ConfigFields {
     regularizers: Vec<RegTerm>,
     #[serde(default = "one")]
     reg_every: usize,
+    #[serde(default)]
+    reg_sampling: Option<RegSampling>,
     /// Input dimension d.
     dim: usize,
     /// Outputs c.
@@ -194,6 +200,9 @@ impl ConfigFields {
         at_least_one("batch-size", self.batch_size, "sample")?;
         at_least_one("checkpoint-every", self.checkpoint_every, "epoch")?;
         at_least_one("reg-every", self.reg_every, "step")?;
+        if let Some(sampling) = self.reg_sampling {
+            RegSampling::new(sampling.units_per_step)?;
+        }
         finite_positive("init-scale", self.init_scale)?;
         for term in &self.regularizers {
             RegTerm::new(term.kind, term.lambda)?;
@@ -260,6 +269,8 @@ getters! {
     checkpoint_every: usize,
     /// Regularisers apply every this many steps.
     reg_every: usize,
+    /// Partner units per step of the sampled pairwise regularisers (`None`: exact).
+    reg_sampling: Option<RegSampling>,
     /// Input dimension d.
     dim: usize,
     /// Outputs c.
@@ -270,6 +281,12 @@ getters! {
 }
 
 impl TrainConfig {
+    /// Whether the regularisers' gradient is added at the step taken after `steps` steps
+    /// (every `reg_every`-th step, when there are regularisers).
+    pub fn regularizes_at(&self, steps: u64) -> bool {
+        !self.0.regularizers.is_empty() && steps % self.0.reg_every as u64 == 0
+    }
+
     /// Regularisers with lambda > 0.
     pub fn regularizers(&self) -> &[RegTerm] {
         &self.0.regularizers
@@ -356,6 +373,7 @@ impl TrainSettings {
                 .filter(|t| t.lambda != 0.0)
                 .collect(),
             reg_every: self.reg_every,
+            reg_sampling: self.reg_sampling,
             dim: train.dim(),
             outputs: train.targets.outputs(),
             train_samples: train.len(),

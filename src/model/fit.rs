@@ -6,8 +6,8 @@ use crate::data::{check_compatible, Dataset, InputTransform, Targets};
 use crate::error::Result;
 use crate::linalg::Real;
 
-use super::network::Network;
 use super::config::{Precision, TrainConfig, TrainSettings};
+use super::network::Network;
 use super::train::{train, EpochMetrics, TrainObserver, TrainState};
 
 /// A trained network with how it was trained.

@@ -29,7 +29,7 @@ use super::config::TrainConfig;
 use super::loss::{output_gradient, BatchTargets, BatchTotals};
 use super::network::{relu, relu_mask, set_shape, OutputLayer};
 use super::optim::UpdateRule;
-use super::train::TrainState;
+use super::train::{add_regularizer_gradient, TrainState};
 
 /// Multiply-adds of one step's first-layer product (b d n) from which the units are split
 /// over threads. Below it a block per thread costs more in start-up than it saves.
@@ -266,20 +266,16 @@ impl<T: Real> MinibatchStep<T> {
     /// Fills `reg_grad` with sum_i lambda_i k dR_i/dW on every k-th step (k = `reg_every`;
     /// the step about to be taken is number `steps + 1`); whether it did.
     fn regularizer_gradient(&mut self, state: &TrainState<T>) -> bool {
-        let cfg = &self.cfg;
-        if cfg.regularizers().is_empty() || (state.optimizer.steps as usize) % cfg.reg_every() != 0
-        {
+        if !self.cfg.regularizes_at(state.optimizer.steps) {
             return false;
         }
         self.reg_grad.as_mut_slice().fill(T::from_f64(0.0));
-        for term in cfg.regularizers() {
-            crate::regularizer::value_and_gradient(
-                term.kind,
-                &state.net.w,
-                Some((&mut self.reg_grad, term.lambda * cfg.reg_every() as f64)),
-            );
-        }
-        true
+        add_regularizer_gradient(
+            &self.cfg,
+            &state.net.w,
+            state.optimizer.steps,
+            &mut self.reg_grad,
+        )
     }
 
     /// Phase 3: the gradients by blocks, each chunk of W's rows updated right after its

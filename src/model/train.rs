@@ -192,15 +192,7 @@ fn full_batch_step<T: Real>(
             loss,
         });
     }
-    if !cfg.regularizers().is_empty() && (state.optimizer.steps as usize) % cfg.reg_every() == 0 {
-        for term in cfg.regularizers() {
-            crate::regularizer::value_and_gradient(
-                term.kind,
-                &state.net.w,
-                Some((&mut grad.w, term.lambda * cfg.reg_every() as f64)),
-            );
-        }
-    }
+    add_regularizer_gradient(cfg, &state.net.w, state.optimizer.steps, &mut grad.w);
     state.optimizer.begin_step();
     state
         .optimizer
@@ -365,4 +357,31 @@ pub fn score<T: Real>(net: &Network<T>, loss: Loss, data: &Dataset) -> (f64, Opt
     let y = OwnedTargets::<T>::new(&data.targets);
     let totals = evaluate(net, &x, &y, loss, None, &mut Workspace::default());
     means(totals, x.rows(), &y)
+}
+
+/// On every k-th step (k = `reg_every`; `steps` taken so far), adds
+/// sum_i lambda_i k dR_i/dW to `grad` (exact, or estimated from sampled partner units when
+/// the configuration asks for it); whether it did.
+pub(crate) fn add_regularizer_gradient<T: Real>(
+    cfg: &TrainConfig,
+    w: &Matrix<T>,
+    steps: u64,
+    grad: &mut Matrix<T>,
+) -> bool {
+    if !cfg.regularizes_at(steps) {
+        return false;
+    }
+    let mut sampled = cfg
+        .reg_sampling()
+        .map(|s| (s, crate::regularizer::RegSampling::rng(cfg.seed(), steps)));
+    for term in cfg.regularizers() {
+        let scaled = Some((&mut *grad, term.lambda * cfg.reg_every() as f64));
+        match sampled.as_mut() {
+            Some((sampling, rng)) => {
+                crate::regularizer::value_and_gradient_sampled(term.kind, w, scaled, *sampling, rng)
+            }
+            None => crate::regularizer::value_and_gradient(term.kind, w, scaled),
+        };
+    }
+    true
 }

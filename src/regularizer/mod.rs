@@ -2,8 +2,12 @@
 //! regulariser (`discrepancy`), minimum hyperspherical energy (`mhe`), maximal minimal
 //! angle (`mma`), soft orthogonality (`orthogonal`) and weight decay (`weight-decay`).
 //! Each gives its value and its gradient with respect to W; the directional ones depend
-//! only on the unit rows u_k = w_k / ||w_k|| and come from one n x n Gram product of unit
-//! rows (GEMM, O(n^2 d)).
+//! only on the unit rows u_k = w_k / ||w_k|| ([`crate::geometry`]) and come from one
+//! triangle of the Gram product of unit rows (GEMM, O(n^2 d)).
+//!
+//! Sampled: for large n, [`value_and_gradient_sampled`] estimates a pair-sum regulariser
+//! (`discrepancy`, `mhe`, `orthogonal`) without bias from K random partner units per step
+//! ([`RegSampling`]), at O(n K d); `mma` and `weight-decay` are computed exactly there.
 //!
 //! Degenerate rows: a zero row has no direction and is left out (its gradient is 0). Two
 //! identical rows (angle 0) give finite values; a pair whose sin(theta) is below
@@ -15,7 +19,9 @@ pub mod pairwise;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
+use crate::geometry::direction_norms;
 use crate::linalg::{Matrix, Real};
+use crate::rng::{SeededRng, Stream};
 
 /// Which regulariser.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -139,6 +145,73 @@ pub fn terms<S: AsRef<str>>(names: &[S], lambdas: &[f64]) -> Result<Vec<RegTerm>
             )
         })
         .collect()
+}
+
+/// Stochastic regularisation: each step, the pairwise sums of a pair-sum regulariser run
+/// over K = `units_per_step` partner units drawn uniformly without replacement (a fresh
+/// draw per step, from the seeded stream [`Stream::Regularizer`] at a position fixed by
+/// the step number, so that runs repeat and resume exactly), scaled by n/K.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RegSampling {
+    pub units_per_step: usize,
+}
+
+impl RegSampling {
+    /// K partner units per step, K >= 1.
+    pub fn new(units_per_step: usize) -> Result<Self> {
+        if units_per_step == 0 {
+            return Err(Error::config(
+                "reg-sample",
+                "0 partner units per step: expected at least 1 (or leave it out for the exact regulariser)",
+            ));
+        }
+        Ok(Self { units_per_step })
+    }
+
+    /// The random stream of optimisation step `step` of a run with seed `seed`: its own
+    /// window of 2^32 words of [`Stream::Regularizer`].
+    pub fn rng(seed: u64, step: u64) -> SeededRng {
+        let mut rng = SeededRng::new(seed, Stream::Regularizer);
+        rng.set_position(u128::from(step) << 32);
+        rng
+    }
+}
+
+/// `count` distinct indices of `0..n`, uniform without replacement (partial Fisher-Yates).
+fn draw_partners(n: usize, count: usize, rng: &mut SeededRng) -> Vec<usize> {
+    let count = count.min(n);
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in 0..count {
+        let j = i + rng.below(n - i);
+        order.swap(i, j);
+    }
+    order.truncate(count);
+    order
+}
+
+/// An unbiased estimate of R(W), and `grad += scale * G` with E[G] = dR/dW, from
+/// `sampling.units_per_step` partner units drawn from `rng` (see [`RegSampling`]). Exact
+/// (and drawing nothing) when K >= n, for `mma` (a minimum, not a sum over pairs) and for
+/// weight decay (already O(n d)).
+pub fn value_and_gradient_sampled<T: Real>(
+    kind: RegularizerKind,
+    w: &Matrix<T>,
+    grad: Option<(&mut Matrix<T>, f64)>,
+    sampling: RegSampling,
+    rng: &mut SeededRng,
+) -> f64 {
+    if !pairwise::is_pair_sum(kind) || sampling.units_per_step >= w.rows() {
+        return value_and_gradient(kind, w, grad);
+    }
+    let (kept, norms, _) = direction_norms(w);
+    let partners = draw_partners(kept.len(), sampling.units_per_step, rng);
+    pairwise::directional_sampled(
+        kind,
+        w,
+        &pairwise::Directions { kept, norms },
+        &partners,
+        grad,
+    )
 }
 
 /// R(W), and `grad += scale * dR/dW` when `grad` is given.
@@ -293,6 +366,88 @@ mod tests {
             let b = value(kind, &w32);
             assert!((a - b).abs() < 1e-4 * (1.0 + a.abs()), "{kind}: {a} vs {b}");
         }
+    }
+
+    #[test]
+    fn sampled_estimates_are_unbiased() {
+        // The mean of many sampled values and gradients against the exact ones, entry by
+        // entry, within 5 standard errors of the mean (n = 12 units, K = 4 partners).
+        let (n, d, k, draws) = (12, 5, 4, 20_000);
+        let mut w = random_w(n, d, 8);
+        w.row_mut(5).fill(0.0); // a row without a direction takes no part
+        let sampling = RegSampling::new(k).unwrap();
+        for kind in all_kinds()
+            .into_iter()
+            .filter(|k| pairwise::is_pair_sum(*k))
+        {
+            let exact_g = gradient(kind, &w);
+            let exact_v = value(kind, &w);
+            let mut rng = RegSampling::rng(3, 0);
+            let (mut sum, mut sum_sq) = (vec![0.0; n * d + 1], vec![0.0; n * d + 1]);
+            for _ in 0..draws {
+                let mut g = Matrix::zeros(n, d);
+                let v =
+                    value_and_gradient_sampled(kind, &w, Some((&mut g, 1.0)), sampling, &mut rng);
+                for (i, x) in g.as_slice().iter().chain([&v]).enumerate() {
+                    sum[i] += x;
+                    sum_sq[i] += x * x;
+                }
+            }
+            for (i, want) in exact_g.as_slice().iter().chain([&exact_v]).enumerate() {
+                let mean = sum[i] / draws as f64;
+                let var = (sum_sq[i] / draws as f64 - mean * mean).max(0.0);
+                let std_error = (var / draws as f64).sqrt();
+                assert!(
+                    (mean - want).abs() <= 5.0 * std_error + 1e-12 * (1.0 + want.abs()),
+                    "{kind}: entry {i}: mean {mean} vs exact {want} (standard error {std_error})"
+                );
+            }
+            // Not a constant: the estimate varies from draw to draw.
+            assert!(
+                sum_sq[0] / draws as f64 > (sum[0] / draws as f64).powi(2) * (1.0 + 1e-9)
+                    || exact_g.as_slice()[0] == 0.0
+            );
+        }
+    }
+
+    #[test]
+    fn sampling_is_exact_where_it_cannot_sample() {
+        let w = random_w(6, 3, 9);
+        let mut rng = RegSampling::rng(0, 7);
+        for kind in all_kinds() {
+            // K >= n: all partners, exactly; mma and weight decay: always exact.
+            for k in [6, 50] {
+                let mut g = Matrix::zeros(6, 3);
+                let v = value_and_gradient_sampled(
+                    kind,
+                    &w,
+                    Some((&mut g, 1.0)),
+                    RegSampling::new(k).unwrap(),
+                    &mut rng,
+                );
+                assert_eq!((v, g), (value(kind, &w), gradient(kind, &w)), "{kind}");
+            }
+            if !pairwise::is_pair_sum(kind) {
+                let mut g = Matrix::zeros(6, 3);
+                let v = value_and_gradient_sampled(
+                    kind,
+                    &w,
+                    Some((&mut g, 1.0)),
+                    RegSampling::new(2).unwrap(),
+                    &mut rng,
+                );
+                assert_eq!((v, g), (value(kind, &w), gradient(kind, &w)), "{kind}");
+            }
+        }
+        assert!(RegSampling::new(0).is_err());
+        // The stream of a step repeats; the next step's differs.
+        let draw = |step| draw_partners(100, 10, &mut RegSampling::rng(1, step));
+        assert_eq!(draw(5), draw(5));
+        assert_ne!(draw(5), draw(6));
+        let mut p = draw(5);
+        p.sort_unstable();
+        p.dedup();
+        assert_eq!(p.len(), 10);
     }
 
     #[test]

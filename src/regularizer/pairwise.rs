@@ -1,12 +1,21 @@
 //! The directional regularisers as functions of the cosines c_kl = u_k . u_l of the unit
-//! rows: R = sum over unordered pairs of psi(c_kl) (+ constants), so that
-//! dR/du_k = sum_l psi'(c_kl) u_l and, projected onto the tangent space of the row,
-//! dR/dw_k = (1/||w_k||) (sum_l S_kl u_l - (sum_l S_kl c_kl) u_k) with S_kl = psi'(c_kl):
-//! one Gram product U U^T for the cosines and one product S U for the gradient.
+//! rows. `discrepancy`, `mhe` and `orthogonal` are pair sums, R = const + sum_{k<l} psi(c_kl),
+//! so that dR/du_k = sum_{l != k} psi'(c_kl) u_l and, projected onto the tangent space of
+//! the row, dR/dw_k = (1/||w_k||) (sum_l S_kl u_l - (sum_l S_kl c_kl) u_k) with
+//! S_kl = psi'(c_kl). `mma` takes a minimum over the partners instead.
+//!
+//! The exact path computes the lower triangle of U U^T (one triangular GEMM), psi and
+//! psi' once per unordered pair, and S U by one GEMM. The sampled path
+//! ([`directional_sampled`]) uses, for every row, only the partners l in a random subset P
+//! of K rows, scaled by n/K (Horvitz-Thompson: each l != k is in P with probability K/n),
+//! which is an unbiased estimate of the value and of the gradient at O(n K d) cost.
 
 use std::f64::consts::PI;
 
-use crate::linalg::{gemm, Matrix, Op, Real};
+use crate::geometry::{
+    angle_from_cosine, pairwise_cosines_lower, slice_volume, unit_directions, UnitDirections,
+};
+use crate::linalg::{gemm, symmetrize_from_lower, Matrix, Op, Real};
 
 use super::RegularizerKind;
 
@@ -16,35 +25,21 @@ pub const SIN_THRESHOLD: f64 = 1e-6;
 /// `mhe` clamps pair distances below this (identical rows would have infinite energy).
 pub const MIN_DISTANCE: f64 = 1e-3;
 
-/// Value, and for each unordered pair the derivative psi'(c), of one regulariser.
-fn pair_terms(kind: RegularizerKind, c: &Matrix<f64>) -> (f64, Matrix<f64>) {
-    let n = c.rows();
+/// psi(c) and psi'(c) of one unordered pair of a pair-sum regulariser over `n` rows with
+/// a direction; `None` for `mma` and weight decay, which are not pair sums.
+fn pair_term(kind: RegularizerKind, n: usize, c: f64) -> Option<(f64, f64)> {
     let nf = n as f64;
-    let mut s = Matrix::zeros(n, n);
-    let angle = |c: f64| {
-        let sin = ((1.0 - c) * (1.0 + c)).max(0.0).sqrt();
-        (sin.atan2(c), sin)
-    };
-    let mut value = 0.0;
+    let (theta, sin) = angle_from_cosine(c);
     match kind {
         RegularizerKind::Discrepancy => {
-            // (1/n^2) sum_{k,l} ((pi - theta)/(2 pi))^2; the n diagonal terms are 1/4 each.
-            value += nf * 0.25;
-            for k in 0..n {
-                for l in 0..k {
-                    let (theta, sin) = angle(c.row(k)[l]);
-                    value += 2.0 * ((PI - theta) / (2.0 * PI)).powi(2);
-                    if sin > SIN_THRESHOLD {
-                        let d = (PI - theta) / (PI * PI * sin);
-                        s.row_mut(k)[l] = d;
-                        s.row_mut(l)[k] = d;
-                    }
-                }
-            }
-            value /= nf * nf;
-            for v in s.as_mut_slice() {
-                *v /= nf * nf;
-            }
+            // (1/n^2) sum_{k,l} ((pi - theta)/(2 pi))^2: each unordered pair twice.
+            let value = 2.0 * slice_volume(theta).powi(2) / (nf * nf);
+            let derivative = if sin > SIN_THRESHOLD {
+                (PI - theta) / (PI * PI * sin * nf * nf)
+            } else {
+                0.0
+            };
+            Some((value, derivative))
         }
         RegularizerKind::Mhe { power, angular } => {
             let pairs = (nf * (nf - 1.0)).max(1.0);
@@ -62,121 +57,230 @@ fn pair_terms(kind: RegularizerKind, c: &Matrix<f64>) -> (f64, Matrix<f64>) {
                     -(power as f64) * z.powi(-(power as i32) - 1)
                 }
             };
-            for k in 0..n {
-                for l in 0..k {
-                    let ck = c.row(k)[l];
-                    let (theta, sin) = angle(ck);
-                    // z and dz/dc
-                    let (z, dz) = if angular {
-                        (
-                            theta / PI,
-                            if sin > SIN_THRESHOLD {
-                                -1.0 / (PI * sin)
-                            } else {
-                                0.0
-                            },
-                        )
-                    } else {
-                        let z = (2.0 - 2.0 * ck).max(0.0).sqrt();
-                        (z, if z > 0.0 { -1.0 / z } else { 0.0 })
-                    };
-                    let clamped = z < MIN_DISTANCE;
-                    value += 2.0 * f(z.max(MIN_DISTANCE)) / pairs;
-                    if !clamped {
-                        let d = 2.0 * df(z) * dz / pairs;
-                        s.row_mut(k)[l] = d;
-                        s.row_mut(l)[k] = d;
-                    }
-                }
-            }
-        }
-        RegularizerKind::Mma => {
-            for k in 0..n {
-                let nearest = (0..n)
-                    .filter(|&l| l != k)
-                    .max_by(|&a, &b| c.row(k)[a].total_cmp(&c.row(k)[b]));
-                let Some(l) = nearest else { continue };
-                let (theta, sin) = angle(c.row(k)[l]);
-                value -= theta / nf;
-                if sin > SIN_THRESHOLD {
-                    // d(-theta/n)/dc = 1/(n sin theta), on the pair (k, l).
-                    let d = 1.0 / (nf * sin);
-                    s.row_mut(k)[l] += d;
-                    s.row_mut(l)[k] += d;
-                }
-            }
+            // z and dz/dc
+            let (z, dz) = if angular {
+                let dz = if sin > SIN_THRESHOLD {
+                    -1.0 / (PI * sin)
+                } else {
+                    0.0
+                };
+                (theta / PI, dz)
+            } else {
+                let z = (2.0 - 2.0 * c.clamp(-1.0, 1.0)).max(0.0).sqrt();
+                (z, if z > 0.0 { -1.0 / z } else { 0.0 })
+            };
+            let value = 2.0 * f(z.max(MIN_DISTANCE)) / pairs;
+            let derivative = if z < MIN_DISTANCE {
+                0.0
+            } else {
+                2.0 * df(z) * dz / pairs
+            };
+            Some((value, derivative))
         }
         RegularizerKind::Orthogonal => {
-            for k in 0..n {
-                for l in 0..k {
-                    let ck = c.row(k)[l];
-                    value += 2.0 * ck * ck;
-                    s.row_mut(k)[l] = 4.0 * ck;
-                    s.row_mut(l)[k] = 4.0 * ck;
+            let c = c.clamp(-1.0, 1.0);
+            Some((2.0 * c * c, 4.0 * c))
+        }
+        RegularizerKind::Mma | RegularizerKind::WeightDecay => None,
+    }
+}
+
+/// The part of a pair-sum regulariser that does not depend on the pairs: the n diagonal
+/// terms 1/4 of `discrepancy`, divided by n^2.
+fn constant_term(kind: RegularizerKind, n: usize) -> f64 {
+    match kind {
+        RegularizerKind::Discrepancy => 0.25 / n as f64,
+        _ => 0.0,
+    }
+}
+
+/// Whether [`directional_sampled`] estimates `kind` (a pair sum) rather than computing it
+/// exactly.
+pub(super) fn is_pair_sum(kind: RegularizerKind) -> bool {
+    pair_term(kind, 2, 0.0).is_some()
+}
+
+/// The value of `mma`, -(1/n) sum_k min_{l != k} theta_kl, and its S (lower triangle), from
+/// the lower triangle of the cosines.
+fn mma_terms(c: &Matrix<f64>, s: &mut Matrix<f64>) -> f64 {
+    let n = c.rows();
+    let nf = n as f64;
+    // Nearest partner (largest cosine) of every row, over both triangles.
+    let mut nearest: Vec<Option<(usize, f64)>> = vec![None; n];
+    for k in 0..n {
+        for (l, &ckl) in c.row(k)[..k].iter().enumerate() {
+            for (a, b) in [(k, l), (l, k)] {
+                if nearest[a].is_none_or(|(_, best)| ckl > best) {
+                    nearest[a] = Some((b, ckl));
                 }
             }
         }
-        RegularizerKind::WeightDecay => unreachable!("weight decay is not directional"),
     }
-    (value, s)
+    let mut value = 0.0;
+    for (k, near) in nearest.iter().enumerate() {
+        let Some((l, ckl)) = *near else { continue };
+        let (theta, sin) = angle_from_cosine(ckl);
+        value -= theta / nf;
+        if sin > SIN_THRESHOLD {
+            // d(-theta/n)/dc = 1/(n sin theta), on the pair (k, l).
+            s.row_mut(k.max(l))[k.min(l)] += 1.0 / (nf * sin);
+        }
+    }
+    value
 }
 
-/// A directional regulariser's value, and `grad += scale * dR/dW`.
+/// A directional regulariser's value, and `grad += scale * dR/dW`, exactly.
 pub(super) fn directional<T: Real>(
     kind: RegularizerKind,
     w: &Matrix<T>,
     grad: Option<(&mut Matrix<T>, f64)>,
 ) -> f64 {
-    let (n, d) = (w.rows(), w.cols());
-    // Unit rows of the rows that have a direction.
-    let mut kept = Vec::with_capacity(n);
-    let mut norms = Vec::with_capacity(n);
-    let mut u = Vec::with_capacity(n * d);
-    for k in 0..n {
-        let norm = crate::linalg::norm(w.row(k));
-        if norm > 0.0 && norm.is_finite() {
-            kept.push(k);
-            norms.push(norm);
-            u.extend(w.row(k).iter().map(|v| T::from_f64(v.to_f64() / norm)));
-        }
-    }
-    let m = kept.len();
-    if m == 0 {
+    let dirs = unit_directions(w);
+    let n = dirs.kept.len();
+    if n == 0 {
         return 0.0;
     }
-    let u = Matrix::from_vec(m, d, u);
-    let mut c = Matrix::zeros(m, m);
-    gemm(
-        &mut c,
-        false,
-        u.view(),
-        Op::N,
-        u.view(),
-        Op::T,
-        T::from_f64(1.0),
-    );
-    let c64 = c.map(|v| v.to_f64().clamp(-1.0, 1.0));
-    let (value, s) = pair_terms(kind, &c64);
+    let c = pairwise_cosines_lower(&dirs.u).map(|v| v.to_f64());
+    // S_kl = psi'(c_kl), lower triangle first.
+    let mut s = Matrix::<f64>::zeros(n, n);
+    let mut value = constant_term(kind, n);
+    if kind == RegularizerKind::Mma {
+        value += mma_terms(&c, &mut s);
+    } else {
+        for k in 0..n {
+            let (ck, sk) = (c.row(k), s.row_mut(k));
+            for (sv, &ckl) in sk[..k].iter_mut().zip(&ck[..k]) {
+                let (v, d) = pair_term(kind, n, ckl).expect("a pair-sum regulariser");
+                value += v;
+                *sv = d;
+            }
+        }
+    }
     if let Some((g, scale)) = grad {
+        // along_k = sum_l S_kl c_kl over both triangles.
+        let mut along = vec![0.0; n];
+        for k in 0..n {
+            for (l, (&skl, &ckl)) in s.row(k)[..k].iter().zip(&c.row(k)[..k]).enumerate() {
+                along[k] += skl * ckl;
+                along[l] += skl * ckl;
+            }
+        }
+        symmetrize_from_lower(&mut s);
         let s_t = s.map(|v| T::from_f64(*v));
-        let mut su = Matrix::zeros(m, d);
+        let mut su = Matrix::zeros(n, w.cols());
         gemm(
             &mut su,
             false,
             s_t.view(),
             Op::N,
-            u.view(),
+            dirs.u.view(),
             Op::N,
             T::from_f64(1.0),
         );
-        for (i, &k) in kept.iter().enumerate() {
-            let along: f64 = s.row(i).iter().zip(c64.row(i)).map(|(a, b)| a * b).sum();
-            let factor = scale / norms[i];
-            let (along, factor) = (T::from_f64(along), T::from_f64(factor));
-            for ((gv, sv), uv) in g.row_mut(k).iter_mut().zip(su.row(i)).zip(u.row(i)) {
-                *gv += factor * (*sv - along * *uv);
-            }
+        add_tangent_gradient(g, scale, &dirs, &su, &along);
+    }
+    value
+}
+
+/// `grad_k += scale / ||w_k|| (SU_k - along_k u_k)` for every kept row k.
+fn add_tangent_gradient<T: Real>(
+    g: &mut Matrix<T>,
+    scale: f64,
+    dirs: &UnitDirections<T>,
+    su: &Matrix<T>,
+    along: &[f64],
+) {
+    for (i, &k) in dirs.kept.iter().enumerate() {
+        let factor = T::from_f64(scale / dirs.norms[i]);
+        let along = T::from_f64(along[i]);
+        for ((gv, sv), uv) in g.row_mut(k).iter_mut().zip(su.row(i)).zip(dirs.u.row(i)) {
+            *gv += factor * (*sv - along * *uv);
         }
+    }
+}
+
+/// The rows of W that have a direction, with their norms (see
+/// [`crate::geometry::direction_norms`]).
+pub(super) struct Directions {
+    pub(super) kept: Vec<usize>,
+    pub(super) norms: Vec<f64>,
+}
+
+/// An unbiased estimate of a pair-sum regulariser's value, and `grad += scale * G` with
+/// E[G] = dR/dW, from the partners `partners` (distinct indices into `dirs.kept`, drawn
+/// uniformly without replacement): row k sums psi'(c_kl) u_l over l in `partners`,
+/// l != k, times n/K. Costs two n x K x d GEMMs instead of n x n x d, and no unit rows
+/// but the partners' (c_kl = w_k . u_l / ||w_k||).
+pub(super) fn directional_sampled<T: Real>(
+    kind: RegularizerKind,
+    w: &Matrix<T>,
+    dirs: &Directions,
+    partners: &[usize],
+    grad: Option<(&mut Matrix<T>, f64)>,
+) -> f64 {
+    let (n, k_count, d) = (dirs.kept.len(), partners.len(), w.cols());
+    if n == 0 || k_count == 0 {
+        return 0.0;
+    }
+    let weight = n as f64 / k_count as f64;
+    let mut up = Matrix::zeros(k_count, d);
+    for (j, &p) in partners.iter().enumerate() {
+        let inverse = T::from_f64(1.0 / dirs.norms[p]);
+        for (o, v) in up.row_mut(j).iter_mut().zip(w.row(dirs.kept[p])) {
+            *o = *v * inverse;
+        }
+    }
+    // w_k . u_l for every row of W and every partner (n_rows x K).
+    let mut c = Matrix::zeros(w.rows(), k_count);
+    gemm(
+        &mut c,
+        false,
+        w.view(),
+        Op::N,
+        up.view(),
+        Op::T,
+        T::from_f64(1.0),
+    );
+    let mut s = Matrix::<T>::zeros(w.rows(), k_count);
+    let mut along = vec![0.0; n];
+    let mut pair_sum = 0.0;
+    for (i, (&row, along_i)) in dirs.kept.iter().zip(along.iter_mut()).enumerate() {
+        let inverse_norm = 1.0 / dirs.norms[i];
+        let (ci, si) = (c.row(row), s.row_mut(row));
+        for ((sv, &cv), &p) in si.iter_mut().zip(ci).zip(partners) {
+            if p == i {
+                continue;
+            }
+            let cv = cv.to_f64() * inverse_norm;
+            let (v, dv) = pair_term(kind, n, cv).expect("a pair-sum regulariser");
+            pair_sum += v;
+            *sv = T::from_f64(weight * dv);
+            *along_i += weight * dv * cv;
+        }
+    }
+    // Each unordered pair appears from both ends in the full double sum.
+    let value = constant_term(kind, n) + 0.5 * weight * pair_sum;
+    if let Some((g, scale)) = grad {
+        let mut su = Matrix::zeros(w.rows(), d);
+        gemm(
+            &mut su,
+            false,
+            s.view(),
+            Op::N,
+            up.view(),
+            Op::N,
+            T::from_f64(1.0),
+        );
+        // grad_k += scale / ||w_k|| (SU_k - along_k w_k / ||w_k||).
+        crate::linalg::vectorized(|| {
+            for (i, &row) in dirs.kept.iter().enumerate() {
+                let factor = T::from_f64(scale / dirs.norms[i]);
+                let along = T::from_f64(along[i] / dirs.norms[i]);
+                for ((gv, sv), wv) in g.row_mut(row).iter_mut().zip(su.row(row)).zip(w.row(row)) {
+                    *gv += factor * (*sv - along * *wv);
+                }
+            }
+        });
     }
     value
 }

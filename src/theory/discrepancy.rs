@@ -6,91 +6,12 @@
 use std::f64::consts::PI;
 
 use crate::error::{Error, Result};
-use crate::linalg::{gemm, gram, Matrix, Op};
+use crate::geometry::{angle_second_moment, slice_volume_of_cosine};
+pub use crate::geometry::{
+    pairwise_angles, slice_constant, slice_volume, unit_directions, UnitDirections,
+};
+use crate::linalg::{gemm, Matrix, Op};
 use crate::rng::{SeededRng, Stream};
-
-/// Unit directions of the rows of W; rows of norm 0 (no direction) or non-finite are
-/// skipped and listed.
-#[derive(Clone, Debug)]
-pub struct UnitDirections {
-    /// n' x d, n' = rows kept.
-    pub u: Matrix<f64>,
-    pub skipped_rows: Vec<usize>,
-}
-
-pub fn unit_directions(w: &Matrix<f64>) -> UnitDirections {
-    let mut data = Vec::with_capacity(w.as_slice().len());
-    let mut skipped_rows = Vec::new();
-    for k in 0..w.rows() {
-        let row = w.row(k);
-        let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
-        if norm > 0.0 && norm.is_finite() {
-            data.extend(row.iter().map(|v| v / norm));
-        } else {
-            skipped_rows.push(k);
-        }
-    }
-    let kept = w.rows() - skipped_rows.len();
-    UnitDirections {
-        u: Matrix::from_vec(kept, w.cols(), data),
-        skipped_rows,
-    }
-}
-
-/// theta_kl between every pair of unit rows (one n x n GEMM), as
-/// atan2(sqrt((1 - c)(1 + c)), c) for accuracy near 0 and pi; theta_kk = 0 exactly.
-pub fn pairwise_angles(u: &Matrix<f64>) -> Matrix<f64> {
-    let mut c = gram(u.view());
-    let n = c.rows();
-    for (i, v) in c.as_mut_slice().iter_mut().enumerate() {
-        let cv = v.clamp(-1.0, 1.0);
-        *v = if i / n == i % n {
-            0.0
-        } else {
-            ((1.0 - cv) * (1.0 + cv)).sqrt().atan2(cv)
-        };
-    }
-    c
-}
-
-/// c_d = E[theta^2] / (4 pi^2) for the angle theta between two independent uniform points of
-/// S^{d-1} (density proportional to sin(theta)^(d-2) on [0, pi]), by composite Simpson
-/// quadrature. c_2 = 1/12, c_3 = (pi^2 - 4)/(8 pi^2); c_d -> 1/16.
-pub fn slice_constant(d: usize) -> Result<f64> {
-    let m = angle_second_moment(d)?;
-    Ok(m / (4.0 * PI * PI))
-}
-
-/// E[theta^2] for the angle between two uniform points of S^{d-1}, d >= 2.
-fn angle_second_moment(d: usize) -> Result<f64> {
-    if d < 2 {
-        return Err(Error::config(
-            "dim",
-            format!("d = {d}: the sphere S^{{d-1}} has no continuum of directions below d = 2"),
-        ));
-    }
-    let intervals = 200_000usize; // even
-    let h = PI / intervals as f64;
-    let (mut mass, mut moment) = (0.0, 0.0);
-    for i in 0..=intervals {
-        let t = i as f64 * h;
-        let weight = if i == 0 || i == intervals {
-            1.0
-        } else if i % 2 == 1 {
-            4.0
-        } else {
-            2.0
-        };
-        let density = if d == 2 {
-            1.0
-        } else {
-            t.sin().powi(d as i32 - 2)
-        };
-        mass += weight * density;
-        moment += weight * density * t * t;
-    }
-    Ok(moment / mass)
-}
 
 /// Sum of f(theta_kl) over all ordered pairs (k, l), k = l included, divided by n^2.
 fn pair_mean(angles: &Matrix<f64>, f: impl Fn(f64) -> f64) -> f64 {
@@ -126,7 +47,7 @@ pub fn discrepancies(w: &Matrix<f64>) -> Result<Discrepancies> {
     let second = angle_second_moment(d)?;
     let c_d = second / (4.0 * PI * PI);
     let angles = pairwise_angles(&dirs.u);
-    let slice = pair_mean(&angles, |t| ((PI - t) / (2.0 * PI)).powi(2));
+    let slice = pair_mean(&angles, |t| slice_volume(t).powi(2));
     let hemisphere = 0.25 - pair_mean(&angles, |t| t) / (2.0 * PI);
     let wedge = pair_mean(&angles, |t| (0.5 - t / PI).powi(2)) - (second / (PI * PI) - 0.25);
     Ok(Discrepancies {
@@ -183,7 +104,7 @@ pub fn monte_carlo_l2_slice_sq(
         }
         for (j, &c) in inside.iter().enumerate() {
             let cos: f64 = xs.row(j).iter().zip(ys.row(j)).map(|(a, b)| a * b).sum();
-            let volume = (PI - cos.clamp(-1.0, 1.0).acos()) / (2.0 * PI);
+            let volume = slice_volume_of_cosine(cos);
             let e = (c as f64 / n as f64 - volume).powi(2);
             sum += e;
             sum_sq += e * e;
@@ -203,22 +124,6 @@ pub fn monte_carlo_l2_slice_sq(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn slice_constants_match_the_paper() {
-        let cases = [
-            (2, 1.0 / 12.0),
-            (3, (PI * PI - 4.0) / (8.0 * PI * PI)),
-            (5, 0.068710),
-            (10, 0.065303),
-            (784, 0.062532),
-        ];
-        for (d, want) in cases {
-            let got = slice_constant(d).unwrap();
-            assert!((got - want).abs() < 6e-7, "c_{d} = {got}, paper {want}");
-        }
-        assert!(slice_constant(1).is_err());
-    }
 
     fn random_w(n: usize, d: usize, seed: u64) -> Matrix<f64> {
         let mut rng = SeededRng::new(seed, Stream::Init);

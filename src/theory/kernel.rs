@@ -4,6 +4,7 @@
 
 use std::f64::consts::PI;
 
+use crate::geometry::slice_volume_of_cosine;
 use crate::linalg::{gram, smallest_eigenvalue_psd, Matrix};
 
 /// kappa(t) = t/4 + t arcsin(t) / (2 pi): the kernel as a function of t = <x, y> on the
@@ -35,11 +36,11 @@ impl PairGeometry {
             for j in 0..m {
                 let denom = norms[i] * norms[j];
                 let cos = if denom > 0.0 {
-                    (inner.row(i)[j] / denom).clamp(-1.0, 1.0)
+                    inner.row(i)[j] / denom
                 } else {
                     0.0
                 };
-                slice_volume.row_mut(i)[j] = (PI - cos.acos()) / (2.0 * PI);
+                slice_volume.row_mut(i)[j] = slice_volume_of_cosine(cos);
             }
         }
         Self {

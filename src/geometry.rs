@@ -1,0 +1,236 @@
+//! The geometry of directions on the sphere S^{d-1} (PAPER.md sections 3 and 4), in one
+//! place for the regularisers, the discrepancy and the kernel:
+//! - the unit rows u_k = w_k / ||w_k|| of W (rows without a direction left out and listed);
+//! - the cosines c_kl = u_k . u_l of every pair (one triangle of the Gram product U U^T)
+//!   and the angles theta_kl = atan2(sqrt((1 - c)(1 + c)), c), accurate near 0 and pi;
+//! - the volume (pi - theta)/(2 pi) of the slice {u : u.x >= 0, u.y >= 0} of two
+//!   directions at angle theta;
+//! - the slice constant c_d = E[theta^2] / (4 pi^2) of two independent uniform directions.
+//!
+//! It depends on `linalg` and `error` only, so that `model`, `regularizer` and `theory`
+//! can all build on it.
+
+use std::f64::consts::PI;
+
+use crate::error::{Error, Result};
+use crate::linalg::{gram_lower, symmetrize_from_lower, Matrix, Real};
+
+/// The unit directions of the rows of W. Rows of norm 0 (no direction) or with a
+/// non-finite norm are left out and listed in `skipped_rows`.
+#[derive(Clone, Debug)]
+pub struct UnitDirections<T = f64> {
+    /// n' x d, one unit row u_k per kept row, in order (n' = `kept.len()`).
+    pub u: Matrix<T>,
+    /// The rows of W behind the rows of `u`.
+    pub kept: Vec<usize>,
+    /// ||w_k|| of the kept rows (accumulated in f64).
+    pub norms: Vec<f64>,
+    /// The rows of W without a direction.
+    pub skipped_rows: Vec<usize>,
+}
+
+/// ||w_k|| of every row of `w` (squares summed in eight lanes of `T`, then in f64), with the
+/// rows that have a direction (finite norm > 0) and those that do not.
+pub fn direction_norms<T: Real>(w: &Matrix<T>) -> (Vec<usize>, Vec<f64>, Vec<usize>) {
+    let n = w.rows();
+    let (mut kept, mut norms, mut skipped) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
+    crate::linalg::vectorized(|| {
+        for k in 0..n {
+            let norm = row_norm(w.row(k));
+            if norm > 0.0 && norm.is_finite() {
+                kept.push(k);
+                norms.push(norm);
+            } else {
+                skipped.push(k);
+            }
+        }
+    });
+    (kept, norms, skipped)
+}
+
+/// ||x||, squares summed in eight independent lanes of `T` (so that the loop vectorises),
+/// the lanes in f64; rescaled first when the squares would overflow or underflow `T`.
+#[inline(always)]
+fn row_norm<T: Real>(x: &[T]) -> f64 {
+    let mut lanes = [T::from_f64(0.0); 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += *v * *v;
+        }
+    }
+    let mut sum: f64 = lanes.iter().map(|v| v.to_f64()).sum();
+    sum += tail.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>();
+    let tiny = T::from_f64(f64::MIN_POSITIVE).to_f64();
+    if sum.is_finite() && (sum > tiny * 1e6 || sum == 0.0) {
+        sum.sqrt()
+    } else {
+        // Overflowed, or so small that the squares lost digits: in f64 throughout.
+        crate::linalg::norm(x)
+    }
+}
+
+/// u_k = w_k / ||w_k|| for every row of `w` that has a direction.
+pub fn unit_directions<T: Real>(w: &Matrix<T>) -> UnitDirections<T> {
+    let d = w.cols();
+    let (kept, norms, skipped_rows) = direction_norms(w);
+    let mut data = vec![T::from_f64(0.0); kept.len() * d];
+    for ((dst, &k), &norm) in data.chunks_exact_mut(d.max(1)).zip(&kept).zip(&norms) {
+        let inverse = T::from_f64(1.0 / norm);
+        for (o, v) in dst.iter_mut().zip(w.row(k)) {
+            *o = *v * inverse;
+        }
+    }
+    UnitDirections {
+        u: Matrix::from_vec(kept.len(), d, data),
+        kept,
+        norms,
+        skipped_rows,
+    }
+}
+
+/// The angle theta in [0, pi] between two unit vectors with cosine `c`, and sin(theta):
+/// theta = atan2(sqrt((1 - c)(1 + c)), c), accurate near 0 and pi where arccos is not.
+/// `c` is clamped to [-1, 1] first (rounding can push a Gram entry past it).
+#[inline]
+pub fn angle_from_cosine(c: f64) -> (f64, f64) {
+    let c = c.clamp(-1.0, 1.0);
+    let sin = ((1.0 - c) * (1.0 + c)).max(0.0).sqrt();
+    (sin.atan2(c), sin)
+}
+
+/// The measure (pi - theta)/(2 pi) of the slice {u : u.x >= 0, u.y >= 0} for two
+/// directions x, y at angle theta (1/2 for theta = 0, 0 for theta = pi).
+#[inline]
+pub fn slice_volume(theta: f64) -> f64 {
+    (PI - theta) / (2.0 * PI)
+}
+
+/// [`slice_volume`] of two directions with cosine `c`.
+#[inline]
+pub fn slice_volume_of_cosine(c: f64) -> f64 {
+    slice_volume(angle_from_cosine(c).0)
+}
+
+/// The lower triangle (diagonal included) of the cosines c_kl = u_k . u_l of unit rows,
+/// by one triangular GEMM (half the products of U U^T); the strict upper triangle is 0.
+pub fn pairwise_cosines_lower<T: Real>(u: &Matrix<T>) -> Matrix<T> {
+    gram_lower(u.view())
+}
+
+/// theta_kl between every pair of unit rows (both triangles), theta_kk = 0 exactly.
+pub fn pairwise_angles(u: &Matrix<f64>) -> Matrix<f64> {
+    let mut c = pairwise_cosines_lower(u);
+    let n = c.rows();
+    for k in 0..n {
+        let row = c.row_mut(k);
+        for v in &mut row[..k] {
+            *v = angle_from_cosine(*v).0;
+        }
+        row[k] = 0.0;
+    }
+    symmetrize_from_lower(&mut c);
+    c
+}
+
+/// c_d = E[theta^2] / (4 pi^2) for the angle theta between two independent uniform points of
+/// S^{d-1} (density proportional to sin(theta)^(d-2) on [0, pi]), by composite Simpson
+/// quadrature. c_2 = 1/12, c_3 = (pi^2 - 4)/(8 pi^2); c_d -> 1/16.
+pub fn slice_constant(d: usize) -> Result<f64> {
+    Ok(angle_second_moment(d)? / (4.0 * PI * PI))
+}
+
+/// E[theta^2] for the angle between two uniform points of S^{d-1}, d >= 2.
+pub fn angle_second_moment(d: usize) -> Result<f64> {
+    if d < 2 {
+        return Err(Error::config(
+            "dim",
+            format!("d = {d}: the sphere S^{{d-1}} has no continuum of directions below d = 2"),
+        ));
+    }
+    let intervals = 200_000usize; // even
+    let h = PI / intervals as f64;
+    let (mut mass, mut moment) = (0.0, 0.0);
+    for i in 0..=intervals {
+        let t = i as f64 * h;
+        let weight = if i == 0 || i == intervals {
+            1.0
+        } else if i % 2 == 1 {
+            4.0
+        } else {
+            2.0
+        };
+        let density = if d == 2 {
+            1.0
+        } else {
+            t.sin().powi(d as i32 - 2)
+        };
+        mass += weight * density;
+        moment += weight * density * t * t;
+    }
+    Ok(moment / mass)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_constants_match_the_paper() {
+        let cases = [
+            (2, 1.0 / 12.0),
+            (3, (PI * PI - 4.0) / (8.0 * PI * PI)),
+            (5, 0.068710),
+            (10, 0.065303),
+            (784, 0.062532),
+        ];
+        for (d, want) in cases {
+            let got = slice_constant(d).unwrap();
+            assert!((got - want).abs() < 6e-7, "c_{d} = {got}, paper {want}");
+        }
+        assert!(slice_constant(1).is_err());
+    }
+
+    #[test]
+    fn angles_are_accurate_at_both_ends() {
+        for theta in [1e-4, 0.3, PI / 3.0, 2.0, PI - 1e-4] {
+            let c = theta.cos();
+            let (t, s) = angle_from_cosine(c);
+            // c carries a rounding error of 1e-16, which 1 - |c| magnifies.
+            let tol = 1e-15 / (1.0 - c.abs());
+            assert!((t - theta).abs() < tol * theta, "{theta}: {t}");
+            assert!((s - theta.sin()).abs() < tol * s, "{theta}: {s}");
+        }
+        assert_eq!(angle_from_cosine(1.0 + 1e-15), (0.0, 0.0));
+        assert_eq!(angle_from_cosine(-1.0 - 1e-15).0, PI);
+        assert!((slice_volume_of_cosine(0.0) - 0.25).abs() < 1e-15);
+        assert_eq!(slice_volume(0.0), 0.5);
+    }
+
+    #[test]
+    fn unit_directions_and_angles_of_a_small_set() {
+        let w = Matrix::from_vec(4, 2, vec![2.0, 0.0, 0.0, 0.0, 0.0, -3.0, -1.0, 1.0]);
+        let dirs = unit_directions(&w);
+        assert_eq!(
+            (dirs.kept.clone(), dirs.skipped_rows.clone()),
+            (vec![0, 2, 3], vec![1])
+        );
+        assert_eq!(dirs.norms[..2], [2.0, 3.0]);
+        let a = pairwise_angles(&dirs.u);
+        let want = [
+            [0.0, PI / 2.0, 3.0 * PI / 4.0],
+            [PI / 2.0, 0.0, 3.0 * PI / 4.0],
+            [3.0 * PI / 4.0, 3.0 * PI / 4.0, 0.0],
+        ];
+        for (k, want_row) in want.iter().enumerate() {
+            for (l, w) in want_row.iter().enumerate() {
+                assert!((a.row(k)[l] - w).abs() < 1e-15, "{k} {l}");
+            }
+        }
+        // Non-finite rows have no direction either.
+        let w = Matrix::from_vec(2, 1, vec![f32::INFINITY, 1.0]);
+        assert_eq!(unit_directions(&w).skipped_rows, vec![0]);
+    }
+}
