@@ -107,7 +107,7 @@ impl RunSpec {
             }
             Self::Kernel(s) => {
                 let diverse = if s.units == kernel::Units::Diverse {
-                    1e-9 * (kernel::DIVERSE_STEPS * s.width * s.width * s.dim) as f64
+                    4e-9 * (kernel::DIVERSE_STEPS * s.width * s.width * s.dim) as f64
                 } else {
                     0.0
                 };
@@ -129,17 +129,16 @@ impl RunSpec {
     }
 }
 
-/// Executes a run that needs no loaded data set.
-pub fn execute(spec: &RunSpec, mnist_data: Option<&(Dataset, Dataset)>) -> Result<RunOutcome> {
+/// Executes a run (MNIST runs on the prepared MNIST).
+pub fn execute(spec: &RunSpec, mnist_data: Option<&mnist_reg::Prepared>) -> Result<RunOutcome> {
     Ok(match spec {
         RunSpec::LossBound(s) => RunOutcome::LossBound(loss_bound::execute(s)?),
         RunSpec::Diversity(s) => RunOutcome::Diversity(diversity::execute(s)?),
         RunSpec::Kernel(s) => RunOutcome::Kernel(kernel::execute(s)?),
         RunSpec::SyntheticReg(s) => RunOutcome::SyntheticReg(synthetic_reg::execute(s)?),
         RunSpec::MnistReg(s) => {
-            let (train, test) =
-                mnist_data.expect("MNIST runs are planned only when MNIST is present");
-            RunOutcome::MnistReg(mnist_reg::execute(s, train, test)?)
+            let data = mnist_data.expect("MNIST runs are planned only when MNIST is present");
+            RunOutcome::MnistReg(mnist_reg::execute(s, data)?)
         }
     })
 }
@@ -279,7 +278,9 @@ pub fn reproduce(
         }
     };
     let owned = |key: &str| options.shard.is_none_or(|s| s.owns(key));
-    let (mut done_now, mut mnist_data) = (0, None::<(Dataset, Dataset)>);
+    let mut done_now = 0;
+    let mut raw_mnist: Option<(Dataset, Dataset)> = None;
+    let mut mnist_data: Option<mnist_reg::Prepared> = None;
     let mut mine_total;
     loop {
         let planned: Vec<(String, RunSpec)> = plan
@@ -310,11 +311,18 @@ pub fn reproduce(
         progress.plan(&per);
         for (key, spec) in todo {
             let t = Instant::now();
-            if matches!(spec, RunSpec::MnistReg(_)) && mnist_data.is_none() {
-                let dir = mnist_dir
-                    .as_ref()
-                    .expect("MNIST runs are planned only when MNIST is present");
-                mnist_data = Some(mnist::load(dir)?);
+            if let RunSpec::MnistReg(m) = spec {
+                if raw_mnist.is_none() {
+                    let dir = mnist_dir
+                        .as_ref()
+                        .expect("MNIST runs are planned only when MNIST is present");
+                    raw_mnist = Some(mnist::load(dir)?);
+                }
+                let sizes = (m.train_samples, m.validation);
+                if mnist_data.as_ref().is_none_or(|d| d.sizes != sizes) {
+                    let (train, test) = raw_mnist.as_ref().expect("just loaded");
+                    mnist_data = Some(mnist_reg::Prepared::new(train, test, sizes.0, sizes.1));
+                }
             }
             let outcome = execute(spec, mnist_data.as_ref())?;
             store.put(

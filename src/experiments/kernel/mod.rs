@@ -26,7 +26,7 @@ pub enum Units {
 }
 
 /// Gradient steps that make the diverse units.
-pub const DIVERSE_STEPS: usize = 30;
+pub const DIVERSE_STEPS: usize = 20;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Plan {
@@ -64,6 +64,7 @@ impl Plan {
         Self {
             seeds: 3,
             points: spread(&self.points, 2),
+            width: self.width / 3,
             sweep_widths: spread(&self.sweep_widths[..self.sweep_widths.len() - 1], 4),
             diverse_max_width: 1000,
             ..self.clone()

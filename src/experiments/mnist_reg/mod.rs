@@ -85,8 +85,8 @@ impl Plan {
         Self {
             widths: self.widths[..2].to_vec(),
             epochs: 1,
-            train_samples: 10_000,
-            validation: 2_000,
+            train_samples: 6_000,
+            validation: 1_000,
             selection_seeds: 1,
             seeds: 2,
             max_widening: 0,
@@ -246,23 +246,54 @@ pub struct Outcome {
     pub l2_discrepancy_sq: f64,
 }
 
-/// Executes an MNIST run on the loaded (raw) MNIST train/test sets.
-pub fn execute(spec: &Spec, mnist_train: &Dataset, mnist_test: &Dataset) -> Result<Outcome> {
-    // A fixed seeded permutation of the 60,000 (the same for every run): the first
-    // `train_samples` train, the next `validation` validate.
-    let mut order: Vec<usize> = (0..mnist_train.len()).collect();
-    SeededRng::new(0, Stream::Split).shuffle(&mut order);
-    let n_train = spec.train_samples.min(mnist_train.len() - spec.validation);
-    let mut train_data = mnist_train.select(&order[..n_train], "MNIST training part");
-    let mut val_data = mnist_train.select(
-        &order[n_train..n_train + spec.validation],
-        "MNIST validation part",
-    );
-    let mut test_data = mnist_test.clone();
-    let t = InputTransform::fit(InputScaling::Sphere, &train_data.x);
-    for d in [&mut train_data, &mut val_data, &mut test_data] {
-        t.apply(&mut d.x);
+/// MNIST split and scaled for the runs: the training part, the validation part and the
+/// test set, inputs on the unit sphere (prepared once; every run of a plan shares it).
+pub struct Prepared {
+    pub sizes: (usize, usize),
+    pub train: Dataset,
+    pub validation: Dataset,
+    pub test: Dataset,
+}
+
+impl Prepared {
+    /// A fixed seeded permutation of the 60,000 (the same for every run): the first
+    /// `train_samples` train, the next `validation` validate.
+    pub fn new(
+        mnist_train: &Dataset,
+        mnist_test: &Dataset,
+        train_samples: usize,
+        validation: usize,
+    ) -> Self {
+        let mut order: Vec<usize> = (0..mnist_train.len()).collect();
+        SeededRng::new(0, Stream::Split).shuffle(&mut order);
+        let n_train = train_samples.min(mnist_train.len() - validation);
+        let mut train = mnist_train.select(&order[..n_train], "MNIST training part");
+        let mut val = mnist_train.select(
+            &order[n_train..n_train + validation],
+            "MNIST validation part",
+        );
+        let mut test = mnist_test.clone();
+        let t = InputTransform::fit(InputScaling::Sphere, &train.x);
+        for d in [&mut train, &mut val, &mut test] {
+            t.apply(&mut d.x);
+        }
+        Self {
+            sizes: (train_samples, validation),
+            train,
+            validation: val,
+            test,
+        }
     }
+}
+
+/// Executes an MNIST run on the prepared data (whose sizes must be the spec's).
+pub fn execute(spec: &Spec, data: &Prepared) -> Result<Outcome> {
+    assert_eq!(
+        data.sizes,
+        (spec.train_samples, spec.validation),
+        "MNIST prepared for other sizes"
+    );
+    let (train_data, val_data, test_data) = (&data.train, &data.validation, &data.test);
     let settings = TrainSettings {
         width: spec.width,
         epochs: spec.epochs,
@@ -277,13 +308,12 @@ pub fn execute(spec: &Spec, mnist_train: &Dataset, mnist_test: &Dataset) -> Resu
         reg_every: spec.reg_every,
         ..TrainSettings::default()
     };
-    let cfg = settings.resolve(&train_data)?;
-    let (state, m) = train_to_end(&cfg, &train_data, &test_data)?;
-    let (validation_loss, validation_error) = score(&state.net, cfg.loss, &val_data);
-    let _ = validation_loss;
-    let (test_loss, test_error) = score(&state.net, cfg.loss, &test_data);
+    let cfg = settings.resolve(train_data)?;
+    let (state, m) = train_to_end(&cfg, train_data, test_data)?;
+    let (_, validation_error) = score(&state.net, cfg.loss, val_data);
+    let (test_loss, test_error) = score(&state.net, cfg.loss, test_data);
     Ok(Outcome {
-        train_loss: score(&state.net, cfg.loss, &train_data).0,
+        train_loss: score(&state.net, cfg.loss, train_data).0,
         validation_error: validation_error.unwrap_or(f64::NAN),
         test_error: test_error.unwrap_or(f64::NAN),
         test_loss,
