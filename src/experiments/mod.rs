@@ -350,7 +350,7 @@ pub fn reproduce(
             &plan,
             &Results { runs },
             mnist_note.as_deref(),
-            started.elapsed().as_secs_f64(),
+            wall_seconds,
         )?)
     } else {
         progress.note(&format!(

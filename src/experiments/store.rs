@@ -103,6 +103,21 @@ impl Store {
         }
     }
 
+    /// Adds `seconds` to the wall time spent running this directory's runs (kept in
+    /// `runs/wall_seconds.json`, summed over the invocations that ran something); returns
+    /// the total.
+    pub fn add_wall_seconds(&self, seconds: f64) -> Result<f64> {
+        let path = self.dir.join("wall_seconds.json");
+        let before: f64 = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(0.0);
+        if seconds > 0.0 {
+            write_atomic(&path, format!("{}", before + seconds).as_bytes())?;
+        }
+        Ok(before + seconds)
+    }
+
     /// Files found corrupted so far.
     pub fn corrupt(&self) -> Vec<PathBuf> {
         self.corrupt.borrow().clone()

@@ -151,8 +151,8 @@ pub fn render(
         Block::Heading(1, format!("Reproduction of Xie, Liang & Song (AISTATS 2017){}", if plan.quick { " — quick run" } else { "" })),
         Block::Paragraph(format!(
             "Every number, verdict and plot below was computed by diversenet {} from {} stored runs ({:.0} s of computation; \
-             this invocation took {:.0} s of wall time). Regenerate with the command below; finished runs are reused. \
-             Each table and plot was made by it.",
+             {:.0} s of wall time over the invocations that ran them). Regenerate with the command below; finished runs are \
+             reused. Each table and plot was made by it.",
             env!("CARGO_PKG_VERSION"),
             results.runs.len(),
             computation,

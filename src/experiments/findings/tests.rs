@@ -461,10 +461,7 @@ fn stratified_correlation_decides_not_the_pooled_one() {
     let results = diversity_results(&plan, |width, t, seed, _| {
         let offset = if width == 20 { 10.0 } else { 0.0 };
         let disc = offset + t as f64 + seed as f64 * 0.1;
-        (
-            disc,
-            100.0 + 2.0 * offset - disc + (seed % 3) as f64 * 0.01,
-        )
+        (disc, 100.0 + 2.0 * offset - disc + (seed % 3) as f64 * 0.01)
     });
     let s = diversity::report::section(&plan, &results);
     let c = find(&s, "rq2-train");

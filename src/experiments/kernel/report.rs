@@ -245,11 +245,14 @@ pub fn section(plan: &Plan, results: &Results) -> Section {
             .map(|e| (e.u as f64, e.log10_gamma))
             .collect();
         if let Some(&(u_last, g_last)) = pts.last() {
+            // The rate line spans the data's own range of log10 gamma_u, ending at the last point.
+            let top = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+            let u_start = (u_last * 10f64.powf(-(top - g_last) / d as f64)).max(1.0);
             let rate = |u: f64| g_last - d as f64 * (u / u_last).log10();
             fig.push(Series::line(format!("d = {d}"), pts.clone()));
             fig.push(Series::line(
                 format!("u^(−{d}) rate, d = {d}"),
-                vec![(2.0, rate(2.0)), (u_last, g_last)],
+                vec![(u_start, rate(u_start)), (u_last, g_last)],
             ));
         }
         for &m in &[100usize, 200, 300] {
