@@ -168,7 +168,7 @@ fn model_file_round_trips_the_network() {
     );
     assert_eq!(model.transform.mean.len(), 6);
     assert!(!model.classes);
-    assert_eq!(model.config.epochs, 2);
+    assert_eq!(model.config.epochs(), 2);
 }
 
 #[test]

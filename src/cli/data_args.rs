@@ -85,7 +85,7 @@ pub fn model_and_data(
     split: &str,
 ) -> Result<(ModelFile, data::Dataset)> {
     let model = load_model(model_path)?;
-    let (train_data, test_data) = data.load(seed.unwrap_or(model.config.seed))?;
+    let (train_data, test_data) = data.load(seed.unwrap_or(model.config.seed()))?;
     let mut dataset = match split {
         "test" => test_data,
         "train" => train_data,

@@ -59,7 +59,7 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
     let options = AnalysisOptions {
         points: args.points,
         all_points: args.all_points,
-        seed: args.seed.unwrap_or(model.config.seed),
+        seed: args.seed.unwrap_or(model.config.seed()),
         monte_carlo: args.monte_carlo,
     };
     let a = theory::analyze(&model.net, &dataset, &options)?;

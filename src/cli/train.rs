@@ -186,6 +186,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         checkpoint_every: args.checkpoint_every,
         regularizers: regularizers(&args.reg, &args.lambda)?,
         reg_every: args.reg_every,
+        exact_metrics_every: TrainSettings::default().exact_metrics_every,
     };
     let (train_data, test_data) = args.data.load(args.seed)?;
     let bar = ProgressBar::with_draw_target(
@@ -227,13 +228,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
 
 pub fn eval(args: EvalArgs) -> Result<()> {
     let (model, dataset) = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
-    let (loss, error) = score(&model.net, model.config.loss, &dataset);
+    let (loss, error) = score(&model.net, model.config.loss(), &dataset);
     let result = serde_json::json!({
         "model": args.model,
         "data": dataset.name,
         "split": args.split,
         "samples": dataset.len(),
-        "loss_function": model.config.loss,
+        "loss_function": model.config.loss(),
         "loss": loss,
         "error": error,
     });

@@ -87,7 +87,7 @@ pub(crate) fn train_to_end(
 ) -> Result<(TrainState<f32>, EpochMetrics)> {
     let mut last = None;
     let mut obs = Collect {
-        wanted: vec![cfg.epochs],
+        wanted: vec![cfg.epochs()],
         each: |m: &EpochMetrics, _: &TrainState<f32>| {
             last = Some(m.clone());
             Ok(())

@@ -338,6 +338,11 @@ pub fn reproduce(
         .into_iter()
         .map(|s| (run_key(&s), s))
         .collect();
+    let wall_seconds = store.add_wall_seconds(if done_now > 0 {
+        started.elapsed().as_secs_f64()
+    } else {
+        0.0
+    })?;
     let runs: Vec<StoredRun> = planned
         .iter()
         .filter_map(|(k, s)| store.get(k, s))

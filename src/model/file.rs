@@ -14,9 +14,10 @@ use crate::error::{Error, Result};
 use crate::files::{hex, write_atomic};
 use crate::linalg::{Matrix, Real};
 
+use super::config::TrainConfig;
 use super::network::Network;
 use super::optim::OptimizerState;
-use super::train::{tensor_lengths, TrainConfig, TrainState};
+use super::train::{tensor_lengths, TrainState};
 
 /// Metadata key of the content checksum.
 pub const CHECKSUM_KEY: &str = "diversenet.sha256";
@@ -262,16 +263,16 @@ fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, T
     })?;
     let w = file.matrix::<T>("W", path)?;
     let v = file.matrix::<T>("V", path)?;
-    if w.rows() != config.width
-        || w.cols() != config.dim
-        || v.rows() != config.outputs
-        || v.cols() != config.width
+    if w.rows() != config.width()
+        || w.cols() != config.dim()
+        || v.rows() != config.outputs()
+        || v.cols() != config.width()
     {
         return Err(Error::format(
             path,
             format!(
                 "tensor shapes W {}x{} and V {}x{} disagree with the configuration (n={}, d={}, c={})",
-                w.rows(), w.cols(), v.rows(), v.cols(), config.width, config.dim, config.outputs
+                w.rows(), w.cols(), v.rows(), v.cols(), config.width(), config.dim(), config.outputs()
             ),
         ));
     }
@@ -279,7 +280,7 @@ fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, T
         Network {
             w,
             v,
-            output_layer: config.output_layer,
+            output_layer: config.output_layer(),
         },
         config,
     ))
@@ -316,7 +317,9 @@ pub fn load_model(path: &Path) -> Result<ModelFile> {
     let (mean, scale) = if scaling == InputScaling::Standardise {
         let mean = file.matrix::<f64>("input_mean", path)?.into_vec();
         let scale = file.matrix::<f64>("input_scale", path)?.into_vec();
-        if mean.len() != config.dim || scale.len() != config.dim || scale.iter().any(|s| *s <= 0.0)
+        if mean.len() != config.dim()
+            || scale.len() != config.dim()
+            || scale.iter().any(|s| *s <= 0.0)
         {
             return Err(Error::format(
                 path,
@@ -389,7 +392,7 @@ pub fn load_checkpoint<T: Real>(path: &Path) -> Result<(TrainState<T>, TrainConf
     }
     let (net, config) = get_network::<T>(&file, path)?;
     let lengths = tensor_lengths(&net);
-    let per = config.optimizer.buffers_per_tensor();
+    let per = config.optimizer().buffers_per_tensor();
     let mut buffers = Vec::new();
     for i in 0..per * lengths.len() {
         let b = file
@@ -410,7 +413,7 @@ pub fn load_checkpoint<T: Real>(path: &Path) -> Result<(TrainState<T>, TrainConf
     let state = TrainState {
         net,
         optimizer: OptimizerState {
-            kind: config.optimizer,
+            kind: config.optimizer(),
             steps: file.meta_parse("optimizer_steps", path)?,
             buffers,
         },

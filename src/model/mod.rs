@@ -2,6 +2,7 @@
 //! losses and their gradients, optimisers, the training loop, model files and run
 //! directories.
 
+pub mod config;
 pub mod file;
 pub mod loss;
 pub mod network;
@@ -9,7 +10,8 @@ pub mod optim;
 pub mod run;
 pub mod train;
 
+pub use config::{Precision, TrainConfig, TrainSettings};
 pub use loss::Loss;
 pub use network::{Network, OutputLayer};
 pub use optim::{LrSchedule, OptimizerKind};
-pub use train::{EpochMetrics, Precision, TrainConfig, TrainSettings};
+pub use train::EpochMetrics;

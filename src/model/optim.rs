@@ -24,13 +24,9 @@ impl OptimizerKind {
         match name {
             "gd" => Ok(Self::Gd),
             "sgd" => {
-                if !(0.0..1.0).contains(&momentum) {
-                    return Err(Error::config(
-                        "momentum",
-                        format!("{momentum} is not in [0, 1)"),
-                    ));
-                }
-                Ok(Self::Sgd { momentum })
+                let kind = Self::Sgd { momentum };
+                super::config::check_optimizer(kind)?;
+                Ok(kind)
             }
             "adam" => Ok(Self::Adam {
                 beta1: 0.9,
@@ -104,8 +100,9 @@ impl FromStr for LrSchedule {
 }
 
 impl LrSchedule {
-    /// The learning rate at `step` (0-based, of `total_steps`) in `epoch` (0-based).
-    pub fn lr(&self, base: f64, epoch: usize, step: usize, total_steps: usize) -> f64 {
+    /// The learning rate at `step` (0-based, of `total_steps`) in `epoch` (0-based). Only
+    /// a validated [`super::TrainConfig`]'s schedule reaches it (a step period of at least 1).
+    pub(crate) fn lr(&self, base: f64, epoch: usize, step: usize, total_steps: usize) -> f64 {
         match *self {
             Self::Constant => base,
             Self::Cosine => {

@@ -11,10 +11,9 @@ use crate::error::{Error, Result};
 use crate::files::write_atomic;
 use crate::linalg::Real;
 
+use super::config::{Precision, TrainConfig, TrainSettings};
 use super::file::{load_checkpoint, save_checkpoint, save_model};
-use super::train::{
-    train, EpochMetrics, Precision, TrainConfig, TrainObserver, TrainSettings, TrainState,
-};
+use super::train::{train, EpochMetrics, TrainObserver, TrainState};
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -69,28 +68,33 @@ pub fn run_training(
     let transform = InputTransform::fit(settings.scaling, &train_data.x);
     let zero_inputs = transform.apply(&mut train_data.x) + transform.apply(&mut test_data.x);
     let config = settings.resolve(&train_data)?;
-    match config.precision {
-        Precision::F32 => run_typed::<f32>(
-            &config,
-            &transform,
-            &train_data,
-            &test_data,
-            out_dir,
-            resume,
-            zero_inputs,
-            progress,
-        ),
-        Precision::F64 => run_typed::<f64>(
-            &config,
-            &transform,
-            &train_data,
-            &test_data,
-            out_dir,
-            resume,
-            zero_inputs,
-            progress,
-        ),
+    let job = RunJob {
+        config: &config,
+        transform: &transform,
+        train_data: &train_data,
+        test_data: &test_data,
+        out_dir,
+        resume,
+        zero_inputs,
+        progress,
+    };
+    match config.precision() {
+        Precision::F32 => run_typed::<f32>(job),
+        Precision::F64 => run_typed::<f64>(job),
     }
+}
+
+/// Everything one run needs once its data are scaled and its configuration resolved.
+struct RunJob<'a> {
+    config: &'a TrainConfig,
+    transform: &'a InputTransform,
+    train_data: &'a Dataset,
+    test_data: &'a Dataset,
+    out_dir: &'a Path,
+    resume: bool,
+    /// All-zero inputs found while scaling (reported in the summary).
+    zero_inputs: usize,
+    progress: &'a mut dyn RunProgress,
 }
 
 struct DiskObserver<'a> {
@@ -113,7 +117,9 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
         // Durable (and whole) before the checkpoint that claims this epoch is written.
         write_atomic(&self.metrics_path, self.metrics_text.as_bytes())?;
         let epoch = metrics.epoch;
-        if epoch > 0 && (epoch % self.config.checkpoint_every == 0 || epoch == self.config.epochs) {
+        if epoch > 0
+            && (epoch % self.config.checkpoint_every() == 0 || epoch == self.config.epochs())
+        {
             // Keep the last good checkpoint until the new one is complete.
             if self.checkpoint_path.exists() {
                 let previous = self
@@ -183,17 +189,17 @@ fn remove_stale_temporaries(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_typed<T: Real>(
-    config: &TrainConfig,
-    transform: &InputTransform,
-    train_data: &Dataset,
-    test_data: &Dataset,
-    out_dir: &Path,
-    resume: bool,
-    zero_inputs: usize,
-    progress: &mut dyn RunProgress,
-) -> Result<RunSummary> {
+fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
+    let RunJob {
+        config,
+        transform,
+        train_data,
+        test_data,
+        out_dir,
+        resume,
+        zero_inputs,
+        progress,
+    } = job;
     let metrics_path = out_dir.join(METRICS_FILE);
     let checkpoint_path = out_dir.join(CHECKPOINT_FILE);
     let model_path = out_dir.join(MODEL_FILE);
@@ -260,7 +266,7 @@ fn run_typed<T: Real>(
     // The kept metrics, rewritten atomically; each epoch replaces the file again.
     let metrics_text: String = kept.iter().map(|(line, _)| line.as_str()).collect();
     write_atomic(&metrics_path, metrics_text.as_bytes())?;
-    let total_steps = (config.steps_per_epoch() * config.epochs) as u64;
+    let total_steps = (config.steps_per_epoch() * config.epochs()) as u64;
     progress.start(total_steps, state.optimizer.steps);
     let mut observer = DiskObserver {
         config,

@@ -2,242 +2,17 @@
 //! epochs of minibatch (or full-batch) steps, each epoch closed by an exact evaluation of
 //! the training loss, its full gradient norm and the test metrics.
 
-use std::str::FromStr;
 use std::time::Instant;
 
-use crate::data::{Dataset, InputScaling, Targets};
+use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
 use crate::linalg::{norm, Matrix, Real};
-use crate::regularizer::RegTerm;
 use crate::rng::{SeededRng, Stream};
 
+use super::config::TrainConfig;
 use super::loss::{loss_and_gradient, BatchTargets, BatchTotals, Gradient, Loss, Workspace};
 use super::network::{Network, OutputLayer};
-use super::optim::{LrSchedule, OptimizerKind, OptimizerState};
-
-/// Floating-point precision of training.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    #[default]
-    F32,
-    F64,
-}
-
-impl FromStr for Precision {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "f32" => Ok(Self::F32),
-            "f64" => Ok(Self::F64),
-            _ => Err(Error::config(
-                "precision",
-                format!("`{s}`: expected f32 or f64"),
-            )),
-        }
-    }
-}
-
-/// What a user asks for; `None` fields are chosen from the data by [`TrainSettings::resolve`].
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainSettings {
-    /// Hidden units n.
-    pub width: usize,
-    pub epochs: usize,
-    pub seed: u64,
-    pub optimizer: OptimizerKind,
-    pub lr: f64,
-    pub schedule: LrSchedule,
-    /// Minibatch size (ignored by full-batch `gd`).
-    pub batch_size: usize,
-    /// Default: squared for real targets, cross-entropy for classes.
-    pub loss: Option<Loss>,
-    /// Default: fixed +/-1 for real targets (the theory), trained for classes.
-    pub output_layer: Option<OutputLayer>,
-    pub scaling: InputScaling,
-    pub precision: Precision,
-    /// Standard deviation of W's entries. Default: 1/sqrt(mean ||x||^2), which gives the
-    /// pre-activations w_k . x unit variance, divided by sqrt(n) when V is fixed to +/-1 so
-    /// that the initial outputs have variance of order 1 (a trained V starts at N(0, 1/n)).
-    pub init_scale: Option<f64>,
-    /// Write a checkpoint every this many epochs (and at the end).
-    pub checkpoint_every: usize,
-    /// Regularisers of W added to the loss: L + sum lambda_i R_i(W).
-    pub regularizers: Vec<RegTerm>,
-    /// Apply the regularisers' gradient every this many steps, scaled by that number so
-    /// that its average is unchanged (a cheaper option for large n).
-    pub reg_every: usize,
-}
-
-impl Default for TrainSettings {
-    fn default() -> Self {
-        Self {
-            width: 100,
-            epochs: 20,
-            seed: 0,
-            optimizer: OptimizerKind::parse("adam", 0.0).expect("adam"),
-            lr: 1e-2,
-            schedule: LrSchedule::Constant,
-            batch_size: 128,
-            loss: None,
-            output_layer: None,
-            scaling: InputScaling::Sphere,
-            precision: Precision::F32,
-            init_scale: None,
-            checkpoint_every: 1,
-            regularizers: Vec::new(),
-            reg_every: 1,
-        }
-    }
-}
-
-/// A validated configuration: every choice made, checked against the data.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainConfig {
-    pub width: usize,
-    pub epochs: usize,
-    pub seed: u64,
-    pub optimizer: OptimizerKind,
-    pub lr: f64,
-    pub schedule: LrSchedule,
-    /// Effective batch size (the training-set size for `gd`).
-    pub batch_size: usize,
-    pub loss: Loss,
-    pub output_layer: OutputLayer,
-    pub scaling: InputScaling,
-    pub precision: Precision,
-    pub init_scale: f64,
-    pub checkpoint_every: usize,
-    /// Regularisers with lambda > 0 (a lambda of 0 is dropped: training is then
-    /// bit-identical to training without it).
-    #[serde(default)]
-    pub regularizers: Vec<RegTerm>,
-    #[serde(default = "one")]
-    pub reg_every: usize,
-    /// Input dimension d.
-    pub dim: usize,
-    /// Outputs c.
-    pub outputs: usize,
-    pub train_samples: usize,
-}
-
-fn one() -> usize {
-    1
-}
-
-impl TrainConfig {
-    /// Optimisation steps per epoch.
-    pub fn steps_per_epoch(&self) -> usize {
-        self.train_samples.div_ceil(self.batch_size)
-    }
-    /// Whether `other` describes the same run up to its epoch count (so it can resume this one).
-    pub fn same_run_as(&self, other: &TrainConfig) -> bool {
-        TrainConfig {
-            epochs: 0,
-            checkpoint_every: 0,
-            ..self.clone()
-        } == TrainConfig {
-            epochs: 0,
-            checkpoint_every: 0,
-            ..other.clone()
-        }
-    }
-}
-
-impl TrainSettings {
-    /// Validates the settings against the (already scaled) training data.
-    pub fn resolve(&self, train: &Dataset) -> Result<TrainConfig> {
-        if self.width == 0 {
-            return Err(Error::config("width", "must be at least 1 hidden unit"));
-        }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(Error::config(
-                "lr",
-                format!("{} is not a finite value > 0", self.lr),
-            ));
-        }
-        if self.batch_size == 0 && self.optimizer != OptimizerKind::Gd {
-            return Err(Error::config("batch-size", "must be at least 1"));
-        }
-        if self.checkpoint_every == 0 {
-            return Err(Error::config("checkpoint-every", "must be at least 1"));
-        }
-        if self.reg_every == 0 {
-            return Err(Error::config("reg-every", "must be at least 1"));
-        }
-        for term in &self.regularizers {
-            RegTerm::new(term.kind, term.lambda)?;
-        }
-        let classes = matches!(train.targets, Targets::Classes { .. });
-        let loss = self.loss.unwrap_or(if classes {
-            Loss::CrossEntropy
-        } else {
-            Loss::Squared
-        });
-        if loss == Loss::CrossEntropy && !classes {
-            return Err(Error::config(
-                "loss",
-                "cross-entropy needs class labels; these targets are real values (use squared)",
-            ));
-        }
-        let output_layer = self.output_layer.unwrap_or(if classes {
-            OutputLayer::Trained
-        } else {
-            OutputLayer::Fixed
-        });
-        let init_scale = match self.init_scale {
-            Some(s) if s > 0.0 && s.is_finite() => s,
-            Some(s) => {
-                return Err(Error::config(
-                    "init-scale",
-                    format!("{s} is not a finite value > 0"),
-                ))
-            }
-            None => {
-                let mean_sq =
-                    train.x.as_slice().iter().map(|v| v * v).sum::<f64>() / train.len() as f64;
-                let unit_preactivation = if mean_sq > 0.0 {
-                    1.0 / mean_sq.sqrt()
-                } else {
-                    1.0
-                };
-                match output_layer {
-                    OutputLayer::Fixed => unit_preactivation / (self.width as f64).sqrt(),
-                    OutputLayer::Trained => unit_preactivation,
-                }
-            }
-        };
-        let batch_size = match self.optimizer {
-            OptimizerKind::Gd => train.len(),
-            _ => self.batch_size.min(train.len()),
-        };
-        Ok(TrainConfig {
-            width: self.width,
-            epochs: self.epochs,
-            seed: self.seed,
-            optimizer: self.optimizer,
-            lr: self.lr,
-            schedule: self.schedule,
-            batch_size,
-            loss,
-            output_layer,
-            scaling: self.scaling,
-            precision: self.precision,
-            init_scale,
-            checkpoint_every: self.checkpoint_every,
-            regularizers: self
-                .regularizers
-                .iter()
-                .copied()
-                .filter(|t| t.lambda > 0.0)
-                .collect(),
-            reg_every: self.reg_every,
-            dim: train.dim(),
-            outputs: train.targets.outputs(),
-            train_samples: train.len(),
-        })
-    }
-}
+use super::optim::{OptimizerKind, OptimizerState};
 
 /// One line of `metrics.jsonl`: the state after `epoch` epochs (epoch 0 is the initial network).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -285,21 +60,21 @@ pub struct TrainState<T> {
 impl<T: Real> TrainState<T> {
     /// The initial state of a run.
     pub fn initial(cfg: &TrainConfig) -> Self {
-        let mut rng = SeededRng::new(cfg.seed, Stream::Init);
+        let mut rng = SeededRng::new(cfg.seed(), Stream::Init);
         let net = Network::init(
-            cfg.dim,
-            cfg.width,
-            cfg.outputs,
-            cfg.output_layer,
-            cfg.init_scale,
+            cfg.dim(),
+            cfg.width(),
+            cfg.outputs(),
+            cfg.output_layer(),
+            cfg.init_scale(),
             &mut rng,
         );
-        let optimizer = OptimizerState::new(cfg.optimizer, &tensor_lengths(&net));
+        let optimizer = OptimizerState::new(cfg.optimizer(), &tensor_lengths(&net));
         Self {
             net,
             optimizer,
             epochs_done: 0,
-            batch_rng_position: SeededRng::new(cfg.seed, Stream::Batches).position(),
+            batch_rng_position: SeededRng::new(cfg.seed(), Stream::Batches).position(),
             wall_s: 0.0,
         }
     }
@@ -395,14 +170,14 @@ impl<T: Real> BatchBuffers<T> {
 /// Adds lambda * k * dR/dW of every regulariser to the gradient on every k-th step
 /// (k = `reg_every`; the step about to be taken is number `steps + 1`).
 fn add_regularizers<T: Real>(cfg: &TrainConfig, state: &TrainState<T>, grad: &mut Gradient<T>) {
-    if cfg.regularizers.is_empty() || (state.optimizer.steps as usize) % cfg.reg_every != 0 {
+    if cfg.regularizers().is_empty() || (state.optimizer.steps as usize) % cfg.reg_every() != 0 {
         return;
     }
-    for term in &cfg.regularizers {
+    for term in cfg.regularizers() {
         crate::regularizer::value_and_gradient(
             term.kind,
             &state.net.w,
-            Some((&mut grad.w, term.lambda * cfg.reg_every as f64)),
+            Some((&mut grad.w, term.lambda * cfg.reg_every() as f64)),
         );
     }
 }
@@ -431,13 +206,13 @@ pub fn time_training_steps<T: Real>(
     let mut state = TrainState::<T>::initial(cfg);
     let x: Matrix<T> = data.x.map(|&v| T::from_f64(v));
     let y = OwnedTargets::<T>::new(&data.targets);
-    let mut buffers = BatchBuffers::new(cfg.dim);
+    let mut buffers = BatchBuffers::new(cfg.dim());
     let mut grad = Gradient::zeros_like(&state.net);
     let mut ws = Workspace::default();
     let order: Vec<usize> = (0..data.len()).collect();
     let batches: Vec<&[usize]> = order
-        .chunks(cfg.batch_size)
-        .filter(|b| b.len() == cfg.batch_size)
+        .chunks(cfg.batch_size())
+        .filter(|b| b.len() == cfg.batch_size())
         .collect();
     assert!(
         !batches.is_empty(),
@@ -450,12 +225,12 @@ pub fn time_training_steps<T: Real>(
             &x,
             &y,
             batches[k % batches.len()],
-            cfg.loss,
+            cfg.loss(),
             &mut grad,
             &mut ws,
         );
         add_regularizers(cfg, state, &mut grad);
-        apply_update(state, &grad, cfg.lr);
+        apply_update(state, &grad, cfg.lr());
     };
     for k in 0..warmup {
         run(k, &mut state);
@@ -501,7 +276,7 @@ fn evaluate<T: Real>(
     (totals.loss_sum / m as f64, error)
 }
 
-/// Trains from `state` (fresh or resumed) until `cfg.epochs`, calling `observer` after each
+/// Trains from `state` (fresh or resumed) until `cfg.epochs()`, calling `observer` after each
 /// step and epoch. `train` and `test` must already be scaled. Stops with
 /// [`Error::Diverged`] if a loss becomes non-finite.
 pub fn train<T: Real>(
@@ -521,13 +296,13 @@ pub fn train<T: Real>(
     let mut grad = Gradient::zeros_like(&state.net);
     let m = x_train.rows();
     let steps_per_epoch = cfg.steps_per_epoch();
-    let total_steps = steps_per_epoch * cfg.epochs;
-    let mut rng = SeededRng::new(cfg.seed, Stream::Batches);
+    let total_steps = steps_per_epoch * cfg.epochs();
+    let mut rng = SeededRng::new(cfg.seed(), Stream::Batches);
     rng.set_position(state.batch_rng_position);
-    let mut buffers = BatchBuffers::new(cfg.dim);
+    let mut buffers = BatchBuffers::new(cfg.dim());
     let mut order: Vec<usize> = Vec::with_capacity(m);
-    let mut lr = cfg.schedule.lr(
-        cfg.lr,
+    let mut lr = cfg.schedule().lr(
+        cfg.lr(),
         state.epochs_done,
         state.optimizer.steps as usize,
         total_steps,
@@ -540,10 +315,10 @@ pub fn train<T: Real>(
                   observer: &mut dyn TrainObserver<T>|
      -> Result<()> {
         let (train_loss, train_error) =
-            evaluate(&state.net, &x_train, &y_train, cfg.loss, Some(grad), ws);
-        let (test_loss, test_error) = evaluate(&state.net, &x_test, &y_test, cfg.loss, None, ws);
+            evaluate(&state.net, &x_train, &y_train, cfg.loss(), Some(grad), ws);
+        let (test_loss, test_error) = evaluate(&state.net, &x_test, &y_test, cfg.loss(), None, ws);
         let grad_norm_w = norm(grad.w.as_slice());
-        let grad_norm = match cfg.output_layer {
+        let grad_norm = match cfg.output_layer() {
             OutputLayer::Trained => grad_norm_w.hypot(norm(grad.v.as_slice())),
             OutputLayer::Fixed => grad_norm_w,
         };
@@ -559,7 +334,7 @@ pub fn train<T: Real>(
             .ok()
             .map(|d| d.l2_slice_sq);
         let regularizers = cfg
-            .regularizers
+            .regularizers()
             .iter()
             .map(|t| {
                 (
@@ -588,25 +363,25 @@ pub fn train<T: Real>(
     if state.epochs_done == 0 && state.optimizer.steps == 0 {
         report(&state, lr, &mut ws, &mut grad, observer)?;
     }
-    while state.epochs_done < cfg.epochs {
+    while state.epochs_done < cfg.epochs() {
         let epoch = state.epochs_done;
         order.clear();
         order.extend(0..m);
-        if cfg.optimizer != OptimizerKind::Gd {
+        if cfg.optimizer() != OptimizerKind::Gd {
             rng.shuffle(&mut order);
         }
-        for batch in order.chunks(cfg.batch_size) {
+        for batch in order.chunks(cfg.batch_size()) {
             lr = cfg
-                .schedule
-                .lr(cfg.lr, epoch, state.optimizer.steps as usize, total_steps);
+                .schedule()
+                .lr(cfg.lr(), epoch, state.optimizer.steps as usize, total_steps);
             grad.clear();
-            let totals = if batch.len() == m && cfg.optimizer == OptimizerKind::Gd {
+            let totals = if batch.len() == m && cfg.optimizer() == OptimizerKind::Gd {
                 // Full batch: no copy, chunked like the evaluation.
                 let (loss, _) = evaluate(
                     &state.net,
                     &x_train,
                     &y_train,
-                    cfg.loss,
+                    cfg.loss(),
                     Some(&mut grad),
                     &mut ws,
                 );
@@ -616,7 +391,13 @@ pub fn train<T: Real>(
                 }
             } else {
                 buffers.step(
-                    &state.net, &x_train, &y_train, batch, cfg.loss, &mut grad, &mut ws,
+                    &state.net,
+                    &x_train,
+                    &y_train,
+                    batch,
+                    cfg.loss(),
+                    &mut grad,
+                    &mut ws,
                 )
             };
             add_regularizers(cfg, &state, &mut grad);
@@ -634,7 +415,7 @@ pub fn train<T: Real>(
         state.epochs_done += 1;
         state.batch_rng_position = rng.position();
         state.wall_s = wall_before + started.elapsed().as_secs_f64();
-        if state.epochs_done == cfg.epochs || observer.wants_epoch(state.epochs_done) {
+        if state.epochs_done == cfg.epochs() || observer.wants_epoch(state.epochs_done) {
             report(&state, lr, &mut ws, &mut grad, observer)?;
         }
     }

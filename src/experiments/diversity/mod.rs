@@ -163,6 +163,8 @@ pub fn execute(spec: &Spec) -> Result<Outcome> {
         width: spec.width,
         epochs: spec.epochs,
         seed: spec.seed,
+        // The reproduction measures exact metrics, never running averages.
+        exact_metrics_every: 1,
         batch_size: 32,
         precision: Precision::F64,
         regularizers: if lambda > 0.0 {
@@ -186,7 +188,7 @@ pub fn execute(spec: &Spec) -> Result<Outcome> {
             checkpoints.push(Checkpoint {
                 epoch: m.epoch,
                 train_loss: measured.loss,
-                test_loss: crate::model::train::score(&s.net, cfg.loss, &test_data).0,
+                test_loss: crate::model::train::score(&s.net, cfg.loss(), &test_data).0,
                 m: measured,
             });
             Ok(())

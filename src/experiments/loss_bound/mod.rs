@@ -133,6 +133,8 @@ pub fn execute(spec: &Spec) -> Result<Outcome> {
         width: spec.width,
         epochs: spec.steps,
         seed: spec.seed,
+        // The reproduction measures exact metrics, never running averages.
+        exact_metrics_every: 1,
         optimizer: OptimizerKind::Gd,
         lr: spec.lr,
         precision: Precision::F64,

@@ -298,6 +298,8 @@ pub fn execute(spec: &Spec, data: &Prepared) -> Result<Outcome> {
         width: spec.width,
         epochs: spec.epochs,
         seed: spec.seed,
+        // The reproduction measures exact metrics, never running averages.
+        exact_metrics_every: 1,
         lr: spec.lr,
         schedule: spec.schedule,
         loss: Some(spec.loss),
@@ -310,10 +312,10 @@ pub fn execute(spec: &Spec, data: &Prepared) -> Result<Outcome> {
     };
     let cfg = settings.resolve(train_data)?;
     let (state, m) = train_to_end(&cfg, train_data, test_data)?;
-    let (_, validation_error) = score(&state.net, cfg.loss, val_data);
-    let (test_loss, test_error) = score(&state.net, cfg.loss, test_data);
+    let (_, validation_error) = score(&state.net, cfg.loss(), val_data);
+    let (test_loss, test_error) = score(&state.net, cfg.loss(), test_data);
     Ok(Outcome {
-        train_loss: score(&state.net, cfg.loss, train_data).0,
+        train_loss: score(&state.net, cfg.loss(), train_data).0,
         validation_error: validation_error.unwrap_or(f64::NAN),
         test_error: test_error.unwrap_or(f64::NAN),
         test_loss,

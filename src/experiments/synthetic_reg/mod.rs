@@ -178,6 +178,8 @@ pub fn execute(spec: &Spec) -> Result<Outcome> {
         width: spec.width,
         epochs: spec.epochs,
         seed: spec.seed,
+        // The reproduction measures exact metrics, never running averages.
+        exact_metrics_every: 1,
         batch_size: 32,
         regularizers: if spec.lambda > 0.0 {
             vec![RegTerm::new(RegularizerKind::Discrepancy, spec.lambda)?]

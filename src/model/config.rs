@@ -1,0 +1,512 @@
+//! The training configuration: what a user asks for ([`TrainSettings`]) and the validated
+//! [`TrainConfig`] that training runs on. [`TrainSettings::resolve`] is the only way to build
+//! a `TrainConfig`; a configuration read back from a model file or checkpoint passes the same
+//! checks (`serde(try_from)`), so an invalid value (a step schedule of period 0, a momentum of
+//! 1, an Adam beta outside [0, 1)) never reaches the optimiser.
+
+use std::str::FromStr;
+
+use crate::data::{Dataset, InputScaling, Targets};
+use crate::error::{Error, Result};
+use crate::regularizer::RegTerm;
+
+use super::loss::Loss;
+use super::network::OutputLayer;
+use super::optim::{LrSchedule, OptimizerKind};
+
+/// Floating-point precision of training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    F64,
+}
+
+impl FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" => Ok(Self::F32),
+            "f64" => Ok(Self::F64),
+            _ => Err(Error::config(
+                "precision",
+                format!("`{s}`: expected f32 or f64"),
+            )),
+        }
+    }
+}
+
+/// What a user asks for; `None` fields are chosen from the data by [`TrainSettings::resolve`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainSettings {
+    /// Hidden units n.
+    pub width: usize,
+    pub epochs: usize,
+    pub seed: u64,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub schedule: LrSchedule,
+    /// Minibatch size (ignored by full-batch `gd`).
+    pub batch_size: usize,
+    /// Default: squared for real targets, cross-entropy for classes.
+    pub loss: Option<Loss>,
+    /// Default: fixed +/-1 for real targets (the theory), trained for classes.
+    pub output_layer: Option<OutputLayer>,
+    pub scaling: InputScaling,
+    pub precision: Precision,
+    /// Standard deviation of W's entries. Default: 1/sqrt(mean ||x||^2), which gives the
+    /// pre-activations w_k . x unit variance, divided by sqrt(n) when V is fixed to +/-1 so
+    /// that the initial outputs have variance of order 1 (a trained V starts at N(0, 1/n)).
+    pub init_scale: Option<f64>,
+    /// Write a checkpoint every this many epochs (and at the end).
+    pub checkpoint_every: usize,
+    /// Regularisers of W added to the loss: L + sum lambda_i R_i(W).
+    pub regularizers: Vec<RegTerm>,
+    /// Apply the regularisers' gradient every this many steps, scaled by that number so
+    /// that its average is unchanged (a cheaper option for large n).
+    pub reg_every: usize,
+    /// Exact training metrics (mean loss and error over the whole training set and the norm
+    /// of the full gradient, one fused pass) at epoch 0 and every this many epochs, and
+    /// always after the last epoch; 0 = never (the epoch's running averages are reported
+    /// instead, and epoch 0 gets a forward pass without the gradient). The library default
+    /// is 1, what the theory's measurements need; the CLI's `--exact-metrics` defaults to 0.
+    pub exact_metrics_every: usize,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            width: 100,
+            epochs: 20,
+            seed: 0,
+            optimizer: OptimizerKind::parse("adam", 0.0).expect("adam"),
+            lr: 1e-2,
+            schedule: LrSchedule::Constant,
+            batch_size: 128,
+            loss: None,
+            output_layer: None,
+            scaling: InputScaling::Sphere,
+            precision: Precision::F32,
+            init_scale: None,
+            checkpoint_every: 1,
+            regularizers: Vec::new(),
+            reg_every: 1,
+            exact_metrics_every: 1,
+        }
+    }
+}
+
+/// The stored form of a [`TrainConfig`] (the JSON of `config.json` and of model files).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct ConfigFields {
+    width: usize,
+    epochs: usize,
+    seed: u64,
+    optimizer: OptimizerKind,
+    lr: f64,
+    schedule: LrSchedule,
+    /// Effective batch size (the training-set size for `gd`).
+    batch_size: usize,
+    loss: Loss,
+    output_layer: OutputLayer,
+    scaling: InputScaling,
+    precision: Precision,
+    init_scale: f64,
+    checkpoint_every: usize,
+    /// Regularisers with lambda > 0 (a lambda of 0 is dropped: training is then
+    /// bit-identical to training without it).
+    #[serde(default)]
+    regularizers: Vec<RegTerm>,
+    #[serde(default = "one")]
+    reg_every: usize,
+    /// Input dimension d.
+    dim: usize,
+    /// Outputs c.
+    outputs: usize,
+    train_samples: usize,
+    #[serde(default = "one")]
+    exact_metrics_every: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn finite_positive(field: &str, value: f64) -> Result<()> {
+    if value > 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::config(
+            field,
+            format!("{value} is not a finite value > 0"),
+        ))
+    }
+}
+
+fn at_least_one(field: &str, value: usize, what: &str) -> Result<()> {
+    if value == 0 {
+        return Err(Error::config(field, format!("must be at least 1 {what}")));
+    }
+    Ok(())
+}
+
+/// Checks the optimiser's constants: momentum and the Adam betas in [0, 1), eps finite > 0.
+pub(super) fn check_optimizer(kind: OptimizerKind) -> Result<()> {
+    let unit = |field: &str, v: f64| {
+        if (0.0..1.0).contains(&v) {
+            Ok(())
+        } else {
+            Err(Error::config(field, format!("{v} is not in [0, 1)")))
+        }
+    };
+    match kind {
+        OptimizerKind::Gd => Ok(()),
+        OptimizerKind::Sgd { momentum } => unit("momentum", momentum),
+        OptimizerKind::Adam { beta1, beta2, eps } => {
+            unit("beta1", beta1)?;
+            unit("beta2", beta2)?;
+            finite_positive("eps", eps)
+        }
+    }
+}
+
+/// Checks a schedule's constants: a step schedule needs a period >= 1 epoch and a finite
+/// factor > 0.
+fn check_schedule(schedule: LrSchedule) -> Result<()> {
+    match schedule {
+        LrSchedule::Constant | LrSchedule::Cosine => Ok(()),
+        LrSchedule::Step { every, factor } => {
+            at_least_one("lr-schedule", every, "epoch between steps")?;
+            finite_positive("lr-schedule", factor)
+        }
+    }
+}
+
+impl ConfigFields {
+    /// Every check that does not need the data: the one gate of both `resolve` and
+    /// deserialisation.
+    fn validate(self) -> Result<TrainConfig> {
+        at_least_one("width", self.width, "hidden unit")?;
+        finite_positive("lr", self.lr)?;
+        check_optimizer(self.optimizer)?;
+        check_schedule(self.schedule)?;
+        at_least_one("batch-size", self.batch_size, "sample")?;
+        at_least_one("checkpoint-every", self.checkpoint_every, "epoch")?;
+        at_least_one("reg-every", self.reg_every, "step")?;
+        finite_positive("init-scale", self.init_scale)?;
+        for term in &self.regularizers {
+            RegTerm::new(term.kind, term.lambda)?;
+        }
+        at_least_one("dim", self.dim, "input dimension")?;
+        at_least_one("outputs", self.outputs, "output")?;
+        at_least_one("train-samples", self.train_samples, "sample")?;
+        if self.batch_size > self.train_samples {
+            return Err(Error::config(
+                "batch-size",
+                format!(
+                    "{} is more than the {} training samples",
+                    self.batch_size, self.train_samples
+                ),
+            ));
+        }
+        Ok(TrainConfig(self))
+    }
+}
+
+/// A validated configuration: every choice made, checked against the data. Read-only; built
+/// by [`TrainSettings::resolve`] or read back (and checked again) from a model file.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "ConfigFields", into = "ConfigFields")]
+pub struct TrainConfig(ConfigFields);
+
+impl TryFrom<ConfigFields> for TrainConfig {
+    type Error = Error;
+    fn try_from(fields: ConfigFields) -> Result<Self> {
+        fields.validate()
+    }
+}
+
+impl From<TrainConfig> for ConfigFields {
+    fn from(c: TrainConfig) -> Self {
+        c.0
+    }
+}
+
+macro_rules! getters {
+    ($($(#[$doc:meta])* $name:ident: $t:ty),* $(,)?) => {
+        impl TrainConfig {
+            $($(#[$doc])* pub fn $name(&self) -> $t { self.0.$name })*
+        }
+    };
+}
+
+getters! {
+    /// Hidden units n.
+    width: usize,
+    epochs: usize,
+    seed: u64,
+    optimizer: OptimizerKind,
+    lr: f64,
+    schedule: LrSchedule,
+    /// Effective batch size (the training-set size for `gd`).
+    batch_size: usize,
+    loss: Loss,
+    output_layer: OutputLayer,
+    scaling: InputScaling,
+    precision: Precision,
+    /// Standard deviation of W's initial entries.
+    init_scale: f64,
+    checkpoint_every: usize,
+    /// Regularisers apply every this many steps.
+    reg_every: usize,
+    /// Input dimension d.
+    dim: usize,
+    /// Outputs c.
+    outputs: usize,
+    train_samples: usize,
+    /// Exact training metrics every this many epochs (0 = never; see [`TrainSettings`]).
+    exact_metrics_every: usize,
+}
+
+impl TrainConfig {
+    /// Regularisers with lambda > 0.
+    pub fn regularizers(&self) -> &[RegTerm] {
+        &self.0.regularizers
+    }
+    /// Optimisation steps per epoch.
+    pub fn steps_per_epoch(&self) -> usize {
+        self.0.train_samples.div_ceil(self.0.batch_size)
+    }
+    /// Whether `other` describes the same run up to its epoch count, checkpoint period and
+    /// metrics schedule (so it can resume this one).
+    pub fn same_run_as(&self, other: &TrainConfig) -> bool {
+        let training_only = |c: &TrainConfig| ConfigFields {
+            epochs: 0,
+            checkpoint_every: 0,
+            exact_metrics_every: 0,
+            ..c.0.clone()
+        };
+        training_only(self) == training_only(other)
+    }
+    /// Whether epoch `epoch` (0 = before training) gets exact training metrics.
+    pub fn exact_metrics_at(&self, epoch: usize) -> bool {
+        match self.0.exact_metrics_every {
+            0 => false,
+            k => epoch % k == 0 || epoch == self.0.epochs,
+        }
+    }
+}
+
+impl TrainSettings {
+    /// Validates the settings against the (already scaled) training data.
+    pub fn resolve(&self, train: &Dataset) -> Result<TrainConfig> {
+        let classes = matches!(train.targets, Targets::Classes { .. });
+        let loss = self.loss.unwrap_or(if classes {
+            Loss::CrossEntropy
+        } else {
+            Loss::Squared
+        });
+        if loss == Loss::CrossEntropy && !classes {
+            return Err(Error::config(
+                "loss",
+                "cross-entropy needs class labels; these targets are real values (use squared)",
+            ));
+        }
+        let output_layer = self.output_layer.unwrap_or(if classes {
+            OutputLayer::Trained
+        } else {
+            OutputLayer::Fixed
+        });
+        let init_scale = self.init_scale.unwrap_or_else(|| {
+            let mean_sq =
+                train.x.as_slice().iter().map(|v| v * v).sum::<f64>() / train.len() as f64;
+            let unit_preactivation = if mean_sq > 0.0 {
+                1.0 / mean_sq.sqrt()
+            } else {
+                1.0
+            };
+            match output_layer {
+                OutputLayer::Fixed => unit_preactivation / (self.width.max(1) as f64).sqrt(),
+                OutputLayer::Trained => unit_preactivation,
+            }
+        });
+        let batch_size = match self.optimizer {
+            OptimizerKind::Gd => train.len(),
+            _ => self.batch_size.min(train.len()),
+        };
+        ConfigFields {
+            width: self.width,
+            epochs: self.epochs,
+            seed: self.seed,
+            optimizer: self.optimizer,
+            lr: self.lr,
+            schedule: self.schedule,
+            batch_size,
+            loss,
+            output_layer,
+            scaling: self.scaling,
+            precision: self.precision,
+            init_scale,
+            checkpoint_every: self.checkpoint_every,
+            regularizers: self
+                .regularizers
+                .iter()
+                .copied()
+                .filter(|t| t.lambda != 0.0)
+                .collect(),
+            reg_every: self.reg_every,
+            dim: train.dim(),
+            outputs: train.targets.outputs(),
+            train_samples: train.len(),
+            exact_metrics_every: self.exact_metrics_every,
+        }
+        .validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::linalg::Matrix;
+
+    fn data() -> Dataset {
+        Dataset::new(
+            "test data",
+            Matrix::from_vec(4, 2, vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8, -1.0, 0.0]),
+            Targets::Scalar(vec![0.5, -0.5, 0.1, 0.2]),
+        )
+        .unwrap()
+    }
+
+    fn field_of(settings: TrainSettings) -> String {
+        match settings.resolve(&data()) {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn resolve_rejects_each_bad_constant_by_name() {
+        let base = TrainSettings::default;
+        let cases = [
+            (
+                TrainSettings {
+                    schedule: LrSchedule::Step {
+                        every: 0,
+                        factor: 0.5,
+                    },
+                    ..base()
+                },
+                "lr-schedule",
+            ),
+            (
+                TrainSettings {
+                    schedule: LrSchedule::Step {
+                        every: 2,
+                        factor: f64::NAN,
+                    },
+                    ..base()
+                },
+                "lr-schedule",
+            ),
+            (
+                TrainSettings {
+                    optimizer: OptimizerKind::Sgd { momentum: 1.0 },
+                    ..base()
+                },
+                "momentum",
+            ),
+            (
+                TrainSettings {
+                    optimizer: OptimizerKind::Adam {
+                        beta1: 0.9,
+                        beta2: 1.5,
+                        eps: 1e-8,
+                    },
+                    ..base()
+                },
+                "beta2",
+            ),
+            (
+                TrainSettings {
+                    optimizer: OptimizerKind::Adam {
+                        beta1: -0.1,
+                        beta2: 0.999,
+                        eps: 1e-8,
+                    },
+                    ..base()
+                },
+                "beta1",
+            ),
+            (TrainSettings { width: 0, ..base() }, "width"),
+            (TrainSettings { lr: 0.0, ..base() }, "lr"),
+            (
+                TrainSettings {
+                    batch_size: 0,
+                    ..base()
+                },
+                "batch-size",
+            ),
+            (
+                TrainSettings {
+                    init_scale: Some(-1.0),
+                    ..base()
+                },
+                "init-scale",
+            ),
+            (
+                TrainSettings {
+                    reg_every: 0,
+                    ..base()
+                },
+                "reg-every",
+            ),
+        ];
+        for (settings, field) in cases {
+            assert_eq!(field_of(settings), field);
+        }
+    }
+
+    #[test]
+    fn a_stored_configuration_is_checked_again() {
+        let cfg = TrainSettings {
+            schedule: LrSchedule::Step {
+                every: 3,
+                factor: 0.5,
+            },
+            ..TrainSettings::default()
+        }
+        .resolve(&data())
+        .unwrap();
+        let json = serde_json::to_string(&cfg).unwrap();
+        let back: TrainConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cfg);
+        let bad = json.replace("\"every\":3", "\"every\":0");
+        assert_ne!(bad, json);
+        let err = serde_json::from_str::<TrainConfig>(&bad).unwrap_err();
+        assert!(err.to_string().contains("lr-schedule"), "{err}");
+        let bad = json.replace("\"beta1\":0.9", "\"beta1\":1.0");
+        assert_ne!(bad, json);
+        assert!(serde_json::from_str::<TrainConfig>(&bad).is_err());
+    }
+
+    #[test]
+    fn exact_metrics_schedule() {
+        let at = |every, epochs| {
+            let cfg = TrainSettings {
+                exact_metrics_every: every,
+                epochs,
+                ..TrainSettings::default()
+            }
+            .resolve(&data())
+            .unwrap();
+            (0..=epochs)
+                .filter(|&e| cfg.exact_metrics_at(e))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(at(1, 3), vec![0, 1, 2, 3]);
+        assert_eq!(at(2, 5), vec![0, 2, 4, 5]);
+        assert_eq!(at(0, 5), Vec::<usize>::new());
+    }
+}
