@@ -6,7 +6,8 @@ use crate::data::{Dataset, InputScaling, InputTransform, SyntheticConfig, Target
 use crate::error::Result;
 use crate::linalg::Matrix;
 use crate::model::train::{train, EpochMetrics, TrainObserver, TrainState};
-use crate::model::{Network, TrainConfig};
+use crate::model::{Network, TrainConfig, TrainSettings};
+use crate::regularizer::{RegTerm, RegularizerKind};
 use crate::theory::discrepancy::discrepancies;
 use crate::theory::feature_matrix::{
     loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
@@ -131,4 +132,39 @@ pub(crate) fn spread<T: Clone>(full: &[T], count: usize) -> Vec<T> {
 /// lambda on the half-decade grid: 10^(k/2).
 pub fn half_decade(k: i32) -> f64 {
     10f64.powf(k as f64 / 2.0)
+}
+
+/// The reference teacher of the synthetic experiments: d = 10, 5 units, 200 training points.
+pub(crate) fn reference_teacher(test_samples: usize, noise: f64) -> SyntheticConfig {
+    SyntheticConfig {
+        dim: 10,
+        teacher_width: 5,
+        train_samples: 200,
+        test_samples,
+        noise,
+    }
+}
+
+/// Adam with minibatches of 32 and exact metrics, with the discrepancy regulariser when
+/// `lambda` > 0: the synthetic experiments' training.
+pub(crate) fn minibatch_settings(
+    width: usize,
+    epochs: usize,
+    seed: u64,
+    lambda: f64,
+) -> Result<TrainSettings> {
+    Ok(TrainSettings {
+        width,
+        epochs,
+        seed,
+        // The reproduction measures exact metrics, never running averages.
+        exact_metrics_every: 1,
+        batch_size: 32,
+        regularizers: if lambda > 0.0 {
+            vec![RegTerm::new(RegularizerKind::Discrepancy, lambda)?]
+        } else {
+            vec![]
+        },
+        ..TrainSettings::default()
+    })
 }

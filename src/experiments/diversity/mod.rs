@@ -8,10 +8,11 @@ use crate::data::SyntheticConfig;
 use crate::error::Result;
 use crate::model::train::{train, EpochMetrics, TrainState};
 use crate::model::{Network, Precision, TrainSettings};
-use crate::regularizer::{RegTerm, RegularizerKind};
 use crate::rng::{SeededRng, Stream};
 
-use super::common::{measure, scaled_synthetic, spread, Collect, Measurement};
+use super::common::{
+    measure, minibatch_settings, reference_teacher, scaled_synthetic, spread, Collect, Measurement,
+};
 
 /// How the first layer starts.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -57,13 +58,7 @@ impl Plan {
         let c = |spread| InitKind::Clustered { spread };
         Self {
             seeds: 10,
-            data: SyntheticConfig {
-                dim: 10,
-                teacher_width: 5,
-                train_samples: 200,
-                test_samples: 2000,
-                noise: 0.1,
-            },
+            data: reference_teacher(2000, 0.1),
             widths: vec![20, 60],
             epochs: 60,
             checkpoint_every: 5,
@@ -158,21 +153,9 @@ fn clustered_init(net: &mut Network<f64>, spread: f64, seed: u64) {
 
 pub fn execute(spec: &Spec) -> Result<Outcome> {
     let (train_data, test_data) = scaled_synthetic(&spec.data, spec.seed)?;
-    let lambda = spec.treatment.lambda;
     let settings = TrainSettings {
-        width: spec.width,
-        epochs: spec.epochs,
-        seed: spec.seed,
-        // The reproduction measures exact metrics, never running averages.
-        exact_metrics_every: 1,
-        batch_size: 32,
         precision: Precision::F64,
-        regularizers: if lambda > 0.0 {
-            vec![RegTerm::new(RegularizerKind::Discrepancy, lambda)?]
-        } else {
-            vec![]
-        },
-        ..TrainSettings::default()
+        ..minibatch_settings(spec.width, spec.epochs, spec.seed, spec.treatment.lambda)?
     };
     let cfg = settings.resolve(&train_data)?;
     let mut state = TrainState::<f64>::initial(&cfg);

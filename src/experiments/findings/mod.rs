@@ -92,7 +92,7 @@ impl Section {
             verdict,
             statistic: statistic.into(),
             evidence: evidence.into(),
-            section: e.anchor().into(),
+            section: e.anchor(),
         });
     }
 }

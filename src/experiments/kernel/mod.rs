@@ -139,12 +139,12 @@ fn diversify(w: &mut Matrix<f64>) {
             break;
         }
         let step = 0.1 / ratio;
-        for k in 0..n {
+        for (k, &norm) in norms.iter().enumerate() {
             let gk = g.row(k).to_vec();
             let row = w.row_mut(k);
             row.iter_mut().zip(&gk).for_each(|(a, b)| *a -= step * b);
             let rn = crate::linalg::norm(row);
-            row.iter_mut().for_each(|a| *a *= norms[k] / rn);
+            row.iter_mut().for_each(|a| *a *= norm / rn);
         }
     }
 }

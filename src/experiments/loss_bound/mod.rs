@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::model::train::{train, EpochMetrics, TrainState};
 use crate::model::{Network, OptimizerKind, Precision, TrainSettings};
 
-use super::common::{measure, scaled_synthetic, Collect, Measurement};
+use super::common::{measure, reference_teacher, scaled_synthetic, Collect, Measurement};
 
 /// How the network starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -42,13 +42,7 @@ impl Plan {
     pub fn full() -> Self {
         Self {
             seeds: 10,
-            data: SyntheticConfig {
-                dim: 10,
-                teacher_width: 5,
-                train_samples: 200,
-                test_samples: 200,
-                noise: 0.0,
-            },
+            data: reference_teacher(200, 0.0),
             width: 40,
             narrow_width: 10,
             arms: vec![Arm::Diverse, Arm::Collapsed, Arm::Narrow],

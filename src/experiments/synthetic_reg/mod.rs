@@ -8,10 +8,11 @@ pub mod report;
 use crate::data::{Dataset, SyntheticConfig, Targets};
 use crate::error::Result;
 use crate::model::train::score;
-use crate::model::{Loss, TrainSettings};
-use crate::regularizer::{RegTerm, RegularizerKind};
+use crate::model::Loss;
 
-use super::common::{half_decade, scaled_synthetic, split_last, spread, train_to_end};
+use super::common::{
+    half_decade, minibatch_settings, scaled_synthetic, split_last, spread, train_to_end,
+};
 
 /// A teacher and its data regime.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -174,20 +175,7 @@ pub fn execute(spec: &Spec) -> Result<Outcome> {
     let (all_train, noisy_test) = scaled_synthetic(&cfg, spec.seed)?;
     let test = noise_free(&noisy_test, &cfg, spec.seed)?;
     let (train_data, val_data) = split_last(&all_train, spec.validation);
-    let settings = TrainSettings {
-        width: spec.width,
-        epochs: spec.epochs,
-        seed: spec.seed,
-        // The reproduction measures exact metrics, never running averages.
-        exact_metrics_every: 1,
-        batch_size: 32,
-        regularizers: if spec.lambda > 0.0 {
-            vec![RegTerm::new(RegularizerKind::Discrepancy, spec.lambda)?]
-        } else {
-            vec![]
-        },
-        ..TrainSettings::default()
-    };
+    let settings = minibatch_settings(spec.width, spec.epochs, spec.seed, spec.lambda)?;
     let cfg = settings.resolve(&train_data)?;
     let (state, m) = train_to_end(&cfg, &train_data, &test)?;
     // Squared loss is (1/2)(y - f)^2 per sample: twice it is the plain MSE.
