@@ -221,7 +221,7 @@ mod tests {
         );
         let h = html("t", &blocks);
         assert!(
-            h.contains("<h1>T &lt;1&gt;</h1>")
+            h.contains("<h1 id=\"t-1\">T &lt;1&gt;</h1>")
                 && h.contains("<figure><svg></svg>")
                 && !h.contains("<?xml")
         );
