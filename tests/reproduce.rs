@@ -156,16 +156,19 @@ fn quick_reproduction_writes_every_section_plot_and_verdict() {
     let runs = out.join("runs");
     let victim = std::fs::read_dir(&runs)
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let text = std::fs::read_to_string(&victim).unwrap();
-    std::fs::write(
-        &victim,
-        text.replacen("\"result\": {", "\"result\": {\"forged\": 1, ", 1),
-    )
-    .unwrap();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap() != "wall_seconds.json")
+        .unwrap();
+    // Change one digit of the stored outcome: the checksum no longer matches.
+    let mut text = std::fs::read_to_string(&victim).unwrap().into_bytes();
+    let start = String::from_utf8_lossy(&text).find("\"outcome\"").unwrap();
+    let digit = start
+        + text[start..]
+            .iter()
+            .position(|b| b.is_ascii_digit())
+            .unwrap();
+    text[digit] = if text[digit] == b'7' { b'8' } else { b'7' };
+    std::fs::write(&victim, text).unwrap();
     let (o, third) = reproduce(&out, &["--data-dir", data.to_str().unwrap()], &[]);
     assert_eq!(third["runs_done_now"], 1);
     assert!(String::from_utf8_lossy(&o.stderr).contains("was corrupted"));
