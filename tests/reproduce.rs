@@ -1,6 +1,6 @@
 //! `diversenet reproduce --quick` end to end, as CI runs it: every section, plot and
 //! verdict present and computed; finished runs reused; corrupted results detected;
-//! shards filling one directory; MNIST missing offline.
+//! shards filling one directory; MNIST missing offline; `--plan` without running.
 
 mod common;
 
@@ -30,14 +30,24 @@ const SECTIONS: [&str; 5] = [
     "RQ5: the diversity regulariser on synthetic data",
     "RQ5: the diversity regulariser and its peers on MNIST",
 ];
-const PLOTS: [&str; 7] = [
-    "rq1_trajectory.svg",
-    "rq2_discrepancy_vs_smin.svg",
-    "rq2_discrepancy_vs_train_loss.svg",
-    "rq2_discrepancy_vs_test_loss.svg",
-    "rq3_spectrum.svg",
+const PLOTS: [&str; 17] = [
+    "rq1_loss_diverse.svg",
+    "rq1_smin_diverse.svg",
+    "rq1_loss_collapsed.svg",
+    "rq1_smin_collapsed.svg",
+    "rq1_loss_narrow.svg",
+    "rq1_smin_narrow.svg",
+    "rq2_smin_scatter.svg",
+    "rq2_train_scatter.svg",
+    "rq4_test_scatter.svg",
+    "rq2_rho_over_training.svg",
+    "rq3_e_w_over_n.svg",
+    "rq3_gamma_u.svg",
+    "rq5_synthetic_validation_0.svg",
+    "rq5_synthetic_validation_1.svg",
     "rq5_synthetic_change.svg",
-    "rq5_mnist_change.svg",
+    "rq5_mnist_baseline_cross-entropy.svg",
+    "rq5_mnist_change_cross-entropy.svg",
 ];
 
 #[test]
@@ -70,28 +80,47 @@ fn quick_reproduction_writes_every_section_plot_and_verdict() {
         !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<script"),
         "self-contained HTML"
     );
-    // The claims: every one has a computed verdict (MNIST is present, so none is `not run`).
+    // The claims: every one has a computed verdict (MNIST is present, so none is `not run`),
+    // in the documented shape, linked to its section.
     let results: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     let claims = results["claims"].as_array().unwrap();
-    assert!(claims.len() >= 10, "{}", claims.len());
+    assert!(claims.len() >= 11, "{}", claims.len());
     for c in claims {
         let v = c["verdict"].as_str().unwrap();
         assert!(
-            ["Reproduced", "Partly", "NotReproduced"].contains(&v),
+            [
+                "reproduced",
+                "partly",
+                "not reproduced",
+                "consistency check"
+            ]
+            .contains(&v),
             "{c}"
         );
-        assert!(!c["ours"].as_str().unwrap().is_empty());
-        assert!(md.contains(
-            c["finding"]
-                .as_str()
-                .unwrap()
-                .split('|')
-                .next()
-                .unwrap()
-                .trim()
-        ));
+        for k in ["id", "claim", "statistic", "evidence"] {
+            assert!(!c[k].as_str().unwrap().is_empty(), "{k} of {c}");
+        }
+        let id = c["id"].as_str().unwrap();
+        let section = c["section"].as_str().unwrap();
+        assert!(
+            md.contains(&format!("[{id}](#{section})")),
+            "{id} not linked"
+        );
+        assert!(
+            html.contains(&format!("id=\"{section}\"")),
+            "anchor {section} missing"
+        );
     }
+    for id in ["rq1-bound", "rq3-decomposition"] {
+        let c = claims.iter().find(|c| c["id"] == id).unwrap();
+        assert_eq!(c["verdict"], "consistency check", "{id}");
+    }
+    assert!(html.contains("class=\"v-") && html.contains("<details>"));
+    // The plan is in results.json.
+    let plan = &results["plan"]["experiments"];
+    assert_eq!(plan.as_array().unwrap().len(), 5);
+    assert!(plan[4]["sizes"]["lambda_grids"].is_array());
     // The loss bound is exact: the computed ratio never exceeds 1.
     assert!(
         results["numbers"]["rq1_max_loss_over_bound"]
@@ -127,16 +156,19 @@ fn quick_reproduction_writes_every_section_plot_and_verdict() {
     let runs = out.join("runs");
     let victim = std::fs::read_dir(&runs)
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let text = std::fs::read_to_string(&victim).unwrap();
-    std::fs::write(
-        &victim,
-        text.replacen("\"result\": {", "\"result\": {\"forged\": 1, ", 1),
-    )
-    .unwrap();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap() != "wall_seconds.json")
+        .unwrap();
+    // Change one digit of the stored outcome: the checksum no longer matches.
+    let mut text = std::fs::read_to_string(&victim).unwrap().into_bytes();
+    let start = String::from_utf8_lossy(&text).find("\"outcome\"").unwrap();
+    let digit = start
+        + text[start..]
+            .iter()
+            .position(|b| b.is_ascii_digit())
+            .unwrap();
+    text[digit] = if text[digit] == b'7' { b'8' } else { b'7' };
+    std::fs::write(&victim, text).unwrap();
     let (o, third) = reproduce(&out, &["--data-dir", data.to_str().unwrap()], &[]);
     assert_eq!(third["runs_done_now"], 1);
     assert!(String::from_utf8_lossy(&o.stderr).contains("was corrupted"));
@@ -159,7 +191,8 @@ fn shards_fill_one_directory_and_offline_mnist_is_skipped() {
     assert_eq!(second["runs_missing"], 0);
     assert_eq!(
         first["runs_done_now"].as_u64().unwrap() + second["runs_done_now"].as_u64().unwrap(),
-        second["runs_planned"].as_u64().unwrap()
+        second["runs_planned"].as_u64().unwrap(),
+        "each run was done by exactly one shard"
     );
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
@@ -174,4 +207,42 @@ fn shards_fill_one_directory_and_offline_mnist_is_skipped() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&bad.stderr).contains("shard"));
+}
+
+#[test]
+fn plan_is_printed_without_running() {
+    let dir = tempfile::tempdir().unwrap();
+    for quick in [false, true] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_diversenet"));
+        cmd.args(["reproduce", "--plan", "--json"])
+            .current_dir(dir.path());
+        if quick {
+            cmd.arg("--quick");
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let per: u64 = v["experiments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["runs"].as_u64().unwrap())
+            .sum();
+        assert_eq!(v["runs"].as_u64().unwrap(), per);
+        assert!(v["estimated_seconds"].as_f64().unwrap() > 0.0);
+        assert_eq!(v["quick"], quick);
+        for e in v["experiments"].as_array().unwrap() {
+            assert!(
+                e["sizes"]["seeds"].as_u64().unwrap() >= if quick { 2 } else { 5 },
+                "{e}"
+            );
+        }
+    }
+    // Nothing was written.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let text = Command::new(env!("CARGO_BIN_EXE_diversenet"))
+        .args(["reproduce", "--plan"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("full plan:"));
 }

@@ -1,34 +1,40 @@
-//! `reproduce`: the paper's findings as a report, with progress bars.
+//! `reproduce`: the paper's findings as a report, with progress bars; `--plan` prints the
+//! plan without running anything.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use diversenet::experiments::{self, Experiment, ReproduceOptions, ReproduceProgress};
+use diversenet::experiments::{self, Experiment, Plan, ReproduceOptions, ReproduceProgress, Shard};
 
 use super::write_json;
 
 #[derive(Args)]
 pub struct ReproduceArgs {
-    /// Output directory (results are stored and reused there).
-    #[arg(long)]
-    out: PathBuf,
-    /// Smaller sizes and fewer seeds: a few minutes on 2 cores.
+    /// Output directory (results are stored and reused there). Not needed with --plan.
+    #[arg(long, required_unless_present = "plan")]
+    out: Option<PathBuf>,
+    /// The quick plan, derived from the full one (fewer seeds, points and epochs): under a
+    /// minute of computation on 2 cores.
     #[arg(long)]
     quick: bool,
+    /// Print the plan (sizes, seeds, grids, number of runs, estimated compute) and exit.
+    #[arg(long)]
+    plan: bool,
     /// Run only share K of N (K/N, 0 <= K < N): N machines can fill one directory.
     #[arg(long)]
-    shard: Option<String>,
+    shard: Option<Shard>,
     /// MNIST's directory (default: the cache directory, fetched there if missing).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Never download MNIST (the MNIST experiment is skipped if it is missing).
     #[arg(long)]
     no_fetch: bool,
-    /// Also write the outcome to this JSON file.
-    #[arg(long)]
+    /// Also write the outcome (or, with --plan, the plan) to this JSON file; with --plan and
+    /// no path, print the plan as JSON.
+    #[arg(long, num_args = 0..=1, default_missing_value = "-")]
     json: Option<PathBuf>,
     /// No progress bars.
     #[arg(long)]
@@ -45,18 +51,24 @@ struct ReproduceBars {
 impl ReproduceProgress for ReproduceBars {
     fn plan(&mut self, per: &[(Experiment, usize, usize)]) {
         let total: usize = per.iter().map(|p| p.2).sum();
-        self.overall.set_length(total as u64);
+        self.overall.inc_length(total as u64);
         let style = ProgressStyle::with_template("{prefix:<62} [{bar:25}] {pos}/{len} ({eta})")
             .expect("template")
             .progress_chars("=> ");
         for &(e, _, todo) in per {
-            if todo > 0 {
-                let b = self.multi.add(
-                    ProgressBar::new(todo as u64)
-                        .with_style(style.clone())
-                        .with_prefix(e.title()),
-                );
-                self.bars.push((e, b));
+            if todo == 0 {
+                continue;
+            }
+            match self.bars.iter().find(|(x, _)| *x == e) {
+                Some((_, b)) => b.inc_length(todo as u64),
+                None => {
+                    let b = self.multi.add(
+                        ProgressBar::new(todo as u64)
+                            .with_style(style.clone())
+                            .with_prefix(e.title()),
+                    );
+                    self.bars.push((e, b));
+                }
             }
         }
     }
@@ -76,17 +88,52 @@ impl ReproduceProgress for ReproduceBars {
     }
 }
 
-fn parse_shard(s: &str) -> Result<(usize, usize)> {
-    let (k, n) = s
-        .split_once('/')
-        .ok_or_else(|| anyhow::anyhow!("invalid setting `shard`: `{s}`: expected K/N, e.g. 0/4"))?;
-    Ok((
-        k.trim().parse().context("shard K")?,
-        n.trim().parse().context("shard N")?,
-    ))
+fn print_plan(args: &ReproduceArgs) -> Result<()> {
+    let summary = Plan::new(args.quick).summary();
+    match args.json.as_deref() {
+        Some(p) if p.as_os_str() == "-" => {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            return Ok(());
+        }
+        other => write_json(other, &summary)?,
+    }
+    println!(
+        "{} plan: {} runs ({} at most, if every MNIST grid is widened), about {:.0} min of compute ({})",
+        if summary.quick { "quick" } else { "full" },
+        summary.runs,
+        summary.runs_at_most,
+        summary.estimated_seconds / 60.0,
+        summary.estimate_note
+    );
+    for e in &summary.experiments {
+        println!(
+            "\n{}: {} runs{}, about {:.1} min",
+            e.title,
+            e.runs,
+            if e.runs_at_most > e.runs {
+                format!(" ({} at most)", e.runs_at_most)
+            } else {
+                String::new()
+            },
+            e.estimated_seconds / 60.0
+        );
+        if let Some(map) = e.sizes.as_object() {
+            for (k, v) in map {
+                println!("  {k}: {v}");
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn reproduce(args: ReproduceArgs) -> Result<()> {
+    if args.plan {
+        return print_plan(&args);
+    }
+    let out = args
+        .out
+        .clone()
+        .expect("clap requires --out without --plan");
     let multi = indicatif::MultiProgress::with_draw_target(if args.quiet {
         ProgressDrawTarget::hidden()
     } else {
@@ -106,9 +153,9 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         quiet: args.quiet,
     };
     let options = ReproduceOptions {
-        out: args.out.clone(),
+        out,
         quick: args.quick,
-        shard: args.shard.as_deref().map(parse_shard).transpose()?,
+        shard: args.shard,
         data_dir: args.data_dir.clone(),
         fetch: !args.no_fetch,
     };
@@ -131,5 +178,8 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         ),
     }
     println!("{}", serde_json::to_string_pretty(&outcome)?);
-    write_json(args.json.as_deref(), &outcome)
+    write_json(
+        args.json.as_deref().filter(|p| p.as_os_str() != "-"),
+        &outcome,
+    )
 }

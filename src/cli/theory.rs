@@ -157,24 +157,10 @@ pub fn spectrum(args: SpectrumArgs) -> Result<()> {
     }
     let steps = s.ranked_steps();
     if let Some(path) = &args.svg {
-        let gamma = Series {
-            name: "gamma_(m)".into(),
-            points: steps.clone(),
-            scatter: false,
-        };
-        let m_gamma = Series {
-            name: "m gamma_(m)".into(),
-            points: steps.iter().map(|&(m, g)| (m, m * g)).collect(),
-            scatter: false,
-        };
+        let gamma = Series::line("γ_(m)", steps.clone());
+        let m_gamma = Series::line("m γ_(m)", steps.iter().map(|&(m, g)| (m, m * g)).collect());
         let title = format!("ReLU kernel spectrum on S^{}, degrees <= {} (diversenet spectrum --dim {} --max-degree {})", args.dim - 1, args.max_degree, args.dim, args.max_degree);
-        let spec = PlotSpec {
-            title: &title,
-            x_label: "rank m",
-            y_label: "eigenvalue",
-            log_x: true,
-            log_y: true,
-        };
+        let spec = PlotSpec::log_log(&title, "rank m", "eigenvalue");
         write_atomic(path, plot::svg(&spec, &[gamma, m_gamma]).as_bytes())?;
     }
     write_json(args.json.as_deref(), &s.report())

@@ -1,27 +1,33 @@
-//! The reproduction of the paper's findings (`diversenet reproduce`): a plan of seeded
-//! runs per experiment, each stored under `DIR/runs/<hash>.json` (the hash of its
-//! configuration) atomically and with a checksum, so that an interrupted run loses
-//! nothing finished and a re-run skips what is done; `--shard K/N` runs a deterministic
-//! share; the report is rendered from the stored results alone.
+//! The reproduction of the paper's findings (`diversenet reproduce`). One module per
+//! experiment owns its plan sizes, its run specification, its typed result and its report
+//! section ([`loss_bound`] RQ1, [`diversity`] RQ2/RQ4, [`kernel`] RQ3, [`synthetic_reg`]
+//! and [`mnist_reg`] RQ5); [`plan`] gathers the plans (the quick one derived from the full
+//! one), [`store`] keeps each run's result under `DIR/runs/<key>.json` atomically and with
+//! a checksum (an interrupted run loses nothing finished, a re-run skips what is done),
+//! [`shard`] splits the runs between machines, [`findings`] turns stored results into
+//! claims, verdicts and the report, [`stats`] holds the statistics.
 
+pub mod common;
+pub mod diversity;
 pub mod findings;
-pub mod runs;
+pub mod kernel;
+pub mod loss_bound;
+pub mod mnist_reg;
+pub mod plan;
+pub mod shard;
 pub mod stats;
+pub mod store;
+pub mod synthetic_reg;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
+use crate::data::{mnist, Dataset};
+use crate::error::Result;
 
-use crate::data::{mnist, Dataset, SyntheticConfig};
-use crate::error::{Error, Result};
-use crate::files::{hex, write_atomic};
-use crate::regularizer::RegularizerKind;
-
-pub use runs::{InitKind, RunSpec};
-
-/// Bumped when a change makes stored results stale.
-pub const RESULTS_VERSION: &str = "diversenet-results-1";
+pub use plan::{Plan, PlanSummary};
+pub use shard::Shard;
+pub use store::{run_key, StoredRun, RESULTS_VERSION};
 
 /// The experiments, in report order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -50,303 +56,134 @@ impl Experiment {
             Self::MnistRegularizer => "RQ5: the diversity regulariser and its peers on MNIST",
         }
     }
-}
-
-/// One planned run.
-#[derive(Clone, Debug)]
-pub struct PlannedRun {
-    pub experiment: Experiment,
-    pub spec: RunSpec,
-    pub key: String,
-}
-
-/// The sizes of every experiment (`quick` for a check in minutes, full for the report).
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Plan {
-    pub quick: bool,
-    pub synthetic_seeds: u64,
-    pub mnist_seeds: u64,
-    pub rq1_data: SyntheticConfig,
-    pub rq1_width: usize,
-    pub rq1_steps: usize,
-    pub rq1_lr: f64,
-    pub rq1_log_every: usize,
-    pub rq2_data: SyntheticConfig,
-    pub rq2_widths: Vec<usize>,
-    pub rq2_epochs: usize,
-    pub rq2_inits: Vec<(InitKind, f64)>,
-    pub rq3_dims: Vec<usize>,
-    pub rq3_points: Vec<usize>,
-    pub rq3_width: usize,
-    pub rq3_widths_at: (usize, usize, Vec<usize>),
-    pub rq5_data: SyntheticConfig,
-    pub rq5_validation: usize,
-    pub rq5_widths: Vec<usize>,
-    pub rq5_lambdas: Vec<f64>,
-    pub rq5_epochs: usize,
-    pub mnist_widths: Vec<usize>,
-    pub mnist_epochs: usize,
-    pub mnist_train: usize,
-    pub mnist_validation: usize,
-    pub mnist_regs: Vec<(RegularizerKind, Vec<f64>)>,
-}
-
-impl Plan {
-    pub fn new(quick: bool) -> Self {
-        let synthetic = |train_samples: usize, noise: f64| SyntheticConfig {
-            dim: 10,
-            teacher_width: 5,
-            train_samples,
-            test_samples: 2000,
-            noise,
-        };
-        if quick {
-            Plan {
-                quick,
-                synthetic_seeds: 4,
-                mnist_seeds: 2,
-                rq1_data: synthetic(200, 0.0),
-                rq1_width: 40,
-                rq1_steps: 400,
-                rq1_lr: 0.5,
-                rq1_log_every: 20,
-                rq2_data: synthetic(200, 0.1),
-                rq2_widths: vec![20, 60],
-                rq2_epochs: 20,
-                rq2_inits: vec![
-                    (InitKind::Random, 0.0),
-                    (InitKind::Clustered { spread: 0.3 }, 0.0),
-                    (InitKind::Clustered { spread: 0.05 }, 0.0),
-                    (InitKind::Random, 3.0),
-                ],
-                rq3_dims: vec![5, 10],
-                rq3_points: vec![100, 200],
-                rq3_width: 1000,
-                rq3_widths_at: (10, 200, vec![100, 10000]),
-                rq5_data: synthetic(600, 0.3),
-                rq5_validation: 300,
-                rq5_widths: vec![5, 20, 80],
-                rq5_lambdas: vec![0.3, 3.0],
-                rq5_epochs: 40,
-                mnist_widths: vec![50, 100],
-                mnist_epochs: 2,
-                mnist_train: 10_000,
-                mnist_validation: 2_000,
-                mnist_regs: vec![
-                    (RegularizerKind::Discrepancy, vec![3.0]),
-                    (RegularizerKind::WeightDecay, vec![1e-5]),
-                ],
-            }
-        } else {
-            Plan {
-                quick,
-                synthetic_seeds: 10,
-                mnist_seeds: 3,
-                rq1_data: synthetic(200, 0.0),
-                rq1_width: 40,
-                rq1_steps: 3000,
-                rq1_lr: 0.5,
-                rq1_log_every: 50,
-                rq2_data: synthetic(200, 0.1),
-                rq2_widths: vec![20, 60],
-                rq2_epochs: 60,
-                rq2_inits: vec![
-                    (InitKind::Random, 0.0),
-                    (InitKind::Clustered { spread: 1.0 }, 0.0),
-                    (InitKind::Clustered { spread: 0.3 }, 0.0),
-                    (InitKind::Clustered { spread: 0.1 }, 0.0),
-                    (InitKind::Clustered { spread: 0.03 }, 0.0),
-                    (InitKind::Random, 1.0),
-                    (InitKind::Random, 10.0),
-                ],
-                rq3_dims: vec![5, 10],
-                rq3_points: vec![100, 200, 300],
-                rq3_width: 1000,
-                rq3_widths_at: (10, 200, vec![100, 10000]),
-                rq5_data: synthetic(600, 0.3),
-                rq5_validation: 300,
-                rq5_widths: vec![5, 10, 20, 50, 100],
-                rq5_lambdas: vec![0.03, 0.3, 3.0],
-                rq5_epochs: 150,
-                mnist_widths: vec![50, 100, 200, 500, 1000],
-                mnist_epochs: 5,
-                mnist_train: 50_000,
-                mnist_validation: 10_000,
-                mnist_regs: vec![
-                    (RegularizerKind::Discrepancy, vec![0.3, 3.0]),
-                    (
-                        RegularizerKind::Mhe {
-                            power: 0,
-                            angular: false,
-                        },
-                        vec![0.1, 1.0],
-                    ),
-                    (RegularizerKind::Mma, vec![0.01, 0.1]),
-                    (RegularizerKind::Orthogonal, vec![1e-4, 1e-3]),
-                    (RegularizerKind::WeightDecay, vec![1e-6, 1e-5]),
-                ],
-            }
-        }
-    }
-
-    /// Every run, in a fixed order.
-    pub fn runs(&self, with_mnist: bool) -> Vec<PlannedRun> {
-        let mut out = Vec::new();
-        let mut push = |experiment: Experiment, spec: RunSpec| {
-            out.push(PlannedRun {
-                experiment,
-                key: run_key(&spec),
-                spec,
-            })
-        };
-        for seed in 0..self.synthetic_seeds {
-            push(
-                Experiment::LossBound,
-                RunSpec::LossBound {
-                    seed,
-                    data: self.rq1_data.clone(),
-                    width: self.rq1_width,
-                    steps: self.rq1_steps,
-                    lr: self.rq1_lr,
-                    log_every: self.rq1_log_every,
-                },
-            );
-        }
-        let checkpoints = vec![0, self.rq2_epochs / 4, self.rq2_epochs];
-        for seed in 0..self.synthetic_seeds {
-            for &width in &self.rq2_widths {
-                for &(init, lambda) in &self.rq2_inits {
-                    push(
-                        Experiment::Diversity,
-                        RunSpec::Diversity {
-                            seed,
-                            data: self.rq2_data.clone(),
-                            width,
-                            init,
-                            lambda,
-                            epochs: self.rq2_epochs,
-                            checkpoints: checkpoints.clone(),
-                        },
-                    );
-                }
-            }
-        }
-        for seed in 0..self.synthetic_seeds {
-            for &dim in &self.rq3_dims {
-                for &points in &self.rq3_points {
-                    push(
-                        Experiment::Spectrum,
-                        RunSpec::KernelOnData {
-                            seed,
-                            dim,
-                            points,
-                            width: self.rq3_width,
-                        },
-                    );
-                }
-            }
-            let (dim, points, ref widths) = self.rq3_widths_at;
-            for &width in widths {
-                push(
-                    Experiment::Spectrum,
-                    RunSpec::KernelOnData {
-                        seed,
-                        dim,
-                        points,
-                        width,
-                    },
-                );
-            }
-        }
-        for seed in 0..self.synthetic_seeds {
-            for &width in &self.rq5_widths {
-                for &lambda in std::iter::once(&0.0).chain(&self.rq5_lambdas) {
-                    push(
-                        Experiment::SyntheticRegularizer,
-                        RunSpec::SyntheticReg {
-                            seed,
-                            data: self.rq5_data.clone(),
-                            validation: self.rq5_validation,
-                            width,
-                            lambda,
-                            epochs: self.rq5_epochs,
-                        },
-                    );
-                }
-            }
-        }
-        if with_mnist {
-            for seed in 0..self.mnist_seeds {
-                for &width in &self.mnist_widths {
-                    let reg_every = if width >= 500 { 10 } else { 1 };
-                    let base = |reg, lambda| RunSpec::MnistReg {
-                        seed,
-                        width,
-                        reg,
-                        lambda,
-                        epochs: self.mnist_epochs,
-                        train_samples: self.mnist_train,
-                        validation: self.mnist_validation,
-                        reg_every,
-                    };
-                    push(Experiment::MnistRegularizer, base(None, 0.0));
-                    for (kind, lambdas) in &self.mnist_regs {
-                        for &lambda in lambdas {
-                            push(Experiment::MnistRegularizer, base(Some(*kind), lambda));
-                        }
-                    }
-                }
-            }
-        }
-        out
+    /// The anchor of the experiment's section in the report.
+    pub fn anchor(self) -> String {
+        crate::report::document::slug(self.title())
     }
 }
 
-/// The key of a run: the first 16 hex digits of SHA-256 over the results version and the
-/// run's configuration.
-pub fn run_key(spec: &RunSpec) -> String {
-    let mut h = Sha256::new();
-    h.update(RESULTS_VERSION.as_bytes());
-    h.update(
-        serde_json::to_string(spec)
-            .expect("specs serialise")
-            .as_bytes(),
-    );
-    hex(&h.finalize())[..16].to_string()
+/// One run of the reproduction.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "run", rename_all = "kebab-case")]
+pub enum RunSpec {
+    LossBound(loss_bound::Spec),
+    Diversity(diversity::Spec),
+    Kernel(kernel::Spec),
+    SyntheticReg(synthetic_reg::Spec),
+    MnistReg(mnist_reg::Spec),
 }
 
-/// A stored run result.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct StoredRun {
-    pub spec: RunSpec,
-    pub result: serde_json::Value,
-    pub seconds: f64,
-    /// SHA-256 of the JSON of `spec` and `result`.
-    pub checksum: String,
+/// A run's typed result.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "run", rename_all = "kebab-case")]
+pub enum RunOutcome {
+    LossBound(loss_bound::Outcome),
+    Diversity(diversity::Outcome),
+    Kernel(kernel::Outcome),
+    SyntheticReg(synthetic_reg::Outcome),
+    MnistReg(mnist_reg::Outcome),
 }
 
-fn checksum(spec: &RunSpec, result: &serde_json::Value) -> String {
-    let text = serde_json::to_string(&(spec, result)).expect("serialises");
-    crate::files::sha256_hex(text.as_bytes())
+impl RunSpec {
+    pub fn experiment(&self) -> Experiment {
+        match self {
+            Self::LossBound(_) => Experiment::LossBound,
+            Self::Diversity(_) => Experiment::Diversity,
+            Self::Kernel(_) => Experiment::Spectrum,
+            Self::SyntheticReg(_) => Experiment::SyntheticRegularizer,
+            Self::MnistReg(_) => Experiment::MnistRegularizer,
+        }
+    }
+
+    /// Rough seconds of compute on the 2-core development machine: the run's size times a
+    /// per-unit cost measured in the first edition's full run.
+    pub fn estimated_seconds(&self) -> f64 {
+        match self {
+            Self::LossBound(s) => {
+                3.6e-9 * (s.steps * s.width * s.data.train_samples * s.data.dim) as f64
+            }
+            Self::Diversity(s) => {
+                1.0e-8 * (s.epochs * s.data.train_samples * s.width * s.data.dim) as f64
+            }
+            Self::Kernel(s) => {
+                let diverse = if s.units == kernel::Units::Diverse {
+                    4e-9 * (kernel::DIVERSE_STEPS * s.width * s.width * s.dim) as f64
+                } else {
+                    0.0
+                };
+                6e-10 * (s.points * s.points * s.width) as f64 + diverse
+            }
+            Self::SyntheticReg(s) => {
+                let per = if s.lambda > 0.0 { 2.4e-9 } else { 1.0e-9 };
+                per * (s.epochs * s.setting.train_samples * s.width * s.setting.dim) as f64
+            }
+            Self::MnistReg(s) => {
+                let factor = match s.reg {
+                    None | Some(crate::regularizer::RegularizerKind::WeightDecay) => 1.0,
+                    Some(_) if s.reg_every > 1 => 1.1,
+                    Some(_) => 1.7,
+                };
+                1.3e-10 * factor * (s.epochs * s.train_samples * s.width * 804) as f64
+            }
+        }
+    }
 }
 
-/// The stored result of a run, if present and intact. A file that fails its checksum or
-/// does not parse is reported through `corrupt` and treated as missing (it will be run
-/// again and replaced).
-pub fn load_run(dir: &Path, run: &PlannedRun, corrupt: &mut Vec<PathBuf>) -> Option<StoredRun> {
-    let path = dir.join("runs").join(format!("{}.json", run.key));
-    let bytes = std::fs::read(&path).ok()?;
-    match serde_json::from_slice::<StoredRun>(&bytes) {
-        Ok(s) if s.spec == run.spec && s.checksum == checksum(&s.spec, &s.result) => Some(s),
-        _ => {
-            corrupt.push(path);
-            None
+/// Executes a run (MNIST runs on the prepared MNIST).
+pub fn execute(spec: &RunSpec, mnist_data: Option<&mnist_reg::Prepared>) -> Result<RunOutcome> {
+    Ok(match spec {
+        RunSpec::LossBound(s) => RunOutcome::LossBound(loss_bound::execute(s)?),
+        RunSpec::Diversity(s) => RunOutcome::Diversity(diversity::execute(s)?),
+        RunSpec::Kernel(s) => RunOutcome::Kernel(kernel::execute(s)?),
+        RunSpec::SyntheticReg(s) => RunOutcome::SyntheticReg(synthetic_reg::execute(s)?),
+        RunSpec::MnistReg(s) => {
+            let data = mnist_data.expect("MNIST runs are planned only when MNIST is present");
+            RunOutcome::MnistReg(mnist_reg::execute(s, data)?)
+        }
+    })
+}
+
+/// The stored results a report is made from.
+#[derive(Clone, Debug, Default)]
+pub struct Results {
+    pub runs: Vec<StoredRun>,
+}
+
+macro_rules! accessor {
+    ($name:ident, $variant:ident, $module:ident) => {
+        pub fn $name(&self) -> Vec<(&$module::Spec, &$module::Outcome)> {
+            self.runs
+                .iter()
+                .filter_map(|r| match (&r.spec, &r.outcome) {
+                    (RunSpec::$variant(s), RunOutcome::$variant(o)) => Some((s, o)),
+                    _ => None,
+                })
+                .collect()
+        }
+    };
+}
+
+impl Results {
+    accessor!(loss_bound, LossBound, loss_bound);
+    accessor!(diversity, Diversity, diversity);
+    accessor!(kernel, Kernel, kernel);
+    accessor!(synthetic_reg, SyntheticReg, synthetic_reg);
+    accessor!(mnist_reg, MnistReg, mnist_reg);
+
+    /// Results from (spec, outcome) pairs (planted results in tests; seconds 0).
+    pub fn from_pairs(pairs: Vec<(RunSpec, RunOutcome)>) -> Self {
+        Self {
+            runs: pairs
+                .into_iter()
+                .map(|(s, o)| StoredRun::new(s, o, 0.0))
+                .collect(),
         }
     }
 }
 
 /// Progress callbacks of [`reproduce`].
 pub trait ReproduceProgress {
+    /// A round of runs is about to start: per experiment, (runs of this shard, to run now).
     fn plan(&mut self, _per_experiment: &[(Experiment, usize, usize)]) {}
     fn run_done(&mut self, _experiment: Experiment) {}
     fn note(&mut self, _message: &str) {}
@@ -357,8 +194,7 @@ pub trait ReproduceProgress {
 pub struct ReproduceOptions {
     pub out: PathBuf,
     pub quick: bool,
-    /// (K, N): run only the runs whose index in the plan is K modulo N (K in 0..N).
-    pub shard: Option<(usize, usize)>,
+    pub shard: Option<Shard>,
     /// MNIST's directory; `None`: the cache directory, fetched there if missing.
     pub data_dir: Option<PathBuf>,
     /// Whether MNIST may be downloaded when missing.
@@ -421,103 +257,120 @@ fn locate_mnist(
 }
 
 /// Runs what is missing (of this shard) and renders the report when every run is done.
+/// MNIST's plan grows as its selection runs finish, so runs go in rounds until nothing
+/// new is needed (a shard stops when what remains belongs to other shards).
 pub fn reproduce(
     options: &ReproduceOptions,
     progress: &mut dyn ReproduceProgress,
 ) -> Result<ReproduceOutcome> {
     let started = Instant::now();
-    if let Some((k, n)) = options.shard {
-        if n == 0 || k >= n {
-            return Err(Error::config(
-                "shard",
-                format!("{k}/{n}: expected K/N with 0 <= K < N"),
-            ));
-        }
-    }
     let plan = Plan::new(options.quick);
     let mnist_dir = locate_mnist(options, progress);
     if let Err(why) = &mnist_dir {
         progress.note(why);
     }
-    let runs = plan.runs(mnist_dir.is_ok());
-    std::fs::create_dir_all(options.out.join("runs"))
-        .map_err(|e| Error::io(options.out.join("runs"), e))?;
-    let mut corrupt = Vec::new();
-    let mine: Vec<(usize, &PlannedRun)> = runs
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| options.shard.is_none_or(|(k, n)| i % n == k))
-        .collect();
-    let todo: Vec<&PlannedRun> = mine
-        .iter()
-        .filter(|(_, r)| load_run(&options.out, r, &mut corrupt).is_none())
-        .map(|(_, r)| *r)
-        .collect();
-    let per: Vec<(Experiment, usize, usize)> = Experiment::ALL
-        .iter()
-        .map(|&e| {
-            (
-                e,
-                mine.iter().filter(|(_, r)| r.experiment == e).count(),
-                todo.iter().filter(|r| r.experiment == e).count(),
-            )
-        })
-        .collect();
-    progress.plan(&per);
-    let mut mnist_data: Option<(Dataset, Dataset)> = None;
-    for run in &todo {
-        let t = Instant::now();
-        let result = match &run.spec {
-            RunSpec::MnistReg { .. } => {
-                if mnist_data.is_none() {
+    let store = store::Store::open(&options.out)?;
+    let validation = |s: &mnist_reg::Spec| {
+        let spec = RunSpec::MnistReg(s.clone());
+        match store.get(&run_key(&spec), &spec)?.outcome {
+            RunOutcome::MnistReg(o) => Some(o.validation_error),
+            _ => None,
+        }
+    };
+    let owned = |key: &str| options.shard.is_none_or(|s| s.owns(key));
+    let mut done_now = 0;
+    let mut raw_mnist: Option<(Dataset, Dataset)> = None;
+    let mut mnist_data: Option<mnist_reg::Prepared> = None;
+    let mut mine_total;
+    loop {
+        let planned: Vec<(String, RunSpec)> = plan
+            .runs(mnist_dir.is_ok(), &validation)
+            .into_iter()
+            .map(|s| (run_key(&s), s))
+            .collect();
+        let mine: Vec<&(String, RunSpec)> = planned.iter().filter(|(k, _)| owned(k)).collect();
+        mine_total = mine.len();
+        let todo: Vec<&(String, RunSpec)> = mine
+            .iter()
+            .copied()
+            .filter(|(k, s)| store.get(k, s).is_none())
+            .collect();
+        if todo.is_empty() {
+            break;
+        }
+        let per: Vec<(Experiment, usize, usize)> = Experiment::ALL
+            .iter()
+            .map(|&e| {
+                (
+                    e,
+                    mine.iter().filter(|(_, r)| r.experiment() == e).count(),
+                    todo.iter().filter(|(_, r)| r.experiment() == e).count(),
+                )
+            })
+            .collect();
+        progress.plan(&per);
+        for (key, spec) in todo {
+            let t = Instant::now();
+            if let RunSpec::MnistReg(m) = spec {
+                if raw_mnist.is_none() {
                     let dir = mnist_dir
                         .as_ref()
                         .expect("MNIST runs are planned only when MNIST is present");
-                    mnist_data = Some(mnist::load(dir)?);
+                    raw_mnist = Some(mnist::load(dir)?);
                 }
-                let (train, test) = mnist_data.as_ref().expect("just loaded");
-                runs::execute_mnist(&run.spec, train, test)?
+                let sizes = (m.train_samples, m.validation);
+                if mnist_data.as_ref().is_none_or(|d| d.sizes != sizes) {
+                    let (train, test) = raw_mnist.as_ref().expect("just loaded");
+                    mnist_data = Some(mnist_reg::Prepared::new(train, test, sizes.0, sizes.1));
+                }
             }
-            spec => runs::execute(spec)?,
-        };
-        let stored = StoredRun {
-            checksum: checksum(&run.spec, &result),
-            spec: run.spec.clone(),
-            result,
-            seconds: t.elapsed().as_secs_f64(),
-        };
-        write_atomic(
-            &options.out.join("runs").join(format!("{}.json", run.key)),
-            serde_json::to_string_pretty(&stored)
-                .expect("serialises")
-                .as_bytes(),
-        )?;
-        progress.run_done(run.experiment);
+            let outcome = execute(spec, mnist_data.as_ref())?;
+            store.put(
+                key,
+                StoredRun::new(spec.clone(), outcome, t.elapsed().as_secs_f64()),
+            )?;
+            done_now += 1;
+            progress.run_done(spec.experiment());
+        }
     }
-    let mut ignored = Vec::new();
-    let stored: Vec<(Experiment, StoredRun)> = runs
-        .iter()
-        .filter_map(|r| load_run(&options.out, r, &mut ignored).map(|s| (r.experiment, s)))
+    let planned: Vec<(String, RunSpec)> = plan
+        .runs(mnist_dir.is_ok(), &validation)
+        .into_iter()
+        .map(|s| (run_key(&s), s))
         .collect();
-    let missing = runs.len() - stored.len();
+    let wall_seconds = store.add_wall_seconds(if done_now > 0 {
+        started.elapsed().as_secs_f64()
+    } else {
+        0.0
+    })?;
+    let runs: Vec<StoredRun> = planned
+        .iter()
+        .filter_map(|(k, s)| store.get(k, s))
+        .collect();
+    let missing = planned.len() - runs.len();
     let report = if missing == 0 {
         let mnist_note = mnist_dir.as_ref().err().cloned();
         Some(findings::render(
             &options.out,
             &plan,
-            &stored,
+            &Results { runs },
             mnist_note.as_deref(),
+            wall_seconds,
         )?)
     } else {
-        progress.note(&format!("{missing} of {} runs are not done yet (other shards?); the report is rendered when all are", runs.len()));
+        progress.note(&format!(
+            "{missing} of {} runs are not done yet (other shards, or runs that wait for their results); \
+             the report is rendered when all are",
+            planned.len()
+        ));
         None
     };
     Ok(ReproduceOutcome {
-        runs_planned: runs.len(),
-        runs_done_now: todo.len(),
-        runs_reused: mine.len() - todo.len(),
+        runs_planned: planned.len(),
+        runs_done_now: done_now,
+        runs_reused: mine_total.saturating_sub(done_now),
         runs_missing: missing,
-        corrupt_results_replaced: corrupt,
+        corrupt_results_replaced: store.corrupt(),
         mnist: mnist_dir.as_ref().ok().map(|p| p.display().to_string()),
         report,
         seconds: started.elapsed().as_secs_f64(),

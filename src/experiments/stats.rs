@@ -1,6 +1,9 @@
 //! Statistics for paired comparisons and associations: the Wilcoxon signed-rank test
-//! (exact up to 25 pairs, normal approximation beyond), Spearman's rank correlation with
-//! a seeded bootstrap interval, and summaries.
+//! (exact up to 25 pairs, normal approximation with tie and continuity corrections beyond,
+//! as scipy's `wilcoxon(..., method="approx", correction=True)`), Student's t interval of a
+//! mean, Holm's step-down correction for multiple comparisons, Spearman's rank correlation
+//! with a seeded bootstrap interval, and a stratified Spearman statistic (Fisher-z pooling
+//! of within-group correlations).
 
 use crate::rng::{SeededRng, Stream};
 
@@ -101,8 +104,25 @@ pub fn wilcoxon_signed_rank(d: &[f64]) -> Wilcoxon {
         };
     }
     let mean = total / 2.0;
-    let sd = ((n * (n + 1) * (2 * n + 1)) as f64 / 24.0).sqrt();
-    let z = ((w_plus - mean).abs() - 0.5).max(0.0) / sd;
+    // Ties shrink the variance of W+: sum over tie groups of (t^3 - t) / 48.
+    let abs_ranks = {
+        let mut v = r.clone();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let mut tie_term = 0.0;
+    let mut i = 0;
+    while i < abs_ranks.len() {
+        let j = abs_ranks[i..]
+            .iter()
+            .take_while(|v| **v == abs_ranks[i])
+            .count();
+        let t = j as f64;
+        tie_term += t * t * t - t;
+        i += j;
+    }
+    let variance = (n * (n + 1) * (2 * n + 1)) as f64 / 24.0 - tie_term / 48.0;
+    let z = ((w_plus - mean).abs() - 0.5).max(0.0) / variance.sqrt();
     Wilcoxon {
         n,
         w_plus,
@@ -178,45 +198,187 @@ pub fn spearman_with_bootstrap(x: &[f64], y: &[f64], resamples: usize, seed: u64
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    #[allow(clippy::approx_constant)] // 3.14 is a data value of the scipy example
-    fn wilcoxon_exact_matches_scipy() {
-        // scipy.stats.wilcoxon([1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30] -
-        //   [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29]) -> W- = 5, p = 0.0390625
-        let x = [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30];
-        let y = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29];
-        let d: Vec<f64> = x.iter().zip(&y).map(|(a, b)| a - b).collect();
-        let w = wilcoxon_signed_rank(&d);
-        assert_eq!(w.n, 9);
-        assert_eq!(w.w_plus, 40.0);
-        assert!((w.p_value - 0.0390625).abs() < 1e-12, "{}", w.p_value);
-        // All ten positive: p = 2 / 2^10.
-        let w = wilcoxon_signed_rank(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]);
-        assert!((w.p_value - 2.0 / 1024.0).abs() < 1e-15);
+/// log Gamma(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error about 1e-15).
+fn ln_gamma(x: f64) -> f64 {
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
     }
+    let x = x - 1.0;
+    let t = x + 7.5;
+    let a = C[1..]
+        .iter()
+        .enumerate()
+        .fold(C[0], |acc, (k, c)| acc + c / (x + k as f64 + 1.0));
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
 
-    #[test]
-    fn normal_approximation_is_close_to_exact_at_25() {
-        let d: Vec<f64> = (1..=26)
-            .map(|i| if i % 3 == 0 { -(i as f64) } else { i as f64 })
-            .collect();
-        let approx = wilcoxon_signed_rank(&d);
-        let exact = wilcoxon_signed_rank(&d[..25]);
-        assert!(!approx.exact && exact.exact);
-        assert!((normal_upper_tail(1.959964) - 0.025).abs() < 1e-6);
+/// The regularised incomplete beta function I_x(a, b) (continued fraction, Lentz).
+fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
     }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    if x > (a + 1.0) / (a + b + 2.0) {
+        return 1.0 - incomplete_beta(b, a, 1.0 - x);
+    }
+    let front =
+        (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp() / a;
+    let tiny = 1e-300;
+    let (mut c, mut d) = (1.0, 1.0 - (a + b) * x / (a + 1.0));
+    d = 1.0 / if d.abs() < tiny { tiny } else { d };
+    let mut f = d;
+    for m in 1..300 {
+        let m = m as f64;
+        for numerator in [
+            m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0)),
+        ] {
+            d = 1.0 + numerator * d;
+            d = 1.0 / if d.abs() < tiny { tiny } else { d };
+            c = 1.0 + numerator / c;
+            c = if c.abs() < tiny { tiny } else { c };
+            f *= c * d;
+        }
+        if (c * d - 1.0).abs() < 1e-15 {
+            break;
+        }
+    }
+    front * f
+}
 
-    #[test]
-    fn spearman_of_monotone_data_is_one() {
-        let x = [1.0, 2.0, 3.0, 4.0, 5.0];
-        let y = [1.0, 4.0, 9.0, 16.0, 100.0];
-        assert!((spearman(&x, &y) - 1.0).abs() < 1e-12);
-        let c = spearman_with_bootstrap(&x, &y.map(|v| -v), 200, 1);
-        assert!((c.rho + 1.0).abs() < 1e-12 && c.ci_high <= -0.99);
-        assert_eq!(ranks(&[3.0, 1.0, 3.0]), vec![2.5, 1.0, 2.5]);
+/// P(T <= t) for Student's t with `df` degrees of freedom.
+pub fn student_t_cdf(t: f64, df: f64) -> f64 {
+    let tail = 0.5 * incomplete_beta(df / 2.0, 0.5, df / (df + t * t));
+    if t >= 0.0 {
+        1.0 - tail
+    } else {
+        tail
     }
 }
+
+/// The `p` quantile of Student's t with `df` degrees of freedom (bisection on the CDF).
+pub fn student_t_quantile(p: f64, df: f64) -> f64 {
+    let (mut lo, mut hi) = (-1e4, 1e4);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if student_t_cdf(mid, df) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// A mean with its 95% Student t interval.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct MeanInterval {
+    pub mean: f64,
+    pub low: f64,
+    pub high: f64,
+    pub n: usize,
+}
+
+/// The mean of `x` and its 95% interval mean ± t_(0.975, n-1) sd / sqrt(n) (NaN bounds
+/// for fewer than 2 values).
+pub fn mean_interval(x: &[f64]) -> MeanInterval {
+    let (mean, sd) = mean_sd(x);
+    let n = x.len();
+    let half = if n >= 2 {
+        student_t_quantile(0.975, (n - 1) as f64) * sd / (n as f64).sqrt()
+    } else {
+        f64::NAN
+    };
+    MeanInterval {
+        mean,
+        low: mean - half,
+        high: mean + half,
+        n,
+    }
+}
+
+/// Holm's step-down adjusted p-values (same order as `p`): the k-th smallest is
+/// multiplied by (m - k + 1), made monotone, and capped at 1.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut adjusted = vec![0.0; m];
+    let mut running: f64 = 0.0;
+    for (k, &i) in order.iter().enumerate() {
+        running = running.max(((m - k) as f64 * p[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
+}
+
+/// Within-group Spearman correlations pooled into one statistic.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Stratified {
+    /// tanh of the (n_g - 3)-weighted mean of the groups' Fisher z = atanh(rho_g).
+    pub rho: f64,
+    /// 95% interval, with the standard error sqrt(1.06 / sum(n_g - 3)) of Fieller et al.
+    pub ci_low: f64,
+    pub ci_high: f64,
+    /// Two-sided p-value of the pooled z against 0.
+    pub p_value: f64,
+    /// Groups used (those with at least 4 points and a finite correlation).
+    pub groups: usize,
+    pub n: usize,
+}
+
+/// Pools the Spearman correlations of several groups of (x, y) pairs (a group with fewer
+/// than 4 points or a constant variable is left out).
+pub fn stratified_spearman(groups: &[(Vec<f64>, Vec<f64>)]) -> Stratified {
+    let (mut num, mut den, mut used, mut n) = (0.0, 0.0, 0, 0);
+    for (x, y) in groups {
+        let rho = spearman(x, y);
+        if x.len() < 4 || !rho.is_finite() {
+            continue;
+        }
+        let weight = x.len() as f64 - 3.0;
+        num += weight * rho.clamp(-0.999_999, 0.999_999).atanh();
+        den += weight;
+        used += 1;
+        n += x.len();
+    }
+    if used == 0 {
+        return Stratified {
+            rho: f64::NAN,
+            ci_low: f64::NAN,
+            ci_high: f64::NAN,
+            p_value: f64::NAN,
+            groups: 0,
+            n: 0,
+        };
+    }
+    let z = num / den;
+    let se = (1.06 / den).sqrt();
+    let q = 1.959_963_984_540_054;
+    Stratified {
+        rho: z.tanh(),
+        ci_low: (z - q * se).tanh(),
+        ci_high: (z + q * se).tanh(),
+        p_value: (2.0 * normal_upper_tail(z.abs() / se)).min(1.0),
+        groups: used,
+        n,
+    }
+}
+
+#[cfg(test)]
+#[path = "stats_tests.rs"]
+mod tests;

@@ -14,6 +14,11 @@ pub enum Block {
         header: Vec<String>,
         rows: Vec<Vec<String>>,
     },
+    /// A folded block of preformatted text (`<details>` in HTML).
+    Details {
+        summary: String,
+        body: String,
+    },
     /// An SVG plot: file name (beside the report) and its content.
     Plot {
         file: String,
@@ -26,6 +31,43 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// The anchor of a heading, as GitHub makes it: lower case, spaces to '-', punctuation
+/// other than '-' and '_' dropped.
+pub fn slug(heading: &str) -> String {
+    heading
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Escaped HTML of a cell, with Markdown links `[text](#anchor)` made links.
+fn cell_html(s: &str) -> String {
+    if let (Some(rest), true) = (s.strip_prefix('['), s.ends_with(')')) {
+        if let Some((text, target)) = rest.split_once("](") {
+            let target = &target[..target.len() - 1];
+            return format!("<a href=\"{}\">{}</a>", escape(target), escape(text));
+        }
+    }
+    escape(s)
+}
+
+/// The colour class of a verdict cell.
+fn verdict_class(s: &str) -> Option<&'static str> {
+    match s {
+        "reproduced" => Some("v-yes"),
+        "partly" => Some("v-partly"),
+        "not reproduced" => Some("v-no"),
+        "not run" => Some("v-none"),
+        "consistency check" => Some("v-check"),
+        _ => None,
+    }
 }
 
 /// Markdown, with plots as links to their SVG files.
@@ -57,6 +99,13 @@ pub fn markdown(blocks: &[Block]) -> String {
                 }
                 out.push('\n');
             }
+            Block::Details { summary, body } => {
+                let _ = writeln!(
+                    out,
+                    "<details><summary>{}</summary>\n\n```\n{body}\n```\n\n</details>\n",
+                    escape(summary)
+                );
+            }
             Block::Plot { file, caption, .. } => {
                 let _ = writeln!(out, "![{caption}]({file})\n\n*{caption}*\n");
             }
@@ -74,13 +123,20 @@ pub fn html(title: &str, blocks: &[Block]) -> String {
          body{{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;line-height:1.45}}\
          table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #bbb;padding:4px 8px;text-align:left}}\
          th{{background:#eee}}pre{{background:#f5f5f5;padding:8px;overflow-x:auto}}figure{{margin:1em 0}}\
-         figcaption{{font-style:italic;color:#444}}</style></head><body>\n",
+         figcaption{{font-style:italic;color:#444}}.v-yes{{background:#c8f0c8}}.v-partly{{background:#fbeaa6}}\
+         .v-no{{background:#f6c0c0}}.v-none{{background:#e4e4e4}}.v-check{{background:#d4e4f7}}\
+         details{{margin:0.5em 0}}summary{{cursor:pointer}}</style></head><body>\n",
         escape(title)
     );
     for b in blocks {
         match b {
             Block::Heading(level, text) => {
-                let _ = writeln!(out, "<h{level}>{}</h{level}>", escape(text));
+                let _ = writeln!(
+                    out,
+                    "<h{level} id=\"{}\">{}</h{level}>",
+                    escape(&slug(text)),
+                    escape(text)
+                );
             }
             Block::Paragraph(text) => {
                 let _ = writeln!(out, "<p>{}</p>", escape(text));
@@ -97,11 +153,26 @@ pub fn html(title: &str, blocks: &[Block]) -> String {
                 for r in rows {
                     out.push_str("<tr>");
                     for c in r {
-                        let _ = write!(out, "<td>{}</td>", escape(c));
+                        match verdict_class(c) {
+                            Some(class) => {
+                                let _ = write!(out, "<td class=\"{class}\">{}</td>", escape(c));
+                            }
+                            None => {
+                                let _ = write!(out, "<td>{}</td>", cell_html(c));
+                            }
+                        }
                     }
                     out.push_str("</tr>\n");
                 }
                 out.push_str("</tbody></table>\n");
+            }
+            Block::Details { summary, body } => {
+                let _ = writeln!(
+                    out,
+                    "<details><summary>{}</summary><pre><code>{}</code></pre></details>",
+                    escape(summary),
+                    escape(body)
+                );
             }
             Block::Plot { caption, svg, .. } => {
                 let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
@@ -129,7 +200,14 @@ mod tests {
             Block::Code("cmd".into()),
             Block::Table {
                 header: vec!["a".into(), "b".into()],
-                rows: vec![vec!["1".into(), "x|y".into()]],
+                rows: vec![
+                    vec!["1".into(), "x|y".into()],
+                    vec!["[a](#b)".into(), "partly".into()],
+                ],
+            },
+            Block::Details {
+                summary: "cfg".into(),
+                body: "{}".into(),
             },
             Block::Plot {
                 file: "f.svg".into(),
@@ -143,10 +221,19 @@ mod tests {
         );
         let h = html("t", &blocks);
         assert!(
-            h.contains("<h1>T &lt;1&gt;</h1>")
+            h.contains("<h1 id=\"t-1\">T &lt;1&gt;</h1>")
                 && h.contains("<figure><svg></svg>")
                 && !h.contains("<?xml")
         );
         assert!(!h.contains("http"), "self-contained");
+        assert!(
+            h.contains("<a href=\"#b\">a</a>") && h.contains("<td class=\"v-partly\">partly</td>")
+        );
+        assert!(
+            h.contains("<details><summary>cfg</summary>")
+                && md.contains("<details><summary>cfg</summary>")
+        );
+        assert!(h.contains("<h1 id=\"t-1\">"));
+        assert_eq!(slug("RQ2/RQ4: diversity, s_m(D)"), "rq2rq4-diversity-s_md");
     }
 }

@@ -1,4 +1,6 @@
-//! Self-contained SVG line and scatter plots (plotters' SVG backend, no system fonts).
+//! Self-contained SVG line and scatter plots (plotters' SVG backend, no system fonts):
+//! compact tick labels ("100", "1e6", never "100.0"), optional interval bars, and the
+//! legend in its own column beside the plot, never over the data.
 
 use plotters::prelude::*;
 
@@ -9,6 +11,29 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Draw markers instead of a line.
     pub scatter: bool,
+    /// Vertical interval bars (x, low, high).
+    pub intervals: Vec<(f64, f64, f64)>,
+}
+
+impl Series {
+    pub fn line(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            points,
+            scatter: false,
+            intervals: Vec::new(),
+        }
+    }
+    pub fn dots(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            scatter: true,
+            ..Self::line(name, points)
+        }
+    }
+    pub fn with_intervals(mut self, intervals: Vec<(f64, f64, f64)>) -> Self {
+        self.intervals = intervals;
+        self
+    }
 }
 
 /// Axis settings of a plot.
@@ -19,16 +44,73 @@ pub struct PlotSpec<'a> {
     pub y_label: &'a str,
     pub log_x: bool,
     pub log_y: bool,
+    /// Ticks at exactly these x values (e.g. every width), instead of automatic ones.
+    pub x_ticks: Vec<f64>,
 }
 
-const COLORS: [RGBColor; 6] = [
+impl<'a> PlotSpec<'a> {
+    pub fn new(
+        title: &'a str,
+        x_label: &'a str,
+        y_label: &'a str,
+        log_x: bool,
+        log_y: bool,
+    ) -> Self {
+        Self {
+            title,
+            x_label,
+            y_label,
+            log_x,
+            log_y,
+            x_ticks: Vec::new(),
+        }
+    }
+    pub fn log_log(title: &'a str, x_label: &'a str, y_label: &'a str) -> Self {
+        Self::new(title, x_label, y_label, true, true)
+    }
+    pub fn with_x_ticks(mut self, ticks: Vec<f64>) -> Self {
+        self.x_ticks = ticks;
+        self
+    }
+}
+
+const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
     RGBColor(148, 103, 189),
     RGBColor(255, 127, 14),
     RGBColor(23, 190, 207),
+    RGBColor(140, 86, 75),
+    RGBColor(127, 127, 127),
 ];
+
+/// A tick label: integers without ".0", powers of ten as "1e6", others with 3 significant
+/// digits.
+pub fn tick_label(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let a = v.abs();
+    let log = a.log10();
+    if (log - log.round()).abs() < 1e-9 && !(-2.0..=4.0).contains(&log.round()) {
+        return format!("{}1e{}", if v < 0.0 { "-" } else { "" }, log.round() as i32);
+    }
+    if (1e-3..1e5).contains(&a) {
+        let s = format!(
+            "{:.*}",
+            (3 - log.floor() as i32 - 1).clamp(0, 6) as usize,
+            v
+        );
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    } else {
+        format!("{v:.1e}").replace(".0e", "e")
+    }
+}
 
 fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -42,7 +124,7 @@ fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     if log {
         (lo / 1.5, hi * 1.5)
     } else {
-        let pad = ((hi - lo) * 0.05).max(1e-12 * hi.abs().max(1.0));
+        let pad = ((hi - lo) * 0.06).max(1e-12 * hi.abs().max(1.0));
         (lo - pad, hi + pad)
     }
 }
@@ -52,56 +134,75 @@ fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
 pub fn svg(spec: &PlotSpec<'_>, series: &[Series]) -> String {
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, (720, 460)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, (820, 460)).into_drawing_area();
         let _ = root.fill(&WHITE);
+        let (plot_area, legend_area) = root.split_horizontally(600);
         let keep = |&(x, y): &(f64, f64)| {
             x.is_finite() && y.is_finite() && (!spec.log_x || x > 0.0) && (!spec.log_y || y > 0.0)
         };
         let xr = range(
-            series.iter().flat_map(|s| s.points.iter().map(|p| p.0)),
+            series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.0))
+                .chain(spec.x_ticks.iter().copied()),
             spec.log_x,
         );
         let yr = range(
-            series
-                .iter()
-                .flat_map(|s| s.points.iter().filter(|p| keep(p)).map(|p| p.1)),
+            series.iter().flat_map(|s| {
+                s.points
+                    .iter()
+                    .filter(|p| keep(p))
+                    .map(|p| p.1)
+                    .chain(s.intervals.iter().flat_map(|i| [i.1, i.2]))
+            }),
             spec.log_y,
         );
+        let formatter = |v: &f64| tick_label(*v);
         macro_rules! draw {
             ($x:expr, $y:expr) => {{
-                let mut chart = ChartBuilder::on(&root)
-                    .caption(spec.title, ("sans-serif", 18))
-                    .margin(12)
-                    .x_label_area_size(40)
-                    .y_label_area_size(70)
+                let mut chart = ChartBuilder::on(&plot_area)
+                    .caption(spec.title, ("sans-serif", 17))
+                    .margin(14)
+                    .x_label_area_size(42)
+                    .y_label_area_size(72)
                     .build_cartesian_2d($x, $y)
                     .expect("valid ranges");
-                let _ = chart
-                    .configure_mesh()
-                    .x_labels(6)
-                    .y_labels(8)
+                let mut mesh = chart.configure_mesh();
+                mesh.y_labels(7)
                     .x_desc(spec.x_label)
                     .y_desc(spec.y_label)
-                    .draw();
+                    .x_label_formatter(&formatter)
+                    .y_label_formatter(&formatter);
+                if spec.x_ticks.is_empty() {
+                    mesh.x_labels(6);
+                } else {
+                    mesh.x_labels(0);
+                }
+                let _ = mesh.draw();
+                if !spec.x_ticks.is_empty() {
+                    let y0 = if spec.log_y { yr.0 } else { yr.0 };
+                    let _ = chart.draw_series(spec.x_ticks.iter().map(|&x| {
+                        Text::new(tick_label(x), (x, y0), ("sans-serif", 12).into_font())
+                    }));
+                }
                 for (i, s) in series.iter().enumerate() {
                     let color = COLORS[i % COLORS.len()];
                     let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(keep).collect();
-                    let drawn = if s.scatter {
+                    let _ = if s.scatter {
                         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
                     } else {
                         chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))
                     };
-                    if let Ok(a) = drawn {
-                        a.label(s.name.clone()).legend(move |(x, y)| {
-                            Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled())
-                        });
-                    }
+                    let bars: Vec<(f64, f64, f64)> = s
+                        .intervals
+                        .iter()
+                        .copied()
+                        .filter(|&(x, lo, hi)| keep(&(x, lo)) && keep(&(x, hi)))
+                        .collect();
+                    let _ = chart.draw_series(bars.iter().map(|&(x, lo, hi)| {
+                        PathElement::new(vec![(x, lo), (x, hi)], color.stroke_width(1))
+                    }));
                 }
-                let _ = chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw();
             }};
         }
         match (spec.log_x, spec.log_y) {
@@ -109,6 +210,16 @@ pub fn svg(spec: &PlotSpec<'_>, series: &[Series]) -> String {
             (true, false) => draw!((xr.0..xr.1).log_scale(), yr.0..yr.1),
             (false, true) => draw!(xr.0..xr.1, (yr.0..yr.1).log_scale()),
             (true, true) => draw!((xr.0..xr.1).log_scale(), (yr.0..yr.1).log_scale()),
+        }
+        for (i, s) in series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let y = 40 + 20 * i as i32;
+            let _ = legend_area.draw(&Rectangle::new([(6, y - 5), (20, y + 5)], color.filled()));
+            let _ = legend_area.draw(&Text::new(
+                s.name.clone(),
+                (26, y - 7),
+                ("sans-serif", 12).into_font(),
+            ));
         }
         let _ = root.present();
     }
@@ -122,21 +233,31 @@ mod tests {
     #[test]
     fn renders_series_with_labels() {
         let s = svg(
-            &PlotSpec {
-                title: "t",
-                x_label: "m",
-                y_label: "gamma",
-                log_x: true,
-                log_y: true,
-            },
-            &[Series {
-                name: "line".into(),
-                points: vec![(1.0, 1.0), (10.0, 0.1), (0.0, 5.0)],
-                scatter: false,
-            }],
+            &PlotSpec::log_log("t", "m", "gamma"),
+            &[
+                Series::line("line", vec![(1.0, 1.0), (10.0, 0.1), (0.0, 5.0)])
+                    .with_intervals(vec![(10.0, 0.05, 0.2)]),
+            ],
         );
         assert!(s.starts_with("<svg") && s.contains("</svg>"));
         assert!(s.contains("gamma") && s.contains("line"));
         assert!(s.contains("<polyline") || s.contains("<path"));
+    }
+
+    #[test]
+    fn tick_labels_are_compact() {
+        for (v, want) in [
+            (100.0, "100"),
+            (1_000_000.0, "1e6"),
+            (0.5, "0.5"),
+            (1e-5, "1e-5"),
+            (2.5e-6, "2.5e-6"),
+            (0.0316, "0.0316"),
+            (20.0, "20"),
+            (1234.0, "1234"),
+            (-3.0, "-3"),
+        ] {
+            assert_eq!(tick_label(v), want, "{v}");
+        }
     }
 }

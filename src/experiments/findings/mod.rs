@@ -1,11 +1,12 @@
-//! From stored run results to findings: statistics, verdicts computed from the numbers,
-//! plots, and the report (`report.md`, `report.html`, `results.json`, CSV files, SVGs).
-//! One module per experiment; this one holds the claims and writes the files.
+//! From typed run results to findings: claims with verdicts computed by stated rules
+//! ([`rules`]), consistency checks (identities that cannot fail, reported with their
+//! numbers apart from the findings), and the report files (`report.md`, `report.html`,
+//! `results.json`, CSV files, SVG plots). Each experiment's section is built by its own
+//! module (`loss_bound::report`, ...); this module gathers them.
 
-mod diversity;
-mod loss_bound;
-mod regularizer;
-mod spectrum;
+pub mod rules;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,143 +18,173 @@ use crate::files::write_atomic;
 use crate::report::document::{html, markdown, Block};
 use crate::report::plot::{svg, PlotSpec, Series};
 
-use super::stats::{mean_sd, Correlation};
-use super::{Experiment, Plan, StoredRun};
+use super::plan::Plan;
+use super::{Experiment, Results};
 
-/// A verdict computed from the numbers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub enum Verdict {
-    Reproduced,
-    Partly,
-    NotReproduced,
-    NotRun,
-}
+pub use rules::Verdict;
 
-impl Verdict {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Reproduced => "reproduced",
-            Self::Partly => "partly",
-            Self::NotReproduced => "not reproduced",
-            Self::NotRun => "not run",
-        }
-    }
-}
-
-/// One row of the claims table.
-#[derive(Clone, Debug, serde::Serialize)]
+/// One row of the claims table (and of `results.json`'s `"claims"`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Claim {
-    pub finding: String,
-    pub paper: String,
-    pub ours: String,
+    /// Stable identifier, e.g. `rq5-synthetic-gain`.
+    pub id: String,
+    /// What is claimed (the paper's finding, or the identity checked).
+    pub claim: String,
     pub verdict: Verdict,
-    pub rule: String,
+    /// The deciding statistic, in words and numbers.
+    pub statistic: String,
+    /// What the verdict rests on (cells, seeds, rule).
+    pub evidence: String,
+    /// The report section (HTML anchor) with the tables and plots.
+    pub section: String,
 }
 
-fn num(v: &Value, key: &str) -> f64 {
-    v.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
+/// One experiment's part of the report.
+#[derive(Default)]
+pub struct Section {
+    pub blocks: Vec<Block>,
+    pub claims: Vec<Claim>,
+    pub csv: Vec<(String, String)>,
+    pub numbers: BTreeMap<String, Value>,
 }
 
-/// The numbers `keys` of a result as CSV fields.
-fn csv_fields(v: &Value, keys: &[&str]) -> String {
-    keys.iter()
-        .map(|k| num(v, k).to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn fmt_mean_sd(x: &[f64], scale: f64, digits: usize) -> String {
-    let (m, s) = mean_sd(x);
-    format!("{:.*} ± {:.*}", digits, m * scale, digits, s * scale)
-}
-
-fn fmt_corr(c: &Correlation) -> String {
-    format!(
-        "ρ = {:.2} [{:.2}, {:.2}] (n = {})",
-        c.rho, c.ci_low, c.ci_high, c.n
-    )
-}
-
-/// Verdict for a rank correlation expected to have sign `sign` (+1 or -1).
-fn correlation_verdict(c: &Correlation, sign: f64) -> Verdict {
-    if c.rho * sign > 0.0 && c.ci_low * sign > 0.0 && c.ci_high * sign > 0.0 {
-        Verdict::Reproduced
-    } else if c.rho * sign > 0.0 {
-        Verdict::Partly
-    } else {
-        Verdict::NotReproduced
+impl Section {
+    pub fn new(e: Experiment) -> Self {
+        let mut s = Self::default();
+        s.blocks.push(Block::Heading(2, e.title().into()));
+        s
     }
-}
-
-struct Report {
-    blocks: Vec<Block>,
-    claims: Vec<Claim>,
-    csv: Vec<(String, String)>,
-    numbers: BTreeMap<String, Value>,
-}
-
-impl Report {
-    fn plot(&mut self, file: &str, caption: &str, spec: PlotSpec<'_>, series: &[Series]) {
+    pub fn paragraph(&mut self, text: impl Into<String>) {
+        self.blocks.push(Block::Paragraph(text.into()));
+    }
+    pub fn plot(&mut self, file: &str, caption: &str, spec: PlotSpec<'_>, series: &[Series]) {
         self.blocks.push(Block::Plot {
             file: format!("plots/{file}"),
             caption: caption.to_string(),
             svg: svg(&spec, series),
         });
     }
-    fn config(&mut self, value: Value) {
-        self.blocks.push(Block::Paragraph("Configuration:".into()));
-        self.blocks.push(Block::Code(
-            serde_json::to_string_pretty(&value).expect("serialises"),
-        ));
+    pub fn table(&mut self, header: &[&str], rows: Vec<Vec<String>>) {
+        self.blocks.push(Block::Table {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows,
+        });
+    }
+    /// The configuration, folded.
+    pub fn config(&mut self, value: &impl serde::Serialize) {
+        self.blocks.push(Block::Details {
+            summary: "Configuration".into(),
+            body: serde_json::to_string_pretty(value).expect("serialises"),
+        });
+    }
+    pub fn claim(
+        &mut self,
+        e: Experiment,
+        id: &str,
+        claim: impl Into<String>,
+        verdict: Verdict,
+        statistic: impl Into<String>,
+        evidence: impl Into<String>,
+    ) {
+        self.claims.push(Claim {
+            id: id.into(),
+            claim: claim.into(),
+            verdict,
+            statistic: statistic.into(),
+            evidence: evidence.into(),
+            section: e.anchor(),
+        });
     }
 }
 
-fn of(runs: &[(Experiment, StoredRun)], e: Experiment) -> impl Iterator<Item = &StoredRun> {
-    runs.iter().filter(move |(x, _)| *x == e).map(|(_, r)| r)
+/// "1e-3", "3.2e-3", "0.3", "10": a lambda or a small value, compactly.
+pub fn fmt_value(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if (0.01..1e4).contains(&v.abs()) {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        let s = format!("{v:.1e}");
+        s.replace(".0e", "e")
+    }
+}
+
+/// Every section of the report, from the results.
+pub fn sections(plan: &Plan, results: &Results, mnist_note: Option<&str>) -> Vec<Section> {
+    vec![
+        super::loss_bound::report::section(&plan.loss_bound, results),
+        super::diversity::report::section(&plan.diversity, results),
+        super::kernel::report::section(&plan.kernel, results),
+        super::synthetic_reg::report::section(&plan.synthetic, results),
+        super::mnist_reg::report::section(&plan.mnist, results, mnist_note),
+    ]
 }
 
 /// Writes the report and its files under `out`; returns the path of `report.md`.
 pub fn render(
     out: &Path,
     plan: &Plan,
-    runs: &[(Experiment, StoredRun)],
+    results: &Results,
     mnist_note: Option<&str>,
+    wall_seconds: f64,
 ) -> Result<PathBuf> {
     let cmd = format!(
         "diversenet reproduce --out DIR{}",
         if plan.quick { " --quick" } else { "" }
     );
-    let mut r = Report {
-        blocks: Vec::new(),
-        claims: Vec::new(),
-        csv: Vec::new(),
-        numbers: BTreeMap::new(),
+    let sections = sections(plan, results, mnist_note);
+    let claims: Vec<Claim> = sections.iter().flat_map(|s| s.claims.clone()).collect();
+    let computation: f64 = results.runs.iter().map(|s| s.seconds).sum();
+    let (findings, checks): (Vec<&Claim>, Vec<&Claim>) = claims
+        .iter()
+        .partition(|c| c.verdict != Verdict::ConsistencyCheck);
+    let row = |c: &&Claim| {
+        vec![
+            format!("[{}](#{})", c.id, c.section),
+            c.claim.clone(),
+            c.statistic.clone(),
+            c.verdict.label().into(),
+        ]
     };
-    loss_bound::loss_bound_section(&mut r, plan, runs, &cmd);
-    diversity::diversity_section(&mut r, plan, runs, &cmd);
-    spectrum::spectrum_section(&mut r, plan, runs, &cmd)?;
-    regularizer::synthetic_reg_section(&mut r, plan, runs, &cmd);
-    regularizer::mnist_section(&mut r, plan, runs, mnist_note, &cmd);
-    let total_seconds: f64 = runs.iter().map(|(_, s)| s.seconds).sum();
-    let mut head = vec![
+    let mut blocks = vec![
         Block::Heading(1, format!("Reproduction of Xie, Liang & Song (AISTATS 2017){}", if plan.quick { " — quick run" } else { "" })),
         Block::Paragraph(format!(
-            "Every number, verdict and plot below was computed by diversenet {} from {} stored runs ({:.0} s of computation). \
-             Regenerate with the command below; finished runs are reused, so it only renders again.",
+            "Every number, verdict and plot below was computed by diversenet {} from {} stored runs ({:.0} s of computation; \
+             {:.0} s of wall time over the invocations that ran them). Regenerate with the command below; finished runs are \
+             reused. Each table and plot was made by it.",
             env!("CARGO_PKG_VERSION"),
-            runs.len(),
-            total_seconds
+            results.runs.len(),
+            computation,
+            wall_seconds,
         )),
-        Block::Code(cmd.clone()),
+        Block::Code(cmd),
         Block::Heading(2, "Claims".into()),
+        Block::Paragraph("Findings of the paper, each with a verdict computed from the numbers by the rule in its evidence \
+            column; significant harms are listed as well as gains.".into()),
         Block::Table {
-            header: vec!["finding".into(), "paper".into(), "ours".into(), "verdict".into()],
-            rows: r.claims.iter().map(|c| vec![c.finding.clone(), c.paper.clone(), c.ours.clone(), c.verdict.label().into()]).collect(),
+            header: vec!["id".into(), "claim".into(), "statistic".into(), "verdict".into()],
+            rows: findings.iter().map(row).collect(),
         },
-        Block::Paragraph(format!("Verdict rules: {}", r.claims.iter().map(|c| format!("{}: {}", c.finding, c.rule)).collect::<Vec<_>>().join(" — "))),
+        Block::Heading(2, "Consistency checks".into()),
+        Block::Paragraph("Identities and theorems that hold by construction (they cannot fail for a correct \
+            implementation): they check the code, not the paper's claims.".into()),
+        Block::Table {
+            header: vec!["id".into(), "identity".into(), "numbers".into(), "verdict".into()],
+            rows: checks.iter().map(row).collect(),
+        },
+        Block::Details {
+            summary: "Evidence and verdict rules".into(),
+            body: claims.iter().map(|c| format!("{}: {}", c.id, c.evidence)).collect::<Vec<_>>().join("\n"),
+        },
     ];
-    head.append(&mut r.blocks);
-    let blocks = head;
+    let mut csv = Vec::new();
+    let mut numbers = BTreeMap::new();
+    for s in sections {
+        blocks.extend(s.blocks);
+        csv.extend(s.csv);
+        numbers.extend(s.numbers);
+    }
     std::fs::create_dir_all(out.join("plots"))
         .map_err(|e| crate::error::Error::io(out.join("plots"), e))?;
     for b in &blocks {
@@ -161,18 +192,19 @@ pub fn render(
             write_atomic(&out.join(file), svg.as_bytes())?;
         }
     }
-    for (name, text) in &r.csv {
+    for (name, text) in &csv {
         write_atomic(&out.join(name), text.as_bytes())?;
     }
-    let results = serde_json::json!({
-        "plan": plan,
-        "claims": r.claims,
-        "numbers": r.numbers,
-        "runs": runs.iter().map(|(e, s)| serde_json::json!({"experiment": e, "spec": s.spec, "result": s.result, "seconds": s.seconds})).collect::<Vec<_>>(),
+    let results_json = serde_json::json!({
+        "plan": plan.summary(),
+        "claims": claims,
+        "numbers": numbers,
+        "wall_seconds": wall_seconds,
+        "runs": results.runs.iter().map(|s| serde_json::json!({"spec": s.spec, "outcome": s.outcome, "seconds": s.seconds})).collect::<Vec<_>>(),
     });
     write_atomic(
         &out.join("results.json"),
-        serde_json::to_string_pretty(&results)
+        serde_json::to_string_pretty(&results_json)
             .expect("serialises")
             .as_bytes(),
     )?;
