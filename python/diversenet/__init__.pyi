@@ -90,9 +90,14 @@ def train(
     reg: Union[str, Sequence[str]] = ...,
     lambda_: Union[float, Sequence[float]] = ...,
     reg_every: int = ...,
+    reg_sample: Optional[int] = ...,
+    exact_metrics: int = ...,
     test_fraction: float = ...,
     X_test: Optional[ArrayLike] = ...,
     y_test: Optional[ArrayLike] = ...,
 ) -> dict[str, Any]:
     """Trains f(x) = V relu(W x) with the options of `diversenet train`; returns W, V,
-    metrics (per epoch), config, targets and input_scaling."""
+    metrics (per epoch), config, targets and input_scaling. Exact full-data training
+    metrics every `exact_metrics` epochs (default 1, every epoch; 0: running averages, as
+    the CLI's default); `reg_sample` K estimates the pairwise regularisers from K partner
+    units per step."""

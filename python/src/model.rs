@@ -152,6 +152,8 @@ const TRAIN_OPTIONS: &[&str] = &[
     "lambda",
     "lambda_",
     "reg_every",
+    "reg_sample",
+    "exact_metrics",
     "test_fraction",
     "X_test",
     "y_test",
@@ -212,8 +214,9 @@ fn dataset(x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, name: &str) -> PyResult<D
 /// Trains f(x) = V relu(W x) on X (m x d) and y (integer labels: classes; floats: real
 /// values) with the options of `diversenet train` in snake_case (optimizer, lr, momentum,
 /// lr_schedule, batch_size, loss, output_layer, input_scaling, precision, init_scale,
-/// reg, lambda_ (or "lambda"), reg_every, test_fraction; X_test and y_test for a separate
-/// test set). Returns a dict with `W`, `V` (float64), `metrics` (one dict per epoch,
+/// reg, lambda_ (or "lambda"), reg_every, reg_sample, exact_metrics, test_fraction; X_test
+/// and y_test for a separate test set). Unlike the CLI (`--exact-metrics 0`), exact
+/// full-data training metrics are computed every epoch unless `exact_metrics` says otherwise. Returns a dict with `W`, `V` (float64), `metrics` (one dict per epoch,
 /// epoch 0 = the initial network), `config`, `targets`, `input_scaling` (and
 /// `input_mean`, `input_scale` when standardised): what `save_model` takes.
 #[pyfunction]
@@ -270,6 +273,11 @@ pub fn train<'py>(
             &lambdas,
         ))?,
         reg_every: option(options, "reg_every")?.unwrap_or(defaults.reg_every),
+        reg_sampling: lib(option::<usize>(options, "reg_sample")?
+            .map(regularizer::RegSampling::new)
+            .transpose())?,
+        exact_metrics_every: option(options, "exact_metrics")?
+            .unwrap_or(defaults.exact_metrics_every),
         ..defaults
     };
     let data = dataset(X, y, "X")?;

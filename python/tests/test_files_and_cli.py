@@ -106,7 +106,7 @@ def test_train_in_python_matches_the_cli_bit_for_bit(cli, tmp_path):
     out = tmp_path / "run"
     cli("train", "--data", f"npy:{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}", "--width", 12, "--epochs", 3,
         "--seed", 4, "--optimizer", "sgd", "--lr", 0.05, "--batch-size", 16, "--reg", "discrepancy",
-        "--lambda", 0.1, "--precision", "f64", "--out", out, "--quiet")
+        "--lambda", 0.1, "--precision", "f64", "--exact-metrics", 1, "--out", out, "--quiet")
     from_cli = dn.load_model(out / "model.safetensors")
     np.testing.assert_array_equal(result["W"], from_cli["W"])
     assert result["config"] == from_cli["config"]
@@ -117,6 +117,25 @@ def test_train_in_python_matches_the_cli_bit_for_bit(cli, tmp_path):
     saved = tmp_path / "py.safetensors"
     dn.save_model(saved, result["W"], result["V"], result["config"], targets=result["targets"])
     assert dn.load_model(saved)["config"] == from_cli["config"]
+
+
+def test_sampled_regulariser_in_python_matches_the_cli_and_differs_from_exact(cli, tmp_path):
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(64, 6))
+    y = np.cos(X[:, 0]) - X[:, 2]
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    options = dict(lr=0.02, batch_size=16, reg="discrepancy", lambda_=1.0, precision="f64")
+    sampled = dn.train(X, y, width=20, epochs=2, seed=5, reg_sample=4, **options)
+    exact = dn.train(X, y, width=20, epochs=2, seed=5, **options)
+    assert not np.array_equal(sampled["W"], exact["W"])
+    out = tmp_path / "run"
+    cli("train", "--data", f"npy:{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}", "--width", 20, "--epochs", 2,
+        "--seed", 5, "--lr", 0.02, "--batch-size", 16, "--reg", "discrepancy", "--lambda", 1.0,
+        "--precision", "f64", "--reg-sample", 4, "--exact-metrics", 1, "--out", out, "--quiet")
+    np.testing.assert_array_equal(sampled["W"], dn.load_model(out / "model.safetensors")["W"])
+    with pytest.raises(ValueError, match="reg-sample"):
+        dn.train(X, y, width=20, epochs=1, reg="discrepancy", lambda_=1.0, reg_sample=0)
 
 
 def test_train_takes_classes_a_test_set_and_standardised_inputs(tmp_path):
