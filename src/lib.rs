@@ -48,6 +48,7 @@ pub mod data;
 pub mod error;
 pub mod experiments;
 pub mod files;
+pub mod limits;
 pub mod linalg;
 pub mod model;
 pub mod regularizer;

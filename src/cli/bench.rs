@@ -29,6 +29,7 @@ pub enum BenchCommand {
         optimizer: String,
         #[arg(long, default_value = "f32")]
         precision: String,
+        /// Also write the figures to this JSON file.
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -41,6 +42,7 @@ pub enum BenchCommand {
         dim: usize,
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+        /// Also write the figures to this JSON file.
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -63,6 +65,7 @@ pub enum BenchCommand {
         /// Timed repeats per size (medians are reported).
         #[arg(long, default_value_t = 3)]
         repeats: usize,
+        /// Also write the figures to this JSON file.
         #[arg(long)]
         json: Option<PathBuf>,
     },

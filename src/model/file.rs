@@ -311,6 +311,16 @@ pub fn save_model<T: Real>(
 /// Loads a model saved by [`save_model`] (weights widened to f64).
 pub fn load_model(path: &Path) -> Result<ModelFile> {
     let file = TensorFile::read(path)?;
+    if file.metadata.contains_key("epochs_done") {
+        return Err(Error::format(
+            path,
+            format!(
+                "this is a training checkpoint (weights and optimiser state, for --resume), not a \
+                 model; pass the run's model file, {}",
+                path.with_file_name(super::run::MODEL_FILE).display()
+            ),
+        ));
+    }
     let (net, config) = get_network::<f64>(&file, path)?;
     let scaling: InputScaling = file.meta_parse("input_scaling", path)?;
     let (mean, scale) = if scaling == InputScaling::Standardise {

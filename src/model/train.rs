@@ -119,6 +119,10 @@ pub struct TrainConfig {
     /// Outputs c.
     pub outputs: usize,
     pub train_samples: usize,
+    /// The data trained on: how to load it again, and its SHA-256 (set by `run_training`;
+    /// checked on resume, not compared by [`TrainConfig::same_run_as`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<crate::data::DataRecord>,
 }
 
 fn one() -> usize {
@@ -135,10 +139,12 @@ impl TrainConfig {
         TrainConfig {
             epochs: 0,
             checkpoint_every: 0,
+            data: None,
             ..self.clone()
         } == TrainConfig {
             epochs: 0,
             checkpoint_every: 0,
+            data: None,
             ..other.clone()
         }
     }
@@ -235,6 +241,7 @@ impl TrainSettings {
             dim: train.dim(),
             outputs: train.targets.outputs(),
             train_samples: train.len(),
+            data: None,
         })
     }
 }

@@ -23,7 +23,7 @@ pub const DEFAULT_GRAM_SIZE: usize = 2000;
 /// What to measure and on how many points.
 #[derive(Clone, Debug, Default)]
 pub struct AnalysisOptions {
-    /// Points of the data used (a seeded sub-sample); `None`: 2000 / c, or all if fewer.
+    /// Points of the data used (a seeded sub-sample); `None`: [`default_points`], or all if fewer.
     pub points: Option<usize>,
     /// Use every point (overrides `points`).
     pub all_points: bool,
@@ -105,6 +105,16 @@ fn target_matrix(targets: &Targets, outputs: usize, name: &str) -> Result<Matrix
     }
 }
 
+/// The default point count m: D^T D at most [`DEFAULT_GRAM_SIZE`] square (m c <= 2000),
+/// and m c <= n d, so that D (n d x m c) can have full column rank and s_m(D) is not 0 by
+/// rank alone.
+pub fn default_points(dim: usize, width: usize, outputs: usize) -> usize {
+    let c = outputs.max(1);
+    (DEFAULT_GRAM_SIZE / c)
+        .min(dim.saturating_mul(width) / c)
+        .max(1)
+}
+
 /// Measures the network on the (already scaled) data.
 pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) -> Result<Analysis> {
     let started = Instant::now();
@@ -124,30 +134,20 @@ pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) ->
             "d = 1: inputs on S^0 are only +1 and -1; the theory needs d >= 2",
         ));
     }
-    if let Some(pos) = net
-        .w
-        .as_slice()
-        .iter()
-        .chain(net.v.as_slice())
-        .position(|v| !v.is_finite())
-    {
-        return Err(Error::config(
-            "weights",
-            format!("weight {pos} is not finite"),
-        ));
-    }
+    crate::model::compat::check_magnitudes(net)?;
     let m_total = data.len();
     let wanted = if options.all_points {
         m_total
     } else {
         options
             .points
-            .unwrap_or(DEFAULT_GRAM_SIZE.div_ceil(c))
+            .unwrap_or_else(|| default_points(d, n, c))
             .min(m_total)
     };
     if wanted == 0 {
         return Err(Error::config("points", "must be at least 1"));
     }
+    crate::limits::check_analyze(wanted, d, n, c)?;
     let sample = if wanted < m_total {
         let mut order: Vec<usize> = (0..m_total).collect();
         SeededRng::new(options.seed, Stream::Sample).shuffle(&mut order);
