@@ -204,3 +204,37 @@ pub fn load(dir: &Path) -> Result<(Dataset, Dataset)> {
     }
     Ok((train, test))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locating_takes_the_first_complete_directory_or_says_how_to_provide_it() {
+        let root = tempfile::tempdir().unwrap();
+        let (empty, full) = (root.path().join("empty"), root.path().join("full"));
+        std::fs::create_dir_all(&empty).unwrap();
+        std::fs::create_dir_all(&full).unwrap();
+        for (name, _) in FILES {
+            std::fs::write(full.join(format!("{name}.gz")), b"").unwrap();
+        }
+        let mut notes = Vec::new();
+        let found = locate_or_fetch(&[empty.clone(), full.clone()], false, false, &mut |n| {
+            notes.push(n.to_string())
+        })
+        .unwrap();
+        assert_eq!(found, full);
+        let e = locate_or_fetch(&[empty.clone()], false, false, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("MNIST is not in {}", empty.display())),
+            "{e}"
+        );
+        assert!(
+            e.contains("diversenet fetch mnist") && e.contains("DIVERSENET_MNIST_DIR"),
+            "{e}"
+        );
+        assert!(notes.is_empty());
+    }
+}
