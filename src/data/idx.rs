@@ -95,7 +95,15 @@ fn decode_header(reader: &mut dyn Read, path: &Path) -> Result<(Vec<usize>, u64)
 /// The dimensions an IDX file (raw or gzipped) declares, read from its header alone.
 pub fn read_dims(path: &Path) -> Result<Vec<usize>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = std::io::BufReader::new(file);
+    dims_from(std::io::BufReader::new(file), path)
+}
+
+/// The dimensions IDX bytes (raw or gzipped) declare, from the header alone.
+pub fn parse_dims(bytes: &[u8], path: &Path) -> Result<Vec<usize>> {
+    dims_from(bytes, path)
+}
+
+fn dims_from(mut reader: impl BufRead, path: &Path) -> Result<Vec<usize>> {
     let gzipped = matches!(reader.fill_buf(), Ok(b) if b.starts_with(&[0x1f, 0x8b]));
     let (dims, _) = if gzipped {
         decode_header(&mut flate2::bufread::GzDecoder::new(reader), path)?
@@ -203,5 +211,19 @@ mod tests {
         corrupt[n - 6] ^= 0xff; // CRC
         assert!(msg(&corrupt).contains("decompress"));
         assert!(msg(&corrupt).starts_with("bad.idx"));
+    }
+
+    #[test]
+    fn the_header_alone_gives_the_declared_dimensions() {
+        let p = Path::new("h.idx");
+        // 400000 x 28 x 28 declared, no data: the dimensions are read, the payload never.
+        let header = encode_idx(&[400_000, 28, 28], &[]);
+        assert_eq!(parse_dims(&gz(&header), p).unwrap(), vec![400_000, 28, 28]);
+        assert_eq!(parse_dims(&header, p).unwrap(), vec![400_000, 28, 28]);
+        assert!(parse_idx(&gz(&header), p).is_err());
+        assert!(parse_dims(&gz(b"\x00\x00\x08"), p)
+            .unwrap_err()
+            .to_string()
+            .contains("ends before"));
     }
 }
