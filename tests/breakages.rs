@@ -30,6 +30,22 @@ fn labelled_csv(path: &Path, labels: &[u32]) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Trains a width-6 network on the default synthetic data for `epochs`; returns stderr.
+fn small_synthetic_run(out: &Path, epochs: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "train",
+        "--epochs",
+        epochs,
+        "--width",
+        "6",
+        "--out",
+        s(out),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    stderr_of(&args)
+}
+
 fn stderr_of(args: &[&str]) -> String {
     let out = run(args);
     assert!(
@@ -88,23 +104,16 @@ fn an_idx_file_declaring_more_than_the_budget_is_refused_before_reading() {
     std::fs::write(dir.path().join(format!("{}.gz", names[0])), b"junk").unwrap();
     std::fs::write(dir.path().join(names[1]), &labels).unwrap();
     let out = dir.path().join("run");
-    let train = |extra: &[&str]| {
-        let mut a = vec![
-            "--max-memory",
-            "1G",
-            "train",
-            "--data",
-            "mnist",
-            "--data-dir",
-            s(dir.path()),
-            "--out",
-            s(&out),
-        ];
-        a.extend_from_slice(extra);
-        a.iter().map(|x| x.to_string()).collect::<Vec<_>>()
-    };
-    let args = train(&[]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = [
+        "--max-memory",
+        "1G",
+        "train",
+        "--data=mnist",
+        "--data-dir",
+        s(dir.path()),
+        "--out",
+        s(&out),
+    ];
     fails(&args, &["t10k-images-idx3-ubyte", "not found"]);
     for (i, name) in names.iter().enumerate() {
         let bytes = if i % 2 == 0 { &images } else { &labels };
@@ -185,16 +194,7 @@ fn a_width_or_dimension_beyond_memory_is_refused_with_what_fits() {
 fn analyze_on_all_points_of_a_big_set_is_refused_with_the_points_that_fit() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    ok(&[
-        "train",
-        "--epochs",
-        "1",
-        "--width",
-        "8",
-        "--out",
-        s(&out),
-        "--quiet",
-    ]);
+    small_synthetic_run(&out, "1", &[]);
     let model = out.join("model.safetensors");
     let args = [
         "--max-memory",
@@ -282,17 +282,7 @@ fn resume_with_other_data_is_refused() {
     );
     // --resume in an empty directory says it starts a new run.
     let fresh_out = dir.path().join("fresh");
-    let err = stderr_of(&[
-        "train",
-        "--epochs",
-        "1",
-        "--width",
-        "4",
-        "--out",
-        s(&fresh_out),
-        "--resume",
-        "--quiet",
-    ]);
+    let err = small_synthetic_run(&fresh_out, "1", &["--resume"]);
     assert!(
         err.contains("holds no checkpoint; started a new run"),
         "{err}"
@@ -338,16 +328,7 @@ fn unclear_answers_are_clear() {
         ],
     );
     let out = dir.path().join("good-run");
-    ok(&[
-        "train",
-        "--epochs",
-        "2",
-        "--width",
-        "6",
-        "--out",
-        s(&out),
-        "--quiet",
-    ]);
+    small_synthetic_run(&out, "2", &[]);
     // --out naming a file: one message, the OS error at most once.
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
