@@ -224,7 +224,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(found, full);
-        let e = locate_or_fetch(&[empty.clone()], false, false, &mut |_| {})
+        let e = locate_or_fetch(std::slice::from_ref(&empty), false, false, &mut |_| {})
             .unwrap_err()
             .to_string();
         assert!(
