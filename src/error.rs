@@ -35,9 +35,13 @@ pub enum Error {
         step: usize,
         loss: f64,
     },
-    /// A download failed.
+    /// Data that had to be found or downloaded (MNIST) is not available.
     #[error("{0}")]
     Fetch(String),
+    /// A command would allocate more memory than the budget (see `limits`), refused before
+    /// any work starts; the message names the estimate and the largest setting that fits.
+    #[error("{0}")]
+    Memory(String),
 }
 
 /// Shorthand for `Result<T, Error>`.

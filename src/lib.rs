@@ -3,16 +3,20 @@
 //! One-hidden-layer ReLU networks f(x) = V relu(W x) and the theory of Xie, Liang & Song,
 //! "Diverse Neural Network Learns True Target Functions" (AISTATS 2017).
 //!
-//! The crate is organised as the paper's pipeline:
-//! - [`data`]: data sources (synthetic teacher-student data, MNIST, CSV, NumPy) and scaling;
+//! The crate is organised as the paper's pipeline (every module listed):
+//! - [`data`]: data sources (synthetic teacher-student data, MNIST with its one
+//!   locate-or-fetch, CSV, NumPy), input scaling, and the record of a run's data;
 //! - [`model`]: the network, its losses and gradients, optimisers, the training loop,
-//!   model files and resumable run directories;
+//!   model files, resumable run directories, and whether a model fits a data set;
+//! - [`regularizer`]: the diversity regulariser R(W) and its peers, value and gradient;
+//! - [`theory`]: the extended feature matrix D and s_m(D), the loss bound, the kernel K and
+//!   E_W, the discrepancies, the spectrum gamma_u, and `analyze`, which measures them all;
+//! - [`experiments`]: the reproduction of the paper's findings (plan, stored runs,
+//!   statistics, verdicts) and [`report`]: its plots and documents;
 //! - [`linalg`]: the dense linear algebra every hot loop goes through (faer);
 //! - [`geometry`]: the directions of the hidden units (unit rows, pairwise angles, slice
 //!   volumes, the constant c_d), shared by the regularisers and the theory;
-//! - [`regularizer`]: the diversity regulariser and its peers, exact or sampled;
-//! - [`theory`]: the paper's instruments (s_m(D), the kernel K and its spectrum, the
-//!   discrepancies);
+//! - [`limits`]: memory estimates from declared sizes against a budget, the thread bound;
 //! - [`bench`]: throughput measurements;
 //! - [`rng`], [`files`], [`error`]: seeded randomness, atomic files, the error type.
 //!
@@ -54,6 +58,7 @@ pub mod error;
 pub mod experiments;
 pub mod files;
 pub mod geometry;
+pub mod limits;
 pub mod linalg;
 pub mod model;
 pub mod regularizer;

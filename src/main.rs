@@ -7,9 +7,10 @@ mod cli;
 use clap::{Parser, Subcommand};
 
 use cli::bench::BenchCommand;
+use cli::fetch::FetchArgs;
 use cli::reproduce::ReproduceArgs;
 use cli::theory::{AnalyzeArgs, SpectrumArgs};
-use cli::train::{EvalArgs, FetchArgs, TrainArgs};
+use cli::train::{EvalArgs, TrainArgs};
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +23,11 @@ struct Cli {
     /// for a fixed seed and thread count.
     #[arg(long, global = true, default_value_t = 0)]
     threads: usize,
+    /// Memory budget: a command whose estimated memory exceeds it is refused before it
+    /// starts, with the largest setting that fits (e.g. 8G, 500M, 2GiB; K/M/G/T are
+    /// powers of 1000). Default: 80% of the memory available when the command starts.
+    #[arg(long, global = true)]
+    max_memory: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -58,23 +64,49 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {}", error_chain(&e));
+        std::process::exit(1);
+    }
+}
+
+/// The error and its causes, each printed once: a cause whose text the message already
+/// holds (an OS error quoted by the library's own message) is not repeated.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    diversenet::limits::check_threads(cli.threads)?;
+    let budget = cli
+        .max_memory
+        .as_deref()
+        .map(diversenet::limits::parse_size)
+        .transpose()?;
+    diversenet::limits::set_memory_budget(budget);
     diversenet::linalg::set_threads(cli.threads);
     if cli.threads > 0 {
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(cli.threads)
             .build_global();
     }
-    let result = match cli.command {
+    match cli.command {
         Command::Train(a) => cli::train::train(a),
         Command::Eval(a) => cli::train::eval(a),
         Command::Analyze(a) => cli::theory::analyze(a),
         Command::Spectrum(a) => cli::theory::spectrum(a),
         Command::Reproduce(a) => cli::reproduce::reproduce(a),
-        Command::Fetch(a) => cli::train::fetch(a),
+        Command::Fetch(a) => cli::fetch::fetch(a),
         Command::Bench { what } => cli::bench::bench(what),
-    };
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
     }
 }

@@ -29,6 +29,7 @@ pub enum BenchCommand {
         optimizer: String,
         #[arg(long, default_value = "f32")]
         precision: String,
+        /// Also write the figures to this JSON file.
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -55,6 +56,7 @@ pub enum BenchCommand {
         /// Partner units per step in the synthetic comparison.
         #[arg(long, default_value_t = 16)]
         synthetic_sample: usize,
+        /// Also write the figures to this JSON file.
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -77,6 +79,7 @@ pub enum BenchCommand {
         /// Timed repeats per size (medians are reported).
         #[arg(long, default_value_t = 3)]
         repeats: usize,
+        /// Also write the figures to this JSON file.
         #[arg(long)]
         json: Option<PathBuf>,
     },

@@ -9,13 +9,16 @@ use clap::Args;
 use diversenet::data::{
     self, DataSource, InputScaling, InputTransform, LoadOptions, SyntheticConfig, Task,
 };
+use diversenet::model::compat::{check_magnitudes, check_model_data};
 use diversenet::model::foreign::{load_network, load_npy_weights, LoadedNetwork};
 
 #[derive(Args, Clone)]
 pub struct DataArgs {
-    /// synthetic | mnist | csv:PATH | npy:INPUTS.npy,TARGETS.npy
-    #[arg(long, default_value = "synthetic")]
-    pub data: String,
+    /// synthetic | mnist | csv:PATH | npy:INPUTS.npy,TARGETS.npy (default: synthetic for
+    /// train; for eval and analyze, the data the model was trained on, with its flags, as
+    /// stored in the model file).
+    #[arg(long)]
+    pub data: Option<String>,
     /// Directory holding MNIST's four IDX files (raw or .gz). Default: the cache directory
     /// that `diversenet fetch mnist` fills.
     #[arg(long)]
@@ -25,7 +28,7 @@ pub struct DataArgs {
     pub test: Option<String>,
     /// Fraction of a csv/npy file held out as test data (seeded split); 0: no split,
     /// both splits are every row.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     pub test_fraction: f64,
     /// Every row of a csv/npy file, no held-out split (the same as --test-fraction 0).
     #[arg(long, conflicts_with = "test_fraction")]
@@ -33,7 +36,10 @@ pub struct DataArgs {
     /// CSV target column (default: `label`, `target` or `y`).
     #[arg(long)]
     pub target_column: Option<String>,
-    /// auto | classify | regress: how csv/npy targets are read.
+    /// auto | classify | regress: how csv/npy targets are read. auto: a csv column named
+    /// `label` and npy targets of an integer or bool dtype are classes; other columns and
+    /// float dtypes are real values, even whole numbers such as 0.0/1.0 (pass classify to
+    /// read those as classes). Synthetic data is always real-valued, MNIST always classes.
     #[arg(long, default_value = "auto")]
     pub task: String,
     /// Synthetic: input dimension d.
@@ -49,7 +55,7 @@ pub struct DataArgs {
     #[arg(long, default_value_t = 1000)]
     pub test_samples: usize,
     /// Synthetic: standard deviation of Gaussian label noise.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub noise: f64,
 }
 
@@ -63,6 +69,11 @@ impl DataArgs {
             noise: self.noise,
         };
         Ok(DataSource::parse(spec, self.data_dir.clone(), synthetic)?)
+    }
+
+    /// The `--data` value (synthetic when not given).
+    pub fn spec(&self) -> &str {
+        self.data.as_deref().unwrap_or("synthetic")
     }
 
     pub fn load(&self, seed: u64) -> Result<(data::Dataset, data::Dataset)> {
@@ -82,14 +93,15 @@ impl DataArgs {
                 self.test_fraction
             },
         };
-        if self.all_data && !(self.data.starts_with("csv:") || self.data.starts_with("npy:")) {
+        let spec = self.spec();
+        if self.all_data && !(spec.starts_with("csv:") || spec.starts_with("npy:")) {
             bail!(
                 "invalid setting `all-data`: `{}` has fixed train and test sets (choose one with --split); \
                  --all-data applies to csv:PATH and npy:X,Y data",
-                self.data
+                spec
             );
         }
-        Ok(self.source(&self.data)?.load(&options, seed)?)
+        Ok(self.source(spec)?.load(&options, seed)?)
     }
 }
 
@@ -162,8 +174,9 @@ impl ModelOnData {
 }
 
 /// Loads a network and the split of a data set it is to be measured on, scaled as in
-/// training (foreign weights: as --input-scaling says, raw by default). The data's seed
-/// defaults to the training run's (stored in the model file), 0 for foreign weights.
+/// training (foreign weights: as --input-scaling says, raw by default). Without `--data`,
+/// a model written by `train` is measured on the data it was trained on (stored in the
+/// model file). The data's seed defaults to the training run's, 0 for foreign weights.
 pub fn model_and_data(
     model: &ModelArgs,
     data: &DataArgs,
@@ -172,55 +185,34 @@ pub fn model_and_data(
 ) -> Result<ModelOnData> {
     let loaded = model.load()?;
     let model_name = model.describe();
-    let seed = match &loaded {
-        LoadedNetwork::Trained(m) => seed.unwrap_or(m.config.seed()),
-        LoadedNetwork::Foreign(_) => seed.unwrap_or(0),
+    let (seed, stored) = match &loaded {
+        LoadedNetwork::Trained(m) => (
+            seed.unwrap_or(m.config.seed()),
+            m.config.data().and_then(|r| r.spec.as_ref()),
+        ),
+        LoadedNetwork::Foreign(_) => (seed.unwrap_or(0), None),
     };
-    let (train_data, test_data) = data.load(seed)?;
+    let (train_data, test_data) = match (&data.data, stored) {
+        (None, Some(spec)) => spec.load(seed)?,
+        _ => data.load(seed)?,
+    };
     let fit_on = train_data.x.clone();
     let mut dataset = match split {
         "test" => test_data,
         "train" => train_data,
         other => bail!("invalid setting `split`: `{other}`: expected test or train"),
     };
-    let net = loaded.net();
-    if dataset.dim() != net.dim() {
-        bail!(
-            "{model_name}: the model takes {} inputs but {} has {} features per sample",
-            net.dim(),
-            dataset.name,
-            dataset.dim()
-        );
-    }
-    let classes = matches!(dataset.targets, data::Targets::Classes { .. });
-    if let LoadedNetwork::Trained(m) = &loaded {
-        if m.classes != classes {
-            bail!(
-                "{model_name}: the model predicts {} but {} has {}",
-                if m.classes { "classes" } else { "real values" },
-                dataset.name,
-                if m.classes {
-                    "real-valued targets"
-                } else {
-                    "class labels"
-                }
-            );
-        }
-    }
-    match dataset.targets {
-        data::Targets::Classes { num_classes, .. } if num_classes > net.outputs() => bail!(
-            "{model_name}: the model has {} outputs but {} has labels up to {}",
-            net.outputs(),
-            dataset.name,
-            num_classes - 1
-        ),
-        data::Targets::Scalar(_) if net.outputs() != 1 => bail!(
-            "{model_name}: the model has {} outputs but {} has one real-valued target per sample",
-            net.outputs(),
-            dataset.name
-        ),
-        _ => {}
-    }
+    let predicts_classes = match &loaded {
+        LoadedNetwork::Trained(m) => Some(m.classes),
+        LoadedNetwork::Foreign(_) => None,
+    };
+    check_model_data(
+        loaded.net(),
+        predicts_classes,
+        Path::new(&model_name),
+        &dataset,
+    )?;
+    check_magnitudes(loaded.net())?;
     let scaling = match (&loaded, &model.input_scaling) {
         (LoadedNetwork::Trained(m), None) => {
             m.transform.apply(&mut dataset.x);

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod data_args;
+pub mod fetch;
 pub mod reproduce;
 pub mod theory;
 pub mod train;

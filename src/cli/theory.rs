@@ -6,6 +6,8 @@ use anyhow::Result;
 use clap::Args;
 
 use diversenet::files::write_atomic;
+use diversenet::model::foreign::LoadedNetwork;
+use diversenet::model::Loss;
 use diversenet::report::plot::{self, PlotSpec, Series};
 use diversenet::theory::{self, AnalysisOptions};
 
@@ -25,7 +27,8 @@ pub struct AnalyzeArgs {
     /// train | test: which part of the data the quantities are measured on.
     #[arg(long, default_value = "train")]
     split: String,
-    /// Points of a seeded sub-sample (default: 2000 / outputs, so that D^T D is at most 2000 x 2000).
+    /// Points m of a seeded sub-sample (default: the largest m with m c <= 2000, so that
+    /// D^T D is at most 2000 x 2000, and m c <= n d, so that s_m(D) is not 0 by rank).
     #[arg(long)]
     points: Option<usize>,
     /// Use every point of the split (the Gram matrix is m c x m c: mind the memory).
@@ -34,6 +37,7 @@ pub struct AnalyzeArgs {
     /// Also estimate the L2 discrepancy by Monte Carlo with this many (x, y) pairs.
     #[arg(long)]
     monte_carlo: Option<usize>,
+    /// Also write every measurement to this JSON file.
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -46,6 +50,7 @@ pub struct SpectrumArgs {
     /// Highest degree u.
     #[arg(long, default_value_t = 20)]
     max_degree: usize,
+    /// Also write the spectrum (exact multiplicities, error bounds) to this JSON file.
     #[arg(long)]
     json: Option<PathBuf>,
     /// SVG plot of gamma_(m) and m gamma_(m) against the rank m.
@@ -122,6 +127,21 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
             "Monte Carlo L2^2", mc.estimate, mc.std_error, mc.samples
         );
     }
+    if matches!(&measured.loaded, LoadedNetwork::Trained(m) if m.config.loss() == Loss::CrossEntropy)
+    {
+        println!(
+            "  note: the model was trained with cross-entropy; the loss above is the theory's \
+             squared loss on one-hot targets, ||Y - f(X)||^2 / (2m), the loss its bound is about"
+        );
+    }
+    if a.outputs > 1 {
+        println!(
+            "  note: s_m(D)^2 / n is given for one output only: the identity (1/n) D^T D = K + \
+             (X X^T) o E_W that relates it to lambda_min(K) - ||E_W||_2 holds for c = 1, and this \
+             model has c = {}",
+            a.outputs
+        );
+    }
     if !a.skipped_rows.is_empty() {
         println!(
             "  rows of W with no direction (zero), left out of the discrepancies: {:?}",
@@ -129,6 +149,18 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
         );
     }
     write_json(args.json.as_deref(), &a)
+}
+
+/// 10^log10 in scientific notation (`6.8097e274`), also beyond f64's range.
+fn scientific_from_log10(log10: f64) -> String {
+    let exponent = log10.floor();
+    let mut mantissa = 10f64.powf(log10 - exponent);
+    let mut exponent = exponent as i64;
+    if format!("{mantissa:.4}") == "10.0000" {
+        mantissa = 1.0;
+        exponent += 1;
+    }
+    format!("{mantissa:.4}e{exponent}")
 }
 
 pub fn spectrum(args: SpectrumArgs) -> Result<()> {
@@ -142,7 +174,8 @@ pub fn spectrum(args: SpectrumArgs) -> Result<()> {
         cumulative += e.weight();
         let mult = e
             .multiplicity
-            .map_or(format!("1e{:.1}", e.log10_multiplicity), |n| {
+            .filter(|n| *n < 1e12)
+            .map_or(scientific_from_log10(e.log10_multiplicity), |n| {
                 format!("{n:.0}")
             });
         println!(

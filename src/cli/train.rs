@@ -1,14 +1,14 @@
-//! `train`, `eval` and `fetch`.
+//! `train` and `eval`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use diversenet::data;
 use diversenet::model::foreign::LoadedNetwork;
-use diversenet::model::run::{run_training, RunProgress};
+use diversenet::model::run::{run_training, RunProgress, RunSummary, SUMMARY_FILE};
 use diversenet::model::train::score;
 use diversenet::model::{EpochMetrics, Loss, OptimizerKind, TrainSettings};
 use diversenet::regularizer;
@@ -32,10 +32,10 @@ pub struct TrainArgs {
     #[arg(long, default_value = "adam")]
     optimizer: String,
     /// Learning rate.
-    #[arg(long, default_value_t = TrainSettings::default().lr)]
+    #[arg(long, default_value_t = TrainSettings::default().lr, allow_negative_numbers = true)]
     lr: f64,
     /// Momentum of sgd.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     momentum: f64,
     /// constant | cosine | step:EVERY_EPOCHS:FACTOR
     #[arg(long, default_value = "constant")]
@@ -55,7 +55,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "f32")]
     precision: String,
     /// Standard deviation of W's initial entries (default: 1/sqrt(mean ||x||^2)).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     init_scale: Option<f64>,
     /// Regulariser of W (repeatable): discrepancy (the paper's), mhe[0|1|2][-angular],
     /// mma, orthogonal, weight-decay. Each takes the --lambda at the same position.
@@ -106,26 +106,15 @@ pub struct EvalArgs {
     /// test | train
     #[arg(long, default_value = "test")]
     split: String,
-    #[arg(long)]
-    json: Option<PathBuf>,
-}
-
-#[derive(Args)]
-pub struct FetchArgs {
-    /// What to fetch: only `mnist`.
-    dataset: String,
-    /// Destination directory (default: the cache directory used when --data-dir is not given).
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// Base URL of a mirror (repeatable; replaces the built-in list).
-    #[arg(long)]
-    mirror: Vec<String>,
+    /// Also write the result to this JSON file.
     #[arg(long)]
     json: Option<PathBuf>,
 }
 
 struct Bar {
     bar: ProgressBar,
+    /// Print each epoch's metrics as a JSON line on stdout (when it is not a terminal).
+    json_lines: bool,
 }
 
 impl RunProgress for Bar {
@@ -145,13 +134,15 @@ impl RunProgress for Bar {
             "epoch {} train loss {:.4e} test loss {:.4e}{err}",
             m.epoch, m.train_loss, m.test_loss
         ));
-        self.bar
-            .suspend(|| println!("{}", serde_json::to_string(m).expect("metrics serialise")));
+        if self.json_lines {
+            self.bar
+                .suspend(|| println!("{}", serde_json::to_string(m).expect("metrics serialise")));
+        }
     }
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
-    let epochs = args.epochs.unwrap_or(if args.data.data == "synthetic" {
+    let epochs = args.epochs.unwrap_or(if args.data.spec() == "synthetic" {
         200
     } else {
         5
@@ -193,7 +184,11 @@ pub fn train(args: TrainArgs) -> Result<()> {
         )?
         .progress_chars("=> "),
     );
-    let mut progress = Bar { bar };
+    let terminal = std::io::stdout().is_terminal();
+    let mut progress = Bar {
+        bar,
+        json_lines: !terminal,
+    };
     let summary = run_training(
         &settings,
         train_data,
@@ -212,8 +207,38 @@ pub fn train(args: TrainArgs) -> Result<()> {
             summary.zero_inputs
         );
     }
-    println!("{}", serde_json::json!({ "summary": &summary }));
+    if terminal {
+        print_summary(&summary);
+    } else {
+        println!("{}", serde_json::json!({ "summary": &summary }));
+    }
     write_json(args.json.as_deref(), &summary)
+}
+
+/// A few lines for a person at a terminal (the JSON goes to a pipe or to --json).
+fn print_summary(s: &RunSummary) {
+    let m = &s.final_metrics;
+    let error = |e: Option<f64>| {
+        e.map(|e| format!(", error {:.2}%", 100.0 * e))
+            .unwrap_or_default()
+    };
+    println!(
+        "trained {} epochs (width {}, {} loss) on {} ({} training, {} test samples)",
+        m.epoch,
+        s.config.width(),
+        s.config.loss(),
+        s.data,
+        s.train_samples,
+        s.test_samples
+    );
+    println!("  train loss {:.4e}{}", m.train_loss, error(m.train_error));
+    println!("  test loss  {:.4e}{}", m.test_loss, error(m.test_error));
+    println!(
+        "  model {}; metrics {}; summary {}",
+        s.model.display(),
+        s.metrics.display(),
+        s.out_dir.join(SUMMARY_FILE).display()
+    );
 }
 
 pub fn eval(args: EvalArgs) -> Result<()> {
@@ -237,39 +262,4 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&result)?);
     write_json(args.json.as_deref(), &result)
-}
-
-pub fn fetch(args: FetchArgs) -> Result<()> {
-    if args.dataset != "mnist" {
-        bail!(
-            "unknown data set `{}`: only `mnist` can be fetched",
-            args.dataset
-        );
-    }
-    let dir = args.dir.unwrap_or_else(data::mnist::default_dir);
-    let mirrors: Vec<String> = if args.mirror.is_empty() {
-        data::fetch::MIRRORS.iter().map(|s| s.to_string()).collect()
-    } else {
-        args.mirror
-            .iter()
-            .map(|m| {
-                if m.ends_with('/') {
-                    m.clone()
-                } else {
-                    format!("{m}/")
-                }
-            })
-            .collect()
-    };
-    let report = data::fetch::fetch_mnist(&dir, &mirrors, |name| {
-        eprintln!("downloading {name}.gz ...")
-    })
-    .with_context(|| format!("fetching MNIST into {}", dir.display()))?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    eprintln!(
-        "MNIST is ready in {}; train with --data mnist --data-dir {}",
-        dir.display(),
-        dir.display()
-    );
-    write_json(args.json.as_deref(), &report)
 }

@@ -1,7 +1,7 @@
 //! The IDX format of MNIST (big-endian header, unsigned-byte payload), raw or gzipped.
 //! Header sizes are checked against the file before anything is allocated.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -32,7 +32,8 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
     }
 }
 
-fn decode(reader: &mut dyn Read, total_len: Option<u64>, path: &Path) -> Result<IdxArray> {
+/// Reads the magic number and the dimensions; returns the dimensions and the payload size.
+fn decode_header(reader: &mut dyn Read, path: &Path) -> Result<(Vec<usize>, u64)> {
     let gz_err = |e: std::io::Error| Error::format(path, format!("cannot decompress: {e}"));
     let mut magic = [0u8; 4];
     read_exact_or(reader, &mut magic, path, "the 4-byte magic number").map_err(|e| match e {
@@ -76,7 +77,6 @@ fn decode(reader: &mut dyn Read, total_len: Option<u64>, path: &Path) -> Result<
         )?;
         dims.push(u32::from_be_bytes(b) as usize);
     }
-    let header_len = 4 + 4 * ndims as u64;
     let payload = dims
         .iter()
         .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
@@ -89,6 +89,35 @@ fn decode(reader: &mut dyn Read, total_len: Option<u64>, path: &Path) -> Result<
                 ),
             )
         })?;
+    Ok((dims, payload))
+}
+
+/// The dimensions an IDX file (raw or gzipped) declares, read from its header alone.
+pub fn read_dims(path: &Path) -> Result<Vec<usize>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    dims_from(std::io::BufReader::new(file), path)
+}
+
+/// The dimensions IDX bytes (raw or gzipped) declare, from the header alone.
+pub fn parse_dims(bytes: &[u8], path: &Path) -> Result<Vec<usize>> {
+    dims_from(bytes, path)
+}
+
+fn dims_from(mut reader: impl BufRead, path: &Path) -> Result<Vec<usize>> {
+    let gzipped = matches!(reader.fill_buf(), Ok(b) if b.starts_with(&[0x1f, 0x8b]));
+    let (dims, _) = if gzipped {
+        decode_header(&mut flate2::bufread::GzDecoder::new(reader), path)?
+    } else {
+        decode_header(&mut reader, path)?
+    };
+    Ok(dims)
+}
+
+fn decode(reader: &mut dyn Read, total_len: Option<u64>, path: &Path) -> Result<IdxArray> {
+    let gz_err = |e: std::io::Error| Error::format(path, format!("cannot decompress: {e}"));
+    let (dims, payload) = decode_header(reader, path)?;
+    let ndims = dims.len();
+    let header_len = 4 + 4 * ndims as u64;
     if let Some(total) = total_len {
         if total != header_len + payload {
             return Err(Error::format(
@@ -182,5 +211,19 @@ mod tests {
         corrupt[n - 6] ^= 0xff; // CRC
         assert!(msg(&corrupt).contains("decompress"));
         assert!(msg(&corrupt).starts_with("bad.idx"));
+    }
+
+    #[test]
+    fn the_header_alone_gives_the_declared_dimensions() {
+        let p = Path::new("h.idx");
+        // 400000 x 28 x 28 declared, no data: the dimensions are read, the payload never.
+        let header = encode_idx(&[400_000, 28, 28], &[]);
+        assert_eq!(parse_dims(&gz(&header), p).unwrap(), vec![400_000, 28, 28]);
+        assert_eq!(parse_dims(&header, p).unwrap(), vec![400_000, 28, 28]);
+        assert!(parse_idx(&gz(&header), p).is_err());
+        assert!(parse_dims(&gz(b"\x00\x00\x08"), p)
+            .unwrap_err()
+            .to_string()
+            .contains("ends before"));
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 
-use super::idx::read_idx;
+use super::idx::{read_dims, read_idx};
 use super::{Dataset, Targets};
 
 /// The four files, without `.gz`, with the SHA-256 of their decompressed bytes.
@@ -53,6 +53,54 @@ pub fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
 /// Whether all four files are present in `dir`.
 pub fn is_present(dir: &Path) -> bool {
     FILES.iter().all(|(name, _)| find_file(dir, name).is_some())
+}
+
+/// Finds MNIST: the first of `candidates` that holds the four files, then (when
+/// `use_cache`) the cache directory [`default_dir`], then (when `fetch`) a download into
+/// the cache directory. `note` is told about a download before it starts. The error says
+/// where it looked and how to provide the data.
+pub fn locate_or_fetch(
+    candidates: &[PathBuf],
+    use_cache: bool,
+    fetch: bool,
+    note: &mut dyn FnMut(&str),
+) -> Result<PathBuf> {
+    let cache = default_dir();
+    let mut looked: Vec<PathBuf> = candidates.to_vec();
+    if use_cache {
+        looked.push(cache.clone());
+    }
+    if let Some(dir) = looked.iter().find(|d| is_present(d)) {
+        return Ok(dir.clone());
+    }
+    let places = looked
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let how = format!(
+        "get it with `diversenet fetch mnist --dir DIR` on a machine with network access, \
+         then pass that directory (--data-dir DIR; for the tests, DIVERSENET_MNIST_DIR=DIR or \
+         ../shared/data/mnist beside the repository; or copy it to {})",
+        cache.display()
+    );
+    if !(use_cache && fetch) {
+        return Err(Error::Fetch(format!("MNIST is not in {places}; {how}")));
+    }
+    note(&format!(
+        "MNIST not found; fetching it into {}",
+        cache.display()
+    ));
+    let mirrors: Vec<String> = super::fetch::MIRRORS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    match super::fetch::fetch_mnist(&cache, &mirrors, |_| {}) {
+        Ok(_) => Ok(cache),
+        Err(e) => Err(Error::Fetch(format!(
+            "MNIST is not in {places}, and fetching it failed ({e}); {how}"
+        ))),
+    }
 }
 
 fn locate(dir: &Path, name: &str) -> Result<PathBuf> {
@@ -127,11 +175,23 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset> {
     )
 }
 
-/// Loads (train, test) from `dir`.
+/// Loads (train, test) from `dir`: all four files are located, and the sizes their headers
+/// declare checked against the memory budget, before any is read.
 pub fn load(dir: &Path) -> Result<(Dataset, Dataset)> {
-    let p = |i: usize| locate(dir, FILES[i].0);
-    let train = load_pair(&p(0)?, &p(1)?)?;
-    let test = load_pair(&p(2)?, &p(3)?)?;
+    let paths = FILES
+        .iter()
+        .map(|(name, _)| locate(dir, name))
+        .collect::<Result<Vec<_>>>()?;
+    for pair in [(&paths[0], &paths[1]), (&paths[2], &paths[3])] {
+        let dims = read_dims(pair.0)?;
+        let (count, pixels) = match dims[..] {
+            [count, rows, cols] => (count, rows.saturating_mul(cols)),
+            _ => (dims[0], dims.iter().skip(1).product()),
+        };
+        crate::limits::check_loading(&pair.0.display().to_string(), count, pixels, 1)?;
+    }
+    let train = load_pair(&paths[0], &paths[1])?;
+    let test = load_pair(&paths[2], &paths[3])?;
     if train.dim() != test.dim() {
         return Err(Error::data(
             dir.display().to_string(),
@@ -143,4 +203,38 @@ pub fn load(dir: &Path) -> Result<(Dataset, Dataset)> {
         ));
     }
     Ok((train, test))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locating_takes_the_first_complete_directory_or_says_how_to_provide_it() {
+        let root = tempfile::tempdir().unwrap();
+        let (empty, full) = (root.path().join("empty"), root.path().join("full"));
+        std::fs::create_dir_all(&empty).unwrap();
+        std::fs::create_dir_all(&full).unwrap();
+        for (name, _) in FILES {
+            std::fs::write(full.join(format!("{name}.gz")), b"").unwrap();
+        }
+        let mut notes = Vec::new();
+        let found = locate_or_fetch(&[empty.clone(), full.clone()], false, false, &mut |n| {
+            notes.push(n.to_string())
+        })
+        .unwrap();
+        assert_eq!(found, full);
+        let e = locate_or_fetch(std::slice::from_ref(&empty), false, false, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("MNIST is not in {}", empty.display())),
+            "{e}"
+        );
+        assert!(
+            e.contains("diversenet fetch mnist") && e.contains("DIVERSENET_MNIST_DIR"),
+            "{e}"
+        );
+        assert!(notes.is_empty());
+    }
 }

@@ -69,6 +69,9 @@ pub struct Dataset {
     pub name: String,
     pub x: Matrix<f64>,
     pub targets: Targets,
+    /// How to load it again (set by [`DataSource::load`]; stored with a trained model so
+    /// that `eval` and `analyze` default to the same data).
+    pub spec: Option<DataSpec>,
 }
 
 impl Dataset {
@@ -120,7 +123,12 @@ impl Dataset {
                 }
             }
         }
-        Ok(Self { name, x, targets })
+        Ok(Self {
+            name,
+            x,
+            targets,
+            spec: None,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -133,6 +141,38 @@ impl Dataset {
         self.x.cols()
     }
 
+    /// SHA-256 of the inputs (f64, little-endian) and targets: equal for equal data.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update((self.x.rows() as u64).to_le_bytes());
+        h.update((self.x.cols() as u64).to_le_bytes());
+        let mut buf = Vec::with_capacity(8 * self.dim());
+        for i in 0..self.len() {
+            buf.clear();
+            self.x
+                .row(i)
+                .iter()
+                .for_each(|v| buf.extend_from_slice(&v.to_le_bytes()));
+            h.update(&buf);
+        }
+        match &self.targets {
+            Targets::Scalar(y) => {
+                h.update(b"scalar");
+                y.iter().for_each(|v| h.update(v.to_le_bytes()));
+            }
+            Targets::Classes {
+                labels,
+                num_classes,
+            } => {
+                h.update(b"classes");
+                h.update((*num_classes as u64).to_le_bytes());
+                labels.iter().for_each(|l| h.update(l.to_le_bytes()));
+            }
+        }
+        crate::files::hex(&h.finalize())
+    }
+
     /// The samples `indices`, in that order.
     pub fn select(&self, indices: &[usize], name: impl Into<String>) -> Dataset {
         let mut x = Matrix::zeros(0, self.dim());
@@ -141,6 +181,7 @@ impl Dataset {
             name: name.into(),
             x,
             targets: self.targets.select(indices),
+            spec: self.spec.clone(),
         }
     }
 
@@ -202,7 +243,8 @@ pub fn check_finite(m: &Matrix<f64>, what: &str, name: &str) -> Result<()> {
 }
 
 /// Where the data for a run comes from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DataSource {
     /// Teacher-student data on the unit sphere.
     Synthetic(SyntheticConfig),
@@ -215,7 +257,8 @@ pub enum DataSource {
 }
 
 /// How a CSV or NPY target column is read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Task {
     /// Integer targets become classes, others scalars (CSV: a column named `label` is classes).
     #[default]
@@ -225,7 +268,7 @@ pub enum Task {
 }
 
 /// Options for loading user files.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadOptions {
     /// CSV target column; `None` looks for `label`, then `target`, then `y`.
     pub target_column: Option<String>,
@@ -235,6 +278,41 @@ pub struct LoadOptions {
     /// Fraction held out as test data when there is no test file; 0: none, both sets are
     /// every row.
     pub test_fraction: f64,
+}
+
+/// A data source with its loading options: enough to load the same data again.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DataSpec {
+    pub source: DataSource,
+    pub options: LoadOptions,
+}
+
+/// The data a run was trained on, stored in its configuration: how to load it again and
+/// the SHA-256 of the training and test data ([`Dataset::fingerprint`]), checked on resume.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DataRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<DataSpec>,
+    pub train_sha256: String,
+    pub test_sha256: String,
+}
+
+impl DataSpec {
+    /// Loads (train, test) as [`DataSource::load`] does.
+    pub fn load(&self, seed: u64) -> Result<(Dataset, Dataset)> {
+        self.source.load(&self.options, seed)
+    }
+}
+
+impl DataRecord {
+    /// The record of a (train, test) pair, as loaded (before scaling).
+    pub fn of(train: &Dataset, test: &Dataset) -> Self {
+        Self {
+            spec: train.spec.clone(),
+            train_sha256: train.fingerprint(),
+            test_sha256: test.fingerprint(),
+        }
+    }
 }
 
 impl DataSource {
@@ -277,6 +355,50 @@ impl DataSource {
     /// Loads (train, test) data. Synthetic data draws from `seed`; user files without a
     /// test file are split with `seed`.
     pub fn load(&self, options: &LoadOptions, seed: u64) -> Result<(Dataset, Dataset)> {
+        let (mut train, mut test) = self.load_unrecorded(options, seed)?;
+        let spec = DataSpec {
+            source: self.absolute(),
+            options: LoadOptions {
+                test: options.test.as_ref().map(DataSource::absolute),
+                ..options.clone()
+            },
+        };
+        train.spec = Some(spec.clone());
+        test.spec = Some(spec);
+        Ok((train, test))
+    }
+
+    /// The same source with absolute paths (so that it can be found from another directory).
+    pub fn absolute(&self) -> DataSource {
+        let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        match self {
+            DataSource::Synthetic(c) => DataSource::Synthetic(c.clone()),
+            DataSource::Mnist { dir } => DataSource::Mnist { dir: abs(dir) },
+            DataSource::Csv { path } => DataSource::Csv { path: abs(path) },
+            DataSource::Npy { x, y } => DataSource::Npy {
+                x: abs(x),
+                y: abs(y),
+            },
+        }
+    }
+
+    fn load_unrecorded(&self, options: &LoadOptions, seed: u64) -> Result<(Dataset, Dataset)> {
+        let fixed_kind = match self {
+            DataSource::Synthetic(_) => Some(("synthetic data", Task::Classify, "real-valued")),
+            DataSource::Mnist { .. } => Some(("MNIST", Task::Regress, "class labels 0..9")),
+            _ => None,
+        };
+        if let Some((what, refused, has)) = fixed_kind {
+            if options.task == refused {
+                return Err(Error::config(
+                    "task",
+                    format!(
+                        "{what} has {has} targets; --task chooses how csv/npy targets are \
+                         read and cannot change them (leave it at auto)"
+                    ),
+                ));
+            }
+        }
         match self {
             DataSource::Synthetic(cfg) => cfg.generate(seed),
             DataSource::Mnist { dir } => mnist::load(dir),
@@ -308,7 +430,8 @@ impl DataSource {
     }
 }
 
-/// Train and test sets must have the same dimension and the same kind of target.
+/// Train and test sets must have the same dimension and the same kind of target, and
+/// every test class must be one of the training data's.
 pub fn check_compatible(train: &Dataset, test: &Dataset) -> Result<()> {
     if train.dim() != test.dim() {
         return Err(Error::data(
@@ -322,7 +445,21 @@ pub fn check_compatible(train: &Dataset, test: &Dataset) -> Result<()> {
     }
     match (&train.targets, &test.targets) {
         (Targets::Scalar(_), Targets::Scalar(_)) => Ok(()),
-        (Targets::Classes { .. }, Targets::Classes { .. }) => Ok(()),
+        (Targets::Classes { num_classes, .. }, Targets::Classes { labels, .. }) => {
+            match labels.iter().position(|&l| l as usize >= *num_classes) {
+                Some(i) => Err(Error::data(
+                    &test.name,
+                    format!(
+                        "label {} at sample {i} is a class absent from the training data \
+                         (its labels are 0..{}): a network cannot be trained or scored on a \
+                         class it has no output for; use a test set whose classes occur in training",
+                        labels[i],
+                        num_classes - 1
+                    ),
+                )),
+                None => Ok(()),
+            }
+        }
         _ => Err(Error::data(
             &test.name,
             "its targets are of another kind (classes vs real values) than the training data's",

@@ -90,6 +90,7 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray> {
             payload.len()
         )));
     }
+    crate::limits::check_loading(&path.display().to_string(), count, 1, dtype.size)?;
     let mut data: Vec<f64> = payload
         .chunks_exact(dtype.size)
         .map(|c| dtype.decode(c))

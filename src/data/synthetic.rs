@@ -54,7 +54,33 @@ impl SyntheticConfig {
                 format!("{} is not a finite value >= 0", self.noise),
             ));
         }
-        Ok(())
+        self.check_memory()
+    }
+
+    /// Refuses data that would not fit in the memory budget (X train and test, the teacher).
+    fn check_memory(&self) -> Result<()> {
+        let bytes = |d: usize| {
+            let mut e = crate::limits::Estimate::default();
+            e.add(
+                "inputs X",
+                (self.train_samples as f64 + self.test_samples as f64) * d as f64,
+                8,
+            )
+            .add("teacher W", self.teacher_width as f64 * d as f64, 8);
+            e
+        };
+        crate::limits::check(
+            &format!(
+                "synthetic data of {} + {} samples in d = {}",
+                self.train_samples, self.test_samples, self.dim
+            ),
+            &bytes(self.dim),
+            |budget| match crate::limits::largest_fitting(1, self.dim, budget, |d| bytes(d).total())
+            {
+                Some(d) => format!("the largest --dim that fits is {d}"),
+                None => "use fewer --train-samples/--test-samples".into(),
+            },
+        )
     }
 
     /// The teacher's first-layer weights (teacher_width x dim) and output signs.

@@ -219,41 +219,12 @@ fn locate_mnist(
     options: &ReproduceOptions,
     progress: &mut dyn ReproduceProgress,
 ) -> std::result::Result<PathBuf, String> {
-    if let Some(dir) = &options.data_dir {
-        return if mnist::is_present(dir) {
-            Ok(dir.clone())
-        } else {
-            Err(format!(
-                "--data-dir {} does not hold the four MNIST files",
-                dir.display()
-            ))
-        };
-    }
-    let dir = mnist::default_dir();
-    if mnist::is_present(&dir) {
-        return Ok(dir);
-    }
-    if !options.fetch {
-        return Err(format!(
-            "MNIST is not in {} and fetching is off",
-            dir.display()
-        ));
-    }
-    progress.note(&format!(
-        "MNIST not found; fetching it into {}",
-        dir.display()
-    ));
-    let mirrors: Vec<String> = crate::data::fetch::MIRRORS
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    match crate::data::fetch::fetch_mnist(&dir, &mirrors, |_| {}) {
-        Ok(_) => Ok(dir),
-        Err(e) => Err(format!(
-            "MNIST is unavailable ({e}); get it with `diversenet fetch mnist --dir DIR` on a machine with network \
-             access and pass --data-dir DIR; the MNIST experiment is skipped"
-        )),
-    }
+    let explicit: Vec<PathBuf> = options.data_dir.iter().cloned().collect();
+    let anywhere = explicit.is_empty();
+    mnist::locate_or_fetch(&explicit, anywhere, anywhere && options.fetch, &mut |n| {
+        progress.note(n)
+    })
+    .map_err(|e| format!("{e}; the MNIST experiment is skipped"))
 }
 
 /// Runs what is missing (of this shard) and renders the report when every run is done.

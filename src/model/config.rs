@@ -126,6 +126,10 @@ struct ConfigFields {
     reg_every: usize,
     #[serde(default)]
     reg_sampling: Option<RegSampling>,
+    /// The data trained on: how to load it again, and its SHA-256 (set by
+    /// `run_training`; checked on resume, not compared by [`TrainConfig::same_run_as`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data: Option<crate::data::DataRecord>,
     /// Input dimension d.
     dim: usize,
     /// Outputs c.
@@ -302,9 +306,19 @@ impl TrainConfig {
             epochs: 0,
             checkpoint_every: 0,
             exact_metrics_every: 0,
+            data: None,
             ..c.0.clone()
         };
         training_only(self) == training_only(other)
+    }
+    /// The data the run was trained on, where `run_training` recorded it.
+    pub fn data(&self) -> Option<&crate::data::DataRecord> {
+        self.0.data.as_ref()
+    }
+    /// The same configuration, recording the data it is trained on.
+    pub fn with_data(mut self, record: crate::data::DataRecord) -> Self {
+        self.0.data = Some(record);
+        self
     }
     /// Whether epoch `epoch` (0 = before training) gets exact training metrics.
     pub fn exact_metrics_at(&self, epoch: usize) -> bool {
@@ -374,6 +388,7 @@ impl TrainSettings {
                 .collect(),
             reg_every: self.reg_every,
             reg_sampling: self.reg_sampling,
+            data: None,
             dim: train.dim(),
             outputs: train.targets.outputs(),
             train_samples: train.len(),

@@ -344,7 +344,18 @@ pub fn save_model<T: Real>(
 /// Loads a model saved by [`save_model`] (weights widened to f64). Files of other
 /// programs (no `config` metadata) are read by [`super::foreign::load_network`].
 pub fn load_model(path: &Path) -> Result<ModelFile> {
-    model_from_file(&TensorFile::read(path)?, path)
+    let file = TensorFile::read(path)?;
+    if file.metadata.contains_key("epochs_done") {
+        return Err(Error::format(
+            path,
+            format!(
+                "this is a training checkpoint (weights and optimiser state, for --resume), not a \
+                 model; pass the run's model file, {}",
+                path.with_file_name(super::run::MODEL_FILE).display()
+            ),
+        ));
+    }
+    model_from_file(&file, path)
 }
 
 /// The model held by a decoded file written by [`save_model`].

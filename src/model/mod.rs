@@ -2,6 +2,7 @@
 //! losses and their gradients, optimisers, the training loop, model files and run
 //! directories.
 
+pub mod compat;
 pub mod config;
 pub mod file;
 pub mod fit;

@@ -6,13 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::data::{Dataset, InputTransform, Targets};
+use crate::data::{DataRecord, Dataset, InputTransform, Targets};
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
 use crate::linalg::{Matrix, Real};
 
 use super::config::{Precision, TrainConfig, TrainSettings};
 use super::file::{load_checkpoint, save_checkpoint, save_model};
+use super::network::Network;
 use super::train::{train, EpochMetrics, TrainObserver, TrainState};
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -64,10 +65,25 @@ pub fn run_training(
     resume: bool,
     progress: &mut dyn RunProgress,
 ) -> Result<RunSummary> {
+    check_out_dir(out_dir)?;
     crate::data::check_compatible(&train_data, &test_data)?;
+    let record = DataRecord::of(&train_data, &test_data);
     let transform = InputTransform::fit(settings.scaling, &train_data.x);
     let zero_inputs = transform.apply(&mut train_data.x) + transform.apply(&mut test_data.x);
-    let config = settings.resolve(&train_data)?;
+    let config = settings.resolve(&train_data)?.with_data(record);
+    crate::limits::check_training(&crate::limits::TrainingSizes {
+        train_samples: train_data.len(),
+        test_samples: test_data.len(),
+        dim: config.dim(),
+        width: config.width(),
+        outputs: config.outputs(),
+        batch_size: config.batch_size(),
+        value_bytes: match config.precision() {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        },
+        optimizer_buffers: config.optimizer().buffers_per_tensor(),
+    })?;
     let job = RunJob {
         config: &config,
         transform: &transform,
@@ -97,6 +113,62 @@ struct RunJob<'a> {
     progress: &'a mut dyn RunProgress,
 }
 
+/// `--out` must be a directory or not exist yet.
+fn check_out_dir(out_dir: &Path) -> Result<()> {
+    if out_dir.exists() && !out_dir.is_dir() {
+        return Err(Error::config(
+            "out",
+            format!(
+                "{} exists and is not a directory; --out names the directory the run is written to",
+                out_dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses to resume on data other than the checkpoint's (when both runs recorded theirs).
+fn check_same_data(saved: &TrainConfig, now: &TrainConfig, checkpoint: &Path) -> Result<()> {
+    if let (Some(a), Some(b)) = (saved.data(), now.data()) {
+        for (which, was, is) in [
+            ("training", &a.train_sha256, &b.train_sha256),
+            ("test", &a.test_sha256, &b.test_sha256),
+        ] {
+            if was != is {
+                return Err(Error::config(
+                    "resume",
+                    format!(
+                        "the {which} data differ from those {} was trained on (SHA-256 {} now, \
+                         {} then): resume with the same data, or start a new run in another --out",
+                        checkpoint.display(),
+                        &is[..12],
+                        &was[..12]
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to go on (or to write) with weights that are no longer numbers: relu turns a
+/// NaN pre-activation into 0, so the loss can stay finite while W is NaN.
+fn check_finite_weights<T: Real>(net: &Network<T>, epoch: usize, lr: f64) -> Result<()> {
+    for (name, m) in [("W", &net.w), ("V", &net.v)] {
+        if let Some(v) = m.as_slice().iter().find(|v| !v.is_finite()) {
+            return Err(Error::config(
+                "lr",
+                format!(
+                    "training diverged by epoch {epoch}: {name} holds {v} (the loss can look \
+                     finite because relu maps NaN to 0); the learning rate {lr:e} is too large, \
+                     lower it"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 struct DiskObserver<'a> {
     config: &'a TrainConfig,
     /// Every line of `metrics.jsonl` so far; the file is replaced as a whole each epoch.
@@ -123,6 +195,7 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
         self.progress.step(steps_done);
     }
     fn on_epoch(&mut self, metrics: &EpochMetrics, state: &TrainState<T>) -> Result<()> {
+        check_finite_weights(&state.net, metrics.epoch, self.config.lr())?;
         self.metrics_text += &serde_json::to_string(metrics).expect("metrics serialise");
         self.metrics_text.push('\n');
         // Durable (and whole) before the checkpoint that claims this epoch is written.
@@ -245,6 +318,7 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
                 }
             },
         };
+        check_same_data(&saved_config, config, &checkpoint_path)?;
         if !saved_config.same_run_as(config) {
             return Err(Error::config(
                 "resume",
@@ -257,8 +331,22 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
             ));
         }
         kept = metrics_up_to(&metrics_path, saved.epochs_done)?;
+        if saved.epochs_done >= config.epochs() {
+            notes.push(format!(
+                "nothing to train: the checkpoint is at epoch {} and --epochs is {}; the model \
+                 and summary are those of epoch {}; pass a larger --epochs to continue",
+                saved.epochs_done,
+                config.epochs(),
+                saved.epochs_done
+            ));
+        }
         state = saved;
-    } else if existing && !resume {
+    } else if resume {
+        notes.push(format!(
+            "--resume: {} holds no checkpoint; started a new run from epoch 0",
+            out_dir.display()
+        ));
+    } else if existing {
         return Err(Error::config(
             "out",
             format!(
@@ -289,6 +377,19 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
     };
     let state = train(config, train_data, test_data, state, &mut observer)?;
     let final_metrics = observer.last.clone().expect("at least epoch 0 is reported");
+    let train_x: Matrix<T> = train_data.x.map(|&v| T::from_f64(v));
+    match super::compat::dead_units(&state.net, &train_x) {
+        0 => {}
+        dead if dead == config.width() => notes.push(format!(
+            "every hidden unit is dead (zero on every training input), so the network outputs \
+             a constant and no gradient can change W; the learning rate ({:e}) is likely too large",
+            config.lr()
+        )),
+        dead => notes.push(format!(
+            "{dead} of {} hidden units are dead (zero on every training input)",
+            config.width()
+        )),
+    }
     let classes = matches!(train_data.targets, Targets::Classes { .. });
     save_model(&model_path, &state.net, transform, config, classes)?;
     let summary = RunSummary {

@@ -23,7 +23,7 @@ pub const DEFAULT_GRAM_SIZE: usize = 2000;
 /// What to measure and on how many points.
 #[derive(Clone, Debug, Default)]
 pub struct AnalysisOptions {
-    /// Points of the data used (a seeded sub-sample); `None`: 2000 / c, or all if fewer.
+    /// Points of the data used (a seeded sub-sample); `None`: [`default_points`], or all if fewer.
     pub points: Option<usize>,
     /// Use every point (overrides `points`).
     pub all_points: bool,
@@ -106,6 +106,16 @@ pub fn target_matrix(targets: &Targets, outputs: usize, name: &str) -> Result<Ma
     }
 }
 
+/// The default point count m: D^T D at most [`DEFAULT_GRAM_SIZE`] square (m c <= 2000),
+/// and m c <= n d, so that D (n d x m c) can have full column rank and s_m(D) is not 0 by
+/// rank alone.
+pub fn default_points(dim: usize, width: usize, outputs: usize) -> usize {
+    let c = outputs.max(1);
+    (DEFAULT_GRAM_SIZE / c)
+        .min(dim.saturating_mul(width) / c)
+        .max(1)
+}
+
 /// Checks that the points `x` (m x d) suit the network: d inputs, d >= 2, finite weights
 /// and values. `name` names the data in errors.
 pub fn check_points(net: &Network<f64>, x: &Matrix<f64>, name: &str) -> Result<()> {
@@ -125,8 +135,7 @@ pub fn check_points(net: &Network<f64>, x: &Matrix<f64>, name: &str) -> Result<(
             "d = 1: inputs on S^0 are only +1 and -1; the theory needs d >= 2",
         ));
     }
-    check_finite(&net.w, "weight W", "the network")?;
-    check_finite(&net.v, "weight V", "the network")?;
+    crate::model::compat::check_magnitudes(net)?;
     check_finite(x, "input", name)
 }
 
@@ -171,12 +180,13 @@ pub fn analyze_points(
     } else {
         options
             .points
-            .unwrap_or(DEFAULT_GRAM_SIZE.div_ceil(c))
+            .unwrap_or_else(|| default_points(d, n, c))
             .min(m_total)
     };
     if wanted == 0 {
         return Err(Error::config("points", "must be at least 1"));
     }
+    crate::limits::check_analyze(wanted, d, n, c)?;
     let (x, y) = if wanted < m_total {
         let mut order: Vec<usize> = (0..m_total).collect();
         SeededRng::new(options.seed, Stream::Sample).shuffle(&mut order);

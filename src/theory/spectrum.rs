@@ -255,12 +255,26 @@ fn degree_eigenvalue_with(
     })
 }
 
-/// gamma_u, N(d, u) and their cumulative sum for u = 0..=max_degree.
+/// Highest degree [`spectrum`] computes (see its error message for why).
+pub const MAX_DEGREE: usize = 10_000;
+
+/// gamma_u, N(d, u) and their cumulative sum for u = 0..=max_degree (at most [`MAX_DEGREE`]).
 pub fn spectrum(d: usize, max_degree: usize) -> Result<Spectrum> {
     if d < 2 {
         return Err(Error::config(
             "dim",
             format!("d = {d}: the spectrum on S^(d-1) needs d >= 2"),
+        ));
+    }
+    if max_degree > MAX_DEGREE {
+        return Err(Error::config(
+            "max-degree",
+            format!(
+                "{max_degree} is above the cap of {MAX_DEGREE}: the cost grows about as the \
+                 square of the degree (degree u draws on the series terms p ~ u^2, or on a \
+                 quadrature of order u); the cap alone takes about 40 s at d = 3 on 2 cores, so \
+                 {max_degree} would take hours to years with no answer sooner; ask for at most {MAX_DEGREE}"
+            ),
         ));
     }
     let quadrature = quadrature_route(d, max_degree);

@@ -1,0 +1,435 @@
+//! Resource limits checked before any work starts: the memory a command will allocate,
+//! estimated from declared sizes (data files' headers, the configuration) and compared with
+//! a budget, and the thread count.
+//!
+//! The budget is `--max-memory` when given ([`set_memory_budget`]), else 80% of the
+//! memory the operating system reports as available (`MemAvailable` in `/proc/meminfo`,
+//! else `MemTotal`), else 8 GB where neither can be read. Estimates count the large
+//! buffers only (matrices, optimiser states); they are meant to catch a setting that cannot
+//! work, not to account for every byte.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Error, Result};
+
+/// The budget set by [`set_memory_budget`] (0: the default).
+static BUDGET_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Share of the machine's available memory used when no budget is set.
+pub const DEFAULT_SHARE: f64 = 0.8;
+/// Budget used when the machine's memory cannot be read.
+pub const FALLBACK_BYTES: u64 = 8_000_000_000;
+/// Most threads per core accepted by [`check_threads`].
+pub const MAX_THREADS_PER_CORE: usize = 4;
+
+/// Sets the memory budget for this process (`None`: the default share of the machine's).
+pub fn set_memory_budget(bytes: Option<u64>) {
+    BUDGET_BYTES.store(bytes.unwrap_or(0), Ordering::Relaxed);
+}
+
+/// The memory budget in bytes and where it comes from (named in refusals).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Budget {
+    pub bytes: u64,
+    pub source: String,
+}
+
+/// The budget in force: the one set, else the default share of the machine's memory.
+pub fn memory_budget() -> Budget {
+    match BUDGET_BYTES.load(Ordering::Relaxed) {
+        0 => default_budget(std::fs::read_to_string("/proc/meminfo").ok().as_deref()),
+        bytes => Budget {
+            bytes,
+            source: "set by --max-memory".into(),
+        },
+    }
+}
+
+/// The default budget from the text of `/proc/meminfo` (`None`: not readable).
+pub fn default_budget(meminfo: Option<&str>) -> Budget {
+    let field = |name: &str| -> Option<u64> {
+        meminfo?
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map(|kb| kb * 1024)
+    };
+    let share = |bytes: u64, what: &str| Budget {
+        bytes: (bytes as f64 * DEFAULT_SHARE) as u64,
+        source: format!(
+            "{:.0}% of the {} {what}; change it with --max-memory",
+            DEFAULT_SHARE * 100.0,
+            format_bytes(bytes as f64)
+        ),
+    };
+    match (field("MemAvailable"), field("MemTotal")) {
+        (Some(a), _) => share(a, "available"),
+        (None, Some(t)) => share(t, "installed"),
+        (None, None) => Budget {
+            bytes: FALLBACK_BYTES,
+            source: "the machine's memory could not be read; change it with --max-memory".into(),
+        },
+    }
+}
+
+/// Parses a memory size: `8G`, `500M`, `1.5GB`, `64KiB`, `1000000` (bytes). K, M, G, T
+/// are powers of 1000, KiB, MiB, GiB, TiB powers of 1024.
+pub fn parse_size(text: &str) -> Result<u64> {
+    let bad = || {
+        Error::config(
+            "max-memory",
+            format!("`{text}`: expected a size such as 8G, 500M, 2GiB or a number of bytes"),
+        )
+    };
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0f64.powi(2),
+        "gib" => 1024.0f64.powi(3),
+        "tib" => 1024.0f64.powi(4),
+        _ => return Err(bad()),
+    };
+    let bytes = value * scale;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(Error::config(
+            "max-memory",
+            format!("`{text}`: must be at least 1 byte"),
+        ));
+    }
+    Ok(bytes as u64)
+}
+
+/// A byte count for people: `28.8 GB`, `512 MB`, `4.0 kB`.
+pub fn format_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 6] = ["bytes", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = bytes;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{v:.0} bytes")
+    } else if v >= 1e6 {
+        format!("{v:.1e} {}", UNITS[unit])
+    } else if v >= 100.0 {
+        format!("{v:.0} {}", UNITS[unit])
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// What a command will allocate: its large buffers, by name, in bytes (f64, so that an
+/// absurd request is measured instead of overflowing).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Estimate {
+    pub parts: Vec<(String, f64)>,
+}
+
+impl Estimate {
+    /// Adds a buffer of `elements` values of `bytes_each` bytes.
+    pub fn add(&mut self, what: impl Into<String>, elements: f64, bytes_each: usize) -> &mut Self {
+        self.parts.push((what.into(), elements * bytes_each as f64));
+        self
+    }
+    pub fn total(&self) -> f64 {
+        self.parts.iter().map(|(_, b)| b).sum()
+    }
+    /// The largest parts, for the message: `W 4.0 TB, Adam states 8.0 TB`.
+    fn largest(&self) -> String {
+        let mut parts = self.parts.clone();
+        parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+        parts
+            .iter()
+            .take(3)
+            .map(|(w, b)| format!("{w} {}", format_bytes(*b)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Refuses `estimate` when it exceeds the budget. `what` names the task (`training`,
+/// `analyze on 60000 points`); `fits` is told the budget and returns the largest setting
+/// that fits, as advice (or an empty string).
+pub fn check(what: &str, estimate: &Estimate, fits: impl FnOnce(f64) -> String) -> Result<()> {
+    check_against(&memory_budget(), what, estimate, fits)
+}
+
+/// [`check`] against a given budget.
+pub fn check_against(
+    budget: &Budget,
+    what: &str,
+    estimate: &Estimate,
+    fits: impl FnOnce(f64) -> String,
+) -> Result<()> {
+    let total = estimate.total();
+    if total <= budget.bytes as f64 {
+        return Ok(());
+    }
+    let advice = fits(budget.bytes as f64);
+    Err(Error::Memory(format!(
+        "{what} would need about {} of memory ({}), more than the budget of {} ({}){}",
+        format_bytes(total),
+        estimate.largest(),
+        format_bytes(budget.bytes as f64),
+        budget.source,
+        if advice.is_empty() {
+            String::new()
+        } else {
+            format!("; {advice}")
+        }
+    )))
+}
+
+/// The largest `v` in `lo..=hi` with `bytes(v) <= budget` (`bytes` growing with `v`), if any.
+pub fn largest_fitting(
+    lo: usize,
+    hi: usize,
+    budget: f64,
+    bytes: impl Fn(usize) -> f64,
+) -> Option<usize> {
+    if lo > hi || bytes(lo) > budget {
+        return None;
+    }
+    let (mut good, mut bad) = (lo, hi.saturating_add(1));
+    if bytes(hi) <= budget {
+        return Some(hi);
+    }
+    while bad - good > 1 {
+        let mid = good + (bad - good) / 2;
+        if bytes(mid) <= budget {
+            good = mid;
+        } else {
+            bad = mid;
+        }
+    }
+    Some(good)
+}
+
+/// The sizes that decide what training allocates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainingSizes {
+    pub train_samples: usize,
+    pub test_samples: usize,
+    /// Input dimension d.
+    pub dim: usize,
+    /// Hidden units n.
+    pub width: usize,
+    /// Outputs c.
+    pub outputs: usize,
+    pub batch_size: usize,
+    /// Bytes per value in the training precision (4 or 8).
+    pub value_bytes: usize,
+    /// Optimiser buffers per parameter tensor (Adam 2, momentum 1, gd 0).
+    pub optimizer_buffers: usize,
+}
+
+/// Rows per chunk when a whole data set is evaluated (as the training loop does).
+const EVAL_CHUNK_ROWS: f64 = 4096.0;
+
+/// What training allocates: the data (f64 and the training precision), W and V, their
+/// gradients and optimiser states, the minibatch and evaluation buffers, the n x n unit
+/// angles of the L2 discrepancy logged each epoch, and a checkpoint being encoded.
+pub fn training_estimate(s: &TrainingSizes) -> Estimate {
+    let f = |v: usize| v as f64;
+    let (m, n, d, c, p) = (
+        f(s.train_samples) + f(s.test_samples),
+        f(s.width),
+        f(s.dim),
+        f(s.outputs),
+        s.value_bytes,
+    );
+    let params = n * d + c * n;
+    let batch = f(s.batch_size.min(s.train_samples));
+    let chunk = EVAL_CHUNK_ROWS.min(m);
+    let mut e = Estimate::default();
+    e.add("inputs X", m * d, 8)
+        .add("X in the training precision", m * d, p)
+        .add("W and V", params, p)
+        .add("gradients", params, p)
+        .add("optimiser states", params * f(s.optimizer_buffers), p)
+        .add("minibatch", batch * (d + 2.0 * n + 2.0 * c), p)
+        .add("evaluation chunk", chunk * 2.0 * (n + c), p)
+        .add("unit angles (n x n)", n * n, 8)
+        .add("checkpoint", 2.0 * params * f(1 + s.optimizer_buffers), p);
+    e
+}
+
+/// Refuses a training run that would not fit, naming the largest width that would.
+pub fn check_training(s: &TrainingSizes) -> Result<()> {
+    check(
+        &format!(
+            "training a width-{} network on {} x {} inputs",
+            s.width, s.train_samples, s.dim
+        ),
+        &training_estimate(s),
+        |budget| {
+            let with_width = |n| training_estimate(&TrainingSizes { width: n, ..*s }).total();
+            match largest_fitting(1, s.width, budget, with_width) {
+                Some(n) => format!("the largest --width that fits is {n}"),
+                None => "even width 1 does not fit: use less data or raise --max-memory".into(),
+            }
+        },
+    )
+}
+
+/// What `analyze` allocates on `points` points: the Gram matrix D^T D ((m c)^2 in f64),
+/// X X^T and the slice volumes, K and E_W (m x m each), the activation pattern (n x m),
+/// the sub-sample and the n x n unit angles.
+pub fn analyze_estimate(points: usize, dim: usize, width: usize, outputs: usize) -> Estimate {
+    let (m, d, n, c) = (points as f64, dim as f64, width as f64, outputs as f64);
+    let mut e = Estimate::default();
+    e.add("Gram D^T D (m c x m c)", (m * c) * (m * c), 8)
+        .add("X X^T and slice volumes", 2.0 * m * m, 8)
+        .add("K and E_W", 2.0 * m * m, 8)
+        .add("activation pattern", 2.0 * n * m, 8)
+        .add("points", m * (d + c), 8)
+        .add("unit angles (n x n)", n * n, 8);
+    e
+}
+
+/// Refuses an `analyze` that would not fit, naming the largest `--points` that would.
+pub fn check_analyze(points: usize, dim: usize, width: usize, outputs: usize) -> Result<()> {
+    check(
+        &format!("analyze on {points} points"),
+        &analyze_estimate(points, dim, width, outputs),
+        |budget| match largest_fitting(1, points, budget, |m| {
+            analyze_estimate(m, dim, width, outputs).total()
+        }) {
+            Some(m) => format!("the largest --points that fits is {m}"),
+            None => "not even one point fits: raise --max-memory".into(),
+        },
+    )
+}
+
+/// Refuses loading `samples` x `dim` values (`name` the source) whose decoded form would
+/// not fit: `stored_bytes` per value as stored, plus the f64 matrix.
+pub fn check_loading(name: &str, samples: usize, dim: usize, stored_bytes: usize) -> Result<()> {
+    let mut e = Estimate::default();
+    e.add(
+        "values as stored",
+        samples as f64 * dim as f64,
+        stored_bytes,
+    )
+    .add("inputs X in f64", samples as f64 * dim as f64, 8);
+    check(
+        &format!("loading {name} ({samples} x {dim} values)"),
+        &e,
+        |_| String::new(),
+    )
+}
+
+/// The cores of this machine.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Refuses a thread count above [`MAX_THREADS_PER_CORE`] per core (0 means all cores).
+pub fn check_threads(threads: usize) -> Result<()> {
+    let cores = cores();
+    let limit = MAX_THREADS_PER_CORE * cores;
+    if threads > limit {
+        return Err(Error::config(
+            "threads",
+            format!(
+                "{threads} threads on a machine with {cores} cores: more than {MAX_THREADS_PER_CORE} \
+                 per core ({limit}) only adds switching and memory (each thread has its own stack) \
+                 and cannot run faster; use at most {limit}, or 0 for one per core"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_in_decimal_and_binary_units() {
+        assert_eq!(parse_size("8G").unwrap(), 8_000_000_000);
+        assert_eq!(parse_size("500M").unwrap(), 500_000_000);
+        assert_eq!(parse_size("1.5GB").unwrap(), 1_500_000_000);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("64kib").unwrap(), 65536);
+        assert_eq!(parse_size("1234").unwrap(), 1234);
+        for bad in ["", "G", "8X", "-1G", "0", "1e400"] {
+            let e = parse_size(bad).unwrap_err().to_string();
+            assert!(e.contains("max-memory"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn default_budget_reads_meminfo_and_falls_back() {
+        let info = "MemTotal:       16000000 kB\nMemFree:  1000 kB\nMemAvailable:   10000000 kB\n";
+        let b = default_budget(Some(info));
+        assert_eq!(b.bytes, (10_000_000.0 * 1024.0 * 0.8) as u64);
+        assert!(b.source.contains("available"), "{}", b.source);
+        let b = default_budget(Some("MemTotal: 1000 kB\n"));
+        assert_eq!(b.bytes, (1000.0 * 1024.0 * 0.8) as u64);
+        assert_eq!(default_budget(None).bytes, FALLBACK_BYTES);
+    }
+
+    #[test]
+    fn refusal_names_the_estimate_the_budget_and_the_advice() {
+        let budget = Budget {
+            bytes: 1_000_000,
+            source: "test".into(),
+        };
+        let mut e = Estimate::default();
+        e.add("Gram", 1e6, 8).add("X", 10.0, 8);
+        let msg = check_against(&budget, "analyze", &e, |_| "use --points 353".into())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("about 8.0 MB"), "{msg}");
+        assert!(msg.contains("Gram 8.0 MB"), "{msg}");
+        assert!(msg.contains("budget of 1.0 MB (test)"), "{msg}");
+        assert!(msg.ends_with("use --points 353"), "{msg}");
+        let mut small = Estimate::default();
+        small.add("X", 10.0, 8);
+        assert!(check_against(&budget, "x", &small, |_| String::new()).is_ok());
+    }
+
+    #[test]
+    fn largest_fitting_is_the_boundary() {
+        // m^2 * 8 bytes <= 8e6: m <= 1000.
+        let f = |m: usize| (m * m * 8) as f64;
+        assert_eq!(largest_fitting(1, 1_000_000, 8e6, f), Some(1000));
+        assert_eq!(largest_fitting(1, 10, 8e6, f), Some(10));
+        assert_eq!(largest_fitting(2000, 3000, 8e6, f), None);
+    }
+
+    #[test]
+    fn thread_counts_above_the_bound_are_refused_with_the_reason() {
+        assert!(check_threads(0).is_ok());
+        assert!(check_threads(cores()).is_ok());
+        let e = check_threads(100_000).unwrap_err().to_string();
+        assert!(
+            e.contains("100000 threads") && e.contains("per core"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bytes_are_formatted_for_people() {
+        assert_eq!(format_bytes(28.8e9), "28.8 GB");
+        assert_eq!(format_bytes(512e6), "512 MB");
+        assert_eq!(format_bytes(12.0), "12 bytes");
+    }
+}
