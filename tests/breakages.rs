@@ -488,7 +488,12 @@ fn a_new_users_first_hour() {
         let mut args = cmd.to_vec();
         args.push("--help");
         let help = ok(&args);
-        let after = help.split("--json <JSON>").nth(1).unwrap();
+        // `--json <JSON>`, or `--json [<JSON>]` where the path is optional.
+        let after = help
+            .split("--json <JSON>")
+            .nth(1)
+            .or_else(|| help.split("--json [<JSON>]").nth(1))
+            .unwrap_or_else(|| panic!("{cmd:?}: no --json flag in --help"));
         let text = after.split("\n  -").next().unwrap();
         assert!(text.trim().len() > 10, "{cmd:?}: --json has no help text");
     }

@@ -344,7 +344,12 @@ pub fn save_model<T: Real>(
 /// Loads a model saved by [`save_model`] (weights widened to f64). Files of other
 /// programs (no `config` metadata) are read by [`super::foreign::load_network`].
 pub fn load_model(path: &Path) -> Result<ModelFile> {
-    let file = TensorFile::read(path)?;
+    model_from_file(&TensorFile::read(path)?, path)
+}
+
+/// The model held by a decoded file written by [`save_model`]; a checkpoint is refused with
+/// the name of the run's model file.
+pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
     if file.metadata.contains_key("epochs_done") {
         return Err(Error::format(
             path,
@@ -355,11 +360,6 @@ pub fn load_model(path: &Path) -> Result<ModelFile> {
             ),
         ));
     }
-    model_from_file(&file, path)
-}
-
-/// The model held by a decoded file written by [`save_model`].
-pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
     let (net, config) = get_network::<f64>(file, path)?;
     let scaling: InputScaling = file.meta_parse("input_scaling", path)?;
     let (mean, scale) = if scaling == InputScaling::Standardise {
