@@ -462,7 +462,7 @@ pub fn sampled_vs_exact(
 struct LastMetrics(Option<crate::model::EpochMetrics>);
 impl<T: Real> crate::model::train::TrainObserver<T> for LastMetrics {
     fn discrepancy(&mut self, w: &Matrix<T>) -> Option<f64> {
-        crate::model::run::l2_discrepancy_sq(w)
+        crate::geometry::l2_slice_discrepancy_sq(w)
     }
     fn on_epoch(
         &mut self,

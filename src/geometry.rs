@@ -135,6 +135,28 @@ pub fn pairwise_angles(u: &Matrix<f64>) -> Matrix<f64> {
     c
 }
 
+/// The closed form of the squared L2 slice discrepancy of n directions (PAPER.md section 4)
+/// from their pairwise angles: L2(W)^2 = (1/n^2) sum_{k,l} ((pi - theta_kl)/(2 pi))^2 - c_d
+/// (k = l included), with `c_d` the [`slice_constant`] of their dimension.
+pub fn l2_slice_discrepancy_from_angles(angles: &Matrix<f64>, c_d: f64) -> f64 {
+    let n = angles.rows() as f64;
+    let slice: f64 = angles
+        .as_slice()
+        .iter()
+        .map(|&t| slice_volume(t).powi(2))
+        .sum();
+    slice / (n * n) - c_d
+}
+
+/// L2(W)^2 of the directions of W's rows (the diversity measure that training runs report
+/// each epoch; `theory::discrepancy` gives it beside the other discrepancies); `None` where
+/// it is undefined: no row with a direction, or d < 2.
+pub fn l2_slice_discrepancy_sq<T: Real>(w: &Matrix<T>) -> Option<f64> {
+    let c_d = slice_constant(w.cols()).ok()?;
+    let dirs = unit_directions(&w.map(|v| v.to_f64()));
+    (dirs.u.rows() > 0).then(|| l2_slice_discrepancy_from_angles(&pairwise_angles(&dirs.u), c_d))
+}
+
 /// c_d = E[theta^2] / (4 pi^2) for the angle theta between two independent uniform points of
 /// S^{d-1} (density proportional to sin(theta)^(d-2) on [0, pi]), by composite Simpson
 /// quadrature. c_2 = 1/12, c_3 = (pi^2 - 4)/(8 pi^2); c_d -> 1/16.

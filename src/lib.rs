@@ -15,7 +15,8 @@
 //!   statistics, verdicts) and [`report`]: its plots and documents;
 //! - [`linalg`]: the dense linear algebra every hot loop goes through (faer);
 //! - [`geometry`]: the directions of the hidden units (unit rows, pairwise angles, slice
-//!   volumes, the constant c_d), shared by the regularisers and the theory;
+//!   volumes, the constant c_d, the closed form of L2(W)^2), shared by the training loop, the
+//!   regularisers and the theory;
 //! - [`limits`]: memory estimates from declared sizes against a budget, the thread bound;
 //! - [`bench`]: throughput measurements;
 //! - [`rng`], [`files`], [`error`]: seeded randomness, atomic files, the error type.

@@ -24,7 +24,7 @@ impl<T: crate::linalg::Real, F: FnMut(&EpochMetrics, &TrainState<T>) -> Result<(
 {
     /// The experiments read the L2 discrepancy of W at every recorded epoch.
     fn discrepancy(&mut self, w: &crate::linalg::Matrix<T>) -> Option<f64> {
-        crate::model::run::l2_discrepancy_sq(w)
+        crate::geometry::l2_slice_discrepancy_sq(w)
     }
     fn wants_epoch(&self, epoch: usize) -> bool {
         self.wanted.contains(&epoch)

@@ -179,17 +179,9 @@ struct DiskObserver<'a> {
     progress: &'a mut dyn RunProgress,
 }
 
-/// The L2 slice discrepancy L2(W)^2 of a first layer (PAPER.md section 4), the measurement
-/// of the theory that runs report each epoch; `None` where it is undefined (d = 1, W = 0).
-pub fn l2_discrepancy_sq<T: Real>(w: &Matrix<T>) -> Option<f64> {
-    crate::theory::discrepancy::discrepancies(&w.map(|v| v.to_f64()))
-        .ok()
-        .map(|d| d.l2_slice_sq)
-}
-
 impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
     fn discrepancy(&mut self, w: &Matrix<T>) -> Option<f64> {
-        l2_discrepancy_sq(w)
+        crate::geometry::l2_slice_discrepancy_sq(w)
     }
     fn on_step(&mut self, steps_done: u64) {
         self.progress.step(steps_done);

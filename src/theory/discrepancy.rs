@@ -6,7 +6,9 @@
 use std::f64::consts::PI;
 
 use crate::error::{Error, Result};
-use crate::geometry::{angle_second_moment, slice_volume_of_cosine};
+use crate::geometry::{
+    angle_second_moment, l2_slice_discrepancy_from_angles, slice_volume_of_cosine,
+};
 pub use crate::geometry::{
     pairwise_angles, slice_constant, slice_volume, unit_directions, UnitDirections,
 };
@@ -47,11 +49,10 @@ pub fn discrepancies(w: &Matrix<f64>) -> Result<Discrepancies> {
     let second = angle_second_moment(d)?;
     let c_d = second / (4.0 * PI * PI);
     let angles = pairwise_angles(&dirs.u);
-    let slice = pair_mean(&angles, |t| slice_volume(t).powi(2));
     let hemisphere = 0.25 - pair_mean(&angles, |t| t) / (2.0 * PI);
     let wedge = pair_mean(&angles, |t| (0.5 - t / PI).powi(2)) - (second / (PI * PI) - 0.25);
     Ok(Discrepancies {
-        l2_slice_sq: slice - c_d,
+        l2_slice_sq: l2_slice_discrepancy_from_angles(&angles, c_d),
         c_d,
         hemisphere_sq: hemisphere,
         wedge_sq: wedge,
@@ -128,6 +129,26 @@ mod tests {
     fn random_w(n: usize, d: usize, seed: u64) -> Matrix<f64> {
         let mut rng = SeededRng::new(seed, Stream::Init);
         Matrix::from_vec(n, d, (0..n * d).map(|_| rng.normal()).collect())
+    }
+
+    #[test]
+    fn the_per_epoch_l2_discrepancy_is_the_closed_form_of_every_precision() {
+        use crate::geometry::l2_slice_discrepancy_sq;
+        let w = random_w(30, 7, 3);
+        let closed = discrepancies(&w).unwrap().l2_slice_sq;
+        assert_eq!(l2_slice_discrepancy_sq(&w), Some(closed));
+        let w32 = w.map(|&v| v as f32);
+        let from_f32 = l2_slice_discrepancy_sq(&w32).unwrap();
+        assert!(
+            (from_f32 - closed).abs() < 1e-6 * closed.abs().max(1e-3),
+            "{from_f32} vs {closed}"
+        );
+        // Undefined: no unit with a direction, or d = 1.
+        assert_eq!(l2_slice_discrepancy_sq(&Matrix::<f64>::zeros(4, 3)), None);
+        assert_eq!(
+            l2_slice_discrepancy_sq(&Matrix::from_vec(2, 1, vec![1.0, -1.0])),
+            None
+        );
     }
 
     #[test]
