@@ -333,11 +333,9 @@ impl TrainSettings {
     /// Validates the settings against the (already scaled) training data.
     pub fn resolve(&self, train: &Dataset) -> Result<TrainConfig> {
         let classes = matches!(train.targets, Targets::Classes { .. });
-        let loss = self.loss.unwrap_or(if classes {
-            Loss::CrossEntropy
-        } else {
-            Loss::Squared
-        });
+        let loss = self
+            .loss
+            .unwrap_or_else(|| Loss::default_for(&train.targets));
         if loss == Loss::CrossEntropy && !classes {
             return Err(Error::config(
                 "loss",
