@@ -196,7 +196,20 @@ pub fn model_and_data(
         (None, Some(spec)) => spec.load(seed)?,
         _ => data.load(seed)?,
     };
-    let fit_on = train_data.x.clone();
+    // Scaled as in training: a model file stores its transform; foreign weights take
+    // --input-scaling (raw by default), fitted on the training split.
+    let transform = match (&loaded, &model.input_scaling) {
+        (LoadedNetwork::Trained(m), None) => m.transform.clone(),
+        (LoadedNetwork::Trained(m), Some(_)) => bail!(
+            "invalid setting `input-scaling`: {model_name} was written by `diversenet train` and stores its input scaling ({}); \
+             --input-scaling is for foreign weights",
+            m.transform.scaling
+        ),
+        (LoadedNetwork::Foreign(_), scaling) => {
+            let scaling: InputScaling = scaling.as_deref().unwrap_or("raw").parse()?;
+            InputTransform::fit(scaling, &train_data.x)
+        }
+    };
     let mut dataset = match split {
         "test" => test_data,
         "train" => train_data,
@@ -213,26 +226,11 @@ pub fn model_and_data(
         &dataset,
     )?;
     check_magnitudes(loaded.net())?;
-    let scaling = match (&loaded, &model.input_scaling) {
-        (LoadedNetwork::Trained(m), None) => {
-            m.transform.apply(&mut dataset.x);
-            m.transform.scaling
-        }
-        (LoadedNetwork::Trained(m), Some(_)) => bail!(
-            "invalid setting `input-scaling`: {model_name} was written by `diversenet train` and stores its input scaling ({}); \
-             --input-scaling is for foreign weights",
-            m.transform.scaling
-        ),
-        (LoadedNetwork::Foreign(_), scaling) => {
-            let scaling: InputScaling = scaling.as_deref().unwrap_or("raw").parse()?;
-            InputTransform::fit(scaling, &fit_on).apply(&mut dataset.x);
-            scaling
-        }
-    };
+    transform.apply(&mut dataset.x);
     Ok(ModelOnData {
         loaded,
         dataset,
         seed,
-        scaling,
+        scaling: transform.scaling,
     })
 }
