@@ -59,22 +59,31 @@ pub fn check_model_data(
     }
 }
 
+/// Refuses a NaN or infinite entry of W or V, naming the matrix, its value and where it
+/// is; `source` names the network in the error.
+pub fn check_weights_finite(w: &Matrix<f64>, v: &Matrix<f64>, source: &str) -> Result<()> {
+    for (name, m) in [("W", w), ("V", v)] {
+        if let Some(i) = m.as_slice().iter().position(|x| !x.is_finite()) {
+            return Err(Error::data(
+                source,
+                format!(
+                    "{name} holds {} at row {}, column {}, which is not finite: weights must be \
+                     finite",
+                    m.as_slice()[i],
+                    i / m.cols(),
+                    i % m.cols()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Refuses weights that are not finite, or so large that what is computed from them
 /// overflows f64: a row norm ||w_k||^2 (the units' directions, the pre-activations), v^2
 /// (D^T D and the output), or an output bound sum_k |v_jk| ||w_k|| squared (the loss).
 pub fn check_magnitudes(net: &Network<f64>) -> Result<()> {
-    if let Some(pos) = net
-        .w
-        .as_slice()
-        .iter()
-        .chain(net.v.as_slice())
-        .position(|v| !v.is_finite())
-    {
-        return Err(Error::config(
-            "weights",
-            format!("weight {pos} is not finite"),
-        ));
-    }
+    check_weights_finite(&net.w, &net.v, "the network")?;
     let largest = |m: &Matrix<f64>| m.as_slice().iter().fold(0.0f64, |a, v| a.max(v.abs()));
     let row_norms: Vec<f64> = (0..net.w.rows())
         .map(|k| net.w.row(k).iter().map(|v| v * v).sum::<f64>())

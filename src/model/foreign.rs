@@ -69,19 +69,7 @@ pub fn network_from_weights(w: Matrix<f64>, v: Matrix<f64>, source: &str) -> Res
             ),
         ));
     }
-    for (name, m) in [("W", &w), ("V", &v)] {
-        if let Some(i) = m.as_slice().iter().position(|x| !x.is_finite()) {
-            return Err(Error::data(
-                source,
-                format!(
-                    "{name} holds {} at row {}, column {}: weights must be finite",
-                    m.as_slice()[i],
-                    i / m.cols(),
-                    i % m.cols()
-                ),
-            ));
-        }
-    }
+    super::compat::check_weights_finite(&w, &v, source)?;
     Ok(Network {
         w,
         v,
