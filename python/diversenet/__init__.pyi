@@ -90,6 +90,7 @@ def train(
     reg: Union[str, Sequence[str]] = ...,
     lambda_: Union[float, Sequence[float]] = ...,
     reg_every: int = ...,
+    weight_decay: float = ...,
     reg_sample: Optional[int] = ...,
     exact_metrics: int = ...,
     test_fraction: float = ...,
@@ -100,4 +101,5 @@ def train(
     metrics (per epoch), config, targets and input_scaling. Exact full-data training
     metrics every `exact_metrics` epochs (default 1, every epoch; 0: running averages, as
     the CLI's default); `reg_sample` K estimates the pairwise regularisers from K partner
-    units per step."""
+    units per step; `weight_decay` is AdamW's decoupled decay of W (W shrinks by
+    1 - lr_t * weight_decay each step)."""

@@ -152,6 +152,7 @@ const TRAIN_OPTIONS: &[&str] = &[
     "lambda",
     "lambda_",
     "reg_every",
+    "weight_decay",
     "reg_sample",
     "exact_metrics",
     "test_fraction",
@@ -214,7 +215,8 @@ fn dataset(x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, name: &str) -> PyResult<D
 /// Trains f(x) = V relu(W x) on X (m x d) and y (integer labels: classes; floats: real
 /// values) with the options of `diversenet train` in snake_case (optimizer, lr, momentum,
 /// lr_schedule, batch_size, loss, output_layer, input_scaling, precision, init_scale,
-/// reg, lambda_ (or "lambda"), reg_every, reg_sample, exact_metrics, test_fraction; X_test
+/// reg, lambda_ (or "lambda"), reg_every, weight_decay, reg_sample, exact_metrics,
+/// test_fraction; X_test
 /// and y_test for a separate test set). Unlike the CLI (`--exact-metrics 0`), exact
 /// full-data training metrics are computed every epoch unless `exact_metrics` says otherwise. Returns a dict with `W`, `V` (float64), `metrics` (one dict per epoch,
 /// epoch 0 = the initial network), `config`, `targets`, `input_scaling` (and
@@ -273,6 +275,7 @@ pub fn train<'py>(
             &lambdas,
         ))?,
         reg_every: option(options, "reg_every")?.unwrap_or(defaults.reg_every),
+        weight_decay: option(options, "weight_decay")?.unwrap_or(defaults.weight_decay),
         reg_sampling: lib(option::<usize>(options, "reg_sample")?
             .map(regularizer::RegSampling::new)
             .transpose())?,

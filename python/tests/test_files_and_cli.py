@@ -158,3 +158,24 @@ def test_train_takes_classes_a_test_set_and_standardised_inputs(tmp_path):
     with pytest.raises(OSError, match="input_mean/input_scale"):
         dn.save_model(path, r["W"], r["V"], r["config"], input_mean=r["input_mean"][:2],
                       input_scale=r["input_scale"])
+
+
+def test_decoupled_weight_decay_is_linear_in_its_coefficient_and_matches_the_cli(cli, tmp_path):
+    # One full-batch step: W1 = W0 (1 - lr wd) - lr grad(W0), affine in wd with slope -lr W0.
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(40, 3))
+    y = X[:, 0] - X[:, 2] ** 2
+    step = lambda wd: dn.train(X, y, width=7, epochs=1, seed=2, optimizer="gd", lr=0.1,
+                               precision="f64", weight_decay=wd)["W"]
+    w0, w1, w2 = step(0.0), step(0.5), step(1.0)
+    assert np.abs(w1 - w0).max() > 1e-3
+    np.testing.assert_allclose(w2 - w0, 2 * (w1 - w0), rtol=1e-9, atol=1e-14)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    out = tmp_path / "run"
+    cli("train", "--data", f"npy:{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}", "--width", 7, "--epochs", 1,
+        "--seed", 2, "--optimizer", "gd", "--lr", 0.1, "--precision", "f64", "--weight-decay", 0.5,
+        "--out", out, "--quiet")
+    np.testing.assert_array_equal(dn.load_model(out / "model.safetensors")["W"], w1)
+    with pytest.raises(ValueError, match="weight-decay"):
+        dn.train(X, y, width=7, epochs=1, lr=0.1, weight_decay=10.0)

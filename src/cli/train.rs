@@ -58,12 +58,22 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     init_scale: Option<f64>,
     /// Regulariser of W (repeatable): discrepancy (the paper's), mhe[0|1|2][-angular],
-    /// mma, orthogonal, weight-decay. Each takes the --lambda at the same position.
+    /// mma, orthogonal, weight-decay (lambda ||W||^2 added to the loss, which Adam rescales;
+    /// see --weight-decay for AdamW's). Each takes the --lambda at the same position.
     #[arg(long)]
     reg: Vec<String>,
     /// Strength of each --reg (one value applies to all).
     #[arg(long, allow_negative_numbers = true)]
     lambda: Vec<f64>,
+    /// Decoupled weight decay of W, as in AdamW: each step shrinks W by the factor
+    /// 1 - lr_t * WD, apart from the gradient (works with every --optimizer). 0 = none.
+    #[arg(
+        long,
+        value_name = "WD",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    weight_decay: f64,
     /// Apply the regularisers every this many steps (scaled to keep their average): cheaper for large widths.
     #[arg(long, default_value_t = 1)]
     reg_every: usize,
@@ -162,6 +172,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         init_scale: args.init_scale,
         checkpoint_every: args.checkpoint_every,
         regularizers: regularizer::terms(&args.reg, &args.lambda)?,
+        weight_decay: args.weight_decay,
         reg_every: args.reg_every,
         exact_metrics_every: args.exact_metrics,
         reg_sampling: args

@@ -119,7 +119,7 @@ impl RunSpec {
             }
             Self::MnistReg(s) => {
                 let factor = match s.reg {
-                    None | Some(crate::regularizer::RegularizerKind::WeightDecay) => 1.0,
+                    None | Some(mnist_reg::Treatment::DecoupledWeightDecay) => 1.0,
                     Some(_) if s.reg_every > 1 => 1.1,
                     Some(_) => 1.7,
                 };

@@ -63,6 +63,11 @@ pub struct TrainSettings {
     pub checkpoint_every: usize,
     /// Regularisers of W added to the loss: L + sum lambda_i R_i(W).
     pub regularizers: Vec<RegTerm>,
+    /// Decoupled weight decay of W (AdamW's, Loshchilov & Hutter 2019): each step shrinks W
+    /// by the factor 1 - lr_t * weight_decay, apart from the gradient and the optimiser's
+    /// moments (so, unlike `weight-decay` in `regularizers`, Adam does not rescale it).
+    /// 0 = none. V is not decayed: like the regularisers, it acts on the hidden units.
+    pub weight_decay: f64,
     /// Apply the regularisers' gradient every this many steps, scaled by that number so
     /// that its average is unchanged (a cheaper option for large n).
     pub reg_every: usize,
@@ -94,6 +99,7 @@ impl Default for TrainSettings {
             init_scale: None,
             checkpoint_every: 1,
             regularizers: Vec::new(),
+            weight_decay: 0.0,
             reg_every: 1,
             reg_sampling: None,
             exact_metrics_every: 1,
@@ -122,6 +128,9 @@ struct ConfigFields {
     /// bit-identical to training without it).
     #[serde(default)]
     regularizers: Vec<RegTerm>,
+    /// Decoupled weight decay of W (see [`TrainSettings::weight_decay`]).
+    #[serde(default)]
+    weight_decay: f64,
     #[serde(default = "one")]
     reg_every: usize,
     #[serde(default)]
@@ -181,6 +190,29 @@ pub(super) fn check_optimizer(kind: OptimizerKind) -> Result<()> {
     }
 }
 
+/// Checks decoupled weight decay: finite, >= 0, and small enough that the factor
+/// 1 - lr * weight_decay stays positive at the schedule's largest learning rate.
+fn check_weight_decay(weight_decay: f64, max_lr: f64) -> Result<()> {
+    if !(weight_decay >= 0.0 && weight_decay.is_finite()) {
+        return Err(Error::config(
+            "weight-decay",
+            format!("{weight_decay} is not a finite value >= 0"),
+        ));
+    }
+    if max_lr * weight_decay >= 1.0 {
+        return Err(Error::config(
+            "weight-decay",
+            format!(
+                "{weight_decay} times the largest learning rate {max_lr} is {} >= 1: each step \
+                 would flip or zero W instead of shrinking it (lower it below {})",
+                max_lr * weight_decay,
+                1.0 / max_lr
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a schedule's constants: a step schedule needs a period >= 1 epoch and a finite
 /// factor > 0.
 fn check_schedule(schedule: LrSchedule) -> Result<()> {
@@ -211,6 +243,10 @@ impl ConfigFields {
         for term in &self.regularizers {
             RegTerm::new(term.kind, term.lambda)?;
         }
+        check_weight_decay(
+            self.weight_decay,
+            self.schedule.max_lr(self.lr, self.epochs),
+        )?;
         at_least_one("dim", self.dim, "input dimension")?;
         at_least_one("outputs", self.outputs, "output")?;
         at_least_one("train-samples", self.train_samples, "sample")?;
@@ -273,6 +309,8 @@ getters! {
     checkpoint_every: usize,
     /// Regularisers apply every this many steps.
     reg_every: usize,
+    /// Decoupled weight decay of W (0 = none; see [`TrainSettings::weight_decay`]).
+    weight_decay: f64,
     /// Partner units per step of the sampled pairwise regularisers (`None`: exact).
     reg_sampling: Option<RegSampling>,
     /// Input dimension d.
@@ -384,6 +422,7 @@ impl TrainSettings {
                 .copied()
                 .filter(|t| t.lambda != 0.0)
                 .collect(),
+            weight_decay: self.weight_decay,
             reg_every: self.reg_every,
             reg_sampling: self.reg_sampling,
             data: None,
@@ -492,6 +531,34 @@ mod tests {
                     ..base()
                 },
                 "reg-every",
+            ),
+            (
+                TrainSettings {
+                    weight_decay: -0.1,
+                    ..base()
+                },
+                "weight-decay",
+            ),
+            (
+                // lr 0.01 x 100 = 1: W would be zeroed at every step.
+                TrainSettings {
+                    weight_decay: 100.0,
+                    ..base()
+                },
+                "weight-decay",
+            ),
+            (
+                // Fine at the base rate 0.01 (0.2), but the schedule doubles it 3 times in 20
+                // epochs (1.6).
+                TrainSettings {
+                    weight_decay: 20.0,
+                    schedule: LrSchedule::Step {
+                        every: 5,
+                        factor: 2.0,
+                    },
+                    ..base()
+                },
+                "weight-decay",
             ),
         ];
         for (settings, field) in cases {

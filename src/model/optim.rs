@@ -1,5 +1,6 @@
-//! Optimisers (full-batch gradient descent, SGD with momentum, Adam) and learning-rate
-//! schedules. The state is plain tensors so that checkpoints can store and restore it.
+//! Optimisers (full-batch gradient descent, SGD with momentum, Adam), decoupled weight decay
+//! (AdamW's, Loshchilov & Hutter 2019) and learning-rate schedules. The state is plain
+//! tensors so that checkpoints can store and restore it.
 
 use std::str::FromStr;
 
@@ -112,6 +113,18 @@ impl LrSchedule {
             Self::Step { every, factor } => base * factor.powi((epoch / every) as i32),
         }
     }
+
+    /// The largest learning rate over `epochs` epochs (a step schedule's factor may exceed 1).
+    pub(crate) fn max_lr(&self, base: f64, epochs: usize) -> f64 {
+        match *self {
+            Self::Constant | Self::Cosine => base,
+            Self::Step { every, factor } => {
+                base * factor
+                    .max(1.0)
+                    .powi((epochs.saturating_sub(1) / every.max(1)) as i32)
+            }
+        }
+    }
 }
 
 /// Optimiser state: the step count and per-tensor buffers (SGD velocity; Adam moments).
@@ -144,20 +157,21 @@ impl<T: Real> OptimizerState<T> {
         self.steps += 1;
     }
 
-    /// The element-wise rule of the current step (call after [`Self::begin_step`]).
+    /// The element-wise rule of the current step (call after [`Self::begin_step`]), without
+    /// weight decay (see [`UpdateRule::decaying`]).
     pub fn rule(&self, lr: f64) -> UpdateRule<T> {
-        match self.kind {
-            OptimizerKind::Gd | OptimizerKind::Sgd { momentum: 0.0 } => UpdateRule::Plain {
+        let step_rule = match self.kind {
+            OptimizerKind::Gd | OptimizerKind::Sgd { momentum: 0.0 } => StepRule::Plain {
                 lr: T::from_f64(lr),
             },
-            OptimizerKind::Sgd { momentum } => UpdateRule::Momentum {
+            OptimizerKind::Sgd { momentum } => StepRule::Momentum {
                 lr: T::from_f64(lr),
                 mu: T::from_f64(momentum),
             },
             OptimizerKind::Adam { beta1, beta2, eps } => {
                 let t = self.steps.max(1) as i32;
                 let step = lr * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t));
-                UpdateRule::Adam {
+                StepRule::Adam {
                     b1: T::from_f64(beta1),
                     b2: T::from_f64(beta2),
                     c1: T::from_f64(1.0 - beta1),
@@ -166,6 +180,10 @@ impl<T: Real> OptimizerState<T> {
                     eps: T::from_f64(eps),
                 }
             }
+        };
+        UpdateRule {
+            step: step_rule,
+            keep: T::from_f64(1.0),
         }
     }
 
@@ -181,10 +199,9 @@ impl<T: Real> OptimizerState<T> {
         }
     }
 
-    /// Updates parameter tensor number `tensor` with its gradient (element-wise,
+    /// Updates parameter tensor number `tensor` with its gradient by `rule` (element-wise,
     /// vectorised, split over threads for large tensors).
-    pub fn update(&mut self, tensor: usize, params: &mut [T], grad: &[T], lr: f64) {
-        let rule = self.rule(lr);
+    pub fn update(&mut self, tensor: usize, params: &mut [T], grad: &[T], rule: UpdateRule<T>) {
         let (first, second) = self.buffers_mut(tensor);
         par_zip4(params, grad, first, second, |p, g, a, b| {
             rule.apply(p, g, a, b)
@@ -193,9 +210,18 @@ impl<T: Real> OptimizerState<T> {
 }
 
 /// One step's element-wise update, applicable to any part of a tensor (with the matching
-/// parts of its state buffers), so that it can run chunk by chunk right after the gradient.
+/// parts of its state buffers), so that it can run chunk by chunk right after the gradient:
+/// p <- keep p - (the optimiser's step), where keep = 1 - lr_t weight_decay is decoupled
+/// weight decay (AdamW), apart from the gradient and the optimiser's moments.
 #[derive(Clone, Copy, Debug)]
-pub enum UpdateRule<T> {
+pub struct UpdateRule<T> {
+    step: StepRule<T>,
+    keep: T,
+}
+
+/// The optimiser's part of an [`UpdateRule`].
+#[derive(Clone, Copy, Debug)]
+enum StepRule<T> {
     /// p -= lr g
     Plain { lr: T },
     /// u = mu u + g; p -= lr u
@@ -213,6 +239,16 @@ pub enum UpdateRule<T> {
 }
 
 impl<T: Real> UpdateRule<T> {
+    /// The same rule with decoupled weight decay: the parameters shrink by the factor
+    /// `1 - lr * weight_decay` (in (0, 1], as validated by the configuration) before the
+    /// optimiser's step, as PyTorch's AdamW does.
+    pub fn decaying(self, lr: f64, weight_decay: f64) -> Self {
+        Self {
+            keep: T::from_f64(1.0 - lr * weight_decay),
+            ..self
+        }
+    }
+
     /// Applies the rule to `params` with `grad` and the state buffers `first`, `second` (of
     /// the same length where the rule uses them), in one pass compiled for the processor's
     /// vector unit.
@@ -243,19 +279,21 @@ impl<T: Real> UpdateRule<T> {
 
     #[inline(always)]
     fn apply_scalar(&self, params: &mut [T], grad: &[T], first: &mut [T], second: &mut [T]) {
-        match *self {
-            Self::Plain { lr } => {
+        // keep = 1 leaves p bit-identical to a step without decay (1 * p == p).
+        let keep = self.keep;
+        match self.step {
+            StepRule::Plain { lr } => {
                 for (p, g) in params.iter_mut().zip(grad) {
-                    *p -= lr * *g;
+                    *p = keep * *p - lr * *g;
                 }
             }
-            Self::Momentum { lr, mu } => {
+            StepRule::Momentum { lr, mu } => {
                 for ((p, g), u) in params.iter_mut().zip(grad).zip(first.iter_mut()) {
                     *u = mu * *u + *g;
-                    *p -= lr * *u;
+                    *p = keep * *p - lr * *u;
                 }
             }
-            Self::Adam {
+            StepRule::Adam {
                 b1,
                 b2,
                 c1,
@@ -271,7 +309,7 @@ impl<T: Real> UpdateRule<T> {
                 {
                     *m = b1 * *m + c1 * *g;
                     *v = b2 * *v + c2 * *g * *g;
-                    *p -= step * *m / (v.sqrt() + eps);
+                    *p = keep * *p - step * *m / (v.sqrt() + eps);
                 }
             }
         }
@@ -287,7 +325,8 @@ mod tests {
         let mut s = OptimizerState::<f64>::new(OptimizerKind::parse("adam", 0.0).unwrap(), &[2]);
         let mut p = vec![1.0, 1.0];
         s.begin_step();
-        s.update(0, &mut p, &[3.0, -0.5], 0.1);
+        let rule = s.rule(0.1);
+        s.update(0, &mut p, &[3.0, -0.5], rule);
         assert!(
             (p[0] - 0.9).abs() < 1e-6 && (p[1] - 1.1).abs() < 1e-6,
             "{p:?}"
@@ -300,7 +339,8 @@ mod tests {
         let mut p = vec![0.0];
         for _ in 0..3 {
             s.begin_step();
-            s.update(0, &mut p, &[1.0], 1.0);
+            let rule = s.rule(1.0);
+            s.update(0, &mut p, &[1.0], rule);
         }
         // velocities 1, 1.5, 1.75
         assert_eq!(p[0], -4.25);
@@ -318,10 +358,77 @@ mod tests {
             for _ in 0..2000 {
                 let g = [2.0 * (p[0] - 1.0)];
                 s.begin_step();
-                s.update(0, &mut p, &g, 0.01);
+                let rule = s.rule(0.01);
+                s.update(0, &mut p, &g, rule);
             }
             assert!((p[0] - 1.0).abs() < 1e-3, "{kind:?}: {}", p[0]);
         }
+    }
+
+    #[test]
+    fn decoupled_decay_alone_shrinks_geometrically() {
+        // No gradient: Adam's moments stay 0, so only the decay moves p: p_t = (1 - lr wd)^t p_0.
+        let mut s = OptimizerState::<f64>::new(OptimizerKind::parse("adam", 0.0).unwrap(), &[1]);
+        let mut p = vec![2.0];
+        for _ in 0..10 {
+            s.begin_step();
+            let rule = s.rule(0.1).decaying(0.1, 0.5);
+            s.update(0, &mut p, &[0.0], rule);
+        }
+        assert!((p[0] - 2.0 * 0.95f64.powi(10)).abs() < 1e-14, "{}", p[0]);
+    }
+
+    #[test]
+    fn decoupled_decay_settles_where_decay_balances_the_gradient() {
+        // SGD on (p - 1)^2 with decay wd: the fixed point of p <- p - lr (wd p + 2 (p - 1))
+        // is p* = 2 / (2 + wd).
+        let wd = 0.5;
+        let mut s = OptimizerState::<f64>::new(OptimizerKind::Gd, &[1]);
+        let mut p = vec![5.0];
+        for _ in 0..5000 {
+            let g = [2.0 * (p[0] - 1.0)];
+            s.begin_step();
+            let rule = s.rule(0.01).decaying(0.01, wd);
+            s.update(0, &mut p, &g, rule);
+        }
+        assert!((p[0] - 2.0 / (2.0 + wd)).abs() < 1e-9, "{}", p[0]);
+    }
+
+    #[test]
+    fn adamw_decay_does_not_scale_with_the_gradient() {
+        // Adam's step is invariant to the gradient's scale (up to eps); decoupled decay keeps
+        // it so, whereas L2 added to the gradient (coupled) would weigh 1000x less against a
+        // gradient 1000x larger.
+        let run = |scale: f64, wd: f64| {
+            let mut s =
+                OptimizerState::<f64>::new(OptimizerKind::parse("adam", 0.0).unwrap(), &[1]);
+            let mut p = vec![3.0];
+            for _ in 0..300 {
+                let g = [scale * 2.0 * (p[0] - 1.0)];
+                s.begin_step();
+                let rule = s.rule(0.01).decaying(0.01, wd);
+                s.update(0, &mut p, &g, rule);
+            }
+            p[0]
+        };
+        let (small, large, plain) = (run(1.0, 2.0), run(1000.0, 2.0), run(1.0, 0.0));
+        assert!((small - large).abs() < 1e-6, "{small} vs {large}");
+        assert!((small - plain).abs() > 1e-2, "{small} vs {plain}");
+    }
+
+    #[test]
+    fn max_lr_over_a_schedule() {
+        let s = LrSchedule::Step {
+            every: 2,
+            factor: 2.0,
+        };
+        assert_eq!(s.max_lr(1.0, 5), 4.0); // epochs 0..5: factors 1, 1, 2, 2, 4
+        let down = LrSchedule::Step {
+            every: 1,
+            factor: 0.5,
+        };
+        assert_eq!(down.max_lr(1.0, 5), 1.0);
+        assert_eq!(LrSchedule::Cosine.max_lr(0.3, 9), 0.3);
     }
 
     #[test]

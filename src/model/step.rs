@@ -191,7 +191,8 @@ impl<T: Real> MinibatchStep<T> {
         let with_reg = self.regularizer_gradient(state);
         state.optimizer.begin_step();
         let rule = state.optimizer.rule(lr);
-        self.backward_and_update(state, rule, with_reg, 1.0 / batch.len() as f64);
+        let w_rule = rule.decaying(lr, self.cfg.weight_decay());
+        self.backward_and_update(state, (w_rule, rule), with_reg, 1.0 / batch.len() as f64);
         Ok(totals)
     }
 
@@ -279,11 +280,11 @@ impl<T: Real> MinibatchStep<T> {
     }
 
     /// Phase 3: the gradients by blocks, each chunk of W's rows updated right after its
-    /// gradient; then V.
+    /// gradient (by `w_rule`, with any decoupled decay); then V (by `v_rule`).
     fn backward_and_update(
         &mut self,
         state: &mut TrainState<T>,
-        rule: UpdateRule<T>,
+        (w_rule, v_rule): (UpdateRule<T>, UpdateRule<T>),
         with_reg: bool,
         scale: f64,
     ) {
@@ -340,7 +341,7 @@ impl<T: Real> MinibatchStep<T> {
                     let start = blk.units.start * d;
                     add_assign(g, &reg.as_slice()[start + lo..start + hi]);
                 }
-                rule.apply(&mut w[lo..hi], g, part(m1, lo, hi), part(m2, lo, hi));
+                w_rule.apply(&mut w[lo..hi], g, part(m1, lo, hi), part(m2, lo, hi));
             }
         };
         if work.len() == 1 {
@@ -359,7 +360,7 @@ impl<T: Real> MinibatchStep<T> {
             }
             let (first, second) = state.optimizer.buffers_mut(1);
             let v = state.net.v.as_mut_slice();
-            rule.apply(v, &self.grad_v, first, second);
+            v_rule.apply(v, &self.grad_v, first, second);
         }
     }
 }
@@ -492,13 +493,25 @@ mod tests {
                 );
             }
             plain.optimizer.begin_step();
+            let rule = plain.optimizer.rule(0.05);
+            let w_before = plain.net.w.clone();
             plain
                 .optimizer
-                .update(0, plain.net.w.as_mut_slice(), grad.w.as_slice(), 0.05);
+                .update(0, plain.net.w.as_mut_slice(), grad.w.as_slice(), rule);
+            // Decoupled decay, composed separately: W -= lr wd W_before.
+            for (w, w0) in plain
+                .net
+                .w
+                .as_mut_slice()
+                .iter_mut()
+                .zip(w_before.as_slice())
+            {
+                *w -= 0.05 * cfg.weight_decay() * w0;
+            }
             if plain.net.output_layer == OutputLayer::Trained {
                 plain
                     .optimizer
-                    .update(1, plain.net.v.as_mut_slice(), grad.v.as_slice(), 0.05);
+                    .update(1, plain.net.v.as_mut_slice(), grad.v.as_slice(), rule);
             }
             for (a, b) in fused
                 .net
@@ -525,6 +538,7 @@ mod tests {
                 TrainSettings {
                     width: 37,
                     batch_size: 16,
+                    weight_decay: 0.3,
                     ..TrainSettings::default()
                 },
                 true,

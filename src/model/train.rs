@@ -194,13 +194,15 @@ fn full_batch_step<T: Real>(
     }
     add_regularizer_gradient(cfg, &state.net.w, state.optimizer.steps, &mut grad.w);
     state.optimizer.begin_step();
+    let rule = state.optimizer.rule(lr);
+    let w_rule = rule.decaying(lr, cfg.weight_decay());
     state
         .optimizer
-        .update(0, state.net.w.as_mut_slice(), grad.w.as_slice(), lr);
+        .update(0, state.net.w.as_mut_slice(), grad.w.as_slice(), w_rule);
     if state.net.output_layer == OutputLayer::Trained {
         state
             .optimizer
-            .update(1, state.net.v.as_mut_slice(), grad.v.as_slice(), lr);
+            .update(1, state.net.v.as_mut_slice(), grad.v.as_slice(), rule);
     }
     Ok(totals)
 }

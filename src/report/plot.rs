@@ -3,6 +3,7 @@
 //! legend in its own column beside the plot, never over the data.
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// One named series of (x, y) points.
 #[derive(Clone, Debug)]
@@ -158,6 +159,9 @@ pub fn svg(spec: &PlotSpec<'_>, series: &[Series]) -> String {
             spec.log_y,
         );
         let formatter = |v: &f64| tick_label(*v);
+        // With explicit x ticks the mesh's own x labels are blanked (plotters still places
+        // some on a log axis) and each tick is written centred under its value.
+        let blank = |_: &f64| String::new();
         macro_rules! draw {
             ($x:expr, $y:expr) => {{
                 let mut chart = ChartBuilder::on(&plot_area)
@@ -171,19 +175,20 @@ pub fn svg(spec: &PlotSpec<'_>, series: &[Series]) -> String {
                 mesh.y_labels(7)
                     .x_desc(spec.x_label)
                     .y_desc(spec.y_label)
-                    .x_label_formatter(&formatter)
                     .y_label_formatter(&formatter);
                 if spec.x_ticks.is_empty() {
-                    mesh.x_labels(6);
+                    mesh.x_labels(6).x_label_formatter(&formatter);
                 } else {
-                    mesh.x_labels(0);
+                    mesh.x_labels(0).x_label_formatter(&blank);
                 }
                 let _ = mesh.draw();
-                if !spec.x_ticks.is_empty() {
-                    let y0 = if spec.log_y { yr.0 } else { yr.0 };
-                    let _ = chart.draw_series(spec.x_ticks.iter().map(|&x| {
-                        Text::new(tick_label(x), (x, y0), ("sans-serif", 12).into_font())
-                    }));
+                // Below the axis's tick marks, in pixels.
+                let tick_style = TextStyle::from(("sans-serif", 12).into_font())
+                    .pos(Pos::new(HPos::Center, VPos::Top));
+                for &x in &spec.x_ticks {
+                    let (px, py) = chart.backend_coord(&(x, yr.0));
+                    let _ =
+                        plot_area.draw(&Text::new(tick_label(x), (px, py + 9), tick_style.clone()));
                 }
                 for (i, s) in series.iter().enumerate() {
                     let color = COLORS[i % COLORS.len()];
@@ -242,6 +247,25 @@ mod tests {
         assert!(s.starts_with("<svg") && s.contains("</svg>"));
         assert!(s.contains("gamma") && s.contains("line"));
         assert!(s.contains("<polyline") || s.contains("<path"));
+    }
+
+    #[test]
+    fn explicit_x_ticks_are_written_once_each_and_alone() {
+        let ticks = vec![10.0, 30.0, 100.0, 300.0, 1000.0];
+        let pts: Vec<(f64, f64)> = ticks.iter().map(|&x| (x, 0.2 + x / 1e4)).collect();
+        let s = svg(
+            &PlotSpec::log_log("t", "n", "y").with_x_ticks(ticks.clone()),
+            &[Series::line("line", pts)],
+        );
+        // Every text element's content; y stays in (0.1, 0.5), so labels >= 1 are x ticks.
+        let labels: Vec<f64> = s
+            .split("<text")
+            .skip(1)
+            .filter_map(|t| t.split_once('>')?.1.split_once("</text>"))
+            .filter_map(|(content, _)| content.trim().parse::<f64>().ok())
+            .filter(|v| *v >= 1.0)
+            .collect();
+        assert_eq!(labels, ticks, "{labels:?}");
     }
 
     #[test]

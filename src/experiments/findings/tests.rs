@@ -238,20 +238,15 @@ fn paired_t_matches_scipy() {
 
 // ---------- RQ5 MNIST ----------
 
+const DISC: mnist_reg::Treatment =
+    mnist_reg::Treatment::Regularizer(crate::regularizer::RegularizerKind::Discrepancy);
+const WD: mnist_reg::Treatment = mnist_reg::Treatment::DecoupledWeightDecay;
+
 fn mnist_plan() -> mnist_reg::Plan {
     let mut plan = mnist_reg::Plan::full();
     plan.widths = vec![50, 100];
     plan.arms.truncate(1);
-    plan.arms[0].regs = vec![
-        (
-            crate::regularizer::RegularizerKind::Discrepancy,
-            vec![-2, 0, 2],
-        ),
-        (
-            crate::regularizer::RegularizerKind::WeightDecay,
-            vec![-12, -10, -8],
-        ),
-    ];
+    plan.arms[0].regs = vec![(DISC, vec![-2, 0, 2]), (WD, vec![-12, -10, -8])];
     plan
 }
 
@@ -293,14 +288,13 @@ fn mnist_results(plan: &mnist_reg::Plan, f: impl Fn(&mnist_reg::Spec) -> (f64, f
     )
 }
 
-fn is(s: &mnist_reg::Spec, kind: crate::regularizer::RegularizerKind, k: i32) -> bool {
+fn is(s: &mnist_reg::Spec, kind: mnist_reg::Treatment, k: i32) -> bool {
     s.reg == Some(kind) && s.lambda == half_decade(k)
 }
 
 /// Validation error lowest at discrepancy k = 0 and weight decay k = -10.
 fn chosen_validation(s: &mnist_reg::Spec) -> f64 {
-    use crate::regularizer::RegularizerKind::*;
-    if is(s, Discrepancy, 0) || is(s, WeightDecay, -10) {
+    if is(s, DISC, 0) || is(s, WD, -10) {
         0.02
     } else {
         0.03
@@ -309,16 +303,10 @@ fn chosen_validation(s: &mnist_reg::Spec) -> f64 {
 
 #[test]
 fn planted_mnist_gain_is_reproduced_and_beats_weight_decay() {
-    use crate::regularizer::RegularizerKind::*;
     let plan = mnist_plan();
     let results = mnist_results(&plan, |s| {
         let j = s.seed as f64 * 1e-4;
-        let test = 0.03 + j
-            - if is(s, Discrepancy, 0) {
-                0.004 + j / 2.0
-            } else {
-                0.0
-            };
+        let test = 0.03 + j - if is(s, DISC, 0) { 0.004 + j / 2.0 } else { 0.0 };
         (chosen_validation(s), test)
     });
     let s = mnist_reg::report::section(&plan, &results, None);
@@ -340,14 +328,13 @@ fn planted_mnist_gain_is_reproduced_and_beats_weight_decay() {
 
 #[test]
 fn no_planted_mnist_effect_and_harm() {
-    use crate::regularizer::RegularizerKind::*;
     let plan = mnist_plan();
     // No effect of the discrepancy regulariser; weight decay at its chosen lambda harms
     // by 1 point on every seed.
     let results = mnist_results(&plan, |s| {
         let j = if s.seed % 2 == 0 { 1e-4 } else { -1e-4 } * (1 + s.seed) as f64;
         let base = 0.03 + s.seed as f64 * 1e-4;
-        let test = if is(s, WeightDecay, -10) {
+        let test = if is(s, WD, -10) {
             base + 0.01 + j / 10.0
         } else if s.reg.is_some() {
             base + j
@@ -371,7 +358,6 @@ fn no_planted_mnist_effect_and_harm() {
 
 #[test]
 fn mnist_selection_ignores_the_test_optimum_and_widens_the_grid() {
-    use crate::regularizer::RegularizerKind::*;
     let plan = mnist_plan();
     // Validation error falls towards small lambda past the initial grid's lowest value
     // (k = -2): the grid is widened to k = -4 and -6 (max_widening 2), and the choice
@@ -382,12 +368,12 @@ fn mnist_selection_ignores_the_test_optimum_and_widens_the_grid() {
         } else {
             99
         };
-        let validation = if s.reg == Some(Discrepancy) {
+        let validation = if s.reg == Some(DISC) {
             0.03 + 0.001 * k as f64
         } else {
             0.03
         };
-        let test = if is(s, Discrepancy, 2) {
+        let test = if is(s, DISC, 2) {
             0.01
         } else {
             0.03 + s.seed as f64 * 1e-4

@@ -1,7 +1,7 @@
 //! RQ5 MNIST's report section: lambda chosen on validation with the selection seeds, test
 //! error changes on every seed (paired t-test, Holm over width × regulariser cells), the
 //! pooled paired effect per regulariser with its interval, harms, and the comparison with
-//! weight decay.
+//! decoupled weight decay.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,7 +16,7 @@ use crate::model::Loss;
 use crate::regularizer::RegularizerKind;
 use crate::report::plot::{PlotSpec, Series};
 
-use super::{Outcome, Plan, Spec};
+use super::{Outcome, Plan, Spec, Treatment};
 
 const E: Experiment = Experiment::MnistRegularizer;
 
@@ -153,8 +153,9 @@ pub fn section(plan: &Plan, results: &Results, mnist_note: Option<&str>) -> Sect
          by up to {} steps while the choice sits at its edge; the chosen lambda is then run on all {} seeds and compared \
          with the unregularised run of the same seed (same initial weights and batch order). Changes are in percentage \
          points; p is a paired t-test (with {} seeds Wilcoxon cannot go below {:.3}), Holm-corrected over the width × \
-         regulariser cells of each loss. From width {} every regulariser, weight decay included, acts every 10 steps \
-         (scaled by 10). Weight decay is ‖W‖² added to the loss (coupled, inside Adam), not AdamW's decoupled decay.",
+         regulariser cells of each loss. From width {} the regularisers act every 10 steps (scaled by 10). Weight decay is \
+         AdamW's decoupled decay of W (each step W ← (1 − lr_t·λ) W, apart from the gradient and Adam's moments), at \
+         every step and every width.",
         plan.lr, plan.schedule, plan.epochs, plan.train_samples, plan.validation, plan.selection_seeds, plan.max_widening,
         plan.seeds, plan.seeds, 2.0 / 2f64.powi(plan.seeds as i32), plan.sparse_from_width
     ));
@@ -177,7 +178,7 @@ pub fn section(plan: &Plan, results: &Results, mnist_note: Option<&str>) -> Sect
         );
     }
     let disc = RegularizerKind::Discrepancy.to_string();
-    let wd = RegularizerKind::WeightDecay.to_string();
+    let wd = Treatment::DecoupledWeightDecay.to_string();
     for (i, arm) in plan.arms.iter().enumerate() {
         let cells = analyse(plan, i, &runs);
         let base_means: Vec<(usize, MeanInterval)> = plan
