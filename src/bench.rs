@@ -72,6 +72,8 @@ pub struct TrainBenchSpec {
     pub precision: Precision,
     pub steps: usize,
     pub repeats: usize,
+    /// Unit blocks of the step; `None`: chosen from the size, as training does.
+    pub blocks: Option<usize>,
 }
 
 /// Times `steps` training steps (gather, forward, backward, optimiser update: the step
@@ -82,9 +84,13 @@ fn time_training_steps<T: Real>(
     data: &Dataset,
     warmup: usize,
     steps: usize,
+    blocks: Option<usize>,
 ) -> Result<(f64, usize)> {
     let mut state = TrainState::<T>::initial(cfg);
-    let mut stepper = MinibatchStep::<T>::new(cfg, data);
+    let mut stepper = match blocks {
+        Some(blocks) => MinibatchStep::<T>::with_blocks(cfg, data, blocks),
+        None => MinibatchStep::<T>::new(cfg, data),
+    };
     let order: Vec<usize> = (0..data.len()).collect();
     let batches: Vec<&[usize]> = order
         .chunks(cfg.batch_size())
@@ -111,6 +117,7 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBenchResult> {
         precision,
         steps,
         repeats,
+        blocks,
     } = spec.clone();
     let batches = 16;
     let data = random_classification(batch_size * batches, dim, classes, 0)?;
@@ -126,8 +133,8 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBenchResult> {
     let repeats = repeats.max(1);
     let runs = (0..repeats)
         .map(|_| match precision {
-            Precision::F32 => time_training_steps::<f32>(&cfg, &data, warmup, steps),
-            Precision::F64 => time_training_steps::<f64>(&cfg, &data, warmup, steps),
+            Precision::F32 => time_training_steps::<f32>(&cfg, &data, warmup, steps, blocks),
+            Precision::F64 => time_training_steps::<f64>(&cfg, &data, warmup, steps, blocks),
         })
         .collect::<Result<Vec<_>>>()?;
     let seconds: Vec<f64> = runs.iter().map(|r| r.0).collect();

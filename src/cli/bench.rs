@@ -29,6 +29,10 @@ pub enum BenchCommand {
         optimizer: String,
         #[arg(long, default_value = "f32")]
         precision: String,
+        /// Split the hidden units into this many blocks (one per thread); default: chosen
+        /// from the step's size, as training does.
+        #[arg(long)]
+        blocks: Option<usize>,
         /// Also write the figures to this JSON file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -94,6 +98,7 @@ pub fn bench(what: BenchCommand) -> Result<()> {
             repeats,
             optimizer,
             precision,
+            blocks,
             json,
         } => {
             let mut results = Vec::new();
@@ -107,6 +112,7 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                     precision: precision.parse()?,
                     steps,
                     repeats,
+                    blocks,
                 })?;
                 println!(
                     "train step 784 -> {width} -> 10, batch {batch_size}, {} {}, {} threads ({} unit blocks): median {:.0} samples/s ({:.3} ms/step), best {:.0} samples/s",
@@ -135,6 +141,7 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                 precision: "f32".parse()?,
                 steps: 100,
                 repeats: 3,
+                blocks: None,
             })?;
             let epoch_steps = 60_000usize.div_ceil(128);
             let epoch = step.ms_per_step * 1e-3 * epoch_steps as f64;

@@ -160,11 +160,14 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset> {
         ));
     }
     let d = img.dims[1] * img.dims[2];
-    let x = Matrix::from_vec(
-        img.dims[0],
-        d,
-        img.data.iter().map(|&p| p as f64 / 255.0).collect(),
-    );
+    let x = Matrix::from_vec(img.dims[0], d, {
+        use rayon::prelude::*;
+        img.data
+            .par_iter()
+            .with_min_len(1 << 14)
+            .map(|&p| p as f64 / 255.0)
+            .collect()
+    });
     Dataset::new(
         images.display().to_string(),
         x,
@@ -190,8 +193,12 @@ pub fn load(dir: &Path) -> Result<(Dataset, Dataset)> {
         };
         crate::limits::check_loading(&pair.0.display().to_string(), count, pixels, 1)?;
     }
-    let train = load_pair(&paths[0], &paths[1])?;
-    let test = load_pair(&paths[2], &paths[3])?;
+    // The two decompressions (the costly part) side by side.
+    let (train, test) = rayon::join(
+        || load_pair(&paths[0], &paths[1]),
+        || load_pair(&paths[2], &paths[3]),
+    );
+    let (train, test) = (train?, test?);
     if train.dim() != test.dim() {
         return Err(Error::data(
             dir.display().to_string(),

@@ -141,25 +141,32 @@ impl Dataset {
         self.x.cols()
     }
 
-    /// SHA-256 of the inputs (f64, little-endian) and targets: equal for equal data.
+    /// A SHA-256 tree hash of the inputs (f64, little-endian) and targets: equal for equal
+    /// data. The inputs are hashed in blocks of [`FINGERPRINT_BLOCK_ROWS`] rows, in
+    /// parallel, and the result is the SHA-256 of the shape, the blocks' digests in order
+    /// and the targets (independent of the thread count).
     pub fn fingerprint(&self) -> String {
+        use rayon::prelude::*;
         use sha2::{Digest, Sha256};
+        let d = self.dim();
+        let blocks: Vec<_> = self
+            .x
+            .as_slice()
+            .par_chunks((FINGERPRINT_BLOCK_ROWS * d).max(1))
+            .map(|rows| {
+                let mut h = Sha256::new();
+                h.update(le_bytes(rows).as_ref());
+                h.finalize()
+            })
+            .collect();
         let mut h = Sha256::new();
         h.update((self.x.rows() as u64).to_le_bytes());
         h.update((self.x.cols() as u64).to_le_bytes());
-        let mut buf = Vec::with_capacity(8 * self.dim());
-        for i in 0..self.len() {
-            buf.clear();
-            self.x
-                .row(i)
-                .iter()
-                .for_each(|v| buf.extend_from_slice(&v.to_le_bytes()));
-            h.update(&buf);
-        }
+        blocks.iter().for_each(|b| h.update(b));
         match &self.targets {
             Targets::Scalar(y) => {
                 h.update(b"scalar");
-                y.iter().for_each(|v| h.update(v.to_le_bytes()));
+                h.update(le_bytes(y).as_ref());
             }
             Targets::Classes {
                 labels,
@@ -167,7 +174,8 @@ impl Dataset {
             } => {
                 h.update(b"classes");
                 h.update((*num_classes as u64).to_le_bytes());
-                labels.iter().for_each(|l| h.update(l.to_le_bytes()));
+                let bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
+                h.update(&bytes);
             }
         }
         crate::files::hex(&h.finalize())
@@ -228,7 +236,21 @@ impl Dataset {
 
 /// Refuses a NaN or infinite value of `m` (rows are samples), naming `what` and `name`.
 pub fn check_finite(m: &Matrix<f64>, what: &str, name: &str) -> Result<()> {
-    match m.as_slice().iter().position(|v| !v.is_finite()) {
+    use rayon::prelude::*;
+    // Blocks in parallel, each scanned plainly (a per-element parallel search is slower).
+    const BLOCK: usize = 1 << 16;
+    let first = m
+        .as_slice()
+        .par_chunks(BLOCK)
+        .enumerate()
+        .filter_map(|(b, block)| {
+            block
+                .iter()
+                .position(|v| !v.is_finite())
+                .map(|i| b * BLOCK + i)
+        })
+        .min();
+    match first {
         None => Ok(()),
         Some(pos) => Err(Error::data(
             name,
@@ -279,6 +301,23 @@ pub struct LoadOptions {
     /// every row.
     pub test_fraction: f64,
 }
+
+/// The little-endian bytes of `values`: borrowed where the machine is little-endian (f64 has
+/// no padding and every byte pattern is a valid u8), converted otherwise.
+fn le_bytes(values: &[f64]) -> std::borrow::Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        // SAFETY: the slice covers exactly the `8 * len` initialised bytes of `values`,
+        // which outlive the borrow; u8 has alignment 1.
+        std::borrow::Cow::Borrowed(unsafe {
+            std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+        })
+    } else {
+        std::borrow::Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+}
+
+/// Rows per block of [`Dataset::fingerprint`]'s tree hash.
+pub const FINGERPRINT_BLOCK_ROWS: usize = 1024;
 
 /// A data source with its loading options: enough to load the same data again.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -470,6 +509,53 @@ pub fn check_compatible(train: &Dataset, test: &Dataset) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprint_is_the_documented_tree_hash_whatever_the_threads() {
+        use sha2::{Digest, Sha256};
+        // 2500 rows: blocks of 1024, 1024 and 452.
+        let (m, d) = (2500, 3);
+        let x = Matrix::from_vec(m, d, (0..m * d).map(|i| (i as f64).sin()).collect());
+        let labels: Vec<u32> = (0..m).map(|i| (i % 4) as u32).collect();
+        let data = Dataset::new(
+            "t",
+            x.clone(),
+            Targets::Classes {
+                labels: labels.clone(),
+                num_classes: 4,
+            },
+        )
+        .unwrap();
+        // The reference, written out sequentially.
+        let mut top = Sha256::new();
+        top.update((m as u64).to_le_bytes());
+        top.update((d as u64).to_le_bytes());
+        for rows in [0..1024, 1024..2048, 2048..2500] {
+            let mut h = Sha256::new();
+            for i in rows {
+                for v in x.row(i) {
+                    h.update(v.to_le_bytes());
+                }
+            }
+            top.update(h.finalize());
+        }
+        top.update(b"classes");
+        top.update(4u64.to_le_bytes());
+        for l in &labels {
+            top.update(l.to_le_bytes());
+        }
+        let want = crate::files::hex(&top.finalize());
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            assert_eq!(pool.install(|| data.fingerprint()), want);
+        }
+        let mut changed = data.clone();
+        changed.x.row_mut(2100)[1] += 1e-12;
+        assert_ne!(changed.fingerprint(), want);
+    }
 
     #[test]
     fn dataset_refuses_mismatch_nan_and_out_of_range_labels() {

@@ -99,27 +99,31 @@ impl InputTransform {
     /// Scales `x` in place; returns how many rows were all zero under sphere projection
     /// (they stay zero: a bias-free ReLU network outputs 0 there).
     pub fn apply(&self, x: &mut Matrix<f64>) -> usize {
-        let mut zero_rows = 0;
-        for i in 0..x.rows() {
-            let row = x.row_mut(i);
-            match self.scaling {
+        use rayon::prelude::*;
+        let cols = x.cols().max(1);
+        // Row by row (each row on its own: the same result on any number of threads).
+        x.as_mut_slice()
+            .par_chunks_mut(cols)
+            .with_min_len(256)
+            .map(|row| match self.scaling {
                 InputScaling::Sphere => {
                     let n = row.iter().map(|v| v * v).sum::<f64>().sqrt();
                     if n > 0.0 {
                         row.iter_mut().for_each(|v| *v /= n);
+                        0
                     } else {
-                        zero_rows += 1;
+                        1
                     }
                 }
                 InputScaling::Standardise => {
                     for ((v, mu), s) in row.iter_mut().zip(&self.mean).zip(&self.scale) {
                         *v = (*v - mu) / s;
                     }
+                    0
                 }
-                InputScaling::Raw => {}
-            }
-        }
-        zero_rows
+                InputScaling::Raw => 0,
+            })
+            .sum()
     }
 }
 

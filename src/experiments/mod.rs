@@ -20,7 +20,10 @@ pub mod store;
 pub mod synthetic_reg;
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Instant;
+
+use rayon::prelude::*;
 
 use crate::data::{mnist, Dataset};
 use crate::error::Result;
@@ -92,6 +95,15 @@ impl RunSpec {
             Self::Kernel(_) => Experiment::Spectrum,
             Self::SyntheticReg(_) => Experiment::SyntheticRegularizer,
             Self::MnistReg(_) => Experiment::MnistRegularizer,
+        }
+    }
+
+    /// The (training, validation) sizes of the MNIST data a run needs prepared (None for
+    /// runs that do not use MNIST).
+    pub fn mnist_sizes(&self) -> Option<(usize, usize)> {
+        match self {
+            Self::MnistReg(m) => Some((m.train_samples, m.validation)),
+            _ => None,
         }
     }
 
@@ -227,12 +239,16 @@ fn locate_mnist(
     .map_err(|e| format!("{e}; the MNIST experiment is skipped"))
 }
 
+/// Runs (key, specification) that share their data: MNIST prepared at the given
+/// (training, validation) sizes, or none.
+type RunGroup<'a> = (Option<(usize, usize)>, Vec<&'a (String, RunSpec)>);
+
 /// Runs what is missing (of this shard) and renders the report when every run is done.
 /// MNIST's plan grows as its selection runs finish, so runs go in rounds until nothing
 /// new is needed (a shard stops when what remains belongs to other shards).
 pub fn reproduce(
     options: &ReproduceOptions,
-    progress: &mut dyn ReproduceProgress,
+    progress: &mut (dyn ReproduceProgress + Send),
 ) -> Result<ReproduceOutcome> {
     let started = Instant::now();
     let plan = Plan::new(options.quick);
@@ -280,28 +296,49 @@ pub fn reproduce(
             })
             .collect();
         progress.plan(&per);
-        for (key, spec) in todo {
-            let t = Instant::now();
-            if let RunSpec::MnistReg(m) = spec {
+        // Independent runs execute in parallel (most are too small to use both cores on
+        // their own), the MNIST ones on data prepared once per size; each result is stored
+        // as soon as its run finishes.
+        let mut by_data: Vec<RunGroup<'_>> = Vec::new();
+        for run in todo {
+            let sizes = run.1.mnist_sizes();
+            match by_data.iter_mut().find(|(s, _)| *s == sizes) {
+                Some((_, group)) => group.push(run),
+                None => by_data.push((sizes, vec![run])),
+            }
+        }
+        for (sizes, group) in by_data {
+            if let Some(sizes) = sizes {
                 if raw_mnist.is_none() {
                     let dir = mnist_dir
                         .as_ref()
                         .expect("MNIST runs are planned only when MNIST is present");
                     raw_mnist = Some(mnist::load(dir)?);
                 }
-                let sizes = (m.train_samples, m.validation);
                 if mnist_data.as_ref().is_none_or(|d| d.sizes != sizes) {
                     let (train, test) = raw_mnist.as_ref().expect("just loaded");
                     mnist_data = Some(mnist_reg::Prepared::new(train, test, sizes.0, sizes.1));
                 }
             }
-            let outcome = execute(spec, mnist_data.as_ref())?;
-            store.put(
-                key,
-                StoredRun::new(spec.clone(), outcome, t.elapsed().as_secs_f64()),
-            )?;
-            done_now += 1;
-            progress.run_done(spec.experiment());
+            let progress = Mutex::new(&mut *progress);
+            let data = mnist_data.as_ref();
+            group
+                .par_iter()
+                .with_max_len(1)
+                .try_for_each(|(key, spec)| -> Result<()> {
+                    let t = Instant::now();
+                    let outcome = execute(spec, data)?;
+                    store.put(
+                        key,
+                        StoredRun::new(spec.clone(), outcome, t.elapsed().as_secs_f64()),
+                    )?;
+                    progress
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .run_done(spec.experiment());
+                    Ok(())
+                })?;
+            done_now += group.len();
         }
     }
     let planned: Vec<(String, RunSpec)> = plan

@@ -3,9 +3,9 @@
 //! checksum, so that an interrupted reproduction loses nothing finished and a corrupted
 //! file is detected and run again.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
@@ -56,12 +56,18 @@ fn checksum(spec: &RunSpec, outcome: &RunOutcome) -> String {
     crate::files::sha256_hex(text.as_bytes())
 }
 
-/// The runs directory of a results directory, with what has been read from it.
+/// A lock that a panic elsewhere cannot poison for good (the map stays usable).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The runs directory of a results directory, with what has been read from it (shared by
+/// the runs executing in parallel).
 pub struct Store {
     dir: PathBuf,
-    loaded: RefCell<HashMap<String, StoredRun>>,
+    loaded: Mutex<HashMap<String, StoredRun>>,
     /// Files that failed their checksum or did not parse (they are run again).
-    corrupt: RefCell<Vec<PathBuf>>,
+    corrupt: Mutex<Vec<PathBuf>>,
 }
 
 impl Store {
@@ -70,8 +76,8 @@ impl Store {
         std::fs::create_dir_all(&dir).map_err(|e| crate::error::Error::io(&dir, e))?;
         Ok(Self {
             dir,
-            loaded: RefCell::new(HashMap::new()),
-            corrupt: RefCell::new(Vec::new()),
+            loaded: Mutex::new(HashMap::new()),
+            corrupt: Mutex::new(Vec::new()),
         })
     }
 
@@ -83,18 +89,18 @@ impl Store {
     /// its checksum or does not parse is remembered in [`Store::corrupt`] and treated as
     /// missing (it will be run again and replaced).
     pub fn get(&self, key: &str, spec: &RunSpec) -> Option<StoredRun> {
-        if let Some(s) = self.loaded.borrow().get(key) {
+        if let Some(s) = lock(&self.loaded).get(key) {
             return Some(s.clone());
         }
         let path = self.path(key);
         let bytes = std::fs::read(&path).ok()?;
         match serde_json::from_slice::<StoredRun>(&bytes) {
             Ok(s) if &s.spec == spec && s.checksum == checksum(&s.spec, &s.outcome) => {
-                self.loaded.borrow_mut().insert(key.to_string(), s.clone());
+                lock(&self.loaded).insert(key.to_string(), s.clone());
                 Some(s)
             }
             _ => {
-                let mut corrupt = self.corrupt.borrow_mut();
+                let mut corrupt = lock(&self.corrupt);
                 if !corrupt.contains(&path) {
                     corrupt.push(path);
                 }
@@ -120,7 +126,7 @@ impl Store {
 
     /// Files found corrupted so far.
     pub fn corrupt(&self) -> Vec<PathBuf> {
-        self.corrupt.borrow().clone()
+        lock(&self.corrupt).clone()
     }
 
     /// Writes a result atomically.
@@ -131,7 +137,7 @@ impl Store {
                 .expect("serialises")
                 .as_bytes(),
         )?;
-        self.loaded.borrow_mut().insert(key.to_string(), run);
+        lock(&self.loaded).insert(key.to_string(), run);
         Ok(())
     }
 }

@@ -211,6 +211,20 @@ impl<T> Matrix<T> {
             data: self.data.iter().map(f).collect(),
         }
     }
+
+    /// [`Self::map`] on the crate's threads (element-wise: the same result), for large
+    /// matrices such as a whole data set converted to the training precision.
+    pub fn par_map<U: Send>(&self, f: impl Fn(&T) -> U + Sync + Send) -> Matrix<U>
+    where
+        T: Sync,
+    {
+        use rayon::prelude::*;
+        Matrix {
+            rows: self.rows,
+            cols: self.cols,
+            data: self.data.par_iter().with_min_len(1 << 14).map(f).collect(),
+        }
+    }
 }
 
 impl<'a, T> MatrixView<'a, T> {

@@ -220,7 +220,7 @@ pub fn train<T: Real>(
     let started = Instant::now();
     let wall_before = state.wall_s;
     let mut stepper = MinibatchStep::<T>::new(cfg, train);
-    let x_test: Matrix<T> = test.x.map(|&v| T::from_f64(v));
+    let x_test: Matrix<T> = test.x.par_map(|&v| T::from_f64(v));
     let y_test = OwnedTargets::<T>::new(&test.targets);
     let mut ws = Workspace::default();
     let mut grad = Gradient::zeros_like(&state.net);

@@ -147,14 +147,25 @@ pub(super) fn directional<T: Real>(
     if kind == RegularizerKind::Mma {
         value += mma_terms(&c, &mut s);
     } else {
-        for k in 0..n {
-            let (ck, sk) = (c.row(k), s.row_mut(k));
-            for (sv, &ckl) in sk[..k].iter_mut().zip(&ck[..k]) {
-                let (v, d) = pair_term(kind, n, ckl).expect("a pair-sum regulariser");
-                value += v;
-                *sv = d;
-            }
-        }
+        // Row by row in parallel (the angles are the costly part); the row sums are added
+        // in row order, so the value does not depend on the thread count.
+        use rayon::prelude::*;
+        let row_sums: Vec<f64> = s
+            .as_mut_slice()
+            .par_chunks_mut(n)
+            .with_min_len(16)
+            .enumerate()
+            .map(|(k, sk)| {
+                let mut sum = 0.0;
+                for (sv, &ckl) in sk[..k].iter_mut().zip(&c.row(k)[..k]) {
+                    let (v, d) = pair_term(kind, n, ckl).expect("a pair-sum regulariser");
+                    sum += v;
+                    *sv = d;
+                }
+                sum
+            })
+            .collect();
+        value += row_sums.iter().sum::<f64>();
     }
     if let Some((g, scale)) = grad {
         // along_k = sum_l S_kl c_kl over both triangles.
@@ -206,11 +217,16 @@ pub(super) struct Directions {
     pub(super) norms: Vec<f64>,
 }
 
+/// Rows of W per parallel task of [`directional_sampled`]: fixed, so that results do not
+/// depend on the thread count.
+const SAMPLED_ROWS_PER_TASK: usize = 64;
+
 /// An unbiased estimate of a pair-sum regulariser's value, and `grad += scale * G` with
 /// E[G] = dR/dW, from the partners `partners` (distinct indices into `dirs.kept`, drawn
 /// uniformly without replacement): row k sums psi'(c_kl) u_l over l in `partners`,
 /// l != k, times n/K. Costs two n x K x d GEMMs instead of n x n x d, and no unit rows
-/// but the partners' (c_kl = w_k . u_l / ||w_k||).
+/// but the partners' (c_kl = w_k . u_l / ||w_k||). Rows are independent given the
+/// partners, so blocks of rows run in parallel on the crate's threads.
 pub(super) fn directional_sampled<T: Real>(
     kind: RegularizerKind,
     w: &Matrix<T>,
@@ -218,6 +234,18 @@ pub(super) fn directional_sampled<T: Real>(
     partners: &[usize],
     grad: Option<(&mut Matrix<T>, f64)>,
 ) -> f64 {
+    directional_sampled_by_blocks(kind, w, dirs, partners, grad, SAMPLED_ROWS_PER_TASK)
+}
+
+fn directional_sampled_by_blocks<T: Real>(
+    kind: RegularizerKind,
+    w: &Matrix<T>,
+    dirs: &Directions,
+    partners: &[usize],
+    grad: Option<(&mut Matrix<T>, f64)>,
+    rows_per_task: usize,
+) -> f64 {
+    use rayon::prelude::*;
     let (n, k_count, d) = (dirs.kept.len(), partners.len(), w.cols());
     if n == 0 || k_count == 0 {
         return 0.0;
@@ -230,57 +258,143 @@ pub(super) fn directional_sampled<T: Real>(
             *o = *v * inverse;
         }
     }
-    // w_k . u_l for every row of W and every partner (n_rows x K).
-    let mut c = Matrix::zeros(w.rows(), k_count);
-    gemm(
-        &mut c,
-        false,
-        w.view(),
-        Op::N,
-        up.view(),
-        Op::T,
-        T::from_f64(1.0),
-    );
-    let mut s = Matrix::<T>::zeros(w.rows(), k_count);
-    let mut along = vec![0.0; n];
-    let mut pair_sum = 0.0;
-    for (i, (&row, along_i)) in dirs.kept.iter().zip(along.iter_mut()).enumerate() {
-        let inverse_norm = 1.0 / dirs.norms[i];
-        let (ci, si) = (c.row(row), s.row_mut(row));
-        for ((sv, &cv), &p) in si.iter_mut().zip(ci).zip(partners) {
-            if p == i {
-                continue;
-            }
-            let cv = cv.to_f64() * inverse_norm;
-            let (v, dv) = pair_term(kind, n, cv).expect("a pair-sum regulariser");
-            pair_sum += v;
-            *sv = T::from_f64(weight * dv);
-            *along_i += weight * dv * cv;
-        }
+    // Row of W -> its index among the kept rows.
+    let mut kept_index = vec![usize::MAX; w.rows()];
+    for (i, &row) in dirs.kept.iter().enumerate() {
+        kept_index[row] = i;
     }
-    // Each unordered pair appears from both ends in the full double sum.
-    let value = constant_term(kind, n) + 0.5 * weight * pair_sum;
-    if let Some((g, scale)) = grad {
-        let mut su = Matrix::zeros(w.rows(), d);
+    // Rows r0.. of one block: their pair sum; with `g` (the block's rows of the gradient),
+    // g_k += scale / ||w_k|| (SU_k - along_k w_k / ||w_k||).
+    let block = |r0: usize, g: Option<(&mut [T], f64)>| -> f64 {
+        let r1 = (r0 + rows_per_task).min(w.rows());
+        // w_k . u_l for the block's rows and every partner.
+        let mut c = Matrix::zeros(r1 - r0, k_count);
         gemm(
-            &mut su,
+            &mut c,
             false,
-            s.view(),
+            w.row_range(r0, r1),
             Op::N,
             up.view(),
-            Op::N,
+            Op::T,
             T::from_f64(1.0),
         );
-        // grad_k += scale / ||w_k|| (SU_k - along_k w_k / ||w_k||).
-        crate::linalg::vectorized(|| {
-            for (i, &row) in dirs.kept.iter().enumerate() {
-                let factor = T::from_f64(scale / dirs.norms[i]);
-                let along = T::from_f64(along[i] / dirs.norms[i]);
-                for ((gv, sv), wv) in g.row_mut(row).iter_mut().zip(su.row(row)).zip(w.row(row)) {
-                    *gv += factor * (*sv - along * *wv);
-                }
+        let mut s = Matrix::<T>::zeros(r1 - r0, k_count);
+        let mut along = vec![0.0; r1 - r0];
+        let mut pair_sum = 0.0;
+        for r in r0..r1 {
+            let i = kept_index[r];
+            if i == usize::MAX {
+                continue;
             }
-        });
+            let inverse_norm = 1.0 / dirs.norms[i];
+            let (ci, si) = (c.row(r - r0), s.row_mut(r - r0));
+            for ((sv, &cv), &p) in si.iter_mut().zip(ci).zip(partners) {
+                if p == i {
+                    continue;
+                }
+                let cv = cv.to_f64() * inverse_norm;
+                let (v, dv) = pair_term(kind, n, cv).expect("a pair-sum regulariser");
+                pair_sum += v;
+                *sv = T::from_f64(weight * dv);
+                along[r - r0] += weight * dv * cv;
+            }
+        }
+        if let Some((g, scale)) = g {
+            let mut su = Matrix::zeros(r1 - r0, d);
+            gemm(
+                &mut su,
+                false,
+                s.view(),
+                Op::N,
+                up.view(),
+                Op::N,
+                T::from_f64(1.0),
+            );
+            crate::linalg::vectorized(|| {
+                for r in r0..r1 {
+                    let i = kept_index[r];
+                    if i == usize::MAX {
+                        continue;
+                    }
+                    let factor = T::from_f64(scale / dirs.norms[i]);
+                    let along = T::from_f64(along[r - r0] / dirs.norms[i]);
+                    let g_row = &mut g[(r - r0) * d..(r - r0 + 1) * d];
+                    for ((gv, sv), wv) in g_row.iter_mut().zip(su.row(r - r0)).zip(w.row(r)) {
+                        *gv += factor * (*sv - along * *wv);
+                    }
+                }
+            });
+        }
+        pair_sum
+    };
+    let sums: Vec<f64> = match grad {
+        Some((g, scale)) => g
+            .as_mut_slice()
+            .par_chunks_mut(rows_per_task * d)
+            .with_max_len(1)
+            .enumerate()
+            .map(|(j, g)| block(j * rows_per_task, Some((g, scale))))
+            .collect(),
+        None => (0..w.rows().div_ceil(rows_per_task))
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|j| block(j * rows_per_task, None))
+            .collect(),
+    };
+    // Each unordered pair appears from both ends in the full double sum.
+    constant_term(kind, n) + 0.5 * weight * sums.iter().sum::<f64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{SeededRng, Stream};
+
+    #[test]
+    fn sampled_blocks_give_the_same_estimate_as_one_block() {
+        // 50 rows (one without a direction) in blocks of 7 and in one block of 50.
+        let (n, d) = (50, 9);
+        let mut rng = SeededRng::new(4, Stream::Data);
+        let mut w = Matrix::from_vec(n, d, (0..n * d).map(|_| rng.normal()).collect());
+        w.row_mut(20).fill(0.0);
+        let (kept, norms, _) = crate::geometry::direction_norms(&w);
+        let dirs = Directions { kept, norms };
+        let partners = [3, 17, 40, 8, 25];
+        for kind in [
+            RegularizerKind::Discrepancy,
+            RegularizerKind::Orthogonal,
+            RegularizerKind::Mhe {
+                power: 2,
+                angular: false,
+            },
+        ] {
+            let run = |rows: usize| {
+                let mut g = Matrix::from_vec(n, d, vec![0.5; n * d]);
+                let v = directional_sampled_by_blocks(
+                    kind,
+                    &w,
+                    &dirs,
+                    &partners,
+                    Some((&mut g, 2.0)),
+                    rows,
+                );
+                let v_only =
+                    directional_sampled_by_blocks::<f64>(kind, &w, &dirs, &partners, None, rows);
+                assert_eq!(v, v_only);
+                (v, g)
+            };
+            let ((v7, g7), (v50, g50)) = (run(7), run(50));
+            assert!(
+                (v7 - v50).abs() <= 1e-13 * v50.abs(),
+                "{kind}: {v7} vs {v50}"
+            );
+            assert!(g7.as_slice()[20 * d..21 * d].iter().all(|&x| x == 0.5));
+            for (a, b) in g7.as_slice().iter().zip(g50.as_slice()) {
+                assert!(
+                    (a - b).abs() <= 1e-13 * (1.0 + b.abs()),
+                    "{kind}: {a} vs {b}"
+                );
+            }
+        }
     }
-    value
 }
