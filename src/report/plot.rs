@@ -158,7 +158,10 @@ pub fn svg(spec: &PlotSpec<'_>, series: &[Series]) -> String {
             }),
             spec.log_y,
         );
-        let formatter = |v: &f64| tick_label(*v);
+        // A tick within rounding of 0 (plotters may place one at -1.1e-16) reads "0".
+        let snapped =
+            |span: f64| move |v: &f64| tick_label(if v.abs() < 1e-9 * span { 0.0 } else { *v });
+        let (x_formatter, formatter) = (snapped(xr.1 - xr.0), snapped(yr.1 - yr.0));
         // With explicit x ticks the mesh's own x labels are blanked (plotters still places
         // some on a log axis) and each tick is written centred under its value.
         let blank = |_: &f64| String::new();
@@ -177,7 +180,7 @@ pub fn svg(spec: &PlotSpec<'_>, series: &[Series]) -> String {
                     .y_desc(spec.y_label)
                     .y_label_formatter(&formatter);
                 if spec.x_ticks.is_empty() {
-                    mesh.x_labels(6).x_label_formatter(&formatter);
+                    mesh.x_labels(6).x_label_formatter(&x_formatter);
                 } else {
                     mesh.x_labels(0).x_label_formatter(&blank);
                 }
@@ -266,6 +269,31 @@ mod tests {
             .filter(|v| *v >= 1.0)
             .collect();
         assert_eq!(labels, ticks, "{labels:?}");
+    }
+
+    #[test]
+    fn a_tick_at_zero_reads_zero() {
+        // A linear axis from about -0.5 to 0.1, where plotters computes its tick at 0 as
+        // -1.1e-16 (the MNIST change plot of the first full run).
+        let pts = vec![
+            (50.0, -0.35),
+            (100.0, -0.32),
+            (200.0, 0.03),
+            (500.0, -0.48),
+            (600.0, 0.1),
+        ];
+        let s = svg(
+            &PlotSpec::new("t", "n", "change", false, false),
+            &[Series::line("line", pts)],
+        );
+        let tiny: Vec<f64> = s
+            .split("<text")
+            .skip(1)
+            .filter_map(|t| t.split_once('>')?.1.split_once("</text>"))
+            .filter_map(|(content, _)| content.trim().parse::<f64>().ok())
+            .filter(|v| *v != 0.0 && v.abs() < 1e-6)
+            .collect();
+        assert!(tiny.is_empty(), "{tiny:?}");
     }
 
     #[test]

@@ -202,7 +202,14 @@ pub fn section(plan: &Plan, results: &Results) -> Section {
     s.plot(
         "rq3_e_w_over_n.svg",
         &format!("RQ3: ‖E_W‖₂ against the number of units n (d = {}, m = {}), with λ_min(K) and the fitted rate extrapolated", plan.sweep_dim, plan.sweep_points),
-        PlotSpec::log_log("‖E_W‖₂ against n", "units n", "‖E_W‖₂").with_x_ticks(plan.sweep_widths.iter().map(|&n| n as f64).collect()),
+        // The sweep's widths, and where the extrapolated lines end (the crossing, if any).
+        PlotSpec::log_log("‖E_W‖₂ against n", "units n", "‖E_W‖₂").with_x_ticks(
+            plan.sweep_widths
+                .iter()
+                .map(|&n| n as f64)
+                .chain([n_max])
+                .collect(),
+        ),
         &series,
     );
     let rate = fit.map_or("no fit".to_string(), |(_, b)| format!("‖E_W‖₂ ∝ n^{b:.2}"));
