@@ -32,20 +32,30 @@ pub struct UnitDirections<T = f64> {
 /// ||w_k|| of every row of `w` (squares summed in eight lanes of `T`, then in f64), with the
 /// rows that have a direction (finite norm > 0) and those that do not.
 pub fn direction_norms<T: Real>(w: &Matrix<T>) -> (Vec<usize>, Vec<f64>, Vec<usize>) {
-    let n = w.rows();
+    use rayon::prelude::*;
+    let (n, d) = (w.rows(), w.cols().max(1));
+    // Each row on its own (the same norms on any number of threads), 64 rows per task.
+    let row_norms = |rows: &[T]| -> Vec<f64> {
+        crate::linalg::vectorized(|| rows.chunks_exact(d).map(|r| row_norm(r)).collect())
+    };
+    let all: Vec<f64> = if n * d >= 1 << 16 {
+        w.as_slice()
+            .par_chunks(64 * d)
+            .flat_map_iter(row_norms)
+            .collect()
+    } else {
+        row_norms(w.as_slice())
+    };
     let (mut kept, mut norms, mut skipped) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
-    crate::linalg::vectorized(|| {
-        for k in 0..n {
-            let norm = row_norm(w.row(k));
-            if norm > 0.0 && norm.is_finite() {
-                kept.push(k);
-                norms.push(norm);
-            } else {
-                skipped.push(k);
-            }
+    for (k, norm) in all.into_iter().enumerate() {
+        if norm > 0.0 && norm.is_finite() {
+            kept.push(k);
+            norms.push(norm);
+        } else {
+            skipped.push(k);
         }
-    });
+    }
     (kept, norms, skipped)
 }
 

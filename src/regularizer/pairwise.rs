@@ -29,9 +29,9 @@ pub const MIN_DISTANCE: f64 = 1e-3;
 /// a direction; `None` for `mma` and weight decay, which are not pair sums.
 fn pair_term(kind: RegularizerKind, n: usize, c: f64) -> Option<(f64, f64)> {
     let nf = n as f64;
-    let (theta, sin) = angle_from_cosine(c);
     match kind {
         RegularizerKind::Discrepancy => {
+            let (theta, sin) = angle_from_cosine(c);
             // (1/n^2) sum_{k,l} ((pi - theta)/(2 pi))^2: each unordered pair twice.
             let value = 2.0 * slice_volume(theta).powi(2) / (nf * nf);
             let derivative = if sin > SIN_THRESHOLD {
@@ -59,6 +59,7 @@ fn pair_term(kind: RegularizerKind, n: usize, c: f64) -> Option<(f64, f64)> {
             };
             // z and dz/dc
             let (z, dz) = if angular {
+                let (theta, sin) = angle_from_cosine(c);
                 let dz = if sin > SIN_THRESHOLD {
                     -1.0 / (PI * sin)
                 } else {
