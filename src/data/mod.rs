@@ -1,5 +1,6 @@
 //! Data sources: the in-memory [`Dataset`], its loaders (synthetic teacher-student data,
-//! MNIST's IDX files, CSV, NumPy `.npy`), input scaling, and the MNIST download.
+//! MNIST's IDX files, CSV, NumPy `.npy`), input scaling, the MNIST download, and in
+//! [`source`] where a data set comes from and the record of it a run keeps.
 
 pub mod csv;
 pub mod fetch;
@@ -7,15 +8,15 @@ pub mod idx;
 pub mod mnist;
 pub mod npy;
 pub mod scaling;
+pub mod source;
 pub mod synthetic;
-
-use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 use crate::rng::{SeededRng, Stream};
 
 pub use scaling::{InputScaling, InputTransform};
+pub use source::{DataRecord, DataSource, DataSpec, LoadOptions, Task};
 pub use synthetic::SyntheticConfig;
 
 /// What a model predicts for each sample.
@@ -264,44 +265,6 @@ pub fn check_finite(m: &Matrix<f64>, what: &str, name: &str) -> Result<()> {
     }
 }
 
-/// Where the data for a run comes from.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DataSource {
-    /// Teacher-student data on the unit sphere.
-    Synthetic(SyntheticConfig),
-    /// MNIST's four IDX files in a directory.
-    Mnist { dir: PathBuf },
-    /// A CSV file with a header row.
-    Csv { path: PathBuf },
-    /// A pair of `.npy` files: inputs (m x d) and targets (m).
-    Npy { x: PathBuf, y: PathBuf },
-}
-
-/// How a CSV or NPY target column is read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Task {
-    /// Integer targets become classes, others scalars (CSV: a column named `label` is classes).
-    #[default]
-    Auto,
-    Classify,
-    Regress,
-}
-
-/// Options for loading user files.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct LoadOptions {
-    /// CSV target column; `None` looks for `label`, then `target`, then `y`.
-    pub target_column: Option<String>,
-    pub task: Task,
-    /// A separate test file (same format); otherwise a seeded split.
-    pub test: Option<DataSource>,
-    /// Fraction held out as test data when there is no test file; 0: none, both sets are
-    /// every row.
-    pub test_fraction: f64,
-}
-
 /// The little-endian bytes of `values`: borrowed where the machine is little-endian (f64 has
 /// no padding and every byte pattern is a valid u8), converted otherwise.
 fn le_bytes(values: &[f64]) -> std::borrow::Cow<'_, [u8]> {
@@ -318,156 +281,6 @@ fn le_bytes(values: &[f64]) -> std::borrow::Cow<'_, [u8]> {
 
 /// Rows per block of [`Dataset::fingerprint`]'s tree hash.
 pub const FINGERPRINT_BLOCK_ROWS: usize = 1024;
-
-/// A data source with its loading options: enough to load the same data again.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DataSpec {
-    pub source: DataSource,
-    pub options: LoadOptions,
-}
-
-/// The data a run was trained on, stored in its configuration: how to load it again and
-/// the SHA-256 of the training and test data ([`Dataset::fingerprint`]), checked on resume.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DataRecord {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec: Option<DataSpec>,
-    pub train_sha256: String,
-    pub test_sha256: String,
-}
-
-impl DataSpec {
-    /// Loads (train, test) as [`DataSource::load`] does.
-    pub fn load(&self, seed: u64) -> Result<(Dataset, Dataset)> {
-        self.source.load(&self.options, seed)
-    }
-}
-
-impl DataRecord {
-    /// The record of a (train, test) pair, as loaded (before scaling).
-    pub fn of(train: &Dataset, test: &Dataset) -> Self {
-        Self {
-            spec: train.spec.clone(),
-            train_sha256: train.fingerprint(),
-            test_sha256: test.fingerprint(),
-        }
-    }
-}
-
-impl DataSource {
-    /// Parses `synthetic`, `mnist`, `csv:PATH` or `npy:X.npy,Y.npy`; `data_dir` is MNIST's directory.
-    pub fn parse(
-        spec: &str,
-        data_dir: Option<PathBuf>,
-        synthetic: SyntheticConfig,
-    ) -> Result<Self> {
-        let bad = |msg: &str| Error::config("data", format!("`{spec}`: {msg}"));
-        match spec {
-            "synthetic" => Ok(DataSource::Synthetic(synthetic)),
-            "mnist" => Ok(DataSource::Mnist {
-                dir: data_dir.unwrap_or_else(mnist::default_dir),
-            }),
-            _ => {
-                if let Some(p) = spec.strip_prefix("csv:") {
-                    if p.is_empty() {
-                        return Err(bad("expected csv:PATH"));
-                    }
-                    Ok(DataSource::Csv { path: p.into() })
-                } else if let Some(p) = spec.strip_prefix("npy:") {
-                    let (x, y) = p
-                        .split_once(',')
-                        .filter(|(x, y)| !x.is_empty() && !y.is_empty())
-                        .ok_or_else(|| bad("expected npy:INPUTS.npy,TARGETS.npy"))?;
-                    Ok(DataSource::Npy {
-                        x: x.into(),
-                        y: y.into(),
-                    })
-                } else {
-                    Err(bad(
-                        "expected synthetic, mnist, csv:PATH or npy:X.npy,Y.npy",
-                    ))
-                }
-            }
-        }
-    }
-
-    /// Loads (train, test) data. Synthetic data draws from `seed`; user files without a
-    /// test file are split with `seed`.
-    pub fn load(&self, options: &LoadOptions, seed: u64) -> Result<(Dataset, Dataset)> {
-        let (mut train, mut test) = self.load_unrecorded(options, seed)?;
-        let spec = DataSpec {
-            source: self.absolute(),
-            options: LoadOptions {
-                test: options.test.as_ref().map(DataSource::absolute),
-                ..options.clone()
-            },
-        };
-        train.spec = Some(spec.clone());
-        test.spec = Some(spec);
-        Ok((train, test))
-    }
-
-    /// The same source with absolute paths (so that it can be found from another directory).
-    pub fn absolute(&self) -> DataSource {
-        let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
-        match self {
-            DataSource::Synthetic(c) => DataSource::Synthetic(c.clone()),
-            DataSource::Mnist { dir } => DataSource::Mnist { dir: abs(dir) },
-            DataSource::Csv { path } => DataSource::Csv { path: abs(path) },
-            DataSource::Npy { x, y } => DataSource::Npy {
-                x: abs(x),
-                y: abs(y),
-            },
-        }
-    }
-
-    fn load_unrecorded(&self, options: &LoadOptions, seed: u64) -> Result<(Dataset, Dataset)> {
-        let fixed_kind = match self {
-            DataSource::Synthetic(_) => Some(("synthetic data", Task::Classify, "real-valued")),
-            DataSource::Mnist { .. } => Some(("MNIST", Task::Regress, "class labels 0..9")),
-            _ => None,
-        };
-        if let Some((what, refused, has)) = fixed_kind {
-            if options.task == refused {
-                return Err(Error::config(
-                    "task",
-                    format!(
-                        "{what} has {has} targets; --task chooses how csv/npy targets are \
-                         read and cannot change them (leave it at auto)"
-                    ),
-                ));
-            }
-        }
-        match self {
-            DataSource::Synthetic(cfg) => cfg.generate(seed),
-            DataSource::Mnist { dir } => mnist::load(dir),
-            DataSource::Csv { .. } | DataSource::Npy { .. } => {
-                let train = self.load_file(options)?;
-                match &options.test {
-                    Some(test_source) => {
-                        let test = test_source.load_file(options)?;
-                        check_compatible(&train, &test)?;
-                        Ok((train, test))
-                    }
-                    None => train.split_or_all(options.test_fraction, seed),
-                }
-            }
-        }
-    }
-
-    fn load_file(&self, options: &LoadOptions) -> Result<Dataset> {
-        match self {
-            DataSource::Csv { path } => {
-                csv::load(path, options.target_column.as_deref(), options.task)
-            }
-            DataSource::Npy { x, y } => npy::load_pair(x, y, options.task),
-            _ => Err(Error::config(
-                "test",
-                "a separate test set must be a csv:PATH or npy:X,Y file",
-            )),
-        }
-    }
-}
 
 /// Train and test sets must have the same dimension and the same kind of target, and
 /// every test class must be one of the training data's.

@@ -1,0 +1,173 @@
+//! Tests of the training configuration: every bad constant refused by name, stored
+//! configurations checked again, the metrics schedule.
+
+use super::*;
+use crate::linalg::Matrix;
+
+fn data() -> Dataset {
+    Dataset::new(
+        "test data",
+        Matrix::from_vec(4, 2, vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8, -1.0, 0.0]),
+        Targets::Scalar(vec![0.5, -0.5, 0.1, 0.2]),
+    )
+    .unwrap()
+}
+
+fn field_of(settings: TrainSettings) -> String {
+    match settings.resolve(&data()) {
+        Err(Error::Config { field, .. }) => field,
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+#[test]
+fn resolve_rejects_each_bad_constant_by_name() {
+    let base = TrainSettings::default;
+    let cases = [
+        (
+            TrainSettings {
+                schedule: LrSchedule::Step {
+                    every: 0,
+                    factor: 0.5,
+                },
+                ..base()
+            },
+            "lr-schedule",
+        ),
+        (
+            TrainSettings {
+                schedule: LrSchedule::Step {
+                    every: 2,
+                    factor: f64::NAN,
+                },
+                ..base()
+            },
+            "lr-schedule",
+        ),
+        (
+            TrainSettings {
+                optimizer: OptimizerKind::Sgd { momentum: 1.0 },
+                ..base()
+            },
+            "momentum",
+        ),
+        (
+            TrainSettings {
+                optimizer: OptimizerKind::Adam {
+                    beta1: 0.9,
+                    beta2: 1.5,
+                    eps: 1e-8,
+                },
+                ..base()
+            },
+            "beta2",
+        ),
+        (
+            TrainSettings {
+                optimizer: OptimizerKind::Adam {
+                    beta1: -0.1,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                },
+                ..base()
+            },
+            "beta1",
+        ),
+        (TrainSettings { width: 0, ..base() }, "width"),
+        (TrainSettings { lr: 0.0, ..base() }, "lr"),
+        (
+            TrainSettings {
+                batch_size: 0,
+                ..base()
+            },
+            "batch-size",
+        ),
+        (
+            TrainSettings {
+                init_scale: Some(-1.0),
+                ..base()
+            },
+            "init-scale",
+        ),
+        (
+            TrainSettings {
+                reg_every: 0,
+                ..base()
+            },
+            "reg-every",
+        ),
+        (
+            TrainSettings {
+                weight_decay: -0.1,
+                ..base()
+            },
+            "weight-decay",
+        ),
+        (
+            // lr 0.01 x 100 = 1: W would be zeroed at every step.
+            TrainSettings {
+                weight_decay: 100.0,
+                ..base()
+            },
+            "weight-decay",
+        ),
+        (
+            // Fine at the base rate 0.01 (0.2), but the schedule doubles it 3 times in 20
+            // epochs (1.6).
+            TrainSettings {
+                weight_decay: 20.0,
+                schedule: LrSchedule::Step {
+                    every: 5,
+                    factor: 2.0,
+                },
+                ..base()
+            },
+            "weight-decay",
+        ),
+    ];
+    for (settings, field) in cases {
+        assert_eq!(field_of(settings), field);
+    }
+}
+
+#[test]
+fn a_stored_configuration_is_checked_again() {
+    let cfg = TrainSettings {
+        schedule: LrSchedule::Step {
+            every: 3,
+            factor: 0.5,
+        },
+        ..TrainSettings::default()
+    }
+    .resolve(&data())
+    .unwrap();
+    let json = serde_json::to_string(&cfg).unwrap();
+    let back: TrainConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, cfg);
+    let bad = json.replace("\"every\":3", "\"every\":0");
+    assert_ne!(bad, json);
+    let err = serde_json::from_str::<TrainConfig>(&bad).unwrap_err();
+    assert!(err.to_string().contains("lr-schedule"), "{err}");
+    let bad = json.replace("\"beta1\":0.9", "\"beta1\":1.0");
+    assert_ne!(bad, json);
+    assert!(serde_json::from_str::<TrainConfig>(&bad).is_err());
+}
+
+#[test]
+fn exact_metrics_schedule() {
+    let at = |every, epochs| {
+        let cfg = TrainSettings {
+            exact_metrics_every: every,
+            epochs,
+            ..TrainSettings::default()
+        }
+        .resolve(&data())
+        .unwrap();
+        (0..=epochs)
+            .filter(|&e| cfg.exact_metrics_at(e))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(at(1, 3), vec![0, 1, 2, 3]);
+    assert_eq!(at(2, 5), vec![0, 2, 4, 5]);
+    assert_eq!(at(0, 5), Vec::<usize>::new());
+}
