@@ -13,10 +13,12 @@ use faer::{Accum, MatMut, MatRef, Par};
 mod cholesky;
 mod extremal;
 mod krylov;
+mod team;
 pub use extremal::{
     smallest_eigenvalue_psd, smallest_eigenvalue_psd_with_stats, symmetric_spectral_norm,
     SmallestEigenvalue, SolverStats,
 };
+pub(crate) use team::Team;
 
 /// A real floating-point scalar (`f32` or `f64`) usable in every product of this crate.
 pub trait Real:
@@ -114,10 +116,31 @@ fn parallelism() -> Par {
     }
 }
 
+thread_local! {
+    /// Set while this thread runs one of several parallel parts of a larger job.
+    static IN_PART: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every product inside it on the calling thread: for one of several parts
+/// of a job that is already split over the crate's threads (a block of the training step),
+/// where a product spreading over the threads again would only compete with the other
+/// parts. Results are unchanged: a product's arithmetic does not depend on its threads.
+pub fn as_one_part<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_PART.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(IN_PART.with(|c| c.replace(true)));
+    f()
+}
+
 /// The crate's threads for work of `macs` multiply-adds; one thread below 2^24, where
-/// splitting costs more than it saves (measured with `diversenet bench train`).
+/// splitting costs more than it saves (measured with `diversenet bench train`), and inside
+/// [`as_one_part`].
 fn parallelism_for(macs: usize) -> Par {
-    if macs < PARALLEL_MIN_MACS {
+    if macs < PARALLEL_MIN_MACS || IN_PART.with(|c| c.get()) {
         Par::Seq
     } else {
         parallelism()
@@ -480,6 +503,30 @@ mod tests {
             for (x, y) in got.as_slice().iter().zip(expect.as_slice()) {
                 assert!((x - 3.0 * y).abs() < 1e-12);
             }
+        }
+    }
+
+    /// `as_one_part` may keep a product on one thread only because the bits do not depend
+    /// on the threads: products large enough to be split (over 2^24 multiply-adds) on the
+    /// crate's threads (all cores in tests) against the same products on one.
+    #[test]
+    fn a_product_has_the_same_bits_on_one_thread_as_on_several() {
+        let (m, k, n) = (260, 300, 240);
+        assert!(m * k * n >= PARALLEL_MIN_MACS);
+        let a = random_matrix(m, k, 1).map(|&v| v as f32);
+        let b = random_matrix(k, n, 2).map(|&v| v as f32);
+        let bt = random_matrix(n, k, 3).map(|&v| v as f32);
+        for (b, op_b) in [(&b, Op::N), (&bt, Op::T)] {
+            let mut split = Matrix::zeros(m, n);
+            gemm(&mut split, false, a.view(), Op::N, b.view(), op_b, 1.0f32);
+            let mut one = Matrix::zeros(m, n);
+            as_one_part(|| gemm(&mut one, false, a.view(), Op::N, b.view(), op_b, 1.0f32));
+            assert!(split
+                .as_slice()
+                .iter()
+                .zip(one.as_slice())
+                .all(|(x, y)| x.to_bits() == y.to_bits()));
+            assert!(!IN_PART.with(|c| c.get()), "the flag is restored");
         }
     }
 }

@@ -133,16 +133,29 @@ pub fn check_magnitudes(net: &Network<f64>) -> Result<()> {
 }
 
 /// Hidden units that are zero on every row of `x` (relu(w_k . x_i) = 0 for all i): dead
-/// units, which no gradient can revive. Computed in chunks of 4096 rows.
-pub fn dead_units<T: Real>(net: &Network<T>, x: &Matrix<T>) -> usize {
+/// units, which no gradient can revive. Computed in chunks of rows converted to the
+/// network's precision, stopping as soon as every unit has been positive somewhere (for a
+/// trained network, usually within the first chunk).
+pub fn dead_units<T: Real>(net: &Network<T>, x: &Matrix<f64>) -> usize {
+    const CHUNK_ROWS: usize = 512;
     let mut alive = vec![false; net.width()];
-    for start in (0..x.rows()).step_by(4096) {
-        let end = (start + 4096).min(x.rows());
-        let mut pre = Matrix::zeros(end - start, net.width());
+    let mut chunk = Matrix::<T>::zeros(0, x.cols());
+    let mut pre = Matrix::zeros(0, net.width());
+    for start in (0..x.rows()).step_by(CHUNK_ROWS) {
+        let end = (start + CHUNK_ROWS).min(x.rows());
+        chunk.resize_rows(end - start);
+        for (c, &v) in chunk
+            .as_mut_slice()
+            .iter_mut()
+            .zip(&x.as_slice()[start * x.cols()..end * x.cols()])
+        {
+            *c = T::from_f64(v);
+        }
+        pre.resize_rows(end - start);
         gemm(
             &mut pre,
             false,
-            x.row_range(start, end),
+            chunk.view(),
             Op::N,
             net.w.view(),
             Op::T,
@@ -152,6 +165,9 @@ pub fn dead_units<T: Real>(net: &Network<T>, x: &Matrix<T>) -> usize {
             for (a, &p) in alive.iter_mut().zip(pre.row(i)) {
                 *a |= p > T::from_f64(0.0);
             }
+        }
+        if alive.iter().all(|&a| a) {
+            break;
         }
     }
     alive.iter().filter(|a| !**a).count()
@@ -202,5 +218,16 @@ mod tests {
         // (0, 1) is dead on points of the form (a, 0).
         let x = Matrix::from_vec(2, 2, vec![1.0, 0.0, 2.0, 0.0]);
         assert_eq!(dead_units(&n, &x), 2);
+        // ... unless the last point of a later chunk revives it; in f32 as in f64.
+        let mut x = Matrix::from_vec(5000, 2, (0..10000).map(|i| ((i + 1) % 2) as f64).collect());
+        assert_eq!(dead_units(&n, &x), 2);
+        x.row_mut(4999)[1] = 1e-3;
+        assert_eq!(dead_units(&n, &x), 1);
+        let n32 = Network {
+            w: n.w.map(|&v| v as f32),
+            v: n.v.map(|&v| v as f32),
+            output_layer: OutputLayer::Fixed,
+        };
+        assert_eq!(dead_units(&n32, &x), 1);
     }
 }

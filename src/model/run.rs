@@ -369,8 +369,7 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
     };
     let state = train(config, train_data, test_data, state, &mut observer)?;
     let final_metrics = observer.last.clone().expect("at least epoch 0 is reported");
-    let train_x: Matrix<T> = train_data.x.map(|&v| T::from_f64(v));
-    match super::compat::dead_units(&state.net, &train_x) {
+    match super::compat::dead_units(&state.net, &train_data.x) {
         0 => {}
         dead if dead == config.width() => notes.push(format!(
             "every hidden unit is dead (zero on every training input), so the network outputs \

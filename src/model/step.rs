@@ -23,7 +23,7 @@ use rayon::prelude::*;
 
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
-use crate::linalg::{gemm, vectorized, Matrix, Op, Real};
+use crate::linalg::{as_one_part, gemm, vectorized, Matrix, Op, Real, Team};
 
 use super::config::TrainConfig;
 use super::loss::{output_gradient, BatchTargets, BatchTotals};
@@ -82,9 +82,45 @@ struct UnitBlock<T> {
     grad_w: Matrix<T>,
 }
 
+/// Where the blocks of a step run.
+enum Workers {
+    /// One block, on the calling thread.
+    Inline,
+    /// Blocks as rayon tasks: for steps taken inside a rayon worker (the reproduction's
+    /// parallel runs), whose pool is already busy with other runs.
+    Rayon,
+    /// Blocks on a team of threads that stay awake between the step's phases.
+    Team(Team),
+}
+
+impl Workers {
+    /// Workers for `blocks` blocks, chosen by where the step is built.
+    fn new(blocks: usize) -> Self {
+        if blocks == 1 {
+            Self::Inline
+        } else if rayon::current_thread_index().is_some() {
+            Self::Rayon
+        } else {
+            Self::Team(Team::new(blocks))
+        }
+    }
+
+    /// Runs `f` on every block's work item, one item per worker, each item's products on
+    /// its own thread. The arithmetic does not depend on the kind of workers.
+    fn for_each<W: Send>(&mut self, items: &mut [W], f: impl Fn(&mut W) + Sync + Send) {
+        let part = |item: &mut W| as_one_part(|| f(item));
+        match self {
+            Self::Inline => items.iter_mut().for_each(f),
+            Self::Rayon => items.par_iter_mut().for_each(part),
+            Self::Team(team) => team.for_each_mut(items, part),
+        }
+    }
+}
+
 /// A training set in the training precision with the buffers of one minibatch step.
 pub struct MinibatchStep<T> {
     cfg: TrainConfig,
+    workers: Workers,
     x: Matrix<T>,
     y: OwnedTargets<T>,
     blocks: Vec<UnitBlock<T>>,
@@ -120,7 +156,7 @@ impl<T: Real> MinibatchStep<T> {
     pub(crate) fn with_blocks(cfg: &TrainConfig, data: &Dataset, blocks: usize) -> Self {
         let (n, d, c, b) = (cfg.width(), cfg.dim(), cfg.outputs(), cfg.batch_size());
         let blocks = blocks.clamp(1, n);
-        let blocks = (0..blocks)
+        let blocks: Vec<UnitBlock<T>> = (0..blocks)
             .map(|i| {
                 let units = i * n / blocks..(i + 1) * n / blocks;
                 let nt = units.len();
@@ -138,6 +174,7 @@ impl<T: Real> MinibatchStep<T> {
         let reg_rows = if cfg.regularizers().is_empty() { 0 } else { n };
         Self {
             cfg: cfg.clone(),
+            workers: Workers::new(blocks.len()),
             x: data.x.par_map(|&v| T::from_f64(v)),
             y: OwnedTargets::new(&data.targets),
             blocks,
@@ -198,8 +235,29 @@ impl<T: Real> MinibatchStep<T> {
         Ok(totals)
     }
 
+    /// Copies the batch's rows of the inputs into `batch_x` (split over the workers: at
+    /// width 100 the copy is a tenth of a step) and its targets into the target buffers.
     fn gather(&mut self, batch: &[usize]) {
-        self.batch_x.gather_rows(&self.x, batch);
+        let parts = self.blocks.len();
+        if parts == 1 {
+            self.batch_x.gather_rows(&self.x, batch);
+        } else {
+            self.batch_x.resize_rows(batch.len());
+            let d = self.x.cols().max(1);
+            let rows_per_part = batch.len().div_ceil(parts).max(1);
+            let mut items: Vec<_> = self
+                .batch_x
+                .as_mut_slice()
+                .chunks_mut(rows_per_part * d)
+                .zip(batch.chunks(rows_per_part))
+                .collect();
+            let x = &self.x;
+            self.workers.for_each(&mut items, |(dst, rows)| {
+                for (dst, &i) in dst.chunks_exact_mut(d).zip(rows.iter()) {
+                    dst.copy_from_slice(x.row(i));
+                }
+            });
+        }
         match &self.y {
             OwnedTargets::Scalar(y) => {
                 self.batch_scalar.clear();
@@ -245,7 +303,7 @@ impl<T: Real> MinibatchStep<T> {
                 T::from_f64(1.0),
             );
         };
-        for_each_block(&mut self.blocks, forward);
+        self.workers.for_each(&mut self.blocks, forward);
         let c = v.rows();
         set_shape(&mut self.out_t, c, b);
         set_shape(&mut self.out, b, c);
@@ -346,11 +404,7 @@ impl<T: Real> MinibatchStep<T> {
                 w_rule.apply(&mut w[lo..hi], g, part(m1, lo, hi), part(m2, lo, hi));
             }
         };
-        if work.len() == 1 {
-            work.iter_mut().for_each(backward);
-        } else {
-            work.par_iter_mut().for_each(backward);
-        }
+        self.workers.for_each(&mut work, backward);
         if trained_v {
             let c = state.net.v.rows();
             let n = state.net.v.cols();
@@ -372,18 +426,6 @@ type BlockWork<'a, T> = (
     &'a mut UnitBlock<T>,
     ((&'a mut [T], &'a mut [T]), &'a mut [T]),
 );
-
-/// Runs `f` on every block, on the crate's threads when there are several.
-fn for_each_block<T: Real>(
-    blocks: &mut [UnitBlock<T>],
-    f: impl Fn(&mut UnitBlock<T>) + Sync + Send,
-) {
-    if blocks.len() == 1 {
-        f(&mut blocks[0]);
-    } else {
-        blocks.par_iter_mut().for_each(f);
-    }
-}
 
 /// `data[lo..hi]`, or the empty slice where an optimiser keeps no such buffer.
 fn part<T>(data: &mut [T], lo: usize, hi: usize) -> &mut [T] {
@@ -530,6 +572,62 @@ mod tests {
             }
         }
         assert_eq!(fused.optimizer.steps, 4);
+    }
+
+    /// The blocks on a team (a step built outside rayon) and as rayon tasks (built inside a
+    /// rayon worker, as in the reproduction's parallel runs) give the same bits.
+    #[test]
+    fn team_and_rayon_blocks_give_the_same_bits() {
+        let (m, d) = (300, 50);
+        let mut rng = SeededRng::new(5, Stream::Data);
+        let x = Matrix::from_vec(m, d, (0..m * d).map(|_| rng.normal()).collect());
+        let labels = (0..m).map(|_| rng.below(3) as u32).collect();
+        let targets = Targets::Classes {
+            labels,
+            num_classes: 3,
+        };
+        let data = Dataset::new("team test", x, targets).unwrap();
+        let cfg = TrainSettings {
+            width: 64,
+            batch_size: 32,
+            ..TrainSettings::default()
+        }
+        .resolve(&data)
+        .unwrap();
+        let run = |stepper: &mut MinibatchStep<f32>| {
+            let mut state = TrainState::<f32>::initial(&cfg);
+            for k in 0..6 {
+                let batch: Vec<usize> = (0..32).map(|i| (11 * i + 5 * k) % m).collect();
+                stepper.step(&mut state, &batch, 0.01).unwrap();
+            }
+            state.net
+        };
+        let mut on_team = MinibatchStep::<f32>::with_blocks(&cfg, &data, 3);
+        assert!(matches!(on_team.workers, Workers::Team(_)));
+        let team_net = run(&mut on_team);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let rayon_net = pool.install(|| {
+            let mut on_rayon = MinibatchStep::<f32>::with_blocks(&cfg, &data, 3);
+            assert!(matches!(on_rayon.workers, Workers::Rayon));
+            run(&mut on_rayon)
+        });
+        let mut inline = MinibatchStep::<f32>::with_blocks(&cfg, &data, 1);
+        assert!(matches!(inline.workers, Workers::Inline));
+        let inline_net = run(&mut inline);
+        let bits = |n: &crate::model::Network<f32>| -> Vec<u32> {
+            n.w.as_slice()
+                .iter()
+                .chain(n.v.as_slice())
+                .map(|v| v.to_bits())
+                .collect()
+        };
+        assert_eq!(bits(&team_net), bits(&rayon_net));
+        // One block sums the output layer's shares in another order: equal to rounding only.
+        let mut pairs = team_net.w.as_slice().iter().zip(inline_net.w.as_slice());
+        assert!(pairs.all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + a.abs())));
     }
 
     #[test]
