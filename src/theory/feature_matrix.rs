@@ -79,8 +79,7 @@ pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 /// multiply-adds. Otherwise (diag|v| A)^T (diag|v| A) by a triangular GEMM.
 fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
     let (m, n) = (x.rows(), net.width());
-    let mut pre = Matrix::zeros(m, n);
-    gemm(&mut pre, false, x.view(), Op::N, net.w.view(), Op::T, 1.0);
+    let pre = signed_pre_activations(x, &net.w);
     let v = net.v.as_slice();
     let common = v
         .first()
@@ -91,30 +90,34 @@ fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
         Some(scale) => {
             let words = n.div_ceil(64);
             let mut bits = vec![0u64; m * words];
-            for (i, row) in bits.chunks_exact_mut(words.max(1)).enumerate().take(m) {
-                for (k, &p) in pre.row(i).iter().enumerate() {
-                    if p > 0.0 {
-                        row[k / 64] |= 1u64 << (k % 64);
-                    }
+            let pack = |(i, row): (usize, &mut [u64])| {
+                for (word, units) in row.iter_mut().zip(pre.row(i).chunks(64)) {
+                    *word = units
+                        .iter()
+                        .enumerate()
+                        .fold(0, |w, (k, &p)| w | (u64::from(p > 0.0) << k));
                 }
+            };
+            {
+                use rayon::prelude::*;
+                bits.par_chunks_mut(words.max(1))
+                    .with_min_len(64)
+                    .enumerate()
+                    .for_each(pack);
             }
             drop(pre);
             let scale = scale * scale;
             const ROWS_PER_TASK: usize = 16;
             let rows = g.as_mut_slice();
-            let row_block = |(block, gb): (usize, &mut [f64])| {
-                crate::linalg::vectorized(
-                    #[inline(always)]
-                    || {
-                        for (r, gi) in gb.chunks_mut(m).enumerate() {
-                            let i = block * ROWS_PER_TASK + r;
-                            let bi = &bits[i * words..(i + 1) * words];
-                            for (gv, bj) in gi[..=i].iter_mut().zip(bits.chunks_exact(words)) {
-                                *gv *= scale * f64::from(shared_units(bi, bj));
-                            }
-                        }
-                    },
-                )
+            let row_block = |(block, rows): (usize, &mut [f64])| {
+                pulp::Arch::new().dispatch(SharedUnitRows {
+                    rows,
+                    first: block * ROWS_PER_TASK,
+                    m,
+                    words,
+                    bits: &bits,
+                    scale,
+                })
             };
             if crate::linalg::threads() > 1 && m * m * words > 1 << 22 {
                 use rayon::prelude::*;
@@ -128,14 +131,15 @@ fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
             }
         }
         None => {
-            // (diag(|v|) A)^T (m x n) straight from X W^T.
+            // (diag(|v|) A)^T (m x n) from the signs of X W^T.
+            let mut scaled = Matrix::zeros(m, n);
             for i in 0..m {
-                for (s, &vk) in pre.row_mut(i).iter_mut().zip(v) {
-                    *s = if *s > 0.0 { vk.abs() } else { 0.0 };
+                for ((s, &p), &vk) in scaled.row_mut(i).iter_mut().zip(pre.row(i)).zip(v) {
+                    *s = if p > 0.0 { vk.abs() } else { 0.0 };
                 }
             }
-            let activation = gram_lower(pre.view());
             drop(pre);
+            let activation = gram_lower(scaled.view());
             for i in 0..m {
                 for (gv, a) in g.row_mut(i)[..=i].iter_mut().zip(&activation.row(i)[..=i]) {
                     *gv *= a;
@@ -147,10 +151,96 @@ fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
     g
 }
 
-/// The number of bits set in both packed patterns.
-#[inline(always)]
-fn shared_units(a: &[u64], b: &[u64]) -> u32 {
-    a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum()
+/// X W^T (m x n) in f32, with every entry whose sign f32 rounding could have changed
+/// replaced by the sign (+1, -1 or 0) of the f64 dot product: only the signs are used (the
+/// activation pattern), and the f32 product costs half the f64 one.
+///
+/// Rounding X and W to f32 and summing d products moves an entry by at most
+/// ((d + 2) u + O(u^2)) sum_j |x_ij w_kj| <= ((d + 2) u + O(u^2)) ||x_i|| ||w_k|| (u = 2^-24,
+/// Higham's bound for a dot product in any order, FMA or not), so entries within
+/// (d + 3) u ||x_i|| ||w_k|| of 0 are recomputed in f64. The bound needs every nonzero
+/// |value| between 2^-60 and 2^60 (no overflow, no subnormal products); other inputs take
+/// the f64 product throughout.
+fn signed_pre_activations(x: &Matrix<f64>, w: &Matrix<f64>) -> Matrix<f32> {
+    let (m, n, d) = (x.rows(), w.rows(), x.cols());
+    let in_range = |v: &f64| *v == 0.0 || (v.abs() >= 2f64.powi(-60) && v.abs() <= 2f64.powi(60));
+    if !(x.as_slice().iter().all(in_range) && w.as_slice().iter().all(in_range)) {
+        let mut pre = Matrix::zeros(m, n);
+        gemm(&mut pre, false, x.view(), Op::N, w.view(), Op::T, 1.0);
+        return pre.map(|&p| sign(p));
+    }
+    let x32 = x.par_map(|&v| v as f32);
+    let w32 = w.map(|&v| v as f32);
+    let mut pre = Matrix::<f32>::zeros(m, n);
+    gemm(&mut pre, false, x32.view(), Op::N, w32.view(), Op::T, 1.0);
+    let x_norms: Vec<f64> = (0..m).map(|i| crate::linalg::norm(x.row(i))).collect();
+    let w_norms: Vec<f64> = (0..n).map(|k| crate::linalg::norm(w.row(k))).collect();
+    let factor = (d as f64 + 3.0) * 2f64.powi(-24) * 1.01;
+    let fix_row = |(i, row): (usize, &mut [f32])| {
+        let tolerance = factor * x_norms[i];
+        for (k, p) in row.iter_mut().enumerate() {
+            if f64::from(p.abs()) <= tolerance * w_norms[k] {
+                let dot: f64 = x.row(i).iter().zip(w.row(k)).map(|(a, b)| a * b).sum();
+                *p = sign(dot);
+            }
+        }
+    };
+    {
+        use rayon::prelude::*;
+        pre.as_mut_slice()
+            .par_chunks_mut(n.max(1))
+            .with_min_len(16)
+            .enumerate()
+            .for_each(fix_row);
+    }
+    pre
+}
+
+/// +1, -1 or 0 (and 0 for NaN, which is not active) as f32.
+fn sign(v: f64) -> f32 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// Rows `first..` of the lower triangle of the Gram (`rows`, m values each), multiplied
+/// by `scale` times the units each pair of samples shares (the bits set in both packed
+/// patterns). A `pulp` kernel, so that the bit counts compile to the processor's popcount
+/// instruction where it has one.
+struct SharedUnitRows<'a> {
+    rows: &'a mut [f64],
+    first: usize,
+    m: usize,
+    words: usize,
+    bits: &'a [u64],
+    scale: f64,
+}
+
+impl pulp::WithSimd for SharedUnitRows<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let Self {
+            rows,
+            first,
+            m,
+            words,
+            bits,
+            scale,
+        } = self;
+        for (r, gi) in rows.chunks_mut(m).enumerate() {
+            let i = first + r;
+            let bi = &bits[i * words..(i + 1) * words];
+            for (gv, bj) in gi[..=i].iter_mut().zip(bits.chunks_exact(words)) {
+                let shared: u32 = bi.iter().zip(bj).map(|(x, y)| (x & y).count_ones()).sum();
+                *gv *= scale * f64::from(shared);
+            }
+        }
+    }
 }
 
 /// D itself (dn x m c), for tests and small cases.
@@ -292,6 +382,67 @@ mod tests {
 
     fn network(d: usize, n: usize, c: usize, layer: OutputLayer, seed: u64) -> Network<f64> {
         Network::init(d, n, c, layer, 1.0, &mut SeededRng::new(seed, Stream::Init))
+    }
+
+    /// Units placed within f32 rounding of the points' hyperplanes: w_k = u_k + e_k x_i with
+    /// u_k orthogonal to x_i and |e_k| from 1e-6 down to 0, so that w_k . x_i = e_k. An f32
+    /// product alone gets many of these signs wrong; the corrected one gets every sign of
+    /// the f64 dot product, and the random entries too.
+    #[test]
+    fn f32_pre_activations_keep_every_f64_sign() {
+        let (d, m) = (784, 40);
+        let x = sphere_points(m, d, 4);
+        let mut rng = SeededRng::new(9, Stream::Init);
+        let offsets = [1e-6, -1e-6, 3e-8, -3e-8, 1e-12, -1e-12, 0.0];
+        let mut w = Vec::new();
+        for i in 0..m {
+            let xi = x.row(i);
+            for &e in &offsets {
+                let mut u: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
+                let along: f64 = u.iter().zip(xi).map(|(a, b)| a * b).sum();
+                for (uj, xj) in u.iter_mut().zip(xi) {
+                    *uj += (e - along) * xj;
+                }
+                w.extend(u);
+            }
+        }
+        let w = Matrix::from_vec(m * offsets.len(), d, w);
+        let signs = signed_pre_activations(&x, &w);
+        let x32 = x.map(|&v| v as f32);
+        let w32 = w.map(|&v| v as f32);
+        let mut plain32 = Matrix::<f32>::zeros(m, w.rows());
+        gemm(
+            &mut plain32,
+            false,
+            x32.view(),
+            Op::N,
+            w32.view(),
+            Op::T,
+            1.0,
+        );
+        let mut plain_wrong = 0;
+        for i in 0..m {
+            for k in 0..w.rows() {
+                let dot: f64 = x.row(i).iter().zip(w.row(k)).map(|(a, b)| a * b).sum();
+                let want = sign(dot);
+                assert_eq!(
+                    sign(f64::from(signs.row(i)[k])),
+                    want,
+                    "point {i}, unit {k}"
+                );
+                plain_wrong += usize::from(sign(f64::from(plain32.row(i)[k])) != want);
+            }
+        }
+        assert!(
+            plain_wrong >= m,
+            "only {plain_wrong} f32 signs were wrong: the test is too easy"
+        );
+        // Out-of-range values take the f64 product.
+        let mut huge = w.clone();
+        huge.row_mut(0)[0] = 1e30;
+        let signs = signed_pre_activations(&x, &huge);
+        let dot: f64 = x.row(1).iter().zip(huge.row(0)).map(|(a, b)| a * b).sum();
+        assert_eq!(f64::from(signs.row(1)[0]), f64::from(sign(dot)));
     }
 
     #[test]
