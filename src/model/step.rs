@@ -94,11 +94,14 @@ enum Workers {
 }
 
 impl Workers {
-    /// Workers for `blocks` blocks, chosen by where the step is built.
+    /// Workers for `blocks` blocks, chosen by where the step is built: a team only on
+    /// cores of its own (spinning members that share a core wait on each other), rayon
+    /// inside a rayon worker or with more blocks than cores.
     fn new(blocks: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
         if blocks == 1 {
             Self::Inline
-        } else if rayon::current_thread_index().is_some() {
+        } else if rayon::current_thread_index().is_some() || blocks > cores {
             Self::Rayon
         } else {
             Self::Team(Team::new(blocks))
@@ -602,15 +605,17 @@ mod tests {
             }
             state.net
         };
-        let mut on_team = MinibatchStep::<f32>::with_blocks(&cfg, &data, 3);
-        assert!(matches!(on_team.workers, Workers::Team(_)));
+        // Two blocks: a team needs a core per member (CI machines have two).
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        let mut on_team = MinibatchStep::<f32>::with_blocks(&cfg, &data, 2);
+        assert_eq!(matches!(on_team.workers, Workers::Team(_)), cores >= 2);
         let team_net = run(&mut on_team);
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(3)
+            .num_threads(2)
             .build()
             .unwrap();
         let rayon_net = pool.install(|| {
-            let mut on_rayon = MinibatchStep::<f32>::with_blocks(&cfg, &data, 3);
+            let mut on_rayon = MinibatchStep::<f32>::with_blocks(&cfg, &data, 2);
             assert!(matches!(on_rayon.workers, Workers::Rayon));
             run(&mut on_rayon)
         });
