@@ -94,28 +94,39 @@ enum Workers {
 }
 
 impl Workers {
-    /// Workers for `blocks` blocks, chosen by where the step is built: a team only on
-    /// cores of its own (spinning members that share a core wait on each other), rayon
-    /// inside a rayon worker or with more blocks than cores.
-    fn new(blocks: usize) -> Self {
+    /// Workers for `blocks` blocks, chosen by where the step is built and what it does: a
+    /// team only on cores of its own (spinning members that share a core wait on each
+    /// other) and for unregularised steps; rayon inside a rayon worker, with more blocks
+    /// than cores, or with regularisers. (The regularisers run on rayon's pool between
+    /// the step's phases; a team's helpers would sleep through them and wake for every
+    /// step: a regularised epoch at n = 1000 on 2 cores took 1.48x an unregularised one
+    /// with a team, 1.38x with rayon.)
+    fn new(blocks: usize, regularised: bool) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
         if blocks == 1 {
             Self::Inline
-        } else if rayon::current_thread_index().is_some() || blocks > cores {
+        } else if rayon::current_thread_index().is_some() || blocks > cores || regularised {
             Self::Rayon
         } else {
             Self::Team(Team::new(blocks))
         }
     }
 
-    /// Runs `f` on every block's work item, one item per worker, each item's products on
-    /// its own thread. The arithmetic does not depend on the kind of workers.
+    /// Lets a team's helpers sleep while the caller runs parallel work of its own.
+    fn rest(&self) {
+        if let Self::Team(team) = self {
+            team.rest();
+        }
+    }
+
+    /// Runs `f` on every block's work item, one item per worker. A team member keeps its
+    /// item's products on its own thread (rayon tasks may share theirs with idle workers).
+    /// The arithmetic does not depend on the kind of workers.
     fn for_each<W: Send>(&mut self, items: &mut [W], f: impl Fn(&mut W) + Sync + Send) {
-        let part = |item: &mut W| as_one_part(|| f(item));
         match self {
             Self::Inline => items.iter_mut().for_each(f),
-            Self::Rayon => items.par_iter_mut().for_each(part),
-            Self::Team(team) => team.for_each_mut(items, part),
+            Self::Rayon => items.par_iter_mut().for_each(f),
+            Self::Team(team) => team.for_each_mut(items, |item| as_one_part(|| f(item))),
         }
     }
 }
@@ -177,7 +188,7 @@ impl<T: Real> MinibatchStep<T> {
         let reg_rows = if cfg.regularizers().is_empty() { 0 } else { n };
         Self {
             cfg: cfg.clone(),
-            workers: Workers::new(blocks.len()),
+            workers: Workers::new(blocks.len(), !cfg.regularizers().is_empty()),
             x: data.x.par_map(|&v| T::from_f64(v)),
             y: OwnedTargets::new(&data.targets),
             blocks,
@@ -333,6 +344,8 @@ impl<T: Real> MinibatchStep<T> {
         if !self.cfg.regularizes_at(state.optimizer.steps) {
             return false;
         }
+        // The regularisers run on rayon's threads.
+        self.workers.rest();
         self.reg_grad.as_mut_slice().fill(T::from_f64(0.0));
         add_regularizer_gradient(
             &self.cfg,
