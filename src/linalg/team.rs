@@ -42,8 +42,6 @@ struct Shared {
     /// The first panic of a helper in the current job.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
     shutdown: AtomicBool,
-    /// Set by [`Team::rest`]: helpers sleep at once instead of spinning for the next job.
-    resting: AtomicBool,
     /// Helpers asleep (or about to be) on `wake`.
     sleepers: AtomicUsize,
     sleep_lock: Mutex<()>,
@@ -72,7 +70,6 @@ impl Team {
             task: Mutex::new(None),
             panic: Mutex::new(None),
             shutdown: AtomicBool::new(false),
-            resting: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
             sleep_lock: Mutex::new(()),
             wake: Condvar::new(),
@@ -103,7 +100,6 @@ impl Team {
         // own part runs under `catch_unwind`).
         let ptr = unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync + '_), *const Task>(task) };
         *lock(&shared.task) = Some(TaskPtr(ptr));
-        shared.resting.store(false, Ordering::SeqCst);
         shared.finished.store(0, Ordering::SeqCst);
         shared.started.fetch_add(1, Ordering::SeqCst);
         if shared.sleepers.load(Ordering::SeqCst) > 0 {
@@ -128,13 +124,6 @@ impl Team {
         if let Some(p) = lock(&shared.panic).take() {
             resume_unwind(p);
         }
-    }
-
-    /// Sends the helpers to sleep until the next job, instead of spinning for it: for a
-    /// caller about to run other parallel work (rayon's), which spinning helpers would
-    /// slow down by taking its cores.
-    pub(crate) fn rest(&self) {
-        self.shared.resting.store(true, Ordering::SeqCst);
     }
 
     /// Runs `f` on every item, item `i` on member `i` (at most as many items as members).
@@ -199,9 +188,6 @@ fn wait_for_job(shared: &Shared, seen: usize) -> usize {
         let now = shared.started.load(Ordering::Acquire);
         if now != seen {
             return now;
-        }
-        if shared.resting.load(Ordering::Relaxed) {
-            break;
         }
         spins = spins.wrapping_add(1);
         if spins % 256 == 0 && start.elapsed() > SPIN {

@@ -112,13 +112,6 @@ impl Workers {
         }
     }
 
-    /// Lets a team's helpers sleep while the caller runs parallel work of its own.
-    fn rest(&self) {
-        if let Self::Team(team) = self {
-            team.rest();
-        }
-    }
-
     /// Runs `f` on every block's work item, one item per worker. A team member keeps its
     /// item's products on its own thread (rayon tasks may share theirs with idle workers).
     /// The arithmetic does not depend on the kind of workers.
@@ -344,8 +337,6 @@ impl<T: Real> MinibatchStep<T> {
         if !self.cfg.regularizes_at(state.optimizer.steps) {
             return false;
         }
-        // The regularisers run on rayon's threads.
-        self.workers.rest();
         self.reg_grad.as_mut_slice().fill(T::from_f64(0.0));
         add_regularizer_gradient(
             &self.cfg,
