@@ -61,8 +61,9 @@ pub(crate) struct Team {
 }
 
 impl Team {
-    /// A team of `size` members (at least one), spawning `size - 1` helper threads.
-    pub(crate) fn new(size: usize) -> Self {
+    /// A team of `size` members (at least one), spawning `size - 1` helper threads; the
+    /// error of the first spawn that fails (the helpers already started are stopped).
+    pub(crate) fn new(size: usize) -> std::io::Result<Self> {
         let size = size.max(1);
         let shared = Arc::new(Shared {
             started: AtomicUsize::new(0),
@@ -74,20 +75,19 @@ impl Team {
             sleep_lock: Mutex::new(()),
             wake: Condvar::new(),
         });
-        let helpers = (1..size)
-            .map(|member| {
-                let shared = Arc::clone(&shared);
-                std::thread::Builder::new()
-                    .name(format!("diversenet-team-{member}"))
-                    .spawn(move || helper(&shared, member))
-                    .expect("spawn a team thread")
-            })
-            .collect();
-        Self {
+        let mut team = Self {
             size,
             shared,
-            helpers,
+            helpers: Vec::with_capacity(size - 1),
+        };
+        for member in 1..size {
+            let shared = Arc::clone(&team.shared);
+            let handle = std::thread::Builder::new()
+                .name(format!("diversenet-team-{member}"))
+                .spawn(move || helper(&shared, member))?;
+            team.helpers.push(handle);
         }
+        Ok(team)
     }
 
     /// Runs `task(member)` once for every member, at the same time, and returns when all
@@ -214,7 +214,7 @@ mod tests {
     #[test]
     fn every_member_runs_each_job_once_and_concurrently() {
         for size in [1, 2, 3] {
-            let mut team = Team::new(size);
+            let mut team = Team::new(size).unwrap();
             let counts: Vec<AtomicU64> = (0..size).map(|_| AtomicU64::new(0)).collect();
             for job in 0..300u64 {
                 // Every member must arrive before any leaves: a job whose parts ran one after
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn items_go_one_to_each_member() {
-        let mut team = Team::new(4);
+        let mut team = Team::new(4).unwrap();
         let mut items = vec![0usize; 3];
         for _ in 0..10 {
             team.for_each_mut(&mut items, |x| *x += 1);
@@ -250,7 +250,7 @@ mod tests {
 
     #[test]
     fn a_panic_in_a_helper_reaches_the_caller_and_the_team_survives() {
-        let mut team = Team::new(3);
+        let mut team = Team::new(3).unwrap();
         let hit = catch_unwind(AssertUnwindSafe(|| {
             team.run(&|m| {
                 if m == 2 {

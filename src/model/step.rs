@@ -108,7 +108,8 @@ impl Workers {
         } else if rayon::current_thread_index().is_some() || blocks > cores || regularised {
             Self::Rayon
         } else {
-            Self::Team(Team::new(blocks))
+            // A team whose threads cannot be started (a process limit) falls back to rayon.
+            Team::new(blocks).map_or(Self::Rayon, Self::Team)
         }
     }
 
