@@ -18,7 +18,7 @@
 //!   volumes, the constant c_d, the closed form of L2(W)^2), shared by the training loop, the
 //!   regularisers and the theory;
 //! - [`limits`]: memory estimates from declared sizes against a budget, the thread bound;
-//! - [`bench`]: throughput measurements;
+//! - [`bench`](mod@bench): throughput measurements;
 //! - [`rng`], [`files`], [`error`]: seeded randomness, atomic files, the error type.
 //!
 //! The command-line program `diversenet` is a thin layer over this library.

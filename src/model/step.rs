@@ -14,8 +14,12 @@
 //!    optimiser's update of those rows while they are in cache: no full-size gradient of W
 //!    is ever written.
 //!
-//! Every buffer is allocated once. The result depends on the thread count only through the
-//! block split, so it is bit-for-bit reproducible for a fixed count.
+//! The blocks run on a team of threads (`linalg::team`) that spin between the phases
+//! (rayon's workers would fall asleep between them and cost a wake-up each time), or as
+//! rayon tasks inside a rayon worker and for regularised steps; see `Workers`. Every
+//! buffer is allocated once.
+//! The result depends on the thread count only through the block split, not on the kind of
+//! workers, so it is bit-for-bit reproducible for a fixed count.
 
 use std::ops::Range;
 
@@ -98,9 +102,9 @@ impl Workers {
     /// team only on cores of its own (spinning members that share a core wait on each
     /// other) and for unregularised steps; rayon inside a rayon worker, with more blocks
     /// than cores, or with regularisers. (The regularisers run on rayon's pool between
-    /// the step's phases; a team's helpers would sleep through them and wake for every
-    /// step: a regularised epoch at n = 1000 on 2 cores took 1.48x an unregularised one
-    /// with a team, 1.38x with rayon.)
+    /// the step's phases, so a team's helpers would sleep through them and be woken every
+    /// step; in single runs on 2 cores a regularised epoch at n = 1000 took 1.48x an
+    /// unregularised one with a team and 1.38x with rayon, within the machine's noise.)
     fn new(blocks: usize, regularised: bool) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
         if blocks == 1 {

@@ -189,7 +189,7 @@ fn draw_partners(n: usize, count: usize, rng: &mut SeededRng) -> Vec<usize> {
     order
 }
 
-/// An unbiased estimate of R(W), and `grad += scale * G` with E[G] = dR/dW, from
+/// An unbiased estimate of R(W), and `grad += scale * G` with E\[G\] = dR/dW, from
 /// `sampling.units_per_step` partner units drawn from `rng` (see [`RegSampling`]). Exact
 /// (and drawing nothing) when K >= n, for `mma` (a minimum, not a sum over pairs) and for
 /// weight decay (already O(n d)).

@@ -6,7 +6,7 @@
 //!
 //! The exact path computes the lower triangle of U U^T (one triangular GEMM), psi and
 //! psi' once per unordered pair, and S U by one GEMM. The sampled path
-//! ([`directional_sampled`]) uses, for every row, only the partners l in a random subset P
+//! (`directional_sampled`) uses, for every row, only the partners l in a random subset P
 //! of K rows, scaled by n/K (Horvitz-Thompson: each l != k is in P with probability K/n),
 //! which is an unbiased estimate of the value and of the gradient at O(n K d) cost.
 

@@ -155,16 +155,18 @@ fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 /// replaced by the sign (+1, -1 or 0) of the f64 dot product: only the signs are used (the
 /// activation pattern), and the f32 product costs half the f64 one.
 ///
-/// Rounding X and W to f32 and summing d products moves an entry by at most
-/// ((d + 2) u + O(u^2)) sum_j |x_ij w_kj| <= ((d + 2) u + O(u^2)) ||x_i|| ||w_k|| (u = 2^-24,
-/// Higham's bound for a dot product in any order, FMA or not), so entries within
-/// (d + 3) u ||x_i|| ||w_k|| of 0 are recomputed in f64. The bound needs every nonzero
-/// |value| between 2^-60 and 2^60 (no overflow, no subnormal products); other inputs take
-/// the f64 product throughout.
+/// Rounding X and W to f32 (2u) and summing d products in any order, FMA or not (Higham's
+/// gamma_d = d u / (1 - d u)) moves an entry by at most (gamma_d (1 + u)^2 + 2u + u^2)
+/// sum_j |x_ij w_kj| <= (gamma_(d+2) + u) ||x_i|| ||w_k|| (u = 2^-24), so entries within 1.01
+/// times that of 0 are recomputed in f64. The bound needs every nonzero |value| between
+/// 2^-60 and 2^50 (no subnormal products, no overflow) and gamma_(d+2) < 1/2; other inputs
+/// take the f64 product throughout.
 fn signed_pre_activations(x: &Matrix<f64>, w: &Matrix<f64>) -> Matrix<f32> {
     let (m, n, d) = (x.rows(), w.rows(), x.cols());
-    let in_range = |v: &f64| *v == 0.0 || (v.abs() >= 2f64.powi(-60) && v.abs() <= 2f64.powi(60));
-    if !(x.as_slice().iter().all(in_range) && w.as_slice().iter().all(in_range)) {
+    let u = 2f64.powi(-24);
+    let du = (d as f64 + 2.0) * u;
+    let in_range = |v: &f64| *v == 0.0 || (v.abs() >= 2f64.powi(-60) && v.abs() <= 2f64.powi(50));
+    if du >= 0.5 || !(x.as_slice().iter().all(in_range) && w.as_slice().iter().all(in_range)) {
         let mut pre = Matrix::zeros(m, n);
         gemm(&mut pre, false, x.view(), Op::N, w.view(), Op::T, 1.0);
         return pre.map(|&p| sign(p));
@@ -175,7 +177,7 @@ fn signed_pre_activations(x: &Matrix<f64>, w: &Matrix<f64>) -> Matrix<f32> {
     gemm(&mut pre, false, x32.view(), Op::N, w32.view(), Op::T, 1.0);
     let x_norms: Vec<f64> = (0..m).map(|i| crate::linalg::norm(x.row(i))).collect();
     let w_norms: Vec<f64> = (0..n).map(|k| crate::linalg::norm(w.row(k))).collect();
-    let factor = (d as f64 + 3.0) * 2f64.powi(-24) * 1.01;
+    let factor = 1.01 * (du / (1.0 - du) + u);
     let fix_row = |(i, row): (usize, &mut [f32])| {
         let tolerance = factor * x_norms[i];
         for (k, p) in row.iter_mut().enumerate() {
