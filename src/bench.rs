@@ -10,6 +10,7 @@ use crate::model::step::MinibatchStep;
 use crate::model::train::TrainState;
 use crate::model::{Network, OutputLayer};
 use crate::model::{OptimizerKind, Precision, TrainConfig, TrainSettings};
+use crate::regularizer::{RegSampling, RegularizerKind};
 use crate::rng::{SeededRng, Stream};
 use crate::theory::feature_matrix::feature_gram;
 use std::time::Instant;
@@ -74,6 +75,8 @@ pub struct TrainBenchSpec {
     pub repeats: usize,
     /// Unit blocks of the step; `None`: chosen from the size, as training does.
     pub blocks: Option<usize>,
+    /// A regulariser applied every step (lambda 1e-3), exact or sampled; `None`: none.
+    pub regularizer: Option<(RegularizerKind, Option<RegSampling>)>,
 }
 
 /// Times `steps` training steps (gather, forward, backward, optimiser update: the step
@@ -118,6 +121,7 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBenchResult> {
         steps,
         repeats,
         blocks,
+        regularizer,
     } = spec.clone();
     let batches = 16;
     let data = random_classification(batch_size * batches, dim, classes, 0)?;
@@ -126,6 +130,11 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBenchResult> {
         batch_size,
         optimizer,
         precision,
+        regularizers: match regularizer {
+            Some((kind, _)) => vec![crate::regularizer::RegTerm::new(kind, 1e-3)?],
+            None => Vec::new(),
+        },
+        reg_sampling: regularizer.and_then(|(_, sampling)| sampling),
         ..TrainSettings::default()
     };
     let cfg = settings.resolve(&data)?;
@@ -330,7 +339,7 @@ pub fn bench_regularizers(
     repeats: usize,
     sampled: &[usize],
 ) -> Result<Vec<(String, Option<usize>, f64)>> {
-    use crate::regularizer::{value_and_gradient_sampled, RegSampling, RegularizerKind};
+    use crate::regularizer::value_and_gradient_sampled;
     let mut rng = SeededRng::new(0, Stream::Init);
     let w = Matrix::from_vec(
         width,

@@ -113,6 +113,7 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                     steps,
                     repeats,
                     blocks,
+                    regularizer: None,
                 })?;
                 println!(
                     "train step 784 -> {width} -> 10, batch {batch_size}, {} {}, {} threads ({} unit blocks): median {:.0} samples/s ({:.3} ms/step), best {:.0} samples/s",
@@ -132,7 +133,7 @@ pub fn bench(what: BenchCommand) -> Result<()> {
             synthetic_sample,
             json,
         } => {
-            let step = diversenet::bench::bench_train(&TrainBenchSpec {
+            let plain = TrainBenchSpec {
                 width,
                 dim,
                 classes: 10,
@@ -142,7 +143,9 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                 steps: 100,
                 repeats: 3,
                 blocks: None,
-            })?;
+                regularizer: None,
+            };
+            let step = diversenet::bench::bench_train(&plain)?;
             let epoch_steps = 60_000usize.div_ceil(128);
             let epoch = step.ms_per_step * 1e-3 * epoch_steps as f64;
             println!("one training step {dim} -> {width} -> 10 (batch 128, adam, f32): {:.2} ms; one 60,000-sample epoch ({epoch_steps} steps): {epoch:.2} s", step.ms_per_step);
@@ -156,7 +159,29 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                     "  {name:<14} {how:<16} value + gradient, n = {width}, d = {dim}: {:7.2} ms = {:5.1}% of a step; every step: epoch {:.2} s = {:.2}x unregularised",
                     secs * 1e3, 100.0 * secs * 1e3 / step.ms_per_step, epoch + added, (epoch + added) / epoch
                 );
-                results.push(serde_json::json!({"regularizer": name, "units_per_step": k, "seconds": secs, "width": width, "dim": dim, "step_seconds": step.ms_per_step * 1e-3, "epoch_seconds": epoch, "regularised_epoch_ratio": (epoch + added) / epoch}));
+                let mut row = serde_json::json!({"regularizer": name, "units_per_step": k, "seconds": secs, "width": width, "dim": dim, "step_seconds": step.ms_per_step * 1e-3, "epoch_seconds": epoch, "regularised_epoch_ratio": (epoch + added) / epoch});
+                if let Some(k) = k {
+                    // The regularised step as training takes it, beside an unregularised
+                    // one timed just before (the machine's speed drifts).
+                    let kind = name.parse()?;
+                    let sampling = diversenet::regularizer::RegSampling::new(k)?;
+                    let base = diversenet::bench::bench_train(&plain)?;
+                    let regularised = diversenet::bench::bench_train(&TrainBenchSpec {
+                        regularizer: Some((kind, Some(sampling))),
+                        ..plain.clone()
+                    })?;
+                    let ratio = regularised.ms_per_step / base.ms_per_step;
+                    println!(
+                        "  {:<31} measured in training steps: {:.2} ms against {:.2} ms unregularised = {ratio:.2}x",
+                        "", regularised.ms_per_step, base.ms_per_step
+                    );
+                    row["measured_step_seconds"] =
+                        serde_json::json!(regularised.ms_per_step * 1e-3);
+                    row["measured_unregularised_step_seconds"] =
+                        serde_json::json!(base.ms_per_step * 1e-3);
+                    row["measured_ratio"] = serde_json::json!(ratio);
+                }
+                results.push(row);
             }
             if seeds > 0 {
                 let seed_list: Vec<u64> = (0..seeds).collect();
