@@ -16,8 +16,7 @@
 //!
 //! The blocks run on a team of threads (`linalg::team`) that spin between the phases
 //! (rayon's workers would fall asleep between them and cost a wake-up each time), or as
-//! rayon tasks inside a rayon worker and for regularised steps; see `Workers`. Every
-//! buffer is allocated once.
+//! rayon tasks inside a rayon worker; see `Workers`. Every buffer is allocated once.
 //! The result depends on the thread count only through the block split, not on the kind of
 //! workers, so it is bit-for-bit reproducible for a fixed count.
 
@@ -98,18 +97,17 @@ enum Workers {
 }
 
 impl Workers {
-    /// Workers for `blocks` blocks, chosen by where the step is built and what it does: a
-    /// team only on cores of its own (spinning members that share a core wait on each
-    /// other) and for unregularised steps; rayon inside a rayon worker, with more blocks
-    /// than cores, or with regularisers. (The regularisers run on rayon's pool between
-    /// the step's phases, so a team's helpers would sleep through them and be woken every
-    /// step; in single runs on 2 cores a regularised epoch at n = 1000 took 1.48x an
-    /// unregularised one with a team and 1.38x with rayon, within the machine's noise.)
-    fn new(blocks: usize, regularised: bool) -> Self {
+    /// Workers for `blocks` blocks, chosen by where the step is built: a team only on
+    /// cores of its own (spinning members that share a core wait on each other); rayon
+    /// inside a rayon worker or with more blocks than cores. (Regularised steps use the
+    /// team too: their regulariser runs on rayon's pool between the phases, and 16
+    /// alternating `bench reg` pairs on 2 cores gave 5.25 ms per step with a team against
+    /// 5.40 ms with rayon tasks, no difference beyond the machine's noise.)
+    fn new(blocks: usize) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
         if blocks == 1 {
             Self::Inline
-        } else if rayon::current_thread_index().is_some() || blocks > cores || regularised {
+        } else if rayon::current_thread_index().is_some() || blocks > cores {
             Self::Rayon
         } else {
             // A team whose threads cannot be started (a process limit) falls back to rayon.
@@ -186,7 +184,7 @@ impl<T: Real> MinibatchStep<T> {
         let reg_rows = if cfg.regularizers().is_empty() { 0 } else { n };
         Self {
             cfg: cfg.clone(),
-            workers: Workers::new(blocks.len(), !cfg.regularizers().is_empty()),
+            workers: Workers::new(blocks.len()),
             x: data.x.par_map(|&v| T::from_f64(v)),
             y: OwnedTargets::new(&data.targets),
             blocks,
