@@ -10,7 +10,7 @@ use crate::model::step::MinibatchStep;
 use crate::model::train::TrainState;
 use crate::model::{Network, OutputLayer};
 use crate::model::{OptimizerKind, Precision, TrainConfig, TrainSettings};
-use crate::regularizer::{RegSampling, RegularizerKind};
+use crate::regularizer::{RegSampling, RegTerm, RegularizerKind};
 use crate::rng::{SeededRng, Stream};
 use crate::theory::feature_matrix::feature_gram;
 use std::time::Instant;
@@ -131,7 +131,7 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBenchResult> {
         optimizer,
         precision,
         regularizers: match regularizer {
-            Some((kind, _)) => vec![crate::regularizer::RegTerm::new(kind, 1e-3)?],
+            Some((kind, _)) => vec![RegTerm::new(kind, 1e-3)?],
             None => Vec::new(),
         },
         reg_sampling: regularizer.and_then(|(_, sampling)| sampling),
@@ -338,7 +338,7 @@ pub fn bench_regularizers(
     dim: usize,
     repeats: usize,
     sampled: &[usize],
-) -> Result<Vec<(String, Option<usize>, f64)>> {
+) -> Result<Vec<(RegularizerKind, Option<usize>, f64)>> {
     use crate::regularizer::value_and_gradient_sampled;
     let mut rng = SeededRng::new(0, Stream::Init);
     let w = Matrix::from_vec(
@@ -389,11 +389,7 @@ pub fn bench_regularizers(
                     t.elapsed().as_secs_f64()
                 })
                 .collect();
-            out.push((
-                kind.to_string(),
-                sampling.map(|s| s.units_per_step),
-                median(&times),
-            ));
+            out.push((kind, sampling.map(|s| s.units_per_step), median(&times)));
         }
     }
     Ok(out)

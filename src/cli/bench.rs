@@ -150,9 +150,10 @@ pub fn bench(what: BenchCommand) -> Result<()> {
             let epoch = step.ms_per_step * 1e-3 * epoch_steps as f64;
             println!("one training step {dim} -> {width} -> 10 (batch 128, adam, f32): {:.2} ms; one 60,000-sample epoch ({epoch_steps} steps): {epoch:.2} s", step.ms_per_step);
             let mut results = Vec::new();
-            for (name, k, secs) in
+            for (kind, k, secs) in
                 diversenet::bench::bench_regularizers(width, dim, repeats, &sample)?
             {
+                let name = kind.to_string();
                 let how = k.map_or("exact".to_string(), |k| format!("sampled K = {k}"));
                 let added = secs * epoch_steps as f64;
                 println!(
@@ -163,7 +164,6 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                 if let Some(k) = k {
                     // The regularised step as training takes it, beside an unregularised
                     // one timed just before (the machine's speed drifts).
-                    let kind = name.parse()?;
                     let sampling = diversenet::regularizer::RegSampling::new(k)?;
                     let base = diversenet::bench::bench_train(&plain)?;
                     let regularised = diversenet::bench::bench_train(&TrainBenchSpec {

@@ -252,6 +252,15 @@ mod tests {
         assert!(s.contains("<polyline") || s.contains("<path"));
     }
 
+    /// The contents of the SVG's text elements that read as numbers, in order.
+    fn numeric_labels(svg: &str) -> Vec<f64> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| t.split_once('>')?.1.split_once("</text>"))
+            .filter_map(|(content, _)| content.trim().parse::<f64>().ok())
+            .collect()
+    }
+
     #[test]
     fn explicit_x_ticks_are_written_once_each_and_alone() {
         let ticks = vec![10.0, 30.0, 100.0, 300.0, 1000.0];
@@ -260,12 +269,9 @@ mod tests {
             &PlotSpec::log_log("t", "n", "y").with_x_ticks(ticks.clone()),
             &[Series::line("line", pts)],
         );
-        // Every text element's content; y stays in (0.1, 0.5), so labels >= 1 are x ticks.
-        let labels: Vec<f64> = s
-            .split("<text")
-            .skip(1)
-            .filter_map(|t| t.split_once('>')?.1.split_once("</text>"))
-            .filter_map(|(content, _)| content.trim().parse::<f64>().ok())
+        // y stays in (0.1, 0.5), so labels >= 1 are x ticks.
+        let labels: Vec<f64> = numeric_labels(&s)
+            .into_iter()
             .filter(|v| *v >= 1.0)
             .collect();
         assert_eq!(labels, ticks, "{labels:?}");
@@ -286,11 +292,8 @@ mod tests {
             &PlotSpec::new("t", "n", "change", false, false),
             &[Series::line("line", pts)],
         );
-        let tiny: Vec<f64> = s
-            .split("<text")
-            .skip(1)
-            .filter_map(|t| t.split_once('>')?.1.split_once("</text>"))
-            .filter_map(|(content, _)| content.trim().parse::<f64>().ok())
+        let tiny: Vec<f64> = numeric_labels(&s)
+            .into_iter()
             .filter(|v| *v != 0.0 && v.abs() < 1e-6)
             .collect();
         assert!(tiny.is_empty(), "{tiny:?}");
