@@ -172,6 +172,50 @@ pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBenchResult> {
     })
 }
 
+/// A regularised training step beside an unregularised one ([`bench_regularised_step`]).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RegularisedStepTiming {
+    /// Medians over the pairs.
+    pub ms_per_step: f64,
+    pub unregularised_ms_per_step: f64,
+    /// The median of the pairs' ratios (regularised over unregularised).
+    pub ratio: f64,
+    pub ratios: Vec<f64>,
+}
+
+/// Times the step of `plain` with `regularizer` added against `plain` itself, in `pairs`
+/// alternating pairs of `plain.steps` steps each: the machine's speed drifts from minute to
+/// minute, and the two halves of a pair see the same speed.
+pub fn bench_regularised_step(
+    plain: &TrainBenchSpec,
+    regularizer: (RegularizerKind, Option<RegSampling>),
+    pairs: usize,
+) -> Result<RegularisedStepTiming> {
+    let plain = TrainBenchSpec {
+        repeats: 1,
+        regularizer: None,
+        ..plain.clone()
+    };
+    let regularised = TrainBenchSpec {
+        regularizer: Some(regularizer),
+        ..plain.clone()
+    };
+    let (mut with, mut without, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..pairs.max(1) {
+        let base = bench_train(&plain)?.ms_per_step;
+        let reg = bench_train(&regularised)?.ms_per_step;
+        with.push(reg);
+        without.push(base);
+        ratios.push(reg / base);
+    }
+    Ok(RegularisedStepTiming {
+        ms_per_step: median(&with),
+        unregularised_ms_per_step: median(&without),
+        ratio: median(&ratios),
+        ratios,
+    })
+}
+
 /// Timings of s_m(D) for one size.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct GramBenchResult {

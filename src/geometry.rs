@@ -32,31 +32,45 @@ pub struct UnitDirections<T = f64> {
 /// ||w_k|| of every row of `w` (squares summed in eight lanes of `T`, then in f64), with the
 /// rows that have a direction (finite norm > 0) and those that do not.
 pub fn direction_norms<T: Real>(w: &Matrix<T>) -> (Vec<usize>, Vec<f64>, Vec<usize>) {
+    split_by_direction(all_row_norms(w))
+}
+
+/// ||w_k|| of every row of `w`, on the crate's threads for large matrices (each row on its
+/// own, 64 rows per task: the same norms on any number of threads).
+pub fn all_row_norms<T: Real>(w: &Matrix<T>) -> Vec<f64> {
     use rayon::prelude::*;
     let (n, d) = (w.rows(), w.cols().max(1));
-    // Each row on its own (the same norms on any number of threads), 64 rows per task.
-    let row_norms = |rows: &[T]| -> Vec<f64> {
-        crate::linalg::vectorized(|| rows.chunks_exact(d).map(|r| row_norm(r)).collect())
-    };
-    let all: Vec<f64> = if n * d >= 1 << 16 {
+    if n * d >= 1 << 16 {
         w.as_slice()
             .par_chunks(64 * d)
-            .flat_map_iter(row_norms)
+            .flat_map_iter(|rows| row_norms(rows, d))
             .collect()
     } else {
-        row_norms(w.as_slice())
-    };
-    let (mut kept, mut norms, mut skipped) =
+        row_norms(w.as_slice(), d)
+    }
+}
+
+/// ||w_k|| of each row of the row-major `rows` (`d` columns), on the calling thread, as
+/// [`direction_norms`] computes them.
+pub fn row_norms<T: Real>(rows: &[T], d: usize) -> Vec<f64> {
+    crate::linalg::vectorized(|| rows.chunks_exact(d.max(1)).map(|r| row_norm(r)).collect())
+}
+
+/// The rows whose norm (in `norms`, one per row) gives a direction (finite and > 0), their
+/// norms, and the other rows: [`direction_norms`] from norms already computed.
+pub fn split_by_direction(norms: Vec<f64>) -> (Vec<usize>, Vec<f64>, Vec<usize>) {
+    let n = norms.len();
+    let (mut kept, mut kept_norms, mut skipped) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
-    for (k, norm) in all.into_iter().enumerate() {
+    for (k, norm) in norms.into_iter().enumerate() {
         if norm > 0.0 && norm.is_finite() {
             kept.push(k);
-            norms.push(norm);
+            kept_norms.push(norm);
         } else {
             skipped.push(k);
         }
     }
-    (kept, norms, skipped)
+    (kept, kept_norms, skipped)
 }
 
 /// ||x||, squares summed in eight independent lanes of `T` (so that the loop vectorises),

@@ -46,6 +46,8 @@ pub enum BenchCommand {
         width: usize,
         #[arg(long, default_value_t = 784)]
         dim: usize,
+        /// Timed repeats of each regulariser (the median is reported), and alternating
+        /// pairs of 100 regularised and 100 unregularised training steps for each sampled one.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
         /// Partner units per step of the sampled regulariser (each is timed).
@@ -163,23 +165,24 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                 let mut row = serde_json::json!({"regularizer": name, "units_per_step": k, "seconds": secs, "width": width, "dim": dim, "step_seconds": step.ms_per_step * 1e-3, "epoch_seconds": epoch, "regularised_epoch_ratio": (epoch + added) / epoch});
                 if let Some(k) = k {
                     // The regularised step as training takes it, beside an unregularised
-                    // one timed just before (the machine's speed drifts).
+                    // one in alternating pairs (the machine's speed drifts).
                     let sampling = diversenet::regularizer::RegSampling::new(k)?;
-                    let base = diversenet::bench::bench_train(&plain)?;
-                    let regularised = diversenet::bench::bench_train(&TrainBenchSpec {
-                        regularizer: Some((kind, Some(sampling))),
-                        ..plain.clone()
-                    })?;
-                    let ratio = regularised.ms_per_step / base.ms_per_step;
+                    let timing = diversenet::bench::bench_regularised_step(
+                        &plain,
+                        (kind, Some(sampling)),
+                        repeats,
+                    )?;
+                    let ratios: Vec<String> =
+                        timing.ratios.iter().map(|r| format!("{r:.2}")).collect();
                     println!(
-                        "  {:<31} measured in training steps: {:.2} ms against {:.2} ms unregularised = {ratio:.2}x",
-                        "", regularised.ms_per_step, base.ms_per_step
+                        "  {:<31} measured in training steps, {} alternating pairs: {:.2} ms against {:.2} ms unregularised (medians); ratio median {:.2}x [{}]",
+                        "", timing.ratios.len(), timing.ms_per_step, timing.unregularised_ms_per_step, timing.ratio, ratios.join(", ")
                     );
-                    row["measured_step_seconds"] =
-                        serde_json::json!(regularised.ms_per_step * 1e-3);
+                    row["measured_step_seconds"] = serde_json::json!(timing.ms_per_step * 1e-3);
                     row["measured_unregularised_step_seconds"] =
-                        serde_json::json!(base.ms_per_step * 1e-3);
-                    row["measured_ratio"] = serde_json::json!(ratio);
+                        serde_json::json!(timing.unregularised_ms_per_step * 1e-3);
+                    row["measured_ratio"] = serde_json::json!(timing.ratio);
+                    row["measured_ratios"] = serde_json::json!(timing.ratios);
                 }
                 results.push(row);
             }

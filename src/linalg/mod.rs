@@ -251,6 +251,12 @@ impl<T> Matrix<T> {
 }
 
 impl<'a, T> MatrixView<'a, T> {
+    /// Views row-major `data` as `rows x cols`; panics if its length is not `rows * cols`
+    /// (a programming error).
+    pub fn from_slice(rows: usize, cols: usize, data: &'a [T]) -> Self {
+        assert_eq!(data.len(), rows * cols, "matrix view data length");
+        Self { rows, cols, data }
+    }
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -298,7 +304,6 @@ pub enum Op {
 }
 
 /// `dst = alpha * op(a) * op(b) + (accumulate ? dst : 0)`, through faer's GEMM.
-/// Panics on mismatched shapes (a programming error inside the crate).
 pub fn gemm<T: Real>(
     dst: &mut Matrix<T>,
     accumulate: bool,
@@ -308,18 +313,40 @@ pub fn gemm<T: Real>(
     op_b: Op,
     alpha: T,
 ) {
+    let rows_a = if op_a == Op::T { a.cols } else { a.rows };
+    let cols_b = if op_b == Op::T { b.rows } else { b.cols };
+    assert_eq!(rows_a, dst.rows, "gemm: rows of op(a) and dst");
+    assert_eq!(cols_b, dst.cols, "gemm: cols of op(b) and dst");
+    gemm_into_rows(&mut dst.data, accumulate, a, op_a, b, op_b, alpha);
+}
+
+/// [`gemm`] into the row-major slice `dst` (op(a)'s rows times op(b)'s columns, which
+/// its length must match): a block of rows of a larger matrix.
+pub fn gemm_into_rows<T: Real>(
+    dst: &mut [T],
+    accumulate: bool,
+    a: MatrixView<'_, T>,
+    op_a: Op,
+    b: MatrixView<'_, T>,
+    op_b: Op,
+    alpha: T,
+) {
     let a = faer_ref(a, op_a == Op::T);
     let b = faer_ref(b, op_b == Op::T);
-    assert_eq!(a.nrows(), dst.rows, "gemm: rows of op(a) and dst");
-    assert_eq!(b.ncols(), dst.cols, "gemm: cols of op(b) and dst");
     assert_eq!(a.ncols(), b.nrows(), "gemm: inner dimensions");
+    assert_eq!(
+        a.nrows() * b.ncols(),
+        dst.len(),
+        "gemm: dst is not rows(op(a)) x cols(op(b))"
+    );
     let accum = if accumulate {
         Accum::Add
     } else {
         Accum::Replace
     };
     let par = parallelism_for(a.nrows() * a.ncols() * b.ncols());
-    faer::linalg::matmul::matmul(faer_mut(dst), accum, a, b, alpha, par);
+    let dst = MatMut::from_row_major_slice_mut(dst, a.nrows(), b.ncols());
+    faer::linalg::matmul::matmul(dst, accum, a, b, alpha, par);
 }
 
 /// Runs `f` compiled for the best instruction set of this processor (AVX2/FMA where

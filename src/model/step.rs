@@ -12,7 +12,10 @@
 //! 3. per block: dV_t = dF^T H_t / b, dH_t^T = (V_t^T dF^T) o 1[H_t^T > 0], then chunk by
 //!    chunk of rows dW = dH^T X / b (plus the regularisers' gradient) followed at once by the
 //!    optimiser's update of those rows while they are in cache: no full-size gradient of W
-//!    is ever written.
+//!    is ever written. A sampled regulariser (`--reg-sample`) adds its estimate for the
+//!    chunk's rows right there too (its partners are drawn between the phases, from the
+//!    row norms of W that phase 1 computes); an exact one is computed between the phases
+//!    into an n x d buffer that the chunks then add.
 //!
 //! The blocks run on a team of threads (`linalg::team`) that spin between the phases
 //! (rayon's workers would fall asleep between them and cost a wake-up each time), or as
@@ -26,13 +29,14 @@ use rayon::prelude::*;
 
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
-use crate::linalg::{as_one_part, gemm, vectorized, Matrix, Op, Real, Team};
+use crate::linalg::{as_one_part, gemm, vectorized, Matrix, MatrixView, Op, Real, Team};
+use crate::regularizer::{RegSampling, SampledGradient};
 
 use super::config::TrainConfig;
 use super::loss::{output_gradient, BatchTargets, BatchTotals};
 use super::network::{relu, relu_mask, set_shape, OutputLayer};
 use super::optim::UpdateRule;
-use super::train::{add_regularizer_gradient, TrainState};
+use super::train::{add_regularizer_gradient, regularizer_weights, TrainState};
 
 /// Multiply-adds of one step's first-layer product (b d n) from which the units are split
 /// over threads (about 4.2M: n >= 42 at b = 128, d = 784). Measured with `bench train
@@ -83,6 +87,18 @@ struct UnitBlock<T> {
     grad_v: Matrix<T>,
     /// One chunk of rows of dW.
     grad_w: Matrix<T>,
+    /// ||w_k|| of these units, on steps with a sampled regulariser.
+    row_norms: Vec<f64>,
+}
+
+/// The regularisers' part of one step.
+enum RegStep<T> {
+    /// None on this step.
+    Off,
+    /// Exact, in the n x d buffer `reg_grad`.
+    Buffered,
+    /// Sampled, added chunk by chunk.
+    Sampled(SampledGradient<T>),
 }
 
 /// Where the blocks of a step run.
@@ -142,8 +158,15 @@ pub struct MinibatchStep<T> {
     out: Matrix<T>,
     /// F^T, then dF^T (c x b).
     out_t: Matrix<T>,
-    /// The regularisers' gradient (n x d) on steps where they apply.
+    /// The regularisers' gradient (n x d) on steps where they apply, for the exact ones
+    /// (allocated on first use).
     reg_grad: Matrix<T>,
+    /// Whether a sampled regulariser is added chunk by chunk (`false`: through `reg_grad`,
+    /// as an exact one; for tests).
+    fuse_sampled: bool,
+    /// How the regularisers entered the last step ("off", "buffered", "sampled").
+    #[cfg(test)]
+    last_reg: &'static str,
     grad_v: Vec<T>,
     /// Rows of W per fused chunk.
     chunk_rows: usize,
@@ -178,10 +201,10 @@ impl<T: Real> MinibatchStep<T> {
                     d_hidden: Matrix::zeros(nt, b),
                     grad_v: Matrix::zeros(c, nt),
                     grad_w: Matrix::zeros(0, d),
+                    row_norms: Vec::new(),
                 }
             })
             .collect();
-        let reg_rows = if cfg.regularizers().is_empty() { 0 } else { n };
         Self {
             cfg: cfg.clone(),
             workers: Workers::new(blocks.len()),
@@ -193,7 +216,10 @@ impl<T: Real> MinibatchStep<T> {
             batch_labels: Vec::with_capacity(b),
             out: Matrix::zeros(b, c),
             out_t: Matrix::zeros(c, b),
-            reg_grad: Matrix::zeros(reg_rows, d),
+            reg_grad: Matrix::zeros(0, d),
+            fuse_sampled: true,
+            #[cfg(test)]
+            last_reg: "off",
             grad_v: vec![T::from_f64(0.0); c * n],
             chunk_rows: (CHUNK_ELEMENTS / d.max(1)).max(8),
         }
@@ -228,7 +254,10 @@ impl<T: Real> MinibatchStep<T> {
         lr: f64,
     ) -> Result<BatchTotals> {
         self.gather(batch);
-        let totals = self.forward_and_loss(state);
+        let sampled = self.fuse_sampled
+            && self.cfg.reg_sampling().is_some()
+            && self.cfg.regularizes_at(state.optimizer.steps);
+        let totals = self.forward_and_loss(state, sampled);
         let batch_loss = totals.loss_sum / batch.len() as f64;
         if !batch_loss.is_finite() {
             return Err(Error::Diverged {
@@ -237,11 +266,19 @@ impl<T: Real> MinibatchStep<T> {
                 loss: batch_loss,
             });
         }
-        let with_reg = self.regularizer_gradient(state);
+        let reg = self.regularizer_step(state, sampled);
+        #[cfg(test)]
+        {
+            self.last_reg = match reg {
+                RegStep::Off => "off",
+                RegStep::Buffered => "buffered",
+                RegStep::Sampled(_) => "sampled",
+            };
+        }
         state.optimizer.begin_step();
         let rule = state.optimizer.rule(lr);
         let w_rule = rule.decaying(lr, self.cfg.weight_decay());
-        self.backward_and_update(state, (w_rule, rule), with_reg, 1.0 / batch.len() as f64);
+        self.backward_and_update(state, (w_rule, rule), &reg, 1.0 / batch.len() as f64);
         Ok(totals)
     }
 
@@ -280,12 +317,17 @@ impl<T: Real> MinibatchStep<T> {
         }
     }
 
-    /// Phases 1 and 2: F^T by blocks, then dF (in `out` and, transposed, in `out_t`).
-    fn forward_and_loss(&mut self, state: &TrainState<T>) -> BatchTotals {
+    /// Phases 1 and 2: F^T by blocks (with the blocks' row norms of W when `norms`), then
+    /// dF (in `out` and, transposed, in `out_t`).
+    fn forward_and_loss(&mut self, state: &TrainState<T>, norms: bool) -> BatchTotals {
         let b = self.batch_x.rows();
         let (w, v) = (&state.net.w, &state.net.v);
         let x = &self.batch_x;
         let forward = |blk: &mut UnitBlock<T>| {
+            if norms {
+                let rows = w.row_range(blk.units.start, blk.units.end);
+                blk.row_norms = crate::geometry::row_norms(rows.as_slice(), w.cols());
+            }
             let nt = blk.units.len();
             set_shape(&mut blk.hidden, nt, b);
             set_shape(&mut blk.d_hidden, nt, b);
@@ -334,19 +376,36 @@ impl<T: Real> MinibatchStep<T> {
         totals
     }
 
-    /// Fills `reg_grad` with sum_i lambda_i k dR_i/dW on every k-th step (k = `reg_every`;
-    /// the step about to be taken is number `steps + 1`); whether it did.
-    fn regularizer_gradient(&mut self, state: &TrainState<T>) -> bool {
-        if !self.cfg.regularizes_at(state.optimizer.steps) {
-            return false;
+    /// The regularisers' gradient sum_i lambda_i k dR_i/dW on every k-th step (k =
+    /// `reg_every`; the step about to be taken is number `steps + 1`): `sampled` (phase 1
+    /// left the row norms in the blocks) draws the partners of a sampled estimate, to be
+    /// added chunk by chunk, where every term is one; otherwise it fills `reg_grad`.
+    fn regularizer_step(&mut self, state: &TrainState<T>, sampled: bool) -> RegStep<T> {
+        let steps = state.optimizer.steps;
+        if !self.cfg.regularizes_at(steps) {
+            return RegStep::Off;
         }
-        self.reg_grad.as_mut_slice().fill(T::from_f64(0.0));
-        add_regularizer_gradient(
-            &self.cfg,
-            &state.net.w,
-            state.optimizer.steps,
-            &mut self.reg_grad,
-        )
+        if let (true, Some(sampling)) = (sampled, self.cfg.reg_sampling()) {
+            let norms = self.blocks.iter().flat_map(|b| b.row_norms.iter().copied());
+            let terms: Vec<_> = regularizer_weights(&self.cfg).collect();
+            if let Some(estimate) = SampledGradient::prepare(
+                &terms,
+                &state.net.w,
+                norms.collect(),
+                sampling,
+                &mut RegSampling::rng(self.cfg.seed(), steps),
+            ) {
+                return RegStep::Sampled(estimate);
+            }
+        }
+        let w = &state.net.w;
+        if self.reg_grad.rows() != w.rows() {
+            self.reg_grad = Matrix::zeros(w.rows(), w.cols());
+        } else {
+            self.reg_grad.as_mut_slice().fill(T::from_f64(0.0));
+        }
+        add_regularizer_gradient(&self.cfg, w, steps, &mut self.reg_grad);
+        RegStep::Buffered
     }
 
     /// Phase 3: the gradients by blocks, each chunk of W's rows updated right after its
@@ -355,14 +414,14 @@ impl<T: Real> MinibatchStep<T> {
         &mut self,
         state: &mut TrainState<T>,
         (w_rule, v_rule): (UpdateRule<T>, UpdateRule<T>),
-        with_reg: bool,
+        reg: &RegStep<T>,
         scale: f64,
     ) {
         let d = self.batch_x.cols();
         let scale = T::from_f64(scale);
         let trained_v = state.net.output_layer == OutputLayer::Trained;
         let (x, out_t, chunk_rows) = (&self.batch_x, &self.out_t, self.chunk_rows);
-        let reg = with_reg.then_some(&self.reg_grad);
+        let reg_grad = &self.reg_grad;
         let ranges: Vec<Range<usize>> = self.blocks.iter().map(|b| b.units.clone()).collect();
         let (first, second) = state.optimizer.buffers_mut(0);
         let parts = split_by_units(state.net.w.as_mut_slice(), &ranges, d)
@@ -407,9 +466,16 @@ impl<T: Real> MinibatchStep<T> {
                 );
                 let g = blk.grad_w.as_mut_slice();
                 let (lo, hi) = (r0 * d, r1 * d);
-                if let Some(reg) = reg {
-                    let start = blk.units.start * d;
-                    add_assign(g, &reg.as_slice()[start + lo..start + hi]);
+                match reg {
+                    RegStep::Off => {}
+                    RegStep::Buffered => {
+                        let start = blk.units.start * d;
+                        add_assign(g, &reg_grad.as_slice()[start + lo..start + hi]);
+                    }
+                    RegStep::Sampled(estimate) => {
+                        let rows = MatrixView::from_slice(r1 - r0, d, &w[lo..hi]);
+                        estimate.add_rows(rows, blk.units.start + r0, g);
+                    }
                 }
                 w_rule.apply(&mut w[lo..hi], g, part(m1, lo, hi), part(m2, lo, hi));
             }

@@ -4,7 +4,7 @@
 use super::*;
 use crate::model::loss::{loss_and_gradient, Gradient, Workspace};
 use crate::model::{Loss, OptimizerKind, TrainSettings};
-use crate::regularizer::{RegTerm, RegularizerKind};
+use crate::regularizer::{RegSampling, RegTerm, RegularizerKind};
 use crate::rng::{SeededRng, Stream};
 
 /// The fused, blocked step against the plain one: full gradient by
@@ -194,5 +194,99 @@ fn blocked_fused_step_matches_the_plain_step() {
             true,
             blocks,
         );
+    }
+}
+
+/// A sampled regulariser added chunk by chunk during the update gives the step that adding
+/// `value_and_gradient_sampled`'s whole gradient through the buffer gives (the same
+/// partners; the same products up to rounding), over several blocks and chunks, with one
+/// term or two; where a term is not sampled both take the buffer.
+#[test]
+fn sampled_regulariser_added_by_chunks_matches_the_buffered_one() {
+    let (m, d, width) = (60, 7, 40);
+    let mut rng = SeededRng::new(8, Stream::Data);
+    let x = Matrix::from_vec(m, d, (0..m * d).map(|_| rng.normal()).collect());
+    let labels = (0..m).map(|_| rng.below(3) as u32).collect();
+    let targets = Targets::Classes {
+        labels,
+        num_classes: 3,
+    };
+    let data = Dataset::new("sampled step test", x, targets).unwrap();
+    let term = |kind, lambda| RegTerm::new(kind, lambda).unwrap();
+    let mhe = RegularizerKind::Mhe {
+        power: 1,
+        angular: true,
+    };
+    let cases = [
+        (vec![term(RegularizerKind::Discrepancy, 3.0)], true),
+        (
+            vec![
+                term(RegularizerKind::Discrepancy, 3.0),
+                term(mhe, 0.5),
+                term(RegularizerKind::Orthogonal, 0.2),
+            ],
+            true,
+        ),
+        (
+            vec![
+                term(RegularizerKind::Discrepancy, 3.0),
+                term(RegularizerKind::WeightDecay, 0.1),
+            ],
+            false,
+        ),
+    ];
+    for (regularizers, fused_path) in cases {
+        let settings = TrainSettings {
+            width,
+            batch_size: 12,
+            regularizers,
+            reg_every: 2,
+            reg_sampling: Some(RegSampling::new(5).unwrap()),
+            ..TrainSettings::default()
+        };
+        let cfg = settings.clone().resolve(&data).unwrap();
+        let plain_cfg = TrainSettings {
+            regularizers: Vec::new(),
+            reg_sampling: None,
+            ..settings
+        }
+        .resolve(&data)
+        .unwrap();
+        for blocks in [1, 2, 3] {
+            let run = |cfg: &TrainConfig, fuse: bool| {
+                let mut stepper = MinibatchStep::<f64>::with_blocks(cfg, &data, blocks);
+                stepper.fuse_sampled = fuse;
+                stepper.chunk_rows = 4;
+                let mut state = TrainState::<f64>::initial(cfg);
+                for k in 0..5 {
+                    let batch: Vec<usize> = (0..12).map(|i| (7 * i + 5 * k) % m).collect();
+                    stepper.step(&mut state, &batch, 0.05).unwrap();
+                    assert_eq!(
+                        stepper.last_reg,
+                        match (k % 2, cfg.regularizers().is_empty(), fuse && fused_path) {
+                            (0, false, true) => "sampled",
+                            (0, false, false) => "buffered",
+                            _ => "off",
+                        },
+                        "step {k}"
+                    );
+                }
+                state.net.w
+            };
+            let (by_chunks, buffered) = (run(&cfg, true), run(&cfg, false));
+            let unregularised = run(&plain_cfg, true);
+            let mut largest_effect: f64 = 0.0;
+            for ((a, b), u) in by_chunks
+                .as_slice()
+                .iter()
+                .zip(buffered.as_slice())
+                .zip(unregularised.as_slice())
+            {
+                assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
+                largest_effect = largest_effect.max((b - u).abs());
+            }
+            // The regularisers moved W: the comparison is not between two plain steps.
+            assert!(largest_effect > 1e-3, "effect {largest_effect}");
+        }
     }
 }

@@ -376,14 +376,24 @@ pub(crate) fn add_regularizer_gradient<T: Real>(
     let mut sampled = cfg
         .reg_sampling()
         .map(|s| (s, crate::regularizer::RegSampling::rng(cfg.seed(), steps)));
-    for term in cfg.regularizers() {
-        let scaled = Some((&mut *grad, term.lambda * cfg.reg_every() as f64));
+    for (kind, weight) in regularizer_weights(cfg) {
+        let scaled = Some((&mut *grad, weight));
         match sampled.as_mut() {
             Some((sampling, rng)) => {
-                crate::regularizer::value_and_gradient_sampled(term.kind, w, scaled, *sampling, rng)
+                crate::regularizer::value_and_gradient_sampled(kind, w, scaled, *sampling, rng)
             }
-            None => crate::regularizer::value_and_gradient(term.kind, w, scaled),
+            None => crate::regularizer::value_and_gradient(kind, w, scaled),
         };
     }
     true
+}
+
+/// Each regulariser with the weight lambda_i k its gradient enters a step with, on the
+/// steps where it applies (every k-th, k = `reg_every`).
+pub(crate) fn regularizer_weights(
+    cfg: &TrainConfig,
+) -> impl Iterator<Item = (crate::regularizer::RegularizerKind, f64)> + '_ {
+    cfg.regularizers()
+        .iter()
+        .map(|term| (term.kind, term.lambda * cfg.reg_every() as f64))
 }

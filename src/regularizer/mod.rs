@@ -19,8 +19,8 @@ pub mod pairwise;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::geometry::direction_norms;
-use crate::linalg::{Matrix, Real};
+use crate::geometry::all_row_norms;
+use crate::linalg::{Matrix, MatrixView, Real};
 use crate::rng::{SeededRng, Stream};
 
 /// Which regulariser.
@@ -200,18 +200,73 @@ pub fn value_and_gradient_sampled<T: Real>(
     sampling: RegSampling,
     rng: &mut SeededRng,
 ) -> f64 {
-    if !pairwise::is_pair_sum(kind) || sampling.units_per_step >= w.rows() {
+    if !is_sampled(kind, sampling, w.rows()) {
         return value_and_gradient(kind, w, grad);
     }
-    let (kept, norms, _) = direction_norms(w);
-    let partners = draw_partners(kept.len(), sampling.units_per_step, rng);
-    pairwise::directional_sampled(
-        kind,
-        w,
-        &pairwise::Directions { kept, norms },
-        &partners,
-        grad,
-    )
+    let dirs = pairwise::Directions::new(all_row_norms(w));
+    let partners = draw_partners(dirs.kept.len(), sampling.units_per_step, rng);
+    pairwise::directional_sampled(kind, w, &dirs, partners, grad)
+}
+
+/// Whether [`value_and_gradient_sampled`] estimates `kind` on `rows` rows (rather than
+/// computing it exactly).
+fn is_sampled(kind: RegularizerKind, sampling: RegSampling, rows: usize) -> bool {
+    pairwise::is_pair_sum(kind) && sampling.units_per_step < rows
+}
+
+/// One step's sampled estimate of sum_i scale_i dR_i/dW over pair-sum regularisers, drawn
+/// once and then added to W's rows block by block, on any thread and in any order: the
+/// training step adds each chunk of rows of the estimate right before it updates those
+/// rows, so that no n x d gradient buffer is written and read back. Adding every row gives
+/// what [`value_and_gradient_sampled`] adds for each term in turn with the same stream
+/// (the same partners; the same products up to the order of the terms' additions).
+pub struct SampledGradient<T> {
+    dirs: pairwise::Directions,
+    terms: Vec<(pairwise::SampledTerm<T>, f64)>,
+}
+
+impl<T: Real> SampledGradient<T> {
+    /// Draws the partners of each term `(kind, scale)` from `rng`, in order, given the
+    /// norms of all rows of `w` (as [`crate::geometry::row_norms`] computes them). `None`
+    /// where some term is not estimated by sampling ([`value_and_gradient_sampled`] is
+    /// exact for it): the caller then takes the exact path for all of them.
+    pub fn prepare(
+        terms: &[(RegularizerKind, f64)],
+        w: &Matrix<T>,
+        row_norms: Vec<f64>,
+        sampling: RegSampling,
+        rng: &mut SeededRng,
+    ) -> Option<Self> {
+        assert_eq!(row_norms.len(), w.rows(), "one norm per row of W");
+        if terms.is_empty()
+            || !terms
+                .iter()
+                .all(|&(kind, _)| is_sampled(kind, sampling, w.rows()))
+        {
+            return None;
+        }
+        let dirs = pairwise::Directions::new(row_norms);
+        let terms = terms
+            .iter()
+            .map(|&(kind, scale)| {
+                let partners = draw_partners(dirs.kept.len(), sampling.units_per_step, rng);
+                (pairwise::SampledTerm::new(kind, w, &dirs, partners), scale)
+            })
+            .collect();
+        Some(Self { dirs, terms })
+    }
+
+    /// `g += ` rows `first_row..first_row + w_rows.rows()` of the estimate, where `w_rows`
+    /// are those rows of W (as they were when the estimate was prepared) and `g` the same
+    /// rows of the gradient, row-major.
+    pub fn add_rows(&self, w_rows: MatrixView<'_, T>, first_row: usize, g: &mut [T]) {
+        if self.dirs.kept.is_empty() {
+            return;
+        }
+        for (term, scale) in &self.terms {
+            term.add_rows(&self.dirs, w_rows, first_row, Some((&mut *g, *scale)));
+        }
+    }
 }
 
 /// R(W), and `grad += scale * dR/dW` when `grad` is given.

@@ -15,7 +15,7 @@ use std::f64::consts::PI;
 use crate::geometry::{
     angle_from_cosine, pairwise_cosines_lower, slice_volume, unit_directions, UnitDirections,
 };
-use crate::linalg::{gemm, symmetrize_from_lower, Matrix, Op, Real};
+use crate::linalg::{gemm, symmetrize_from_lower, Matrix, MatrixView, Op, Real};
 
 use super::RegularizerKind;
 
@@ -216,23 +216,164 @@ fn add_tangent_gradient<T: Real>(
 pub(super) struct Directions {
     pub(super) kept: Vec<usize>,
     pub(super) norms: Vec<f64>,
+    /// Row of W -> its index among the kept rows (`usize::MAX` for a row without one).
+    kept_index: Vec<usize>,
+}
+
+impl Directions {
+    /// From the norms of all `rows` rows of W.
+    pub(super) fn new(norms: Vec<f64>) -> Self {
+        let rows = norms.len();
+        let (kept, norms, _) = crate::geometry::split_by_direction(norms);
+        let mut kept_index = vec![usize::MAX; rows];
+        for (i, &row) in kept.iter().enumerate() {
+            kept_index[row] = i;
+        }
+        Self {
+            kept,
+            norms,
+            kept_index,
+        }
+    }
 }
 
 /// Rows of W per parallel task of [`directional_sampled`]: fixed, so that results do not
 /// depend on the thread count.
 const SAMPLED_ROWS_PER_TASK: usize = 64;
 
+/// One step's draw for a sampled pair-sum term: the partners (distinct indices into the
+/// kept rows, drawn uniformly without replacement) and their unit rows u_l. Row k of the
+/// estimate sums psi'(c_kl) u_l over the partners l != k, times n/K, so that rows are
+/// independent given the draw: any block of rows can be added on any thread, in any
+/// order (the training step adds each chunk of rows just before it updates them).
+pub(super) struct SampledTerm<T> {
+    kind: RegularizerKind,
+    partners: Vec<usize>,
+    /// u_l of the partners, K x d.
+    up: Matrix<T>,
+}
+
+impl<T: Real> SampledTerm<T> {
+    pub(super) fn new(
+        kind: RegularizerKind,
+        w: &Matrix<T>,
+        dirs: &Directions,
+        partners: Vec<usize>,
+    ) -> Self {
+        let mut up = Matrix::zeros(partners.len(), w.cols());
+        for (j, &p) in partners.iter().enumerate() {
+            let inverse = T::from_f64(1.0 / dirs.norms[p]);
+            for (o, v) in up.row_mut(j).iter_mut().zip(w.row(dirs.kept[p])) {
+                *o = *v * inverse;
+            }
+        }
+        Self { kind, partners, up }
+    }
+
+    /// n/K, the Horvitz-Thompson weight of each partner.
+    fn weight(&self, dirs: &Directions) -> f64 {
+        dirs.kept.len() as f64 / self.partners.len() as f64
+    }
+
+    /// Rows `r0..r0 + w_rows.rows()` of W (`w_rows`): the sum of psi(c_kl) over their
+    /// partners (unweighted), and with `g` (those rows of the gradient, row-major),
+    /// g_k += scale / ||w_k|| (SU_k - along_k w_k / ||w_k||), where SU_k = (n/K) sum_l
+    /// psi'(c_kl) u_l and along_k = (n/K) sum_l psi'(c_kl) c_kl. Two GEMMs of rows x K x d
+    /// (c_kl = w_k . u_l / ||w_k||), the second accumulating straight into `g`.
+    pub(super) fn add_rows(
+        &self,
+        dirs: &Directions,
+        w_rows: MatrixView<'_, T>,
+        r0: usize,
+        g: Option<(&mut [T], f64)>,
+    ) -> f64 {
+        let (rows, k_count, n) = (w_rows.rows(), self.partners.len(), dirs.kept.len());
+        let weight = self.weight(dirs);
+        let mut c = Matrix::zeros(rows, k_count);
+        gemm(
+            &mut c,
+            false,
+            w_rows,
+            Op::N,
+            self.up.view(),
+            Op::T,
+            T::from_f64(1.0),
+        );
+        // S_kl = (n/K) psi'(c_kl), times scale / ||w_k|| once along_k is summed; then
+        // along_k scale / ||w_k||^2, the factor of w_k in the tangent correction.
+        let scale = g.as_ref().map(|(_, scale)| *scale);
+        let mut s = Matrix::<T>::zeros(rows, k_count);
+        let mut along = vec![T::from_f64(0.0); rows];
+        let mut pair_sum = 0.0;
+        for (r, along_r) in along.iter_mut().enumerate() {
+            let i = dirs.kept_index[r0 + r];
+            if i == usize::MAX {
+                continue;
+            }
+            let inverse_norm = 1.0 / dirs.norms[i];
+            let (ci, si) = (c.row(r), s.row_mut(r));
+            let mut along_sum = 0.0;
+            for ((sv, &cv), &p) in si.iter_mut().zip(ci).zip(&self.partners) {
+                if p == i {
+                    continue;
+                }
+                let cv = cv.to_f64() * inverse_norm;
+                let (v, dv) = pair_term(self.kind, n, cv).expect("a pair-sum regulariser");
+                pair_sum += v;
+                *sv = T::from_f64(weight * dv);
+                along_sum += weight * dv * cv;
+            }
+            if let Some(scale) = scale {
+                let factor = scale * inverse_norm;
+                for sv in si.iter_mut() {
+                    *sv *= T::from_f64(factor);
+                }
+                *along_r = T::from_f64(factor * along_sum * inverse_norm);
+            }
+        }
+        let Some((g, _)) = g else {
+            return pair_sum;
+        };
+        let d = w_rows.cols();
+        crate::linalg::vectorized(|| {
+            for (r, &along) in along.iter().enumerate() {
+                if dirs.kept_index[r0 + r] == usize::MAX {
+                    continue;
+                }
+                for (gv, wv) in g[r * d..(r + 1) * d].iter_mut().zip(w_rows.row(r)) {
+                    *gv -= along * *wv;
+                }
+            }
+        });
+        crate::linalg::gemm_into_rows(
+            g,
+            true,
+            s.view(),
+            Op::N,
+            self.up.view(),
+            Op::N,
+            T::from_f64(1.0),
+        );
+        pair_sum
+    }
+
+    /// The estimate of R(W) from the pair sums of all rows.
+    fn value(&self, dirs: &Directions, pair_sum: f64) -> f64 {
+        // Each unordered pair appears from both ends in the full double sum.
+        constant_term(self.kind, dirs.kept.len()) + 0.5 * self.weight(dirs) * pair_sum
+    }
+}
+
 /// An unbiased estimate of a pair-sum regulariser's value, and `grad += scale * G` with
 /// E[G] = dR/dW, from the partners `partners` (distinct indices into `dirs.kept`, drawn
-/// uniformly without replacement): row k sums psi'(c_kl) u_l over l in `partners`,
-/// l != k, times n/K. Costs two n x K x d GEMMs instead of n x n x d, and no unit rows
-/// but the partners' (c_kl = w_k . u_l / ||w_k||). Rows are independent given the
-/// partners, so blocks of rows run in parallel on the crate's threads.
+/// uniformly without replacement; see [`SampledTerm`]). Costs two n x K x d GEMMs instead
+/// of n x n x d, and no unit rows but the partners'. Blocks of rows run in parallel on the
+/// crate's threads.
 pub(super) fn directional_sampled<T: Real>(
     kind: RegularizerKind,
     w: &Matrix<T>,
     dirs: &Directions,
-    partners: &[usize],
+    partners: Vec<usize>,
     grad: Option<(&mut Matrix<T>, f64)>,
 ) -> f64 {
     directional_sampled_by_blocks(kind, w, dirs, partners, grad, SAMPLED_ROWS_PER_TASK)
@@ -242,96 +383,23 @@ fn directional_sampled_by_blocks<T: Real>(
     kind: RegularizerKind,
     w: &Matrix<T>,
     dirs: &Directions,
-    partners: &[usize],
+    partners: Vec<usize>,
     grad: Option<(&mut Matrix<T>, f64)>,
     rows_per_task: usize,
 ) -> f64 {
     use rayon::prelude::*;
-    let (n, k_count, d) = (dirs.kept.len(), partners.len(), w.cols());
-    if n == 0 || k_count == 0 {
+    if dirs.kept.is_empty() || partners.is_empty() {
         return 0.0;
     }
-    let weight = n as f64 / k_count as f64;
-    let mut up = Matrix::zeros(k_count, d);
-    for (j, &p) in partners.iter().enumerate() {
-        let inverse = T::from_f64(1.0 / dirs.norms[p]);
-        for (o, v) in up.row_mut(j).iter_mut().zip(w.row(dirs.kept[p])) {
-            *o = *v * inverse;
-        }
-    }
-    // Row of W -> its index among the kept rows.
-    let mut kept_index = vec![usize::MAX; w.rows()];
-    for (i, &row) in dirs.kept.iter().enumerate() {
-        kept_index[row] = i;
-    }
-    // Rows r0.. of one block: their pair sum; with `g` (the block's rows of the gradient),
-    // g_k += scale / ||w_k|| (SU_k - along_k w_k / ||w_k||).
+    let term = SampledTerm::new(kind, w, dirs, partners);
     let block = |r0: usize, g: Option<(&mut [T], f64)>| -> f64 {
         let r1 = (r0 + rows_per_task).min(w.rows());
-        // w_k . u_l for the block's rows and every partner.
-        let mut c = Matrix::zeros(r1 - r0, k_count);
-        gemm(
-            &mut c,
-            false,
-            w.row_range(r0, r1),
-            Op::N,
-            up.view(),
-            Op::T,
-            T::from_f64(1.0),
-        );
-        let mut s = Matrix::<T>::zeros(r1 - r0, k_count);
-        let mut along = vec![0.0; r1 - r0];
-        let mut pair_sum = 0.0;
-        for r in r0..r1 {
-            let i = kept_index[r];
-            if i == usize::MAX {
-                continue;
-            }
-            let inverse_norm = 1.0 / dirs.norms[i];
-            let (ci, si) = (c.row(r - r0), s.row_mut(r - r0));
-            for ((sv, &cv), &p) in si.iter_mut().zip(ci).zip(partners) {
-                if p == i {
-                    continue;
-                }
-                let cv = cv.to_f64() * inverse_norm;
-                let (v, dv) = pair_term(kind, n, cv).expect("a pair-sum regulariser");
-                pair_sum += v;
-                *sv = T::from_f64(weight * dv);
-                along[r - r0] += weight * dv * cv;
-            }
-        }
-        if let Some((g, scale)) = g {
-            let mut su = Matrix::zeros(r1 - r0, d);
-            gemm(
-                &mut su,
-                false,
-                s.view(),
-                Op::N,
-                up.view(),
-                Op::N,
-                T::from_f64(1.0),
-            );
-            crate::linalg::vectorized(|| {
-                for r in r0..r1 {
-                    let i = kept_index[r];
-                    if i == usize::MAX {
-                        continue;
-                    }
-                    let factor = T::from_f64(scale / dirs.norms[i]);
-                    let along = T::from_f64(along[r - r0] / dirs.norms[i]);
-                    let g_row = &mut g[(r - r0) * d..(r - r0 + 1) * d];
-                    for ((gv, sv), wv) in g_row.iter_mut().zip(su.row(r - r0)).zip(w.row(r)) {
-                        *gv += factor * (*sv - along * *wv);
-                    }
-                }
-            });
-        }
-        pair_sum
+        term.add_rows(dirs, w.row_range(r0, r1), r0, g)
     };
     let sums: Vec<f64> = match grad {
         Some((g, scale)) => g
             .as_mut_slice()
-            .par_chunks_mut(rows_per_task * d)
+            .par_chunks_mut(rows_per_task * w.cols().max(1))
             .with_max_len(1)
             .enumerate()
             .map(|(j, g)| block(j * rows_per_task, Some((g, scale))))
@@ -342,8 +410,7 @@ fn directional_sampled_by_blocks<T: Real>(
             .map(|j| block(j * rows_per_task, None))
             .collect(),
     };
-    // Each unordered pair appears from both ends in the full double sum.
-    constant_term(kind, n) + 0.5 * weight * sums.iter().sum::<f64>()
+    term.value(dirs, sums.iter().sum::<f64>())
 }
 
 #[cfg(test)]
@@ -358,8 +425,8 @@ mod tests {
         let mut rng = SeededRng::new(4, Stream::Data);
         let mut w = Matrix::from_vec(n, d, (0..n * d).map(|_| rng.normal()).collect());
         w.row_mut(20).fill(0.0);
-        let (kept, norms, _) = crate::geometry::direction_norms(&w);
-        let dirs = Directions { kept, norms };
+        let dirs = Directions::new(crate::geometry::all_row_norms(&w));
+        assert_eq!(dirs.kept.len(), n - 1);
         let partners = [3, 17, 40, 8, 25];
         for kind in [
             RegularizerKind::Discrepancy,
@@ -375,12 +442,18 @@ mod tests {
                     kind,
                     &w,
                     &dirs,
-                    &partners,
+                    partners.to_vec(),
                     Some((&mut g, 2.0)),
                     rows,
                 );
-                let v_only =
-                    directional_sampled_by_blocks::<f64>(kind, &w, &dirs, &partners, None, rows);
+                let v_only = directional_sampled_by_blocks::<f64>(
+                    kind,
+                    &w,
+                    &dirs,
+                    partners.to_vec(),
+                    None,
+                    rows,
+                );
                 assert_eq!(v, v_only);
                 (v, g)
             };
