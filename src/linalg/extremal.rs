@@ -6,13 +6,11 @@
 
 use std::time::Instant;
 
-use faer::linalg::triangular_solve::{
-    solve_lower_triangular_in_place, solve_upper_triangular_in_place,
-};
 use faer::{Mat, MatRef};
 
 use super::cholesky::cholesky_lower_in_place;
 use super::krylov::{product, BlockKrylov, Ritz, Wanted, BLOCK};
+use super::skinny::{cholesky_solve, symmetric_product};
 use super::{faer_ref, parallelism_for, symmetric_eigenvalues, symmetrize_from_lower, Matrix};
 
 /// Relative accuracy asked of an extremal eigenvalue: the iteration stops when the
@@ -22,11 +20,15 @@ use super::{faer_ref, parallelism_for, symmetric_eigenvalues, symmetrize_from_lo
 const EIGENVALUE_TOLERANCE: f64 = 1e-9;
 /// Basis of the survey, the product-only pass that locates the bottom of the spectrum
 /// before the shift is chosen (6 blocks: longer surveys lowered the shift on the Grams of
-/// `bench theory` with m = 1500 to 5000, and cost more in the end).
+/// `bench theory` with m = 1500 to 5000, and cost more in the end; measured again with the
+/// kernels of `skinny` at m = 2000: 64 vectors left 320 to solve for, 128 left 224, 96
+/// left 176).
 const SURVEY_DIM: usize = 96;
 /// Basis of the shift-and-invert pass; when it is full, the iteration restarts from the
 /// best half of its Ritz vectors (thick restart), which keeps each Rayleigh-Ritz step cheap.
-const SHIFT_INVERT_DIM: usize = 128;
+/// (`bench theory`, 2 cores: at m = 5000, 144 vectors in 0.23 s against 160 in 0.30-0.36 s
+/// with 128; at m = 2000, 176 vectors either way.)
+const SHIFT_INVERT_DIM: usize = 96;
 /// Vectors the shift-and-invert pass may apply the inverse to before it hands over to the
 /// dense eigensolver, at least; it may apply it to m/4 vectors of an m x m matrix, since
 /// the dense solver costs O(m^3) and each vector O(m^2).
@@ -136,10 +138,8 @@ fn smallest_eigenvalue_with_budget(
     let mut estimate: Option<Ritz> = None;
     let mut smallest_residual = f64::INFINITY;
     {
-        // Column-major view of the row-major storage: M is symmetric, so it is M itself.
-        let a = MatRef::from_column_major_slice(m.as_slice(), n, n);
         while survey.dim() < SURVEY_DIM.min(n) {
-            let Some(ritz) = survey.step(&mut |x| product(a, x)) else {
+            let Some(ritz) = survey.step(&mut |x| symmetric_product(m.as_slice(), n, x)) else {
                 break;
             };
             smallest_residual = smallest_residual.min(ritz.residual);
@@ -192,9 +192,9 @@ fn factorise_and_solve(
         }
         stats.shift = Some(sigma);
         let clock = Instant::now();
-        let factor = MatRef::from_column_major_slice(m.as_slice(), n, n);
         let solved = shift_invert(
-            factor,
+            m.as_slice(),
+            n,
             sigma,
             start,
             budget,
@@ -253,22 +253,17 @@ fn shifted_cholesky_in_place(data: &mut [f64], n: usize, diagonal: &[f64], sigma
 
 /// lambda_min = sigma + 1/mu from block Krylov on (L L^T)^-1 = (M - sigma I)^-1, whose
 /// largest eigenvalue is mu = 1/(lambda_min - sigma); `None` when the iteration would need
-/// more than its budget. Counts the vectors solved for in `applied`.
+/// more than its budget. `factor`: n x n, L column-major in its lower triangle (that is,
+/// L^T in the row-major upper one). Counts the vectors solved for in `applied`.
 fn shift_invert(
-    l: MatRef<'_, f64>,
+    factor: &[f64],
+    n: usize,
     sigma: f64,
     start: Option<Mat<f64>>,
     budget: usize,
     applied: &mut usize,
 ) -> Option<f64> {
-    let n = l.nrows();
-    let par = parallelism_for(n * n * BLOCK);
-    let mut inverse = |x: MatRef<'_, f64>| {
-        let mut y = x.to_owned();
-        solve_lower_triangular_in_place(l, y.as_mut(), par);
-        solve_upper_triangular_in_place(l.transpose(), y.as_mut(), par);
-        y
-    };
+    let mut inverse = |x: MatRef<'_, f64>| cholesky_solve(factor, n, x);
     let mut krylov = match start {
         Some(start) => BlockKrylov::with_start(start, SHIFT_INVERT_DIM, Wanted::Largest),
         None => BlockKrylov::new(n, SHIFT_INVERT_DIM, Wanted::Largest),

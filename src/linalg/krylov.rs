@@ -167,12 +167,7 @@ impl BlockKrylov {
     /// fails or has non-finite eigenvalues.
     fn projected_eigen(&self) -> Option<ProjectedEigen> {
         let k = self.dim;
-        let evd = self
-            .projection
-            .get(..k, ..k)
-            .self_adjoint_eigen(Side::Lower)
-            .ok()?;
-        let values = evd.S().column_vector().to_owned();
+        let (values, vectors) = small_symmetric_eigen(self.projection.get(..k, ..k))?;
         if values.iter().any(|v| !v.is_finite()) {
             return None;
         }
@@ -185,7 +180,7 @@ impl BlockKrylov {
         order.sort_by(|&i, &j| key(values[i]).total_cmp(&key(values[j])));
         Some(ProjectedEigen {
             values,
-            vectors: evd.U().to_owned(),
+            vectors,
             order,
         })
     }
@@ -240,6 +235,34 @@ impl BlockKrylov {
         self.dim = keep;
         Some(())
     }
+}
+
+/// Eigenvalues and eigenvectors of a small symmetric matrix (lower triangle read), on the
+/// calling thread: for the projection (at most a few hundred rows), faer's threads cost
+/// more than they gain (1.8 against 2.6-3.1 ms at 128 rows on 2 cores).
+fn small_symmetric_eigen(h: MatRef<'_, f64>) -> Option<(faer::Col<f64>, Mat<f64>)> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
+    let k = h.nrows();
+    let mut vectors = Mat::<f64>::zeros(k, k);
+    let mut values = faer::diag::Diag::<f64>::zeros(k);
+    let par = faer::Par::Seq;
+    let mut scratch = MemBuffer::new(self_adjoint_evd_scratch::<f64>(
+        k,
+        ComputeEigenvectors::Yes,
+        par,
+        Default::default(),
+    ));
+    self_adjoint_evd(
+        h,
+        values.as_mut(),
+        Some(vectors.as_mut()),
+        par,
+        MemStack::new(&mut scratch),
+        Default::default(),
+    )
+    .ok()?;
+    Some((values.column_vector().to_owned(), vectors))
 }
 
 /// Orthonormalises the columns of `w` against `basis` and each other: two passes of block

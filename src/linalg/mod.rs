@@ -13,6 +13,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 mod cholesky;
 mod extremal;
 mod krylov;
+mod skinny;
 mod team;
 pub use extremal::{
     smallest_eigenvalue_psd, smallest_eigenvalue_psd_with_stats, symmetric_spectral_norm,
