@@ -220,7 +220,7 @@ fn is_sampled(kind: RegularizerKind, sampling: RegSampling, rows: usize) -> bool
 /// rows, so that no n x d gradient buffer is written and read back. Adding every row gives
 /// what [`value_and_gradient_sampled`] adds for each term in turn with the same stream
 /// (the same partners; the same products up to the order of the terms' additions).
-pub struct SampledGradient<T> {
+pub(crate) struct SampledGradient<T> {
     dirs: pairwise::Directions,
     terms: Vec<(pairwise::SampledTerm<T>, f64)>,
 }
@@ -229,8 +229,9 @@ impl<T: Real> SampledGradient<T> {
     /// Draws the partners of each term `(kind, scale)` from `rng`, in order, given the
     /// norms of all rows of `w` (as [`crate::geometry::row_norms`] computes them). `None`
     /// where some term is not estimated by sampling ([`value_and_gradient_sampled`] is
-    /// exact for it): the caller then takes the exact path for all of them.
-    pub fn prepare(
+    /// exact for it): the caller then takes the exact path for all of them. Panics if
+    /// `row_norms` does not hold one norm per row of `w` (a programming error).
+    pub(crate) fn prepare(
         terms: &[(RegularizerKind, f64)],
         w: &Matrix<T>,
         row_norms: Vec<f64>,
@@ -259,7 +260,7 @@ impl<T: Real> SampledGradient<T> {
     /// `g += ` rows `first_row..first_row + w_rows.rows()` of the estimate, where `w_rows`
     /// are those rows of W (as they were when the estimate was prepared) and `g` the same
     /// rows of the gradient, row-major.
-    pub fn add_rows(&self, w_rows: MatrixView<'_, T>, first_row: usize, g: &mut [T]) {
+    pub(crate) fn add_rows(&self, w_rows: MatrixView<'_, T>, first_row: usize, g: &mut [T]) {
         if self.dirs.kept.is_empty() {
             return;
         }
