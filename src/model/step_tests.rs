@@ -99,19 +99,24 @@ fn check(settings: TrainSettings, classes: bool, blocks: usize) {
     assert_eq!(fused.optimizer.steps, 4);
 }
 
-/// The blocks on a team (a step built outside rayon) and as rayon tasks (built inside a
-/// rayon worker, as in the reproduction's parallel runs) give the same bits.
-#[test]
-fn team_and_rayon_blocks_give_the_same_bits() {
-    let (m, d) = (300, 50);
-    let mut rng = SeededRng::new(5, Stream::Data);
+/// `m` Gaussian points in R^d with random labels of three classes.
+fn three_classes(m: usize, d: usize, seed: u64) -> Dataset {
+    let mut rng = SeededRng::new(seed, Stream::Data);
     let x = Matrix::from_vec(m, d, (0..m * d).map(|_| rng.normal()).collect());
     let labels = (0..m).map(|_| rng.below(3) as u32).collect();
     let targets = Targets::Classes {
         labels,
         num_classes: 3,
     };
-    let data = Dataset::new("team test", x, targets).unwrap();
+    Dataset::new("step test", x, targets).unwrap()
+}
+
+/// The blocks on a team (a step built outside rayon) and as rayon tasks (built inside a
+/// rayon worker, as in the reproduction's parallel runs) give the same bits.
+#[test]
+fn team_and_rayon_blocks_give_the_same_bits() {
+    let (m, d) = (300, 50);
+    let data = three_classes(m, d, 5);
     let cfg = TrainSettings {
         width: 64,
         batch_size: 32,
@@ -200,18 +205,11 @@ fn blocked_fused_step_matches_the_plain_step() {
 /// A sampled regulariser added chunk by chunk during the update gives the step that adding
 /// `value_and_gradient_sampled`'s whole gradient through the buffer gives (the same
 /// partners; the same products up to rounding), over several blocks and chunks, with one
-/// term or two; where a term is not sampled both take the buffer.
+/// term or three; where a term is not sampled both take the buffer.
 #[test]
 fn sampled_regulariser_added_by_chunks_matches_the_buffered_one() {
     let (m, d, width) = (60, 7, 40);
-    let mut rng = SeededRng::new(8, Stream::Data);
-    let x = Matrix::from_vec(m, d, (0..m * d).map(|_| rng.normal()).collect());
-    let labels = (0..m).map(|_| rng.below(3) as u32).collect();
-    let targets = Targets::Classes {
-        labels,
-        num_classes: 3,
-    };
-    let data = Dataset::new("sampled step test", x, targets).unwrap();
+    let data = three_classes(m, d, 8);
     let term = |kind, lambda| RegTerm::new(kind, lambda).unwrap();
     let mhe = RegularizerKind::Mhe {
         power: 1,
