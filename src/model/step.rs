@@ -116,9 +116,10 @@ impl Workers {
     /// Workers for `blocks` blocks, chosen by where the step is built: a team only on
     /// cores of its own (spinning members that share a core wait on each other); rayon
     /// inside a rayon worker or with more blocks than cores. (Regularised steps use the
-    /// team too: their regulariser runs on rayon's pool between the phases, and 16
-    /// alternating `bench reg` pairs on 2 cores gave 5.25 ms per step with a team against
-    /// 5.40 ms with rayon tasks, no difference beyond the machine's noise.)
+    /// team too: a sampled regulariser's rows are added by the members in the backward
+    /// phase; an exact one runs on rayon's pool between the phases, where 16 alternating
+    /// `bench reg` pairs on 2 cores, with the sampled regulariser still computed that way,
+    /// gave 5.25 ms per step with a team against 5.40 ms with rayon tasks.)
     fn new(blocks: usize) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
         if blocks == 1 {
