@@ -11,7 +11,9 @@
 //! contiguous rows, four at a time: a product reads each row once for all groups and
 //! splits the rows between threads; a solve runs each group on a thread of its own. Every
 //! entry's arithmetic is fixed by n and r alone (sums in index order, one fused
-//! multiply-add per term), so results do not depend on the thread count.
+//! multiply-add per term), so results do not depend on the thread count. (On a processor
+//! without FMA the fused multiply-adds are computed in software: the same results, several
+//! times slower.)
 
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
@@ -83,6 +85,9 @@ fn dot1(a: &[f64], x: &[Lanes]) -> Lanes {
 pub(super) fn symmetric_product(m: &[f64], n: usize, x: MatRef<'_, f64>) -> Mat<f64> {
     assert_eq!(m.len(), n * n, "symmetric_product: matrix storage");
     assert_eq!(x.nrows(), n, "symmetric_product: rows of X");
+    if n == 0 || x.ncols() == 0 {
+        return Mat::zeros(n, x.ncols());
+    }
     let groups = to_groups(x);
     // Row i of group g of M X at i * groups + g.
     let mut out = vec![[0.0; LANES]; n * groups.len()];
@@ -159,6 +164,9 @@ impl pulp::WithSimd for CholeskySolve<'_> {
 pub(super) fn cholesky_solve(u: &[f64], n: usize, x: MatRef<'_, f64>) -> Mat<f64> {
     assert_eq!(u.len(), n * n, "cholesky_solve: factor storage");
     assert_eq!(x.nrows(), n, "cholesky_solve: rows of X");
+    if n == 0 || x.ncols() == 0 {
+        return Mat::zeros(n, x.ncols());
+    }
     let mut groups = to_groups(x);
     groups
         .par_iter_mut()
@@ -340,6 +348,15 @@ mod tests {
     /// four rows and of eight vectors.
     #[test]
     fn products_and_solves_match_faer() {
+        for n in [0, 5] {
+            let empty = Mat::<f64>::zeros(n, 0);
+            let storage = vec![1.0; n * n];
+            assert_eq!(
+                symmetric_product(&storage, n, empty.as_ref()).shape(),
+                (n, 0)
+            );
+            assert_eq!(cholesky_solve(&storage, n, empty.as_ref()).shape(), (n, 0));
+        }
         for (n, r) in [(1, 1), (3, 2), (37, 5), (64, 16), (101, 11), (130, 17)] {
             let a = random(n, n, n as u64);
             // M = A A^T + n I, symmetric positive definite; its Cholesky factor L.
