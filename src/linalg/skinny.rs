@@ -2,9 +2,10 @@
 //! (n x r, r = the block Krylov width): the inner loops of the extremal eigensolver
 //! ([`super::extremal`]), where faer's general kernels, built for fat operands, left much
 //! of the machine unused (in `bench theory` at m = 2000 on 2 cores, the survey's 96
-//! products took 0.035-0.053 s and the 176 shift-and-invert solves 0.107-0.116 s with
-//! faer's kernels, 0.024-0.045 s and 0.053-0.087 s with these, with a smaller restart basis
-//! and the projection's eigenproblem on one thread).
+//! products took 0.041-0.053 s and the 176 shift-and-invert solves 0.107-0.116 s with
+//! faer's kernels; 0.030-0.041 s and 0.064-0.086 s with these, a smaller restart basis and
+//! the projection's eigenproblem on one thread, in the five pairs of the README's Speed
+//! table).
 //!
 //! The vectors are regrouped row-major in groups of [`LANES`] (padded with zeros), so that
 //! a matrix entry meets a whole group in two AVX2 registers, and the matrix is read as
@@ -145,13 +146,15 @@ struct CholeskySolve<'a> {
     u: &'a [f64],
     n: usize,
     y: &'a mut [Lanes],
+    /// Whether the processor has AVX2 and FMA (see [`subtract4`]).
+    avx2_fma: bool,
 }
 
 impl pulp::WithSimd for CholeskySolve<'_> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) {
-        solve_transposed_in_place(self.u, self.n, self.y);
+        solve_transposed_in_place(self.u, self.n, self.y, self.avx2_fma);
         solve_in_place(self.u, self.n, self.y);
     }
 }
@@ -167,10 +170,11 @@ pub(super) fn cholesky_solve(u: &[f64], n: usize, x: MatRef<'_, f64>) -> Mat<f64
     if n == 0 || x.ncols() == 0 {
         return Mat::zeros(n, x.ncols());
     }
+    let avx2_fma = has_avx2_fma();
     let mut groups = to_groups(x);
     groups
         .par_iter_mut()
-        .for_each(|y| pulp::Arch::new().dispatch(CholeskySolve { u, n, y }));
+        .for_each(|y| pulp::Arch::new().dispatch(CholeskySolve { u, n, y, avx2_fma }));
     from_groups(&groups, n, x.ncols())
 }
 
@@ -183,7 +187,7 @@ fn upper_row(u: &[f64], n: usize, i: usize) -> &[f64] {
 /// y <- U^-T y (forward substitution with L = U^T), by rows of U: once y_j is final, row j
 /// of U subtracts U_ji y_j from every later y_i, four rows j at a time.
 #[inline(always)]
-fn solve_transposed_in_place(u: &[f64], n: usize, y: &mut [Lanes]) {
+fn solve_transposed_in_place(u: &[f64], n: usize, y: &mut [Lanes], avx2_fma: bool) {
     let mut j = 0;
     while j < n {
         let rows = (n - j).min(4);
@@ -207,7 +211,8 @@ fn solve_transposed_in_place(u: &[f64], n: usize, y: &mut [Lanes]) {
         if tail < n {
             let (head, later) = y.split_at_mut(tail);
             let u4 = [j, j + 1, j + 2, j + 3].map(|a| &upper_row(u, n, a)[tail - a..]);
-            subtract4(later, u4, &[head[j], head[j + 1], head[j + 2], head[j + 3]]);
+            let y4 = [head[j], head[j + 1], head[j + 2], head[j + 3]];
+            subtract4(later, u4, &y4, avx2_fma);
         }
         j = tail;
     }
@@ -216,18 +221,31 @@ fn solve_transposed_in_place(u: &[f64], n: usize, y: &mut [Lanes]) {
 /// y_k -= sum_r u_r\[k\] y4_r for every k (r = 0..4, in order, each a fused multiply-add
 /// per lane). Written out with AVX2/FMA where the processor has them: left to itself, the
 /// compiler vectorised this loop across k, with shuffles, at a third of the speed. The two
-/// forms give the same bits.
+/// forms give the same bits. `avx2_fma`: what [`has_avx2_fma`] says.
 #[inline(always)]
-fn subtract4(y: &mut [Lanes], u4: [&[f64]; 4], y4: &[Lanes; 4]) {
+fn subtract4(y: &mut [Lanes], u4: [&[f64]; 4], y4: &[Lanes; 4], avx2_fma: bool) {
     let len = y.len();
     let u4 = u4.map(|ur| &ur[..len]);
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        // SAFETY: the processor has AVX2 and FMA (checked just above).
+    if avx2_fma {
+        // SAFETY: the processor has AVX2 and FMA (the caller asked `has_avx2_fma`).
         unsafe { subtract4_avx2(y, u4, y4) };
         return;
     }
+    let _ = avx2_fma;
     subtract4_portable(y, u4, y4);
+}
+
+/// Whether this processor has AVX2 and FMA (asked once per solve, not per row block).
+fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// [`subtract4`] as plain loops.
@@ -255,15 +273,8 @@ unsafe fn subtract4_avx2(y: &mut [Lanes], u4: [&[f64]; 4], y4: &[Lanes; 4]) {
     // SAFETY (all loads and stores below): `Lanes` is [f64; 8], so each row holds two
     // unaligned 4-lane vectors at offsets 0 and 4; rows k < y.len() of `y` and entries
     // k < y.len() of every u4[r] are in bounds (asserted above).
-    let (lo, hi): (Vec<__m256d>, Vec<__m256d>) = y4
-        .iter()
-        .map(|r| unsafe {
-            (
-                _mm256_loadu_pd(r.as_ptr()),
-                _mm256_loadu_pd(r.as_ptr().add(4)),
-            )
-        })
-        .unzip();
+    let lo = y4.map(|r| unsafe { _mm256_loadu_pd(r.as_ptr()) });
+    let hi = y4.map(|r| unsafe { _mm256_loadu_pd(r.as_ptr().add(4)) });
     for (k, yk) in y.iter_mut().enumerate() {
         let p = yk.as_mut_ptr();
         unsafe {
@@ -406,7 +417,7 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn avx2_and_portable_subtractions_give_the_same_bits() {
-        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+        if !has_avx2_fma() {
             return;
         }
         let mut rng = SeededRng::new(9, Stream::Data);
