@@ -257,7 +257,7 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                     })
                     .unwrap_or_default();
                 println!(
-                    "s_m(D), m = {m}, n = {width}, d = {dim}, {} network, {} threads, median of {}: build D^T D {:.2} s, smallest eigenvalue {:.3} s by {} (s = {:.6e}){full}",
+                    "s_m(D), m = {m}, n = {width}, d = {dim}, {} network, {} threads, median of {}: build D^T D {:.3} s, smallest eigenvalue {:.3} s by {} (s = {:.6e}){full}",
                     if trained { "trained" } else { "random" }, r.threads, r.repeats, r.build_seconds, r.smallest_eigenvalue_seconds, r.method, r.s_min
                 );
                 let st = &r.solver;

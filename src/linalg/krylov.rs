@@ -145,7 +145,8 @@ impl BlockKrylov {
         self.dim = k;
         self.eigen = self.projected_eigen();
         let ritz = self.rayleigh_ritz();
-        self.pending = orthonormalise(self.basis.get(.., ..k), image);
+        // `column` = V^T (A V_new) is the first Gram-Schmidt pass's coefficients.
+        self.pending = orthonormalise_from(self.basis.get(.., ..k), image, Some(column));
         ritz
     }
 
@@ -269,14 +270,27 @@ fn small_symmetric_eigen(h: MatRef<'_, f64>) -> Option<(faer::Col<f64>, Mat<f64>
 /// Gram-Schmidt against the basis (by products), each followed by a Cholesky QR of the
 /// block, or modified Gram-Schmidt where the block is nearly rank-deficient; columns that
 /// lose all but 1e-10 of their norm are dropped.
-fn orthonormalise(basis: MatRef<'_, f64>, mut w: Mat<f64>) -> Mat<f64> {
+fn orthonormalise(basis: MatRef<'_, f64>, w: Mat<f64>) -> Mat<f64> {
+    orthonormalise_from(basis, w, None)
+}
+
+/// [`orthonormalise`] with the first pass's coefficients `basis^T w` already computed
+/// (`first`), as a Krylov step has them from its projection.
+fn orthonormalise_from(
+    basis: MatRef<'_, f64>,
+    mut w: Mat<f64>,
+    first: Option<Mat<f64>>,
+) -> Mat<f64> {
     let mut scale: Vec<f64> = (0..w.ncols()).map(|j| w.col(j).norm_l2()).collect();
+    let mut first = first;
     for _ in 0..2 {
         if w.ncols() == 0 {
             break;
         }
         if basis.ncols() > 0 {
-            let coefficients = product(basis.transpose(), w.as_ref());
+            let coefficients = first
+                .take()
+                .unwrap_or_else(|| product(basis.transpose(), w.as_ref()));
             w -= product(basis, coefficients.as_ref());
         }
         w = cholesky_qr(&w, &scale).unwrap_or_else(|| gram_schmidt(&w, &scale));

@@ -15,11 +15,13 @@ mod extremal;
 mod krylov;
 mod skinny;
 mod team;
+mod triangle;
 pub use extremal::{
     smallest_eigenvalue_psd, smallest_eigenvalue_psd_with_stats, symmetric_spectral_norm,
     SmallestEigenvalue, SolverStats,
 };
 pub(crate) use team::Team;
+pub use triangle::{gram_lower, symmetrize_from_lower};
 
 /// A real floating-point scalar (`f32` or `f64`) usable in every product of this crate.
 pub trait Real:
@@ -293,10 +295,6 @@ fn faer_ref<'a, T: Real>(m: MatrixView<'a, T>, transpose: bool) -> MatRef<'a, T>
     }
 }
 
-fn faer_mut<T: Real>(m: &mut Matrix<T>) -> MatMut<'_, T> {
-    MatMut::from_row_major_slice_mut(&mut m.data, m.rows, m.cols)
-}
-
 /// Whether an operand of [`gemm`] enters as itself or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -408,36 +406,6 @@ pub fn gram<T: Real>(a: MatrixView<'_, T>) -> Matrix<T> {
     let mut dst = gram_lower(a);
     symmetrize_from_lower(&mut dst);
     dst
-}
-
-/// The lower triangle (diagonal included) of `a a^T` by GEMM; the strict upper triangle is
-/// left at 0, for callers that combine lower triangles before mirroring once.
-pub fn gram_lower<T: Real>(a: MatrixView<'_, T>) -> Matrix<T> {
-    let r = a.rows;
-    let mut dst = Matrix::zeros(r, r);
-    faer::linalg::matmul::triangular::matmul(
-        faer_mut(&mut dst),
-        faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
-        Accum::Replace,
-        faer_ref(a, false),
-        faer::linalg::matmul::triangular::BlockStructure::Rectangular,
-        faer_ref(a, true),
-        faer::linalg::matmul::triangular::BlockStructure::Rectangular,
-        T::from_f64(1.0),
-        parallelism_for(r * r * a.cols / 2),
-    );
-    dst
-}
-
-/// Copies the lower triangle of a square matrix onto its upper triangle.
-pub fn symmetrize_from_lower<T: Copy>(m: &mut Matrix<T>) {
-    let n = m.rows;
-    for i in 0..n {
-        for j in 0..i {
-            let v = m.data[i * n + j];
-            m.data[j * n + i] = v;
-        }
-    }
 }
 
 /// All eigenvalues of a symmetric matrix, ascending (dense divide-and-conquer; the
