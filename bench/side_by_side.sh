@@ -6,7 +6,11 @@
 #
 # THREADS defaults to 2, MNIST_DIR to ../shared/data/mnist. It builds nothing: run
 # `cargo build --release` first (or set DIVERSENET_BIN). Every line it prints names the
-# command that gave it. Run it on an otherwise idle machine.
+# command that gave it. Run it on an otherwise idle machine. The PyTorch lines need a
+# `python3` that imports torch, e.g. from a virtual environment put first on PATH:
+#
+#     python3 -m venv --system-site-packages /tmp/torchenv && /tmp/torchenv/bin/pip install torch
+#     PATH=/tmp/torchenv/bin:$PATH bash bench/side_by_side.sh 2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}

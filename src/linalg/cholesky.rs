@@ -74,12 +74,7 @@ pub(super) fn cholesky_lower_in_place(mut a: faer::MatMut<'_, f64>, par: faer::P
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg::{faer_ref, gram, parallelism_for, Matrix};
-
-    fn random_matrix(r: usize, c: usize, seed: u64) -> Matrix<f64> {
-        let mut rng = crate::rng::SeededRng::new(seed, crate::rng::Stream::Init);
-        Matrix::from_vec(r, c, (0..r * c).map(|_| rng.normal()).collect())
-    }
+    use crate::linalg::{faer_ref, gram, parallelism_for, random_matrix};
 
     #[test]
     fn blocked_cholesky_touches_only_the_lower_triangle() {

@@ -334,12 +334,7 @@ pub fn symmetric_spectral_norm(m: &Matrix<f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg::gram;
-
-    fn random_matrix(r: usize, c: usize, seed: u64) -> Matrix<f64> {
-        let mut rng = crate::rng::SeededRng::new(seed, crate::rng::Stream::Init);
-        Matrix::from_vec(r, c, (0..r * c).map(|_| rng.normal()).collect())
-    }
+    use crate::linalg::{gram, random_matrix};
 
     /// Q diag(eigenvalues) Q^T for a random orthogonal Q (QR of a Gaussian matrix).
     fn with_spectrum(eigenvalues: &[f64], seed: u64) -> Matrix<f64> {

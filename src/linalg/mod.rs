@@ -425,6 +425,14 @@ pub fn singular_values(m: &Matrix<f64>) -> Option<Vec<f64>> {
     Some(s)
 }
 
+/// A matrix of standard normal entries from a seeded stream, for the tests of this module
+/// and its submodules.
+#[cfg(test)]
+fn random_matrix(r: usize, c: usize, seed: u64) -> Matrix<f64> {
+    let mut rng = crate::rng::SeededRng::new(seed, crate::rng::Stream::Init);
+    Matrix::from_vec(r, c, (0..r * c).map(|_| rng.normal()).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,11 +458,6 @@ mod tests {
             }
         }
         out
-    }
-
-    fn random_matrix(r: usize, c: usize, seed: u64) -> Matrix<f64> {
-        let mut rng = crate::rng::SeededRng::new(seed, crate::rng::Stream::Init);
-        Matrix::from_vec(r, c, (0..r * c).map(|_| rng.normal()).collect())
     }
 
     #[test]

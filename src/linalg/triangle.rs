@@ -12,9 +12,10 @@ use super::{faer_ref, parallelism_for, Matrix, MatrixView, Real};
 ///
 /// On several threads the rows are cut into `2 * threads` panels of equal triangle area
 /// (panel p ends at row r sqrt(p / panels)), and each panel is one single-threaded
-/// rectangular GEMM left of its diagonal block and one triangular GEMM on it. faer's own
-/// parallel triangular product took 0.051-0.061 s for the 2000 x 2000 Gram of 784-vectors
-/// on 2 cores, these panels 0.049-0.053 s. The panels' products run the same faer kernels:
+/// rectangular GEMM left of its diagonal block and one triangular GEMM on it. In a scratch
+/// comparison (four runs, medians of 7) faer's own parallel triangular product took
+/// 0.055-0.067 s for the 2000 x 2000 Gram of 784-vectors on 2 cores, these panels
+/// 0.049-0.053 s. The panels' products run the same faer kernels:
 /// on every size tried (64 to 3001 rows, 10 to 5000 columns, 2 to 7 panels) the result had
 /// the bits of one triangular product (the tests check some), so the thread count did not
 /// change it; faer does not promise this for every size.
@@ -120,12 +121,7 @@ unsafe impl<T: Send + Sync> Sync for SharedRows<T> {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::linalg::as_one_part;
-
-    fn random_matrix(r: usize, c: usize, seed: u64) -> Matrix<f64> {
-        let mut rng = crate::rng::SeededRng::new(seed, crate::rng::Stream::Init);
-        Matrix::from_vec(r, c, (0..r * c).map(|_| rng.normal()).collect())
-    }
+    use crate::linalg::{as_one_part, random_matrix};
 
     #[test]
     fn panels_give_the_bits_of_one_triangular_product() {
