@@ -16,7 +16,7 @@ use super::{faer_ref, parallelism_for, Matrix, MatrixView, Real};
 /// comparison (four runs, medians of 7) faer's own parallel triangular product took
 /// 0.055-0.067 s for the 2000 x 2000 Gram of 784-vectors on 2 cores, these panels
 /// 0.049-0.053 s. The panels' products run the same faer kernels:
-/// on every size tried (64 to 3001 rows, 10 to 5000 columns, 2 to 7 panels) the result had
+/// on every size tried (64 to 3001 rows, 10 to 5000 columns, 2 to 9 panels) the result had
 /// the bits of one triangular product (the tests check some), so the thread count did not
 /// change it; faer does not promise this for every size.
 pub fn gram_lower<T: Real>(a: MatrixView<'_, T>) -> Matrix<T> {
@@ -83,9 +83,16 @@ fn gram_lower_in_panels<T: Real>(a: MatrixView<'_, T>, panels: usize) -> Matrix<
 /// Copies the lower triangle of a square matrix onto its upper triangle, in 32 x 32 tiles
 /// (each tile's source rows stay in cache while its destination rows are written in
 /// order), split by tile rows over the crate's threads from n = 512.
+///
+/// # Panics
+/// If the matrix is not square.
 pub fn symmetrize_from_lower<T: Copy + Send + Sync>(m: &mut Matrix<T>) {
     const TILE: usize = 32;
     let n = m.rows;
+    assert_eq!(
+        m.cols, n,
+        "symmetrize_from_lower: the matrix must be square"
+    );
     let data = SharedRows(m.data.as_mut_ptr());
     let tile_row = |t: usize| {
         let data = &data;
@@ -93,7 +100,7 @@ pub fn symmetrize_from_lower<T: Copy + Send + Sync>(m: &mut Matrix<T>) {
         for i0 in (j0..n).step_by(TILE) {
             for j in j0..j1 {
                 for i in i0.max(j + 1)..(i0 + TILE).min(n) {
-                    // SAFETY: i, j < n, so both offsets are inside the n x n data. This task
+                    // SAFETY: i, j < n, so both offsets are inside the n x n data (asserted square). This task
                     // writes only the strict upper triangle of its own rows j0..j1 (i > j),
                     // and every task reads only the strict lower triangle (entry (i, j),
                     // i > j), which no task writes: no entry is written twice or read while
@@ -152,6 +159,12 @@ mod tests {
                 assert!(same, "m = {m}, k = {k}, {panels} panels");
             }
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "must be square")]
+    fn the_mirror_refuses_a_matrix_that_is_not_square() {
+        symmetrize_from_lower(&mut Matrix::<f64>::zeros(3, 2));
     }
 
     #[test]
