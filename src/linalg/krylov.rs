@@ -279,10 +279,9 @@ fn orthonormalise(basis: MatRef<'_, f64>, w: Mat<f64>) -> Mat<f64> {
 fn orthonormalise_from(
     basis: MatRef<'_, f64>,
     mut w: Mat<f64>,
-    first: Option<Mat<f64>>,
+    mut first: Option<Mat<f64>>,
 ) -> Mat<f64> {
     let mut scale: Vec<f64> = (0..w.ncols()).map(|j| w.col(j).norm_l2()).collect();
-    let mut first = first;
     for _ in 0..2 {
         if w.ncols() == 0 {
             break;

@@ -143,11 +143,17 @@ pub fn as_one_part<R>(f: impl FnOnce() -> R) -> R {
 /// splitting costs more than it saves (measured with `diversenet bench train`), and inside
 /// [`as_one_part`].
 fn parallelism_for(macs: usize) -> Par {
-    if macs < PARALLEL_MIN_MACS || IN_PART.with(|c| c.get()) {
+    if macs < PARALLEL_MIN_MACS || !may_split() {
         Par::Seq
     } else {
         parallelism()
     }
+}
+
+/// Whether work may be split over threads: the crate has more than one, and the caller is
+/// not already one part of a split job ([`as_one_part`]).
+fn may_split() -> bool {
+    threads() > 1 && !IN_PART.with(|c| c.get())
 }
 const PARALLEL_MIN_MACS: usize = 1 << 24;
 

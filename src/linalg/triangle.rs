@@ -5,7 +5,7 @@ use faer::linalg::matmul::triangular::{matmul as triangular_matmul, BlockStructu
 use faer::{Accum, MatMut, Par};
 use rayon::prelude::*;
 
-use super::{faer_ref, parallelism_for, Matrix, MatrixView, Real};
+use super::{faer_ref, may_split, parallelism_for, Matrix, MatrixView, Real};
 
 /// The lower triangle (diagonal included) of `a a^T` by GEMM; the strict upper triangle is
 /// left at 0, for callers that combine lower triangles before mirroring once.
@@ -111,8 +111,8 @@ pub fn symmetrize_from_lower<T: Copy + Send + Sync>(m: &mut Matrix<T>) {
         }
     };
     let tiles = n.div_ceil(TILE);
-    // Parallel from n = 512 (a millisecond of copying), unless already inside a part.
-    if n >= 512 && parallelism_for(usize::MAX) != Par::Seq {
+    // Parallel from n = 512 (a millisecond of copying).
+    if n >= 512 && may_split() {
         (0..tiles).into_par_iter().for_each(tile_row);
     } else {
         (0..tiles).for_each(tile_row);
