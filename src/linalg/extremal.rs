@@ -21,18 +21,30 @@ const EIGENVALUE_TOLERANCE: f64 = 1e-9;
 /// Basis of the survey, the product-only pass that locates the bottom of the spectrum
 /// before the shift is chosen (6 blocks: longer surveys lowered the shift on the Grams of
 /// `bench theory` with m = 1500 to 5000, and cost more in the end; measured again with the
-/// kernels of `skinny` at m = 2000: 64 vectors left 320 to solve for, 128 left 224, 96
-/// left 176).
+/// kernels of `skinny` at m = 2000: with blocks of 16 in the shift-and-invert pass, 64
+/// vectors left 320 to solve for, 128 left 224, 96 left 176; with blocks of 4, 64 left
+/// 136, 80 left 88, 96 left 64, 112 left 76, 128 left 88, and 96 gave the shortest solve
+/// in three runs of each).
 const SURVEY_DIM: usize = 96;
+/// Vectors per block of the shift-and-invert pass. A solve streams the whole factor from
+/// memory twice whatever the block (up to the 8 vectors of one group of `skinny`'s
+/// kernels, on one thread; 16 run as two groups on two threads, which share the memory
+/// bandwidth), so a step costs about the same for 1 to 8 vectors, and the fewest steps win.
+/// In `bench theory` at m = 2000 (2 cores; the block's worth of the survey's best Ritz
+/// vectors as the start), blocks of 1, 2, 4, 8 and 16 took 25, 18, 16, 14 and 11 steps
+/// (25, 36, 64, 112 and 176 vectors), and the pass 0.049 s with 4 against 0.054 s with 8
+/// and 0.061 s with 16 (medians of five alternating runs); at m = 5000 blocks of 4 and 16
+/// were level (0.29-0.32 against 0.26-0.30 s, two runs each).
+const SHIFT_INVERT_BLOCK: usize = 4;
 /// Basis of the shift-and-invert pass; when it is full, the iteration restarts from the
 /// best half of its Ritz vectors (thick restart), which keeps each Rayleigh-Ritz step cheap.
-/// (`bench theory`, 2 cores: at m = 5000, 144 vectors in 0.23 s against 160 in 0.30-0.36 s
-/// with 128; at m = 2000, 176 vectors either way.)
-const SHIFT_INVERT_DIM: usize = 96;
-/// Vectors the shift-and-invert pass may apply the inverse to before it hands over to the
-/// dense eigensolver, at least; it may apply it to m/4 vectors of an m x m matrix, since
-/// the dense solver costs O(m^3) and each vector O(m^2).
-const SHIFT_INVERT_MIN_BUDGET: usize = 640;
+/// (`bench theory`, 2 cores, m = 2000, blocks of 4: 64 vectors with bases of 32 to 96, the
+/// pass 0.049 s with 32, 0.055 s with 48 and 0.053 s with 64, medians of five runs.)
+const SHIFT_INVERT_DIM: usize = 32;
+/// Steps (blocks solved for) the shift-and-invert pass may take before it hands over to the
+/// dense eigensolver, at least; it may take m/64 steps for an m x m matrix, since the dense
+/// solver costs O(m^3) and each step O(m^2), whatever its block.
+const SHIFT_INVERT_MIN_STEPS: usize = 40;
 /// Basis of the spectral-norm iteration (no restarts: it falls back to the dense solver).
 const NORM_DIM: usize = 256;
 /// The shift stays at least this fraction of the survey's estimate below it, so that a
@@ -113,7 +125,7 @@ pub fn smallest_eigenvalue_psd(m: Matrix<f64>) -> SmallestEigenvalue {
 ///    until the estimated error of lambda_min is below 1e-9 of it;
 /// 4. the dense eigensolver if that would take more than its budget.
 pub fn smallest_eigenvalue_psd_with_stats(m: Matrix<f64>) -> (SmallestEigenvalue, SolverStats) {
-    let budget = SHIFT_INVERT_MIN_BUDGET.max(m.rows() / 4);
+    let budget = SHIFT_INVERT_BLOCK * SHIFT_INVERT_MIN_STEPS.max(m.rows() / 64);
     smallest_eigenvalue_with_budget(m, budget)
 }
 
@@ -134,7 +146,7 @@ fn smallest_eigenvalue_with_budget(
         _ => {}
     }
     let clock = Instant::now();
-    let mut survey = BlockKrylov::new(n, SURVEY_DIM, Wanted::Smallest);
+    let mut survey = BlockKrylov::new(n, BLOCK, SURVEY_DIM, Wanted::Smallest);
     let mut estimate: Option<Ritz> = None;
     let mut smallest_residual = f64::INFINITY;
     {
@@ -154,7 +166,7 @@ fn smallest_eigenvalue_with_budget(
     }
     stats.survey_vectors = survey.applied;
     stats.survey_seconds = clock.elapsed().as_secs_f64();
-    let start = survey.ritz_vectors(BLOCK);
+    let start = survey.ritz_vectors(SHIFT_INVERT_BLOCK);
     let result = factorise_and_solve(m, &shifts(estimate), start, budget, &mut stats);
     (result, stats)
 }
@@ -266,7 +278,7 @@ fn shift_invert(
     let mut inverse = |x: MatRef<'_, f64>| cholesky_solve(factor, n, x);
     let mut krylov = match start {
         Some(start) => BlockKrylov::with_start(start, SHIFT_INVERT_DIM, Wanted::Largest),
-        None => BlockKrylov::new(n, SHIFT_INVERT_DIM, Wanted::Largest),
+        None => BlockKrylov::new(n, SHIFT_INVERT_BLOCK, SHIFT_INVERT_DIM, Wanted::Largest),
     };
     let mut last = None;
     loop {
@@ -308,7 +320,7 @@ pub fn symmetric_spectral_norm(m: &Matrix<f64>) -> f64 {
         return m.as_slice()[0].abs();
     }
     let a = faer_ref(m.view(), true);
-    let mut krylov = BlockKrylov::new(n, NORM_DIM, Wanted::LargestMagnitude);
+    let mut krylov = BlockKrylov::new(n, BLOCK, NORM_DIM, Wanted::LargestMagnitude);
     let mut last = None;
     while krylov.dim() < NORM_DIM.min(n) {
         match krylov.step(&mut |x| product(a, x)) {

@@ -7,9 +7,11 @@ use faer::{Accum, Mat, MatRef, Side};
 
 use super::parallelism_for;
 
-/// Vectors per block: a product or a triangular solve with 16 vectors costs little more
-/// memory traffic than with one, and blocks converge in far fewer steps when the wanted
-/// eigenvalue sits in a cluster (as the bottom of a wide network's feature Gram does).
+/// Vectors per block of the product-only iterations (the survey, the spectral norm): a
+/// product with 16 vectors costs little more memory traffic than with one, and blocks
+/// converge in far fewer steps when the wanted eigenvalue sits in a cluster (as the bottom
+/// of a wide network's feature Gram does). The shift-and-invert pass, whose solves cost
+/// about the same for 1 to 8 vectors, uses a smaller block (see `extremal`).
 pub(super) const BLOCK: usize = 16;
 
 /// `a * x` on the crate's threads (single-threaded when small).
@@ -80,8 +82,9 @@ struct ProjectedEigen {
 }
 
 impl BlockKrylov {
-    pub(super) fn new(n: usize, max_dim: usize, wanted: Wanted) -> Self {
-        let start = Mat::<f64>::from_fn(n, BLOCK.min(n), |i, j| {
+    /// From `block` fixed start vectors.
+    pub(super) fn new(n: usize, block: usize, max_dim: usize, wanted: Wanted) -> Self {
+        let start = Mat::<f64>::from_fn(n, block.min(n), |i, j| {
             ((i as f64 + 1.0) * (0.618_033_988_749_895 + j as f64 * 0.414_213_562_373_095)).fract()
                 - 0.5
         });

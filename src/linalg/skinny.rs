@@ -5,7 +5,7 @@
 //! products took 0.041-0.053 s and the 176 shift-and-invert solves 0.107-0.116 s with
 //! faer's kernels; 0.030-0.041 s and 0.064-0.086 s with these, a smaller restart basis and
 //! the projection's eigenproblem on one thread, in the five pairs of the README's Speed
-//! table).
+//! table; that pass has since moved to blocks of 4, see `extremal`).
 //!
 //! The vectors are regrouped row-major in groups of [`LANES`] (padded with zeros), so that
 //! a matrix entry meets a whole group in two AVX2 registers, and the matrix is read as
