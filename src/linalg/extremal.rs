@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use faer::{Mat, MatRef};
+use rayon::prelude::*;
 
 use super::cholesky::cholesky_lower_in_place;
 use super::krylov::{product, BlockKrylov, Ritz, Wanted, BLOCK};
@@ -137,7 +138,11 @@ fn smallest_eigenvalue_with_budget(
 ) -> (SmallestEigenvalue, SolverStats) {
     let mut stats = SolverStats::default();
     let n = m.rows();
-    if m.as_slice().iter().any(|v| !v.is_finite()) {
+    if m.as_slice()
+        .par_iter()
+        .with_min_len(1 << 16)
+        .any(|v| !v.is_finite())
+    {
         return (SmallestEigenvalue::NonFinite, stats);
     }
     match n {

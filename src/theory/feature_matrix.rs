@@ -162,21 +162,30 @@ fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 /// 2^-60 and 2^50 (no subnormal products, no overflow) and gamma_(d+2) < 1/2; other inputs
 /// take the f64 product throughout.
 fn signed_pre_activations(x: &Matrix<f64>, w: &Matrix<f64>) -> Matrix<f32> {
+    use rayon::prelude::*;
     let (m, n, d) = (x.rows(), w.rows(), x.cols());
     let u = 2f64.powi(-24);
     let du = (d as f64 + 2.0) * u;
     let in_range = |v: &f64| *v == 0.0 || (v.abs() >= 2f64.powi(-60) && v.abs() <= 2f64.powi(50));
-    if du >= 0.5 || !(x.as_slice().iter().all(in_range) && w.as_slice().iter().all(in_range)) {
+    let all_in_range =
+        |a: &Matrix<f64>| a.as_slice().par_iter().with_min_len(1 << 14).all(in_range);
+    if du >= 0.5 || !(all_in_range(x) && all_in_range(w)) {
         let mut pre = Matrix::zeros(m, n);
         gemm(&mut pre, false, x.view(), Op::N, w.view(), Op::T, 1.0);
         return pre.map(|&p| sign(p));
     }
     let x32 = x.par_map(|&v| v as f32);
-    let w32 = w.map(|&v| v as f32);
+    let w32 = w.par_map(|&v| v as f32);
     let mut pre = Matrix::<f32>::zeros(m, n);
     gemm(&mut pre, false, x32.view(), Op::N, w32.view(), Op::T, 1.0);
-    let x_norms: Vec<f64> = (0..m).map(|i| crate::linalg::norm(x.row(i))).collect();
-    let w_norms: Vec<f64> = (0..n).map(|k| crate::linalg::norm(w.row(k))).collect();
+    let row_norms = |a: &Matrix<f64>| -> Vec<f64> {
+        (0..a.rows())
+            .into_par_iter()
+            .with_min_len(64)
+            .map(|i| crate::linalg::norm(a.row(i)))
+            .collect()
+    };
+    let (x_norms, w_norms) = (row_norms(x), row_norms(w));
     let factor = 1.01 * (du / (1.0 - du) + u);
     let fix_row = |(i, row): (usize, &mut [f32])| {
         let tolerance = factor * x_norms[i];
@@ -188,7 +197,6 @@ fn signed_pre_activations(x: &Matrix<f64>, w: &Matrix<f64>) -> Matrix<f32> {
         }
     };
     {
-        use rayon::prelude::*;
         pre.as_mut_slice()
             .par_chunks_mut(n.max(1))
             .with_min_len(16)
