@@ -17,7 +17,7 @@ use super::{faer_ref, parallelism_for, symmetric_eigenvalues, symmetrize_from_lo
 /// Relative accuracy asked of an extremal eigenvalue: the iteration stops when the
 /// estimated distance from its Ritz value to the eigenvalue is below this fraction of it
 /// (the estimate ran about 40 times above the true error on the m = 2000 Gram of
-/// `bench theory`).
+/// `bench theory`, with blocks of 16).
 const EIGENVALUE_TOLERANCE: f64 = 1e-9;
 /// Basis of the survey, the product-only pass that locates the bottom of the spectrum
 /// before the shift is chosen (6 blocks: longer surveys lowered the shift on the Grams of
@@ -32,10 +32,12 @@ const SURVEY_DIM: usize = 96;
 /// kernels, on one thread; 16 run as two groups on two threads, which share the memory
 /// bandwidth), so a step costs about the same for 1 to 8 vectors, and the fewest steps win.
 /// In `bench theory` at m = 2000 (2 cores; the block's worth of the survey's best Ritz
-/// vectors as the start), blocks of 1, 2, 4, 8 and 16 took 25, 18, 16, 14 and 11 steps
-/// (25, 36, 64, 112 and 176 vectors), and the pass 0.049 s with 4 against 0.054 s with 8
-/// and 0.061 s with 16 (medians of five alternating runs); at m = 5000 blocks of 4 and 16
-/// were level (0.29-0.32 against 0.26-0.30 s, two runs each).
+/// vectors as the start; bases of 64, 96 for blocks of 16), blocks of 1, 2, 4, 8 and 16
+/// took 25, 18, 16, 14 and 11 steps (25, 36, 64, 112 and 176 vectors), one step's solve
+/// 2.2-3.3 ms for 1 to 8 vectors and 3.2-5.2 ms for 16, and the pass 0.049 s with 4
+/// against 0.054 s with 8 and 0.061 s with 16 (medians of five alternating runs); at
+/// m = 5000 and 10000 blocks of 4 and 16 were level within the machine's drift (README,
+/// Speed).
 const SHIFT_INVERT_BLOCK: usize = 4;
 /// Basis of the shift-and-invert pass; when it is full, the iteration restarts from the
 /// best half of its Ritz vectors (thick restart), which keeps each Rayleigh-Ritz step cheap.
