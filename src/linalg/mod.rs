@@ -1,8 +1,9 @@
 //! Dense linear algebra: the crate's row-major [`Matrix`], the [`Real`] scalar trait,
-//! matrix products and the dense eigensolvers here; extremal eigenvalues of large symmetric
-//! matrices in `extremal`, built on the block Krylov engine of `krylov` and the in-place
-//! Cholesky of `cholesky`. Every call into faer lives in this module and its submodules, so
-//! that a faer upgrade touches one folder.
+//! matrix products and the dense eigensolvers here; the smallest eigenvalue of a large
+//! positive semi-definite matrix in `extremal` and the spectral norm in `spectral_norm`,
+//! built on the block Krylov engine of `krylov` and the in-place Cholesky of `cholesky`.
+//! Every call into faer lives in this module and its submodules, so that a faer upgrade
+//! touches one folder.
 
 use std::fmt::{Debug, Display};
 use std::num::NonZeroUsize;
@@ -14,12 +15,13 @@ mod cholesky;
 mod extremal;
 mod krylov;
 mod skinny;
+mod spectral_norm;
 mod team;
 mod triangle;
 pub use extremal::{
-    smallest_eigenvalue_psd, smallest_eigenvalue_psd_with_stats, symmetric_spectral_norm,
-    SmallestEigenvalue, SolverStats,
+    smallest_eigenvalue_psd, smallest_eigenvalue_psd_with_stats, SmallestEigenvalue, SolverStats,
 };
+pub use spectral_norm::symmetric_spectral_norm;
 pub(crate) use team::Team;
 pub use triangle::{gram_lower, symmetrize_from_lower};
 

@@ -5,6 +5,7 @@
 //! D is never built: D^T D = (X X^T) o (A^T diag(v^2) A) (block-wise for c outputs), and
 //! s_m(D)^2 = lambda_min(D^T D), the m-th (m c-th) largest eigenvalue.
 
+use crate::geometry::all_row_norms;
 use crate::linalg::{
     gemm, gram, gram_lower, smallest_eigenvalue_psd, symmetrize_from_lower, Matrix, Op,
     SmallestEigenvalue,
@@ -178,14 +179,7 @@ fn signed_pre_activations(x: &Matrix<f64>, w: &Matrix<f64>) -> Matrix<f32> {
     let w32 = w.par_map(|&v| v as f32);
     let mut pre = Matrix::<f32>::zeros(m, n);
     gemm(&mut pre, false, x32.view(), Op::N, w32.view(), Op::T, 1.0);
-    let row_norms = |a: &Matrix<f64>| -> Vec<f64> {
-        (0..a.rows())
-            .into_par_iter()
-            .with_min_len(64)
-            .map(|i| crate::linalg::norm(a.row(i)))
-            .collect()
-    };
-    let (x_norms, w_norms) = (row_norms(x), row_norms(w));
+    let (x_norms, w_norms) = (all_row_norms(x), all_row_norms(w));
     let factor = 1.01 * (du / (1.0 - du) + u);
     let fix_row = |(i, row): (usize, &mut [f32])| {
         let tolerance = factor * x_norms[i];
