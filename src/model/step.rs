@@ -38,15 +38,26 @@ use super::network::{relu, relu_mask, set_shape, OutputLayer};
 use super::optim::UpdateRule;
 use super::train::{add_regularizer_gradient, regularizer_weights, TrainState};
 
-/// Multiply-adds of one step's first-layer product (b d n) from which the units are split
-/// over threads (about 4.2M: n >= 42 at b = 128, d = 784). Measured with `bench train
-/// --blocks` on 2 cores: 2 blocks against 1 gave 1.10x at n = 50, 1.40x at n = 100 and
-/// 1.80x at n = 200; below it a block per thread costs more in start-up than it saves.
-const PARALLEL_MIN_MACS: usize = 1 << 22;
-/// Fewest hidden units in a block.
-const MIN_BLOCK_UNITS: usize = 16;
+/// Fewest multiply-adds of the first-layer product in one block (b d n_t for n_t units;
+/// about 10 units at b = 128, d = 784): a step gets as many blocks as the threads and this
+/// allow, so the parallelism follows the matrix sizes and a small step stays on one
+/// thread however many there are. Measured with `bench train --blocks` on 2 cores (the
+/// blocks on a team, three alternating runs, 2026-11-28): 2 blocks against 1 gave 1.05-1.18x
+/// at n = 16 (0.8M multiply-adds per block), 1.17-1.31x at n = 24 (1.2M), 1.35-1.42x at
+/// n = 32 and 1.28-1.61x at n = 40. (Before the team, rayon tasks needed 2^21 per block:
+/// 1.10x at n = 50.)
+const MIN_BLOCK_MACS: usize = 1 << 20;
 /// Elements of W per fused gradient-and-update chunk (about 256 KiB in f32: in L2).
 const CHUNK_ELEMENTS: usize = 1 << 16;
+
+/// Blocks for `units` hidden units whose first-layer product costs `macs_per_unit`
+/// multiply-adds each (b d), on `threads` threads: one per thread while every block keeps at
+/// least [`MIN_BLOCK_MACS`], never more than the units, at least one. It never falls as the
+/// threads grow.
+fn unit_blocks(macs_per_unit: usize, units: usize, threads: usize) -> usize {
+    let by_size = macs_per_unit.saturating_mul(units) / MIN_BLOCK_MACS;
+    by_size.min(threads).min(units).max(1)
+}
 
 /// Targets converted to the training precision.
 pub(crate) enum OwnedTargets<T> {
@@ -151,6 +162,8 @@ pub struct MinibatchStep<T> {
     x: Matrix<T>,
     y: OwnedTargets<T>,
     blocks: Vec<UnitBlock<T>>,
+    /// The blocks' unit counts, in order (for cutting W and the optimiser's buffers).
+    block_units: Vec<usize>,
     /// The minibatch gathered out of `x` (b x d).
     batch_x: Matrix<T>,
     batch_scalar: Vec<T>,
@@ -178,12 +191,7 @@ impl<T: Real> MinibatchStep<T> {
     /// and the crate's thread count.
     pub fn new(cfg: &TrainConfig, data: &Dataset) -> Self {
         let (n, d, b) = (cfg.width(), cfg.dim(), cfg.batch_size());
-        let blocks = if b * d * n >= PARALLEL_MIN_MACS {
-            crate::linalg::threads().min(n / MIN_BLOCK_UNITS)
-        } else {
-            1
-        };
-        Self::with_blocks(cfg, data, blocks)
+        Self::with_blocks(cfg, data, unit_blocks(b * d, n, crate::linalg::threads()))
     }
 
     /// As [`Self::new`] with the hidden units split into `blocks` blocks (at least one).
@@ -209,6 +217,7 @@ impl<T: Real> MinibatchStep<T> {
         Self {
             cfg: cfg.clone(),
             workers: Workers::new(blocks.len()),
+            block_units: blocks.iter().map(|b| b.units.len()).collect(),
             x: data.x.par_map(|&v| T::from_f64(v)),
             y: OwnedTargets::new(&data.targets),
             blocks,
@@ -423,12 +432,11 @@ impl<T: Real> MinibatchStep<T> {
         let trained_v = state.net.output_layer == OutputLayer::Trained;
         let (x, out_t, chunk_rows) = (&self.batch_x, &self.out_t, self.chunk_rows);
         let reg_grad = &self.reg_grad;
-        let ranges: Vec<Range<usize>> = self.blocks.iter().map(|b| b.units.clone()).collect();
+        let units = &self.block_units;
         let (first, second) = state.optimizer.buffers_mut(0);
-        let parts = split_by_units(state.net.w.as_mut_slice(), &ranges, d)
-            .into_iter()
-            .zip(split_by_units(first, &ranges, d))
-            .zip(split_by_units(second, &ranges, d));
+        let parts = split_by_units(state.net.w.as_mut_slice(), units, d)
+            .zip(split_by_units(first, units, d))
+            .zip(split_by_units(second, units, d));
         let mut work: Vec<_> = self.blocks.iter_mut().zip(parts).collect();
         let backward = |(blk, ((w, m1), m2)): &mut BlockWork<'_, T>| {
             if trained_v {
@@ -513,20 +521,19 @@ fn part<T>(data: &mut [T], lo: usize, hi: usize) -> &mut [T] {
     }
 }
 
-/// Cuts a row-major n x d tensor (or an empty buffer) into the rows of each unit range.
+/// Cuts a row-major n x d tensor (or an empty buffer) into the rows of consecutive blocks of
+/// `units[t]` units.
 fn split_by_units<'a, T>(
     mut data: &'a mut [T],
-    ranges: &[Range<usize>],
+    units: &'a [usize],
     d: usize,
-) -> Vec<&'a mut [T]> {
-    let mut parts = Vec::with_capacity(ranges.len());
-    for r in ranges {
-        let len = if data.is_empty() { 0 } else { r.len() * d };
+) -> impl Iterator<Item = &'a mut [T]> {
+    units.iter().map(move |&nt| {
+        let len = if data.is_empty() { 0 } else { nt * d };
         let (head, tail) = std::mem::take(&mut data).split_at_mut(len);
-        parts.push(head);
         data = tail;
-    }
-    parts
+        head
+    })
 }
 
 /// `dst = src^T` (dst already shaped).

@@ -288,3 +288,35 @@ fn sampled_regulariser_added_by_chunks_matches_the_buffered_one() {
         }
     }
 }
+
+/// The block count follows the step's size: the MNIST step (b d = 128 x 784 multiply-adds per
+/// unit) splits from n = 21 on, a low-dimensional one stays whole, 16 threads give n = 100
+/// nine blocks of at least 2^20 multiply-adds, and more threads never give fewer blocks.
+#[test]
+fn blocks_follow_the_step_size_and_never_fall_with_threads() {
+    let mnist = 128 * 784;
+    assert_eq!(unit_blocks(mnist, 20, 2), 1);
+    assert_eq!(unit_blocks(mnist, 21, 2), 2);
+    assert_eq!(unit_blocks(mnist, 100, 1), 1);
+    assert_eq!(unit_blocks(mnist, 100, 16), 9);
+    assert_eq!(unit_blocks(mnist, 1000, 16), 16);
+    assert_eq!(unit_blocks(128 * 10, 1000, 16), 1);
+    assert_eq!(unit_blocks(usize::MAX, 3, 16), 3);
+    assert_eq!(unit_blocks(mnist, 0, 16), 1);
+    for units in [1, 5, 21, 42, 100, 333, 1000, 5000] {
+        for threads in 1..64 {
+            let (fewer, more) = (
+                unit_blocks(mnist, units, threads),
+                unit_blocks(mnist, units, threads + 1),
+            );
+            assert!(fewer <= more && more <= (threads + 1).min(units.max(1)));
+            if more > 1 {
+                // The smallest block (units / blocks, rounded down) keeps about 2^20.
+                assert!(
+                    mnist * (units / more) * 11 >= MIN_BLOCK_MACS * 10,
+                    "{units} {more}"
+                );
+            }
+        }
+    }
+}
