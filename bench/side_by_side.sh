@@ -11,12 +11,20 @@
 #
 #     python3 -m venv --system-site-packages /tmp/torchenv && /tmp/torchenv/bin/pip install torch
 #     PATH=/tmp/torchenv/bin:$PATH bash bench/side_by_side.sh 2
+#
+# On a lent 16-core machine (goal 2 of issue 11), which receives the repository but not
+# ../shared: copy ../shared/anchors and ../shared/data/mnist into a git-ignored folder of the
+# repository (say devcarry/, listed in .git/info/exclude), carry it with the release binary
+# (`cargo build --release`: 12 MB) and run, in one call,
+#
+#     DIVERSENET_ANCHORS=devcarry/anchors bash bench/side_by_side.sh 16 devcarry/mnist > $OUT/side16.txt
+#     bash bench/thread_sweep.sh "1 2 4 8 16" 2 devcarry/mnist > $OUT/threads.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}
 mnist=${2:-../shared/data/mnist}
 bin=${DIVERSENET_BIN:-target/release/diversenet}
-anchors=../shared/anchors
+anchors=${DIVERSENET_ANCHORS:-../shared/anchors}
 export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 run() {
     echo "\$ $*"

@@ -44,8 +44,8 @@ use super::train::{add_regularizer_gradient, regularizer_weights, TrainState};
 /// thread however many there are. Measured with `bench train --blocks` on 2 cores (the
 /// blocks on a team, three alternating runs, 2026-11-28): 2 blocks against 1 gave 1.05-1.18x
 /// at n = 16 (0.8M multiply-adds per block), 1.17-1.31x at n = 24 (1.2M), 1.35-1.42x at
-/// n = 32 and 1.28-1.61x at n = 40. (Before the team, rayon tasks needed 2^21 per block:
-/// 1.10x at n = 50.)
+/// n = 32 and 1.28-1.61x at n = 40. (Before the team, as rayon tasks, 2 blocks of 2.5M
+/// gave 1.10x at n = 50.)
 const MIN_BLOCK_MACS: usize = 1 << 20;
 /// Elements of W per fused gradient-and-update chunk (about 256 KiB in f32: in L2).
 const CHUNK_ELEMENTS: usize = 1 << 16;
