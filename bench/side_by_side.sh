@@ -41,17 +41,7 @@ else
     echo "# PyTorch is not installed here: no PyTorch column"
 fi
 # 2. End to end: 5 epochs of MNIST at width 100, loading included (three of each, alternating).
-out=$(mktemp -d)
-for i in 1 2 3; do
-    echo "\$ $bin --threads $threads train --data mnist --data-dir $mnist --width 100 --epochs 5 --out DIR"
-    /usr/bin/time -f "wall %e s" "$bin" --threads "$threads" train --data mnist --data-dir "$mnist" \
-        --width 100 --epochs 5 --out "$out/run$i" --quiet 2>&1 | tail -n 1
-    run python3 "$anchors/numpy_mnist_e2e.py" "$mnist"
-    if python3 -c 'import torch' 2>/dev/null; then
-        run python3 "$anchors/torch_train_step.py" mnist "$mnist"
-    fi
-done
-rm -rf "$out"
+run bash bench/e2e_rounds.sh 3 "$threads" "$mnist"
 # 3. Regularisers beside a training epoch (n = 1000, d = 784).
 run "$bin" --threads "$threads" bench reg --seeds 0
 # 4. s_m(D) (n = 1000, d = 784).
