@@ -42,7 +42,7 @@ use super::train::{add_regularizer_gradient, regularizer_weights, TrainState};
 /// about 10 units at b = 128, d = 784): a step gets as many blocks as the threads and this
 /// allow, so the parallelism follows the matrix sizes and a small step stays on one
 /// thread however many there are. Measured with `bench train --blocks` on 2 cores (the
-/// blocks on a team, three alternating runs, 2026-11-28): 2 blocks against 1 gave 1.05-1.18x
+/// blocks on a team, three alternating runs, 2026-11-28): 2 blocks against 1 gave 0.98-1.18x
 /// at n = 16 (0.8M multiply-adds per block), 1.17-1.31x at n = 24 (1.2M), 1.35-1.42x at
 /// n = 32 and 1.28-1.61x at n = 40. (Before the team, as rayon tasks, 2 blocks of 2.5M
 /// gave 1.10x at n = 50.)
