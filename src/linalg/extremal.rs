@@ -7,7 +7,6 @@
 use std::time::Instant;
 
 use faer::{Mat, MatRef};
-use rayon::prelude::*;
 
 use super::cholesky::cholesky_lower_in_place;
 use super::krylov::{BlockKrylov, Ritz, Wanted, BLOCK, EIGENVALUE_TOLERANCE};
@@ -133,11 +132,7 @@ fn smallest_eigenvalue_with_budget(
 ) -> (SmallestEigenvalue, SolverStats) {
     let mut stats = SolverStats::default();
     let n = m.rows();
-    if m.as_slice()
-        .par_iter()
-        .with_min_len(1 << 16)
-        .any(|v| !v.is_finite())
-    {
+    if !m.par_all(|v| v.is_finite()) {
         return (SmallestEigenvalue::NonFinite, stats);
     }
     match n {

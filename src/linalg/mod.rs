@@ -259,6 +259,19 @@ impl<T> Matrix<T> {
             data: self.data.par_iter().with_min_len(1 << 14).map(f).collect(),
         }
     }
+
+    /// Whether `f` holds for every entry, on the crate's threads: blocks of 2^16 entries in
+    /// parallel, each scanned plainly (as `data::check_finite` does; a per-element parallel
+    /// search is slower).
+    pub fn par_all(&self, f: impl Fn(&T) -> bool + Sync + Send) -> bool
+    where
+        T: Sync,
+    {
+        use rayon::prelude::*;
+        self.data
+            .par_chunks(1 << 16)
+            .all(|block| block.iter().all(&f))
+    }
 }
 
 impl<'a, T> MatrixView<'a, T> {

@@ -162,8 +162,6 @@ pub struct MinibatchStep<T> {
     x: Matrix<T>,
     y: OwnedTargets<T>,
     blocks: Vec<UnitBlock<T>>,
-    /// The blocks' unit counts, in order (for cutting W and the optimiser's buffers).
-    block_units: Vec<usize>,
     /// The minibatch gathered out of `x` (b x d).
     batch_x: Matrix<T>,
     batch_scalar: Vec<T>,
@@ -217,7 +215,6 @@ impl<T: Real> MinibatchStep<T> {
         Self {
             cfg: cfg.clone(),
             workers: Workers::new(blocks.len()),
-            block_units: blocks.iter().map(|b| b.units.len()).collect(),
             x: data.x.par_map(|&v| T::from_f64(v)),
             y: OwnedTargets::new(&data.targets),
             blocks,
@@ -432,13 +429,20 @@ impl<T: Real> MinibatchStep<T> {
         let trained_v = state.net.output_layer == OutputLayer::Trained;
         let (x, out_t, chunk_rows) = (&self.batch_x, &self.out_t, self.chunk_rows);
         let reg_grad = &self.reg_grad;
-        let units = &self.block_units;
         let (first, second) = state.optimizer.buffers_mut(0);
-        let parts = split_by_units(state.net.w.as_mut_slice(), units, d)
-            .zip(split_by_units(first, units, d))
-            .zip(split_by_units(second, units, d));
-        let mut work: Vec<_> = self.blocks.iter_mut().zip(parts).collect();
-        let backward = |(blk, ((w, m1), m2)): &mut BlockWork<'_, T>| {
+        let mut rest = (state.net.w.as_mut_slice(), first, second);
+        let mut work: Vec<BlockWork<'_, T>> = self
+            .blocks
+            .iter_mut()
+            .map(|blk| {
+                let rows = blk.units.len() * d;
+                let w = take_rows(&mut rest.0, rows);
+                let m1 = take_rows(&mut rest.1, rows);
+                let m2 = take_rows(&mut rest.2, rows);
+                (blk, w, m1, m2)
+            })
+            .collect();
+        let backward = |(blk, w, m1, m2): &mut BlockWork<'_, T>| {
             if trained_v {
                 gemm(
                     &mut blk.grad_v,
@@ -507,10 +511,7 @@ impl<T: Real> MinibatchStep<T> {
 }
 
 /// A block with its rows of W and of the optimiser's two buffers.
-type BlockWork<'a, T> = (
-    &'a mut UnitBlock<T>,
-    ((&'a mut [T], &'a mut [T]), &'a mut [T]),
-);
+type BlockWork<'a, T> = (&'a mut UnitBlock<T>, &'a mut [T], &'a mut [T], &'a mut [T]);
 
 /// `data[lo..hi]`, or the empty slice where an optimiser keeps no such buffer.
 fn part<T>(data: &mut [T], lo: usize, hi: usize) -> &mut [T] {
@@ -521,19 +522,13 @@ fn part<T>(data: &mut [T], lo: usize, hi: usize) -> &mut [T] {
     }
 }
 
-/// Cuts a row-major n x d tensor (or an empty buffer) into the rows of consecutive blocks of
-/// `units[t]` units.
-fn split_by_units<'a, T>(
-    mut data: &'a mut [T],
-    units: &'a [usize],
-    d: usize,
-) -> impl Iterator<Item = &'a mut [T]> {
-    units.iter().map(move |&nt| {
-        let len = if data.is_empty() { 0 } else { nt * d };
-        let (head, tail) = std::mem::take(&mut data).split_at_mut(len);
-        data = tail;
-        head
-    })
+/// The first `len` values of `rest` (the next block's rows of a row-major n x d tensor), or
+/// the empty slice where an optimiser keeps no such buffer; `rest` keeps the others.
+fn take_rows<'a, T>(rest: &mut &'a mut [T], len: usize) -> &'a mut [T] {
+    let len = if rest.is_empty() { 0 } else { len };
+    let (head, tail) = std::mem::take(rest).split_at_mut(len);
+    *rest = tail;
+    head
 }
 
 /// `dst = src^T` (dst already shaped).

@@ -168,9 +168,7 @@ fn signed_pre_activations(x: &Matrix<f64>, w: &Matrix<f64>) -> Matrix<f32> {
     let u = 2f64.powi(-24);
     let du = (d as f64 + 2.0) * u;
     let in_range = |v: &f64| *v == 0.0 || (v.abs() >= 2f64.powi(-60) && v.abs() <= 2f64.powi(50));
-    let all_in_range =
-        |a: &Matrix<f64>| a.as_slice().par_iter().with_min_len(1 << 14).all(in_range);
-    if du >= 0.5 || !(all_in_range(x) && all_in_range(w)) {
+    if du >= 0.5 || !(x.par_all(in_range) && w.par_all(in_range)) {
         let mut pre = Matrix::zeros(m, n);
         gemm(&mut pre, false, x.view(), Op::N, w.view(), Op::T, 1.0);
         return pre.map(|&p| sign(p));
