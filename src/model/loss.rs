@@ -9,6 +9,10 @@ use crate::linalg::{gemm, Matrix, MatrixView, Op, Real};
 
 use super::network::{relu_mask, set_shape, Network, OutputLayer};
 
+/// Below this value of f_label - max_j f_j, the cross-entropy is taken in the log domain:
+/// exp(-70) / 10^5 classes is still a normal f32, so above it p_label is accurate.
+const LOG_NORMAL_FLOOR: f64 = -70.0;
+
 /// The training loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -199,13 +203,20 @@ pub(super) fn output_gradient<T: Real>(
                     totals.errors += 1;
                 }
                 let max = f.iter().copied().fold(f[0], |a, b| a.max(b));
+                let shifted_label = (f[label] - max).to_f64();
                 let mut z = T::from_f64(0.0);
                 for fj in f.iter_mut() {
                     *fj = (*fj - max).exp();
                     z += *fj;
                 }
-                // loss = log z - (f_label - max) = -log p_label
-                totals.loss_sum -= (f[label] / z).to_f64().max(f64::MIN_POSITIVE).ln();
+                // loss = -log p_label = log z - (f_label - max). While exp(f_label - max) is
+                // a normal number (also in f32), -log(p_label) from p itself; further down,
+                // where p_label would round to a subnormal or to 0, the log-domain form.
+                totals.loss_sum += if shifted_label > LOG_NORMAL_FLOOR {
+                    -(f[label] / z).to_f64().ln()
+                } else {
+                    z.to_f64().ln() - shifted_label
+                };
                 for (j, pj) in f.iter_mut().enumerate() {
                     *pj = *pj / z - T::from_f64(if j == label { 1.0 } else { 0.0 });
                 }
@@ -337,6 +348,31 @@ mod tests {
                     .sum();
                 assert!((g.w.row(k)[a] + dr / m as f64).abs() < 1e-12);
             }
+        }
+    }
+
+    /// -log softmax(f)_label against log-sum-exp written out by hand, for margins where
+    /// p_label is ordinary, subnormal or below f64's range (the loss was floored at
+    /// -ln(f64::MIN_POSITIVE) = 708.4 before), in f64 and f32.
+    #[test]
+    fn cross_entropy_of_large_margins_is_exact() {
+        for margin in [1.0, 69.0, 71.0, 500.0, 745.0, 1000.0, 1e4] {
+            // Outputs (0, -margin, -margin - 1), label 1: log(1 + e^-margin + e^-(margin+1)) + margin.
+            let want = margin + (1.0 + (-margin).exp() + (-margin - 1.0).exp()).ln();
+            let f = [0.0, -margin, -margin - 1.0];
+            let mut out = Matrix::from_vec(1, 3, f.to_vec());
+            let got = output_gradient(&mut out, BatchTargets::Classes(&[1]), Loss::CrossEntropy);
+            assert!(
+                (got.loss_sum - want).abs() <= 1e-12 * want,
+                "{margin}: {got:?} vs {want}"
+            );
+            let mut out32 = Matrix::from_vec(1, 3, f.map(|v| v as f32).to_vec());
+            let got = output_gradient(&mut out32, BatchTargets::Classes(&[1]), Loss::CrossEntropy);
+            assert!(
+                (got.loss_sum - want).abs() <= 1e-6 * want,
+                "f32 {margin}: {got:?} vs {want}"
+            );
+            assert!(out.as_slice().iter().all(|g| g.is_finite()));
         }
     }
 
