@@ -13,11 +13,27 @@ use pyo3::types::PyAnyMethods;
 /// divergence) ValueError.
 pub fn to_py_err(e: diversenet::Error) -> PyErr {
     match e {
+        diversenet::Error::Memory(msg) => {
+            PyValueError::new_err(diversenet::Error::Memory(python_memory_advice(&msg)).to_string())
+        }
         diversenet::Error::Io { .. }
         | diversenet::Error::Format { .. }
         | diversenet::Error::Fetch(_) => PyOSError::new_err(e.to_string()),
         _ => PyValueError::new_err(e.to_string()),
     }
+}
+
+/// A memory refusal's advice in Python's terms: the budget is the default share of the
+/// machine's memory (the package has no setting for it), and the sizes to lower are
+/// arguments (`points`, `width`), not the CLI's flags.
+fn python_memory_advice(msg: &str) -> String {
+    msg.replace(
+        "change it with --max-memory",
+        "the Python package always uses this budget",
+    )
+    .replace("raise --max-memory", "use a smaller input")
+    .replace("--points", "`points`")
+    .replace("--width", "`width`")
 }
 
 /// Shorthand: a library result as a Python result.

@@ -11,7 +11,11 @@ use std::path::Path;
 
 use diversenet::data::csv::targets_from_values;
 use diversenet::data::{check_finite, InputScaling, InputTransform, Task};
+use diversenet::limits::{
+    check_rows, feature_gram_estimate, kernel_estimate, unit_angles_estimate,
+};
 use diversenet::linalg::Matrix;
+use diversenet::model::compat::check_input_magnitude;
 use diversenet::model::foreign::network_from_weights;
 use diversenet::model::Network;
 use diversenet::regularizer::{value_and_gradient, RegularizerKind};
@@ -74,8 +78,15 @@ fn smallest_singular_value(
 ) -> PyResult<f64> {
     let net = network(W, V)?;
     let x = matrix(X, "X", false)?;
+    // s_m(D) is 0 without a Gram matrix when d n < m c (D has fewer rows than columns).
+    if x.cols() * net.width() >= x.rows() * net.outputs() {
+        lib(check_rows("smallest_singular_value", "X", x.rows(), |m| {
+            feature_gram_estimate(m, net.width(), net.outputs())
+        }))?;
+    }
     py.detach(move || {
         check_points(&net, &x, "X")?;
+        check_input_magnitude(&x, "X")?;
         Ok(diversenet::theory::feature_matrix::smallest_singular_value(&net, &x).value)
     })
     .map_err(to_py_err)
@@ -88,9 +99,11 @@ fn smallest_singular_value(
 #[allow(non_snake_case)]
 fn kernel_matrix<'py>(py: Python<'py>, X: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let x = matrix(X, "X", false)?;
+    lib(check_rows("kernel_matrix", "X", x.rows(), kernel_estimate))?;
     let k = py
         .detach(move || {
             check_finite(&x, "input", "X")?;
+            check_input_magnitude(&x, "X")?;
             Ok(kernel_gram(&PairGeometry::of(&x)))
         })
         .map_err(to_py_err)?;
@@ -103,8 +116,15 @@ fn kernel_matrix<'py>(py: Python<'py>, X: &Bound<'py, PyAny>) -> PyResult<Bound<
 #[allow(non_snake_case)]
 fn kernel_lambda_min_py(py: Python<'_>, X: &Bound<'_, PyAny>) -> PyResult<f64> {
     let x = matrix(X, "X", false)?;
+    lib(check_rows(
+        "kernel_lambda_min",
+        "X",
+        x.rows(),
+        kernel_estimate,
+    ))?;
     py.detach(move || {
         check_finite(&x, "input", "X")?;
+        check_input_magnitude(&x, "X")?;
         Ok(kernel_lambda_min(&PairGeometry::of(&x)))
     })
     .map_err(to_py_err)
@@ -129,6 +149,9 @@ fn spectrum<'py>(py: Python<'py>, dim: usize, max_degree: usize) -> PyResult<Bou
 #[allow(non_snake_case)]
 fn l2_discrepancy(py: Python<'_>, W: &Bound<'_, PyAny>) -> PyResult<f64> {
     let w = matrix(W, "W", false)?;
+    lib(check_rows("l2_discrepancy", "W", w.rows(), |n| {
+        unit_angles_estimate(n, w.cols())
+    }))?;
     py.detach(move || {
         check_finite(&w, "weight", "W")?;
         Ok(discrepancies(&w)?.l2_slice_sq)
@@ -156,6 +179,9 @@ fn regularizer<'py>(
 ) -> PyResult<(f64, Bound<'py, PyAny>)> {
     let kind: RegularizerKind = lib(kind.parse())?;
     let w = matrix(W, "W", false)?;
+    lib(check_rows("regularizer", "W", w.rows(), |n| {
+        unit_angles_estimate(n, w.cols())
+    }))?;
     let (value, grad) = py
         .detach(move || {
             check_finite(&w, "weight", "W")?;
@@ -201,6 +227,7 @@ fn analyze<'py>(
         .detach(move || {
             check_finite(&x, "input", "X")?;
             InputTransform::fit(scaling, &x).apply(&mut x);
+            check_input_magnitude(&x, "X")?;
             analyze_points(&net, &x, y.as_ref(), "X", &options)
         })
         .map_err(to_py_err)?;

@@ -103,20 +103,30 @@ pub fn bench(what: BenchCommand) -> Result<()> {
             blocks,
             json,
         } => {
-            let mut results = Vec::new();
-            for width in widths {
-                let r = diversenet::bench::bench_train(&TrainBenchSpec {
+            let optimizer = OptimizerKind::parse(&optimizer, 0.9)?;
+            let precision: diversenet::model::Precision = precision.parse()?;
+            let specs = widths
+                .iter()
+                .map(|&width| TrainBenchSpec {
                     width,
                     dim: 784,
                     classes: 10,
                     batch_size,
-                    optimizer: OptimizerKind::parse(&optimizer, 0.9)?,
-                    precision: precision.parse()?,
+                    optimizer,
+                    precision,
                     steps,
                     repeats,
                     blocks,
                     regularizer: None,
-                })?;
+                })
+                .collect::<Vec<_>>();
+            // Every width is checked before the first is timed.
+            for spec in &specs {
+                diversenet::bench::check_train_spec(spec)?;
+            }
+            let mut results = Vec::new();
+            for spec in &specs {
+                let (width, r) = (spec.width, diversenet::bench::bench_train(spec)?);
                 println!(
                     "train step 784 -> {width} -> 10, batch {batch_size}, {} {}, {} threads ({} unit blocks): median {:.0} samples/s ({:.3} ms/step), best {:.0} samples/s",
                     r.optimizer, r.precision, r.threads, r.unit_blocks, r.samples_per_second, r.ms_per_step, r.best_samples_per_second
@@ -147,6 +157,8 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                 blocks: None,
                 regularizer: None,
             };
+            diversenet::bench::check_regularizer_sizes(width, dim)?;
+            diversenet::bench::check_train_spec(&plain)?;
             let step = diversenet::bench::bench_train(&plain)?;
             let epoch_steps = 60_000usize.div_ceil(128);
             let epoch = step.ms_per_step * 1e-3 * epoch_steps as f64;
@@ -230,6 +242,9 @@ pub fn bench(what: BenchCommand) -> Result<()> {
             repeats,
             json,
         } => {
+            for &m in &points {
+                diversenet::bench::check_gram_sizes(m, width, dim)?;
+            }
             let mut results = Vec::new();
             // The trained-network variant (20 epochs of training first) only where the
             // full eigendecomposition is timed too.
