@@ -106,7 +106,7 @@ pub fn parse_size(text: &str) -> Result<u64> {
         _ => return Err(bad()),
     };
     let bytes = value * scale;
-    if !(bytes >= 1.0) {
+    if bytes.is_nan() || bytes < 1.0 {
         return Err(Error::config(
             "max-memory",
             format!("`{text}`: must be at least 1 byte"),

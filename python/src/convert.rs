@@ -36,6 +36,22 @@ fn python_memory_advice(msg: &str) -> String {
     .replace("--width", "`width`")
 }
 
+/// Integer class labels from the values of an int array (`name` the argument: y,
+/// y_test). A value that is no class index is a ValueError naming the argument, with
+/// Python's advice (the library's names the CLI's `--task regress`).
+pub fn class_labels(values: &[f64], name: &str) -> PyResult<diversenet::data::Targets> {
+    use diversenet::data::{csv::targets_from_values, Task};
+    targets_from_values(values, Task::Classify, true, std::path::Path::new(name)).map_err(|e| {
+        match e {
+            diversenet::Error::Format { .. } => PyValueError::new_err(e.to_string().replace(
+                "use --task regress for real-valued targets",
+                "pass y as floats for real-valued targets",
+            )),
+            e => to_py_err(e),
+        }
+    })
+}
+
 /// Shorthand: a library result as a Python result.
 pub fn lib<T>(r: diversenet::Result<T>) -> PyResult<T> {
     r.map_err(to_py_err)

@@ -105,3 +105,34 @@ def test_large_inputs_below_overflow_keep_their_values():
     K = G * (np.pi - np.arccos(G)) / (2 * np.pi)
     expected = 1e300 * np.linalg.eigvalsh(K)[0]
     assert dn.kernel_lambda_min(X * 1e150) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda X, W, V: dn.smallest_singular_value(W, V, X),
+        lambda X, W, V: dn.kernel_matrix(X),
+        lambda X, W, V: dn.kernel_lambda_min(X),
+        lambda X, W, V: dn.analyze(W, V, X),
+    ],
+)
+def test_empty_inputs_are_refused(call):
+    # s_m(D) and lambda_min(K) of no points are undefined (0.0 came back).
+    W, V = np.ones((4, 3)), np.ones((1, 4))
+    with pytest.raises(ValueError, match=r"X is empty \(shape \(0, 3\)\)"):
+        call(np.zeros((0, 3)), W, V)
+
+
+def test_bad_class_labels_are_value_errors_naming_y_in_python_terms():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = (X[:, 0] > 0).astype(int)
+    W, V3 = rng.standard_normal((8, 4)), rng.standard_normal((3, 8))
+    for call, name in [
+        (lambda: dn.train(X, y - 1, width=8, epochs=1), "y"),
+        (lambda: dn.train(X, y, width=8, epochs=1, X_test=X, y_test=y - 1), "y_test"),
+        (lambda: dn.analyze(W, V3, X, -np.ones(60, dtype=int)), "y"),
+    ]:
+        with pytest.raises(ValueError, match=rf"^{name}: label -1 of sample \d+ is not a class index") as e:
+            call()
+        assert "--task" not in str(e.value) and "pass y as floats" in str(e.value), str(e.value)

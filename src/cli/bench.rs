@@ -304,3 +304,87 @@ fn spread(values: &[f64]) -> String {
         });
     format!("{mean:.4e} +/- {sd:.1e} [{lo:.4e}, {hi:.4e}]")
 }
+
+#[cfg(test)]
+mod tests {
+    use diversenet::bench::{check_gram_sizes, check_regularizer_sizes, check_train_spec};
+    use diversenet::Error;
+
+    use super::*;
+
+    fn field(r: diversenet::Result<()>) -> String {
+        match r {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    fn memory(r: diversenet::Result<()>) -> String {
+        match r {
+            Err(Error::Memory(msg)) => msg,
+            other => panic!("expected a memory refusal, got {other:?}"),
+        }
+    }
+
+    /// Zero sizes (which panicked, hung at dimension 0 or timed nothing) and sizes beyond
+    /// any memory budget (which aborted) are refused before anything is built.
+    #[test]
+    fn bench_sizes_are_checked_before_anything_is_built() {
+        assert_eq!(field(check_gram_sizes(0, 4, 5)), "points");
+        assert_eq!(field(check_gram_sizes(10, 0, 5)), "width");
+        assert_eq!(field(check_gram_sizes(10, 4, 0)), "dim");
+        assert!(check_gram_sizes(10, 4, 5).is_ok());
+        // 10^8 points: K alone is 8e16 bytes.
+        assert!(memory(check_gram_sizes(100_000_000, 4, 5)).contains("--points"));
+        assert_eq!(field(check_regularizer_sizes(4, 0)), "dim");
+        assert!(memory(check_regularizer_sizes(1_000_000_000, 5)).contains("--width"));
+        let spec = TrainBenchSpec {
+            width: 4,
+            dim: 784,
+            classes: 10,
+            batch_size: 128,
+            optimizer: OptimizerKind::parse("adam", 0.9).unwrap(),
+            precision: "f32".parse().unwrap(),
+            steps: 1,
+            repeats: 1,
+            blocks: None,
+            regularizer: None,
+        };
+        assert!(check_train_spec(&spec).is_ok());
+        for (bad, name) in [
+            (
+                TrainBenchSpec {
+                    width: 0,
+                    ..spec.clone()
+                },
+                "width",
+            ),
+            (
+                TrainBenchSpec {
+                    batch_size: 0,
+                    ..spec.clone()
+                },
+                "batch-size",
+            ),
+            (
+                TrainBenchSpec {
+                    steps: 0,
+                    ..spec.clone()
+                },
+                "steps",
+            ),
+        ] {
+            assert_eq!(field(check_train_spec(&bad)), name);
+        }
+        let huge_batch = TrainBenchSpec {
+            batch_size: 100_000_000_000,
+            ..spec.clone()
+        };
+        assert!(memory(check_train_spec(&huge_batch)).contains("would need"));
+        let huge_width = TrainBenchSpec {
+            width: 100_000_000_000,
+            ..spec
+        };
+        assert!(memory(check_train_spec(&huge_width)).contains("--width"));
+    }
+}
