@@ -4,7 +4,8 @@
 //! `bench/numpy_gram_eig.py`), on the same machine and thread count.
 
 use crate::data::{Dataset, Targets};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::limits::{check, check_analyze, check_training, largest_fitting, TrainingSizes};
 use crate::linalg::{Matrix, Real};
 use crate::model::step::MinibatchStep;
 use crate::model::train::TrainState;
@@ -109,8 +110,65 @@ fn time_training_steps<T: Real>(
     Ok((t.elapsed().as_secs_f64(), stepper.blocks()))
 }
 
+/// Refuses a size below `least` (`field` the flag), as `train` and `analyze` do: zero units,
+/// points or steps have nothing to time, and no unit vector has dimension 0.
+fn at_least(field: &str, value: usize, least: usize) -> Result<()> {
+    if value < least {
+        return Err(Error::config(field, format!("must be at least {least}")));
+    }
+    Ok(())
+}
+
+/// Checks a training benchmark's sizes and memory (its data are 16 minibatches) before
+/// anything is built; `bench train` checks every width first.
+pub fn check_train_spec(spec: &TrainBenchSpec) -> Result<()> {
+    at_least("width", spec.width, 1)?;
+    at_least("dim", spec.dim, 1)?;
+    at_least("batch-size", spec.batch_size, 1)?;
+    at_least("steps", spec.steps, 1)?;
+    check_training(&TrainingSizes {
+        train_samples: spec.batch_size.saturating_mul(16),
+        test_samples: 0,
+        dim: spec.dim,
+        width: spec.width,
+        outputs: spec.classes,
+        batch_size: spec.batch_size,
+        value_bytes: match spec.precision {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        },
+        optimizer_buffers: spec.optimizer.buffers_per_tensor(),
+    })
+}
+
+/// Checks `bench theory`'s sizes (m points, n units, dimension d) and the memory of
+/// s_m(D) on them, as `analyze` does.
+pub fn check_gram_sizes(points: usize, width: usize, dim: usize) -> Result<()> {
+    at_least("points", points, 1)?;
+    at_least("width", width, 1)?;
+    at_least("dim", dim, 1)?;
+    check_analyze(points, dim, width, 1)
+}
+
+/// Checks `bench reg`'s sizes: W is n x d (f32) with a gradient, and the pair sums
+/// build the n x n unit angles.
+pub fn check_regularizer_sizes(width: usize, dim: usize) -> Result<()> {
+    at_least("width", width, 1)?;
+    at_least("dim", dim, 1)?;
+    let estimate = |n: usize| crate::limits::unit_angles_estimate(n, dim);
+    check(
+        &format!("the regularisers on a {width} x {dim} W"),
+        &estimate(width),
+        |budget| match largest_fitting(1, width, budget, |n| estimate(n).total()) {
+            Some(n) => format!("the largest --width that fits is {n}"),
+            None => "even width 1 does not fit".into(),
+        },
+    )
+}
+
 /// Times minibatch training steps as `spec` says.
 pub fn bench_train(spec: &TrainBenchSpec) -> Result<TrainBenchResult> {
+    check_train_spec(spec)?;
     let TrainBenchSpec {
         width,
         dim,
@@ -254,6 +312,7 @@ pub fn bench_gram(
     trained: bool,
     repeats: usize,
 ) -> Result<GramBenchResult> {
+    check_gram_sizes(points, width, dim)?;
     let mut rng = SeededRng::new(0, Stream::Data);
     let x = Matrix::from_vec(
         points,
@@ -288,6 +347,7 @@ pub fn bench_gram(
             ..TrainSettings::default()
         };
         let cfg = settings.resolve(&data)?;
+        check_training(&crate::model::fit::training_sizes(&cfg, &data, &data))?;
         let state = crate::model::train::train::<f64>(
             &cfg,
             &data,
@@ -384,6 +444,7 @@ pub fn bench_regularizers(
     sampled: &[usize],
 ) -> Result<Vec<(RegularizerKind, Option<usize>, f64)>> {
     use crate::regularizer::value_and_gradient_sampled;
+    check_regularizer_sizes(width, dim)?;
     let mut rng = SeededRng::new(0, Stream::Init);
     let w = Matrix::from_vec(
         width,
@@ -493,6 +554,7 @@ pub fn sampled_vs_exact(
                 ..TrainSettings::default()
             };
             let config = settings.resolve(&train)?;
+            check_training(&crate::model::fit::training_sizes(&config, &train, &test))?;
             let t = Instant::now();
             let mut last = LastMetrics(None);
             crate::model::train::train::<f32>(

@@ -106,10 +106,19 @@ pub fn parse_size(text: &str) -> Result<u64> {
         _ => return Err(bad()),
     };
     let bytes = value * scale;
-    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+    if bytes.is_nan() || bytes < 1.0 {
         return Err(Error::config(
             "max-memory",
             format!("`{text}`: must be at least 1 byte"),
+        ));
+    }
+    if bytes >= u64::MAX as f64 {
+        return Err(Error::config(
+            "max-memory",
+            format!(
+                "`{text}`: too large: a budget must be below 2^64 bytes ({})",
+                format_bytes(u64::MAX as f64)
+            ),
         ));
     }
     Ok(bytes as u64)
@@ -318,6 +327,62 @@ pub fn check_analyze(points: usize, dim: usize, width: usize, outputs: usize) ->
     )
 }
 
+/// What the kernel Gram matrix of `points` points allocates: X X^T and the slice volumes
+/// (the pair geometry), K and the eigensolver's copy of K (m x m each, f64).
+pub fn kernel_estimate(points: usize) -> Estimate {
+    let m = points as f64;
+    let mut e = Estimate::default();
+    e.add("X X^T and slice volumes", 2.0 * m * m, 8).add(
+        "K and its eigensolver copy",
+        2.0 * m * m,
+        8,
+    );
+    e
+}
+
+/// What s_m(D) on `points` points allocates: the Gram matrix D^T D ((m c)^2 in f64) and
+/// its eigensolver copy, X X^T (m x m) and the activation pattern (n x m).
+pub fn feature_gram_estimate(points: usize, width: usize, outputs: usize) -> Estimate {
+    let (m, n, c) = (points as f64, width as f64, outputs as f64);
+    let mut e = Estimate::default();
+    e.add(
+        "Gram D^T D and its copy (m c x m c)",
+        2.0 * (m * c) * (m * c),
+        8,
+    )
+    .add("X X^T", m * m, 8)
+    .add("activation pattern", n * m, 8);
+    e
+}
+
+/// What the unit-angle computations on W (the L2 discrepancy, the regularisers) allocate:
+/// the n x n angles and cosines, the unit directions and a gradient (n x d each).
+pub fn unit_angles_estimate(width: usize, dim: usize) -> Estimate {
+    let (n, d) = (width as f64, dim as f64);
+    let mut e = Estimate::default();
+    e.add("unit angles and cosines (n x n)", 2.0 * n * n, 8)
+        .add("unit directions and gradient (n x d)", 2.0 * n * d, 8);
+    e
+}
+
+/// Refuses a computation on `count` rows of `name` (`what` the task) whose `estimate`
+/// (given the row count) would not fit, naming the largest row count that would.
+pub fn check_rows(
+    what: &str,
+    name: &str,
+    count: usize,
+    estimate: impl Fn(usize) -> Estimate,
+) -> Result<()> {
+    check(
+        &format!("{what} on {count} rows of {name}"),
+        &estimate(count),
+        |budget| match largest_fitting(1, count, budget, |k| estimate(k).total()) {
+            Some(k) => format!("at most {k} rows of {name} fit"),
+            None => format!("not even one row of {name} fits"),
+        },
+    )
+}
+
 /// Refuses loading `samples` x `dim` values (`name` the source) whose decoded form would
 /// not fit: `stored_bytes` per value as stored, plus the f64 matrix.
 pub fn check_loading(name: &str, samples: usize, dim: usize, stored_bytes: usize) -> Result<()> {
@@ -373,6 +438,18 @@ mod tests {
             let e = parse_size(bad).unwrap_err().to_string();
             assert!(e.contains("max-memory"), "{bad}: {e}");
         }
+        // u64::MAX - 1 rounds to 2^64 in f64: too large, not "at least 1 byte".
+        for huge in ["18446744073709551614", "20000000T"] {
+            let e = parse_size(huge).unwrap_err().to_string();
+            assert!(
+                e.contains("too large") && !e.contains("at least"),
+                "{huge}: {e}"
+            );
+        }
+        assert!(parse_size("0.5")
+            .unwrap_err()
+            .to_string()
+            .contains("at least 1 byte"));
     }
 
     #[test]
@@ -404,6 +481,24 @@ mod tests {
         let mut small = Estimate::default();
         small.add("X", 10.0, 8);
         assert!(check_against(&budget, "x", &small, |_| String::new()).is_ok());
+    }
+
+    #[test]
+    fn theory_estimates_grow_as_their_matrices() {
+        // Four m x m f64 matrices for the kernel; 2 (mc)^2 + m^2 + n m for s_m(D).
+        assert_eq!(kernel_estimate(1000).total(), 4.0 * 8.0 * 1e6);
+        assert_eq!(
+            feature_gram_estimate(10, 7, 3).total(),
+            8.0 * (2.0 * 900.0 + 100.0 + 70.0)
+        );
+        assert_eq!(unit_angles_estimate(10, 3).total(), 8.0 * (200.0 + 60.0));
+        let e = check_rows("kernel_lambda_min", "X", 100_000_000, kernel_estimate)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("100000000 rows of X") && e.contains("rows of X fit"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -13,11 +13,43 @@ use pyo3::types::PyAnyMethods;
 /// divergence) ValueError.
 pub fn to_py_err(e: diversenet::Error) -> PyErr {
     match e {
+        diversenet::Error::Memory(msg) => {
+            PyValueError::new_err(diversenet::Error::Memory(python_memory_advice(&msg)).to_string())
+        }
         diversenet::Error::Io { .. }
         | diversenet::Error::Format { .. }
         | diversenet::Error::Fetch(_) => PyOSError::new_err(e.to_string()),
         _ => PyValueError::new_err(e.to_string()),
     }
+}
+
+/// A memory refusal's advice in Python's terms: the budget is the default share of the
+/// machine's memory (the package has no setting for it), and the sizes to lower are
+/// arguments (`points`, `width`), not the CLI's flags.
+fn python_memory_advice(msg: &str) -> String {
+    msg.replace(
+        "change it with --max-memory",
+        "the Python package always uses this budget",
+    )
+    .replace("raise --max-memory", "use a smaller input")
+    .replace("--points", "`points`")
+    .replace("--width", "`width`")
+}
+
+/// Integer class labels from the values of an int array (`name` the argument: y,
+/// y_test). A value that is no class index is a ValueError naming the argument, with
+/// Python's advice (the library's names the CLI's `--task regress`).
+pub fn class_labels(values: &[f64], name: &str) -> PyResult<diversenet::data::Targets> {
+    use diversenet::data::{csv::targets_from_values, Task};
+    targets_from_values(values, Task::Classify, true, std::path::Path::new(name)).map_err(|e| {
+        match e {
+            diversenet::Error::Format { .. } => PyValueError::new_err(e.to_string().replace(
+                "use --task regress for real-valued targets",
+                "pass y as floats for real-valued targets",
+            )),
+            e => to_py_err(e),
+        }
+    })
 }
 
 /// Shorthand: a library result as a Python result.

@@ -7,11 +7,12 @@
 mod convert;
 mod model;
 
-use std::path::Path;
-
-use diversenet::data::csv::targets_from_values;
-use diversenet::data::{check_finite, InputScaling, InputTransform, Task};
+use diversenet::data::{check_finite, InputScaling, InputTransform};
+use diversenet::limits::{
+    check_rows, feature_gram_estimate, kernel_estimate, unit_angles_estimate,
+};
 use diversenet::linalg::Matrix;
+use diversenet::model::compat::check_input_magnitude;
 use diversenet::model::foreign::network_from_weights;
 use diversenet::model::Network;
 use diversenet::regularizer::{value_and_gradient, RegularizerKind};
@@ -22,7 +23,7 @@ use diversenet::theory::{analyze_points, AnalysisOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use convert::{array, is_integer_array, lib, matrix, to_numpy, to_py_err, to_python};
+use convert::{array, class_labels, is_integer_array, lib, matrix, to_numpy, to_py_err, to_python};
 
 /// W (n x d) and V (c x n, or n values for one output) as a network.
 pub(crate) fn network(w: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<Network<f64>> {
@@ -31,6 +32,20 @@ pub(crate) fn network(w: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<Ne
         matrix(v, "V", true)?,
         "the weights W, V",
     ))
+}
+
+#[allow(non_snake_case)]
+/// The points X (m x d, m >= 1): the theory of no points is undefined.
+fn input_points(X: &Bound<'_, PyAny>) -> PyResult<Matrix<f64>> {
+    let x = matrix(X, "X", false)?;
+    if x.rows() == 0 {
+        return Err(PyValueError::new_err(format!(
+            "X is empty (shape ({}, {})): at least one point (row) is needed",
+            x.rows(),
+            x.cols()
+        )));
+    }
+    Ok(x)
 }
 
 /// Targets y as an m x c matrix: integer labels (one-hot over the c outputs), m real
@@ -43,12 +58,7 @@ fn target_rows(y: &Bound<'_, PyAny>, outputs: usize) -> PyResult<Matrix<f64>> {
                 "y: integer class labels must be 1-dimensional; shape {shape:?}"
             )));
         }
-        let targets = lib(targets_from_values(
-            &values,
-            Task::Classify,
-            true,
-            Path::new("y"),
-        ))?;
+        let targets = class_labels(&values, "y")?;
         return lib(target_matrix(&targets, outputs, "y"));
     }
     match shape[..] {
@@ -73,9 +83,16 @@ fn smallest_singular_value(
     X: &Bound<'_, PyAny>,
 ) -> PyResult<f64> {
     let net = network(W, V)?;
-    let x = matrix(X, "X", false)?;
+    let x = input_points(X)?;
+    // s_m(D) is 0 without a Gram matrix when d n < m c (D has fewer rows than columns).
+    if x.cols() * net.width() >= x.rows() * net.outputs() {
+        lib(check_rows("smallest_singular_value", "X", x.rows(), |m| {
+            feature_gram_estimate(m, net.width(), net.outputs())
+        }))?;
+    }
     py.detach(move || {
         check_points(&net, &x, "X")?;
+        check_input_magnitude(&x, "X")?;
         Ok(diversenet::theory::feature_matrix::smallest_singular_value(&net, &x).value)
     })
     .map_err(to_py_err)
@@ -87,10 +104,12 @@ fn smallest_singular_value(
 #[pyo3(signature = (X))]
 #[allow(non_snake_case)]
 fn kernel_matrix<'py>(py: Python<'py>, X: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    let x = matrix(X, "X", false)?;
+    let x = input_points(X)?;
+    lib(check_rows("kernel_matrix", "X", x.rows(), kernel_estimate))?;
     let k = py
         .detach(move || {
             check_finite(&x, "input", "X")?;
+            check_input_magnitude(&x, "X")?;
             Ok(kernel_gram(&PairGeometry::of(&x)))
         })
         .map_err(to_py_err)?;
@@ -102,9 +121,16 @@ fn kernel_matrix<'py>(py: Python<'py>, X: &Bound<'py, PyAny>) -> PyResult<Bound<
 #[pyo3(signature = (X))]
 #[allow(non_snake_case)]
 fn kernel_lambda_min_py(py: Python<'_>, X: &Bound<'_, PyAny>) -> PyResult<f64> {
-    let x = matrix(X, "X", false)?;
+    let x = input_points(X)?;
+    lib(check_rows(
+        "kernel_lambda_min",
+        "X",
+        x.rows(),
+        kernel_estimate,
+    ))?;
     py.detach(move || {
         check_finite(&x, "input", "X")?;
+        check_input_magnitude(&x, "X")?;
         Ok(kernel_lambda_min(&PairGeometry::of(&x)))
     })
     .map_err(to_py_err)
@@ -129,6 +155,9 @@ fn spectrum<'py>(py: Python<'py>, dim: usize, max_degree: usize) -> PyResult<Bou
 #[allow(non_snake_case)]
 fn l2_discrepancy(py: Python<'_>, W: &Bound<'_, PyAny>) -> PyResult<f64> {
     let w = matrix(W, "W", false)?;
+    lib(check_rows("l2_discrepancy", "W", w.rows(), |n| {
+        unit_angles_estimate(n, w.cols())
+    }))?;
     py.detach(move || {
         check_finite(&w, "weight", "W")?;
         Ok(discrepancies(&w)?.l2_slice_sq)
@@ -156,6 +185,9 @@ fn regularizer<'py>(
 ) -> PyResult<(f64, Bound<'py, PyAny>)> {
     let kind: RegularizerKind = lib(kind.parse())?;
     let w = matrix(W, "W", false)?;
+    lib(check_rows("regularizer", "W", w.rows(), |n| {
+        unit_angles_estimate(n, w.cols())
+    }))?;
     let (value, grad) = py
         .detach(move || {
             check_finite(&w, "weight", "W")?;
@@ -188,7 +220,7 @@ fn analyze<'py>(
     monte_carlo: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let net = network(W, V)?;
-    let mut x = matrix(X, "X", false)?;
+    let mut x = input_points(X)?;
     let y = y.map(|y| target_rows(y, net.outputs())).transpose()?;
     let scaling: InputScaling = lib(input_scaling.parse())?;
     let options = AnalysisOptions {
@@ -201,6 +233,7 @@ fn analyze<'py>(
         .detach(move || {
             check_finite(&x, "input", "X")?;
             InputTransform::fit(scaling, &x).apply(&mut x);
+            check_input_magnitude(&x, "X")?;
             analyze_points(&net, &x, y.as_ref(), "X", &options)
         })
         .map_err(to_py_err)?;

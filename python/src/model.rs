@@ -2,8 +2,7 @@
 
 use std::path::PathBuf;
 
-use diversenet::data::csv::targets_from_values;
-use diversenet::data::{Dataset, InputScaling, InputTransform, Task};
+use diversenet::data::{Dataset, InputScaling, InputTransform, Targets};
 use diversenet::model::file::save_model as save_model_file;
 use diversenet::model::fit::train_in_memory;
 use diversenet::model::foreign::{load_network, save_weights, LoadedNetwork};
@@ -14,8 +13,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyDictMethods};
 
 use crate::convert::{
-    array, is_float32, is_integer_array, lib, matrix, to_json, to_numpy, to_py_err, to_python,
-    vector_to_numpy,
+    array, class_labels, is_float32, is_integer_array, lib, matrix, to_json, to_numpy, to_py_err,
+    to_python, vector_to_numpy,
 };
 use crate::network;
 
@@ -198,17 +197,11 @@ fn dataset(x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, name: &str) -> PyResult<D
             "y of {name} must have shape (m,); it has shape {shape:?}"
         )));
     }
-    let task = if is_integer_array(y)? {
-        Task::Classify
+    let targets = if is_integer_array(y)? {
+        class_labels(&values, if name == "X" { "y" } else { "y_test" })?
     } else {
-        Task::Regress
+        Targets::Scalar(values)
     };
-    let targets = lib(targets_from_values(
-        &values,
-        task,
-        false,
-        std::path::Path::new(name),
-    ))?;
     lib(Dataset::new(name, x, targets))
 }
 

@@ -103,20 +103,30 @@ pub fn bench(what: BenchCommand) -> Result<()> {
             blocks,
             json,
         } => {
-            let mut results = Vec::new();
-            for width in widths {
-                let r = diversenet::bench::bench_train(&TrainBenchSpec {
+            let optimizer = OptimizerKind::parse(&optimizer, 0.9)?;
+            let precision: diversenet::model::Precision = precision.parse()?;
+            let specs = widths
+                .iter()
+                .map(|&width| TrainBenchSpec {
                     width,
                     dim: 784,
                     classes: 10,
                     batch_size,
-                    optimizer: OptimizerKind::parse(&optimizer, 0.9)?,
-                    precision: precision.parse()?,
+                    optimizer,
+                    precision,
                     steps,
                     repeats,
                     blocks,
                     regularizer: None,
-                })?;
+                })
+                .collect::<Vec<_>>();
+            // Every width is checked before the first is timed.
+            for spec in &specs {
+                diversenet::bench::check_train_spec(spec)?;
+            }
+            let mut results = Vec::new();
+            for spec in &specs {
+                let (width, r) = (spec.width, diversenet::bench::bench_train(spec)?);
                 println!(
                     "train step 784 -> {width} -> 10, batch {batch_size}, {} {}, {} threads ({} unit blocks): median {:.0} samples/s ({:.3} ms/step), best {:.0} samples/s",
                     r.optimizer, r.precision, r.threads, r.unit_blocks, r.samples_per_second, r.ms_per_step, r.best_samples_per_second
@@ -147,6 +157,8 @@ pub fn bench(what: BenchCommand) -> Result<()> {
                 blocks: None,
                 regularizer: None,
             };
+            diversenet::bench::check_regularizer_sizes(width, dim)?;
+            diversenet::bench::check_train_spec(&plain)?;
             let step = diversenet::bench::bench_train(&plain)?;
             let epoch_steps = 60_000usize.div_ceil(128);
             let epoch = step.ms_per_step * 1e-3 * epoch_steps as f64;
@@ -230,6 +242,9 @@ pub fn bench(what: BenchCommand) -> Result<()> {
             repeats,
             json,
         } => {
+            for &m in &points {
+                diversenet::bench::check_gram_sizes(m, width, dim)?;
+            }
             let mut results = Vec::new();
             // The trained-network variant (20 epochs of training first) only where the
             // full eigendecomposition is timed too.
@@ -288,4 +303,88 @@ fn spread(values: &[f64]) -> String {
             (a.min(v), b.max(v))
         });
     format!("{mean:.4e} +/- {sd:.1e} [{lo:.4e}, {hi:.4e}]")
+}
+
+#[cfg(test)]
+mod tests {
+    use diversenet::bench::{check_gram_sizes, check_regularizer_sizes, check_train_spec};
+    use diversenet::Error;
+
+    use super::*;
+
+    fn field(r: diversenet::Result<()>) -> String {
+        match r {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    fn memory(r: diversenet::Result<()>) -> String {
+        match r {
+            Err(Error::Memory(msg)) => msg,
+            other => panic!("expected a memory refusal, got {other:?}"),
+        }
+    }
+
+    /// Zero sizes (which panicked, hung at dimension 0 or timed nothing) and sizes beyond
+    /// any memory budget (which aborted) are refused before anything is built.
+    #[test]
+    fn bench_sizes_are_checked_before_anything_is_built() {
+        assert_eq!(field(check_gram_sizes(0, 4, 5)), "points");
+        assert_eq!(field(check_gram_sizes(10, 0, 5)), "width");
+        assert_eq!(field(check_gram_sizes(10, 4, 0)), "dim");
+        assert!(check_gram_sizes(10, 4, 5).is_ok());
+        // 10^8 points: K alone is 8e16 bytes.
+        assert!(memory(check_gram_sizes(100_000_000, 4, 5)).contains("--points"));
+        assert_eq!(field(check_regularizer_sizes(4, 0)), "dim");
+        assert!(memory(check_regularizer_sizes(1_000_000_000, 5)).contains("--width"));
+        let spec = TrainBenchSpec {
+            width: 4,
+            dim: 784,
+            classes: 10,
+            batch_size: 128,
+            optimizer: OptimizerKind::parse("adam", 0.9).unwrap(),
+            precision: "f32".parse().unwrap(),
+            steps: 1,
+            repeats: 1,
+            blocks: None,
+            regularizer: None,
+        };
+        assert!(check_train_spec(&spec).is_ok());
+        for (bad, name) in [
+            (
+                TrainBenchSpec {
+                    width: 0,
+                    ..spec.clone()
+                },
+                "width",
+            ),
+            (
+                TrainBenchSpec {
+                    batch_size: 0,
+                    ..spec.clone()
+                },
+                "batch-size",
+            ),
+            (
+                TrainBenchSpec {
+                    steps: 0,
+                    ..spec.clone()
+                },
+                "steps",
+            ),
+        ] {
+            assert_eq!(field(check_train_spec(&bad)), name);
+        }
+        let huge_batch = TrainBenchSpec {
+            batch_size: 100_000_000_000,
+            ..spec.clone()
+        };
+        assert!(memory(check_train_spec(&huge_batch)).contains("would need"));
+        let huge_width = TrainBenchSpec {
+            width: 100_000_000_000,
+            ..spec
+        };
+        assert!(memory(check_train_spec(&huge_width)).contains("--width"));
+    }
 }

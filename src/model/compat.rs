@@ -173,6 +173,29 @@ pub fn dead_units<T: Real>(net: &Network<T>, x: &Matrix<f64>) -> usize {
     alive.iter().filter(|a| !**a).count()
 }
 
+/// Refuses inputs so large that what is computed from them overflows f64: the Gram
+/// entries <x_i, x_j> (up to ||x_i||^2) summed over the m rows, which bound the norms of
+/// X X^T, of the kernel matrix K and of D^T D. Without this, s_m(D) and K come out NaN
+/// and lambda_min(K) 0, silently. `name` names the input (`X`).
+pub fn check_input_magnitude(x: &Matrix<f64>, name: &str) -> Result<()> {
+    let largest_sq = (0..x.rows())
+        .map(|i| x.row(i).iter().map(|v| v * v).sum::<f64>())
+        .fold(0.0f64, f64::max);
+    if !(largest_sq * x.rows() as f64).is_finite() {
+        let largest = x.as_slice().iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        return Err(Error::data(
+            name,
+            format!(
+                "the values overflow: the largest is {largest:.3e}, and m max ||x_i||^2 \
+                 (m = {} rows; it bounds X X^T, K and D^T D) exceeds f64's range (about \
+                 1.8e308); rescale {name}",
+                x.rows()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +225,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not finite"), "{e}");
+    }
+
+    #[test]
+    fn overflowing_inputs_are_named() {
+        // 10 rows of (s, 0, 0): m max ||x||^2 = 10 s^2 is finite for s = 1e150 (1e301),
+        // not for s = 1e160 (1e321) or 4.3e153 (1.85e308 > f64::MAX).
+        let rows = |s: f64| {
+            Matrix::from_vec(
+                10,
+                3,
+                (0..30).map(|k| if k % 3 == 0 { s } else { 0.0 }).collect(),
+            )
+        };
+        assert!(check_input_magnitude(&rows(1e150), "X").is_ok());
+        assert!(check_input_magnitude(&rows(4.2e153), "X").is_ok());
+        for s in [1e160, 4.3e153, -1e200] {
+            let e = check_input_magnitude(&rows(s), "X")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("X: the values overflow") && e.contains("rescale X"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

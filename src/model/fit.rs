@@ -3,7 +3,8 @@
 //! configuration and seed give the same network as `diversenet train`.
 
 use crate::data::{check_compatible, Dataset, InputTransform, Targets};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::limits::{check_training, TrainingSizes};
 use crate::linalg::Real;
 
 use super::config::{Precision, TrainConfig, TrainSettings};
@@ -26,12 +27,73 @@ pub struct FittedModel {
     pub zero_inputs: usize,
 }
 
-struct CollectMetrics(Vec<EpochMetrics>);
+struct CollectMetrics {
+    metrics: Vec<EpochMetrics>,
+    lr: f64,
+    init_scale: f64,
+}
 
 impl<T: Real> TrainObserver<T> for CollectMetrics {
-    fn on_epoch(&mut self, metrics: &EpochMetrics, _state: &TrainState<T>) -> Result<()> {
-        self.0.push(metrics.clone());
+    fn on_epoch(&mut self, metrics: &EpochMetrics, state: &TrainState<T>) -> Result<()> {
+        check_finite_weights(&state.net, metrics.epoch, self.lr, self.init_scale)?;
+        self.metrics.push(metrics.clone());
         Ok(())
+    }
+}
+
+/// Refuses to go on (or to return) weights that are no longer numbers: relu turns a NaN
+/// pre-activation into 0, so the loss can stay finite while W is NaN. At epoch 0 the
+/// initial weights overflowed the training precision (`init_scale` too large); later,
+/// training diverged (`lr` too large).
+pub fn check_finite_weights<T: Real>(
+    net: &Network<T>,
+    epoch: usize,
+    lr: f64,
+    init_scale: f64,
+) -> Result<()> {
+    for (name, m) in [("W", &net.w), ("V", &net.v)] {
+        if let Some(v) = m.as_slice().iter().find(|v| !v.is_finite()) {
+            return Err(if epoch == 0 {
+                Error::config(
+                    "init_scale",
+                    format!(
+                        "the initial {name} holds {v}: the initial scale {init_scale:e} \
+                         overflows the training precision; lower it"
+                    ),
+                )
+            } else {
+                Error::config(
+                    "lr",
+                    format!(
+                        "training diverged by epoch {epoch}: {name} holds {v} (the loss can \
+                         look finite because relu maps NaN to 0); the learning rate {lr:e} is \
+                         too large, lower it"
+                    ),
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The sizes that decide what training with `config` on these data allocates.
+pub fn training_sizes(
+    config: &TrainConfig,
+    train_data: &Dataset,
+    test_data: &Dataset,
+) -> TrainingSizes {
+    TrainingSizes {
+        train_samples: train_data.len(),
+        test_samples: test_data.len(),
+        dim: config.dim(),
+        width: config.width(),
+        outputs: config.outputs(),
+        batch_size: config.batch_size(),
+        value_bytes: match config.precision() {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        },
+        optimizer_buffers: config.optimizer().buffers_per_tensor(),
     }
 }
 
@@ -45,7 +107,12 @@ pub fn train_in_memory(
     let transform = InputTransform::fit(settings.scaling, &train_data.x);
     let zero_inputs = transform.apply(&mut train_data.x) + transform.apply(&mut test_data.x);
     let config = settings.resolve(&train_data)?;
-    let mut observer = CollectMetrics(Vec::new());
+    check_training(&training_sizes(&config, &train_data, &test_data))?;
+    let mut observer = CollectMetrics {
+        metrics: Vec::new(),
+        lr: config.lr(),
+        init_scale: config.init_scale(),
+    };
     let net = match config.precision() {
         Precision::F32 => train(
             &config,
@@ -72,7 +139,81 @@ pub fn train_in_memory(
         transform,
         config,
         classes: matches!(train_data.targets, Targets::Classes { .. }),
-        metrics: observer.0,
+        metrics: observer.metrics,
         zero_inputs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::InputScaling;
+    use crate::linalg::Matrix;
+    use crate::model::optim::OptimizerKind;
+
+    /// 200 points of R^4, labelled by the sign of the first coordinate (as in the probe).
+    fn data(m: usize) -> Dataset {
+        let x: Vec<f64> = (0..m * 4)
+            .map(|k| ((k * 7919 % 1009) as f64 / 1009.0 - 0.5) * 3.0)
+            .collect();
+        let labels = (0..m).map(|i| u32::from(x[i * 4] > 0.0)).collect();
+        let targets = Targets::Classes {
+            labels,
+            num_classes: 2,
+        };
+        Dataset::new("fit test", Matrix::from_vec(m, 4, x), targets).unwrap()
+    }
+
+    fn field_of(settings: TrainSettings) -> (String, String) {
+        let (train, test) = data(200).split_or_all(0.2, 0).unwrap();
+        match train_in_memory(&settings, train, test) {
+            Err(Error::Config { field, message }) => (field, message),
+            Err(e) => panic!("expected a configuration error, got {e}"),
+            Ok(f) => panic!("expected a refusal; W = {:?}", &f.net.w.as_slice()[..4]),
+        }
+    }
+
+    /// SGD at lr = 100 overflows (as `diversenet train` refuses it): NaN weights are refused,
+    /// not returned.
+    #[test]
+    fn diverging_training_is_refused() {
+        let (field, msg) = field_of(TrainSettings {
+            width: 16,
+            epochs: 10,
+            lr: 100.0,
+            optimizer: OptimizerKind::Sgd { momentum: 0.9 },
+            ..TrainSettings::default()
+        });
+        assert_eq!(field, "lr");
+        assert!(msg.contains("training diverged by epoch"), "{msg}");
+    }
+
+    /// 1e39 is beyond f32's largest value (3.4e38): the initial W is inf.
+    #[test]
+    fn initial_scale_overflowing_f32_is_refused() {
+        let (field, msg) = field_of(TrainSettings {
+            width: 8,
+            epochs: 1,
+            init_scale: Some(1e39),
+            scaling: InputScaling::Raw,
+            ..TrainSettings::default()
+        });
+        assert_eq!(field, "init_scale");
+        assert!(msg.contains("overflows"), "{msg}");
+    }
+
+    /// Width 10^12 needs terabytes (4 d n bytes for W alone): refused before allocating.
+    #[test]
+    fn training_beyond_the_memory_budget_is_refused() {
+        let (train, test) = data(60).split_or_all(0.0, 0).unwrap();
+        let settings = TrainSettings {
+            width: 1_000_000_000_000,
+            epochs: 1,
+            ..TrainSettings::default()
+        };
+        match train_in_memory(&settings, train, test) {
+            Err(Error::Memory(msg)) => assert!(msg.contains("width-1000000000000"), "{msg}"),
+            other => panic!("expected a memory refusal, got {:?}", other.map(|_| ())),
+        }
+    }
 }
