@@ -4,7 +4,7 @@
 use diversenet::linalg::Matrix;
 use numpy::ndarray::ArrayViewD;
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods, ToPyArray};
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyAnyMethods;
 
@@ -78,6 +78,12 @@ pub fn array(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<(Vec<usize>, Vec<f6
         return Ok((r.shape().to_vec(), values(r.as_array())));
     }
     let numpy = obj.py().import("numpy")?;
+    if dtype_kind(obj)?.as_deref() == Some("c") {
+        return Err(PyTypeError::new_err(format!(
+            "{name}: complex values are not supported; pass real numbers (e.g. X.real, if the \
+             imaginary parts are meant to be dropped)"
+        )));
+    }
     let converted = numpy
         .call_method1("asarray", (obj, "float64"))
         .map_err(|e| {
@@ -92,15 +98,24 @@ pub fn array(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<(Vec<usize>, Vec<f6
     Ok((r.shape().to_vec(), values(r.as_array())))
 }
 
-/// Whether `obj` is a numpy array of an integer or boolean dtype.
+/// The numpy dtype kind (`f`, `i`, `u`, `b`, `c`, ...) of `obj` as an array: its own for
+/// a numpy array, else what `numpy.asarray` infers (lists of Python ints are `i`); `None`
+/// when numpy cannot make an array of it (the conversion then reports why).
+fn dtype_kind(obj: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    let array = match obj.cast::<PyUntypedArray>() {
+        Ok(a) => a.clone().into_any(),
+        Err(_) => match obj.py().import("numpy")?.call_method1("asarray", (obj,)) {
+            Ok(a) => a,
+            Err(_) => return Ok(None),
+        },
+    };
+    Ok(Some(array.getattr("dtype")?.getattr("kind")?.extract()?))
+}
+
+/// Whether `obj` holds integers or booleans: a numpy array of such a dtype, or a sequence
+/// numpy reads as one (a list of Python ints), so that labels are classes either way.
 pub fn is_integer_array(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    match obj.cast::<PyUntypedArray>() {
-        Ok(a) => {
-            let kind = a.dtype().getattr("kind")?.extract::<String>()?;
-            Ok(matches!(kind.as_str(), "i" | "u" | "b"))
-        }
-        Err(_) => Ok(false),
-    }
+    Ok(matches!(dtype_kind(obj)?.as_deref(), Some("i" | "u" | "b")))
 }
 
 /// A 2-D array as a matrix; `allow_vector` reads a 1-D array of length k as a 1 x k row.

@@ -109,3 +109,21 @@ def test_a_long_call_lets_other_python_threads_run():
     # Ticks of the other thread in the middle half of the call: none if the GIL were held.
     middle = [t for t in ticks if start + duration / 4 < t < end - duration / 4]
     assert len(middle) >= 20, f"{len(middle)} ticks of the other thread during {duration:.2f} s"
+
+
+def test_complex_values_raise_type_error():
+    with pytest.raises(TypeError, match="X: complex values are not supported"):
+        dn.kernel_lambda_min(X + 1j)
+    with pytest.raises(TypeError, match="W: complex values"):
+        dn.l2_discrepancy(W.astype(complex))
+
+
+def test_labels_as_a_list_of_ints_are_classes_like_an_int_array():
+    Xs = sphere_points(np.random.default_rng(3), m=40, d=3)
+    labels = (Xs[:, 0] > 0).astype(int)
+    as_array = dn.train(Xs, labels, width=6, epochs=1)
+    as_list = dn.train(Xs, labels.tolist(), width=6, epochs=1)
+    assert as_array["V"].shape == as_list["V"].shape == (2, 6)
+    np.testing.assert_array_equal(as_array["W"], as_list["W"])
+    # Floats stay real-valued targets.
+    assert dn.train(Xs, labels.astype(float).tolist(), width=6, epochs=1)["V"].shape == (1, 6)

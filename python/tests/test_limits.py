@@ -60,7 +60,8 @@ def test_diverging_training_is_refused_as_by_the_cli():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 4))
     y = (X[:, 0] > 0).astype(int)
-    with pytest.raises(ValueError, match="training diverged by epoch"):
+    # The loss turns inf (or W NaN behind a finite loss) within the 10 epochs.
+    with pytest.raises(ValueError, match="training diverged"):
         dn.train(X, y, width=16, epochs=10, lr=100.0, optimizer="sgd")
 
 

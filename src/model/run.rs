@@ -13,7 +13,7 @@ use crate::linalg::{Matrix, Real};
 
 use super::config::{Precision, TrainConfig, TrainSettings};
 use super::file::{load_checkpoint, save_checkpoint, save_model};
-use super::network::Network;
+use super::fit::{check_finite_weights, training_sizes};
 use super::train::{train, EpochMetrics, TrainObserver, TrainState};
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -71,19 +71,7 @@ pub fn run_training(
     let transform = InputTransform::fit(settings.scaling, &train_data.x);
     let zero_inputs = transform.apply(&mut train_data.x) + transform.apply(&mut test_data.x);
     let config = settings.resolve(&train_data)?.with_data(record);
-    crate::limits::check_training(&crate::limits::TrainingSizes {
-        train_samples: train_data.len(),
-        test_samples: test_data.len(),
-        dim: config.dim(),
-        width: config.width(),
-        outputs: config.outputs(),
-        batch_size: config.batch_size(),
-        value_bytes: match config.precision() {
-            Precision::F32 => 4,
-            Precision::F64 => 8,
-        },
-        optimizer_buffers: config.optimizer().buffers_per_tensor(),
-    })?;
+    crate::limits::check_training(&training_sizes(&config, &train_data, &test_data))?;
     let job = RunJob {
         config: &config,
         transform: &transform,
@@ -151,24 +139,6 @@ fn check_same_data(saved: &TrainConfig, now: &TrainConfig, checkpoint: &Path) ->
     Ok(())
 }
 
-/// Refuses to go on (or to write) with weights that are no longer numbers: relu turns a
-/// NaN pre-activation into 0, so the loss can stay finite while W is NaN.
-fn check_finite_weights<T: Real>(net: &Network<T>, epoch: usize, lr: f64) -> Result<()> {
-    for (name, m) in [("W", &net.w), ("V", &net.v)] {
-        if let Some(v) = m.as_slice().iter().find(|v| !v.is_finite()) {
-            return Err(Error::config(
-                "lr",
-                format!(
-                    "training diverged by epoch {epoch}: {name} holds {v} (the loss can look \
-                     finite because relu maps NaN to 0); the learning rate {lr:e} is too large, \
-                     lower it"
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 struct DiskObserver<'a> {
     config: &'a TrainConfig,
     /// Every line of `metrics.jsonl` so far; the file is replaced as a whole each epoch.
@@ -187,7 +157,12 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
         self.progress.step(steps_done);
     }
     fn on_epoch(&mut self, metrics: &EpochMetrics, state: &TrainState<T>) -> Result<()> {
-        check_finite_weights(&state.net, metrics.epoch, self.config.lr())?;
+        check_finite_weights(
+            &state.net,
+            metrics.epoch,
+            self.config.lr(),
+            self.config.init_scale(),
+        )?;
         self.metrics_text += &serde_json::to_string(metrics).expect("metrics serialise");
         self.metrics_text.push('\n');
         // Durable (and whole) before the checkpoint that claims this epoch is written.

@@ -217,6 +217,10 @@ pub fn train<T: Real>(
     mut state: TrainState<T>,
     observer: &mut dyn TrainObserver<T>,
 ) -> Result<TrainState<T>> {
+    if state.epochs_done == 0 {
+        // An initial scale that overflows the precision, named before any loss is taken.
+        super::fit::check_finite_weights(&state.net, 0, cfg.lr(), cfg.init_scale())?;
+    }
     let started = Instant::now();
     let wall_before = state.wall_s;
     let mut stepper = MinibatchStep::<T>::new(cfg, train);

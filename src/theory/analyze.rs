@@ -136,7 +136,8 @@ pub fn check_points(net: &Network<f64>, x: &Matrix<f64>, name: &str) -> Result<(
         ));
     }
     crate::model::compat::check_magnitudes(net)?;
-    check_finite(x, "input", name)
+    check_finite(x, "input", name)?;
+    crate::model::compat::check_input_magnitude(x, name)
 }
 
 /// Measures the network on the (already scaled) data.
