@@ -129,3 +129,46 @@ fn train_refuses_flags_that_do_not_apply_to_its_data() {
         &["dim", "stored in the model"],
     );
 }
+
+#[test]
+fn csv_columns_named_or_ordered_differently_from_training_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        format!("csv:{}", s(&path))
+    };
+    let train = file("tr.csv", "a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n");
+    let same = file("te_ok.csv", "a,b,label\n1,2,0\n3,4,1\n");
+    let swapped = file("te_swapped.csv", "b,a,label\n2,1,0\n4,3,1\n");
+    let renamed = file("te_renamed.csv", "x,y2,label\n2,1,0\n4,3,1\n");
+    let out = dir.path().join("run");
+    let train_args = |test: &str| {
+        let args = [
+            "train", "--quiet", "--width", "4", "--epochs", "1", "--data", &train,
+        ];
+        let mut v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        v.extend(["--test", test, "--out", s(&out)].map(String::from));
+        v
+    };
+    for bad in [&swapped, &renamed] {
+        fails(
+            &refs(&train_args(bad)),
+            &[&bad[4..], "tr.csv", "[\"a\", \"b\"]"],
+        );
+    }
+    fails(&refs(&train_args(&swapped)), &["[\"b\", \"a\"]"]);
+    ok(&refs(&train_args(&same)));
+    let model = out.join("model.safetensors");
+    let eval = |data: &str| run(&["eval", "--model", s(&model), "--data", data, "--all-data"]);
+    assert!(eval(&same).status.success());
+    let err = String::from_utf8_lossy(&eval(&swapped).stderr).to_string();
+    assert!(
+        err.contains("te_swapped.csv") && err.contains("tr.csv"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[\"b\", \"a\"]") && err.contains("[\"a\", \"b\"]"),
+        "{err}"
+    );
+}

@@ -279,13 +279,11 @@ pub fn model_and_data(
 ) -> Result<ModelOnData> {
     let loaded = model.load()?;
     let model_name = model.describe();
-    let (seed, stored) = match &loaded {
-        LoadedNetwork::Trained(m) => (
-            seed.unwrap_or(m.config.seed()),
-            m.config.data().and_then(|r| r.spec.as_ref()),
-        ),
+    let (seed, record) = match &loaded {
+        LoadedNetwork::Trained(m) => (seed.unwrap_or(m.config.seed()), m.config.data()),
         LoadedNetwork::Foreign(_) => (seed.unwrap_or(0), None),
     };
+    let stored = record.and_then(|r| r.spec.as_ref());
     let (train_data, test_data) = match (&data.data, stored) {
         (None, Some(spec)) => {
             data.check_flags(None)?;
@@ -307,6 +305,13 @@ pub fn model_and_data(
             InputTransform::fit(scaling, &train_data.x)
         }
     };
+    if let Some(names) = record.and_then(|r| r.feature_names.as_ref()) {
+        let trained_on = stored.map_or(model_name.clone(), |spec| match &spec.source {
+            DataSource::Csv { path } => path.display().to_string(),
+            _ => model_name.clone(),
+        });
+        data::check_feature_names(names, &trained_on, &train_data)?;
+    }
     let mut dataset = match split {
         "test" => test_data,
         "train" => train_data,

@@ -61,6 +61,9 @@ pub struct DataRecord {
     pub spec: Option<DataSpec>,
     pub train_sha256: String,
     pub test_sha256: String,
+    /// The training file's input column names (CSV), checked against data measured later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_names: Option<Vec<String>>,
 }
 
 impl LoadOptions {
@@ -108,6 +111,7 @@ impl DataRecord {
             spec: train.spec.clone(),
             train_sha256: train.fingerprint(),
             test_sha256: test.fingerprint(),
+            feature_names: train.feature_names.clone(),
         }
     }
 }
