@@ -172,3 +172,19 @@ fn csv_columns_named_or_ordered_differently_from_training_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_non_finite_npy_target_names_the_targets_file() {
+    use diversenet::data::{npy, Task};
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("X.npy");
+    let y = dir.path().join("ynan.npy");
+    std::fs::write(&x, npy::encode_npy_f64(&[3, 2], &[1.0; 6])).unwrap();
+    for bad in [f64::NAN, f64::INFINITY] {
+        std::fs::write(&y, npy::encode_npy_f64(&[3], &[1.0, bad, 0.0])).unwrap();
+        let err = npy::load_pair(&x, &y, Task::Regress)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(s(&y)) && err.contains("sample 1"), "{err}");
+    }
+}
