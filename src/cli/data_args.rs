@@ -23,13 +23,14 @@ pub struct DataArgs {
     /// that `diversenet fetch mnist` fills.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Separate test file for csv/npy data (same format); otherwise --test-fraction is held out.
+    /// Separate test file for csv/npy data: csv:PATH or npy:X.npy,Y.npy; otherwise
+    /// --test-fraction is held out.
     #[arg(long)]
     pub test: Option<String>,
-    /// Fraction of a csv/npy file held out as test data (seeded split); 0: no split,
-    /// both splits are every row.
-    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
-    pub test_fraction: f64,
+    /// Fraction of a csv/npy file held out as test data (seeded split), in [0, 1); 0: no
+    /// split, both splits are every row. Default 0.2. Not with --test.
+    #[arg(long, allow_negative_numbers = true)]
+    pub test_fraction: Option<f64>,
     /// Every row of a csv/npy file, no held-out split (the same as --test-fraction 0).
     #[arg(long, conflicts_with = "test_fraction")]
     pub all_data: bool,
@@ -42,31 +43,34 @@ pub struct DataArgs {
     /// read those as classes). Synthetic data is always real-valued, MNIST always classes.
     #[arg(long, default_value = "auto")]
     pub task: String,
-    /// Synthetic: input dimension d.
-    #[arg(long, default_value_t = 10)]
-    pub dim: usize,
-    /// Synthetic: teacher units.
-    #[arg(long, default_value_t = 5)]
-    pub teacher_width: usize,
-    /// Synthetic: training samples.
-    #[arg(long, default_value_t = 1000)]
-    pub train_samples: usize,
-    /// Synthetic: test samples.
-    #[arg(long, default_value_t = 1000)]
-    pub test_samples: usize,
-    /// Synthetic: standard deviation of Gaussian label noise.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    pub noise: f64,
+    /// Synthetic: input dimension d [default: 10].
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Synthetic: teacher units [default: 5].
+    #[arg(long)]
+    pub teacher_width: Option<usize>,
+    /// Synthetic: training samples [default: 1000].
+    #[arg(long)]
+    pub train_samples: Option<usize>,
+    /// Synthetic: test samples [default: 1000].
+    #[arg(long)]
+    pub test_samples: Option<usize>,
+    /// Synthetic: standard deviation of Gaussian label noise [default: 0].
+    #[arg(long, allow_negative_numbers = true)]
+    pub noise: Option<f64>,
 }
+
+/// Held-out fraction of a csv/npy file when neither --test-fraction nor --all-data is given.
+const DEFAULT_TEST_FRACTION: f64 = 0.2;
 
 impl DataArgs {
     pub fn source(&self, spec: &str) -> Result<DataSource> {
         let synthetic = SyntheticConfig {
-            dim: self.dim,
-            teacher_width: self.teacher_width,
-            train_samples: self.train_samples,
-            test_samples: self.test_samples,
-            noise: self.noise,
+            dim: self.dim.unwrap_or(10),
+            teacher_width: self.teacher_width.unwrap_or(5),
+            train_samples: self.train_samples.unwrap_or(1000),
+            test_samples: self.test_samples.unwrap_or(1000),
+            noise: self.noise.unwrap_or(0.0),
         };
         Ok(DataSource::parse(spec, self.data_dir.clone(), synthetic)?)
     }
@@ -76,6 +80,97 @@ impl DataArgs {
         self.data.as_deref().unwrap_or("synthetic")
     }
 
+    /// The data flags given that do not apply to the `--data` value `spec` (`None`: the
+    /// data stored in a model file, to which no data flag applies).
+    fn inapplicable_flags(&self, spec: Option<&str>) -> Vec<(&'static str, &'static str)> {
+        let kind = spec.map(|s| {
+            if s == "synthetic" || s == "mnist" {
+                s
+            } else if s.starts_with("csv:") {
+                "csv"
+            } else {
+                "npy"
+            }
+        });
+        let is = |k: &str| kind == Some(k);
+        let file = is("csv") || is("npy");
+        let given = [
+            (
+                "data-dir",
+                self.data_dir.is_some(),
+                is("mnist"),
+                "mnist data",
+            ),
+            (
+                "test",
+                self.test.is_some(),
+                file,
+                "csv:PATH and npy:X,Y data",
+            ),
+            (
+                "test-fraction",
+                self.test_fraction.is_some(),
+                file && self.test.is_none(),
+                "csv:PATH and npy:X,Y data without --test",
+            ),
+            (
+                "all-data",
+                self.all_data,
+                file && self.test.is_none(),
+                "csv:PATH and npy:X,Y data without --test",
+            ),
+            (
+                "target-column",
+                self.target_column.is_some(),
+                is("csv"),
+                "csv:PATH data",
+            ),
+            ("dim", self.dim.is_some(), is("synthetic"), "synthetic data"),
+            (
+                "teacher-width",
+                self.teacher_width.is_some(),
+                is("synthetic"),
+                "synthetic data",
+            ),
+            (
+                "train-samples",
+                self.train_samples.is_some(),
+                is("synthetic"),
+                "synthetic data",
+            ),
+            (
+                "test-samples",
+                self.test_samples.is_some(),
+                is("synthetic"),
+                "synthetic data",
+            ),
+            (
+                "noise",
+                self.noise.is_some(),
+                is("synthetic"),
+                "synthetic data",
+            ),
+        ];
+        given
+            .into_iter()
+            .filter(|(_, given, applies, _)| *given && !applies)
+            .map(|(flag, _, _, applies_to)| (flag, applies_to))
+            .collect()
+    }
+
+    /// Refuses data flags that do not apply to the `--data` value `spec` (`None`: the data
+    /// stored in a model file): a flag that would be silently ignored is an error.
+    pub fn check_flags(&self, spec: Option<&str>) -> Result<()> {
+        if let Some((flag, applies_to)) = self.inapplicable_flags(spec).first() {
+            let data = match spec {
+                Some(s) => format!("--data {s}"),
+                None => "the data stored in the model file (no --data)".to_string(),
+            };
+            bail!("invalid setting `{flag}`: --{flag} applies to {applies_to} only, not to {data}");
+        }
+        Ok(())
+    }
+
     pub fn load(&self, seed: u64) -> Result<(data::Dataset, data::Dataset)> {
         let task = match self.task.as_str() {
             "auto" => Task::Auto,
@@ -83,24 +178,23 @@ impl DataArgs {
             "regress" => Task::Regress,
             other => bail!("invalid setting `task`: `{other}`: expected auto, classify or regress"),
         };
+        let spec = self.spec();
+        self.check_flags(Some(spec))?;
+        let test = match self.test.as_deref() {
+            Some(t) if t.starts_with("csv:") || t.starts_with("npy:") => Some(self.source(t)?),
+            Some(t) => bail!("invalid setting `test`: `{t}`: expected csv:PATH or npy:X.npy,Y.npy"),
+            None => None,
+        };
         let options = LoadOptions {
             target_column: self.target_column.clone(),
             task,
-            test: self.test.as_deref().map(|t| self.source(t)).transpose()?,
+            test,
             test_fraction: if self.all_data {
                 0.0
             } else {
-                self.test_fraction
+                self.test_fraction.unwrap_or(DEFAULT_TEST_FRACTION)
             },
         };
-        let spec = self.spec();
-        if self.all_data && !(spec.starts_with("csv:") || spec.starts_with("npy:")) {
-            bail!(
-                "invalid setting `all-data`: `{}` has fixed train and test sets (choose one with --split); \
-                 --all-data applies to csv:PATH and npy:X,Y data",
-                spec
-            );
-        }
         Ok(self.source(spec)?.load(&options, seed)?)
     }
 }
@@ -185,15 +279,16 @@ pub fn model_and_data(
 ) -> Result<ModelOnData> {
     let loaded = model.load()?;
     let model_name = model.describe();
-    let (seed, stored) = match &loaded {
-        LoadedNetwork::Trained(m) => (
-            seed.unwrap_or(m.config.seed()),
-            m.config.data().and_then(|r| r.spec.as_ref()),
-        ),
+    let (seed, record) = match &loaded {
+        LoadedNetwork::Trained(m) => (seed.unwrap_or(m.config.seed()), m.config.data()),
         LoadedNetwork::Foreign(_) => (seed.unwrap_or(0), None),
     };
+    let stored = record.and_then(|r| r.spec.as_ref());
     let (train_data, test_data) = match (&data.data, stored) {
-        (None, Some(spec)) => spec.load(seed)?,
+        (None, Some(spec)) => {
+            data.check_flags(None)?;
+            spec.load(seed)?
+        }
         _ => data.load(seed)?,
     };
     // Scaled as in training: a model file stores its transform; foreign weights take
@@ -210,6 +305,13 @@ pub fn model_and_data(
             InputTransform::fit(scaling, &train_data.x)
         }
     };
+    if let Some(names) = record.and_then(|r| r.feature_names.as_ref()) {
+        let trained_on = stored.map_or(model_name.clone(), |spec| match &spec.source {
+            DataSource::Csv { path } => path.display().to_string(),
+            _ => model_name.clone(),
+        });
+        data::check_feature_names(names, &trained_on, &train_data)?;
+    }
     let mut dataset = match split {
         "test" => test_data,
         "train" => train_data,

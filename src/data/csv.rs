@@ -11,6 +11,9 @@ use super::{Dataset, Targets, Task};
 /// Largest class index accepted in a label column (refuses e.g. ids used as labels).
 pub const MAX_CLASSES: usize = 100_000;
 
+/// Target column names found without --target-column (at most one may be present).
+const DEFAULT_TARGETS: [&str; 3] = ["label", "target", "y"];
+
 /// Loads a CSV file.
 pub fn load(path: &Path, target_column: Option<&str>, task: Task) -> Result<Dataset> {
     let bytes = crate::files::read(path)?;
@@ -35,6 +38,29 @@ pub fn parse(
         .iter()
         .map(str::to_string)
         .collect();
+    if let Some((i, name)) = header
+        .iter()
+        .enumerate()
+        .find(|(i, h)| header[..*i].contains(h))
+    {
+        return Err(Error::format(
+            path,
+            format!("column {} repeats the name `{name}` (columns: {header:?}): every column needs its own name", i + 1),
+        ));
+    }
+    let candidates: Vec<&str> = DEFAULT_TARGETS
+        .into_iter()
+        .filter(|n| header.iter().any(|h| h == n))
+        .collect();
+    if target_column.is_none() && candidates.len() > 1 {
+        return Err(Error::format(
+            path,
+            format!(
+                "columns {candidates:?} could each be the target: name it with --target-column \
+                 (the others would become input features)"
+            ),
+        ));
+    }
     let target = match target_column {
         Some(name) => header.iter().position(|h| h == name).ok_or_else(|| {
             Error::format(
@@ -42,9 +68,9 @@ pub fn parse(
                 format!("no column named `{name}`; the columns are {header:?}"),
             )
         })?,
-        None => ["label", "target", "y"]
-            .iter()
-            .find_map(|n| header.iter().position(|h| h == n))
+        None => candidates
+            .first()
+            .and_then(|n| header.iter().position(|h| h == n))
             .ok_or_else(|| {
                 Error::format(
                     path,
@@ -102,11 +128,15 @@ pub fn parse(
         return Err(Error::format(path, "no data rows after the header"));
     }
     let targets = targets_from_values(&y, task, header[target] == "label", path)?;
-    Dataset::new(
+    let mut data = Dataset::new(
         path.display().to_string(),
         Matrix::from_vec(y.len(), d, x),
         targets,
-    )
+    )?;
+    let mut names = header;
+    names.remove(target);
+    data.feature_names = Some(names);
+    Ok(data)
 }
 
 /// Turns target values into classes or scalars. `Auto` picks classes when `label_named`
@@ -151,6 +181,23 @@ mod tests {
 
     fn p() -> &'static Path {
         Path::new("data.csv")
+    }
+
+    #[test]
+    fn refuses_duplicate_names_and_several_default_targets() {
+        let e = |b: &[u8], t: Option<&str>| parse(b, p(), t, Task::Auto).unwrap_err().to_string();
+        let dup = b"a,b,label,label\n1,2,0,1\n3,4,1,0\n";
+        assert!(e(dup, None).contains("column 4 repeats the name `label`"));
+        assert!(e(dup, Some("label")).contains("repeats the name `label`"));
+        let two = b"a,label,y\n1,0,1\n2,1,0\n";
+        assert!(e(two, None).contains("[\"label\", \"y\"] could each be the target"));
+        // Named explicitly, the other candidate is an input column.
+        let d = parse(two, p(), Some("label"), Task::Auto).unwrap();
+        assert_eq!(d.x.as_slice(), &[1.0, 1.0, 2.0, 0.0]);
+        assert_eq!(
+            d.feature_names,
+            Some(vec!["a".to_string(), "y".to_string()])
+        );
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub struct Dataset {
     /// How to load it again (set by [`DataSource::load`]; stored with a trained model so
     /// that `eval` and `analyze` default to the same data).
     pub spec: Option<DataSpec>,
+    /// The input columns' names in order (CSV header without the target), where the file
+    /// names them; train and test files must agree.
+    pub feature_names: Option<Vec<String>>,
 }
 
 impl Dataset {
@@ -129,6 +132,7 @@ impl Dataset {
             x,
             targets,
             spec: None,
+            feature_names: None,
         })
     }
 
@@ -191,6 +195,7 @@ impl Dataset {
             x,
             targets: self.targets.select(indices),
             spec: self.spec.clone(),
+            feature_names: self.feature_names.clone(),
         }
     }
 
@@ -282,9 +287,28 @@ fn le_bytes(values: &[f64]) -> std::borrow::Cow<'_, [u8]> {
 /// Rows per block of [`Dataset::fingerprint`]'s tree hash.
 pub const FINGERPRINT_BLOCK_ROWS: usize = 1024;
 
+/// Columns are matched by position: a data set whose input columns are named must name
+/// them as `expected` (those of `expected_from`, the training data) in the same order.
+pub fn check_feature_names(expected: &[String], expected_from: &str, data: &Dataset) -> Result<()> {
+    match &data.feature_names {
+        Some(names) if names != expected => Err(Error::data(
+            &data.name,
+            format!(
+                "input columns {names:?} differ from those of the training data {expected_from}, \
+                 {expected:?}: columns are matched by position, so they must have the same \
+                 names in the same order"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Train and test sets must have the same dimension and the same kind of target, and
 /// every test class must be one of the training data's.
 pub fn check_compatible(train: &Dataset, test: &Dataset) -> Result<()> {
+    if let Some(names) = &train.feature_names {
+        check_feature_names(names, &train.name, test)?;
+    }
     if train.dim() != test.dim() {
         return Err(Error::data(
             &test.name,

@@ -61,6 +61,40 @@ pub struct DataRecord {
     pub spec: Option<DataSpec>,
     pub train_sha256: String,
     pub test_sha256: String,
+    /// The training file's input column names (CSV), checked against data measured later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_names: Option<Vec<String>>,
+}
+
+impl LoadOptions {
+    /// Checks the options against the source they load, for every source (the fraction is
+    /// stored in the run's configuration, which must load again): the test fraction lies in
+    /// [0, 1), a target column names a CSV column, a separate test set goes with csv/npy data.
+    pub fn check(&self, source: &DataSource) -> Result<()> {
+        if !(self.test_fraction >= 0.0 && self.test_fraction < 1.0) {
+            return Err(Error::config(
+                "test-fraction",
+                format!(
+                    "{} is not in [0, 1) (0: no held-out split)",
+                    self.test_fraction
+                ),
+            ));
+        }
+        let is_file = matches!(source, DataSource::Csv { .. } | DataSource::Npy { .. });
+        if self.target_column.is_some() && !matches!(source, DataSource::Csv { .. }) {
+            return Err(Error::config(
+                "target-column",
+                "a target column applies to csv:PATH data only",
+            ));
+        }
+        if self.test.is_some() && !is_file {
+            return Err(Error::config(
+                "test",
+                "a separate test set applies to csv:PATH and npy:X,Y data only",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl DataSpec {
@@ -77,6 +111,7 @@ impl DataRecord {
             spec: train.spec.clone(),
             train_sha256: train.fingerprint(),
             test_sha256: test.fingerprint(),
+            feature_names: train.feature_names.clone(),
         }
     }
 }
@@ -149,6 +184,7 @@ impl DataSource {
     }
 
     fn load_unrecorded(&self, options: &LoadOptions, seed: u64) -> Result<(Dataset, Dataset)> {
+        options.check(self)?;
         let fixed_kind = match self {
             DataSource::Synthetic(_) => Some(("synthetic data", Task::Classify, "real-valued")),
             DataSource::Mnist { .. } => Some(("MNIST", Task::Regress, "class labels 0..9")),
