@@ -132,6 +132,40 @@ mod tests {
     }
 
     #[test]
+    fn huge_and_tiny_rows_keep_their_directions() {
+        // The discrepancies and the discrepancy regulariser depend on directions only:
+        // R(c W) = R(W), dR/dW(c W) = dR/dW(W) / c. Before, ||w_k||^2 overflowed at
+        // c = 1e160 and underflowed at c = 1e-170: every row was dropped (R = 0, grad 0).
+        use crate::regularizer::{value_and_gradient, RegularizerKind};
+        let w = random_w(20, 5, 11);
+        let reference = discrepancies(&w).unwrap();
+        let kind = RegularizerKind::Discrepancy;
+        let mut g = Matrix::zeros(20, 5);
+        let r = value_and_gradient(kind, &w, Some((&mut g, 1.0)));
+        for c in [1e160, 1e-170, 1e300, 1e-300] {
+            let wc = w.map(|v| v * c);
+            let got = discrepancies(&wc).unwrap();
+            assert_eq!(got.units, 20);
+            assert!(
+                (got.l2_slice_sq - reference.l2_slice_sq).abs() < 1e-14,
+                "c = {c}"
+            );
+            let mut gc = Matrix::zeros(20, 5);
+            let rc = value_and_gradient(kind, &wc, Some((&mut gc, 1.0)));
+            assert!((rc - r).abs() < 1e-14 * r, "c = {c}: {rc} vs {r}");
+            for (a, b) in gc.as_slice().iter().zip(g.as_slice()) {
+                assert!((a * c - b).abs() < 1e-10 * b.abs().max(1e-3), "c = {c}");
+            }
+        }
+        // A row at the top of f64's range: its direction, not zero (1/sqrt(2) each).
+        let big = crate::geometry::unit_directions(&Matrix::from_vec(1, 2, vec![1e308, 1e308]));
+        assert_eq!(big.kept, vec![0]);
+        for v in big.u.as_slice() {
+            assert!((v - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-15);
+        }
+    }
+
+    #[test]
     fn the_per_epoch_l2_discrepancy_is_the_closed_form_of_every_precision() {
         use crate::geometry::l2_slice_discrepancy_sq;
         let w = random_w(30, 7, 3);

@@ -20,6 +20,7 @@ use std::f64::consts::PI;
 use libm::lgamma;
 
 use crate::error::{Error, Result};
+use crate::geometry::check_sphere_dim;
 
 /// One degree u of the spectrum.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -29,24 +30,43 @@ pub struct DegreeEigenvalue {
     pub gamma: f64,
     /// log10(gamma_u); -inf for the exact zeros (odd u >= 3).
     pub log10_gamma: f64,
-    /// N(d, u) (null where it exceeds f64's range; see `log10_multiplicity`).
+    /// N(d, u) (null where it exceeds f64's range; see `log10_multiplicity`). Computed in
+    /// exact integer arithmetic where it fits in u128; exact as a number where
+    /// `multiplicity_exact` is true (N(d, u) <= 2^53), otherwise the nearest f64 (or, beyond
+    /// u128, an estimate from log-gamma).
     pub multiplicity: Option<f64>,
+    /// `multiplicity` is exactly N(d, u).
+    pub multiplicity_exact: bool,
     pub log10_multiplicity: f64,
     /// Upper bound on |computed - exact| gamma_u.
     pub error_bound: f64,
     /// Relative error bound below 1e-6 and no underflow.
     pub trusted: bool,
+    /// Upper bound on |computed - exact| / gamma_u (also where gamma_u underflows: it bounds
+    /// the error of `log10_gamma` and of [`DegreeEigenvalue::weight`]).
+    pub relative_error: f64,
 }
 
 impl DegreeEigenvalue {
     /// gamma_u N(d, u), this degree's share of kappa(1) = 1/2 (formed in logs, so that a
     /// huge multiplicity times a tiny eigenvalue does not overflow).
+    /// Where this share is not known to relative accuracy 1e-6 (`weight_trusted` false) it is
+    /// 0, so that no untrusted term enters a cumulative sum.
     pub fn weight(&self) -> f64 {
-        if self.gamma > 0.0 {
-            ((self.log10_gamma + self.log10_multiplicity) * std::f64::consts::LN_10).exp()
+        if self.log10_gamma.is_finite() && self.weight_trusted() {
+            // A share never exceeds kappa(1) = 1/2; the cap only absorbs rounding.
+            ((self.log10_gamma + self.log10_multiplicity) * std::f64::consts::LN_10)
+                .exp()
+                .min(0.5)
         } else {
             0.0
         }
+    }
+
+    /// gamma_u N(d, u) is known to relative accuracy 1e-6 (gamma_u may underflow: the share
+    /// is formed from `log10_gamma`).
+    pub fn weight_trusted(&self) -> bool {
+        self.relative_error < TRUST_RELATIVE
     }
 }
 
@@ -56,8 +76,12 @@ pub struct Spectrum {
     pub dim: usize,
     pub max_degree: usize,
     pub degrees: Vec<DegreeEigenvalue>,
-    /// sum_u gamma_u N(d, u) over the degrees computed (tends to kappa(1) = 1/2).
+    /// sum_u gamma_u N(d, u) over the degrees 0..=`cumulative_up_to` (tends to
+    /// kappa(1) = 1/2): the sum stops before the first degree whose share is not known to
+    /// relative accuracy 1e-6, so that it is always a correct partial sum.
     pub cumulative: f64,
+    /// Highest degree in `cumulative` (None: not even degree 0).
+    pub cumulative_up_to: Option<usize>,
     /// Every degree up to this one is trusted.
     pub trusted_up_to: Option<usize>,
 }
@@ -67,13 +91,48 @@ const TRUST_RELATIVE: f64 = 1e-6;
 /// Most series terms summed per degree before the tail is estimated.
 const MAX_TERMS: usize = 40_000;
 
-/// ln N(d, u) = ln[(2u + d - 2) (u + d - 3)! / (u! (d - 2)!)], N(d, 0) = 1.
+/// ln N(d, u) = ln[(2u + d - 2) (u + d - 3)! / (u! (d - 2)!)], N(d, 0) = 1 (exact where
+/// [`exact_multiplicity`] fits, from log-gamma beyond).
 pub fn log_multiplicity(d: usize, u: usize) -> f64 {
     if u == 0 {
         return 0.0;
     }
+    if let Some(n) = exact_multiplicity(d, u) {
+        return (n as f64).ln();
+    }
     let (d, u) = (d as f64, u as f64);
     (2.0 * u + d - 2.0).ln() + lgamma(u + d - 2.0) - lgamma(u + 1.0) - lgamma(d - 1.0)
+}
+
+/// The binomial coefficient C(n, k) in u128, None where it (or an intermediate product)
+/// overflows.
+fn binomial_u128(n: u128, k: u128) -> Option<u128> {
+    if k > n {
+        return Some(0);
+    }
+    let k = k.min(n - k);
+    let mut c: u128 = 1;
+    for i in 0..k {
+        // c * (n - i) / (i + 1) is C(n, i + 1) (i + 1 divides the product exactly).
+        c = c.checked_mul(n - i)? / (i + 1);
+    }
+    Some(c)
+}
+
+/// N(d, u) exactly, N(d, u) = C(u + d - 1, u) - C(u + d - 3, u - 2) (the harmonic polynomials
+/// of degree u in d variables); None where it does not fit in u128.
+pub fn exact_multiplicity(d: usize, u: usize) -> Option<u128> {
+    let (d, u) = (d as u128, u as u128);
+    if u == 0 {
+        return Some(1);
+    }
+    let all = binomial_u128(u + d - 1, u)?;
+    let lower = if u >= 2 {
+        binomial_u128(u + d - 3, u - 2)?
+    } else {
+        0
+    };
+    Some(all - lower)
 }
 
 /// ln gamma_u(t^p) for p >= u, p - u even.
@@ -224,34 +283,33 @@ fn degree_eigenvalue_with(
     u: usize,
     quadrature: Option<(f64, f64)>,
 ) -> Result<DegreeEigenvalue> {
-    if d < 2 {
-        return Err(Error::config(
-            "dim",
-            format!("d = {d}: the spectrum on S^(d-1) needs d >= 2"),
-        ));
-    }
+    check_sphere_dim(d)?;
     let (gamma, log10_gamma, rel) = match u {
         1 => (1.0 / (4.0 * d as f64), -(4.0 * d as f64).log10(), 0.0),
         u if u % 2 == 1 => (0.0, f64::NEG_INFINITY, 0.0),
         u => {
             let (ln_g, rel) = log_gamma_even(d, u);
             match quadrature {
-                Some((q, q_rel)) if q_rel < rel && q > 0.0 => (q, q.log10(), q_rel),
+                // A subnormal quadrature value is a rounding residue, not gamma_u.
+                Some((q, q_rel)) if q_rel < rel && q >= f64::MIN_POSITIVE => (q, q.log10(), q_rel),
                 _ => (ln_g.exp(), ln_g / std::f64::consts::LN_10, rel),
             }
         }
     };
     let ln_n = log_multiplicity(d, u);
-    let mult = ln_n.exp();
+    let exact = exact_multiplicity(d, u);
+    let mult = exact.map_or(ln_n.exp(), |n| n as f64);
     let underflow = u % 2 == 0 && gamma < f64::MIN_POSITIVE;
     Ok(DegreeEigenvalue {
         u,
         gamma,
         log10_gamma,
         multiplicity: mult.is_finite().then_some(mult.round()),
+        multiplicity_exact: exact.is_some_and(|n| n <= 1u128 << 53),
         log10_multiplicity: ln_n / std::f64::consts::LN_10,
         error_bound: rel * gamma,
         trusted: rel < TRUST_RELATIVE && !underflow,
+        relative_error: rel,
     })
 }
 
@@ -260,12 +318,7 @@ pub const MAX_DEGREE: usize = 10_000;
 
 /// gamma_u, N(d, u) and their cumulative sum for u = 0..=max_degree (at most [`MAX_DEGREE`]).
 pub fn spectrum(d: usize, max_degree: usize) -> Result<Spectrum> {
-    if d < 2 {
-        return Err(Error::config(
-            "dim",
-            format!("d = {d}: the spectrum on S^(d-1) needs d >= 2"),
-        ));
-    }
+    check_sphere_dim(d)?;
     if max_degree > MAX_DEGREE {
         return Err(Error::config(
             "max-degree",
@@ -281,13 +334,16 @@ pub fn spectrum(d: usize, max_degree: usize) -> Result<Spectrum> {
     let degrees = (0..=max_degree)
         .map(|u| degree_eigenvalue_with(d, u, Some(quadrature[u])))
         .collect::<Result<Vec<_>>>()?;
-    let cumulative = degrees.iter().map(DegreeEigenvalue::weight).sum();
+    let summed = degrees.iter().take_while(|e| e.weight_trusted()).count();
+    let cumulative = degrees[..summed].iter().map(DegreeEigenvalue::weight).sum();
+    let cumulative_up_to = summed.checked_sub(1);
     let trusted_up_to = degrees.iter().take_while(|e| e.trusted).last().map(|e| e.u);
     Ok(Spectrum {
         dim: d,
         max_degree,
         degrees,
         cumulative,
+        cumulative_up_to,
         trusted_up_to,
     })
 }
@@ -308,6 +364,7 @@ pub struct SpectrumReport {
     pub max_degree: usize,
     pub degrees: Vec<DegreeEigenvalue>,
     pub cumulative: f64,
+    pub cumulative_up_to: Option<usize>,
     pub trusted_up_to: Option<usize>,
     pub ranked: Vec<RankedEigenvalue>,
 }
@@ -320,6 +377,7 @@ impl Spectrum {
             max_degree: self.max_degree,
             degrees: self.degrees.clone(),
             cumulative: self.cumulative,
+            cumulative_up_to: self.cumulative_up_to,
             trusted_up_to: self.trusted_up_to,
             ranked: self
                 .ranked_steps()
@@ -474,9 +532,16 @@ mod tests {
                 "d={d}: {}",
                 s.cumulative
             );
+            // The sum stops before the first untrusted share (degree U = cumulative_up_to).
+            let top = s.cumulative_up_to.unwrap();
+            assert!(top >= 150, "d={d}: summed to {top}");
             let s2 = spectrum(d, 100).unwrap();
-            let (gap_400, gap_100) = (0.5 - s.cumulative, 0.5 - s2.cumulative);
-            assert!(gap_400 < gap_100 / 2.5, "d={d}: {gap_100} -> {gap_400}");
+            let (gap_top, gap_100) = (0.5 - s.cumulative, 0.5 - s2.cumulative);
+            // gap ~ C/U: about gap_100 * 100/U.
+            assert!(
+                gap_top < 1.25 * gap_100 * 100.0 / top as f64,
+                "d={d}: {gap_100} -> {gap_top} at {top}"
+            );
         }
     }
 
@@ -517,3 +582,7 @@ mod tests {
         assert!(s.trusted_up_to.unwrap() >= 100, "{:?}", s.trusted_up_to);
     }
 }
+
+#[cfg(test)]
+#[path = "spectrum_limits_tests.rs"]
+mod limits_tests;
