@@ -232,7 +232,10 @@ pub fn check_sphere_dim(d: usize) -> Result<()> {
     if d < 2 {
         return Err(Error::config(
             "dim",
-            format!("d = {d}: the sphere S^{{d-1}} has no continuum of directions below d = 2"),
+            format!(
+                "d = {d}: the sphere S^{{d-1}} has no continuum of directions; the theory needs \
+                 d >= 2"
+            ),
         ));
     }
     if d > MAX_SPHERE_DIM {

@@ -339,3 +339,56 @@ fn fuzzing_finds_stay_fixed() {
     }
     assert!(count >= 1);
 }
+
+/// Output paths that cannot be written are refused before the work: a `--json` under a
+/// file, a `--json` that is a directory or one of the run's own files (it overwrote
+/// model.safetensors after training before), and `--out`/`--dir` that are files (reproduce
+/// and fetch tried the network first). Nothing is trained or written.
+#[test]
+fn unusable_output_paths_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("afile");
+    std::fs::write(&file, b"x").unwrap();
+    let out = dir.path().join("run");
+    let p = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let train = |json: &str| {
+        vec![
+            "train".to_string(),
+            "--data".into(),
+            "synthetic".into(),
+            "--epochs".into(),
+            "1".into(),
+            "--width".into(),
+            "4".into(),
+            "--quiet".into(),
+            "--out".into(),
+            p(&out),
+            "--json".into(),
+            json.to_string(),
+        ]
+    };
+    let run = |args: Vec<String>, needle: &str| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::fails(&refs, &[needle]);
+    };
+    run(train(&p(&file.join("summary.json"))), "is not a directory");
+    run(train(&p(dir.path())), "is a directory");
+    run(
+        train(&p(&out.join("model.safetensors"))),
+        "one of the files the run writes",
+    );
+    assert!(!out.exists(), "nothing may be trained or written");
+    run(
+        vec![
+            "reproduce".into(),
+            "--quick".into(),
+            "--out".into(),
+            p(&file),
+        ],
+        "exists and is not a directory",
+    );
+    run(
+        vec!["fetch".into(), "mnist".into(), "--dir".into(), p(&file)],
+        "exists and is not a directory",
+    );
+}

@@ -83,6 +83,38 @@ fn loss_bound_holds_along_a_training_run_and_analysis_is_consistent() {
     }
 }
 
+/// Off the sphere the split (1/n) D^T D = K + (X X^T) o E_W still holds, but ||(X X^T) o
+/// E_W|| can exceed ||E_W||: at |x| = 10 the bound lambda_min(K) - ||E_W||_2 was 4.37 against
+/// s_m(D)^2 / n = 4.17. The reported bound stays below s_m(D)^2 / n at radii 0.3 to 10, and
+/// equals the paper's form on the sphere.
+#[test]
+fn the_kernel_lower_bound_holds_off_the_sphere() {
+    let mut rng = SeededRng::new(5, Stream::Init);
+    let net: Network<f64> = Network::init(5, 200, 1, OutputLayer::Fixed, 1.0, &mut rng);
+    let unit = sphere_points(30, 5, &mut rng);
+    for radius in [1.0, 0.3, 3.0, 10.0] {
+        let mut x = unit.clone();
+        x.as_mut_slice().iter_mut().for_each(|v| *v *= radius);
+        let data = Dataset::new("radius", x, Targets::Scalar(vec![0.0; 30])).unwrap();
+        let options = AnalysisOptions {
+            all_points: true,
+            ..Default::default()
+        };
+        let a = analyze(&net, &data, &options).unwrap();
+        let s_sq = a.s_min_sq_over_n.unwrap();
+        assert!(
+            s_sq >= a.kernel_lower_bound - 1e-10,
+            "radius {radius}: {s_sq} < {a:?}"
+        );
+        let r_sq = (radius * radius).max(1.0);
+        let paper = a.lambda_min_k - a.e_w_norm;
+        assert!((a.kernel_lower_bound - (a.lambda_min_k - r_sq * a.e_w_norm)).abs() <= 1e-9 * r_sq);
+        if radius == 1.0 {
+            assert_eq!(a.kernel_lower_bound, paper);
+        }
+    }
+}
+
 #[test]
 fn analysis_refuses_a_dimension_mismatch_and_d_1() {
     let mut rng = SeededRng::new(1, Stream::Init);

@@ -32,6 +32,7 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
         );
     }
     let dir = args.dir.unwrap_or_else(data::mnist::default_dir);
+    super::check_output_dir(&dir, "--dir")?;
     let mirrors: Vec<String> = if args.mirror.is_empty() {
         data::fetch::MIRRORS.iter().map(|s| s.to_string()).collect()
     } else {

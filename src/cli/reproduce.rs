@@ -134,6 +134,8 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         .out
         .clone()
         .expect("clap requires --out without --plan");
+    super::check_output_dir(&out, "--out")?;
+    super::check_json_path(args.json.as_deref(), None, &[])?;
     let multi = indicatif::MultiProgress::with_draw_target(if args.quiet {
         ProgressDrawTarget::hidden()
     } else {

@@ -172,6 +172,12 @@ pub fn spectrum(args: SpectrumArgs) -> Result<()> {
     let mut cumulative = 0.0;
     for e in &s.degrees {
         cumulative += e.weight();
+        let summed = s.cumulative_up_to.is_some_and(|last| e.u <= last);
+        let cumulative_text = if summed {
+            format!("{cumulative:.8}")
+        } else {
+            "n/a".into()
+        };
         let mult = e
             .multiplicity
             .filter(|n| *n < 1e12)
@@ -179,14 +185,21 @@ pub fn spectrum(args: SpectrumArgs) -> Result<()> {
                 format!("{n:.0}")
             });
         println!(
-            "{:>5} {:>14.6e} {:>14} {:>12.8} {:>8}",
-            e.u, e.gamma, mult, cumulative, e.trusted
+            "{:>5} {:>14.6e} {:>14} {:>12} {:>8}",
+            e.u, e.gamma, mult, cumulative_text, e.trusted
         );
     }
     match s.trusted_up_to {
         Some(u) if u == s.max_degree => println!("every degree up to {u} is trustworthy (relative error < 1e-6)"),
         Some(u) => println!("trustworthy up to degree {u} (relative error < 1e-6); higher degrees are estimates with the error bound in the JSON"),
         None => println!("no degree reached relative error 1e-6"),
+    }
+    if s.cumulative_up_to != Some(s.max_degree) {
+        println!(
+            "the cumulative sum stops at degree {}: the next degree's gamma_u is not known to \
+             1e-6, and its rounding error times N(d,u) could exceed the whole sum",
+            s.cumulative_up_to.map_or("-".into(), |u| u.to_string())
+        );
     }
     let steps = s.ranked_steps();
     if let Some(path) = &args.svg {

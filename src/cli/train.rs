@@ -152,6 +152,17 @@ impl RunProgress for Bar {
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
+    use diversenet::model::run::{
+        CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PREVIOUS_CHECKPOINT_FILE,
+    };
+    let run_files = [
+        MODEL_FILE,
+        CHECKPOINT_FILE,
+        PREVIOUS_CHECKPOINT_FILE,
+        METRICS_FILE,
+        CONFIG_FILE,
+    ];
+    super::check_json_path(args.json.as_deref(), Some(&args.out), &run_files)?;
     let epochs = args.epochs.unwrap_or(if args.data.spec() == "synthetic" {
         200
     } else {

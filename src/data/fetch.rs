@@ -36,7 +36,7 @@ pub struct FetchedFile {
 pub fn decompressed_sha256(bytes: &[u8]) -> std::io::Result<String> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes)
+        flate2::read::MultiGzDecoder::new(bytes)
             .take(MAX_DECOMPRESSED_BYTES + 1)
             .read_to_end(&mut out)?;
         if out.len() as u64 > MAX_DECOMPRESSED_BYTES {

@@ -25,7 +25,8 @@ pub fn read_idx(path: &Path) -> Result<IdxArray> {
 /// Decodes IDX bytes (gzipped or raw); `path` only names the source in errors.
 pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut decoder = flate2::read::GzDecoder::new(bytes);
+        // Every member of a multi-member gzip file (what `cat a.gz b.gz` makes).
+        let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
         decode(&mut decoder, None, path)
     } else {
         decode(&mut &bytes[..], Some(bytes.len() as u64), path)
@@ -106,7 +107,7 @@ pub fn parse_dims(bytes: &[u8], path: &Path) -> Result<Vec<usize>> {
 fn dims_from(mut reader: impl BufRead, path: &Path) -> Result<Vec<usize>> {
     let gzipped = matches!(reader.fill_buf(), Ok(b) if b.starts_with(&[0x1f, 0x8b]));
     let (dims, _) = if gzipped {
-        decode_header(&mut flate2::bufread::GzDecoder::new(reader), path)?
+        decode_header(&mut flate2::bufread::MultiGzDecoder::new(reader), path)?
     } else {
         decode_header(&mut reader, path)?
     };
@@ -132,10 +133,15 @@ fn decode(reader: &mut dyn Read, total_len: Option<u64>, path: &Path) -> Result<
     }
     // Grows with the bytes actually read, so a lying header cannot force a huge allocation.
     let mut data = Vec::new();
-    reader
-        .take(payload + 1)
+    Read::take(&mut *reader, payload + 1)
         .read_to_end(&mut data)
         .map_err(gz_err)?;
+    if data.len() as u64 != payload && total_len.is_none() {
+        // A corrupt stream can inflate to the wrong length before its CRC is reached: read
+        // on (discarding, at most 128 MiB) so that a CRC error is reported as what it is.
+        std::io::copy(&mut Read::take(&mut *reader, 1 << 27), &mut std::io::sink())
+            .map_err(gz_err)?;
+    }
     if data.len() as u64 != payload {
         return Err(Error::format(
             path,
@@ -211,6 +217,30 @@ mod tests {
         corrupt[n - 6] ^= 0xff; // CRC
         assert!(msg(&corrupt).contains("decompress"));
         assert!(msg(&corrupt).starts_with("bad.idx"));
+    }
+
+    /// `cat a.gz b.gz` is a valid gzip file (gzip -d reads every member); only the first
+    /// member was read before. A flipped byte inside the deflate data is a CRC error,
+    /// reported as such, not as a stream holding "more" or "only" some bytes.
+    #[test]
+    fn reads_every_gzip_member_and_names_corruption() {
+        let p = Path::new("m.idx.gz");
+        let data: Vec<u8> = (0..4000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let raw = encode_idx(&[4000], &data);
+        let (head, tail) = raw.split_at(1234);
+        let multi = [gz(head), gz(tail)].concat();
+        assert_eq!(parse_idx(&multi, p).unwrap().data, data);
+        assert_eq!(
+            crate::data::fetch::decompressed_sha256(&multi).unwrap(),
+            crate::data::fetch::decompressed_sha256(&gz(&raw)).unwrap()
+        );
+        let whole = gz(&raw);
+        for at in [20, whole.len() / 2, whole.len() - 12] {
+            let mut bad = whole.clone();
+            bad[at] ^= 0x55;
+            let e = parse_idx(&bad, p).unwrap_err().to_string();
+            assert!(e.contains("cannot decompress"), "byte {at}: {e}");
+        }
     }
 
     #[test]

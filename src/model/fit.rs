@@ -173,19 +173,27 @@ mod tests {
         }
     }
 
-    /// SGD at lr = 100 overflows (as `diversenet train` refuses it): NaN weights are refused,
-    /// not returned.
+    /// SGD at lr = 100 overflows (as `diversenet train` refuses it): refused (the loss turns
+    /// infinite, or W turns NaN behind a finite loss), never returned as NaN weights.
     #[test]
     fn diverging_training_is_refused() {
-        let (field, msg) = field_of(TrainSettings {
+        let settings = TrainSettings {
             width: 16,
             epochs: 10,
             lr: 100.0,
             optimizer: OptimizerKind::Sgd { momentum: 0.9 },
             ..TrainSettings::default()
-        });
-        assert_eq!(field, "lr");
-        assert!(msg.contains("training diverged by epoch"), "{msg}");
+        };
+        let (train, test) = data(200).split_or_all(0.2, 0).unwrap();
+        match train_in_memory(&settings, train, test) {
+            Err(Error::Diverged { .. }) => {}
+            Err(Error::Config { field, message }) => {
+                assert_eq!(field, "lr");
+                assert!(message.contains("training diverged by epoch"), "{message}");
+            }
+            Err(e) => panic!("expected a divergence, got {e}"),
+            Ok(f) => panic!("expected a refusal; W = {:?}", &f.net.w.as_slice()[..4]),
+        }
     }
 
     /// 1e39 is beyond f32's largest value (3.4e38): the initial W is inf.

@@ -61,7 +61,10 @@ pub struct Analysis {
     pub lambda_min_k: f64,
     /// ||E_W||_2, the spectral norm of the slice discrepancy matrix on the points.
     pub e_w_norm: f64,
-    /// lambda_min(K) - ||E_W||_2: a lower bound on `s_min_sq_over_n`.
+    /// lambda_min(K) - r^2 ||E_W||_2 with r^2 = max(1, max_i ||x_i||^2): a lower bound on
+    /// `s_min_sq_over_n` for any points, since ||(X X^T) o E_W||_2 <= max_i ||x_i||^2
+    /// ||E_W||_2 (Schur); on the sphere (r = 1, norms within 1e-12 of 1 included), the
+    /// paper's lambda_min(K) - ||E_W||_2.
     pub kernel_lower_bound: f64,
     /// s_m(D)^2 / sum_k v_k^2 (= s_m(D)^2 / n for v = +/-1); single-output models only,
     /// where (1/sum v^2) D^T D = K + (X X^T) o E_W holds with weights v_k^2 / sum v^2.
@@ -225,6 +228,14 @@ pub fn analyze_points(
     };
     let e_w = discrepancy_matrix(&geometry, &activation_pattern(net, x), &weights);
     let e_w_norm = symmetric_spectral_norm(&e_w);
+    let largest_norm_sq = (0..x.rows())
+        .map(|i| x.row(i).iter().map(|v| v * v).sum::<f64>())
+        .fold(0.0, f64::max);
+    let schur_factor = if largest_norm_sq > 1.0 + 1e-12 {
+        largest_norm_sq
+    } else {
+        1.0
+    };
     let disc = discrepancies(&net.w)?;
     let monte_carlo = options
         .monte_carlo
@@ -248,7 +259,7 @@ pub fn analyze_points(
             .map(|((loss, _), b)| if b > 0.0 { loss / b } else { 0.0 }),
         lambda_min_k,
         e_w_norm,
-        kernel_lower_bound: lambda_min_k - e_w_norm,
+        kernel_lower_bound: lambda_min_k - schur_factor * e_w_norm,
         s_min_sq_over_n: (c == 1 && total > 0.0).then(|| s.value * s.value / total),
         l2_discrepancy_sq: disc.l2_slice_sq,
         c_d: disc.c_d,
