@@ -392,3 +392,32 @@ fn unusable_output_paths_are_refused_before_any_work() {
         "exists and is not a directory",
     );
 }
+
+/// A foreign model whose weights cannot be used: the error names the file (it spoke of a
+/// setting `weights` that no flag sets).
+#[test]
+fn unusable_foreign_weights_name_the_model_file() {
+    use diversenet::linalg::Matrix;
+    use diversenet::model::{Network, OutputLayer};
+    let dir = tempfile::tempdir().unwrap();
+    // Zero units score fine (`eval`), but have no direction for the theory (`analyze`).
+    for (name, w, commands) in [
+        ("huge.safetensors", 1e200, &["eval", "analyze"][..]),
+        ("zero.safetensors", 0.0, &["analyze"][..]),
+    ] {
+        let path = dir.path().join(name);
+        let net = Network {
+            w: Matrix::from_vec(8, 10, (0..80).map(|k| w * (1.0 + (k % 3) as f64)).collect()),
+            v: Matrix::from_vec(1, 8, vec![1.0; 8]),
+            output_layer: OutputLayer::Fixed,
+        };
+        diversenet::model::foreign::save_weights(&path, &net).unwrap();
+        let model = path.to_str().unwrap();
+        for &command in commands {
+            let o = common::run(&[command, "--model", model, "--data", "synthetic"]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{command} {name}: {err}");
+            assert!(err.contains(model), "{command} {name}: {err}");
+        }
+    }
+}

@@ -76,15 +76,16 @@ def test_initial_scale_overflowing_float32_is_refused():
     assert np.isfinite(r["W"]).all()
 
 
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda X, W, V: dn.smallest_singular_value(W, V, X),
-        lambda X, W, V: dn.kernel_matrix(X),
-        lambda X, W, V: dn.kernel_lambda_min(X),
-        lambda X, W, V: dn.analyze(W, V, X),
-    ],
-)
+# The functions that take points X (with a network W, V where they need one).
+POINT_FUNCTIONS = [
+    lambda X, W, V: dn.smallest_singular_value(W, V, X),
+    lambda X, W, V: dn.kernel_matrix(X),
+    lambda X, W, V: dn.kernel_lambda_min(X),
+    lambda X, W, V: dn.analyze(W, V, X),
+]
+
+
+@pytest.mark.parametrize("call", POINT_FUNCTIONS)
 def test_inputs_whose_gram_overflows_are_refused_like_weights(call):
     rng = np.random.default_rng(3)
     X = rng.standard_normal((10, 3))
@@ -108,15 +109,7 @@ def test_large_inputs_below_overflow_keep_their_values():
     assert dn.kernel_lambda_min(X * 1e150) == pytest.approx(expected, rel=1e-6)
 
 
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda X, W, V: dn.smallest_singular_value(W, V, X),
-        lambda X, W, V: dn.kernel_matrix(X),
-        lambda X, W, V: dn.kernel_lambda_min(X),
-        lambda X, W, V: dn.analyze(W, V, X),
-    ],
-)
+@pytest.mark.parametrize("call", POINT_FUNCTIONS)
 def test_empty_inputs_are_refused(call):
     # s_m(D) and lambda_min(K) of no points are undefined (0.0 came back).
     W, V = np.ones((4, 3)), np.ones((1, 4))

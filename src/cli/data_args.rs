@@ -327,7 +327,8 @@ pub fn model_and_data(
         Path::new(&model_name),
         &dataset,
     )?;
-    check_magnitudes(loaded.net())?;
+    // Name the file: the message alone speaks of "weights", which no flag sets.
+    check_magnitudes(loaded.net()).map_err(|e| anyhow::anyhow!("{model_name}: {e}"))?;
     transform.apply(&mut dataset.x);
     Ok(ModelOnData {
         loaded,

@@ -66,7 +66,8 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
         seed: measured.seed,
         monte_carlo: args.monte_carlo,
     };
-    let a = theory::analyze(measured.loaded.net(), &measured.dataset, &options)?;
+    let a = theory::analyze(measured.loaded.net(), &measured.dataset, &options)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.describe()))?;
     let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.6e}"));
     println!(
         "theory diagnostics of {} on {} ({} of {} points, d = {}, n = {}, c = {})",

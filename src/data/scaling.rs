@@ -107,7 +107,14 @@ impl InputTransform {
             .with_min_len(256)
             .map(|row| match self.scaling {
                 InputScaling::Sphere => {
-                    let n = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+                    let plain = row.iter().map(|v| v * v).sum::<f64>();
+                    // Squares that overflow (a row at 1e308 became the zero vector) or
+                    // underflow: the norm by rescaling, so the direction is kept.
+                    let n = if plain.is_finite() && plain >= 1e-300 {
+                        plain.sqrt()
+                    } else {
+                        crate::geometry::scaled_norm(row)
+                    };
                     if n > 0.0 {
                         row.iter_mut().for_each(|v| *v /= n);
                         0
@@ -127,6 +134,24 @@ impl InputTransform {
     }
 }
 
+/// Scales the training and test inputs; returns the rows that were all zero under sphere
+/// projection, each counted once when the test set is the training set itself
+/// (`--all-data`).
+pub fn apply_to_both(
+    transform: &InputTransform,
+    train: &mut Matrix<f64>,
+    test: &mut Matrix<f64>,
+) -> usize {
+    let same_rows = train == test;
+    let zero_train = transform.apply(train);
+    let zero_test = transform.apply(test);
+    if same_rows {
+        zero_train
+    } else {
+        zero_train + zero_test
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +162,26 @@ mod tests {
         let t = InputTransform::fit(InputScaling::Sphere, &x);
         assert_eq!(t.apply(&mut x), 1);
         assert_eq!(x.as_slice(), &[0.6, 0.8, 0.0, 0.0]);
+    }
+
+    /// A row at 1e308 overflowed the squares and was projected to the zero vector without
+    /// being counted; one at 1e-200 underflowed to a zero norm. Both keep their direction
+    /// (3, 4) / 5. A zero row is counted once when the test set is the training set.
+    #[test]
+    fn sphere_keeps_huge_and_tiny_rows_and_counts_zero_rows_once() {
+        let mut x = Matrix::from_vec(3, 2, vec![3e307, 4e307, 3e-200, 4e-200, 0.0, 0.0]);
+        let t = InputTransform::fit(InputScaling::Sphere, &x);
+        let mut same = x.clone();
+        assert_eq!(apply_to_both(&t, &mut x, &mut same), 1);
+        for row in [x.row(0), x.row(1)] {
+            assert!(
+                (row[0] - 0.6).abs() < 1e-15 && (row[1] - 0.8).abs() < 1e-15,
+                "{row:?}"
+            );
+        }
+        let mut train = Matrix::from_vec(1, 2, vec![0.0, 0.0]);
+        let mut test = Matrix::from_vec(2, 2, vec![0.0, 0.0, 1.0, 1.0]);
+        assert_eq!(apply_to_both(&t, &mut train, &mut test), 2);
     }
 
     #[test]

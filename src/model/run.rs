@@ -69,7 +69,8 @@ pub fn run_training(
     crate::data::check_compatible(&train_data, &test_data)?;
     let record = DataRecord::of(&train_data, &test_data);
     let transform = InputTransform::fit(settings.scaling, &train_data.x);
-    let zero_inputs = transform.apply(&mut train_data.x) + transform.apply(&mut test_data.x);
+    let zero_inputs =
+        crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test_data.x);
     let config = settings.resolve(&train_data)?.with_data(record);
     crate::limits::check_training(&training_sizes(&config, &train_data, &test_data))?;
     let job = RunJob {
