@@ -43,7 +43,8 @@ pub struct RunSummary {
     pub data: String,
     pub train_samples: usize,
     pub test_samples: usize,
-    /// Inputs that were all zero and so have no direction on the sphere (they stay zero).
+    /// Inputs that were all zero and so have no direction on the sphere (they stay zero);
+    /// once each when the test set is the training set (`--all-data`).
     pub zero_inputs: usize,
     /// Epochs restored from a checkpoint instead of trained in this invocation.
     pub resumed_from_epoch: usize,
