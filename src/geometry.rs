@@ -35,6 +35,14 @@ pub fn direction_norms<T: Real>(w: &Matrix<T>) -> (Vec<usize>, Vec<f64>, Vec<usi
     split_by_direction(all_row_norms(w))
 }
 
+/// max_i ||x_i||^2 over the rows of `x` (plain sums of squares: infinite when a row's
+/// squares overflow, which is what the magnitude checks look for).
+pub fn largest_row_norm_sq(x: &Matrix<f64>) -> f64 {
+    (0..x.rows())
+        .map(|i| x.row(i).iter().map(|v| v * v).sum::<f64>())
+        .fold(0.0, f64::max)
+}
+
 /// ||w_k|| of every row of `w`, on the crate's threads for large matrices (each row on its
 /// own, 64 rows per task: the same norms on any number of threads).
 pub fn all_row_norms<T: Real>(w: &Matrix<T>) -> Vec<f64> {

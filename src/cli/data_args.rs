@@ -65,12 +65,13 @@ const DEFAULT_TEST_FRACTION: f64 = 0.2;
 
 impl DataArgs {
     pub fn source(&self, spec: &str) -> Result<DataSource> {
+        let default = SyntheticConfig::default();
         let synthetic = SyntheticConfig {
-            dim: self.dim.unwrap_or(10),
-            teacher_width: self.teacher_width.unwrap_or(5),
-            train_samples: self.train_samples.unwrap_or(1000),
-            test_samples: self.test_samples.unwrap_or(1000),
-            noise: self.noise.unwrap_or(0.0),
+            dim: self.dim.unwrap_or(default.dim),
+            teacher_width: self.teacher_width.unwrap_or(default.teacher_width),
+            train_samples: self.train_samples.unwrap_or(default.train_samples),
+            test_samples: self.test_samples.unwrap_or(default.test_samples),
+            noise: self.noise.unwrap_or(default.noise),
         };
         Ok(DataSource::parse(spec, self.data_dir.clone(), synthetic)?)
     }

@@ -178,9 +178,7 @@ pub fn dead_units<T: Real>(net: &Network<T>, x: &Matrix<f64>) -> usize {
 /// X X^T, of the kernel matrix K and of D^T D. Without this, s_m(D) and K come out NaN
 /// and lambda_min(K) 0, silently. `name` names the input (`X`).
 pub fn check_input_magnitude(x: &Matrix<f64>, name: &str) -> Result<()> {
-    let largest_sq = (0..x.rows())
-        .map(|i| x.row(i).iter().map(|v| v * v).sum::<f64>())
-        .fold(0.0f64, f64::max);
+    let largest_sq = crate::geometry::largest_row_norm_sq(x);
     if !(largest_sq * x.rows() as f64).is_finite() {
         let largest = x.as_slice().iter().fold(0.0f64, |a, v| a.max(v.abs()));
         return Err(Error::data(

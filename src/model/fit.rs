@@ -27,21 +27,17 @@ pub struct FittedModel {
     pub zero_inputs: usize,
 }
 
-struct CollectMetrics {
-    metrics: Vec<EpochMetrics>,
-    lr: f64,
-    init_scale: f64,
-}
+struct CollectMetrics(Vec<EpochMetrics>);
 
 impl<T: Real> TrainObserver<T> for CollectMetrics {
-    fn on_epoch(&mut self, metrics: &EpochMetrics, state: &TrainState<T>) -> Result<()> {
-        check_finite_weights(&state.net, metrics.epoch, self.lr, self.init_scale)?;
-        self.metrics.push(metrics.clone());
+    fn on_epoch(&mut self, metrics: &EpochMetrics, _state: &TrainState<T>) -> Result<()> {
+        self.0.push(metrics.clone());
         Ok(())
     }
 }
 
-/// Refuses to go on (or to return) weights that are no longer numbers: relu turns a NaN
+/// Refuses to go on (or to return) weights that are no longer numbers (the training loop
+/// checks every epoch with it, before its observers see the epoch): relu turns a NaN
 /// pre-activation into 0, so the loss can stay finite while W is NaN. At epoch 0 the
 /// initial weights overflowed the training precision (`init_scale` too large); later,
 /// training diverged (`lr` too large).
@@ -109,11 +105,7 @@ pub fn train_in_memory(
         crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test_data.x);
     let config = settings.resolve(&train_data)?;
     check_training(&training_sizes(&config, &train_data, &test_data))?;
-    let mut observer = CollectMetrics {
-        metrics: Vec::new(),
-        lr: config.lr(),
-        init_scale: config.init_scale(),
-    };
+    let mut observer = CollectMetrics(Vec::new());
     let net = match config.precision() {
         Precision::F32 => train(
             &config,
@@ -140,7 +132,7 @@ pub fn train_in_memory(
         transform,
         config,
         classes: matches!(train_data.targets, Targets::Classes { .. }),
-        metrics: observer.metrics,
+        metrics: observer.0,
         zero_inputs,
     })
 }

@@ -311,6 +311,8 @@ pub fn train<T: Real>(
             regularizers,
             wall_s: wall_before + started.elapsed().as_secs_f64(),
         };
+        // Before any observer records the epoch: NaN weights can hide behind a finite loss.
+        super::fit::check_finite_weights(&state.net, metrics.epoch, cfg.lr(), cfg.init_scale())?;
         observer.on_epoch(&metrics, state)
     };
 

@@ -228,9 +228,7 @@ pub fn analyze_points(
     };
     let e_w = discrepancy_matrix(&geometry, &activation_pattern(net, x), &weights);
     let e_w_norm = symmetric_spectral_norm(&e_w);
-    let largest_norm_sq = (0..x.rows())
-        .map(|i| x.row(i).iter().map(|v| v * v).sum::<f64>())
-        .fold(0.0, f64::max);
+    let largest_norm_sq = crate::geometry::largest_row_norm_sq(x);
     let schur_factor = if largest_norm_sq > 1.0 + 1e-12 {
         largest_norm_sq
     } else {
