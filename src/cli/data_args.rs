@@ -285,12 +285,17 @@ pub fn model_and_data(
         LoadedNetwork::Foreign(_) => (seed.unwrap_or(0), None),
     };
     let stored = record.and_then(|r| r.spec.as_ref());
-    let (train_data, test_data) = match (&data.data, stored) {
-        (None, Some(spec)) => {
+    // Without --data, the recorded data, checked against their recorded SHA-256s.
+    let reloaded = match (&data.data, record, &loaded) {
+        (None, Some(record), LoadedNetwork::Trained(m)) if stored.is_some() => {
             data.check_flags(None)?;
-            spec.load(seed)?
+            record.load_again(m.config.seed(), seed)?
         }
-        _ => data.load(seed)?,
+        _ => None,
+    };
+    let (train_data, test_data) = match reloaded {
+        Some(pair) => pair,
+        None => data.load(seed)?,
     };
     // Scaled as in training: a model file stores its transform; foreign weights take
     // --input-scaling (raw by default), fitted on the training split.

@@ -116,6 +116,74 @@ impl DataRecord {
     }
 }
 
+impl DataRecord {
+    /// The first of the training and test sets whose SHA-256 differs between this record
+    /// (made when the run was trained) and `now`: ("training" or "test", then, now).
+    pub fn first_difference<'a>(
+        &'a self,
+        now: &'a DataRecord,
+    ) -> Option<(&'static str, &'a str, &'a str)> {
+        [
+            ("training", &self.train_sha256, &now.train_sha256),
+            ("test", &self.test_sha256, &now.test_sha256),
+        ]
+        .into_iter()
+        .find(|(_, then, now)| then != now)
+        .map(|(which, then, now)| (which, then.as_str(), now.as_str()))
+    }
+
+    /// Loads the recorded data again (`None` where the record holds no [`DataSpec`]) with
+    /// `seed`, refusing data that are no longer those the run was trained on: the data
+    /// loaded with the run's own seed `trained_seed` must have the recorded SHA-256s (a
+    /// file changed after training is an error naming it, not a silent other answer).
+    pub fn load_again(&self, trained_seed: u64, seed: u64) -> Result<Option<(Dataset, Dataset)>> {
+        let Some(spec) = &self.spec else {
+            return Ok(None);
+        };
+        let (train, test) = spec.load(seed)?;
+        let now = if seed == trained_seed {
+            DataRecord::of(&train, &test)
+        } else {
+            let (train, test) = spec.load(trained_seed)?;
+            DataRecord::of(&train, &test)
+        };
+        if let Some((which, then, now)) = self.first_difference(&now) {
+            return Err(Error::data(
+                spec.describe(),
+                format!(
+                    "the {which} data differ from those the model was trained on (SHA-256 {} \
+                     now, {} then): the data changed after training; train the model again on \
+                     them, or pass the data explicitly (--data) to measure it on other data",
+                    short(now),
+                    short(then)
+                ),
+            ));
+        }
+        Ok(Some((train, test)))
+    }
+}
+
+/// The first 12 hex digits of a SHA-256, enough to tell two apart in a message.
+pub fn short(sha256: &str) -> &str {
+    &sha256[..sha256.len().min(12)]
+}
+
+impl DataSpec {
+    /// The files (or the kind of data) this spec loads, for messages.
+    pub fn describe(&self) -> String {
+        let files = |s: &DataSource| match s {
+            DataSource::Synthetic(_) => "synthetic data".to_string(),
+            DataSource::Mnist { dir } => dir.display().to_string(),
+            DataSource::Csv { path } => path.display().to_string(),
+            DataSource::Npy { x, y } => format!("{}, {}", x.display(), y.display()),
+        };
+        match &self.options.test {
+            Some(test) => format!("{} (test: {})", files(&self.source), files(test)),
+            None => files(&self.source),
+        }
+    }
+}
+
 impl DataSource {
     /// Parses `synthetic`, `mnist`, `csv:PATH` or `npy:X.npy,Y.npy`; `data_dir` is MNIST's directory.
     pub fn parse(

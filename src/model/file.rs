@@ -414,11 +414,25 @@ pub fn save_checkpoint<T: Real>(
         state.batch_rng_position.to_string(),
     );
     m.insert("wall_s".into(), state.wall_s.to_string());
+    m.insert(THREADS_KEY.into(), crate::linalg::threads().to_string());
     file.write(path)
 }
 
+/// Checkpoint metadata: the thread count the run trained with ([`crate::linalg::threads`]),
+/// on which its bits depend; absent from checkpoints written before it was recorded.
+const THREADS_KEY: &str = "threads";
+
+/// A checkpoint read by [`load_checkpoint`].
+pub struct Checkpoint<T> {
+    pub state: TrainState<T>,
+    pub config: TrainConfig,
+    /// The thread count it was trained with (`None`: a checkpoint from before it was
+    /// recorded).
+    pub threads: Option<usize>,
+}
+
 /// Loads a checkpoint written by [`save_checkpoint`] in precision `T`.
-pub fn load_checkpoint<T: Real>(path: &Path) -> Result<(TrainState<T>, TrainConfig)> {
+pub fn load_checkpoint<T: Real>(path: &Path) -> Result<Checkpoint<T>> {
     let file = TensorFile::read(path)?;
     if file.meta("dtype", path)? != T::NAME {
         return Err(Error::format(
@@ -461,7 +475,15 @@ pub fn load_checkpoint<T: Real>(path: &Path) -> Result<(TrainState<T>, TrainConf
         batch_rng_position: file.meta_parse("batch_rng_position", path)?,
         wall_s: file.meta_parse("wall_s", path)?,
     };
-    Ok((state, config))
+    let threads = match file.metadata.contains_key(THREADS_KEY) {
+        true => Some(file.meta_parse(THREADS_KEY, path)?),
+        false => None,
+    };
+    Ok(Checkpoint {
+        state,
+        config,
+        threads,
+    })
 }
 
 #[cfg(test)]

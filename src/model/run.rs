@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::data::source::short;
 use crate::data::{DataRecord, Dataset, InputTransform, Targets};
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
@@ -119,26 +120,48 @@ fn check_out_dir(out_dir: &Path) -> Result<()> {
 
 /// Refuses to resume on data other than the checkpoint's (when both runs recorded theirs).
 fn check_same_data(saved: &TrainConfig, now: &TrainConfig, checkpoint: &Path) -> Result<()> {
-    if let (Some(a), Some(b)) = (saved.data(), now.data()) {
-        for (which, was, is) in [
-            ("training", &a.train_sha256, &b.train_sha256),
-            ("test", &a.test_sha256, &b.test_sha256),
-        ] {
-            if was != is {
-                return Err(Error::config(
-                    "resume",
-                    format!(
-                        "the {which} data differ from those {} was trained on (SHA-256 {} now, \
-                         {} then): resume with the same data, or start a new run in another --out",
-                        checkpoint.display(),
-                        &is[..12],
-                        &was[..12]
-                    ),
-                ));
-            }
-        }
+    let (Some(then), Some(now)) = (saved.data(), now.data()) else {
+        return Ok(());
+    };
+    match then.first_difference(now) {
+        None => Ok(()),
+        Some((which, was, is)) => Err(Error::config(
+            "resume",
+            format!(
+                "the {which} data differ from those {} was trained on (SHA-256 {} now, \
+                 {} then): resume with the same data, or start a new run in another --out",
+                checkpoint.display(),
+                short(is),
+                short(was)
+            ),
+        )),
     }
-    Ok(())
+}
+
+/// Refuses to resume with another thread count than the checkpoint's: a run's bits depend
+/// on it ([`crate::linalg::threads`]: `--threads`, or every core when it is not given), so
+/// the resumed run would match no uninterrupted one. A checkpoint from before the count was
+/// recorded (`None`) resumes, with a note saying that this could not be checked.
+fn check_same_threads(saved: Option<usize>, checkpoint: &Path) -> Result<Option<String>> {
+    let now = crate::linalg::threads();
+    match saved {
+        Some(then) if then != now => Err(Error::config(
+            "threads",
+            format!(
+                "{} was trained with --threads {then}, this run has {now} (--threads, or every \
+                 core when it is not given): a run's bits depend on the thread count, so \
+                 resume with --threads {then}, or start a new run in another --out",
+                checkpoint.display()
+            ),
+        )),
+        Some(_) => Ok(None),
+        None => Ok(Some(format!(
+            "{} does not record the thread count it was trained with (written by an older \
+             version); resumed with {now} threads: the result is an uninterrupted run's only if \
+             that is the same count",
+            checkpoint.display()
+        ))),
+    }
 }
 
 struct DiskObserver<'a> {
@@ -259,7 +282,7 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
     let mut state = TrainState::<T>::initial(config);
     let mut kept = Vec::new();
     if resume && (checkpoint_path.exists() || previous_path.exists()) {
-        let (saved, saved_config) = match load_checkpoint::<T>(&checkpoint_path) {
+        let checkpoint = match load_checkpoint::<T>(&checkpoint_path) {
             Ok(c) => c,
             Err(latest) => match load_checkpoint::<T>(&previous_path) {
                 Ok(c) => {
@@ -268,7 +291,7 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
                     notes.push(format!(
                         "{} is unusable ({latest}); resumed from the previous checkpoint, epoch {}",
                         checkpoint_path.display(),
-                        c.0.epochs_done
+                        c.state.epochs_done
                     ));
                     c
                 }
@@ -281,7 +304,9 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
                 }
             },
         };
+        let (saved, saved_config) = (checkpoint.state, checkpoint.config);
         check_same_data(&saved_config, config, &checkpoint_path)?;
+        notes.extend(check_same_threads(checkpoint.threads, &checkpoint_path)?);
         if !saved_config.same_run_as(config) {
             return Err(Error::config(
                 "resume",
