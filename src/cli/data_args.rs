@@ -308,7 +308,7 @@ pub fn model_and_data(
         ),
         (LoadedNetwork::Foreign(_), scaling) => {
             let scaling: InputScaling = scaling.as_deref().unwrap_or("raw").parse()?;
-            InputTransform::fit(scaling, &train_data.x)
+            InputTransform::fit_to(scaling, &train_data)?
         }
     };
     if let Some(names) = record.and_then(|r| r.feature_names.as_ref()) {

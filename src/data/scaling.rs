@@ -3,8 +3,10 @@
 
 use std::str::FromStr;
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::linalg::Matrix;
+
+use super::Dataset;
 
 /// How inputs are scaled before they reach the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -22,7 +24,7 @@ pub enum InputScaling {
 
 impl FromStr for InputScaling {
     type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+    fn from_str(s: &str) -> Result<Self> {
         match s {
             "sphere" => Ok(Self::Sphere),
             "standardise" | "standardize" => Ok(Self::Standardise),
@@ -76,8 +78,17 @@ impl InputTransform {
                 }
                 let scale = var
                     .into_iter()
-                    .map(|s| {
-                        let sd = (s / m).sqrt();
+                    .enumerate()
+                    .map(|(j, s)| {
+                        let sd = if s.is_finite() || !mean[j].is_finite() {
+                            (s / m).sqrt()
+                        } else {
+                            // The squares overflowed (values near 1e160 and above): the
+                            // deviations' norm by rescaling, as LAPACK's dnrm2 does.
+                            let deviations: Vec<f64> =
+                                (0..x.rows()).map(|i| x.row(i)[j] - mean[j]).collect();
+                            crate::geometry::scaled_norm(&deviations) / m.sqrt()
+                        };
                         if sd > 1e-12 {
                             sd
                         } else {
@@ -94,6 +105,54 @@ impl InputTransform {
             mean,
             scale,
         }
+    }
+
+    /// Fits the scaling on the training set `data`, refusing inputs whose statistics
+    /// overflow f64 (before any training, naming the data and the column): under
+    /// `standardise` a column whose mean or standard deviation is not finite (it would
+    /// scale the column to zeros), under `raw` inputs whose mean squared norm
+    /// (1/m) sum_i ||x_i||^2 overflows (the default initial scale 1/sqrt of it would be 0).
+    /// Sphere projection keeps the direction of any finite row and needs no check.
+    pub fn fit_to(scaling: InputScaling, data: &Dataset) -> Result<Self> {
+        let x = &data.x;
+        let largest = || x.as_slice().iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        if scaling == InputScaling::Raw && !mean_squared_norm(x).is_finite() {
+            return Err(Error::data(
+                &data.name,
+                format!(
+                    "the inputs' mean squared norm (1/m) sum ||x_i||^2 overflows f64 (about \
+                     1.8e308; the largest value is {:.3e}): raw inputs this large cannot be \
+                     trained on (the default initial scale 1/sqrt of it would be 0); rescale \
+                     the data, or use --input-scaling sphere or standardise",
+                    largest()
+                ),
+            ));
+        }
+        let transform = Self::fit(scaling, x);
+        let column = |j: usize| match data.feature_names.as_ref().and_then(|n| n.get(j)) {
+            Some(name) => format!("input column `{name}`"),
+            None => format!("input column {} (of {}, counting from 1)", j + 1, x.cols()),
+        };
+        for (j, (mean, scale)) in transform.mean.iter().zip(&transform.scale).enumerate() {
+            let what = if !mean.is_finite() {
+                "its sum (and so its mean) overflows"
+            } else if !scale.is_finite() {
+                "its deviations from the mean (and so its standard deviation) overflow"
+            } else {
+                continue;
+            };
+            let largest = (0..x.rows()).fold(0.0f64, |a, i| a.max(x.row(i)[j].abs()));
+            return Err(Error::data(
+                &data.name,
+                format!(
+                    "{}: {what} f64's range (about 1.8e308; its largest |value| is \
+                     {largest:.3e}), so --input-scaling standardise cannot scale it; rescale \
+                     the column, or use --input-scaling sphere",
+                    column(j)
+                ),
+            ));
+        }
+        Ok(transform)
     }
 
     /// Scales `x` in place; returns how many rows were all zero under sphere projection
@@ -132,6 +191,12 @@ impl InputTransform {
             })
             .sum()
     }
+}
+
+/// (1/m) sum_i ||x_i||^2 over the rows of `x` (plain sums of squares: infinite when they
+/// overflow), from which the default initial scale 1/sqrt(.) of raw inputs is formed.
+pub fn mean_squared_norm(x: &Matrix<f64>) -> f64 {
+    x.as_slice().iter().map(|v| v * v).sum::<f64>() / x.rows() as f64
 }
 
 /// Scales the training and test inputs; returns the rows that were all zero under sphere
@@ -182,6 +247,82 @@ mod tests {
         let mut train = Matrix::from_vec(1, 2, vec![0.0, 0.0]);
         let mut test = Matrix::from_vec(2, 2, vec![0.0, 0.0, 1.0, 1.0]);
         assert_eq!(apply_to_both(&t, &mut train, &mut test), 2);
+    }
+
+    fn dataset(rows: usize, cols: usize, x: Vec<f64>, names: Option<&[&str]>) -> Dataset {
+        let mut data = Dataset::new(
+            "big.csv",
+            Matrix::from_vec(rows, cols, x),
+            crate::data::Targets::Scalar(vec![0.0; rows]),
+        )
+        .unwrap();
+        data.feature_names = names.map(|n| n.iter().map(|s| s.to_string()).collect());
+        data
+    }
+
+    /// A column (V, 0, 0, 0, 0, 0) has mean V/6 and standard deviation V sqrt(5)/6, and
+    /// standardises to (sqrt 5, -1/sqrt 5, ...) whatever V: at V = 1.5e308 the squared
+    /// deviations overflowed and the scale became inf (every input 0). Ordinary columns keep
+    /// the plain formula, bit for bit.
+    #[test]
+    fn standardise_rescales_deviations_whose_squares_overflow() {
+        for v in [1.5e308, 1e200, 6.0] {
+            let mut col = vec![0.0; 12];
+            col[0] = v;
+            col[1] = 1.0;
+            col[3] = 2.0; // second column: (1, 2, 0, 0, 0, 0)
+            let data = dataset(6, 2, col, Some(&["a", "b"]));
+            let t = InputTransform::fit_to(InputScaling::Standardise, &data).unwrap();
+            let sd = v / 6.0 * 5f64.sqrt();
+            assert!((t.mean[0] / (v / 6.0) - 1.0).abs() < 1e-15, "{t:?}");
+            assert!(
+                (t.scale[0] / sd - 1.0).abs() < 1e-15,
+                "{v}: {} vs {sd}",
+                t.scale[0]
+            );
+            let mut x = data.x.clone();
+            t.apply(&mut x);
+            assert!((x.row(0)[0] - 5f64.sqrt()).abs() < 1e-14, "{:?}", x.row(0));
+            assert!((x.row(1)[0] + 1.0 / 5f64.sqrt()).abs() < 1e-14);
+            // (1, 2, 0, 0, 0, 0): mean 1/2, variance (1/4 + 9/4 + 4/4) / 6 = 7/12, exactly
+            // the plain formula's rounding.
+            assert_eq!(t.mean[1], 0.5);
+            assert_eq!(t.scale[1], ((0.25f64 + 2.25 + 4.0 * 0.25) / 6.0).sqrt());
+        }
+    }
+
+    /// Statistics that overflow f64 whatever the arithmetic are refused, naming the data,
+    /// the column and what overflowed; under raw scaling, the mean squared norm.
+    #[test]
+    fn overflowing_statistics_are_refused_naming_the_column() {
+        // Mean: 1.7e308 + 1.7e308 overflows.
+        let sum = dataset(3, 1, vec![1.7e308, 1.7e308, -1.0], Some(&["a"]));
+        let e = InputTransform::fit_to(InputScaling::Standardise, &sum).unwrap_err();
+        let e = e.to_string();
+        assert!(e.starts_with("big.csv: input column `a`: its sum"), "{e}");
+        // Mean -1e307 is finite; 1.7e308 - (-1e307) is not.
+        let dev = dataset(3, 2, vec![0.0, 1.7e308, 0.0, -1e308, 0.0, -1e308], None);
+        let e = InputTransform::fit_to(InputScaling::Standardise, &dev).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("input column 2 (of 2") && e.contains("deviations"),
+            "{e}"
+        );
+        // Raw: sum ||x_i||^2 overflows; sphere keeps the directions and is not refused.
+        let big = dataset(2, 2, vec![1e308, 1e308, 3.0, 4.0], None);
+        let e = InputTransform::fit_to(InputScaling::Raw, &big).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.starts_with("big.csv: the inputs' mean squared norm"),
+            "{e}"
+        );
+        assert!(!e.contains("init-scale"), "{e}");
+        assert!(InputTransform::fit_to(InputScaling::Sphere, &big).is_ok());
+        assert!(InputTransform::fit_to(
+            InputScaling::Raw,
+            &dataset(1, 2, vec![1e150, 1e150], None)
+        )
+        .is_ok());
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub fn run_training(
     check_out_dir(out_dir)?;
     crate::data::check_compatible(&train_data, &test_data)?;
     let record = DataRecord::of(&train_data, &test_data);
-    let transform = InputTransform::fit(settings.scaling, &train_data.x);
+    let transform = InputTransform::fit_to(settings.scaling, &train_data)?;
     let zero_inputs =
         crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test_data.x);
     let config = settings.resolve(&train_data)?.with_data(record);
