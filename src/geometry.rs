@@ -128,24 +128,29 @@ pub fn scaled_norm<T: Real>(x: &[T]) -> f64 {
     scale * sum.sqrt()
 }
 
+/// `unit = row / norm` (`norm` = ||row|| > 0, finite): times 1/norm in `T`, or divided in
+/// f64 where 1/norm overflows `T` (norms below 1/MAX of `T`).
+pub fn unit_row<T: Real>(unit: &mut [T], row: &[T], norm: f64) {
+    let inverse = 1.0 / norm;
+    if inverse.is_finite() && T::from_f64(inverse).to_f64().is_finite() {
+        let inverse = T::from_f64(inverse);
+        for (o, v) in unit.iter_mut().zip(row) {
+            *o = *v * inverse;
+        }
+    } else {
+        for (o, v) in unit.iter_mut().zip(row) {
+            *o = T::from_f64(v.to_f64() / norm);
+        }
+    }
+}
+
 /// u_k = w_k / ||w_k|| for every row of `w` that has a direction.
 pub fn unit_directions<T: Real>(w: &Matrix<T>) -> UnitDirections<T> {
     let d = w.cols();
     let (kept, norms, skipped_rows) = direction_norms(w);
     let mut data = vec![T::from_f64(0.0); kept.len() * d];
     for ((dst, &k), &norm) in data.chunks_exact_mut(d.max(1)).zip(&kept).zip(&norms) {
-        let inverse = 1.0 / norm;
-        if inverse.is_finite() && T::from_f64(inverse).to_f64().is_finite() {
-            let inverse = T::from_f64(inverse);
-            for (o, v) in dst.iter_mut().zip(w.row(k)) {
-                *o = *v * inverse;
-            }
-        } else {
-            // ||w_k|| below 1/MAX of T: divide in f64 (1/||w_k|| would overflow).
-            for (o, v) in dst.iter_mut().zip(w.row(k)) {
-                *o = T::from_f64(v.to_f64() / norm);
-            }
-        }
+        unit_row(dst, w.row(k), norm);
     }
     UnitDirections {
         u: Matrix::from_vec(kept.len(), d, data),

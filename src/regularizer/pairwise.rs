@@ -13,7 +13,8 @@
 use std::f64::consts::PI;
 
 use crate::geometry::{
-    angle_from_cosine, pairwise_cosines_lower, slice_volume, unit_directions, UnitDirections,
+    angle_from_cosine, pairwise_cosines_lower, slice_volume, unit_directions, unit_row,
+    UnitDirections,
 };
 use crate::linalg::{gemm, symmetrize_from_lower, Matrix, MatrixView, Op, Real};
 
@@ -237,6 +238,12 @@ impl Directions {
     }
 }
 
+/// Row norms ||w_k|| for which the sampled path works with w_k itself (c_kl = w_k . u_l /
+/// ||w_k||, the tangent correction along_k w_k / ||w_k||^2): 1/||w_k||^2 then lies within
+/// f32's normal range with eight orders of magnitude to spare. Rows outside it (tiny or
+/// huge) take their unit rows, as the exact path does.
+const ORDINARY_NORMS: std::ops::RangeInclusive<f64> = 1e-15..=1e15;
+
 /// Rows of W per parallel task of [`directional_sampled`]: fixed, so that results do not
 /// depend on the thread count.
 const SAMPLED_ROWS_PER_TASK: usize = 64;
@@ -262,10 +269,7 @@ impl<T: Real> SampledTerm<T> {
     ) -> Self {
         let mut up = Matrix::zeros(partners.len(), w.cols());
         for (j, &p) in partners.iter().enumerate() {
-            let inverse = T::from_f64(1.0 / dirs.norms[p]);
-            for (o, v) in up.row_mut(j).iter_mut().zip(w.row(dirs.kept[p])) {
-                *o = *v * inverse;
-            }
+            unit_row(up.row_mut(j), w.row(dirs.kept[p]), dirs.norms[p]);
         }
         Self { kind, partners, up }
     }
@@ -279,7 +283,10 @@ impl<T: Real> SampledTerm<T> {
     /// partners (unweighted), and with `g` (those rows of the gradient, row-major),
     /// g_k += scale / ||w_k|| (SU_k - along_k w_k / ||w_k||), where SU_k = (n/K) sum_l
     /// psi'(c_kl) u_l and along_k = (n/K) sum_l psi'(c_kl) c_kl. Two GEMMs of rows x K x d
-    /// (c_kl = w_k . u_l / ||w_k||), the second accumulating straight into `g`.
+    /// (c_kl = w_k . u_l / ||w_k||), the second accumulating straight into `g`. A row whose
+    /// norm is outside [`ORDINARY_NORMS`] (where 1/||w_k||^2 or w_k . u_l leave `T`'s range)
+    /// takes u_k = w_k / ||w_k|| instead, as the exact path does: c_kl = u_k . u_l (in f64)
+    /// and the correction along_k u_k, times scale / ||w_k||.
     pub(super) fn add_rows(
         &self,
         dirs: &Directions,
@@ -302,22 +309,38 @@ impl<T: Real> SampledTerm<T> {
         // S_kl = (n/K) psi'(c_kl), times scale / ||w_k|| once along_k is summed; then
         // along_k scale / ||w_k||^2, the factor of w_k in the tangent correction.
         let scale = g.as_ref().map(|(_, scale)| *scale);
+        let d = w_rows.cols();
         let mut s = Matrix::<T>::zeros(rows, k_count);
         let mut along = vec![T::from_f64(0.0); rows];
+        // u_k of the rows outside ORDINARY_NORMS (rows x d, allocated at the first such row).
+        let mut units: Vec<T> = Vec::new();
         let mut pair_sum = 0.0;
         for (r, along_r) in along.iter_mut().enumerate() {
             let i = dirs.kept_index[r0 + r];
             if i == usize::MAX {
                 continue;
             }
+            let ordinary = ORDINARY_NORMS.contains(&dirs.norms[i]);
+            if !ordinary {
+                units.resize(rows * d, T::from_f64(0.0));
+                unit_row(&mut units[r * d..(r + 1) * d], w_rows.row(r), dirs.norms[i]);
+            }
             let inverse_norm = 1.0 / dirs.norms[i];
             let (ci, si) = (c.row(r), s.row_mut(r));
             let mut along_sum = 0.0;
-            for ((sv, &cv), &p) in si.iter_mut().zip(ci).zip(&self.partners) {
+            for (j, ((sv, &cv), &p)) in si.iter_mut().zip(ci).zip(&self.partners).enumerate() {
                 if p == i {
                     continue;
                 }
-                let cv = cv.to_f64() * inverse_norm;
+                let cv = if ordinary {
+                    cv.to_f64() * inverse_norm
+                } else {
+                    let (uk, ul) = (&units[r * d..(r + 1) * d], self.up.row(j));
+                    uk.iter()
+                        .zip(ul)
+                        .map(|(a, b)| a.to_f64() * b.to_f64())
+                        .sum()
+                };
                 let (v, dv) = pair_term(self.kind, n, cv).expect("a pair-sum regulariser");
                 pair_sum += v;
                 *sv = T::from_f64(weight * dv);
@@ -328,19 +351,25 @@ impl<T: Real> SampledTerm<T> {
                 for sv in si.iter_mut() {
                     *sv *= T::from_f64(factor);
                 }
-                *along_r = T::from_f64(factor * along_sum * inverse_norm);
+                // The factor of w_k (one more 1/||w_k||), or of u_k.
+                let of_row = if ordinary { inverse_norm } else { 1.0 };
+                *along_r = T::from_f64(factor * along_sum * of_row);
             }
         }
         let Some((g, _)) = g else {
             return pair_sum;
         };
-        let d = w_rows.cols();
         crate::linalg::vectorized(|| {
             for (r, &along) in along.iter().enumerate() {
-                if dirs.kept_index[r0 + r] == usize::MAX {
+                let i = dirs.kept_index[r0 + r];
+                if i == usize::MAX {
                     continue;
                 }
-                for (gv, wv) in g[r * d..(r + 1) * d].iter_mut().zip(w_rows.row(r)) {
+                let row = match ORDINARY_NORMS.contains(&dirs.norms[i]) {
+                    true => w_rows.row(r),
+                    false => &units[r * d..(r + 1) * d],
+                };
+                for (gv, wv) in g[r * d..(r + 1) * d].iter_mut().zip(row) {
                     *gv -= along * *wv;
                 }
             }
