@@ -315,12 +315,46 @@ pub fn analyze_estimate(points: usize, dim: usize, width: usize, outputs: usize)
 
 /// Refuses an `analyze` that would not fit, naming the largest `--points` that would.
 pub fn check_analyze(points: usize, dim: usize, width: usize, outputs: usize) -> Result<()> {
+    check_analysis(points, dim, width, outputs, false)
+}
+
+/// Pairs (x, y) the Monte Carlo discrepancy estimate draws and tests at a time
+/// (`theory::discrepancy::monte_carlo_l2_slice_sq`): its memory is this chunk's, whatever
+/// the sample count.
+pub const MONTE_CARLO_CHUNK: usize = 2048;
+
+/// What the Monte Carlo discrepancy estimate allocates besides the analysis: the unit
+/// directions (n x d), a chunk of point pairs (2 x chunk x d) and their projections on
+/// the units (2 x n x chunk).
+pub fn monte_carlo_estimate(width: usize, dim: usize) -> Estimate {
+    let (n, d, chunk) = (width as f64, dim as f64, MONTE_CARLO_CHUNK as f64);
+    let mut e = Estimate::default();
+    e.add("unit directions (n x d)", n * d, 8)
+        .add("Monte Carlo point pairs", 2.0 * chunk * d, 8)
+        .add("Monte Carlo projections (2 n x chunk)", 2.0 * n * chunk, 8);
+    e
+}
+
+/// [`check_analyze`] with the Monte Carlo estimate's buffers when `monte_carlo` (they are
+/// held together with the analysis's).
+pub fn check_analysis(
+    points: usize,
+    dim: usize,
+    width: usize,
+    outputs: usize,
+    monte_carlo: bool,
+) -> Result<()> {
+    let estimate = |m| {
+        let mut e = analyze_estimate(m, dim, width, outputs);
+        if monte_carlo {
+            e.parts.extend(monte_carlo_estimate(width, dim).parts);
+        }
+        e
+    };
     check(
         &format!("analyze on {points} points"),
-        &analyze_estimate(points, dim, width, outputs),
-        |budget| match largest_fitting(1, points, budget, |m| {
-            analyze_estimate(m, dim, width, outputs).total()
-        }) {
+        &estimate(points),
+        |budget| match largest_fitting(1, points, budget, |m| estimate(m).total()) {
             Some(m) => format!("the largest --points that fits is {m}"),
             None => "not even one point fits: raise --max-memory".into(),
         },

@@ -27,11 +27,21 @@ pub struct FittedModel {
     pub zero_inputs: usize,
 }
 
-struct CollectMetrics(Vec<EpochMetrics>);
+/// Collects every epoch's metrics and asks `interrupted` after each step whether to stop.
+struct CollectMetrics<'a> {
+    metrics: Vec<EpochMetrics>,
+    interrupted: &'a mut dyn FnMut() -> bool,
+}
 
-impl<T: Real> TrainObserver<T> for CollectMetrics {
+impl<T: Real> TrainObserver<T> for CollectMetrics<'_> {
     fn on_epoch(&mut self, metrics: &EpochMetrics, _state: &TrainState<T>) -> Result<()> {
-        self.0.push(metrics.clone());
+        self.metrics.push(metrics.clone());
+        Ok(())
+    }
+    fn keep_going(&mut self, steps_done: u64) -> Result<()> {
+        if (self.interrupted)() {
+            return Err(Error::Interrupted { steps: steps_done });
+        }
         Ok(())
     }
 }
@@ -96,8 +106,20 @@ pub fn training_sizes(
 /// Trains with `settings` on raw (unscaled) data.
 pub fn train_in_memory(
     settings: &TrainSettings,
+    train_data: Dataset,
+    test_data: Dataset,
+) -> Result<FittedModel> {
+    train_in_memory_until(settings, train_data, test_data, &mut || false)
+}
+
+/// [`train_in_memory`] that asks `interrupted` after every step whether to stop (Python
+/// checks for Ctrl-C there) and then returns [`Error::Interrupted`]. `interrupted` is
+/// called often (every step): it should be cheap, e.g. look at a clock first.
+pub fn train_in_memory_until(
+    settings: &TrainSettings,
     mut train_data: Dataset,
     mut test_data: Dataset,
+    interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<FittedModel> {
     check_compatible(&train_data, &test_data)?;
     let transform = InputTransform::fit(settings.scaling, &train_data.x);
@@ -105,7 +127,10 @@ pub fn train_in_memory(
         crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test_data.x);
     let config = settings.resolve(&train_data)?;
     check_training(&training_sizes(&config, &train_data, &test_data))?;
-    let mut observer = CollectMetrics(Vec::new());
+    let mut observer = CollectMetrics {
+        metrics: Vec::new(),
+        interrupted,
+    };
     let net = match config.precision() {
         Precision::F32 => train(
             &config,
@@ -132,7 +157,7 @@ pub fn train_in_memory(
         transform,
         config,
         classes: matches!(train_data.targets, Targets::Classes { .. }),
-        metrics: observer.0,
+        metrics: observer.metrics,
         zero_inputs,
     })
 }
@@ -201,6 +226,29 @@ mod tests {
         });
         assert_eq!(field, "init_scale");
         assert!(msg.contains("overflows"), "{msg}");
+    }
+
+    /// A caller that answers "stop" at its 5th question ends training after 5 steps (of
+    /// 10 epochs x 2 steps) with `Interrupted`, never returning a network.
+    #[test]
+    fn training_stops_when_the_caller_interrupts() {
+        let (train, test) = data(200).split_or_all(0.2, 0).unwrap();
+        let settings = TrainSettings {
+            width: 8,
+            epochs: 10,
+            batch_size: 80,
+            ..TrainSettings::default()
+        };
+        let mut asked = 0;
+        let mut stop_at_fifth = || {
+            asked += 1;
+            asked == 5
+        };
+        match train_in_memory_until(&settings, train, test, &mut stop_at_fifth) {
+            Err(Error::Interrupted { steps }) => assert_eq!(steps, 5),
+            other => panic!("expected an interruption, got {:?}", other.map(|_| ())),
+        }
+        assert_eq!(asked, 5);
     }
 
     /// Width 10^12 needs terabytes (4 d n bytes for W alone): refused before allocating.
