@@ -298,6 +298,34 @@ pub fn check_training(s: &TrainingSizes) -> Result<()> {
     )
 }
 
+/// Bytes kept per epoch by training in memory, which returns every epoch's metrics: the
+/// record, its JSON and the Python dict made of it (about 1.5 kB measured with two
+/// regularisers; rounded up).
+pub const METRICS_BYTES_PER_EPOCH: usize = 2048;
+
+/// Refuses a training in memory (`model::fit`) whose per-epoch metrics, (epochs + 1)
+/// records kept until it returns, would not fit beside the training's buffers, naming the
+/// most epochs that would (the buffers themselves are [`check_training`]'s).
+pub fn check_metrics_of_epochs(s: &TrainingSizes, epochs: usize) -> Result<()> {
+    let estimate = |epochs: usize| {
+        let mut e = training_estimate(s);
+        e.add(
+            "per-epoch metrics",
+            epochs as f64 + 1.0,
+            METRICS_BYTES_PER_EPOCH,
+        );
+        e
+    };
+    check(
+        &format!("training for {epochs} epochs, keeping each epoch's metrics"),
+        &estimate(epochs),
+        |budget| match largest_fitting(0, epochs, budget, |k| estimate(k).total()) {
+            Some(k) => format!("at most {k} epochs fit"),
+            None => String::new(),
+        },
+    )
+}
+
 /// What `analyze` allocates on `points` points: the Gram matrix D^T D ((m c)^2 in f64),
 /// X X^T and the slice volumes, K and E_W (m x m each), the activation pattern (n x m),
 /// the sub-sample and the n x n unit angles.

@@ -259,7 +259,7 @@ const TRAIN_OPTIONS: &[&str] = &[
 ];
 
 /// Whether the caller passed option `name` (a value other than None).
-fn given(options: Option<&Bound<'_, PyDict>>, name: &str) -> PyResult<bool> {
+fn is_given(options: Option<&Bound<'_, PyDict>>, name: &str) -> PyResult<bool> {
     Ok(options
         .map(|o| o.get_item(name))
         .transpose()?
@@ -270,29 +270,29 @@ fn given(options: Option<&Bound<'_, PyDict>>, name: &str) -> PyResult<bool> {
 /// Refuses options that would have no effect with the others (as a silent no-op hides a
 /// mistake): momentum without sgd, batch_size with full-batch gd, reg_every or reg_sample
 /// without a regulariser, test_fraction with a separate test set.
-fn check_applicable(options: Option<&Bound<'_, PyDict>>, optimizer: &str) -> PyResult<()> {
+fn check_applicable(options: Option<&Bound<'_, PyDict>>, optimizer: OptimizerKind) -> PyResult<()> {
     let refuse = |option: &str, other: &str, why: &str| -> PyResult<()> {
         Err(PyValueError::new_err(format!(
             "option {option} does not apply with {other}: {why}; leave {option} out"
         )))
     };
-    if given(options, "momentum")? && optimizer != "sgd" {
+    if is_given(options, "momentum")? && !matches!(optimizer, OptimizerKind::Sgd { .. }) {
         return refuse(
             "momentum",
-            &format!("optimizer={optimizer:?}"),
+            &format!("optimizer={:?}", optimizer.name()),
             "only optimizer=\"sgd\" has a momentum",
         );
     }
-    if given(options, "batch_size")? && optimizer == "gd" {
+    if is_given(options, "batch_size")? && optimizer == OptimizerKind::Gd {
         return refuse(
             "batch_size",
             "optimizer=\"gd\"",
             "gd takes full-batch steps on the whole training set",
         );
     }
-    let regularised = given(options, "reg")?;
+    let regularised = is_given(options, "reg")?;
     for name in ["reg_every", "reg_sample"] {
-        if given(options, name)? && !regularised {
+        if is_given(options, name)? && !regularised {
             return refuse(
                 name,
                 "no reg",
@@ -300,7 +300,7 @@ fn check_applicable(options: Option<&Bound<'_, PyDict>>, optimizer: &str) -> PyR
             );
         }
     }
-    if given(options, "test_fraction")? && given(options, "X_test")? {
+    if is_given(options, "test_fraction")? && is_given(options, "X_test")? {
         return refuse(
             "test_fraction",
             "X_test",
@@ -399,7 +399,6 @@ pub fn train<'py>(
     let text = |name: &str, default: &str| -> PyResult<String> {
         Ok(option::<String>(options, name)?.unwrap_or_else(|| default.to_string()))
     };
-    check_applicable(options, &text("optimizer", "adam")?)?;
     let mut lambdas = list::<f64>(options, "lambda_")?;
     lambdas.extend(list::<f64>(options, "lambda")?);
     let settings = TrainSettings {
@@ -435,6 +434,7 @@ pub fn train<'py>(
             .unwrap_or(defaults.exact_metrics_every),
         ..defaults
     };
+    check_applicable(options, settings.optimizer)?;
     let data = dataset(X, y, "X")?;
     let x_test = options.map(|o| o.get_item("X_test")).transpose()?.flatten();
     let y_test = options.map(|o| o.get_item("y_test")).transpose()?.flatten();

@@ -47,25 +47,38 @@ def test_ctrl_c_stops_a_long_training():
     np.testing.assert_array_equal(a["W"], b["W"])
 
 
-@pytest.mark.parametrize(
-    "samples, message",
-    [(10**15, "1000000000000000 samples: at most 100000000 are accepted"), (1, "1 samples: at least 2")],
-)
-def test_monte_carlo_sample_counts_are_bounded(samples, message):
-    """Refused at once (in a subprocess, so that an unbounded count fails the test by its
-    timeout instead of running for days)."""
+def value_error_of(call):
+    """The ValueError message of `call` (Python text using dn, W, V, X, y), run in a
+    subprocess so that a call that would run for days fails the test by a timeout."""
     script = f"""
 import numpy as np, diversenet as dn
 rng = np.random.default_rng(4)
 W, V, X = rng.normal(size=(8, 3)), rng.normal(size=(1, 8)), rng.normal(size=(10, 3))
+y = (X[:, 0] > 0).astype(np.int64)
 try:
-    dn.analyze(W, V, X, monte_carlo={samples})
+    {call}
 except ValueError as e:
     print(e)
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("invalid setting `monte-carlo`: " + message), result.stdout
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    "samples, message",
+    [(10**15, "1000000000000000 samples: at most 100000000 are accepted"), (1, "1 samples: at least 2")],
+)
+def test_monte_carlo_sample_counts_are_bounded(samples, message):
+    out = value_error_of(f"dn.analyze(W, V, X, monte_carlo={samples})")
+    assert out.startswith("invalid setting `monte-carlo`: " + message), out
+
+
+def test_epochs_whose_metrics_do_not_fit_are_refused():
+    """10**12 epochs would return 10**12 metrics dicts (about 2 PB): refused at once."""
+    out = value_error_of("dn.train(X, y, width=4, epochs=10**12)")
+    assert out.startswith("training for 1000000000000 epochs, keeping each epoch's metrics would need about"), out
+    assert "the Python package always uses this budget" in out and "epochs fit" in out, out
 
 
 # --- targets are y, not X -----------------------------------------------------------------

@@ -4,7 +4,7 @@
 
 use crate::data::{check_compatible, Dataset, InputTransform, Targets};
 use crate::error::{Error, Result};
-use crate::limits::{check_training, TrainingSizes};
+use crate::limits::{check_metrics_of_epochs, check_training, TrainingSizes};
 use crate::linalg::Real;
 
 use super::config::{Precision, TrainConfig, TrainSettings};
@@ -126,7 +126,9 @@ pub fn train_in_memory_until(
     let zero_inputs =
         crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test_data.x);
     let config = settings.resolve(&train_data)?;
-    check_training(&training_sizes(&config, &train_data, &test_data))?;
+    let sizes = training_sizes(&config, &train_data, &test_data);
+    check_training(&sizes)?;
+    check_metrics_of_epochs(&sizes, config.epochs())?;
     let mut observer = CollectMetrics {
         metrics: Vec::new(),
         interrupted,
@@ -264,5 +266,37 @@ mod tests {
             Err(Error::Memory(msg)) => assert!(msg.contains("width-1000000000000"), "{msg}"),
             other => panic!("expected a memory refusal, got {:?}", other.map(|_| ())),
         }
+    }
+
+    /// 10^12 epochs would keep 10^12 metrics records (about 2 PB): refused before training,
+    /// with the most epochs that fit (nearly the budget's worth of 2 kB records).
+    #[test]
+    fn epochs_whose_metrics_exceed_the_memory_budget_are_refused() {
+        let (train, test) = data(60).split_or_all(0.0, 0).unwrap();
+        let settings = TrainSettings {
+            width: 4,
+            epochs: 1_000_000_000_000,
+            ..TrainSettings::default()
+        };
+        let started = std::time::Instant::now();
+        match train_in_memory(&settings, train, test) {
+            Err(Error::Memory(msg)) => {
+                assert!(msg.contains("training for 1000000000000 epochs"), "{msg}");
+                let most: u64 = msg
+                    .rsplit("at most ")
+                    .next()
+                    .and_then(|t| t.strip_suffix(" epochs fit"))
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or_else(|| panic!("no epoch advice in: {msg}"));
+                // The budget over 2 kB per epoch, less the small network's buffers.
+                let by_budget = crate::limits::memory_budget().bytes / 2048;
+                assert!(
+                    most < by_budget && most as f64 > 0.99 * by_budget as f64,
+                    "{msg}"
+                );
+            }
+            other => panic!("expected a memory refusal, got {:?}", other.map(|_| ())),
+        }
+        assert!(started.elapsed().as_secs_f64() < 1.0);
     }
 }
