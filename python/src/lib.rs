@@ -1,8 +1,9 @@
 //! `diversenet` for Python: a thin layer over the Rust library (every computation is a
 //! call into `diversenet`), on numpy arrays of float32 or float64 in any memory order. The
 //! arrays are copied once into the library's row-major f64 matrices while the GIL is
-//! held; the GIL is released while the library computes. Library errors raise ValueError
-//! (values, shapes, settings) or OSError (files) with the library's message.
+//! held; the GIL is released while the library computes (`train` takes it back every
+//! 0.1 s to let Ctrl-C raise KeyboardInterrupt). Library errors raise ValueError (values,
+//! shapes, settings) or OSError (files) with the library's message.
 
 mod convert;
 mod model;
