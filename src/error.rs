@@ -35,6 +35,9 @@ pub enum Error {
         step: usize,
         loss: f64,
     },
+    /// The caller stopped a long computation (Python's Ctrl-C during `train`).
+    #[error("interrupted after {steps} steps")]
+    Interrupted { steps: u64 },
     /// Data that had to be found or downloaded (MNIST) is not available.
     #[error("{0}")]
     Fetch(String),

@@ -298,6 +298,34 @@ pub fn check_training(s: &TrainingSizes) -> Result<()> {
     )
 }
 
+/// Bytes kept per epoch by training in memory, which returns every epoch's metrics: the
+/// record, its JSON and the Python dict made of it (about 1.5 kB measured with two
+/// regularisers; rounded up).
+pub const METRICS_BYTES_PER_EPOCH: usize = 2048;
+
+/// Refuses a training in memory (`model::fit`) whose per-epoch metrics, (epochs + 1)
+/// records kept until it returns, would not fit beside the training's buffers, naming the
+/// most epochs that would (the buffers themselves are [`check_training`]'s).
+pub fn check_metrics_of_epochs(s: &TrainingSizes, epochs: usize) -> Result<()> {
+    let estimate = |epochs: usize| {
+        let mut e = training_estimate(s);
+        e.add(
+            "per-epoch metrics",
+            epochs as f64 + 1.0,
+            METRICS_BYTES_PER_EPOCH,
+        );
+        e
+    };
+    check(
+        &format!("training for {epochs} epochs, keeping each epoch's metrics"),
+        &estimate(epochs),
+        |budget| match largest_fitting(0, epochs, budget, |k| estimate(k).total()) {
+            Some(k) => format!("at most {k} epochs fit"),
+            None => String::new(),
+        },
+    )
+}
+
 /// What `analyze` allocates on `points` points: the Gram matrix D^T D ((m c)^2 in f64),
 /// X X^T and the slice volumes, K and E_W (m x m each), the activation pattern (n x m),
 /// the sub-sample and the n x n unit angles.
@@ -315,12 +343,46 @@ pub fn analyze_estimate(points: usize, dim: usize, width: usize, outputs: usize)
 
 /// Refuses an `analyze` that would not fit, naming the largest `--points` that would.
 pub fn check_analyze(points: usize, dim: usize, width: usize, outputs: usize) -> Result<()> {
+    check_analysis(points, dim, width, outputs, false)
+}
+
+/// Pairs (x, y) the Monte Carlo discrepancy estimate draws and tests at a time
+/// (`theory::discrepancy::monte_carlo_l2_slice_sq`): its memory is this chunk's, whatever
+/// the sample count.
+pub const MONTE_CARLO_CHUNK: usize = 2048;
+
+/// What the Monte Carlo discrepancy estimate allocates besides the analysis: the unit
+/// directions (n x d), a chunk of point pairs (2 x chunk x d) and their projections on
+/// the units (2 x n x chunk).
+pub fn monte_carlo_estimate(width: usize, dim: usize) -> Estimate {
+    let (n, d, chunk) = (width as f64, dim as f64, MONTE_CARLO_CHUNK as f64);
+    let mut e = Estimate::default();
+    e.add("unit directions (n x d)", n * d, 8)
+        .add("Monte Carlo point pairs", 2.0 * chunk * d, 8)
+        .add("Monte Carlo projections (2 n x chunk)", 2.0 * n * chunk, 8);
+    e
+}
+
+/// [`check_analyze`] with the Monte Carlo estimate's buffers when `monte_carlo` (they are
+/// held together with the analysis's).
+pub fn check_analysis(
+    points: usize,
+    dim: usize,
+    width: usize,
+    outputs: usize,
+    monte_carlo: bool,
+) -> Result<()> {
+    let estimate = |m| {
+        let mut e = analyze_estimate(m, dim, width, outputs);
+        if monte_carlo {
+            e.parts.extend(monte_carlo_estimate(width, dim).parts);
+        }
+        e
+    };
     check(
         &format!("analyze on {points} points"),
-        &analyze_estimate(points, dim, width, outputs),
-        |budget| match largest_fitting(1, points, budget, |m| {
-            analyze_estimate(m, dim, width, outputs).total()
-        }) {
+        &estimate(points),
+        |budget| match largest_fitting(1, points, budget, |m| estimate(m).total()) {
             Some(m) => format!("the largest --points that fits is {m}"),
             None => "not even one point fits: raise --max-memory".into(),
         },

@@ -30,7 +30,9 @@ def analyze(
     sub-sample of `points` rows unless `all_points` (default min(2000 / c, n d / c), at
     least 1: D^T D at most 2000 square, and m c <= n d so that s_m(D) is not 0 by rank
     alone; `points_used` in the result says how many rows were used). X must have at
-    least one row."""
+    least one row. `monte_carlo`: samples of the Monte Carlo estimate of L2(W)^2, 2 to
+    10^8 (more is refused: the time grows with the samples, the closed form is exact).
+    Errors about the targets name y."""
 
 def smallest_singular_value(W: ArrayLike, V: ArrayLike, X: ArrayLike) -> float:
     """s_m(D), the m-th singular value of the extended feature matrix D (dn x m), column i
@@ -71,7 +73,12 @@ def save_model(
     input_mean: Optional[ArrayLike] = None,
     input_scale: Optional[ArrayLike] = None,
 ) -> None:
-    """Writes W and V (and, with config, a full diversenet model) as safetensors."""
+    """Writes W and V (and, with config, a full diversenet model) as safetensors. Bad
+    arguments raise ValueError before anything is written: a config with keys that are no
+    part of a configuration (a misspelt key), W and V of other shapes than the config's,
+    targets="scalar" with a cross-entropy config, and for standardised inputs an
+    input_mean (finite) or input_scale (finite, > 0) that is not d values; OSError is
+    for the file only."""
 
 def train(
     X: ArrayLike,
@@ -105,4 +112,8 @@ def train(
     metrics every `exact_metrics` epochs (default 1, every epoch; 0: running averages, as
     the CLI's default); `reg_sample` K estimates the pairwise regularisers from K partner
     units per step; `weight_decay` is AdamW's decoupled decay of W (W shrinks by
-    1 - lr_t * weight_decay each step)."""
+    1 - lr_t * weight_decay each step). Options that would have no effect raise
+    ValueError: `momentum` without optimizer="sgd", `batch_size` with "gd", `reg_every`
+    or `reg_sample` without `reg`, `test_fraction` with `X_test`. Errors about the
+    targets name y (y_test). Ctrl-C (SIGINT) stops training within about 0.1 s and
+    raises KeyboardInterrupt."""

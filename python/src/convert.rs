@@ -4,13 +4,13 @@
 use diversenet::linalg::Matrix;
 use numpy::ndarray::ArrayViewD;
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods, ToPyArray};
-use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyAnyMethods;
 
 /// `diversenet::Error` as a Python exception carrying the library's message: files
-/// (`Io`, `Format`, `Fetch`) raise OSError, everything else (values, shapes, settings,
-/// divergence) ValueError.
+/// (`Io`, `Format`, `Fetch`) raise OSError, an interruption KeyboardInterrupt, everything
+/// else (values, shapes, settings, divergence) ValueError.
 pub fn to_py_err(e: diversenet::Error) -> PyErr {
     match e {
         diversenet::Error::Memory(msg) => {
@@ -19,6 +19,7 @@ pub fn to_py_err(e: diversenet::Error) -> PyErr {
         diversenet::Error::Io { .. }
         | diversenet::Error::Format { .. }
         | diversenet::Error::Fetch(_) => PyOSError::new_err(e.to_string()),
+        diversenet::Error::Interrupted { .. } => PyKeyboardInterrupt::new_err(e.to_string()),
         _ => PyValueError::new_err(e.to_string()),
     }
 }
@@ -50,6 +51,35 @@ pub fn class_labels(values: &[f64], name: &str) -> PyResult<diversenet::data::Ta
             e => to_py_err(e),
         }
     })
+}
+
+/// Refuses a number of targets (`name`: y, y_test) other than the rows of the inputs
+/// (`inputs`: X, X_test).
+pub fn check_target_count(targets: usize, rows: usize, name: &str, inputs: &str) -> PyResult<()> {
+    if targets != rows {
+        return Err(PyValueError::new_err(format!(
+            "{name} has {targets} targets but {inputs} has {rows} rows (samples): one target per sample"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a target that is NaN or infinite, naming the argument (`name`: y, y_test), the
+/// sample and (with `columns` > 1 outputs per sample) the output.
+pub fn check_finite_targets(values: &[f64], columns: usize, name: &str) -> PyResult<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(PyValueError::new_err(format!(
+            "{name}: target {} at sample {}{}: targets must be finite",
+            values[i],
+            i / columns.max(1),
+            if columns > 1 {
+                format!(", output {}", i % columns)
+            } else {
+                String::new()
+            }
+        ))),
+    }
 }
 
 /// Shorthand: a library result as a Python result.

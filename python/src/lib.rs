@@ -1,8 +1,9 @@
 //! `diversenet` for Python: a thin layer over the Rust library (every computation is a
 //! call into `diversenet`), on numpy arrays of float32 or float64 in any memory order. The
 //! arrays are copied once into the library's row-major f64 matrices while the GIL is
-//! held; the GIL is released while the library computes. Library errors raise ValueError
-//! (values, shapes, settings) or OSError (files) with the library's message.
+//! held; the GIL is released while the library computes (`train` takes it back every
+//! 0.1 s to let Ctrl-C raise KeyboardInterrupt). Library errors raise ValueError (values,
+//! shapes, settings) or OSError (files) with the library's message.
 
 mod convert;
 mod model;
@@ -23,7 +24,10 @@ use diversenet::theory::{analyze_points, AnalysisOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use convert::{array, class_labels, is_integer_array, lib, matrix, to_numpy, to_py_err, to_python};
+use convert::{
+    array, check_finite_targets, check_target_count, class_labels, is_integer_array, lib, matrix,
+    to_numpy, to_py_err, to_python,
+};
 
 /// W (n x d) and V (c x n, or n values for one output) as a network.
 pub(crate) fn network(w: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<Network<f64>> {
@@ -48,9 +52,9 @@ fn input_points(X: &Bound<'_, PyAny>) -> PyResult<Matrix<f64>> {
     Ok(x)
 }
 
-/// Targets y as an m x c matrix: integer labels (one-hot over the c outputs), m real
-/// values, or an m x c float array.
-fn target_rows(y: &Bound<'_, PyAny>, outputs: usize) -> PyResult<Matrix<f64>> {
+/// Targets y for `rows` points as an m x c matrix: integer labels (one-hot over the c
+/// outputs), m real values (c = 1), or an m x c float array. Errors name y.
+fn target_rows(y: &Bound<'_, PyAny>, outputs: usize, rows: usize) -> PyResult<Matrix<f64>> {
     let (shape, values) = array(y, "y")?;
     if is_integer_array(y)? {
         if shape.len() != 1 {
@@ -58,16 +62,33 @@ fn target_rows(y: &Bound<'_, PyAny>, outputs: usize) -> PyResult<Matrix<f64>> {
                 "y: integer class labels must be 1-dimensional; shape {shape:?}"
             )));
         }
+        check_target_count(values.len(), rows, "y", "X")?;
         let targets = class_labels(&values, "y")?;
         return lib(target_matrix(&targets, outputs, "y"));
     }
-    match shape[..] {
-        [m] => Ok(Matrix::from_vec(m, 1, values)),
-        [m, c] => Ok(Matrix::from_vec(m, c, values)),
-        _ => Err(PyValueError::new_err(format!(
-            "y must have shape (m,) or (m, c); it has shape {shape:?}"
-        ))),
+    let (m, c) = match shape[..] {
+        [m] => (m, 1),
+        [m, c] => (m, c),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "y must have shape (m,) or (m, c); it has shape {shape:?}"
+            )))
+        }
+    };
+    check_target_count(m, rows, "y", "X")?;
+    if c != outputs {
+        return Err(PyValueError::new_err(format!(
+            "y has shape {shape:?}: {c} target(s) per sample, but the network has {outputs} \
+             outputs (V has {outputs} rows); expected shape ({rows}, {outputs}){}",
+            if outputs == 1 {
+                format!(" or ({rows},)")
+            } else {
+                String::new()
+            }
+        )));
     }
+    check_finite_targets(&values, c, "y")?;
+    Ok(Matrix::from_vec(m, c, values))
 }
 
 /// s_m(D): the smallest singular value of the extended feature matrix D (dn x m) of the
@@ -221,7 +242,9 @@ fn analyze<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let net = network(W, V)?;
     let mut x = input_points(X)?;
-    let y = y.map(|y| target_rows(y, net.outputs())).transpose()?;
+    let y = y
+        .map(|y| target_rows(y, net.outputs(), x.rows()))
+        .transpose()?;
     let scaling: InputScaling = lib(input_scaling.parse())?;
     let options = AnalysisOptions {
         points,

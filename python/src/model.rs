@@ -1,20 +1,21 @@
 //! Model files and training: `load_model`, `save_model` and `train`.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use diversenet::data::{Dataset, InputScaling, InputTransform, Targets};
 use diversenet::model::file::save_model as save_model_file;
-use diversenet::model::fit::train_in_memory;
+use diversenet::model::fit::train_in_memory_until;
 use diversenet::model::foreign::{load_network, save_weights, LoadedNetwork};
-use diversenet::model::{OptimizerKind, Precision, TrainConfig, TrainSettings};
+use diversenet::model::{Loss, OptimizerKind, Precision, TrainConfig, TrainSettings};
 use diversenet::regularizer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyDictMethods};
 
 use crate::convert::{
-    array, class_labels, is_float32, is_integer_array, lib, matrix, to_json, to_numpy, to_py_err,
-    to_python, vector_to_numpy,
+    array, check_finite_targets, check_target_count, class_labels, is_float32, is_integer_array,
+    lib, matrix, to_json, to_numpy, to_py_err, to_python, vector_to_numpy,
 };
 use crate::network;
 
@@ -55,7 +56,9 @@ pub fn load_model<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, Py
 /// `config` (a dict as `load_model` or `train` return it) the file is a full diversenet
 /// model in the configuration's precision; `targets` ("classes" or "scalar") defaults to
 /// classes for a cross-entropy loss, and standardised inputs need `input_mean` and
-/// `input_scale`.
+/// `input_scale` (d values each). Bad arguments (unknown config keys, shapes other than
+/// the config's, scalar targets with cross-entropy, bad input_mean or input_scale) raise
+/// ValueError before anything is written; OSError is for the file only.
 #[pyfunction]
 #[pyo3(signature = (path, W, V, config = None, *, targets = None, input_mean = None, input_scale = None))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
@@ -87,11 +90,37 @@ pub fn save_model(
             })
             .map_err(to_py_err);
     };
-    let config: TrainConfig = serde_json::from_str(&to_json(config)?).map_err(|e| {
+    let given: serde_json::Value = serde_json::from_str(&to_json(config)?)
+        .map_err(|e| PyValueError::new_err(format!("config is not a JSON object: {e}")))?;
+    let config: TrainConfig = serde_json::from_value(given.clone()).map_err(|e| {
         PyValueError::new_err(format!(
             "config is not a valid diversenet configuration: {e}"
         ))
     })?;
+    let stored = serde_json::to_value(&config).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let mut unknown = Vec::new();
+    unknown_keys(&given, &stored, "", &mut unknown);
+    if !unknown.is_empty() {
+        return Err(PyValueError::new_err(format!(
+            "config has keys that are no part of a diversenet configuration: {} (a configuration \
+             has {})",
+            unknown.join(", "),
+            stored
+                .as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
+                .unwrap_or_default()
+        )));
+    }
+    let (n, d, c) = (net.width(), net.dim(), net.outputs());
+    if (n, d, c) != (config.width(), config.dim(), config.outputs()) {
+        return Err(PyValueError::new_err(format!(
+            "W is {n}x{d} and V {c}x{n}, but config is for width {}, dim {} and outputs {} \
+             (W must be width x dim, V outputs x width)",
+            config.width(),
+            config.dim(),
+            config.outputs()
+        )));
+    }
     let classes = match targets {
         Some("classes") => true,
         Some("scalar") => false,
@@ -100,26 +129,45 @@ pub fn save_model(
                 "targets = {other:?}: expected \"classes\" or \"scalar\""
             )))
         }
-        None => config.loss() == diversenet::model::Loss::CrossEntropy,
+        None => config.loss() == Loss::CrossEntropy,
     };
-    let vector = |a: Option<&Bound<'_, PyAny>>, name: &str| -> PyResult<Vec<f64>> {
-        a.map(|a| array(a, name).map(|(_, v)| v))
-            .transpose()
-            .map(Option::unwrap_or_default)
-    };
-    let transform = InputTransform {
-        scaling: config.scaling(),
-        mean: vector(input_mean, "input_mean")?,
-        scale: vector(input_scale, "input_scale")?,
-    };
-    if config.scaling() != InputScaling::Standardise
-        && !(transform.mean.is_empty() && transform.scale.is_empty())
-    {
+    if !classes && config.loss() == Loss::CrossEntropy {
+        return Err(PyValueError::new_err(
+            "targets = \"scalar\" with a cross-entropy config: cross-entropy is a loss over \
+             class labels; real-valued targets are trained with the squared loss",
+        ));
+    }
+    let standardised = config.scaling() == InputScaling::Standardise;
+    if !standardised && (input_mean.is_some() || input_scale.is_some()) {
         return Err(PyValueError::new_err(format!(
             "input_mean and input_scale belong to standardised inputs; this config's input scaling is {}",
             config.scaling()
         )));
     }
+    let (mean, scale) = match (input_mean, input_scale) {
+        (Some(mean), Some(scale)) => (
+            standardisation(mean, "input_mean", d, |v| v.is_finite(), "finite")?,
+            standardisation(
+                scale,
+                "input_scale",
+                d,
+                |v| v.is_finite() && v > 0.0,
+                "finite and > 0",
+            )?,
+        ),
+        (None, None) if !standardised => (Vec::new(), Vec::new()),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "this config standardises its inputs: give both input_mean and input_scale \
+                 ({d} values each, as train returns them)"
+            )))
+        }
+    };
+    let transform = InputTransform {
+        scaling: config.scaling(),
+        mean,
+        scale,
+    };
     py.detach(move || {
         let net = diversenet::model::Network {
             output_layer: config.output_layer(),
@@ -134,6 +182,57 @@ pub fn save_model(
     })
     .map_err(to_py_err)
 }
+
+/// The keys of `given` (a configuration as the caller wrote it, at `path`) that are not in
+/// `stored` (the same configuration as the library reads and writes it): keys that serde
+/// would ignore, such as a misspelt `lerning_rate`.
+fn unknown_keys(
+    given: &serde_json::Value,
+    stored: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    if let (Some(given), Some(stored)) = (given.as_object(), stored.as_object()) {
+        for (key, value) in given {
+            let at = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            match stored.get(key) {
+                Some(inner) => unknown_keys(value, inner, &at, out),
+                None => out.push(format!("`{at}`")),
+            }
+        }
+    }
+}
+
+/// `input_mean` or `input_scale` (`name`): d values, each `valid` (`expected` says how).
+fn standardisation(
+    a: &Bound<'_, PyAny>,
+    name: &str,
+    d: usize,
+    valid: impl Fn(f64) -> bool,
+    expected: &str,
+) -> PyResult<Vec<f64>> {
+    let (shape, values) = array(a, name)?;
+    if shape[..] != [d] {
+        return Err(PyValueError::new_err(format!(
+            "{name} must have shape ({d},), one value per input of W; it has shape {shape:?}"
+        )));
+    }
+    match values.iter().position(|&v| !valid(v)) {
+        Some(i) => Err(PyValueError::new_err(format!(
+            "{name}[{i}] = {}: every value must be {expected}",
+            values[i]
+        ))),
+        None => Ok(values),
+    }
+}
+
+/// How often `train` takes the GIL back to look for signals (Ctrl-C): the library's
+/// training runs without the GIL, so Python's handlers run only when asked.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The options `train` takes besides width, epochs and seed (the CLI's flags in snake_case).
 const TRAIN_OPTIONS: &[&str] = &[
@@ -158,6 +257,58 @@ const TRAIN_OPTIONS: &[&str] = &[
     "X_test",
     "y_test",
 ];
+
+/// Whether the caller passed option `name` (a value other than None).
+fn is_given(options: Option<&Bound<'_, PyDict>>, name: &str) -> PyResult<bool> {
+    Ok(options
+        .map(|o| o.get_item(name))
+        .transpose()?
+        .flatten()
+        .is_some_and(|v| !v.is_none()))
+}
+
+/// Refuses options that would have no effect with the others (as a silent no-op hides a
+/// mistake): momentum without sgd, batch_size with full-batch gd, reg_every or reg_sample
+/// without a regulariser, test_fraction with a separate test set.
+fn check_applicable(options: Option<&Bound<'_, PyDict>>, optimizer: OptimizerKind) -> PyResult<()> {
+    let refuse = |option: &str, other: &str, why: &str| -> PyResult<()> {
+        Err(PyValueError::new_err(format!(
+            "option {option} does not apply with {other}: {why}; leave {option} out"
+        )))
+    };
+    if is_given(options, "momentum")? && !matches!(optimizer, OptimizerKind::Sgd { .. }) {
+        return refuse(
+            "momentum",
+            &format!("optimizer={:?}", optimizer.name()),
+            "only optimizer=\"sgd\" has a momentum",
+        );
+    }
+    if is_given(options, "batch_size")? && optimizer == OptimizerKind::Gd {
+        return refuse(
+            "batch_size",
+            "optimizer=\"gd\"",
+            "gd takes full-batch steps on the whole training set",
+        );
+    }
+    let regularised = is_given(options, "reg")?;
+    for name in ["reg_every", "reg_sample"] {
+        if is_given(options, name)? && !regularised {
+            return refuse(
+                name,
+                "no reg",
+                "it sets how the regularisers (reg) are applied",
+            );
+        }
+    }
+    if is_given(options, "test_fraction")? && is_given(options, "X_test")? {
+        return refuse(
+            "test_fraction",
+            "X_test",
+            "test_fraction splits a test set off X when no X_test and y_test are given",
+        );
+    }
+    Ok(())
+}
 
 fn option<'py, T: FromPyObjectOwned<'py>>(
     options: Option<&Bound<'py, PyDict>>,
@@ -189,17 +340,21 @@ fn list<'py, T: FromPyObjectOwned<'py>>(
 }
 
 /// Inputs (m x d) and targets (integer labels: classes; floats: real values) as a data set.
+/// `name` names the inputs (X, X_test); errors about the targets name y (y_test).
 fn dataset(x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, name: &str) -> PyResult<Dataset> {
+    let y_name = if name == "X" { "y" } else { "y_test" };
     let x = matrix(x, name, false)?;
-    let (shape, values) = array(y, "y")?;
+    let (shape, values) = array(y, y_name)?;
     if !(shape.len() == 1 || (shape.len() == 2 && shape[1] == 1)) {
         return Err(PyValueError::new_err(format!(
-            "y of {name} must have shape (m,); it has shape {shape:?}"
+            "{y_name} must have shape (m,); it has shape {shape:?}"
         )));
     }
+    check_target_count(values.len(), x.rows(), y_name, name)?;
     let targets = if is_integer_array(y)? {
-        class_labels(&values, if name == "X" { "y" } else { "y_test" })?
+        class_labels(&values, y_name)?
     } else {
+        check_finite_targets(&values, 1, y_name)?;
         Targets::Scalar(values)
     };
     lib(Dataset::new(name, x, targets))
@@ -210,8 +365,11 @@ fn dataset(x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, name: &str) -> PyResult<D
 /// lr_schedule, batch_size, loss, output_layer, input_scaling, precision, init_scale,
 /// reg, lambda_ (or "lambda"), reg_every, weight_decay, reg_sample, exact_metrics,
 /// test_fraction; X_test
-/// and y_test for a separate test set). Unlike the CLI (`--exact-metrics 0`), exact
-/// full-data training metrics are computed every epoch unless `exact_metrics` says otherwise. Returns a dict with `W`, `V` (float64), `metrics` (one dict per epoch,
+/// and y_test for a separate test set); options that would have no effect are refused
+/// (see [`check_applicable`]). Unlike the CLI (`--exact-metrics 0`), exact
+/// full-data training metrics are computed every epoch unless `exact_metrics` says
+/// otherwise. Ctrl-C stops training within about [`SIGNAL_CHECK_INTERVAL`] and raises
+/// KeyboardInterrupt. Returns a dict with `W`, `V` (float64), `metrics` (one dict per epoch,
 /// epoch 0 = the initial network), `config`, `targets`, `input_scaling` (and
 /// `input_mean`, `input_scale` when standardised): what `save_model` takes.
 #[pyfunction]
@@ -276,6 +434,7 @@ pub fn train<'py>(
             .unwrap_or(defaults.exact_metrics_every),
         ..defaults
     };
+    check_applicable(options, settings.optimizer)?;
     let data = dataset(X, y, "X")?;
     let x_test = options.map(|o| o.get_item("X_test")).transpose()?.flatten();
     let y_test = options.map(|o| o.get_item("y_test")).transpose()?.flatten();
@@ -289,15 +448,28 @@ pub fn train<'py>(
         }
     };
     let test_fraction: f64 = option(options, "test_fraction")?.unwrap_or(0.2);
-    let fitted = py
-        .detach(move || {
-            let (train_data, test_data) = match test {
-                Some(test) => (data, test),
-                None => data.split_or_all(test_fraction, seed)?,
-            };
-            train_in_memory(&settings, train_data, test_data)
-        })
-        .map_err(to_py_err)?;
+    // A signal (Ctrl-C) caught while training: its Python exception (KeyboardInterrupt).
+    let mut signal: Option<PyErr> = None;
+    let fitted = py.detach(|| {
+        let (train_data, test_data) = match test {
+            Some(test) => (data, test),
+            None => data.split_or_all(test_fraction, seed)?,
+        };
+        let mut last_check = Instant::now();
+        let mut interrupted = || {
+            if last_check.elapsed() < SIGNAL_CHECK_INTERVAL {
+                return false;
+            }
+            last_check = Instant::now();
+            signal = Python::attach(|py| py.check_signals()).err();
+            signal.is_some()
+        };
+        train_in_memory_until(&settings, train_data, test_data, &mut interrupted)
+    });
+    if let Some(signal) = signal {
+        return Err(signal);
+    }
+    let fitted = fitted.map_err(to_py_err)?;
     let out = PyDict::new(py);
     out.set_item("W", to_numpy(py, &fitted.net.w)?)?;
     out.set_item("V", to_numpy(py, &fitted.net.v)?)?;

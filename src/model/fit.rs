@@ -4,7 +4,7 @@
 
 use crate::data::{check_compatible, Dataset, InputTransform, Targets};
 use crate::error::{Error, Result};
-use crate::limits::{check_training, TrainingSizes};
+use crate::limits::{check_metrics_of_epochs, check_training, TrainingSizes};
 use crate::linalg::Real;
 
 use super::config::{Precision, TrainConfig, TrainSettings};
@@ -27,11 +27,21 @@ pub struct FittedModel {
     pub zero_inputs: usize,
 }
 
-struct CollectMetrics(Vec<EpochMetrics>);
+/// Collects every epoch's metrics and asks `interrupted` after each step whether to stop.
+struct CollectMetrics<'a> {
+    metrics: Vec<EpochMetrics>,
+    interrupted: &'a mut dyn FnMut() -> bool,
+}
 
-impl<T: Real> TrainObserver<T> for CollectMetrics {
+impl<T: Real> TrainObserver<T> for CollectMetrics<'_> {
     fn on_epoch(&mut self, metrics: &EpochMetrics, _state: &TrainState<T>) -> Result<()> {
-        self.0.push(metrics.clone());
+        self.metrics.push(metrics.clone());
+        Ok(())
+    }
+    fn keep_going(&mut self, steps_done: u64) -> Result<()> {
+        if (self.interrupted)() {
+            return Err(Error::Interrupted { steps: steps_done });
+        }
         Ok(())
     }
 }
@@ -96,16 +106,33 @@ pub fn training_sizes(
 /// Trains with `settings` on raw (unscaled) data.
 pub fn train_in_memory(
     settings: &TrainSettings,
+    train_data: Dataset,
+    test_data: Dataset,
+) -> Result<FittedModel> {
+    train_in_memory_until(settings, train_data, test_data, &mut || false)
+}
+
+/// [`train_in_memory`] that asks `interrupted` after every step whether to stop (Python
+/// checks for Ctrl-C there) and then returns [`Error::Interrupted`]. `interrupted` is
+/// called often (every step): it should be cheap, e.g. look at a clock first.
+pub fn train_in_memory_until(
+    settings: &TrainSettings,
     mut train_data: Dataset,
     mut test_data: Dataset,
+    interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<FittedModel> {
     check_compatible(&train_data, &test_data)?;
     let transform = InputTransform::fit(settings.scaling, &train_data.x);
     let zero_inputs =
         crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test_data.x);
     let config = settings.resolve(&train_data)?;
-    check_training(&training_sizes(&config, &train_data, &test_data))?;
-    let mut observer = CollectMetrics(Vec::new());
+    let sizes = training_sizes(&config, &train_data, &test_data);
+    check_training(&sizes)?;
+    check_metrics_of_epochs(&sizes, config.epochs())?;
+    let mut observer = CollectMetrics {
+        metrics: Vec::new(),
+        interrupted,
+    };
     let net = match config.precision() {
         Precision::F32 => train(
             &config,
@@ -132,7 +159,7 @@ pub fn train_in_memory(
         transform,
         config,
         classes: matches!(train_data.targets, Targets::Classes { .. }),
-        metrics: observer.0,
+        metrics: observer.metrics,
         zero_inputs,
     })
 }
@@ -203,6 +230,29 @@ mod tests {
         assert!(msg.contains("overflows"), "{msg}");
     }
 
+    /// A caller that answers "stop" at its 5th question ends training after 5 steps (of
+    /// 10 epochs x 2 steps) with `Interrupted`, never returning a network.
+    #[test]
+    fn training_stops_when_the_caller_interrupts() {
+        let (train, test) = data(200).split_or_all(0.2, 0).unwrap();
+        let settings = TrainSettings {
+            width: 8,
+            epochs: 10,
+            batch_size: 80,
+            ..TrainSettings::default()
+        };
+        let mut asked = 0;
+        let mut stop_at_fifth = || {
+            asked += 1;
+            asked == 5
+        };
+        match train_in_memory_until(&settings, train, test, &mut stop_at_fifth) {
+            Err(Error::Interrupted { steps }) => assert_eq!(steps, 5),
+            other => panic!("expected an interruption, got {:?}", other.map(|_| ())),
+        }
+        assert_eq!(asked, 5);
+    }
+
     /// Width 10^12 needs terabytes (4 d n bytes for W alone): refused before allocating.
     #[test]
     fn training_beyond_the_memory_budget_is_refused() {
@@ -216,5 +266,37 @@ mod tests {
             Err(Error::Memory(msg)) => assert!(msg.contains("width-1000000000000"), "{msg}"),
             other => panic!("expected a memory refusal, got {:?}", other.map(|_| ())),
         }
+    }
+
+    /// 10^12 epochs would keep 10^12 metrics records (about 2 PB): refused before training,
+    /// with the most epochs that fit (nearly the budget's worth of 2 kB records).
+    #[test]
+    fn epochs_whose_metrics_exceed_the_memory_budget_are_refused() {
+        let (train, test) = data(60).split_or_all(0.0, 0).unwrap();
+        let settings = TrainSettings {
+            width: 4,
+            epochs: 1_000_000_000_000,
+            ..TrainSettings::default()
+        };
+        let started = std::time::Instant::now();
+        match train_in_memory(&settings, train, test) {
+            Err(Error::Memory(msg)) => {
+                assert!(msg.contains("training for 1000000000000 epochs"), "{msg}");
+                let most: u64 = msg
+                    .rsplit("at most ")
+                    .next()
+                    .and_then(|t| t.strip_suffix(" epochs fit"))
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or_else(|| panic!("no epoch advice in: {msg}"));
+                // The budget over 2 kB per epoch, less the small network's buffers.
+                let by_budget = crate::limits::memory_budget().bytes / 2048;
+                assert!(
+                    most < by_budget && most as f64 > 0.99 * by_budget as f64,
+                    "{msg}"
+                );
+            }
+            other => panic!("expected a memory refusal, got {:?}", other.map(|_| ())),
+        }
+        assert!(started.elapsed().as_secs_f64() < 1.0);
     }
 }

@@ -121,6 +121,12 @@ pub trait TrainObserver<T> {
         None
     }
     fn on_epoch(&mut self, metrics: &EpochMetrics, state: &TrainState<T>) -> Result<()>;
+    /// Checked after every step: an error (the caller's cancellation, e.g. Ctrl-C in
+    /// Python, as [`Error::Interrupted`]) stops training and is what [`train`] returns.
+    /// Never stops by default.
+    fn keep_going(&mut self, _steps_done: u64) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Rows per chunk when evaluating a whole data set.
@@ -340,6 +346,7 @@ pub fn train<T: Real>(
             running.loss_sum += totals.loss_sum;
             running.errors += totals.errors;
             observer.on_step(state.optimizer.steps);
+            observer.keep_going(state.optimizer.steps)?;
         }
         state.epochs_done += 1;
         state.batch_rng_position = rng.position();

@@ -20,6 +20,14 @@ use super::kernel::{discrepancy_matrix, kernel_lambda_min, PairGeometry};
 /// Default size of the Gram matrix D^T D (m c) when no point count is given.
 pub const DEFAULT_GRAM_SIZE: usize = 2000;
 
+/// Most samples of the Monte Carlo discrepancy estimate ([`AnalysisOptions::monte_carlo`]).
+/// The estimate only checks the closed form L2(W)^2 (which `analyze` always computes
+/// exactly); its standard error falls as 1/sqrt(samples), so 10^8 samples already give it
+/// to 1e-4 of one sample's spread. Its time grows linearly, with a cost per sample
+/// proportional to n d (about 0.6 s per 10^6 samples for n = 8, d = 3): beyond 10^8 a
+/// call, which cannot be interrupted, would run for hours or days.
+pub const MAX_MONTE_CARLO_SAMPLES: usize = 100_000_000;
+
 /// What to measure and on how many points.
 #[derive(Clone, Debug, Default)]
 pub struct AnalysisOptions {
@@ -31,6 +39,29 @@ pub struct AnalysisOptions {
     pub seed: u64,
     /// Samples of the Monte Carlo discrepancy estimate (none if `None`).
     pub monte_carlo: Option<usize>,
+}
+
+impl AnalysisOptions {
+    /// Refuses a Monte Carlo sample count that cannot give an estimate (fewer than 2: no
+    /// standard error) or above [`MAX_MONTE_CARLO_SAMPLES`].
+    pub fn check(&self) -> Result<()> {
+        match self.monte_carlo {
+            Some(samples) if samples < 2 => Err(Error::config(
+                "monte-carlo",
+                format!("{samples} samples: at least 2 are needed (for a standard error)"),
+            )),
+            Some(samples) if samples > MAX_MONTE_CARLO_SAMPLES => Err(Error::config(
+                "monte-carlo",
+                format!(
+                    "{samples} samples: at most {MAX_MONTE_CARLO_SAMPLES} are accepted; the time \
+                     grows with the samples (about 0.6 s per 10^6 for a small network, more for \
+                     wide ones) while the standard error only falls as 1/sqrt(samples), and \
+                     L2(W)^2 is computed exactly anyway"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The measurements (also the JSON written by `diversenet analyze`).
@@ -161,6 +192,7 @@ pub fn analyze_points(
 ) -> Result<Analysis> {
     let started = Instant::now();
     let (d, n, c) = (net.dim(), net.width(), net.outputs());
+    options.check()?;
     check_points(net, x, name)?;
     if let Some(y) = y {
         check_finite(y, "target", name)?;
@@ -190,7 +222,7 @@ pub fn analyze_points(
     if wanted == 0 {
         return Err(Error::config("points", "must be at least 1"));
     }
-    crate::limits::check_analyze(wanted, d, n, c)?;
+    crate::limits::check_analysis(wanted, d, n, c, options.monte_carlo.is_some())?;
     let (x, y) = if wanted < m_total {
         let mut order: Vec<usize> = (0..m_total).collect();
         SeededRng::new(options.seed, Stream::Sample).shuffle(&mut order);
@@ -267,4 +299,42 @@ pub fn analyze_points(
         skipped_rows: unit_directions(&net.w).skipped_rows,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Monte Carlo sample counts: 10^15 (days of work) and 1 (no standard error) are
+    /// refused before any measurement, naming the option and the limit; the cap itself
+    /// passes the check.
+    #[test]
+    fn monte_carlo_sample_counts_outside_the_limits_are_refused() {
+        let net = Network {
+            w: Matrix::from_vec(2, 2, vec![1.0, 0.0, 0.0, 1.0]),
+            v: Matrix::from_vec(1, 2, vec![1.0, -1.0]),
+            output_layer: crate::model::OutputLayer::Fixed,
+        };
+        let x = Matrix::from_vec(1, 2, vec![0.6, 0.8]);
+        let with = |samples| AnalysisOptions {
+            monte_carlo: Some(samples),
+            ..AnalysisOptions::default()
+        };
+        for (samples, expected) in [
+            (1_000_000_000_000_000, "at most 100000000 are accepted"),
+            (1, "at least 2"),
+        ] {
+            let started = Instant::now();
+            match analyze_points(&net, &x, None, "X", &with(samples)) {
+                Err(Error::Config { field, message }) => {
+                    assert_eq!(field, "monte-carlo");
+                    assert!(message.contains(expected), "{message}");
+                }
+                other => panic!("expected a refusal, got {:?}", other.map(|a| a.seconds)),
+            }
+            assert!(started.elapsed().as_secs_f64() < 1.0);
+        }
+        with(MAX_MONTE_CARLO_SAMPLES).check().unwrap();
+        assert!(with(MAX_MONTE_CARLO_SAMPLES + 1).check().is_err());
+    }
 }
