@@ -1,6 +1,7 @@
 //! Data flags and data files checked before any work: a test fraction outside [0, 1) or a
 //! flag that does not apply to the data source is refused (a run that exits 0 leaves a
-//! loadable model), CSV headers must agree between files and name one target.
+//! loadable model), CSV headers must agree between files and name one target; optimizer and
+//! regulariser flags that would have no effect are refused too.
 
 mod common;
 
@@ -128,6 +129,73 @@ fn train_refuses_flags_that_do_not_apply_to_its_data() {
         &["eval", "--model", s(&model), "--dim", "3"],
         &["dim", "stored in the model"],
     );
+}
+
+/// --momentum with adam or gd, --batch-size with gd, --reg-every or --reg-sample without
+/// --reg were accepted and ignored; refused before any work, naming the flag, while the
+/// same flags where they apply still train.
+#[test]
+fn train_refuses_optimizer_and_regulariser_flags_that_have_no_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let with = |extra: &[&str]| -> Vec<String> {
+        let base = [
+            "train",
+            "--quiet",
+            "--width",
+            "4",
+            "--epochs",
+            "1",
+            "--out",
+            s(&out),
+        ];
+        base.iter().chain(extra).map(|a| a.to_string()).collect()
+    };
+    let refused: [(&[&str], &[&str]); 6] = [
+        (&["--momentum", "0.5"], &["`momentum`", "uses adam"]),
+        (
+            &["--optimizer", "gd", "--momentum", "0.5"],
+            &["`momentum`", "uses gd"],
+        ),
+        (
+            &["--optimizer", "gd", "--batch-size", "8"],
+            &["`batch-size`", "whole training set"],
+        ),
+        (&["--reg-every", "2"], &["`reg-every`", "no --reg"]),
+        (&["--reg-sample", "3"], &["`reg-sample`", "no --reg"]),
+        (
+            &["--optimizer", "sgd", "--reg-sample", "3"],
+            &["`reg-sample`", "no --reg"],
+        ),
+    ];
+    for (extra, needles) in refused {
+        fails(&refs(&with(extra)), needles);
+    }
+    assert!(!out.exists(), "a refused run wrote {}", out.display());
+    for extra in [
+        &[
+            "--optimizer",
+            "sgd",
+            "--momentum",
+            "0.5",
+            "--batch-size",
+            "8",
+        ][..],
+        &[
+            "--reg",
+            "discrepancy",
+            "--lambda",
+            "0.1",
+            "--reg-every",
+            "2",
+            "--reg-sample",
+            "2",
+        ],
+        &["--optimizer", "gd"],
+    ] {
+        ok(&refs(&with(extra)));
+        std::fs::remove_dir_all(&out).unwrap();
+    }
 }
 
 #[test]

@@ -255,7 +255,7 @@ fn analyze<'py>(
     let analysis = py
         .detach(move || {
             check_finite(&x, "input", "X")?;
-            InputTransform::fit(scaling, &x).apply(&mut x);
+            InputTransform::fit_checked(scaling, &x, "X", None)?.apply(&mut x);
             check_input_magnitude(&x, "X")?;
             analyze_points(&net, &x, y.as_ref(), "X", &options)
         })

@@ -7,6 +7,7 @@ use diversenet::data::{Dataset, InputScaling, InputTransform, Targets};
 use diversenet::model::file::save_model as save_model_file;
 use diversenet::model::fit::train_in_memory_until;
 use diversenet::model::foreign::{load_network, save_weights, LoadedNetwork};
+use diversenet::model::optim::DEFAULT_MOMENTUM;
 use diversenet::model::{Loss, OptimizerKind, Precision, TrainConfig, TrainSettings};
 use diversenet::regularizer;
 use pyo3::exceptions::PyValueError;
@@ -407,7 +408,7 @@ pub fn train<'py>(
         seed,
         optimizer: lib(OptimizerKind::parse(
             &text("optimizer", "adam")?,
-            option(options, "momentum")?.unwrap_or(0.9),
+            option(options, "momentum")?.unwrap_or(DEFAULT_MOMENTUM),
         ))?,
         lr: option(options, "lr")?.unwrap_or(defaults.lr),
         schedule: lib(text("lr_schedule", "constant")?.parse())?,

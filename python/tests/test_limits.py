@@ -109,6 +109,19 @@ def test_large_inputs_below_overflow_keep_their_values():
     assert dn.kernel_lambda_min(X * 1e150) == pytest.approx(expected, rel=1e-6)
 
 
+def test_standardising_a_column_whose_mean_overflows_is_refused():
+    # Every row's first value is 1.5e308: the column's sum overflows f64, so its mean and
+    # scale are infinite and standardising would leave NaN or zeros; refused, naming X and
+    # the column.
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((10, 3))
+    X[:, 0] = 1.5e308
+    W = rng.standard_normal((40, 3))
+    V = rng.choice([-1.0, 1.0], size=(1, 40))
+    with pytest.raises(ValueError, match=r"^X: input column 1 \(of 3, counting from 1\): its sum"):
+        dn.analyze(W, V, X, input_scaling="standardise")
+
+
 @pytest.mark.parametrize("call", POINT_FUNCTIONS)
 def test_empty_inputs_are_refused(call):
     # s_m(D) and lambda_min(K) of no points are undefined (0.0 came back).

@@ -308,7 +308,12 @@ pub fn model_and_data(
         ),
         (LoadedNetwork::Foreign(_), scaling) => {
             let scaling: InputScaling = scaling.as_deref().unwrap_or("raw").parse()?;
-            InputTransform::fit_to(scaling, &train_data)?
+            InputTransform::fit_checked(
+                scaling,
+                &train_data.x,
+                &train_data.name,
+                train_data.feature_names.as_deref(),
+            )?
         }
     };
     if let Some(names) = record.and_then(|r| r.feature_names.as_ref()) {

@@ -3,11 +3,12 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use diversenet::model::foreign::LoadedNetwork;
+use diversenet::model::optim::DEFAULT_MOMENTUM;
 use diversenet::model::run::{run_training, RunProgress, RunSummary, SUMMARY_FILE};
 use diversenet::model::train::score;
 use diversenet::model::{EpochMetrics, Loss, OptimizerKind, TrainSettings};
@@ -34,14 +35,15 @@ pub struct TrainArgs {
     /// Learning rate.
     #[arg(long, default_value_t = TrainSettings::default().lr, allow_negative_numbers = true)]
     lr: f64,
-    /// Momentum of sgd.
-    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
-    momentum: f64,
+    /// Momentum of sgd (sgd only; default 0.9).
+    #[arg(long, allow_negative_numbers = true)]
+    momentum: Option<f64>,
     /// constant | cosine | step:EVERY_EPOCHS:FACTOR
     #[arg(long, default_value = "constant")]
     lr_schedule: String,
-    #[arg(long, default_value_t = TrainSettings::default().batch_size)]
-    batch_size: usize,
+    /// Samples per step of sgd and adam (default 128; gd steps on the whole training set).
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// squared | cross-entropy (default: squared for real targets, cross-entropy for classes).
     #[arg(long)]
     loss: Option<String>,
@@ -74,9 +76,9 @@ pub struct TrainArgs {
         allow_negative_numbers = true
     )]
     weight_decay: f64,
-    /// Apply the regularisers every this many steps (scaled to keep their average): cheaper for large widths.
-    #[arg(long, default_value_t = 1)]
-    reg_every: usize,
+    /// Apply the regularisers every this many steps (scaled to keep their average): cheaper for large widths (default 1).
+    #[arg(long)]
+    reg_every: Option<usize>,
     /// Exact training metrics (loss, error and full gradient norm over the whole training
     /// set, one extra pass) at epoch 0, every K epochs and after the last; 0 = never: the
     /// epoch's running averages are logged instead (`train_loss_kind` in metrics.jsonl).
@@ -168,14 +170,18 @@ pub fn train(args: TrainArgs) -> Result<()> {
     } else {
         5
     });
+    let optimizer =
+        OptimizerKind::parse(&args.optimizer, args.momentum.unwrap_or(DEFAULT_MOMENTUM))?;
+    check_applicable(&args, optimizer)?;
+    let defaults = TrainSettings::default();
     let settings = TrainSettings {
         width: args.width,
         epochs,
         seed: args.seed,
-        optimizer: OptimizerKind::parse(&args.optimizer, args.momentum)?,
+        optimizer,
         lr: args.lr,
         schedule: args.lr_schedule.parse()?,
-        batch_size: args.batch_size,
+        batch_size: args.batch_size.unwrap_or(defaults.batch_size),
         loss: args.loss.as_deref().map(str::parse).transpose()?,
         output_layer: args.output_layer.as_deref().map(str::parse).transpose()?,
         scaling: args.input_scaling.parse()?,
@@ -184,7 +190,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         checkpoint_every: args.checkpoint_every,
         regularizers: regularizer::terms(&args.reg, &args.lambda)?,
         weight_decay: args.weight_decay,
-        reg_every: args.reg_every,
+        reg_every: args.reg_every.unwrap_or(defaults.reg_every),
         exact_metrics_every: args.exact_metrics,
         reg_sampling: args
             .reg_sample
@@ -238,6 +244,42 @@ pub fn train(args: TrainArgs) -> Result<()> {
 }
 
 /// A few lines for a person at a terminal (the JSON goes to a pipe or to --json).
+/// Refuses flags that would have no effect beside the others given (as the data flags that
+/// do not apply to the data source are): `--momentum` without `--optimizer sgd`,
+/// `--batch-size` with gd (full-batch steps), `--reg-every` and `--reg-sample` without
+/// `--reg`.
+fn check_applicable(args: &TrainArgs, optimizer: OptimizerKind) -> Result<()> {
+    let not_applicable = [
+        (
+            "momentum",
+            args.momentum.is_some() && !matches!(optimizer, OptimizerKind::Sgd { .. }),
+            format!(
+                "only --optimizer sgd has a momentum (this run uses {})",
+                optimizer.name()
+            ),
+        ),
+        (
+            "batch-size",
+            args.batch_size.is_some() && optimizer == OptimizerKind::Gd,
+            "--optimizer gd steps on the whole training set".to_string(),
+        ),
+        (
+            "reg-every",
+            args.reg_every.is_some() && args.reg.is_empty(),
+            "it sets how often the regularisers are applied, and no --reg is given".to_string(),
+        ),
+        (
+            "reg-sample",
+            args.reg_sample.is_some() && args.reg.is_empty(),
+            "it sets how the regularisers are estimated, and no --reg is given".to_string(),
+        ),
+    ];
+    if let Some((flag, _, why)) = not_applicable.into_iter().find(|(_, given, _)| *given) {
+        bail!("invalid setting `{flag}`: --{flag} does not apply here: {why}; leave --{flag} out");
+    }
+    Ok(())
+}
+
 fn print_summary(s: &RunSummary) {
     let m = &s.final_metrics;
     let error = |e: Option<f64>| {

@@ -58,8 +58,9 @@ pub struct InputTransform {
 }
 
 impl InputTransform {
-    /// Fits the scaling on training inputs.
-    pub fn fit(scaling: InputScaling, x: &Matrix<f64>) -> Self {
+    /// Fits the scaling on training inputs, unchecked: statistics that overflow give an
+    /// infinite scale (callers outside the crate get [`Self::fit_checked`]).
+    pub(crate) fn fit(scaling: InputScaling, x: &Matrix<f64>) -> Self {
         let (mean, scale) = match scaling {
             InputScaling::Standardise => {
                 let (m, d) = (x.rows() as f64, x.cols());
@@ -107,15 +108,12 @@ impl InputTransform {
         }
     }
 
-    /// Fits the scaling on the training set `data`, refusing inputs whose statistics
-    /// overflow f64 (before any training, naming the data and the column): under
-    /// `standardise` a column whose mean or standard deviation is not finite (it would
-    /// scale the column to zeros), under `raw` inputs whose mean squared norm
-    /// (1/m) sum_i ||x_i||^2 overflows (the default initial scale 1/sqrt of it would be 0).
-    /// Sphere projection keeps the direction of any finite row and needs no check.
+    /// Fits the scaling on the training set `data` for training: [`Self::fit_checked`], and
+    /// under `raw` a refusal of inputs whose mean squared norm (1/m) sum_i ||x_i||^2
+    /// overflows f64 (the default initial scale 1/sqrt of it would be 0), before any
+    /// training, naming the data.
     pub fn fit_to(scaling: InputScaling, data: &Dataset) -> Result<Self> {
         let x = &data.x;
-        let largest = || x.as_slice().iter().fold(0.0f64, |a, v| a.max(v.abs()));
         if scaling == InputScaling::Raw && !mean_squared_norm(x).is_finite() {
             return Err(Error::data(
                 &data.name,
@@ -123,13 +121,27 @@ impl InputTransform {
                     "the inputs' mean squared norm (1/m) sum ||x_i||^2 overflows f64 (about \
                      1.8e308; the largest value is {:.3e}): raw inputs this large cannot be \
                      trained on (the default initial scale 1/sqrt of it would be 0); rescale \
-                     the data, or use --input-scaling sphere or standardise",
-                    largest()
+                     the data, or scale them by sphere or standardise",
+                    x.as_slice().iter().fold(0.0f64, |a, v| a.max(v.abs()))
                 ),
             ));
         }
+        Self::fit_checked(scaling, x, &data.name, data.feature_names.as_deref())
+    }
+
+    /// Fits the scaling on `x` (the inputs `name`, their columns `feature_names` where
+    /// known), refusing under `standardise` a column whose mean or standard deviation is
+    /// not finite in f64 (it would scale the column to zeros), naming the data and the
+    /// column. Sphere projection keeps the direction of any finite row and raw inputs are
+    /// left as they are: neither needs a check here.
+    pub fn fit_checked(
+        scaling: InputScaling,
+        x: &Matrix<f64>,
+        name: &str,
+        feature_names: Option<&[String]>,
+    ) -> Result<Self> {
         let transform = Self::fit(scaling, x);
-        let column = |j: usize| match data.feature_names.as_ref().and_then(|n| n.get(j)) {
+        let column = |j: usize| match feature_names.and_then(|n| n.get(j)) {
             Some(name) => format!("input column `{name}`"),
             None => format!("input column {} (of {}, counting from 1)", j + 1, x.cols()),
         };
@@ -143,11 +155,11 @@ impl InputTransform {
             };
             let largest = (0..x.rows()).fold(0.0f64, |a, i| a.max(x.row(i)[j].abs()));
             return Err(Error::data(
-                &data.name,
+                name,
                 format!(
                     "{}: {what} f64's range (about 1.8e308; its largest |value| is \
-                     {largest:.3e}), so --input-scaling standardise cannot scale it; rescale \
-                     the column, or use --input-scaling sphere",
+                     {largest:.3e}), so standardising cannot scale it; rescale the column, or \
+                     scale the inputs by sphere projection",
                     column(j)
                 ),
             ));

@@ -386,8 +386,7 @@ impl TrainSettings {
             OutputLayer::Fixed
         });
         let init_scale = self.init_scale.unwrap_or_else(|| {
-            let mean_sq =
-                train.x.as_slice().iter().map(|v| v * v).sum::<f64>() / train.len() as f64;
+            let mean_sq = crate::data::scaling::mean_squared_norm(&train.x);
             let unit_preactivation = if mean_sq > 0.0 {
                 1.0 / mean_sq.sqrt()
             } else {

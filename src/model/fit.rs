@@ -122,7 +122,7 @@ pub fn train_in_memory_until(
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<FittedModel> {
     check_compatible(&train_data, &test_data)?;
-    let transform = InputTransform::fit(settings.scaling, &train_data.x);
+    let transform = InputTransform::fit_to(settings.scaling, &train_data)?;
     let zero_inputs =
         crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test_data.x);
     let config = settings.resolve(&train_data)?;

@@ -19,8 +19,12 @@ pub enum OptimizerKind {
     Adam { beta1: f64, beta2: f64, eps: f64 },
 }
 
+/// sgd's momentum when none is given (the CLI's and the Python package's default).
+pub const DEFAULT_MOMENTUM: f64 = 0.9;
+
 impl OptimizerKind {
     /// Parses `gd`, `sgd` or `adam`, with the momentum for SGD.
+    /// The optimizer `name` (gd, sgd or adam); `momentum` is sgd's.
     pub fn parse(name: &str, momentum: f64) -> Result<Self> {
         match name {
             "gd" => Ok(Self::Gd),

@@ -84,7 +84,7 @@ pub fn monte_carlo_l2_slice_sq(
         ));
     }
     let mut rng = SeededRng::new(seed, Stream::Sample);
-    let chunk = 2048;
+    let chunk = crate::limits::MONTE_CARLO_CHUNK;
     let (mut sum, mut sum_sq) = (0.0, 0.0);
     let mut done = 0;
     while done < samples {
