@@ -132,7 +132,8 @@ fn train_refuses_flags_that_do_not_apply_to_its_data() {
 }
 
 /// --momentum with adam or gd, --batch-size with gd, --reg-every or --reg-sample without
-/// --reg were accepted and ignored; refused before any work, naming the flag, while the
+/// --reg (or --reg-sample with only mma, which it does not estimate) were accepted and
+/// ignored; refused before any work, naming the flag, while the
 /// same flags where they apply still train.
 #[test]
 fn train_refuses_optimizer_and_regulariser_flags_that_have_no_effect() {
@@ -151,7 +152,7 @@ fn train_refuses_optimizer_and_regulariser_flags_that_have_no_effect() {
         ];
         base.iter().chain(extra).map(|a| a.to_string()).collect()
     };
-    let refused: [(&[&str], &[&str]); 6] = [
+    let refused: [(&[&str], &[&str]); 7] = [
         (&["--momentum", "0.5"], &["`momentum`", "uses adam"]),
         (
             &["--optimizer", "gd", "--momentum", "0.5"],
@@ -166,6 +167,10 @@ fn train_refuses_optimizer_and_regulariser_flags_that_have_no_effect() {
         (
             &["--optimizer", "sgd", "--reg-sample", "3"],
             &["`reg-sample`", "no --reg"],
+        ),
+        (
+            &["--reg", "mma", "--lambda", "0.1", "--reg-sample", "3"],
+            &["`reg-sample`", "no effect"],
         ),
     ];
     for (extra, needles) in refused {

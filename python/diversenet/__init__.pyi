@@ -114,6 +114,7 @@ def train(
     units per step; `weight_decay` is AdamW's decoupled decay of W (W shrinks by
     1 - lr_t * weight_decay each step). Options that would have no effect raise
     ValueError: `momentum` without optimizer="sgd", `batch_size` with "gd", `reg_every`
-    or `reg_sample` without `reg`, `test_fraction` with `X_test`. Errors about the
+    or `reg_sample` without `reg` (or with none of the pairwise ones: discrepancy, mhe*,
+    orthogonal), `test_fraction` with `X_test`. Errors about the
     targets name y (y_test). Ctrl-C (SIGINT) stops training within about 0.1 s and
     raises KeyboardInterrupt."""

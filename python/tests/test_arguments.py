@@ -133,6 +133,7 @@ def test_analyze_names_y_in_target_errors():
         (dict(optimizer="gd", batch_size=8), r'option batch_size does not apply with optimizer="gd"'),
         (dict(reg_every=2), r"option reg_every does not apply with no reg"),
         (dict(reg_sample=2), r"option reg_sample does not apply with no reg"),
+        (dict(reg="mma", lambda_=0.1, reg_sample=2), r"`reg-sample`: .*would have no effect"),
         (dict(test_fraction=0.5, X_test=X[:5], y_test=labels[:5]), r"option test_fraction does not apply with X_test"),
     ],
 )

@@ -368,8 +368,25 @@ impl TrainConfig {
 }
 
 impl TrainSettings {
+    /// Refuses a sampling of the regularisers when none of them is a pair sum, the only
+    /// kind it estimates: it would have no effect (a new run's check; stored runs are not
+    /// re-judged). A pair sum at lambda = 0 counts, so that a lambda sweep keeps its flags.
+    fn check_sampling_applies(&self) -> Result<()> {
+        let sums = |t: &RegTerm| crate::regularizer::pairwise::is_pair_sum(t.kind);
+        match self.reg_sampling {
+            Some(_) if !self.regularizers.iter().any(sums) => Err(Error::config(
+                "reg-sample",
+                "sampling estimates the pairwise regularisers (discrepancy, mhe*, orthogonal) \
+                 and none is given (mma and weight-decay are always computed exactly), so it \
+                 would have no effect; leave it out",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Validates the settings against the (already scaled) training data.
     pub fn resolve(&self, train: &Dataset) -> Result<TrainConfig> {
+        self.check_sampling_applies()?;
         let classes = matches!(train.targets, Targets::Classes { .. });
         let loss = self
             .loss

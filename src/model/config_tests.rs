@@ -171,3 +171,37 @@ fn exact_metrics_schedule() {
     assert_eq!(at(2, 5), vec![0, 2, 4, 5]);
     assert_eq!(at(0, 5), Vec::<usize>::new());
 }
+
+/// --reg-sample with only mma or weight-decay (which sampling does not estimate) was
+/// accepted and had no effect; a pair sum, even at lambda = 0, makes it apply.
+#[test]
+fn sampling_without_a_pairwise_regulariser_is_refused() {
+    use crate::regularizer::{RegSampling, RegTerm, RegularizerKind};
+    let with = |kinds: &[(RegularizerKind, f64)]| TrainSettings {
+        regularizers: kinds
+            .iter()
+            .map(|&(kind, lambda)| RegTerm::new(kind, lambda).unwrap())
+            .collect(),
+        reg_sampling: Some(RegSampling::new(4).unwrap()),
+        ..TrainSettings::default()
+    };
+    for kinds in [
+        &[][..],
+        &[(RegularizerKind::Mma, 0.1)],
+        &[
+            (RegularizerKind::WeightDecay, 0.1),
+            (RegularizerKind::Mma, 0.1),
+        ],
+    ] {
+        assert_eq!(field_of(with(kinds)), "reg-sample", "{kinds:?}");
+    }
+    for kinds in [
+        &[(RegularizerKind::Discrepancy, 0.1)][..],
+        &[
+            (RegularizerKind::Mma, 0.1),
+            (RegularizerKind::Orthogonal, 0.0),
+        ],
+    ] {
+        assert!(with(kinds).resolve(&data()).is_ok(), "{kinds:?}");
+    }
+}

@@ -96,9 +96,9 @@ fn constant_term(kind: RegularizerKind, n: usize) -> f64 {
     }
 }
 
-/// Whether [`directional_sampled`] estimates `kind` (a pair sum) rather than computing it
-/// exactly.
-pub(super) fn is_pair_sum(kind: RegularizerKind) -> bool {
+/// Whether [`directional_sampled`] estimates `kind` (a pair sum: discrepancy, mhe*,
+/// orthogonal) rather than computing it exactly (mma, weight-decay).
+pub fn is_pair_sum(kind: RegularizerKind) -> bool {
     pair_term(kind, 2, 0.0).is_some()
 }
 
