@@ -259,38 +259,33 @@ fn put_network<T: Real>(file: &mut TensorFile, net: &Network<T>, config: &TrainC
     );
 }
 
-/// W (n x d) and V (c x n) must match the configuration's n, d and c.
-fn check_shapes<T>(w: &Matrix<T>, v: &Matrix<T>, config: &TrainConfig, path: &Path) -> Result<()> {
-    if w.rows() != config.width()
-        || w.cols() != config.dim()
-        || v.rows() != config.outputs()
-        || v.cols() != config.width()
-    {
-        return Err(Error::format(
-            path,
-            format!(
-                "tensor shapes W {}x{} and V {}x{} disagree with the configuration (n={}, d={}, c={})",
-                w.rows(), w.cols(), v.rows(), v.cols(), config.width(), config.dim(), config.outputs()
-            ),
-        ));
-    }
-    Ok(())
+/// W (n x d) and V (c x n) must match the configuration's n, d and c: what disagrees.
+fn shape_mismatch<T>(w: &Matrix<T>, v: &Matrix<T>, config: &TrainConfig) -> Option<String> {
+    let (n, d, c) = (config.width(), config.dim(), config.outputs());
+    (w.rows() != n || w.cols() != d || v.rows() != c || v.cols() != n).then(|| {
+        format!(
+            "tensor shapes W {}x{} and V {}x{} disagree with the configuration (n={n}, d={d}, c={c})",
+            w.rows(),
+            w.cols(),
+            v.rows(),
+            v.cols()
+        )
+    })
 }
 
-/// The stored standardisation: d means and d scales > 0.
-fn check_standardisation(mean: &[f64], scale: &[f64], dim: usize, path: &Path) -> Result<()> {
-    if mean.len() != dim || scale.len() != dim || scale.iter().any(|s| !(*s > 0.0 && s.is_finite()))
-    {
-        return Err(Error::format(
-            path,
-            format!(
-                "input_mean/input_scale ({} and {} values) do not match the input dimension {dim} or hold a scale that is not finite and > 0",
-                mean.len(),
-                scale.len()
-            ),
-        ));
-    }
-    Ok(())
+/// The stored standardisation must be d finite means and d finite scales > 0: what is
+/// wrong with it.
+fn standardisation_problem(mean: &[f64], scale: &[f64], dim: usize) -> Option<String> {
+    let bad_mean = mean.iter().any(|m| !m.is_finite());
+    let bad_scale = scale.iter().any(|s| !(*s > 0.0 && s.is_finite()));
+    (mean.len() != dim || scale.len() != dim || bad_mean || bad_scale).then(|| {
+        format!(
+            "input_mean/input_scale ({} and {} values) do not match the input dimension {dim} or \
+             hold a mean that is not finite or a scale that is not finite and > 0",
+            mean.len(),
+            scale.len()
+        )
+    })
 }
 
 fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, TrainConfig)> {
@@ -302,7 +297,9 @@ fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, T
     })?;
     let w = file.matrix::<T>("W", path)?;
     let v = file.matrix::<T>("V", path)?;
-    check_shapes(&w, &v, &config, path)?;
+    if let Some(problem) = shape_mismatch(&w, &v, &config) {
+        return Err(Error::format(path, problem));
+    }
     Ok((
         Network {
             w,
@@ -313,8 +310,9 @@ fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, T
     ))
 }
 
-/// Saves a trained model with its input scaling; refuses weights whose shapes disagree
-/// with the configuration.
+/// Saves a trained model with its input scaling; refuses (a configuration error, before
+/// writing) weights whose shapes disagree with the configuration and a standardisation
+/// that is not d finite means and d finite scales > 0.
 pub fn save_model<T: Real>(
     path: &Path,
     net: &Network<T>,
@@ -322,9 +320,15 @@ pub fn save_model<T: Real>(
     config: &TrainConfig,
     classes: bool,
 ) -> Result<()> {
-    check_shapes(&net.w, &net.v, config, path)?;
+    // The caller's arguments, not a file, are at fault here.
+    if let Some(problem) = shape_mismatch(&net.w, &net.v, config) {
+        return Err(Error::config("weights", problem));
+    }
     if transform.scaling == InputScaling::Standardise {
-        check_standardisation(&transform.mean, &transform.scale, config.dim(), path)?;
+        let (mean, scale) = (&transform.mean, &transform.scale);
+        if let Some(problem) = standardisation_problem(mean, scale, config.dim()) {
+            return Err(Error::config("input-scaling", problem));
+        }
     }
     let mut file = TensorFile::default();
     put_network(&mut file, net, config);
@@ -365,7 +369,9 @@ pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
     let (mean, scale) = if scaling == InputScaling::Standardise {
         let mean = file.matrix::<f64>("input_mean", path)?.into_vec();
         let scale = file.matrix::<f64>("input_scale", path)?.into_vec();
-        check_standardisation(&mean, &scale, config.dim(), path)?;
+        if let Some(problem) = standardisation_problem(&mean, &scale, config.dim()) {
+            return Err(Error::format(path, problem));
+        }
         (mean, scale)
     } else {
         (Vec::new(), Vec::new())
@@ -513,6 +519,66 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not a valid safetensors"));
+    }
+
+    /// A configuration for 3 units on 2 inputs with one output (squared loss), standardised.
+    fn config() -> TrainConfig {
+        let x = Matrix::from_vec(4, 2, vec![1.0, 0.0, 0.0, 1.0, -1.0, 0.5, 0.5, -1.0]);
+        let data =
+            crate::data::Dataset::new("t", x, crate::data::Targets::Scalar(vec![0.0; 4])).unwrap();
+        let settings = crate::model::TrainSettings {
+            width: 3,
+            scaling: InputScaling::Standardise,
+            ..Default::default()
+        };
+        settings.resolve(&data).unwrap()
+    }
+
+    fn network(n: usize, d: usize) -> Network<f64> {
+        Network {
+            w: Matrix::from_vec(n, d, (0..n * d).map(|k| k as f64 - 2.0).collect()),
+            v: Matrix::from_vec(1, n, vec![1.0; n]),
+            output_layer: crate::model::OutputLayer::Fixed,
+        }
+    }
+
+    fn transform(mean: Vec<f64>, scale: Vec<f64>) -> InputTransform {
+        InputTransform {
+            scaling: InputScaling::Standardise,
+            mean,
+            scale,
+        }
+    }
+
+    /// Bad arguments to `save_model` are configuration errors (they were file-format
+    /// errors naming a file not yet written; a NaN mean was written), and nothing is
+    /// written; good ones round-trip.
+    #[test]
+    fn save_refuses_bad_arguments_as_configuration_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        let (config, ok) = (config(), transform(vec![0.0, 1.0], vec![1.0, 2.0]));
+        let field = |net: &Network<f64>, t: &InputTransform| match save_model(
+            &path, net, t, &config, false,
+        ) {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("expected a configuration error, got {other:?}"),
+        };
+        assert_eq!(field(&network(3, 3), &ok), "weights");
+        assert_eq!(field(&network(2, 2), &ok), "weights");
+        for (mean, scale) in [
+            (vec![f64::NAN, 1.0], vec![1.0, 2.0]),
+            (vec![0.0, 1.0], vec![0.0, 2.0]),
+            (vec![0.0], vec![1.0]),
+        ] {
+            assert_eq!(
+                field(&network(3, 2), &transform(mean, scale)),
+                "input-scaling"
+            );
+        }
+        assert!(!path.exists());
+        save_model(&path, &network(3, 2), &ok, &config, false).unwrap();
+        assert_eq!(load_model(&path).unwrap().transform, ok);
     }
 
     #[test]
