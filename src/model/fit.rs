@@ -103,6 +103,62 @@ pub fn training_sizes(
     }
 }
 
+/// Data scaled and a configuration resolved for one training run ([`prepare`]).
+pub struct Prepared {
+    pub transform: InputTransform,
+    pub config: TrainConfig,
+    /// Inputs that were all zero, so without a direction on the sphere.
+    pub zero_inputs: usize,
+}
+
+/// What every training run does first, on raw (unscaled) data: checks that the sets fit
+/// together, fits the scaling on the training set and applies it to both, resolves the
+/// configuration, and refuses scaled inputs that the training precision cannot hold (in
+/// f32 beyond 3.4e38 they became inf and the loss NaN, reported as a divergence, or a
+/// test loss of null; in f64 a standardised test value can overflow too).
+pub fn prepare(
+    settings: &TrainSettings,
+    train_data: &mut Dataset,
+    test_data: &mut Dataset,
+) -> Result<Prepared> {
+    check_compatible(train_data, test_data)?;
+    let transform = InputTransform::fit_to(settings.scaling, train_data)?;
+    let zero_inputs =
+        crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test_data.x);
+    let config = settings.resolve(train_data)?;
+    for data in [&*train_data, &*test_data] {
+        check_representable(data, config.precision(), transform.scaling)?;
+    }
+    Ok(Prepared {
+        transform,
+        config,
+        zero_inputs,
+    })
+}
+
+/// Refuses scaled inputs beyond the largest value of the training precision.
+fn check_representable(
+    data: &Dataset,
+    precision: Precision,
+    scaling: crate::data::InputScaling,
+) -> Result<()> {
+    let (limit, name) = match precision {
+        Precision::F32 => (f64::from(f32::MAX), "f32"),
+        Precision::F64 => (f64::MAX, "f64"),
+    };
+    if data.x.par_all(|v| v.abs() <= limit) {
+        return Ok(());
+    }
+    let largest = data.x.as_slice().iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    Err(Error::data(
+        &data.name,
+        format!(
+            "after {scaling} scaling the inputs reach {largest:.3e}, beyond {name}'s largest \
+             value ({limit:.3e}): train in f64 precision, or rescale the inputs"
+        ),
+    ))
+}
+
 /// Trains with `settings` on raw (unscaled) data.
 pub fn train_in_memory(
     settings: &TrainSettings,
@@ -121,11 +177,11 @@ pub fn train_in_memory_until(
     mut test_data: Dataset,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<FittedModel> {
-    check_compatible(&train_data, &test_data)?;
-    let transform = InputTransform::fit_to(settings.scaling, &train_data)?;
-    let zero_inputs =
-        crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test_data.x);
-    let config = settings.resolve(&train_data)?;
+    let Prepared {
+        transform,
+        config,
+        zero_inputs,
+    } = prepare(settings, &mut train_data, &mut test_data)?;
     let sizes = training_sizes(&config, &train_data, &test_data);
     check_training(&sizes)?;
     check_metrics_of_epochs(&sizes, config.epochs())?;
@@ -213,6 +269,57 @@ mod tests {
             }
             Err(e) => panic!("expected a divergence, got {e}"),
             Ok(f) => panic!("expected a refusal; W = {:?}", &f.net.w.as_slice()[..4]),
+        }
+    }
+
+    /// Inputs beyond f32's largest value (3.4e38) after scaling became inf in an f32 run:
+    /// the loss was NaN, reported as a divergence (raw training inputs at 1e39), or the
+    /// test loss null (a standardised test value at 1e300). Refused naming the data; f64
+    /// holds them.
+    #[test]
+    fn inputs_beyond_the_training_precision_are_refused() {
+        let scaled = |m: usize, factor: f64, name: &str| {
+            let mut d = data(m);
+            d.name = name.into();
+            for i in 0..m {
+                d.x.row_mut(i)[0] *= factor;
+            }
+            d
+        };
+        let raw = TrainSettings {
+            width: 4,
+            epochs: 1,
+            scaling: InputScaling::Raw,
+            ..TrainSettings::default()
+        };
+        let standardise = TrainSettings {
+            scaling: InputScaling::Standardise,
+            ..raw.clone()
+        };
+        let cases = [
+            (&raw, scaled(100, 1e39, "train"), data(20), "train"),
+            (&standardise, data(100), scaled(20, 1e300, "test"), "test"),
+        ];
+        for (settings, train, test, name) in cases {
+            match train_in_memory(settings, train.clone(), test.clone()) {
+                Err(Error::Data {
+                    source_name,
+                    message,
+                }) => {
+                    assert_eq!(source_name, name);
+                    assert!(message.contains("beyond f32's largest value"), "{message}");
+                }
+                Err(e) => panic!("expected a data error, got {e}"),
+                Ok(_) => panic!("{name}: trained on inputs beyond f32"),
+            }
+            let f64_settings = TrainSettings {
+                precision: Precision::F64,
+                ..settings.clone()
+            };
+            assert!(
+                train_in_memory(&f64_settings, train, test).is_ok(),
+                "{name}"
+            );
         }
     }
 

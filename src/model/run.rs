@@ -14,7 +14,7 @@ use crate::linalg::{Matrix, Real};
 
 use super::config::{Precision, TrainConfig, TrainSettings};
 use super::file::{load_checkpoint, save_checkpoint, save_model};
-use super::fit::training_sizes;
+use super::fit::{prepare, training_sizes, Prepared};
 use super::train::{train, EpochMetrics, TrainObserver, TrainState};
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -68,12 +68,13 @@ pub fn run_training(
     progress: &mut dyn RunProgress,
 ) -> Result<RunSummary> {
     check_out_dir(out_dir)?;
-    crate::data::check_compatible(&train_data, &test_data)?;
     let record = DataRecord::of(&train_data, &test_data);
-    let transform = InputTransform::fit_to(settings.scaling, &train_data)?;
-    let zero_inputs =
-        crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test_data.x);
-    let config = settings.resolve(&train_data)?.with_data(record);
+    let Prepared {
+        transform,
+        config,
+        zero_inputs,
+    } = prepare(settings, &mut train_data, &mut test_data)?;
+    let config = config.with_data(record);
     crate::limits::check_training(&training_sizes(&config, &train_data, &test_data))?;
     let job = RunJob {
         config: &config,
