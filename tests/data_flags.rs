@@ -28,6 +28,21 @@ fn synthetic() -> DataSource {
     })
 }
 
+/// `train --quiet --width 4 --epochs 1 --out OUT` followed by `extra`.
+fn train_args(out: &Path, extra: &[&str]) -> Vec<String> {
+    let base = [
+        "train",
+        "--quiet",
+        "--width",
+        "4",
+        "--epochs",
+        "1",
+        "--out",
+        s(out),
+    ];
+    base.iter().chain(extra).map(|a| a.to_string()).collect()
+}
+
 #[test]
 fn the_library_refuses_a_test_fraction_outside_0_1_for_every_source() {
     for bad in [f64::NAN, f64::INFINITY, 1.0, 1.5, -0.1] {
@@ -60,19 +75,7 @@ fn train_refuses_flags_that_do_not_apply_to_its_data() {
     std::fs::write(&csv, "a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n1,1,0\n").unwrap();
     let data = format!("csv:{}", s(&csv));
     let out = dir.path().join("run");
-    let base = [
-        "train",
-        "--quiet",
-        "--width",
-        "4",
-        "--epochs",
-        "1",
-        "--out",
-        s(&out),
-    ];
-    let with = |extra: &[&str]| -> Vec<String> {
-        base.iter().chain(extra).map(|a| a.to_string()).collect()
-    };
+    let with = |extra: &[&str]| train_args(&out, extra);
     // Defect: NaN was stored as null and the model could not be loaded.
     fails(
         &refs(&with(&["--test-fraction", "NaN"])),
@@ -139,19 +142,7 @@ fn train_refuses_flags_that_do_not_apply_to_its_data() {
 fn train_refuses_optimizer_and_regulariser_flags_that_have_no_effect() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let with = |extra: &[&str]| -> Vec<String> {
-        let base = [
-            "train",
-            "--quiet",
-            "--width",
-            "4",
-            "--epochs",
-            "1",
-            "--out",
-            s(&out),
-        ];
-        base.iter().chain(extra).map(|a| a.to_string()).collect()
-    };
+    let with = |extra: &[&str]| train_args(&out, extra);
     let refused: [(&[&str], &[&str]); 7] = [
         (&["--momentum", "0.5"], &["`momentum`", "uses adam"]),
         (
