@@ -23,10 +23,24 @@ pub const DEFAULT_GRAM_SIZE: usize = 2000;
 /// Most samples of the Monte Carlo discrepancy estimate ([`AnalysisOptions::monte_carlo`]).
 /// The estimate only checks the closed form L2(W)^2 (which `analyze` always computes
 /// exactly); its standard error falls as 1/sqrt(samples), so 10^8 samples already give it
-/// to 1e-4 of one sample's spread. Its time grows linearly, with a cost per sample
-/// proportional to n d (about 0.6 s per 10^6 samples for n = 8, d = 3): beyond 10^8 a
-/// call, which cannot be interrupted, would run for hours or days.
+/// to 1e-4 of one sample's spread.
 pub const MAX_MONTE_CARLO_SAMPLES: usize = 100_000_000;
+
+/// Most work of the Monte Carlo estimate, samples x (n d + [`MONTE_CARLO_SAMPLE_COST`]): a
+/// sample costs about 0.2 ns per unit and input dimension plus 0.5 us (1 core of the 2-core
+/// development machine, through `diversenet.analyze`: 0.53 us a sample at n = 8, d = 3,
+/// 6.9 us at n = 100, d = 50, 164 us at n = 1000, d = 784), so this is a few minutes; a
+/// call cannot be interrupted.
+pub const MAX_MONTE_CARLO_WORK: f64 = 1e12;
+/// A sample's cost apart from the units, in the same units as n d (0.5 us / 0.2 ns).
+const MONTE_CARLO_SAMPLE_COST: f64 = 2500.0;
+
+/// The most Monte Carlo samples accepted for n units in R^d: [`MAX_MONTE_CARLO_SAMPLES`],
+/// fewer where [`MAX_MONTE_CARLO_WORK`] binds (n d above about 7500).
+pub fn max_monte_carlo_samples(width: usize, dim: usize) -> usize {
+    let per_sample = width as f64 * dim as f64 + MONTE_CARLO_SAMPLE_COST;
+    MAX_MONTE_CARLO_SAMPLES.min((MAX_MONTE_CARLO_WORK / per_sample) as usize)
+}
 
 /// What to measure and on how many points.
 #[derive(Clone, Debug, Default)]
@@ -43,20 +57,21 @@ pub struct AnalysisOptions {
 
 impl AnalysisOptions {
     /// Refuses a Monte Carlo sample count that cannot give an estimate (fewer than 2: no
-    /// standard error) or above [`MAX_MONTE_CARLO_SAMPLES`].
-    pub fn check(&self) -> Result<()> {
+    /// standard error) or above [`max_monte_carlo_samples`] for n units in R^d.
+    pub fn check(&self, width: usize, dim: usize) -> Result<()> {
+        let most = max_monte_carlo_samples(width, dim);
         match self.monte_carlo {
             Some(samples) if samples < 2 => Err(Error::config(
                 "monte-carlo",
                 format!("{samples} samples: at least 2 are needed (for a standard error)"),
             )),
-            Some(samples) if samples > MAX_MONTE_CARLO_SAMPLES => Err(Error::config(
+            Some(samples) if samples > most => Err(Error::config(
                 "monte-carlo",
                 format!(
-                    "{samples} samples: at most {MAX_MONTE_CARLO_SAMPLES} are accepted; the time \
-                     grows with the samples (about 0.6 s per 10^6 for a small network, more for \
-                     wide ones) while the standard error only falls as 1/sqrt(samples), and \
-                     L2(W)^2 is computed exactly anyway"
+                    "{samples} samples: at most {most} are accepted for {width} units in \
+                     R^{dim}; the time grows as samples x (n d + 2500), about 0.2 ns each (a \
+                     few minutes at the limit), while the standard error only falls as \
+                     1/sqrt(samples), and L2(W)^2 is computed exactly anyway"
                 ),
             )),
             _ => Ok(()),
@@ -192,7 +207,7 @@ pub fn analyze_points(
 ) -> Result<Analysis> {
     let started = Instant::now();
     let (d, n, c) = (net.dim(), net.width(), net.outputs());
-    options.check()?;
+    options.check(n, d)?;
     check_points(net, x, name)?;
     if let Some(y) = y {
         check_finite(y, "target", name)?;
@@ -334,7 +349,12 @@ mod tests {
             }
             assert!(started.elapsed().as_secs_f64() < 1.0);
         }
-        with(MAX_MONTE_CARLO_SAMPLES).check().unwrap();
-        assert!(with(MAX_MONTE_CARLO_SAMPLES + 1).check().is_err());
+        with(MAX_MONTE_CARLO_SAMPLES).check(2, 2).unwrap();
+        assert!(with(MAX_MONTE_CARLO_SAMPLES + 1).check(2, 2).is_err());
+        // n = 1000, d = 784 (164 us a sample, measured): 10^8 samples would take 4.5 hours;
+        // the limit is 10^12 / (784000 + 2500) samples, about 3.5 minutes.
+        assert_eq!(max_monte_carlo_samples(1000, 784), 1_271_455);
+        assert!(with(1_271_455).check(1000, 784).is_ok());
+        assert!(with(1_271_456).check(1000, 784).is_err());
     }
 }
