@@ -153,11 +153,11 @@ fn train_refuses_optimizer_and_regulariser_flags_that_have_no_effect() {
             &["--optimizer", "gd", "--batch-size", "8"],
             &["`batch-size`", "whole training set"],
         ),
-        (&["--reg-every", "2"], &["`reg-every`", "no --reg"]),
-        (&["--reg-sample", "3"], &["`reg-sample`", "no --reg"]),
+        (&["--reg-every", "2"], &["`reg-every`", "none is given"]),
+        (&["--reg-sample", "3"], &["`reg-sample`", "none is given"]),
         (
             &["--optimizer", "sgd", "--reg-sample", "3"],
-            &["`reg-sample`", "no --reg"],
+            &["`reg-sample`", "none is given"],
         ),
         (
             &["--reg", "mma", "--lambda", "0.1", "--reg-sample", "3"],

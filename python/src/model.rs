@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use diversenet::data::{Dataset, InputScaling, InputTransform, Targets};
+use diversenet::model::config::{option_without_effect, GivenOptions};
 use diversenet::model::file::save_model as save_model_file;
 use diversenet::model::fit::train_in_memory_until;
 use diversenet::model::foreign::{load_network, save_weights, LoadedNetwork};
@@ -269,46 +270,31 @@ fn is_given(options: Option<&Bound<'_, PyDict>>, name: &str) -> PyResult<bool> {
 }
 
 /// Refuses options that would have no effect with the others (as a silent no-op hides a
-/// mistake): momentum without sgd, batch_size with full-batch gd, reg_every or reg_sample
-/// without a regulariser, test_fraction with a separate test set.
+/// mistake): the library's rule (momentum without sgd, batch_size with full-batch gd,
+/// reg_every or reg_sample without a regulariser), and test_fraction with a separate test
+/// set.
 fn check_applicable(options: Option<&Bound<'_, PyDict>>, optimizer: OptimizerKind) -> PyResult<()> {
-    let refuse = |option: &str, other: &str, why: &str| -> PyResult<()> {
-        Err(PyValueError::new_err(format!(
-            "option {option} does not apply with {other}: {why}; leave {option} out"
-        )))
+    let given = GivenOptions {
+        momentum: is_given(options, "momentum")?,
+        batch_size: is_given(options, "batch_size")?,
+        reg_every: is_given(options, "reg_every")?,
+        reg_sample: is_given(options, "reg_sample")?,
+        reg: is_given(options, "reg")?,
     };
-    if is_given(options, "momentum")? && !matches!(optimizer, OptimizerKind::Sgd { .. }) {
-        return refuse(
-            "momentum",
-            &format!("optimizer={:?}", optimizer.name()),
-            "only optimizer=\"sgd\" has a momentum",
-        );
+    let why = match option_without_effect(given, optimizer) {
+        Some((option, why)) => Some((option.replace('-', "_"), why)),
+        None if is_given(options, "test_fraction")? && is_given(options, "X_test")? => Some((
+            "test_fraction".to_string(),
+            "it splits a test set off X when no X_test and y_test are given".to_string(),
+        )),
+        None => None,
+    };
+    match why {
+        Some((option, why)) => Err(PyValueError::new_err(format!(
+            "option {option} does not apply here: {why}; leave {option} out"
+        ))),
+        None => Ok(()),
     }
-    if is_given(options, "batch_size")? && optimizer == OptimizerKind::Gd {
-        return refuse(
-            "batch_size",
-            "optimizer=\"gd\"",
-            "gd takes full-batch steps on the whole training set",
-        );
-    }
-    let regularised = is_given(options, "reg")?;
-    for name in ["reg_every", "reg_sample"] {
-        if is_given(options, name)? && !regularised {
-            return refuse(
-                name,
-                "no reg",
-                "it sets how the regularisers (reg) are applied",
-            );
-        }
-    }
-    if is_given(options, "test_fraction")? && is_given(options, "X_test")? {
-        return refuse(
-            "test_fraction",
-            "X_test",
-            "test_fraction splits a test set off X when no X_test and y_test are given",
-        );
-    }
-    Ok(())
 }
 
 fn option<'py, T: FromPyObjectOwned<'py>>(

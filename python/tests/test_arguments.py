@@ -127,14 +127,14 @@ def test_analyze_names_y_in_target_errors():
 @pytest.mark.parametrize(
     "options, message",
     [
-        (dict(optimizer="adam", momentum=0.5), r'option momentum does not apply with optimizer="adam"'),
-        (dict(momentum=0.5), r'option momentum does not apply with optimizer="adam"'),
-        (dict(optimizer="gd", momentum=0.5), r'option momentum does not apply with optimizer="gd"'),
-        (dict(optimizer="gd", batch_size=8), r'option batch_size does not apply with optimizer="gd"'),
-        (dict(reg_every=2), r"option reg_every does not apply with no reg"),
-        (dict(reg_sample=2), r"option reg_sample does not apply with no reg"),
+        (dict(optimizer="adam", momentum=0.5), r"option momentum does not apply here: only the sgd optimizer has a momentum \(this run uses adam\)"),
+        (dict(momentum=0.5), r"option momentum does not apply here: .*uses adam"),
+        (dict(optimizer="gd", momentum=0.5), r"option momentum does not apply here: .*uses gd\)"),
+        (dict(optimizer="gd", batch_size=8), r"option batch_size does not apply here: the gd optimizer steps on the whole training set; leave batch_size out"),
+        (dict(reg_every=2), r"option reg_every does not apply here: .*regularisers .* none is given"),
+        (dict(reg_sample=2), r"option reg_sample does not apply here: .*regularisers .* none is given"),
         (dict(reg="mma", lambda_=0.1, reg_sample=2), r"`reg-sample`: .*would have no effect"),
-        (dict(test_fraction=0.5, X_test=X[:5], y_test=labels[:5]), r"option test_fraction does not apply with X_test"),
+        (dict(test_fraction=0.5, X_test=X[:5], y_test=labels[:5]), r"option test_fraction does not apply here: it splits a test set off X when no X_test"),
     ],
 )
 def test_options_that_do_not_apply_are_refused(options, message):

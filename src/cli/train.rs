@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use diversenet::model::config::{option_without_effect, GivenOptions};
 use diversenet::model::foreign::LoadedNetwork;
 use diversenet::model::optim::DEFAULT_MOMENTUM;
 use diversenet::model::run::{run_training, RunProgress, RunSummary, SUMMARY_FILE};
@@ -245,36 +246,16 @@ pub fn train(args: TrainArgs) -> Result<()> {
 
 /// A few lines for a person at a terminal (the JSON goes to a pipe or to --json).
 /// Refuses flags that would have no effect beside the others given (as the data flags that
-/// do not apply to the data source are): `--momentum` without `--optimizer sgd`,
-/// `--batch-size` with gd (full-batch steps), `--reg-every` and `--reg-sample` without
-/// `--reg`.
+/// do not apply to the data source are), by the library's rule.
 fn check_applicable(args: &TrainArgs, optimizer: OptimizerKind) -> Result<()> {
-    let not_applicable = [
-        (
-            "momentum",
-            args.momentum.is_some() && !matches!(optimizer, OptimizerKind::Sgd { .. }),
-            format!(
-                "only --optimizer sgd has a momentum (this run uses {})",
-                optimizer.name()
-            ),
-        ),
-        (
-            "batch-size",
-            args.batch_size.is_some() && optimizer == OptimizerKind::Gd,
-            "--optimizer gd steps on the whole training set".to_string(),
-        ),
-        (
-            "reg-every",
-            args.reg_every.is_some() && args.reg.is_empty(),
-            "it sets how often the regularisers are applied, and no --reg is given".to_string(),
-        ),
-        (
-            "reg-sample",
-            args.reg_sample.is_some() && args.reg.is_empty(),
-            "it sets how the regularisers are estimated, and no --reg is given".to_string(),
-        ),
-    ];
-    if let Some((flag, _, why)) = not_applicable.into_iter().find(|(_, given, _)| *given) {
+    let given = GivenOptions {
+        momentum: args.momentum.is_some(),
+        batch_size: args.batch_size.is_some(),
+        reg_every: args.reg_every.is_some(),
+        reg_sample: args.reg_sample.is_some(),
+        reg: !args.reg.is_empty(),
+    };
+    if let Some((flag, why)) = option_without_effect(given, optimizer) {
         bail!("invalid setting `{flag}`: --{flag} does not apply here: {why}; leave --{flag} out");
     }
     Ok(())

@@ -367,6 +367,56 @@ impl TrainConfig {
     }
 }
 
+/// Which training options a front end (the CLI, the Python package) was given explicitly
+/// rather than left at their defaults, for [`option_without_effect`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GivenOptions {
+    pub momentum: bool,
+    pub batch_size: bool,
+    pub reg_every: bool,
+    pub reg_sample: bool,
+    /// At least one regulariser.
+    pub reg: bool,
+}
+
+/// The first option given that would have no effect beside the others, and why: a silent
+/// no-op hides a mistake, so the front ends refuse it, each in its own words. The option
+/// is `momentum`, `batch-size`, `reg-every` or `reg-sample` (the CLI's spelling).
+pub fn option_without_effect(
+    given: GivenOptions,
+    optimizer: OptimizerKind,
+) -> Option<(&'static str, String)> {
+    let no_reg = !given.reg;
+    [
+        (
+            "momentum",
+            given.momentum && !matches!(optimizer, OptimizerKind::Sgd { .. }),
+            format!(
+                "only the sgd optimizer has a momentum (this run uses {})",
+                optimizer.name()
+            ),
+        ),
+        (
+            "batch-size",
+            given.batch_size && optimizer == OptimizerKind::Gd,
+            "the gd optimizer steps on the whole training set".to_string(),
+        ),
+        (
+            "reg-every",
+            given.reg_every && no_reg,
+            "it sets how often the regularisers are applied, and none is given".to_string(),
+        ),
+        (
+            "reg-sample",
+            given.reg_sample && no_reg,
+            "it sets how the regularisers are estimated, and none is given".to_string(),
+        ),
+    ]
+    .into_iter()
+    .find(|(_, without_effect, _)| *without_effect)
+    .map(|(option, _, why)| (option, why))
+}
+
 impl TrainSettings {
     /// Refuses a sampling of the regularisers when none of them is a pair sum, the only
     /// kind it estimates: it would have no effect (a new run's check; stored runs are not
