@@ -35,7 +35,8 @@ pub enum Error {
         step: usize,
         loss: f64,
     },
-    /// The caller stopped a long computation (Python's Ctrl-C during `train`).
+    /// The caller stopped a long computation (Python's Ctrl-C during `train` or a Monte
+    /// Carlo estimate): `steps` are training steps or samples done.
     #[error("interrupted after {steps} steps")]
     Interrupted { steps: u64 },
     /// Data that had to be found or downloaded (MNIST) is not available.

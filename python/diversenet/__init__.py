@@ -5,7 +5,7 @@ f(x) = V relu(W x) without biases: W is n x d (hidden units w_k), V is c x n.
 Every function calls the Rust library ``diversenet`` (the GIL is released while it
 computes). Arrays may be float32 or float64 in any memory order. Bad input raises
 ValueError (values, shapes, settings) or OSError (files) with the library's message;
-Ctrl-C during ``train`` raises KeyboardInterrupt.
+Ctrl-C during ``train`` or ``analyze``'s Monte Carlo estimate raises KeyboardInterrupt.
 """
 
 from ._diversenet import (

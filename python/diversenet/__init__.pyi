@@ -32,7 +32,8 @@ def analyze(
     alone; `points_used` in the result says how many rows were used). X must have at
     least one row. `monte_carlo`: samples of the Monte Carlo estimate of L2(W)^2, 2 to
     10^8, and at most 10^12 / (n d + 2500) (a few minutes; more is refused: the time
-    grows with the samples and n d, and the closed form is exact).
+    grows with the samples and n d, and the closed form is exact); Ctrl-C stops the
+    estimate within a chunk of 2048 samples and raises KeyboardInterrupt.
     Errors about the targets name y."""
 
 def smallest_singular_value(W: ArrayLike, V: ArrayLike, X: ArrayLike) -> float:

@@ -2,11 +2,14 @@
 //! call into `diversenet`), on numpy arrays of float32 or float64 in any memory order. The
 //! arrays are copied once into the library's row-major f64 matrices while the GIL is
 //! held; the GIL is released while the library computes (`train` takes it back every
-//! 0.1 s to let Ctrl-C raise KeyboardInterrupt). Library errors raise ValueError (values,
+//! 0.1 s to let Ctrl-C raise KeyboardInterrupt, and so does `analyze`'s Monte Carlo
+//! estimate). Library errors raise ValueError (values,
 //! shapes, settings) or OSError (files) with the library's message.
 
 mod convert;
 mod model;
+
+use std::time::{Duration, Instant};
 
 use diversenet::data::{check_finite, InputScaling, InputTransform};
 use diversenet::limits::{
@@ -17,10 +20,11 @@ use diversenet::model::compat::check_input_magnitude;
 use diversenet::model::foreign::network_from_weights;
 use diversenet::model::Network;
 use diversenet::regularizer::{value_and_gradient, RegularizerKind};
+use diversenet::theory::analyze::analyze_points_until;
 use diversenet::theory::analyze::{check_points, target_matrix};
 use diversenet::theory::discrepancy::discrepancies;
 use diversenet::theory::kernel::{kernel_gram, kernel_lambda_min, PairGeometry};
-use diversenet::theory::{analyze_points, AnalysisOptions};
+use diversenet::theory::AnalysisOptions;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -28,6 +32,37 @@ use convert::{
     array, check_finite_targets, check_target_count, class_labels, is_integer_array, lib, matrix,
     to_numpy, to_py_err, to_python,
 };
+
+/// How often a long computation takes the GIL back to look for signals (Ctrl-C): the
+/// library runs without the GIL, so Python's handlers run only when asked.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Runs `work` without the GIL, handing it a check that takes the GIL back at most every
+/// [`SIGNAL_CHECK_INTERVAL`] to run Python's signal handlers and says whether to stop; a
+/// pending signal's own exception (KeyboardInterrupt for Ctrl-C) is raised instead of
+/// `work`'s result.
+pub(crate) fn detach_interruptible<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce(&mut dyn FnMut() -> bool) -> diversenet::Result<T> + Send,
+) -> PyResult<T> {
+    let mut signal: Option<PyErr> = None;
+    let result = py.detach(|| {
+        let mut last_check = Instant::now();
+        let mut interrupted = || {
+            if last_check.elapsed() < SIGNAL_CHECK_INTERVAL {
+                return false;
+            }
+            last_check = Instant::now();
+            signal = Python::attach(|py| py.check_signals()).err();
+            signal.is_some()
+        };
+        work(&mut interrupted)
+    });
+    match signal {
+        Some(signal) => Err(signal),
+        None => result.map_err(to_py_err),
+    }
+}
 
 /// W (n x d) and V (c x n, or n values for one output) as a network.
 pub(crate) fn network(w: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<Network<f64>> {
@@ -252,14 +287,12 @@ fn analyze<'py>(
         seed,
         monte_carlo,
     };
-    let analysis = py
-        .detach(move || {
-            check_finite(&x, "input", "X")?;
-            InputTransform::fit_checked(scaling, &x, "X", None)?.apply(&mut x);
-            check_input_magnitude(&x, "X")?;
-            analyze_points(&net, &x, y.as_ref(), "X", &options)
-        })
-        .map_err(to_py_err)?;
+    let analysis = detach_interruptible(py, move |interrupted| {
+        check_finite(&x, "input", "X")?;
+        InputTransform::fit_checked(scaling, &x, "X", None)?.apply(&mut x);
+        check_input_magnitude(&x, "X")?;
+        analyze_points_until(&net, &x, y.as_ref(), "X", &options, interrupted)
+    })?;
     to_python(py, &analysis)
 }
 

@@ -1,7 +1,6 @@
 //! Model files and training: `load_model`, `save_model` and `train`.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use diversenet::data::{Dataset, InputScaling, InputTransform, Targets};
 use diversenet::model::config::{option_without_effect, GivenOptions};
@@ -19,7 +18,7 @@ use crate::convert::{
     array, check_finite_targets, check_target_count, class_labels, is_float32, is_integer_array,
     lib, matrix, to_json, to_numpy, to_py_err, to_python, vector_to_numpy,
 };
-use crate::network;
+use crate::{detach_interruptible, network};
 
 /// The model in `path`: a dict with `W` (n x d), `V` (c x n) as float64 arrays, `config`
 /// (the training configuration, None for foreign weights), `input_scaling`, `targets`
@@ -232,10 +231,6 @@ fn standardisation(
     }
 }
 
-/// How often `train` takes the GIL back to look for signals (Ctrl-C): the library's
-/// training runs without the GIL, so Python's handlers run only when asked.
-const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
-
 /// The options `train` takes besides width, epochs and seed (the CLI's flags in snake_case).
 const TRAIN_OPTIONS: &[&str] = &[
     "optimizer",
@@ -355,7 +350,7 @@ fn dataset(x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, name: &str) -> PyResult<D
 /// and y_test for a separate test set); options that would have no effect are refused
 /// (see [`check_applicable`]). Unlike the CLI (`--exact-metrics 0`), exact
 /// full-data training metrics are computed every epoch unless `exact_metrics` says
-/// otherwise. Ctrl-C stops training within about [`SIGNAL_CHECK_INTERVAL`] and raises
+/// otherwise. Ctrl-C stops training within about 0.1 s ([`crate::detach_interruptible`]) and raises
 /// KeyboardInterrupt. Returns a dict with `W`, `V` (float64), `metrics` (one dict per epoch,
 /// epoch 0 = the initial network), `config`, `targets`, `input_scaling` (and
 /// `input_mean`, `input_scale` when standardised): what `save_model` takes.
@@ -435,28 +430,13 @@ pub fn train<'py>(
         }
     };
     let test_fraction: f64 = option(options, "test_fraction")?.unwrap_or(0.2);
-    // A signal (Ctrl-C) caught while training: its Python exception (KeyboardInterrupt).
-    let mut signal: Option<PyErr> = None;
-    let fitted = py.detach(|| {
+    let fitted = detach_interruptible(py, |interrupted| {
         let (train_data, test_data) = match test {
             Some(test) => (data, test),
             None => data.split_or_all(test_fraction, seed)?,
         };
-        let mut last_check = Instant::now();
-        let mut interrupted = || {
-            if last_check.elapsed() < SIGNAL_CHECK_INTERVAL {
-                return false;
-            }
-            last_check = Instant::now();
-            signal = Python::attach(|py| py.check_signals()).err();
-            signal.is_some()
-        };
-        train_in_memory_until(&settings, train_data, test_data, &mut interrupted)
-    });
-    if let Some(signal) = signal {
-        return Err(signal);
-    }
-    let fitted = fitted.map_err(to_py_err)?;
+        train_in_memory_until(&settings, train_data, test_data, interrupted)
+    })?;
     let out = PyDict::new(py);
     out.set_item("W", to_numpy(py, &fitted.net.w)?)?;
     out.set_item("V", to_numpy(py, &fitted.net.v)?)?;

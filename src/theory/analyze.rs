@@ -10,7 +10,7 @@ use crate::model::Network;
 use crate::rng::{SeededRng, Stream};
 
 use super::discrepancy::{
-    discrepancies, monte_carlo_l2_slice_sq, unit_directions, MonteCarloEstimate,
+    discrepancies, monte_carlo_l2_slice_sq_until, unit_directions, MonteCarloEstimate,
 };
 use super::feature_matrix::{
     activation_pattern, loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
@@ -205,6 +205,20 @@ pub fn analyze_points(
     name: &str,
     options: &AnalysisOptions,
 ) -> Result<Analysis> {
+    analyze_points_until(net, x, y, name, options, &mut || false)
+}
+
+/// [`analyze_points`] whose Monte Carlo estimate, the one part that can run for minutes,
+/// asks `interrupted` after every chunk of samples whether to stop (Python checks for
+/// Ctrl-C there), and then returns [`Error::Interrupted`].
+pub fn analyze_points_until(
+    net: &Network<f64>,
+    x: &Matrix<f64>,
+    y: Option<&Matrix<f64>>,
+    name: &str,
+    options: &AnalysisOptions,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<Analysis> {
     let started = Instant::now();
     let (d, n, c) = (net.dim(), net.width(), net.outputs());
     options.check(n, d)?;
@@ -284,7 +298,7 @@ pub fn analyze_points(
     let disc = discrepancies(&net.w)?;
     let monte_carlo = options
         .monte_carlo
-        .map(|samples| monte_carlo_l2_slice_sq(&net.w, samples, options.seed))
+        .map(|samples| monte_carlo_l2_slice_sq_until(&net.w, samples, options.seed, interrupted))
         .transpose()?;
     Ok(Analysis {
         points_used: wanted,

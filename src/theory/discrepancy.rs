@@ -75,6 +75,17 @@ pub fn monte_carlo_l2_slice_sq(
     samples: usize,
     seed: u64,
 ) -> Result<MonteCarloEstimate> {
+    monte_carlo_l2_slice_sq_until(w, samples, seed, &mut || false)
+}
+
+/// [`monte_carlo_l2_slice_sq`] that asks `interrupted` after every chunk of samples whether
+/// to stop (Python checks for Ctrl-C there), and then returns [`Error::Interrupted`].
+pub fn monte_carlo_l2_slice_sq_until(
+    w: &Matrix<f64>,
+    samples: usize,
+    seed: u64,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<MonteCarloEstimate> {
     let dirs = unit_directions(w);
     let (n, d) = (dirs.u.rows(), w.cols());
     if n == 0 || samples < 2 {
@@ -111,6 +122,9 @@ pub fn monte_carlo_l2_slice_sq(
             sum_sq += e * e;
         }
         done += s;
+        if done < samples && interrupted() {
+            return Err(Error::Interrupted { steps: done as u64 });
+        }
     }
     let mean = sum / samples as f64;
     let var =
@@ -129,6 +143,30 @@ mod tests {
     fn random_w(n: usize, d: usize, seed: u64) -> Matrix<f64> {
         let mut rng = SeededRng::new(seed, Stream::Init);
         Matrix::from_vec(n, d, (0..n * d).map(|_| rng.normal()).collect())
+    }
+
+    /// The estimate stops after the chunk in which the caller asks it to (Python's Ctrl-C),
+    /// and runs to the end, with the uninterrupted result, while it does not.
+    #[test]
+    fn monte_carlo_stops_when_the_caller_interrupts() {
+        let w = random_w(8, 3, 2);
+        let mut calls = 0;
+        let mut stop_at_second = || {
+            calls += 1;
+            calls == 2
+        };
+        match monte_carlo_l2_slice_sq_until(&w, 10_000, 4, &mut stop_at_second) {
+            Err(Error::Interrupted { steps }) => assert_eq!(steps, 4096),
+            other => panic!("expected an interruption, got {other:?}"),
+        }
+        let mut chunks = 0;
+        let mut count = || {
+            chunks += 1;
+            false
+        };
+        let counted = monte_carlo_l2_slice_sq_until(&w, 10_000, 4, &mut count).unwrap();
+        assert_eq!(chunks, 4); // asked between the five chunks of 2048
+        assert_eq!(counted, monte_carlo_l2_slice_sq(&w, 10_000, 4).unwrap());
     }
 
     #[test]
