@@ -1,10 +1,10 @@
 //! `diversenet` for Python: a thin layer over the Rust library (every computation is a
 //! call into `diversenet`), on numpy arrays of float32 or float64 in any memory order. The
 //! arrays are copied once into the library's row-major f64 matrices while the GIL is
-//! held; the GIL is released while the library computes (`train` takes it back every
-//! 0.1 s to let Ctrl-C raise KeyboardInterrupt, and so does `analyze`'s Monte Carlo
-//! estimate). Library errors raise ValueError (values,
-//! shapes, settings) or OSError (files) with the library's message.
+//! held; the GIL is released while the library computes (`train` and `analyze`'s Monte
+//! Carlo estimate take it back every 0.1 s to let Ctrl-C raise KeyboardInterrupt). Library
+//! errors raise ValueError (values, shapes, settings) or OSError (files) with the
+//! library's message.
 
 mod convert;
 mod model;
@@ -20,8 +20,7 @@ use diversenet::model::compat::check_input_magnitude;
 use diversenet::model::foreign::network_from_weights;
 use diversenet::model::Network;
 use diversenet::regularizer::{value_and_gradient, RegularizerKind};
-use diversenet::theory::analyze::analyze_points_until;
-use diversenet::theory::analyze::{check_points, target_matrix};
+use diversenet::theory::analyze::{analyze_points_until, check_points, target_matrix};
 use diversenet::theory::discrepancy::discrepancies;
 use diversenet::theory::kernel::{kernel_gram, kernel_lambda_min, PairGeometry};
 use diversenet::theory::AnalysisOptions;
