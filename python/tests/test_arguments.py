@@ -24,22 +24,28 @@ values = X[:, 1].copy()
 # --- Ctrl-C and the Monte Carlo cap ------------------------------------------------------
 
 
-def test_ctrl_c_stops_a_long_training():
-    """SIGINT 0.5 s into a training of about a minute (20,000 epochs on 2000 x 20 inputs)
-    raises KeyboardInterrupt within a second or two, not when the training ends."""
-    big = np.random.default_rng(3).normal(size=(2000, 20))
-    y = (big[:, 0] > 0).astype(np.int64)
+def seconds_until_interrupted(call):
+    """Runs `call` with a SIGINT sent 0.5 s after it starts; asserts that it raises
+    KeyboardInterrupt and returns the seconds from the start until it did."""
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
     started = time.monotonic()
     try:
         timer.start()
         with pytest.raises(KeyboardInterrupt):
-            dn.train(big, y, width=64, epochs=20_000)
-        elapsed = time.monotonic() - started
+            call()
+        return time.monotonic() - started
     finally:
         timer.cancel()
         signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_a_long_training():
+    """SIGINT 0.5 s into a training of about a minute (20,000 epochs on 2000 x 20 inputs)
+    raises KeyboardInterrupt within a second or two, not when the training ends."""
+    big = np.random.default_rng(3).normal(size=(2000, 20))
+    y = (big[:, 0] > 0).astype(np.int64)
+    elapsed = seconds_until_interrupted(lambda: dn.train(big, y, width=64, epochs=20_000))
     assert 0.5 <= elapsed < 3.0, elapsed
     # The package is usable afterwards, and the same training as before.
     a = dn.train(X, labels, width=4, epochs=2)
@@ -53,17 +59,7 @@ def test_ctrl_c_stops_a_long_monte_carlo_estimate():
     seconds; the package is usable afterwards."""
     rng = np.random.default_rng(5)
     W, V, X5 = rng.normal(size=(1000, 784)), rng.choice([-1.0, 1.0], size=(1, 1000)), rng.normal(size=(5, 784))
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    started = time.monotonic()
-    try:
-        timer.start()
-        with pytest.raises(KeyboardInterrupt):
-            dn.analyze(W, V, X5, monte_carlo=1_000_000)
-        elapsed = time.monotonic() - started
-    finally:
-        timer.cancel()
-        signal.signal(signal.SIGINT, previous)
+    elapsed = seconds_until_interrupted(lambda: dn.analyze(W, V, X5, monte_carlo=1_000_000))
     assert 0.5 <= elapsed < 5.0, elapsed
     assert dn.analyze(W[:8, :3], V[:, :8], X5[:, :3], monte_carlo=1000)["monte_carlo"]["samples"] == 1000
 
