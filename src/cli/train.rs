@@ -244,7 +244,6 @@ pub fn train(args: TrainArgs) -> Result<()> {
     write_json(args.json.as_deref(), &summary)
 }
 
-/// A few lines for a person at a terminal (the JSON goes to a pipe or to --json).
 /// Refuses flags that would have no effect beside the others given (as the data flags that
 /// do not apply to the data source are), by the library's rule.
 fn check_applicable(args: &TrainArgs, optimizer: OptimizerKind) -> Result<()> {
@@ -261,6 +260,7 @@ fn check_applicable(args: &TrainArgs, optimizer: OptimizerKind) -> Result<()> {
     Ok(())
 }
 
+/// A few lines for a person at a terminal (the JSON goes to a pipe or to --json).
 fn print_summary(s: &RunSummary) {
     let m = &s.final_metrics;
     let error = |e: Option<f64>| {
