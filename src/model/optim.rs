@@ -24,7 +24,6 @@ pub const DEFAULT_MOMENTUM: f64 = 0.9;
 
 impl OptimizerKind {
     /// Parses `gd`, `sgd` or `adam`, with the momentum for SGD.
-    /// The optimizer `name` (gd, sgd or adam); `momentum` is sgd's.
     pub fn parse(name: &str, momentum: f64) -> Result<Self> {
         match name {
             "gd" => Ok(Self::Gd),
