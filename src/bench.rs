@@ -5,7 +5,7 @@
 
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
-use crate::limits::{check, check_analyze, check_training, largest_fitting, TrainingSizes};
+use crate::limits::{check_analyze, check_largest_fitting, check_training, TrainingSizes};
 use crate::linalg::{Matrix, Real};
 use crate::model::step::MinibatchStep;
 use crate::model::train::TrainState;
@@ -133,10 +133,7 @@ pub fn check_train_spec(spec: &TrainBenchSpec) -> Result<()> {
         width: spec.width,
         outputs: spec.classes,
         batch_size: spec.batch_size,
-        value_bytes: match spec.precision {
-            Precision::F32 => 4,
-            Precision::F64 => 8,
-        },
+        value_bytes: spec.precision.value_bytes(),
         optimizer_buffers: spec.optimizer.buffers_per_tensor(),
     })
 }
@@ -155,11 +152,12 @@ pub fn check_gram_sizes(points: usize, width: usize, dim: usize) -> Result<()> {
 pub fn check_regularizer_sizes(width: usize, dim: usize) -> Result<()> {
     at_least("width", width, 1)?;
     at_least("dim", dim, 1)?;
-    let estimate = |n: usize| crate::limits::unit_angles_estimate(n, dim);
-    check(
+    check_largest_fitting(
         &format!("the regularisers on a {width} x {dim} W"),
-        &estimate(width),
-        |budget| match largest_fitting(1, width, budget, |n| estimate(n).total()) {
+        1,
+        width,
+        |n| crate::limits::unit_angles_estimate(n, dim),
+        |fits| match fits {
             Some(n) => format!("the largest --width that fits is {n}"),
             None => "even width 1 does not fit".into(),
         },

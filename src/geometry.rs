@@ -43,6 +43,12 @@ pub fn largest_row_norm_sq(x: &Matrix<f64>) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// max |x_ij| over the entries of `x` (0 for an empty matrix), for messages about values
+/// too large.
+pub fn largest_abs(x: &Matrix<f64>) -> f64 {
+    x.as_slice().iter().fold(0.0f64, |a, v| a.max(v.abs()))
+}
+
 /// ||w_k|| of every row of `w`, on the crate's threads for large matrices (each row on its
 /// own, 64 rows per task: the same norms on any number of threads).
 pub fn all_row_norms<T: Real>(w: &Matrix<T>) -> Vec<f64> {

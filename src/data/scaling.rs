@@ -122,7 +122,7 @@ impl InputTransform {
                      1.8e308; the largest value is {:.3e}): raw inputs this large cannot be \
                      trained on (the default initial scale 1/sqrt of it would be 0); rescale \
                      the data, or scale them by sphere or standardise",
-                    x.as_slice().iter().fold(0.0f64, |a, v| a.max(v.abs()))
+                    crate::geometry::largest_abs(x)
                 ),
             ));
         }

@@ -69,14 +69,15 @@ impl SyntheticConfig {
             .add("teacher W", self.teacher_width as f64 * d as f64, 8);
             e
         };
-        crate::limits::check(
+        crate::limits::check_largest_fitting(
             &format!(
                 "synthetic data of {} + {} samples in d = {}",
                 self.train_samples, self.test_samples, self.dim
             ),
-            &bytes(self.dim),
-            |budget| match crate::limits::largest_fitting(1, self.dim, budget, |d| bytes(d).total())
-            {
+            1,
+            self.dim,
+            bytes,
+            |fits| match fits {
                 Some(d) => format!("the largest --dim that fits is {d}"),
                 None => "use fewer --train-samples/--test-samples".into(),
             },

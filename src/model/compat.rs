@@ -84,7 +84,7 @@ pub fn check_weights_finite(w: &Matrix<f64>, v: &Matrix<f64>, source: &str) -> R
 /// (D^T D and the output), or an output bound sum_k |v_jk| ||w_k|| squared (the loss).
 pub fn check_magnitudes(net: &Network<f64>) -> Result<()> {
     check_weights_finite(&net.w, &net.v, "the network")?;
-    let largest = |m: &Matrix<f64>| m.as_slice().iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let largest = crate::geometry::largest_abs;
     let row_norms: Vec<f64> = (0..net.w.rows())
         .map(|k| net.w.row(k).iter().map(|v| v * v).sum::<f64>())
         .collect();
@@ -180,7 +180,7 @@ pub fn dead_units<T: Real>(net: &Network<T>, x: &Matrix<f64>) -> usize {
 pub fn check_input_magnitude(x: &Matrix<f64>, name: &str) -> Result<()> {
     let largest_sq = crate::geometry::largest_row_norm_sq(x);
     if !(largest_sq * x.rows() as f64).is_finite() {
-        let largest = x.as_slice().iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        let largest = crate::geometry::largest_abs(x);
         return Err(Error::data(
             name,
             format!(

@@ -23,6 +23,16 @@ pub enum Precision {
     F64,
 }
 
+impl Precision {
+    /// Bytes of one value.
+    pub fn value_bytes(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F64 => 8,
+        }
+    }
+}
+
 impl FromStr for Precision {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {

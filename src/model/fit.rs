@@ -46,42 +46,6 @@ impl<T: Real> TrainObserver<T> for CollectMetrics<'_> {
     }
 }
 
-/// Refuses to go on (or to return) weights that are no longer numbers (the training loop
-/// checks every epoch with it, before its observers see the epoch): relu turns a NaN
-/// pre-activation into 0, so the loss can stay finite while W is NaN. At epoch 0 the
-/// initial weights overflowed the training precision (`init_scale` too large); later,
-/// training diverged (`lr` too large).
-pub fn check_finite_weights<T: Real>(
-    net: &Network<T>,
-    epoch: usize,
-    lr: f64,
-    init_scale: f64,
-) -> Result<()> {
-    for (name, m) in [("W", &net.w), ("V", &net.v)] {
-        if let Some(v) = m.as_slice().iter().find(|v| !v.is_finite()) {
-            return Err(if epoch == 0 {
-                Error::config(
-                    "init_scale",
-                    format!(
-                        "the initial {name} holds {v}: the initial scale {init_scale:e} \
-                         overflows the training precision; lower it"
-                    ),
-                )
-            } else {
-                Error::config(
-                    "lr",
-                    format!(
-                        "training diverged by epoch {epoch}: {name} holds {v} (the loss can \
-                         look finite because relu maps NaN to 0); the learning rate {lr:e} is \
-                         too large, lower it"
-                    ),
-                )
-            });
-        }
-    }
-    Ok(())
-}
-
 /// The sizes that decide what training with `config` on these data allocates.
 pub fn training_sizes(
     config: &TrainConfig,
@@ -95,10 +59,7 @@ pub fn training_sizes(
         width: config.width(),
         outputs: config.outputs(),
         batch_size: config.batch_size(),
-        value_bytes: match config.precision() {
-            Precision::F32 => 4,
-            Precision::F64 => 8,
-        },
+        value_bytes: config.precision().value_bytes(),
         optimizer_buffers: config.optimizer().buffers_per_tensor(),
     }
 }
@@ -107,15 +68,18 @@ pub fn training_sizes(
 pub struct Prepared {
     pub transform: InputTransform,
     pub config: TrainConfig,
+    /// What the run allocates, already checked against the memory budget.
+    pub sizes: TrainingSizes,
     /// Inputs that were all zero, so without a direction on the sphere.
     pub zero_inputs: usize,
 }
 
 /// What every training run does first, on raw (unscaled) data: checks that the sets fit
 /// together, fits the scaling on the training set and applies it to both, resolves the
-/// configuration, and refuses scaled inputs that the training precision cannot hold (in
-/// f32 beyond 3.4e38 they became inf and the loss NaN, reported as a divergence, or a
-/// test loss of null; in f64 a standardised test value can overflow too).
+/// configuration, refuses scaled inputs that the training precision cannot hold (in f32
+/// beyond 3.4e38 they became inf and the loss NaN, reported as a divergence, or a test
+/// loss of null; in f64 a standardised test value can overflow too), and refuses a run
+/// whose buffers would not fit the memory budget.
 pub fn prepare(
     settings: &TrainSettings,
     train_data: &mut Dataset,
@@ -129,9 +93,12 @@ pub fn prepare(
     for data in [&*train_data, &*test_data] {
         check_representable(data, config.precision(), transform.scaling)?;
     }
+    let sizes = training_sizes(&config, train_data, test_data);
+    check_training(&sizes)?;
     Ok(Prepared {
         transform,
         config,
+        sizes,
         zero_inputs,
     })
 }
@@ -149,7 +116,7 @@ fn check_representable(
     if data.x.par_all(|v| v.abs() <= limit) {
         return Ok(());
     }
-    let largest = data.x.as_slice().iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let largest = crate::geometry::largest_abs(&data.x);
     Err(Error::data(
         &data.name,
         format!(
@@ -180,10 +147,9 @@ pub fn train_in_memory_until(
     let Prepared {
         transform,
         config,
+        sizes,
         zero_inputs,
     } = prepare(settings, &mut train_data, &mut test_data)?;
-    let sizes = training_sizes(&config, &train_data, &test_data);
-    check_training(&sizes)?;
     check_metrics_of_epochs(&sizes, config.epochs())?;
     let mut observer = CollectMetrics {
         metrics: Vec::new(),

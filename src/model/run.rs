@@ -14,7 +14,7 @@ use crate::linalg::{Matrix, Real};
 
 use super::config::{Precision, TrainConfig, TrainSettings};
 use super::file::{load_checkpoint, save_checkpoint, save_model};
-use super::fit::{prepare, training_sizes, Prepared};
+use super::fit::{prepare, Prepared};
 use super::train::{train, EpochMetrics, TrainObserver, TrainState};
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -73,9 +73,9 @@ pub fn run_training(
         transform,
         config,
         zero_inputs,
+        ..
     } = prepare(settings, &mut train_data, &mut test_data)?;
     let config = config.with_data(record);
-    crate::limits::check_training(&training_sizes(&config, &train_data, &test_data))?;
     let job = RunJob {
         config: &config,
         transform: &transform,

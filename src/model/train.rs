@@ -213,6 +213,38 @@ fn full_batch_step<T: Real>(
     Ok(totals)
 }
 
+/// Refuses to go on (or to return) weights that are no longer numbers (checked every
+/// epoch, before the observers see the epoch): relu turns a NaN
+/// pre-activation into 0, so the loss can stay finite while W is NaN. At epoch 0 the
+/// initial weights overflowed the training precision (`init_scale` too large); later,
+/// training diverged (`lr` too large).
+fn check_finite_weights<T: Real>(net: &Network<T>, epoch: usize, cfg: &TrainConfig) -> Result<()> {
+    let (lr, init_scale) = (cfg.lr(), cfg.init_scale());
+    for (name, m) in [("W", &net.w), ("V", &net.v)] {
+        if let Some(v) = m.as_slice().iter().find(|v| !v.is_finite()) {
+            return Err(if epoch == 0 {
+                Error::config(
+                    "init_scale",
+                    format!(
+                        "the initial {name} holds {v}: the initial scale {init_scale:e} \
+                         overflows the training precision; lower it"
+                    ),
+                )
+            } else {
+                Error::config(
+                    "lr",
+                    format!(
+                        "training diverged by epoch {epoch}: {name} holds {v} (the loss can \
+                         look finite because relu maps NaN to 0); the learning rate {lr:e} is \
+                         too large, lower it"
+                    ),
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Trains from `state` (fresh or resumed) until `cfg.epochs()`, calling `observer` after
 /// each step and epoch. `train` and `test` must already be scaled. Stops with
 /// [`Error::Diverged`] if a loss becomes non-finite.
@@ -225,7 +257,7 @@ pub fn train<T: Real>(
 ) -> Result<TrainState<T>> {
     if state.epochs_done == 0 {
         // An initial scale that overflows the precision, named before any loss is taken.
-        super::fit::check_finite_weights(&state.net, 0, cfg.lr(), cfg.init_scale())?;
+        check_finite_weights(&state.net, 0, cfg)?;
     }
     let started = Instant::now();
     let wall_before = state.wall_s;
@@ -318,7 +350,7 @@ pub fn train<T: Real>(
             wall_s: wall_before + started.elapsed().as_secs_f64(),
         };
         // Before any observer records the epoch: NaN weights can hide behind a finite loss.
-        super::fit::check_finite_weights(&state.net, metrics.epoch, cfg.lr(), cfg.init_scale())?;
+        check_finite_weights(&state.net, metrics.epoch, cfg)?;
         observer.on_epoch(&metrics, state)
     };
 

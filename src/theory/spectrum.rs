@@ -91,13 +91,13 @@ const TRUST_RELATIVE: f64 = 1e-6;
 /// Most series terms summed per degree before the tail is estimated.
 const MAX_TERMS: usize = 40_000;
 
-/// ln N(d, u) = ln[(2u + d - 2) (u + d - 3)! / (u! (d - 2)!)], N(d, 0) = 1 (exact where
-/// [`exact_multiplicity`] fits, from log-gamma beyond).
-pub fn log_multiplicity(d: usize, u: usize) -> f64 {
+/// ln N(d, u) = ln[(2u + d - 2) (u + d - 3)! / (u! (d - 2)!)], N(d, 0) = 1: from `exact`,
+/// N(d, u) as [`exact_multiplicity`] gives it, where it fits, from log-gamma beyond.
+fn log_multiplicity(d: usize, u: usize, exact: Option<u128>) -> f64 {
     if u == 0 {
         return 0.0;
     }
-    if let Some(n) = exact_multiplicity(d, u) {
+    if let Some(n) = exact {
         return (n as f64).ln();
     }
     let (d, u) = (d as f64, u as f64);
@@ -296,8 +296,8 @@ fn degree_eigenvalue_with(
             }
         }
     };
-    let ln_n = log_multiplicity(d, u);
     let exact = exact_multiplicity(d, u);
+    let ln_n = log_multiplicity(d, u, exact);
     let mult = exact.map_or(ln_n.exp(), |n| n as f64);
     let underflow = u % 2 == 0 && gamma < f64::MIN_POSITIVE;
     Ok(DegreeEigenvalue {
