@@ -65,21 +65,12 @@ pub fn check_target_count(targets: usize, rows: usize, name: &str, inputs: &str)
 }
 
 /// Refuses a target that is NaN or infinite, naming the argument (`name`: y, y_test), the
-/// sample and (with `columns` > 1 outputs per sample) the output.
+/// sample and (with `columns` > 1 outputs per sample) the output: the library's check, as a
+/// ValueError.
 pub fn check_finite_targets(values: &[f64], columns: usize, name: &str) -> PyResult<()> {
-    match values.iter().position(|v| !v.is_finite()) {
-        None => Ok(()),
-        Some(i) => Err(PyValueError::new_err(format!(
-            "{name}: target {} at sample {}{}: targets must be finite",
-            values[i],
-            i / columns.max(1),
-            if columns > 1 {
-                format!(", output {}", i % columns)
-            } else {
-                String::new()
-            }
-        ))),
-    }
+    lib(diversenet::data::check_finite_targets(
+        values, columns, name,
+    ))
 }
 
 /// Shorthand: a library result as a Python result.

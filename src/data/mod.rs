@@ -101,14 +101,7 @@ impl Dataset {
         }
         check_finite(&x, "input", &name)?;
         match &targets {
-            Targets::Scalar(y) => {
-                if let Some(i) = y.iter().position(|v| !v.is_finite()) {
-                    return Err(Error::data(
-                        &name,
-                        format!("target {} at sample {i}: targets must be finite", y[i]),
-                    ));
-                }
-            }
+            Targets::Scalar(y) => check_finite_targets(y, 1, &name)?,
             Targets::Classes {
                 labels,
                 num_classes,
@@ -237,6 +230,27 @@ impl Dataset {
             self.select(train, format!("{} (train split)", self.name)),
             self.select(test, format!("{} (test split)", self.name)),
         ))
+    }
+}
+
+/// Refuses a target that is NaN or infinite, naming `name` (the data, the targets file or
+/// argument), the sample and (with `outputs` > 1 values per sample) the output.
+pub fn check_finite_targets(values: &[f64], outputs: usize, name: &str) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::data(
+            name,
+            format!(
+                "target {} at sample {}{}: targets must be finite",
+                values[i],
+                i / outputs.max(1),
+                if outputs > 1 {
+                    format!(", output {}", i % outputs)
+                } else {
+                    String::new()
+                }
+            ),
+        )),
     }
 }
 

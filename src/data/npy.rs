@@ -247,12 +247,7 @@ pub fn load_pair(x_path: &Path, y_path: &Path, task: Task) -> Result<Dataset> {
             ))
         }
     }
-    if let Some(i) = y.data.iter().position(|v| !v.is_finite()) {
-        return Err(Error::format(
-            y_path,
-            format!("target {} at sample {i}: targets must be finite", y.data[i]),
-        ));
-    }
+    super::check_finite_targets(&y.data, 1, &y_path.display().to_string())?;
     let targets = super::csv::targets_from_values(&y.data, task, y.integer, y_path)?;
     Dataset::new(
         x_path.display().to_string(),
