@@ -7,8 +7,9 @@
 //! the projection's eigenproblem on one thread, in the five pairs of the README's Speed
 //! table; that pass has since moved to blocks of 4, see `extremal`).
 //!
-//! The vectors are regrouped row-major in groups of [`LANES`] (padded with zeros), so that
-//! a matrix entry meets a whole group in two AVX2 registers, and the matrix is read as
+//! The vectors are regrouped row-major in groups of [`LANES`] (padded with zeros; a solve
+//! for at most four vectors uses groups of four), so that a matrix entry meets a whole
+//! group in one or two AVX2 registers, and the matrix is read as
 //! contiguous rows, four at a time: a product reads each row once for all groups and
 //! splits the rows between threads; a solve runs each group on a thread of its own. Every
 //! entry's arithmetic is fixed by n and r alone (sums in index order, one fused
@@ -22,19 +23,25 @@ use rayon::prelude::*;
 /// Vectors per group: two AVX2 registers of f64.
 const LANES: usize = 8;
 type Lanes = [f64; LANES];
+/// Vectors per group of a solve for at most this many vectors: one AVX2 register, so that
+/// a block of four (the shift-and-invert pass of `extremal`) does not carry four lanes of
+/// zeros through every multiply-add: on the 2-core development machine, solving for four
+/// vectors with the factor of a 2000 x 2000 matrix took 1.5 ms against 1.8 ms in groups of
+/// eight (medians of 40 solves in a loop), with the same bits.
+const NARROW_LANES: usize = 4;
 /// Rows of the matrix per parallel task of a product.
 const ROWS_PER_TASK: usize = 64;
 
-/// The columns of `x` (n x r) as row-major groups of [`LANES`] vectors, the last padded
-/// with zeros.
-fn to_groups(x: MatRef<'_, f64>) -> Vec<Vec<Lanes>> {
-    (0..x.ncols().div_ceil(LANES))
+/// The columns of `x` (n x r) as row-major groups of `W` vectors, the last padded with
+/// zeros.
+fn to_groups<const W: usize>(x: MatRef<'_, f64>) -> Vec<Vec<[f64; W]>> {
+    (0..x.ncols().div_ceil(W))
         .map(|g| {
             (0..x.nrows())
                 .map(|i| {
-                    let mut row = [0.0; LANES];
+                    let mut row = [0.0; W];
                     for (l, v) in row.iter_mut().enumerate() {
-                        let j = g * LANES + l;
+                        let j = g * W + l;
                         if j < x.ncols() {
                             *v = x[(i, j)];
                         }
@@ -47,14 +54,14 @@ fn to_groups(x: MatRef<'_, f64>) -> Vec<Vec<Lanes>> {
 }
 
 /// The n x r matrix whose columns are held in `groups` (inverse of [`to_groups`]).
-fn from_groups(groups: &[Vec<Lanes>], n: usize, r: usize) -> Mat<f64> {
-    Mat::from_fn(n, r, |i, j| groups[j / LANES][i][j % LANES])
+fn from_groups<const W: usize>(groups: &[Vec<[f64; W]>], n: usize, r: usize) -> Mat<f64> {
+    Mat::from_fn(n, r, |i, j| groups[j / W][i][j % W])
 }
 
 /// sum_j a_k\[j\] x\[j\] for four rows a_k of the same length (j in order).
 #[inline(always)]
-fn dot4(a: [&[f64]; 4], x: &[Lanes]) -> [Lanes; 4] {
-    let mut acc = [[0.0; LANES]; 4];
+fn dot4<const W: usize>(a: [&[f64]; 4], x: &[[f64; W]]) -> [[f64; W]; 4] {
+    let mut acc = [[0.0; W]; 4];
     let len = x.len();
     let a = a.map(|row| &row[..len]);
     for (j, xj) in x.iter().enumerate() {
@@ -70,8 +77,8 @@ fn dot4(a: [&[f64]; 4], x: &[Lanes]) -> [Lanes; 4] {
 
 /// sum_j a\[j\] x\[j\] for one row (j in order).
 #[inline(always)]
-fn dot1(a: &[f64], x: &[Lanes]) -> Lanes {
-    let mut acc = [0.0; LANES];
+fn dot1<const W: usize>(a: &[f64], x: &[[f64; W]]) -> [f64; W] {
+    let mut acc = [0.0; W];
     for (&aj, xj) in a.iter().zip(x) {
         for (s, v) in acc.iter_mut().zip(xj) {
             *s = aj.mul_add(*v, *s);
@@ -142,15 +149,15 @@ impl pulp::WithSimd for ProductRows<'_> {
 }
 
 /// y <- U^-1 U^-T y for one group of vectors (see [`cholesky_solve`]); a `pulp` kernel.
-struct CholeskySolve<'a> {
+struct CholeskySolve<'a, const W: usize> {
     u: &'a [f64],
     n: usize,
-    y: &'a mut [Lanes],
+    y: &'a mut [[f64; W]],
     /// Whether the processor has AVX2 and FMA (see [`subtract4`]).
     avx2_fma: bool,
 }
 
-impl pulp::WithSimd for CholeskySolve<'_> {
+impl<const W: usize> pulp::WithSimd for CholeskySolve<'_, W> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) {
@@ -170,8 +177,17 @@ pub(super) fn cholesky_solve(u: &[f64], n: usize, x: MatRef<'_, f64>) -> Mat<f64
     if n == 0 || x.ncols() == 0 {
         return Mat::zeros(n, x.ncols());
     }
+    if x.ncols() <= NARROW_LANES {
+        solve_in_groups::<NARROW_LANES>(u, n, x)
+    } else {
+        solve_in_groups::<LANES>(u, n, x)
+    }
+}
+
+/// [`cholesky_solve`] in groups of `W` vectors.
+fn solve_in_groups<const W: usize>(u: &[f64], n: usize, x: MatRef<'_, f64>) -> Mat<f64> {
     let avx2_fma = has_avx2_fma();
-    let mut groups = to_groups(x);
+    let mut groups = to_groups::<W>(x);
     groups
         .par_iter_mut()
         .for_each(|y| pulp::Arch::new().dispatch(CholeskySolve { u, n, y, avx2_fma }));
@@ -187,7 +203,12 @@ fn upper_row(u: &[f64], n: usize, i: usize) -> &[f64] {
 /// y <- U^-T y (forward substitution with L = U^T), by rows of U: once y_j is final, row j
 /// of U subtracts U_ji y_j from every later y_i, four rows j at a time.
 #[inline(always)]
-fn solve_transposed_in_place(u: &[f64], n: usize, y: &mut [Lanes], avx2_fma: bool) {
+fn solve_transposed_in_place<const W: usize>(
+    u: &[f64],
+    n: usize,
+    y: &mut [[f64; W]],
+    avx2_fma: bool,
+) {
     let mut j = 0;
     while j < n {
         let rows = (n - j).min(4);
@@ -223,7 +244,12 @@ fn solve_transposed_in_place(u: &[f64], n: usize, y: &mut [Lanes], avx2_fma: boo
 /// compiler vectorised this loop across k, with shuffles, at a third of the speed. The two
 /// forms give the same bits. `avx2_fma`: what [`has_avx2_fma`] says.
 #[inline(always)]
-fn subtract4(y: &mut [Lanes], u4: [&[f64]; 4], y4: &[Lanes; 4], avx2_fma: bool) {
+fn subtract4<const W: usize>(
+    y: &mut [[f64; W]],
+    u4: [&[f64]; 4],
+    y4: &[[f64; W]; 4],
+    avx2_fma: bool,
+) {
     let len = y.len();
     let u4 = u4.map(|ur| &ur[..len]);
     #[cfg(target_arch = "x86_64")]
@@ -250,7 +276,7 @@ fn has_avx2_fma() -> bool {
 
 /// [`subtract4`] as plain loops.
 #[inline(always)]
-fn subtract4_portable(y: &mut [Lanes], u4: [&[f64]; 4], y4: &[Lanes; 4]) {
+fn subtract4_portable<const W: usize>(y: &mut [[f64; W]], u4: [&[f64]; 4], y4: &[[f64; W]; 4]) {
     for (k, yk) in y.iter_mut().enumerate() {
         for (ur, yr) in u4.iter().zip(y4) {
             let urk = ur[k];
@@ -261,19 +287,34 @@ fn subtract4_portable(y: &mut [Lanes], u4: [&[f64]; 4], y4: &[Lanes; 4]) {
     }
 }
 
-/// [`subtract4`] in AVX2/FMA: each y_k in two registers, y4 in eight.
+/// [`subtract4`] in AVX2/FMA: each y_k in W / 4 registers (one or two), y4 in 4 W / 4.
 ///
 /// # Safety
 /// The processor must support AVX2 and FMA. Every `u4[r]` must be at least as long as `y`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn subtract4_avx2(y: &mut [Lanes], u4: [&[f64]; 4], y4: &[Lanes; 4]) {
+unsafe fn subtract4_avx2<const W: usize>(y: &mut [[f64; W]], u4: [&[f64]; 4], y4: &[[f64; W]; 4]) {
     use std::arch::x86_64::*;
+    const { assert!(W == 4 || W == 8) };
     assert!(u4.iter().all(|ur| ur.len() >= y.len()));
-    // SAFETY (all loads and stores below): `Lanes` is [f64; 8], so each row holds two
-    // unaligned 4-lane vectors at offsets 0 and 4; rows k < y.len() of `y` and entries
+    // SAFETY (all loads and stores below): each row is [f64; W], W = 4 or 8, so it holds
+    // W / 4 unaligned 4-lane vectors at offsets 0 and 4; rows k < y.len() of `y` and entries
     // k < y.len() of every u4[r] are in bounds (asserted above).
     let lo = y4.map(|r| unsafe { _mm256_loadu_pd(r.as_ptr()) });
+    if W == 4 {
+        for (k, yk) in y.iter_mut().enumerate() {
+            let p = yk.as_mut_ptr();
+            unsafe {
+                let mut a = _mm256_loadu_pd(p);
+                for r in 0..4 {
+                    let urk = _mm256_set1_pd(*u4[r].get_unchecked(k));
+                    a = _mm256_fnmadd_pd(urk, lo[r], a);
+                }
+                _mm256_storeu_pd(p, a);
+            }
+        }
+        return;
+    }
     let hi = y4.map(|r| unsafe { _mm256_loadu_pd(r.as_ptr().add(4)) });
     for (k, yk) in y.iter_mut().enumerate() {
         let p = yk.as_mut_ptr();
@@ -293,7 +334,7 @@ unsafe fn subtract4_avx2(y: &mut [Lanes], u4: [&[f64]; 4], y4: &[Lanes; 4]) {
 /// y <- U^-1 y (back substitution), four rows at a time from the bottom: their sums over
 /// the rows already solved, then their own triangle.
 #[inline(always)]
-fn solve_in_place(u: &[f64], n: usize, y: &mut [Lanes]) {
+fn solve_in_place<const W: usize>(u: &[f64], n: usize, y: &mut [[f64; W]]) {
     let mut end = n;
     while end > 0 {
         let start = end.saturating_sub(4);
@@ -303,7 +344,7 @@ fn solve_in_place(u: &[f64], n: usize, y: &mut [Lanes]) {
                 [start, start + 1, start + 2, start + 3].map(|i| &upper_row(u, n, i)[end - i..]);
             dot4(rows, solved)
         } else {
-            let mut sums = [[0.0; LANES]; 4];
+            let mut sums = [[0.0; W]; 4];
             for (s, i) in sums.iter_mut().zip(start..end) {
                 *s = dot1(&upper_row(u, n, i)[end - i..], solved);
             }
@@ -368,7 +409,15 @@ mod tests {
             );
             assert_eq!(cholesky_solve(&storage, n, empty.as_ref()).shape(), (n, 0));
         }
-        for (n, r) in [(1, 1), (3, 2), (37, 5), (64, 16), (101, 11), (130, 17)] {
+        for (n, r) in [
+            (1, 1),
+            (3, 2),
+            (37, 5),
+            (50, 4),
+            (64, 16),
+            (101, 11),
+            (130, 17),
+        ] {
             let a = random(n, n, n as u64);
             // M = A A^T + n I, symmetric positive definite; its Cholesky factor L.
             let m = &a * a.transpose() + Mat::<f64>::identity(n, n) * (n as f64);
@@ -439,6 +488,44 @@ mod tests {
         let bits = |v: &[Lanes]| v.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&fast), bits(&plain));
         assert_ne!(bits(&fast), bits(&y));
+        // Groups of four: the first four lanes of each row, the same bits again.
+        let narrow =
+            |v: &[Lanes]| -> Vec<[f64; 4]> { v.iter().map(|r| [r[0], r[1], r[2], r[3]]).collect() };
+        let y4_narrow = [0, 1, 2, 3].map(|r| narrow(&y4)[r]);
+        let (mut fast4, mut plain4) = (narrow(&y), narrow(&y));
+        // SAFETY: as above.
+        unsafe { subtract4_avx2(&mut fast4, u4, &y4_narrow) };
+        subtract4_portable(&mut plain4, u4, &y4_narrow);
+        let bits4 = |v: &[[f64; 4]]| v.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits4(&fast4), bits4(&plain4));
+        assert_eq!(bits4(&fast4), bits4(&narrow(&fast)));
+    }
+
+    /// A solve for at most four vectors runs in groups of four; the same vectors among
+    /// more, in groups of eight, get the same bits (each lane's arithmetic is the same).
+    #[test]
+    fn narrow_and_wide_groups_solve_to_the_same_bits() {
+        let n = 203;
+        let a = random(n, n, 5);
+        let m = &a * a.transpose() + Mat::<f64>::identity(n, n) * (n as f64);
+        let l = m
+            .llt(faer::Side::Lower)
+            .expect("positive definite")
+            .L()
+            .to_owned();
+        let u: Vec<f64> = (0..n * n).map(|k| l[(k % n, k / n)]).collect();
+        let x = random(n, 6, 6);
+        let wide = cholesky_solve(&u, n, x.as_ref());
+        let narrow = cholesky_solve(&u, n, x.subcols(0, 4));
+        for j in 0..4 {
+            for i in 0..n {
+                assert_eq!(
+                    narrow[(i, j)].to_bits(),
+                    wide[(i, j)].to_bits(),
+                    "({i}, {j})"
+                );
+            }
+        }
     }
 
     #[test]

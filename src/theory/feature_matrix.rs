@@ -5,7 +5,6 @@
 //! D is never built: D^T D = (X X^T) o (A^T diag(v^2) A) (block-wise for c outputs), and
 //! s_m(D)^2 = lambda_min(D^T D), the m-th (m c-th) largest eigenvalue.
 
-use crate::geometry::all_row_norms;
 use crate::linalg::{
     gemm, gram, gram_lower, smallest_eigenvalue_psd, symmetrize_from_lower, Matrix, Op,
     SmallestEigenvalue,
@@ -80,7 +79,7 @@ pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 /// multiply-adds. Otherwise (diag|v| A)^T (diag|v| A) by a triangular GEMM.
 fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
     let (m, n) = (x.rows(), net.width());
-    let pre = signed_pre_activations(x, &net.w);
+    let pattern = packed_activation_pattern(x, &net.w);
     let v = net.v.as_slice();
     let common = v
         .first()
@@ -89,24 +88,7 @@ fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
     let mut g = gram_lower(x.view());
     match common {
         Some(scale) => {
-            let words = n.div_ceil(64);
-            let mut bits = vec![0u64; m * words];
-            let pack = |(i, row): (usize, &mut [u64])| {
-                for (word, units) in row.iter_mut().zip(pre.row(i).chunks(64)) {
-                    *word = units
-                        .iter()
-                        .enumerate()
-                        .fold(0, |w, (k, &p)| w | (u64::from(p > 0.0) << k));
-                }
-            };
-            {
-                use rayon::prelude::*;
-                bits.par_chunks_mut(words.max(1))
-                    .with_min_len(64)
-                    .enumerate()
-                    .for_each(pack);
-            }
-            drop(pre);
+            let PackedPattern { words, bits } = pattern;
             let scale = scale * scale;
             const ROWS_PER_TASK: usize = 16;
             let rows = g.as_mut_slice();
@@ -132,14 +114,14 @@ fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
             }
         }
         None => {
-            // (diag(|v|) A)^T (m x n) from the signs of X W^T.
+            // (diag(|v|) A)^T (m x n) from the activation pattern.
             let mut scaled = Matrix::zeros(m, n);
             for i in 0..m {
-                for ((s, &p), &vk) in scaled.row_mut(i).iter_mut().zip(pre.row(i)).zip(v) {
-                    *s = if p > 0.0 { vk.abs() } else { 0.0 };
+                for (k, (s, &vk)) in scaled.row_mut(i).iter_mut().zip(v).enumerate() {
+                    *s = if pattern.active(i, k) { vk.abs() } else { 0.0 };
                 }
             }
-            drop(pre);
+            drop(pattern);
             let activation = gram_lower(scaled.view());
             for i in 0..m {
                 for (gv, a) in g.row_mut(i)[..=i].iter_mut().zip(&activation.row(i)[..=i]) {
@@ -152,9 +134,22 @@ fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
     g
 }
 
-/// X W^T (m x n) in f32, with every entry whose sign f32 rounding could have changed
-/// replaced by the sign (+1, -1 or 0) of the f64 dot product: only the signs are used (the
-/// activation pattern), and the f32 product costs half the f64 one.
+/// The activation pattern 1[w_k . x_i > 0] (the f64 dot product) of m points on n units,
+/// packed 64 units to a word: unit k of point i is bit k % 64 of word i * words + k / 64.
+struct PackedPattern {
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl PackedPattern {
+    fn active(&self, i: usize, k: usize) -> bool {
+        self.bits[i * self.words + k / 64] >> (k % 64) & 1 == 1
+    }
+}
+
+/// The activation pattern of the units `w` (n x d) on the points `x` (m x d), from X W^T
+/// in f32 with every entry whose sign f32 rounding could have changed taken from the f64
+/// dot product instead: only the signs are used, and the f32 product costs half the f64 one.
 ///
 /// Rounding X and W to f32 (2u) and summing d products in any order, FMA or not (Higham's
 /// gamma_d = d u / (1 - d u)) moves an entry by at most (gamma_d (1 + u)^2 + 2u + u^2)
@@ -162,51 +157,104 @@ fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 /// times that of 0 are recomputed in f64. The bound needs every nonzero |value| between
 /// 2^-60 and 2^50 (no subnormal products, no overflow) and gamma_(d+2) < 1/2; other inputs
 /// take the f64 product throughout.
-fn signed_pre_activations(x: &Matrix<f64>, w: &Matrix<f64>) -> Matrix<f32> {
+fn packed_activation_pattern(x: &Matrix<f64>, w: &Matrix<f64>) -> PackedPattern {
     use rayon::prelude::*;
     let (m, n, d) = (x.rows(), w.rows(), x.cols());
+    let words = n.div_ceil(64);
+    let mut bits = vec![0u64; m * words];
     let u = 2f64.powi(-24);
     let du = (d as f64 + 2.0) * u;
-    let in_range = |v: &f64| *v == 0.0 || (v.abs() >= 2f64.powi(-60) && v.abs() <= 2f64.powi(50));
-    if du >= 0.5 || !(x.par_all(in_range) && w.par_all(in_range)) {
+    let in_f32 = if du < 0.5 && d > 0 {
+        f32_copy_with_norms(x).zip(f32_copy_with_norms(w))
+    } else {
+        None
+    };
+    let Some(((x32, x_norms), (w32, w_norms))) = in_f32 else {
         let mut pre = Matrix::zeros(m, n);
         gemm(&mut pre, false, x.view(), Op::N, w.view(), Op::T, 1.0);
-        return pre.map(|&p| sign(p));
-    }
-    let x32 = x.par_map(|&v| v as f32);
-    let w32 = w.par_map(|&v| v as f32);
+        let pack = |(i, row): (usize, &mut [u64])| {
+            for (word, units) in row.iter_mut().zip(pre.row(i).chunks(64)) {
+                *word = positive_bits(units);
+            }
+        };
+        bits.par_chunks_mut(words.max(1))
+            .with_min_len(64)
+            .enumerate()
+            .for_each(pack);
+        return PackedPattern { words, bits };
+    };
     let mut pre = Matrix::<f32>::zeros(m, n);
     gemm(&mut pre, false, x32.view(), Op::N, w32.view(), Op::T, 1.0);
-    let (x_norms, w_norms) = (all_row_norms(x), all_row_norms(w));
+    drop((x32, w32));
     let factor = 1.01 * (du / (1.0 - du) + u);
-    let fix_row = |(i, row): (usize, &mut [f32])| {
+    let pack = |(i, row): (usize, &mut [u64])| {
         let tolerance = factor * x_norms[i];
-        for (k, p) in row.iter_mut().enumerate() {
-            if f64::from(p.abs()) <= tolerance * w_norms[k] {
+        let units = pre.row(i).chunks(64).zip(w_norms.chunks(64));
+        for (c, (word, (p, norms))) in row.iter_mut().zip(units).enumerate() {
+            let (mut active, mut near) = crate::linalg::vectorized(|| {
+                (positive_bits(p), near_zero_bits(p, norms, tolerance))
+            });
+            while near != 0 {
+                let bit = near.trailing_zeros() as usize;
+                near &= near - 1;
+                let k = 64 * c + bit;
                 let dot: f64 = x.row(i).iter().zip(w.row(k)).map(|(a, b)| a * b).sum();
-                *p = sign(dot);
+                active = active & !(1 << bit) | u64::from(dot > 0.0) << bit;
             }
+            *word = active;
         }
     };
-    {
-        pre.as_mut_slice()
-            .par_chunks_mut(n.max(1))
-            .with_min_len(16)
-            .enumerate()
-            .for_each(fix_row);
-    }
-    pre
+    bits.par_chunks_mut(words.max(1))
+        .with_min_len(64)
+        .enumerate()
+        .for_each(pack);
+    PackedPattern { words, bits }
 }
 
-/// +1, -1 or 0 (and 0 for NaN, which is not active) as f32.
-fn sign(v: f64) -> f32 {
-    if v > 0.0 {
-        1.0
-    } else if v < 0.0 {
-        -1.0
-    } else {
-        0.0
-    }
+/// `a` in f32 and the f64 norms of its rows, or `None` if a nonzero |entry| is outside
+/// [2^-60, 2^50] (see [`packed_activation_pattern`]). One pass over `a`, by blocks of 64 rows
+/// on the crate's threads.
+fn f32_copy_with_norms(a: &Matrix<f64>) -> Option<(Matrix<f32>, Vec<f64>)> {
+    use rayon::prelude::*;
+    let d = a.cols().max(1);
+    let in_range = |v: &f64| *v == 0.0 || (v.abs() >= 2f64.powi(-60) && v.abs() <= 2f64.powi(50));
+    let mut copy = vec![0f32; a.rows() * a.cols()];
+    let blocks: Vec<Option<Vec<f64>>> = a
+        .as_slice()
+        .par_chunks(64 * d)
+        .zip(copy.par_chunks_mut(64 * d))
+        .map(|(rows, out)| {
+            if !rows.iter().all(in_range) {
+                return None;
+            }
+            for (o, v) in out.iter_mut().zip(rows) {
+                *o = *v as f32;
+            }
+            Some(crate::geometry::row_norms(rows, d))
+        })
+        .collect();
+    let norms = blocks.into_iter().collect::<Option<Vec<_>>>()?.concat();
+    Some((Matrix::from_vec(a.rows(), a.cols(), copy), norms))
+}
+
+/// Bit k set where `values[k] > 0` (at most 64 values).
+#[inline(always)]
+fn positive_bits<T: Into<f64> + Copy>(values: &[T]) -> u64 {
+    values
+        .iter()
+        .enumerate()
+        .fold(0, |w, (k, &p)| w | u64::from(p.into() > 0.0) << k)
+}
+
+/// Bit k set where |p_k| <= tolerance * norms[k] (at most 64 values).
+#[inline(always)]
+fn near_zero_bits(p: &[f32], norms: &[f64], tolerance: f64) -> u64 {
+    p.iter()
+        .zip(norms)
+        .enumerate()
+        .fold(0, |w, (k, (&p, &norm))| {
+            w | u64::from(f64::from(p.abs()) <= tolerance * norm) << k
+        })
 }
 
 /// Rows `first..` of the lower triangle of the Gram (`rows`, m values each), multiplied
@@ -388,10 +436,10 @@ mod tests {
 
     /// Units placed within f32 rounding of the points' hyperplanes: w_k = u_k + e_k x_i with
     /// u_k orthogonal to x_i and |e_k| from 1e-6 down to 0, so that w_k . x_i = e_k. An f32
-    /// product alone gets many of these signs wrong; the corrected one gets every sign of
-    /// the f64 dot product, and the random entries too.
+    /// product alone gets many of these activations wrong; the corrected one gets every
+    /// activation of the f64 dot product, and the random entries too.
     #[test]
-    fn f32_pre_activations_keep_every_f64_sign() {
+    fn f32_activation_patterns_keep_every_f64_sign() {
         let (d, m) = (784, 40);
         let x = sphere_points(m, d, 4);
         let mut rng = SeededRng::new(9, Stream::Init);
@@ -409,7 +457,8 @@ mod tests {
             }
         }
         let w = Matrix::from_vec(m * offsets.len(), d, w);
-        let signs = signed_pre_activations(&x, &w);
+        let pattern = packed_activation_pattern(&x, &w);
+        assert_eq!(pattern.words, w.rows().div_ceil(64));
         let x32 = x.map(|&v| v as f32);
         let w32 = w.map(|&v| v as f32);
         let mut plain32 = Matrix::<f32>::zeros(m, w.rows());
@@ -426,25 +475,23 @@ mod tests {
         for i in 0..m {
             for k in 0..w.rows() {
                 let dot: f64 = x.row(i).iter().zip(w.row(k)).map(|(a, b)| a * b).sum();
-                let want = sign(dot);
-                assert_eq!(
-                    sign(f64::from(signs.row(i)[k])),
-                    want,
-                    "point {i}, unit {k}"
-                );
-                plain_wrong += usize::from(sign(f64::from(plain32.row(i)[k])) != want);
+                let want = dot > 0.0;
+                assert_eq!(pattern.active(i, k), want, "point {i}, unit {k}");
+                plain_wrong += usize::from((plain32.row(i)[k] > 0.0) != want);
             }
         }
         assert!(
             plain_wrong >= m,
-            "only {plain_wrong} f32 signs were wrong: the test is too easy"
+            "only {plain_wrong} f32 activations were wrong: the test is too easy"
         );
         // Out-of-range values take the f64 product.
         let mut huge = w.clone();
         huge.row_mut(0)[0] = 1e30;
-        let signs = signed_pre_activations(&x, &huge);
-        let dot: f64 = x.row(1).iter().zip(huge.row(0)).map(|(a, b)| a * b).sum();
-        assert_eq!(f64::from(signs.row(1)[0]), f64::from(sign(dot)));
+        let pattern = packed_activation_pattern(&x, &huge);
+        for i in 0..m {
+            let dot: f64 = x.row(i).iter().zip(huge.row(0)).map(|(a, b)| a * b).sum();
+            assert_eq!(pattern.active(i, 0), dot > 0.0, "point {i}");
+        }
     }
 
     #[test]
