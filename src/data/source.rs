@@ -35,6 +35,7 @@ pub enum Task {
 
 /// Options for loading user files.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoadOptions {
     /// CSV target column; `None` looks for `label`, then `target`, then `y`.
     pub target_column: Option<String>,
@@ -48,6 +49,7 @@ pub struct LoadOptions {
 
 /// A data source with its loading options: enough to load the same data again.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DataSpec {
     pub source: DataSource,
     pub options: LoadOptions,
@@ -56,6 +58,7 @@ pub struct DataSpec {
 /// The data a run was trained on, stored in its configuration: how to load it again and
 /// the SHA-256 of the training and test data ([`Dataset::fingerprint`]), checked on resume.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DataRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<DataSpec>,

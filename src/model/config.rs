@@ -118,7 +118,9 @@ impl Default for TrainSettings {
 }
 
 /// The stored form of a [`TrainConfig`] (the JSON of `config.json` and of model files).
+/// An unknown key is refused (a misspelt optional one would otherwise take its default).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConfigFields {
     width: usize,
     epochs: usize,

@@ -205,3 +205,84 @@ fn sampling_without_a_pairwise_regulariser_is_refused() {
         assert!(with(kinds).resolve(&data()).is_ok(), "{kinds:?}");
     }
 }
+
+/// A stored configuration with a key the format does not have (a misspelt optional field
+/// would otherwise silently take its default) is refused, naming the key, at the top level
+/// and inside the optimiser, the schedule, a regulariser and the data record; a model file
+/// carrying one is refused naming the file.
+#[test]
+fn a_stored_configuration_with_an_unknown_key_is_refused() {
+    let mut settings = TrainSettings {
+        schedule: LrSchedule::Step {
+            every: 3,
+            factor: 0.5,
+        },
+        regularizers: vec![crate::regularizer::RegTerm::new(
+            crate::regularizer::RegularizerKind::Discrepancy,
+            0.1,
+        )
+        .unwrap()],
+        ..TrainSettings::default()
+    };
+    settings.width = 3;
+    let cfg = settings
+        .resolve(&data())
+        .unwrap()
+        .with_data(crate::data::DataRecord {
+            spec: None,
+            train_sha256: "a".into(),
+            test_sha256: "b".into(),
+            feature_names: None,
+        });
+    let json = serde_json::to_string(&cfg).unwrap();
+    assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), cfg);
+    for (from, to, key) in [
+        (
+            "\"width\":3",
+            "\"width\":3,\"weight_decy\":0.1",
+            "weight_decy",
+        ),
+        ("\"beta1\":0.9", "\"beta1\":0.9,\"beta3\":0.5", "beta3"),
+        ("\"every\":3", "\"every\":3,\"warmup\":2", "warmup"),
+        ("\"lambda\":0.1", "\"lambda\":0.1,\"lamda\":0.2", "lamda"),
+        (
+            "\"train_sha256\"",
+            "\"train_sha\":\"c\",\"train_sha256\"",
+            "train_sha",
+        ),
+    ] {
+        let bad = json.replacen(from, to, 1);
+        assert_ne!(bad, json, "{from}");
+        let err = serde_json::from_str::<TrainConfig>(&bad).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("unknown field `{key}`")),
+            "{err}"
+        );
+    }
+    // In a model file: the error names the file and the key.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    let net = crate::model::Network {
+        w: Matrix::from_vec(3, 2, vec![1.0, 0.0, 0.0, 1.0, 0.5, 0.5]),
+        v: Matrix::from_vec(1, 3, vec![1.0; 3]),
+        output_layer: cfg.output_layer(),
+    };
+    let transform = crate::data::InputTransform::fit_to(cfg.scaling(), &data()).unwrap();
+    crate::model::file::save_model(&path, &net, &transform, &cfg, false).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let mut file = crate::model::file::TensorFile::decode(&bytes, &path).unwrap();
+    assert!(crate::model::file::model_from_file(&file, &path).is_ok());
+    let stored = file.metadata["config"].clone();
+    file.metadata.insert(
+        "config".into(),
+        stored.replacen("\"width\":3", "\"width\":3,\"weight_decy\":0.1", 1),
+    );
+    let Err(err) = crate::model::file::model_from_file(&file, &path) else {
+        panic!("an unknown key is refused");
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("m.safetensors") && err.contains("weight_decy"),
+        "{err}"
+    );
+}

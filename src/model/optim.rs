@@ -9,7 +9,7 @@ use crate::linalg::{par_zip4, Real};
 
 /// Which optimiser updates the parameters.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "name", rename_all = "lowercase")]
+#[serde(tag = "name", rename_all = "lowercase", deny_unknown_fields)]
 pub enum OptimizerKind {
     /// Full-batch gradient descent: one step per epoch on the whole training set.
     Gd,
@@ -65,7 +65,7 @@ impl OptimizerKind {
 
 /// How the learning rate changes over training.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "name", rename_all = "lowercase")]
+#[serde(tag = "name", rename_all = "lowercase", deny_unknown_fields)]
 pub enum LrSchedule {
     Constant,
     /// lr * (1 + cos(pi * step / total_steps)) / 2, step by step.

@@ -96,6 +96,7 @@ impl std::fmt::Display for RegularizerKind {
 
 /// A regulariser with its strength lambda: the objective is L(W) + lambda R(W).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegTerm {
     pub kind: RegularizerKind,
     pub lambda: f64,
@@ -152,6 +153,7 @@ pub fn terms<S: AsRef<str>>(names: &[S], lambdas: &[f64]) -> Result<Vec<RegTerm>
 /// draw per step, from the seeded stream [`Stream::Regularizer`] at a position fixed by
 /// the step number, so that runs repeat and resume exactly), scaled by n/K.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegSampling {
     pub units_per_step: usize,
 }
