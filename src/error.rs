@@ -35,8 +35,9 @@ pub enum Error {
         step: usize,
         loss: f64,
     },
-    /// The caller stopped a long computation (Python's Ctrl-C during `train` or a Monte
-    /// Carlo estimate): `steps` are training steps or samples done.
+    /// The caller stopped a long computation (Python's Ctrl-C during `train`, a Monte Carlo
+    /// estimate or an eigenvalue): `steps` are training steps or samples done (0 for an
+    /// eigenvalue, from [`crate::linalg::Interrupted`]).
     #[error("interrupted after {steps} steps")]
     Interrupted { steps: u64 },
     /// Data that had to be found or downloaded (MNIST) is not available.
@@ -75,5 +76,11 @@ impl Error {
             source_name: source_name.into(),
             message: message.into(),
         }
+    }
+}
+
+impl From<crate::linalg::Interrupted> for Error {
+    fn from(_: crate::linalg::Interrupted) -> Self {
+        Error::Interrupted { steps: 0 }
     }
 }

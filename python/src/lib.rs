@@ -22,7 +22,7 @@ use diversenet::model::Network;
 use diversenet::regularizer::{value_and_gradient, RegularizerKind};
 use diversenet::theory::analyze::{analyze_points_until, check_points, target_matrix};
 use diversenet::theory::discrepancy::discrepancies;
-use diversenet::theory::kernel::{kernel_gram, kernel_lambda_min, PairGeometry};
+use diversenet::theory::kernel::{kernel_gram, kernel_lambda_min_until, PairGeometry};
 use diversenet::theory::AnalysisOptions;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -145,12 +145,12 @@ fn smallest_singular_value(
             feature_gram_estimate(m, net.width(), net.outputs())
         }))?;
     }
-    py.detach(move || {
+    detach_interruptible(py, move |interrupted| {
         check_points(&net, &x, "X")?;
         check_input_magnitude(&x, "X")?;
-        Ok(diversenet::theory::feature_matrix::smallest_singular_value(&net, &x).value)
+        diversenet::theory::feature_matrix::smallest_singular_value_until(&net, &x, interrupted)
+            .map(|s| s.value)
     })
-    .map_err(to_py_err)
 }
 
 /// The kernel Gram matrix K_ij = <x_i, x_j> (pi - theta_ij) / (2 pi) of the rows of X
@@ -161,13 +161,11 @@ fn smallest_singular_value(
 fn kernel_matrix<'py>(py: Python<'py>, X: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let x = input_points(X)?;
     lib(check_rows("kernel_matrix", "X", x.rows(), kernel_estimate))?;
-    let k = py
-        .detach(move || {
-            check_finite(&x, "input", "X")?;
-            check_input_magnitude(&x, "X")?;
-            Ok(kernel_gram(&PairGeometry::of(&x)))
-        })
-        .map_err(to_py_err)?;
+    let k = detach_interruptible(py, move |interrupted| {
+        check_finite(&x, "input", "X")?;
+        check_input_magnitude(&x, "X")?;
+        Ok(kernel_gram(&PairGeometry::of_until(&x, interrupted)?))
+    })?;
     to_numpy(py, &k)
 }
 
@@ -183,12 +181,11 @@ fn kernel_lambda_min_py(py: Python<'_>, X: &Bound<'_, PyAny>) -> PyResult<f64> {
         x.rows(),
         kernel_estimate,
     ))?;
-    py.detach(move || {
+    detach_interruptible(py, move |interrupted| {
         check_finite(&x, "input", "X")?;
         check_input_magnitude(&x, "X")?;
-        Ok(kernel_lambda_min(&PairGeometry::of(&x)))
+        kernel_lambda_min_until(&PairGeometry::of_until(&x, interrupted)?, interrupted)
     })
-    .map_err(to_py_err)
 }
 
 /// The kernel's eigenvalues gamma_u on the sphere S^(d-1) for u = 0..max_degree, with

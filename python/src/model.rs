@@ -91,27 +91,11 @@ pub fn save_model(
             })
             .map_err(to_py_err);
     };
-    let given: serde_json::Value = serde_json::from_str(&to_json(config)?)
-        .map_err(|e| PyValueError::new_err(format!("config is not a JSON object: {e}")))?;
-    let config: TrainConfig = serde_json::from_value(given.clone()).map_err(|e| {
+    let config = TrainConfig::from_stored_json(&to_json(config)?).map_err(|e| {
         PyValueError::new_err(format!(
             "config is not a valid diversenet configuration: {e}"
         ))
     })?;
-    let stored = serde_json::to_value(&config).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let mut unknown = Vec::new();
-    unknown_keys(&given, &stored, "", &mut unknown);
-    if !unknown.is_empty() {
-        return Err(PyValueError::new_err(format!(
-            "config has keys that are no part of a diversenet configuration: {} (a configuration \
-             has {})",
-            unknown.join(", "),
-            stored
-                .as_object()
-                .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
-                .unwrap_or_default()
-        )));
-    }
     let (n, d, c) = (net.width(), net.dim(), net.outputs());
     if (n, d, c) != (config.width(), config.dim(), config.outputs()) {
         return Err(PyValueError::new_err(format!(
@@ -182,30 +166,6 @@ pub fn save_model(
         }
     })
     .map_err(to_py_err)
-}
-
-/// The keys of `given` (a configuration as the caller wrote it, at `path`) that are not in
-/// `stored` (the same configuration as the library reads and writes it): keys that serde
-/// would ignore, such as a misspelt `lerning_rate`.
-fn unknown_keys(
-    given: &serde_json::Value,
-    stored: &serde_json::Value,
-    path: &str,
-    out: &mut Vec<String>,
-) {
-    if let (Some(given), Some(stored)) = (given.as_object(), stored.as_object()) {
-        for (key, value) in given {
-            let at = if path.is_empty() {
-                key.clone()
-            } else {
-                format!("{path}.{key}")
-            };
-            match stored.get(key) {
-                Some(inner) => unknown_keys(value, inner, &at, out),
-                None => out.push(format!("`{at}`")),
-            }
-        }
-    }
 }
 
 /// `input_mean` or `input_scale` (`name`): d values, each `valid` (`expected` says how).

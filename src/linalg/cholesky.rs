@@ -9,13 +9,19 @@ use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat};
 
+use super::Interrupted;
+
 /// Right-looking blocked Cholesky A = L L^T that reads and writes only the lower triangle
 /// of `a` (faer's own factorisation uses the strict upper triangle as workspace, where the
 /// caller keeps the matrix): per panel of 256 columns (the fastest of 64 to 512 at
 /// m = 2000 and 5000), faer's Cholesky of the diagonal block (on a copy), a triangular
 /// solve for the panel below it and a lower-triangular rank-256 update of the rest (GEMM).
-/// `false` at a non-positive pivot.
-pub(super) fn cholesky_lower_in_place(mut a: faer::MatMut<'_, f64>, par: faer::Par) -> bool {
+/// `false` at a non-positive pivot; asks `interrupted` before each panel.
+pub(super) fn cholesky_lower_in_place(
+    mut a: faer::MatMut<'_, f64>,
+    par: faer::Par,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<bool, Interrupted> {
     const PANEL: usize = 256;
     let n = a.nrows();
     let mut diagonal_block = Mat::<f64>::zeros(PANEL.min(n), PANEL.min(n));
@@ -26,6 +32,9 @@ pub(super) fn cholesky_lower_in_place(mut a: faer::MatMut<'_, f64>, par: faer::P
     ));
     let mut j = 0;
     while j < n {
+        if interrupted() {
+            return Err(Interrupted);
+        }
         let b = PANEL.min(n - j);
         let mut l11 = diagonal_block.get_mut(..b, ..b);
         for c in 0..b {
@@ -41,7 +50,7 @@ pub(super) fn cholesky_lower_in_place(mut a: faer::MatMut<'_, f64>, par: faer::P
             Default::default(),
         );
         if factored.is_err() {
-            return false;
+            return Ok(false);
         }
         for c in 0..b {
             for r in c..b {
@@ -68,7 +77,7 @@ pub(super) fn cholesky_lower_in_place(mut a: faer::MatMut<'_, f64>, par: faer::P
         }
         j += b;
     }
-    true
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -88,7 +97,10 @@ mod tests {
                     a[(i, j)] = -7.0;
                 }
             }
-            assert!(cholesky_lower_in_place(a.as_mut(), parallelism_for(0)));
+            assert_eq!(
+                cholesky_lower_in_place(a.as_mut(), parallelism_for(0), &mut || false),
+                Ok(true)
+            );
             let l = Mat::<f64>::from_fn(n, n, |i, j| if i >= j { a[(i, j)] } else { 0.0 });
             let product = &l * l.transpose();
             for j in 0..n {
@@ -103,9 +115,22 @@ mod tests {
         }
         // Not positive definite: a failure, not a panic.
         let mut indefinite = Mat::<f64>::from_fn(3, 3, |i, j| if i == j { 1.0 } else { 2.0 });
-        assert!(!cholesky_lower_in_place(
-            indefinite.as_mut(),
-            parallelism_for(0)
-        ));
+        assert_eq!(
+            cholesky_lower_in_place(indefinite.as_mut(), parallelism_for(0), &mut || false),
+            Ok(false)
+        );
+        // Asked before each panel of 256 columns: stopping at the third ask leaves two done.
+        let g = gram(random_matrix(600, 700, 3).view());
+        let mut a = faer_ref(g.view(), true).to_owned();
+        let mut asks = 0;
+        let mut third = || {
+            asks += 1;
+            asks == 3
+        };
+        assert_eq!(
+            cholesky_lower_in_place(a.as_mut(), parallelism_for(0), &mut third),
+            Err(Interrupted)
+        );
+        assert_eq!(asks, 3);
     }
 }

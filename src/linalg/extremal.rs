@@ -11,7 +11,7 @@ use faer::{Mat, MatRef};
 use super::cholesky::cholesky_lower_in_place;
 use super::krylov::{BlockKrylov, Ritz, Wanted, BLOCK, EIGENVALUE_TOLERANCE};
 use super::skinny::{cholesky_solve, symmetric_product};
-use super::{parallelism_for, symmetric_eigenvalues, symmetrize_from_lower, Matrix};
+use super::{parallelism_for, symmetric_eigenvalues, symmetrize_from_lower, Interrupted, Matrix};
 
 /// Basis of the survey, the product-only pass that locates the bottom of the spectrum
 /// before the shift is chosen (6 blocks: longer surveys lowered the shift on the Grams of
@@ -120,24 +120,35 @@ pub fn smallest_eigenvalue_psd(m: Matrix<f64>) -> SmallestEigenvalue {
 ///    until the estimated error of lambda_min is below 1e-9 of it;
 /// 4. the dense eigensolver if that would take more than its budget.
 pub fn smallest_eigenvalue_psd_with_stats(m: Matrix<f64>) -> (SmallestEigenvalue, SolverStats) {
-    let budget = SHIFT_INVERT_BLOCK * SHIFT_INVERT_MIN_STEPS.max(m.rows() / 64);
-    smallest_eigenvalue_with_budget(m, budget)
+    smallest_eigenvalue_psd_until(m, &mut || false).expect("never interrupted")
 }
 
-/// [`smallest_eigenvalue_psd_with_stats`] with `budget` vectors for the shift-and-invert
+/// [`smallest_eigenvalue_psd_with_stats`] that asks `interrupted` before each Krylov step
+/// and each panel of the factorisation (Python checks for Ctrl-C there) and stops with
+/// [`Interrupted`] when it says so. (The dense fallback, which is faer's, is not asked.)
+pub fn smallest_eigenvalue_psd_until(
+    m: Matrix<f64>,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<(SmallestEigenvalue, SolverStats), Interrupted> {
+    let budget = SHIFT_INVERT_BLOCK * SHIFT_INVERT_MIN_STEPS.max(m.rows() / 64);
+    smallest_eigenvalue_with_budget(m, budget, interrupted)
+}
+
+/// [`smallest_eigenvalue_psd_until`] with `budget` vectors for the shift-and-invert
 /// iteration.
 fn smallest_eigenvalue_with_budget(
     m: Matrix<f64>,
     budget: usize,
-) -> (SmallestEigenvalue, SolverStats) {
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<(SmallestEigenvalue, SolverStats), Interrupted> {
     let mut stats = SolverStats::default();
     let n = m.rows();
     if !m.par_all(|v| v.is_finite()) {
-        return (SmallestEigenvalue::NonFinite, stats);
+        return Ok((SmallestEigenvalue::NonFinite, stats));
     }
     match n {
-        0 => return (SmallestEigenvalue::NumericallySingular, stats),
-        1 => return (SmallestEigenvalue::Value(m.as_slice()[0]), stats),
+        0 => return Ok((SmallestEigenvalue::NumericallySingular, stats)),
+        1 => return Ok((SmallestEigenvalue::Value(m.as_slice()[0]), stats)),
         _ => {}
     }
     let clock = Instant::now();
@@ -146,6 +157,9 @@ fn smallest_eigenvalue_with_budget(
     let mut smallest_residual = f64::INFINITY;
     {
         while survey.dim() < SURVEY_DIM.min(n) {
+            if interrupted() {
+                return Err(Interrupted);
+            }
             let Some(ritz) = survey.step(&mut |x| symmetric_product(m.as_slice(), n, x)) else {
                 break;
             };
@@ -162,8 +176,8 @@ fn smallest_eigenvalue_with_budget(
     stats.survey_vectors = survey.applied;
     stats.survey_seconds = clock.elapsed().as_secs_f64();
     let start = survey.ritz_vectors(SHIFT_INVERT_BLOCK);
-    let result = factorise_and_solve(m, &shifts(estimate), start, budget, &mut stats);
-    (result, stats)
+    let result = factorise_and_solve(m, &shifts(estimate), start, budget, &mut stats, interrupted)?;
+    Ok((result, stats))
 }
 
 /// Steps 2 to 4 of [`smallest_eigenvalue_psd_with_stats`] on M (symmetric, both triangles):
@@ -174,7 +188,8 @@ fn factorise_and_solve(
     start: Option<Mat<f64>>,
     budget: usize,
     stats: &mut SolverStats,
-) -> SmallestEigenvalue {
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<SmallestEigenvalue, Interrupted> {
     // The factorisation writes L into the column-major lower triangle (the row-major upper
     // one) and the diagonal; the row-major strict lower triangle keeps M, from which M is
     // restored with the saved diagonal.
@@ -192,7 +207,8 @@ fn factorise_and_solve(
         }
         let clock = Instant::now();
         stats.factorisations += 1;
-        let factored = shifted_cholesky_in_place(m.as_mut_slice(), n, &diagonal, sigma);
+        let factored =
+            shifted_cholesky_in_place(m.as_mut_slice(), n, &diagonal, sigma, interrupted)?;
         stats.factorisation_seconds += clock.elapsed().as_secs_f64();
         if !factored {
             continue;
@@ -206,22 +222,23 @@ fn factorise_and_solve(
             start,
             budget,
             &mut stats.shift_invert_vectors,
-        );
+            interrupted,
+        )?;
         stats.shift_invert_seconds = clock.elapsed().as_secs_f64();
         if let Some(lambda) = solved {
-            return SmallestEigenvalue::Value(lambda);
+            return Ok(SmallestEigenvalue::Value(lambda));
         }
         let clock = Instant::now();
         restore(&mut m);
         let dense = symmetric_eigenvalues(&m);
         stats.dense_seconds = clock.elapsed().as_secs_f64();
-        return match dense {
+        return Ok(match dense {
             // The factor proves lambda_min > sigma >= 0 up to rounding.
             Some(v) => SmallestEigenvalue::DenseValue(v[0].max(sigma)),
             None => SmallestEigenvalue::NumericallySingular,
-        };
+        });
     }
-    SmallestEigenvalue::NumericallySingular
+    Ok(SmallestEigenvalue::NumericallySingular)
 }
 
 /// The shifts to try, highest first, ending with 0: from the survey's last Ritz value theta
@@ -248,20 +265,28 @@ fn shifts(estimate: Option<Ritz>) -> Vec<f64> {
 /// Factorises M - sigma I = L L^T in place (`data`: n x n column-major, M's diagonal in
 /// `diagonal`; only the lower triangle is read and written). `false` if M - sigma I is not
 /// numerically positive definite.
-fn shifted_cholesky_in_place(data: &mut [f64], n: usize, diagonal: &[f64], sigma: f64) -> bool {
+fn shifted_cholesky_in_place(
+    data: &mut [f64],
+    n: usize,
+    diagonal: &[f64],
+    sigma: f64,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<bool, Interrupted> {
     for i in 0..n {
         data[i * n + i] = diagonal[i] - sigma;
     }
     cholesky_lower_in_place(
         faer::MatMut::from_column_major_slice_mut(data, n, n),
         parallelism_for(n * n * n / 3),
+        interrupted,
     )
 }
 
 /// lambda_min = sigma + 1/mu from block Krylov on (L L^T)^-1 = (M - sigma I)^-1, whose
 /// largest eigenvalue is mu = 1/(lambda_min - sigma); `None` when the iteration would need
 /// more than its budget. `factor`: n x n, L column-major in its lower triangle (that is,
-/// L^T in the row-major upper one). Counts the vectors solved for in `applied`.
+/// L^T in the row-major upper one). Counts the vectors solved for in `applied`; asks
+/// `interrupted` before each step.
 fn shift_invert(
     factor: &[f64],
     n: usize,
@@ -269,7 +294,8 @@ fn shift_invert(
     start: Option<Mat<f64>>,
     budget: usize,
     applied: &mut usize,
-) -> Option<f64> {
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<Option<f64>, Interrupted> {
     let mut inverse = |x: MatRef<'_, f64>| cholesky_solve(factor, n, x);
     let mut krylov = match start {
         Some(start) => BlockKrylov::with_start(start, SHIFT_INVERT_DIM, Wanted::Largest),
@@ -277,15 +303,18 @@ fn shift_invert(
     };
     let mut last = None;
     loop {
+        if interrupted() {
+            return Err(Interrupted);
+        }
         let step = krylov.step(&mut inverse);
         *applied = krylov.applied;
         let Some(ritz) = step else {
             // The Krylov space is invariant: the last Ritz value is an eigenvalue.
-            return last;
+            return Ok(last);
         };
         let mu = ritz.value;
         if !(mu > 0.0 && mu.is_finite() && ritz.residual.is_finite()) {
-            return None;
+            return Ok(None);
         }
         let lambda = sigma + 1.0 / mu;
         last = Some(lambda);
@@ -299,10 +328,10 @@ fn shift_invert(
         };
         let wanted = EIGENVALUE_TOLERANCE * lambda;
         if error <= wanted {
-            return Some(lambda);
+            return Ok(Some(lambda));
         }
         if krylov.applied >= budget {
-            return None;
+            return Ok(None);
         }
     }
 }
@@ -355,7 +384,7 @@ mod tests {
             assert!(stats.shift.unwrap() <= full[0] * (1.0 + 1e-12), "{stats:?}");
             // The dense fallback (no budget for the iteration) restores the matrix that
             // the factorisation overwrote.
-            let (result, stats) = smallest_eigenvalue_with_budget(g, 0);
+            let (result, stats) = smallest_eigenvalue_with_budget(g, 0, &mut || false).unwrap();
             if m >= 300 {
                 assert_eq!(result.method(), "dense", "m={m}: {stats:?}");
             }
@@ -380,14 +409,18 @@ mod tests {
             vec![full[5], full[0] + 1e-3, 0.0],
         ] {
             let mut stats = SolverStats::default();
-            let result = factorise_and_solve(g.clone(), &shifts, None, 640, &mut stats);
+            let result =
+                factorise_and_solve(g.clone(), &shifts, None, 640, &mut stats, &mut || false)
+                    .unwrap();
             assert_eq!(stats.factorisations, shifts.len(), "{shifts:?}");
             assert_eq!(stats.shift, Some(shifts[shifts.len() - 1]));
             assert_close(result.value().unwrap(), full[0], full[n - 1], "retried");
         }
         // Every shift fails: numerically singular.
         let mut stats = SolverStats::default();
-        let result = factorise_and_solve(g, &[full[3], full[1]], None, 640, &mut stats);
+        let result =
+            factorise_and_solve(g, &[full[3], full[1]], None, 640, &mut stats, &mut || false)
+                .unwrap();
         assert_eq!(result, SmallestEigenvalue::NumericallySingular);
     }
 
@@ -506,6 +539,36 @@ mod tests {
             if let Some(shift) = stats.shift {
                 proptest::prop_assert!(shift <= dense[0] * (1.0 + 1e-12), "{stats:?}");
             }
+        }
+    }
+
+    /// The solver asks before each survey step, each factorisation panel and each
+    /// shift-and-invert step; stopped at any ask it returns `Interrupted` at once, and a
+    /// caller that never stops it gets the same answer as without asking.
+    #[test]
+    fn an_interrupted_solve_stops_at_the_ask() {
+        let g = gram(random_matrix(600, 650, 8).view());
+        let mut asks = 0;
+        let (result, stats) = smallest_eigenvalue_psd_until(g.clone(), &mut || {
+            asks += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!((result, stats.shift), {
+            let (r, s) = smallest_eigenvalue_psd_with_stats(g.clone());
+            (r, s.shift)
+        });
+        // Six survey steps, three panels of 256 columns, one ask per solve step.
+        let steps = stats.shift_invert_vectors.div_ceil(SHIFT_INVERT_BLOCK);
+        assert_eq!(asks, SURVEY_DIM / BLOCK + 3 + steps, "{stats:?}");
+        for stop in [1, SURVEY_DIM / BLOCK + 2, asks] {
+            let mut count = 0;
+            let outcome = smallest_eigenvalue_psd_until(g.clone(), &mut || {
+                count += 1;
+                count == stop
+            });
+            assert_eq!(outcome.err(), Some(Interrupted), "stop at ask {stop}");
+            assert_eq!(count, stop);
         }
     }
 

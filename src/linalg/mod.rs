@@ -19,8 +19,14 @@ mod spectral_norm;
 mod team;
 mod triangle;
 pub use extremal::{
-    smallest_eigenvalue_psd, smallest_eigenvalue_psd_with_stats, SmallestEigenvalue, SolverStats,
+    smallest_eigenvalue_psd, smallest_eigenvalue_psd_until, smallest_eigenvalue_psd_with_stats,
+    SmallestEigenvalue, SolverStats,
 };
+
+/// A long computation stopped early because its `interrupted` callback returned true
+/// (Python's Ctrl-C); the callers turn it into [`crate::Error::Interrupted`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted;
 pub use spectral_norm::symmetric_spectral_norm;
 pub(crate) use team::Team;
 pub use triangle::{gram_lower, symmetrize_from_lower};

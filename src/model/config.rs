@@ -164,6 +164,29 @@ fn one() -> usize {
     1
 }
 
+/// The keys of `given` (paths such as `schedule.every`) that `stored` lacks, at every level.
+fn unknown_keys(
+    given: &serde_json::Value,
+    stored: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    if let (Some(given), Some(stored)) = (given.as_object(), stored.as_object()) {
+        for (key, value) in given {
+            let at = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            match stored.get(key) {
+                Some(inner) => unknown_keys(value, inner, &at, out),
+                None if value.is_null() => {}
+                None => out.push(format!("`{at}`")),
+            }
+        }
+    }
+}
+
 fn finite_positive(field: &str, value: f64) -> Result<()> {
     if value > 0.0 && value.is_finite() {
         Ok(())
@@ -335,6 +358,31 @@ getters! {
 }
 
 impl TrainConfig {
+    /// A stored configuration (the JSON of a model file or of Python's `save_model`) read
+    /// back and checked again: every value as [`TrainSettings::resolve`] checks it, and
+    /// every key one that a configuration has. serde refuses an unknown key of the typed
+    /// levels; a variant without fields (the constant or cosine schedule, `gd`) takes any
+    /// keys in serde, so the keys given are also compared with the configuration written
+    /// back (a key given as null, where the configuration writes nothing, is allowed).
+    pub fn from_stored_json(json: &str) -> std::result::Result<Self, String> {
+        let given: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let config: Self = serde_json::from_value(given.clone()).map_err(|e| e.to_string())?;
+        let stored = serde_json::to_value(&config).map_err(|e| e.to_string())?;
+        let mut unknown = Vec::new();
+        unknown_keys(&given, &stored, "", &mut unknown);
+        if unknown.is_empty() {
+            return Ok(config);
+        }
+        let known = stored
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        Err(format!(
+            "keys that are no part of a diversenet configuration: {} (a configuration has {known})",
+            unknown.join(", ")
+        ))
+    }
+
     /// Whether the regularisers' gradient is added at the step taken after `steps` steps
     /// (every `reg_every`-th step, when there are regularisers).
     pub fn regularizes_at(&self, steps: u64) -> bool {

@@ -259,6 +259,46 @@ fn a_stored_configuration_with_an_unknown_key_is_refused() {
             "{err}"
         );
     }
+    // A variant without fields takes any keys in serde: the stored form's keys are also
+    // compared with the configuration written back (`from_stored_json`, what model files
+    // and Python's `save_model` go through); a key given as null that is not written is
+    // allowed.
+    let plain = serde_json::to_string(
+        &TrainSettings {
+            optimizer: OptimizerKind::Gd,
+            ..TrainSettings::default()
+        }
+        .resolve(&data())
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(TrainConfig::from_stored_json(&plain).is_ok());
+    for (from, to, key) in [
+        (
+            "\"name\":\"constant\"",
+            "\"name\":\"constant\",\"every\":3",
+            "`schedule.every`",
+        ),
+        (
+            "\"name\":\"gd\"",
+            "\"name\":\"gd\",\"momentum\":0.9",
+            "`optimizer.momentum`",
+        ),
+        (
+            "\"width\":",
+            "\"lerning_rate\":0.5,\"width\":",
+            "unknown field `lerning_rate`",
+        ),
+    ] {
+        let bad = plain.replacen(from, to, 1);
+        assert_ne!(bad, plain, "{from}");
+        assert!(serde_json::from_str::<TrainConfig>(&bad).is_ok() || key.contains("unknown"));
+        let err = TrainConfig::from_stored_json(&bad).unwrap_err();
+        assert!(err.contains(key), "{err}");
+    }
+    let with_null = plain.replacen("\"width\":", "\"data\":null,\"width\":", 1);
+    assert_ne!(with_null, plain);
+    assert!(TrainConfig::from_stored_json(&with_null).is_ok());
     // In a model file: the error names the file and the key.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
@@ -285,4 +325,12 @@ fn a_stored_configuration_with_an_unknown_key_is_refused() {
         err.contains("m.safetensors") && err.contains("weight_decy"),
         "{err}"
     );
+    file.metadata.insert(
+        "config".into(),
+        stored.replacen("\"name\":\"step\"", "\"name\":\"step\",\"warmup\":1", 1),
+    );
+    let Err(err) = crate::model::file::model_from_file(&file, &path) else {
+        panic!("an unknown key in the schedule is refused");
+    };
+    assert!(err.to_string().contains("warmup"), "{err}");
 }

@@ -289,7 +289,7 @@ fn standardisation_problem(mean: &[f64], scale: &[f64], dim: usize) -> Option<St
 }
 
 fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, TrainConfig)> {
-    let config: TrainConfig = serde_json::from_str(file.meta("config", path)?).map_err(|e| {
+    let config = TrainConfig::from_stored_json(file.meta("config", path)?).map_err(|e| {
         Error::format(
             path,
             format!("metadata `config` is not a valid configuration: {e}"),

@@ -13,9 +13,9 @@ use super::discrepancy::{
     discrepancies, monte_carlo_l2_slice_sq_until, unit_directions, MonteCarloEstimate,
 };
 use super::feature_matrix::{
-    activation_pattern, loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
+    activation_pattern, loss_bound, smallest_singular_value_until, squared_loss_and_gradient_norm,
 };
-use super::kernel::{discrepancy_matrix, kernel_lambda_min, PairGeometry};
+use super::kernel::{discrepancy_matrix, kernel_lambda_min_until, PairGeometry};
 
 /// Default size of the Gram matrix D^T D (m c) when no point count is given.
 pub const DEFAULT_GRAM_SIZE: usize = 2000;
@@ -208,9 +208,10 @@ pub fn analyze_points(
     analyze_points_until(net, x, y, name, options, &mut || false)
 }
 
-/// [`analyze_points`] whose Monte Carlo estimate, the one part that can run for minutes,
-/// asks `interrupted` after every chunk of samples whether to stop (Python checks for
-/// Ctrl-C there), and then returns [`Error::Interrupted`].
+/// [`analyze_points`] that asks `interrupted` whether to stop (Python checks for Ctrl-C
+/// there) during its long parts: the Monte Carlo estimate after every chunk of samples,
+/// s_m(D) and lambda_min(K) between their large products and eigensolver steps; it then
+/// returns [`Error::Interrupted`].
 pub fn analyze_points_until(
     net: &Network<f64>,
     x: &Matrix<f64>,
@@ -268,7 +269,7 @@ pub fn analyze_points_until(
     };
     let x = &x;
 
-    let s = smallest_singular_value(net, x);
+    let s = smallest_singular_value_until(net, x, interrupted)?;
     let loss_and_grad = y
         .as_ref()
         .map(|y| squared_loss_and_gradient_norm(net, x, y));
@@ -276,8 +277,8 @@ pub fn analyze_points_until(
         .filter(|_| s.value > 0.0)
         .map(|(_, grad_norm)| loss_bound(wanted, grad_norm, s.value));
 
-    let geometry = PairGeometry::of(x);
-    let lambda_min_k = kernel_lambda_min(&geometry);
+    let geometry = PairGeometry::of_until(x, interrupted)?;
+    let lambda_min_k = kernel_lambda_min_until(&geometry, interrupted)?;
     let v_sq: Vec<f64> = (0..n)
         .map(|k| (0..c).map(|j| net.v.row(j)[k].powi(2)).sum())
         .collect();

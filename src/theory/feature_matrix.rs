@@ -6,8 +6,8 @@
 //! s_m(D)^2 = lambda_min(D^T D), the m-th (m c-th) largest eigenvalue.
 
 use crate::linalg::{
-    gemm, gram, gram_lower, smallest_eigenvalue_psd, symmetrize_from_lower, Matrix, Op,
-    SmallestEigenvalue,
+    gemm, gram, gram_lower, smallest_eigenvalue_psd_until, symmetrize_from_lower, Interrupted,
+    Matrix, Op, SmallestEigenvalue,
 };
 use crate::model::Network;
 
@@ -25,9 +25,19 @@ pub fn activation_pattern(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 /// output j: entry ((i,j),(i',j')) = (x_i . x_i') sum_k V_jk V_j'k A_ki A_ki'.
 /// Costs O(m^2 (d + n c^2)) through GEMM.
 pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
+    feature_gram_until(net, x, &mut || false).expect("never interrupted")
+}
+
+/// [`feature_gram`] that asks `interrupted` between its large products (and before each
+/// output's blocks when there are several) and stops with [`Interrupted`] when it says so.
+fn feature_gram_until(
+    net: &Network<f64>,
+    x: &Matrix<f64>,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<Matrix<f64>, Interrupted> {
     let (m, c, n) = (x.rows(), net.outputs(), net.width());
     if c == 1 {
-        return single_output_gram(net, x);
+        return single_output_gram(net, x, interrupted);
     }
     let inner = gram(x.view());
     let a = activation_pattern(net, x);
@@ -36,6 +46,9 @@ pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
     let mut right = Matrix::zeros(n, m);
     let mut block = Matrix::zeros(m, m);
     for j in 0..c {
+        if interrupted() {
+            return Err(Interrupted);
+        }
         for k in 0..n {
             let v = net.v.row(j)[k];
             for (dst, &ak) in left.row_mut(k).iter_mut().zip(a.row(k)) {
@@ -68,7 +81,7 @@ pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
             }
         }
     }
-    g
+    Ok(g)
 }
 
 /// D^T D for one output: (X X^T) o (A^T diag(v^2) A), lower triangles first, mirrored once.
@@ -77,15 +90,25 @@ pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 /// the patterns are packed 64 units to a word and counted with popcount, exactly (the
 /// counts are integers below 2^53), at m^2 n / 128 word operations instead of m^2 n / 2
 /// multiply-adds. Otherwise (diag|v| A)^T (diag|v| A) by a triangular GEMM.
-fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
+fn single_output_gram(
+    net: &Network<f64>,
+    x: &Matrix<f64>,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<Matrix<f64>, Interrupted> {
     let (m, n) = (x.rows(), net.width());
     let pattern = packed_activation_pattern(x, &net.w);
+    if interrupted() {
+        return Err(Interrupted);
+    }
     let v = net.v.as_slice();
     let common = v
         .first()
         .map(|v0| v0.abs())
         .filter(|a| v.iter().all(|vk| vk.abs() == *a));
     let mut g = gram_lower(x.view());
+    if interrupted() {
+        return Err(Interrupted);
+    }
     match common {
         Some(scale) => {
             let PackedPattern { words, bits } = pattern;
@@ -131,7 +154,7 @@ fn single_output_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
         }
     }
     symmetrize_from_lower(&mut g);
-    g
+    Ok(g)
 }
 
 /// The activation pattern 1[w_k . x_i > 0] (the f64 dot product) of m points on n units,
@@ -330,10 +353,21 @@ pub struct SmallestSingularValue {
 
 /// s_m(D) from the Gram form; 0 (with the reason) when d n < m c.
 pub fn smallest_singular_value(net: &Network<f64>, x: &Matrix<f64>) -> SmallestSingularValue {
+    smallest_singular_value_until(net, x, &mut || false).expect("never interrupted")
+}
+
+/// [`smallest_singular_value`] that asks `interrupted` between the Gram's large products
+/// and the eigensolver's steps (Python checks for Ctrl-C there) and then returns
+/// [`Error::Interrupted`].
+pub fn smallest_singular_value_until(
+    net: &Network<f64>,
+    x: &Matrix<f64>,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> crate::Result<SmallestSingularValue> {
     let (m, c, n, d) = (x.rows(), net.outputs(), net.width(), x.cols());
     let size = m * c;
     if d * n < size {
-        return SmallestSingularValue {
+        return Ok(SmallestSingularValue {
             value: 0.0,
             method: "rank",
             reason: Some(format!(
@@ -341,9 +375,11 @@ pub fn smallest_singular_value(net: &Network<f64>, x: &Matrix<f64>) -> SmallestS
                 d * n
             )),
             gram_size: size,
-        };
+        });
     }
-    match smallest_eigenvalue_psd(feature_gram(net, x)) {
+    let gram = feature_gram_until(net, x, interrupted)?;
+    let (eigenvalue, _) = smallest_eigenvalue_psd_until(gram, interrupted)?;
+    Ok(match eigenvalue {
         e @ (SmallestEigenvalue::Value(l) | SmallestEigenvalue::DenseValue(l)) => {
             SmallestSingularValue {
                 value: l.max(0.0).sqrt(),
@@ -367,7 +403,7 @@ pub fn smallest_singular_value(net: &Network<f64>, x: &Matrix<f64>) -> SmallestS
             reason: Some("the Gram matrix D^T D has NaN or infinite entries".into()),
             gram_size: size,
         },
-    }
+    })
 }
 
 /// The squared loss L = ||r||^2 / (2m) of the network on (x, y) (y is m x c) and
