@@ -33,18 +33,23 @@ def analyze(
     least one row. `monte_carlo`: samples of the Monte Carlo estimate of L2(W)^2, 2 to
     10^8, and at most 10^12 / (n d + 2500) (a few minutes; more is refused: the time
     grows with the samples and n d, and the closed form is exact); Ctrl-C stops the
-    estimate within a chunk of 2048 samples and raises KeyboardInterrupt.
+    estimate within a chunk of 2048 samples, and s_m(D) and lambda_min(K) between their
+    large products and solver steps, and raises KeyboardInterrupt.
     Errors about the targets name y."""
 
 def smallest_singular_value(W: ArrayLike, V: ArrayLike, X: ArrayLike) -> float:
     """s_m(D), the m-th singular value of the extended feature matrix D (dn x m), column i
-    stacking v_k 1[w_k . x_i > 0] x_i, from the Gram form (X X^T) o (A^T diag(v^2) A)."""
+    stacking v_k 1[w_k . x_i > 0] x_i, from the Gram form (X X^T) o (A^T diag(v^2) A).
+    Ctrl-C stops it between the Gram's products and the eigensolver's steps
+    (KeyboardInterrupt)."""
 
 def kernel_matrix(X: ArrayLike) -> npt.NDArray[np.float64]:
-    """K_ij = <x_i, x_j> (pi - theta_ij) / (2 pi), i.e. kappa(<x_i, x_j>) on the sphere."""
+    """K_ij = <x_i, x_j> (pi - theta_ij) / (2 pi), i.e. kappa(<x_i, x_j>) on the sphere.
+    Ctrl-C stops it within 256 rows (KeyboardInterrupt)."""
 
 def kernel_lambda_min(X: ArrayLike) -> float:
-    """lambda_min(K) of the kernel Gram matrix of the rows of X."""
+    """lambda_min(K) of the kernel Gram matrix of the rows of X. Ctrl-C stops it within
+    256 rows of K or one eigensolver step (KeyboardInterrupt)."""
 
 def spectrum(dim: int, max_degree: int = 20) -> dict[str, Any]:
     """gamma_u and N(d, u) of kappa on S^(d-1) for u = 0..max_degree, with error bounds and
