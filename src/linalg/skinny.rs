@@ -287,7 +287,7 @@ fn subtract4_portable<const W: usize>(y: &mut [[f64; W]], u4: [&[f64]; 4], y4: &
     }
 }
 
-/// [`subtract4`] in AVX2/FMA: each y_k in W / 4 registers (one or two), y4 in 4 W / 4.
+/// [`subtract4`] in AVX2/FMA: each y_k in W / 4 registers (one or two), y4 in W.
 ///
 /// # Safety
 /// The processor must support AVX2 and FMA. Every `u4[r]` must be at least as long as `y`.
