@@ -165,6 +165,19 @@ struct PackedPattern {
 }
 
 impl PackedPattern {
+    /// The pattern of m points, row i (its `words` words) filled by `pack_row(i, row)`, by
+    /// blocks of 64 rows on the crate's threads, compiled for the processor (no reordering
+    /// of floating-point operations: the same bits).
+    fn by_rows(m: usize, words: usize, pack_row: impl Fn(usize, &mut [u64]) + Sync) -> Self {
+        use rayon::prelude::*;
+        let mut bits = vec![0u64; m * words];
+        bits.par_chunks_mut(words.max(1))
+            .with_min_len(64)
+            .enumerate()
+            .for_each(|(i, row)| crate::linalg::vectorized(|| pack_row(i, row)));
+        Self { words, bits }
+    }
+
     fn active(&self, i: usize, k: usize) -> bool {
         self.bits[i * self.words + k / 64] >> (k % 64) & 1 == 1
     }
@@ -181,10 +194,8 @@ impl PackedPattern {
 /// 2^-60 and 2^50 (no subnormal products, no overflow) and gamma_(d+2) < 1/2; other inputs
 /// take the f64 product throughout.
 fn packed_activation_pattern(x: &Matrix<f64>, w: &Matrix<f64>) -> PackedPattern {
-    use rayon::prelude::*;
     let (m, n, d) = (x.rows(), w.rows(), x.cols());
     let words = n.div_ceil(64);
-    let mut bits = vec![0u64; m * words];
     let u = 2f64.powi(-24);
     let du = (d as f64 + 2.0) * u;
     let in_f32 = if du < 0.5 && d > 0 {
@@ -195,28 +206,22 @@ fn packed_activation_pattern(x: &Matrix<f64>, w: &Matrix<f64>) -> PackedPattern 
     let Some(((x32, x_norms), (w32, w_norms))) = in_f32 else {
         let mut pre = Matrix::zeros(m, n);
         gemm(&mut pre, false, x.view(), Op::N, w.view(), Op::T, 1.0);
-        let pack = |(i, row): (usize, &mut [u64])| {
+        return PackedPattern::by_rows(m, words, |i, row| {
             for (word, units) in row.iter_mut().zip(pre.row(i).chunks(64)) {
                 *word = positive_bits(units);
             }
-        };
-        bits.par_chunks_mut(words.max(1))
-            .with_min_len(64)
-            .enumerate()
-            .for_each(pack);
-        return PackedPattern { words, bits };
+        });
     };
     let mut pre = Matrix::<f32>::zeros(m, n);
     gemm(&mut pre, false, x32.view(), Op::N, w32.view(), Op::T, 1.0);
     drop((x32, w32));
     let factor = 1.01 * (du / (1.0 - du) + u);
-    let pack = |(i, row): (usize, &mut [u64])| {
+    PackedPattern::by_rows(m, words, |i, row| {
         let tolerance = factor * x_norms[i];
         let units = pre.row(i).chunks(64).zip(w_norms.chunks(64));
         for (c, (word, (p, norms))) in row.iter_mut().zip(units).enumerate() {
-            let (mut active, mut near) = crate::linalg::vectorized(|| {
-                (positive_bits(p), near_zero_bits(p, norms, tolerance))
-            });
+            let mut active = positive_bits(p);
+            let mut near = near_zero_bits(p, norms, tolerance);
             while near != 0 {
                 let bit = near.trailing_zeros() as usize;
                 near &= near - 1;
@@ -226,12 +231,7 @@ fn packed_activation_pattern(x: &Matrix<f64>, w: &Matrix<f64>) -> PackedPattern 
             }
             *word = active;
         }
-    };
-    bits.par_chunks_mut(words.max(1))
-        .with_min_len(64)
-        .enumerate()
-        .for_each(pack);
-    PackedPattern { words, bits }
+    })
 }
 
 /// `a` in f32 and the f64 norms of its rows, or `None` if a nonzero |entry| is outside
