@@ -1,0 +1,85 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use diversenet::data::{DataSource, Dataset, LoadOptions, SyntheticConfig};
+use diversenet::model::train::EpochMetrics;
+
+/// MNIST for the tests: `DIVERSENET_MNIST_DIR`, then `../shared/data/mnist` beside the
+/// repository (as CI lays it out), then the cache directory, then a download into it.
+/// Panics (the test fails, it is never skipped) with a message saying how to provide it.
+pub fn mnist_dir() -> PathBuf {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("DIVERSENET_MNIST_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"));
+    diversenet::data::mnist::locate_or_fetch(&candidates, true, true, &mut |n| eprintln!("{n}"))
+        .unwrap_or_else(|e| panic!("the MNIST tests need the data: {e}"))
+}
+
+pub fn small_synthetic(seed: u64) -> (Dataset, Dataset) {
+    let cfg = SyntheticConfig {
+        dim: 6,
+        teacher_width: 3,
+        train_samples: 300,
+        test_samples: 200,
+        noise: 0.0,
+    };
+    DataSource::Synthetic(cfg)
+        .load(&LoadOptions::default(), seed)
+        .unwrap()
+}
+
+pub fn read_metrics(path: &std::path::Path) -> Vec<EpochMetrics> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Metrics without the wall-clock field, which is the one thing that may differ.
+pub fn without_time(m: &[EpochMetrics]) -> Vec<EpochMetrics> {
+    m.iter()
+        .map(|e| EpochMetrics {
+            wall_s: 0.0,
+            ..e.clone()
+        })
+        .collect()
+}
+
+/// Runs the `diversenet` program.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_diversenet"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+pub fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command that must fail with a message containing every one of `needles`.
+pub fn fails(args: &[&str], needles: &[&str]) {
+    let out = run(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{args:?}: expected exit 1, stderr:\n{err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{n}` missing from:\n{err}");
+    }
+}

@@ -1,0 +1,199 @@
+//! RQ3: the kernel spectrum and the decomposition (1/n) DᵀD = K + (X Xᵀ) ∘ E_W: λ_min(K)
+//! on random points of the sphere, ‖E_W‖₂ and ‖(X Xᵀ) ∘ E_W‖₂ for random units and for
+//! diverse units (random rows moved down the discrepancy regulariser's gradient), over a
+//! sweep of the number of units n.
+
+pub mod report;
+
+use diversenet::error::Result;
+use diversenet::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm, Matrix};
+use diversenet::model::{Network, OutputLayer};
+use diversenet::regularizer::{value_and_gradient, RegularizerKind};
+use diversenet::rng::{SeededRng, Stream};
+use diversenet::theory::feature_matrix::{activation_pattern, smallest_singular_value};
+use diversenet::theory::kernel::{discrepancy_matrix, kernel_gram, PairGeometry};
+
+use super::common::spread;
+
+/// Which units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Units {
+    /// Gaussian rows.
+    Random,
+    /// Gaussian rows after `DIVERSE_STEPS` normalised gradient steps on the discrepancy R(W).
+    Diverse,
+}
+
+/// Gradient steps that make the diverse units.
+pub const DIVERSE_STEPS: usize = 20;
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Plan {
+    pub seeds: u64,
+    /// (d, m) pairs with `width` units of both kinds.
+    pub dims: Vec<usize>,
+    pub points: Vec<usize>,
+    pub width: usize,
+    /// The sweep of n at (sweep_dim, sweep_points); diverse units up to `diverse_max_width`.
+    pub sweep_dim: usize,
+    pub sweep_points: usize,
+    pub sweep_widths: Vec<usize>,
+    pub diverse_max_width: usize,
+    /// Dimensions of the spectrum figure (γ_u against u) and its highest degree.
+    pub spectrum_dims: Vec<usize>,
+    pub spectrum_degree: usize,
+}
+
+impl Plan {
+    pub fn full() -> Self {
+        Self {
+            seeds: 10,
+            dims: vec![5, 10],
+            points: vec![100, 200, 300],
+            width: 1000,
+            sweep_dim: 10,
+            sweep_points: 200,
+            sweep_widths: vec![10, 30, 100, 300, 1000, 3000, 10000],
+            diverse_max_width: 3000,
+            spectrum_dims: vec![3, 5, 10, 784],
+            spectrum_degree: 40,
+        }
+    }
+    pub fn quick(&self) -> Self {
+        Self {
+            seeds: 3,
+            points: spread(&self.points, 2),
+            width: self.width / 3,
+            sweep_widths: spread(&self.sweep_widths[..self.sweep_widths.len() - 1], 4),
+            diverse_max_width: 1000,
+            ..self.clone()
+        }
+    }
+    pub fn runs(&self) -> Vec<Spec> {
+        let mut out = Vec::new();
+        for seed in 0..self.seeds {
+            let mut push = |dim, points, width, units| {
+                let spec = Spec {
+                    seed,
+                    dim,
+                    points,
+                    width,
+                    units,
+                };
+                if !out.contains(&spec) {
+                    out.push(spec);
+                }
+            };
+            for &dim in &self.dims {
+                for &points in &self.points {
+                    push(dim, points, self.width, Units::Random);
+                    push(dim, points, self.width, Units::Diverse);
+                }
+            }
+            for &width in &self.sweep_widths {
+                push(self.sweep_dim, self.sweep_points, width, Units::Random);
+                if width <= self.diverse_max_width {
+                    push(self.sweep_dim, self.sweep_points, width, Units::Diverse);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Spec {
+    pub seed: u64,
+    pub dim: usize,
+    pub points: usize,
+    pub width: usize,
+    pub units: Units,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Outcome {
+    pub lambda_min_k: f64,
+    /// ‖E_W‖₂.
+    pub e_w_norm: f64,
+    /// ‖(X Xᵀ) ∘ E_W‖₂ (≤ ‖E_W‖₂: X Xᵀ is PSD with unit diagonal).
+    pub hadamard_norm: f64,
+    /// L2 slice discrepancy of the units.
+    pub l2_discrepancy_sq: f64,
+    /// s_m(D)² / n.
+    pub s_min_sq_over_n: f64,
+}
+
+/// Moves the rows down R(W)'s gradient, each step scaled so that the largest row moves by
+/// 0.1 of its norm, then restores the row norms.
+fn diversify(w: &mut Matrix<f64>) {
+    let n = w.rows();
+    let norms: Vec<f64> = (0..n).map(|k| diversenet::linalg::norm(w.row(k))).collect();
+    for _ in 0..DIVERSE_STEPS {
+        let mut g = Matrix::zeros(n, w.cols());
+        value_and_gradient(RegularizerKind::Discrepancy, w, Some((&mut g, 1.0)));
+        let ratio = (0..n)
+            .map(|k| diversenet::linalg::norm(g.row(k)) / norms[k].max(1e-300))
+            .fold(0.0, f64::max);
+        if ratio == 0.0 {
+            break;
+        }
+        let step = 0.1 / ratio;
+        for (k, &norm) in norms.iter().enumerate() {
+            let gk = g.row(k).to_vec();
+            let row = w.row_mut(k);
+            row.iter_mut().zip(&gk).for_each(|(a, b)| *a -= step * b);
+            let rn = diversenet::linalg::norm(row);
+            row.iter_mut().for_each(|a| *a *= norm / rn);
+        }
+    }
+}
+
+pub fn execute(spec: &Spec) -> Result<Outcome> {
+    let mut rng = SeededRng::new(spec.seed, Stream::Data);
+    let x = Matrix::from_vec(
+        spec.points,
+        spec.dim,
+        (0..spec.points)
+            .flat_map(|_| rng.unit_vector(spec.dim))
+            .collect(),
+    );
+    let geometry = PairGeometry::of(&x);
+    let k = kernel_gram(&geometry);
+    let lambda_min_k = smallest_eigenvalue_psd(k).value().unwrap_or(0.0).max(0.0);
+    let mut net: Network<f64> = Network::init(
+        spec.dim,
+        spec.width,
+        1,
+        OutputLayer::Fixed,
+        1.0,
+        &mut SeededRng::new(spec.seed, Stream::Init),
+    );
+    if spec.units == Units::Diverse {
+        diversify(&mut net.w);
+    }
+    let e = discrepancy_matrix(
+        &geometry,
+        &activation_pattern(&net, &x),
+        &vec![1.0 / spec.width as f64; spec.width],
+    );
+    let e_w_norm = symmetric_spectral_norm(&e);
+    let mut hadamard = e;
+    for (h, g) in hadamard
+        .as_mut_slice()
+        .iter_mut()
+        .zip(geometry.inner.as_slice())
+    {
+        *h *= g;
+    }
+    let s = smallest_singular_value(&net, &x);
+    Ok(Outcome {
+        lambda_min_k,
+        e_w_norm,
+        hadamard_norm: symmetric_spectral_norm(&hadamard),
+        l2_discrepancy_sq: diversenet::theory::discrepancy::discrepancies(&net.w)
+            .map(|d| d.l2_slice_sq)
+            .unwrap_or(f64::NAN),
+        s_min_sq_over_n: s.value * s.value / spec.width as f64,
+    })
+}

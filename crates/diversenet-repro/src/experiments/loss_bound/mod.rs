@@ -1,0 +1,157 @@
+//! RQ1: the training-loss bound L(W) <= m ||grad_W L||^2 / (2 s_m(D)^2) along full-batch
+//! gradient descent, on diverse networks and on negative controls whose s_m(D) collapses
+//! (the case the theorem excludes).
+
+pub mod report;
+
+use diversenet::data::SyntheticConfig;
+use diversenet::error::Result;
+use diversenet::model::train::{train, EpochMetrics, TrainState};
+use diversenet::model::{Network, OptimizerKind, Precision, TrainSettings};
+
+use super::common::{measure, reference_teacher, scaled_synthetic, Collect, Measurement};
+
+/// How the network starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arm {
+    /// Gaussian rows: diverse directions, s_m(D) > 0 when n d > m.
+    Diverse,
+    /// Control: every unit with output weight +1 equal to one row, every unit with -1 to
+    /// another. Equal units receive equal gradients and stay equal, so rank(D) <= 2d < m and
+    /// s_m(D) = 0 throughout.
+    Collapsed,
+    /// Control: `narrow_width` units with n d < m, so s_m(D) = 0 by rank.
+    Narrow,
+}
+
+/// The plan of RQ1.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Plan {
+    pub seeds: u64,
+    pub data: SyntheticConfig,
+    pub width: usize,
+    pub narrow_width: usize,
+    pub arms: Vec<Arm>,
+    pub steps: usize,
+    pub lr: f64,
+    pub log_every: usize,
+}
+
+impl Plan {
+    pub fn full() -> Self {
+        Self {
+            seeds: 10,
+            data: reference_teacher(200, 0.0),
+            width: 40,
+            narrow_width: 10,
+            arms: vec![Arm::Diverse, Arm::Collapsed, Arm::Narrow],
+            steps: 3000,
+            lr: 0.5,
+            log_every: 50,
+        }
+    }
+    pub fn quick(&self) -> Self {
+        Self {
+            seeds: 3,
+            steps: self.steps / 6,
+            log_every: self.log_every / 2,
+            ..self.clone()
+        }
+    }
+    pub fn runs(&self) -> Vec<Spec> {
+        (0..self.seeds)
+            .flat_map(|seed| {
+                self.arms.iter().map(move |&arm| Spec {
+                    seed,
+                    arm,
+                    data: self.data.clone(),
+                    width: if arm == Arm::Narrow {
+                        self.narrow_width
+                    } else {
+                        self.width
+                    },
+                    steps: self.steps,
+                    lr: self.lr,
+                    log_every: self.log_every,
+                })
+            })
+            .collect()
+    }
+}
+
+/// One run of RQ1.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Spec {
+    pub seed: u64,
+    pub arm: Arm,
+    pub data: SyntheticConfig,
+    pub width: usize,
+    pub steps: usize,
+    pub lr: f64,
+    pub log_every: usize,
+}
+
+/// The measurements at one logged step.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Point {
+    pub step: usize,
+    #[serde(flatten)]
+    pub m: Measurement,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Outcome {
+    pub trajectory: Vec<Point>,
+}
+
+/// Makes the rows of each output sign equal (the collapsed control).
+fn collapse(net: &mut Network<f64>) {
+    let (n, d) = (net.width(), net.dim());
+    let mut first: [Option<usize>; 2] = [None, None];
+    for k in 0..n {
+        let group = usize::from(net.v.row(0)[k] < 0.0);
+        match first[group] {
+            None => first[group] = Some(k),
+            Some(j) => {
+                let row: Vec<f64> = net.w.row(j)[..d].to_vec();
+                net.w.row_mut(k).copy_from_slice(&row);
+            }
+        }
+    }
+}
+
+pub fn execute(spec: &Spec) -> Result<Outcome> {
+    let (train_data, test_data) = scaled_synthetic(&spec.data, spec.seed)?;
+    let settings = TrainSettings {
+        width: spec.width,
+        epochs: spec.steps,
+        seed: spec.seed,
+        // The reproduction measures exact metrics, never running averages.
+        exact_metrics_every: 1,
+        optimizer: OptimizerKind::Gd,
+        lr: spec.lr,
+        precision: Precision::F64,
+        ..TrainSettings::default()
+    };
+    let cfg = settings.resolve(&train_data)?;
+    let mut state = TrainState::<f64>::initial(&cfg);
+    if spec.arm == Arm::Collapsed {
+        collapse(&mut state.net);
+    }
+    let mut trajectory = Vec::new();
+    let mut obs = Collect {
+        wanted: (0..=spec.steps)
+            .filter(|e| e % spec.log_every == 0)
+            .collect(),
+        each: |m: &EpochMetrics, s: &TrainState<f64>| {
+            trajectory.push(Point {
+                step: m.epoch,
+                m: measure(&s.net, &train_data),
+            });
+            Ok(())
+        },
+    };
+    train::<f64>(&cfg, &train_data, &test_data, state, &mut obs)?;
+    Ok(Outcome { trajectory })
+}

@@ -1,0 +1,15 @@
+//! # diversenet-repro
+//!
+//! The lab beside the [`diversenet`] library: the reproduction of the findings of Xie,
+//! Liang & Song, "Diverse Neural Network Learns True Target Functions" (AISTATS 2017), and
+//! the throughput benchmarks.
+//! - [`experiments`]: the reproduction (plan, stored runs, statistics, verdicts);
+//! - [`report`]: its plots and documents;
+//! - [`bench`](mod@bench): throughput measurements beside numpy and PyTorch.
+//!
+//! `diversenet reproduce` and `diversenet bench` (crate `diversenet-cli`) are thin layers
+//! over this crate.
+
+pub mod bench;
+pub mod experiments;
+pub mod report;
