@@ -59,6 +59,11 @@ impl TensorFile {
         self.tensors.keys().map(String::as_str)
     }
 
+    /// The shape of the tensor `name`, if there is one.
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.tensors.get(name).map(|(_, shape, _)| shape.as_slice())
+    }
+
     /// The tensor `name` as a matrix (a 1-D tensor is one row), converted to `T`; refuses
     /// a missing tensor, another dtype or shape, and non-finite values.
     pub fn matrix<T: Real>(&self, name: &str, path: &Path) -> Result<Matrix<T>> {

@@ -189,6 +189,31 @@ pub fn check_points(net: &Network<f64>, x: &Matrix<f64>, name: &str) -> Result<(
     crate::model::compat::check_input_magnitude(x, name)
 }
 
+/// `wanted` of the points `x` (with their targets `y`) drawn without replacement by the
+/// seeded stream, in their original order; all of them (copied) when `wanted` is not
+/// below their count. `analyze` and the MLP analysis draw the same sub-sample.
+pub fn sample_points(
+    x: &Matrix<f64>,
+    y: Option<&Matrix<f64>>,
+    wanted: usize,
+    seed: u64,
+) -> (Matrix<f64>, Option<Matrix<f64>>) {
+    let m_total = x.rows();
+    if wanted >= m_total {
+        return (x.clone(), y.cloned());
+    }
+    let mut order: Vec<usize> = (0..m_total).collect();
+    SeededRng::new(seed, Stream::Sample).shuffle(&mut order);
+    let mut chosen = order[..wanted].to_vec();
+    chosen.sort_unstable();
+    let pick = |m: &Matrix<f64>| {
+        let mut out = Matrix::zeros(0, m.cols());
+        out.gather_rows(m, &chosen);
+        out
+    };
+    (pick(x), y.map(pick))
+}
+
 /// Measures the network on the (already scaled) data.
 pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) -> Result<Analysis> {
     let y = target_matrix(&data.targets, net.outputs(), &data.name)?;
@@ -253,20 +278,7 @@ pub fn analyze_points_until(
         return Err(Error::config("points", "must be at least 1"));
     }
     crate::limits::check_analysis(wanted, d, n, c, options.monte_carlo.is_some())?;
-    let (x, y) = if wanted < m_total {
-        let mut order: Vec<usize> = (0..m_total).collect();
-        SeededRng::new(options.seed, Stream::Sample).shuffle(&mut order);
-        let mut chosen = order[..wanted].to_vec();
-        chosen.sort_unstable();
-        let pick = |m: &Matrix<f64>| {
-            let mut out = Matrix::zeros(0, m.cols());
-            out.gather_rows(m, &chosen);
-            out
-        };
-        (pick(x), y.map(pick))
-    } else {
-        (x.clone(), y.cloned())
-    };
+    let (x, y) = sample_points(x, y, wanted, options.seed);
     let x = &x;
 
     let s = smallest_singular_value_until(net, x, interrupted)?;
