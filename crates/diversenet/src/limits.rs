@@ -452,8 +452,8 @@ pub struct NtkSizes {
 
 /// What the eNTK of the MLP `s` on `points` points allocates: the matrices of its size
 /// N = m c (or m), the eigensolver's copy, the layer inputs h_l (m x n_l), an input Gram
-/// H~ and its mirror (m x m), two layers' backward vectors (m c x n_l), and the panels of
-/// the Hadamard products.
+/// H~ and a second m x m matrix, two layers' backward vectors (m c x n_l), and the panels
+/// of the Hadamard products.
 pub fn ntk_estimate(points: usize, s: &NtkSizes) -> Estimate {
     let m = points as f64;
     let c = *s.widths.last().unwrap_or(&1) as f64;
@@ -471,7 +471,11 @@ pub fn ntk_estimate(points: usize, s: &NtkSizes) -> Estimate {
     let mut e = Estimate::default();
     e.add("eNTK (N x N)", s.matrices as f64 * square, 8)
         .add("layer inputs h_l (m x n_l)", m * hidden, 8)
-        .add("input Gram H~ (m x m) and its mirror", 2.0 * m * m, 8)
+        .add(
+            "input Gram H~ (m x m) and a second m x m (X X^T, an eigensolver's copy)",
+            2.0 * m * m,
+            8,
+        )
         .add("backward vectors (m c x n_l)", m * c * pair, 8)
         .add(
             "Hadamard panels",

@@ -60,8 +60,9 @@ pub fn sequential_from_file(file: &TensorFile, path: &Path) -> Result<Mlp> {
     let mut tensors = Vec::new();
     for name in file.names() {
         let shape = file.shape(name).expect("a listed tensor").to_vec();
-        // Values of tensors with more than 2 dimensions are never used: they are refused.
-        let data = if shape.len() <= 2 {
+        // Only 1-D and 2-D tensors can be a Linear's: the values of others (a convolution's
+        // kernel, BatchNorm's scalar counter) are never used, as the network is refused.
+        let data = if matches!(shape.len(), 1 | 2) {
             file.matrix::<f64>(name, path)?.into_vec()
         } else {
             Vec::new()

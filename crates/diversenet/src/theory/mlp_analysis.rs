@@ -16,7 +16,7 @@ use std::time::Instant;
 use crate::data::{check_finite, Dataset};
 use crate::error::{Error, Result};
 use crate::geometry::l2_slice_discrepancy_sq;
-use crate::limits::{check_ntk, NtkSizes};
+use crate::limits::{check_analysis, check_ntk, NtkSizes};
 use crate::linalg::{gemm, Matrix, Op};
 use crate::mlp::{Activations, Mlp};
 
@@ -230,6 +230,11 @@ pub fn analyze_mlp_points(
         eigenvalue: true,
         paper_block: mlp.depth() == 1 && mlp.layers()[0].bias.is_none(),
     };
+    // The paper's instruments run first (and free their memory before the eNTK's).
+    if let Some(net) = &paper_net {
+        let monte_carlo = options.monte_carlo.is_some();
+        check_analysis(wanted, net.dim(), net.width(), net.outputs(), monte_carlo)?;
+    }
     check_ntk("analyze's eNTK", wanted, &sizes, "--points")?;
     let (x, y) = sample_points(x, y, wanted, options.seed);
     let paper = match &paper_net {
