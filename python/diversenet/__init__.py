@@ -1,6 +1,10 @@
 """The instruments of Xie, Liang & Song, "Diverse Neural Network Learns True Target
 Functions" (AISTATS 2017), on numpy arrays, for one-hidden-layer ReLU networks
-f(x) = V relu(W x) without biases: W is n x d (hidden units w_k), V is c x n.
+f(x) = V relu(W x) without biases: W is n x d (hidden units w_k), V is c x n; and for any
+ReLU MLP with biases (a list of (W, b) pairs, a torch nn.Sequential of Linear and ReLU,
+a state dict or a model file), the empirical NTK layer by layer without Jacobians
+(``ntk``, ``ntk_lambda_min``, ``analyze``). torch is imported only by torch objects
+handed over.
 
 Every function calls the Rust library ``diversenet`` (the GIL is released while it
 computes). Arrays may be float32 or float64 in any memory order. Bad input raises
@@ -10,11 +14,12 @@ Ctrl-C during ``train`` or ``analyze``'s Monte Carlo estimate raises KeyboardInt
 
 from ._diversenet import (
     __version__,
-    analyze,
     kernel_lambda_min,
     kernel_matrix,
     l2_discrepancy,
     load_model,
+    ntk,
+    ntk_lambda_min,
     regularizer,
     save_model,
     slice_constant,
@@ -22,6 +27,7 @@ from ._diversenet import (
     spectrum,
     train,
 )
+from ._network import analyze
 
 __all__ = [
     "analyze",
@@ -29,6 +35,8 @@ __all__ = [
     "kernel_matrix",
     "l2_discrepancy",
     "load_model",
+    "ntk",
+    "ntk_lambda_min",
     "regularizer",
     "save_model",
     "slice_constant",

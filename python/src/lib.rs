@@ -8,6 +8,7 @@
 
 mod convert;
 mod model;
+mod ntk;
 
 use std::time::{Duration, Instant};
 
@@ -74,7 +75,7 @@ pub(crate) fn network(w: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<Ne
 
 #[allow(non_snake_case)]
 /// The points X (m x d, m >= 1): the theory of no points is undefined.
-fn input_points(X: &Bound<'_, PyAny>) -> PyResult<Matrix<f64>> {
+pub(crate) fn input_points(X: &Bound<'_, PyAny>) -> PyResult<Matrix<f64>> {
     let x = matrix(X, "X", false)?;
     if x.rows() == 0 {
         return Err(PyValueError::new_err(format!(
@@ -88,7 +89,11 @@ fn input_points(X: &Bound<'_, PyAny>) -> PyResult<Matrix<f64>> {
 
 /// Targets y for `rows` points as an m x c matrix: integer labels (one-hot over the c
 /// outputs), m real values (c = 1), or an m x c float array. Errors name y.
-fn target_rows(y: &Bound<'_, PyAny>, outputs: usize, rows: usize) -> PyResult<Matrix<f64>> {
+pub(crate) fn target_rows(
+    y: &Bound<'_, PyAny>,
+    outputs: usize,
+    rows: usize,
+) -> PyResult<Matrix<f64>> {
     let (shape, values) = array(y, "y")?;
     if is_integer_array(y)? {
         if shape.len() != 1 {
@@ -303,6 +308,7 @@ fn _diversenet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(slice_constant, m)?)?;
     m.add_function(wrap_pyfunction!(regularizer, m)?)?;
     model::register(m)?;
+    ntk::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -39,6 +39,12 @@ pub fn from_state_dict(
     source: &str,
 ) -> Result<Mlp> {
     let refuse = |message: String| refusal(source, message);
+    // The modules, when known, are checked first: a BatchNorm is named as a module.
+    let from_modules = match modules.map(check_modules) {
+        Some(Ok(positions)) => Some(positions),
+        Some(Err(message)) => return refuse(message),
+        None => None,
+    };
     let mut by_module: BTreeMap<usize, (Option<NamedTensor>, Option<NamedTensor>)> =
         BTreeMap::new();
     for t in tensors {
@@ -76,11 +82,8 @@ pub fn from_state_dict(
     if by_module.is_empty() {
         return refuse("no tensors".into());
     }
-    let linear_positions: Vec<usize> = match modules {
-        Some(kinds) => match check_modules(kinds) {
-            Ok(positions) => positions,
-            Err(message) => return refuse(message),
-        },
+    let linear_positions: Vec<usize> = match from_modules {
+        Some(positions) => positions,
         None => {
             let first = *by_module.keys().next().expect("not empty");
             let last = *by_module.keys().last().expect("not empty");
