@@ -15,6 +15,8 @@ use diversenet::theory::mlp_analysis::{analyze_mlp, NtkOptions, NtkReport};
 
 use super::data_args::{DataArgs, ModelArgs};
 use super::write_json;
+use diversenet::theory::ntk::NtkForm;
+use diversenet_repro::bench_ntk;
 
 #[derive(Args, Clone)]
 pub struct NtkArgs {
@@ -183,4 +185,58 @@ pub fn print_layers(r: &NtkReport) {
     if let Some(note) = &r.bound_note {
         println!("  note: {note}");
     }
+}
+
+#[derive(Args)]
+pub struct NtkBenchArgs {
+    /// Point counts m.
+    #[arg(long, value_delimiter = ',', default_value = "1000,2000")]
+    pub points: Vec<usize>,
+    /// The eNTK forms timed: trace (m x m), full ((m c) x (m c)).
+    #[arg(long, value_delimiter = ',', default_value = "trace,full")]
+    pub forms: Vec<String>,
+    /// Widths of the MLP, input first (every layer has a bias).
+    #[arg(long, value_delimiter = ',', default_value = "784,100,100,10")]
+    pub widths: Vec<usize>,
+    /// Seed of the network and the points.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where the network (mlp.safetensors) and the points (points.npy) are written for
+    /// `bench/torch_ntk.py`.
+    #[arg(long, default_value = "ntk-bench")]
+    pub out: std::path::PathBuf,
+    /// Also write the figures to this JSON file.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+}
+
+/// `bench ntk`: every run's memory checked first, the inputs written, then one timed run
+/// per point count and form.
+pub fn bench(args: NtkBenchArgs) -> Result<()> {
+    let forms = args
+        .forms
+        .iter()
+        .map(|f| f.parse::<NtkForm>())
+        .collect::<diversenet::Result<Vec<_>>>()?;
+    let mlp = bench_ntk::torch_like_mlp(&args.widths, args.seed)?;
+    let most = args.points.iter().copied().max().unwrap_or(0);
+    if most == 0 {
+        bail!("invalid setting `points`: at least one point count above 0");
+    }
+    bench_ntk::check_ntk_runs(&mlp, &args.points, &forms)?;
+    let x = bench_ntk::sphere_points(most, mlp.dim(), args.seed);
+    bench_ntk::save_inputs(&args.out, &mlp, &x)?;
+    println!(
+        "network and points written to {} (for bench/torch_ntk.py)",
+        args.out.display()
+    );
+    let mut results = Vec::new();
+    for &m in &args.points {
+        for &form in &forms {
+            let r = bench_ntk::bench_ntk(&mlp, &x, m, form)?;
+            println!("{}", bench_ntk::describe(&r));
+            results.push(r);
+        }
+    }
+    write_json(args.json.as_deref(), &results)
 }

@@ -374,3 +374,23 @@ fn layer_choices_outside_the_network_are_refused() {
         .to_string()
         .contains("expected full"));
 }
+
+/// The memory estimate of m c = 20,000 (m = 2000 points of a 784-100-100-10 MLP, full
+/// form): two 20,000^2 matrices of f64 (the eNTK and the solver's fallback copy) and little
+/// else, within the default budget of an idle 24 GiB machine (80% of it); the measured peak
+/// is in bench/ntk.md.
+#[test]
+fn the_estimate_of_twenty_thousand_rows_fits_in_24_gib() {
+    use crate::limits::{ntk_estimate, NtkSizes};
+    let sizes = NtkSizes {
+        widths: vec![784, 100, 100, 10],
+        full: true,
+        matrices: 1,
+        eigenvalue: true,
+        paper_block: false,
+    };
+    let bytes = ntk_estimate(2000, &sizes).total();
+    let square = 20_000f64 * 20_000.0 * 8.0;
+    assert!(bytes >= 2.0 * square && bytes <= 2.1 * square, "{bytes:e}");
+    assert!(bytes <= 0.8 * 24.0 * 1024f64.powi(3));
+}
