@@ -72,11 +72,11 @@ pub(crate) fn mlp_argument(obj: &Bound<'_, PyAny>) -> PyResult<Mlp> {
             )));
         };
         let (w_name, b_name) = (format!("network[{l}][0]"), format!("network[{l}][1]"));
-        let weight = matrix(&detached(w)?, &w_name, false)?;
+        let weight = matrix(&detached(w, true)?, &w_name, false)?;
         let bias = if b.is_none() {
             None
         } else {
-            let (shape, values) = array(&detached(b)?, &b_name)?;
+            let (shape, values) = array(&detached(b, true)?, &b_name)?;
             if shape.len() != 1 {
                 return Err(PyValueError::new_err(format!(
                     "{b_name} has shape {shape:?}; a bias is 1-dimensional (n_l values)"
@@ -89,38 +89,29 @@ pub(crate) fn mlp_argument(obj: &Bound<'_, PyAny>) -> PyResult<Mlp> {
     lib(Mlp::new(layers, "network"))
 }
 
-/// A torch tensor (anything with `detach`: weights, biases, inputs) as a float64 numpy
-/// array through
-/// `.detach().cpu().double().numpy()` (a tensor that requires grad, on a GPU, or in half
-/// precision), without importing torch; anything else as it is.
-fn detached<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+/// A torch tensor (anything with `detach`) as a numpy array through
+/// `.detach().cpu()[.double()].numpy()` (a tensor that requires grad, on a GPU, or in half
+/// precision), without importing torch; anything else as it is. `double`: weights and
+/// inputs (float64); targets keep their dtype (integer labels stay classes).
+fn detached<'py>(value: &Bound<'py, PyAny>, double: bool) -> PyResult<Bound<'py, PyAny>> {
     if !value.hasattr("detach")? {
         return Ok(value.clone());
     }
-    value
-        .call_method0("detach")?
-        .call_method0("cpu")?
-        .call_method0("double")?
-        .call_method0("numpy")
+    let tensor = value.call_method0("detach")?.call_method0("cpu")?;
+    let tensor = if double {
+        tensor.call_method0("double")?
+    } else {
+        tensor
+    };
+    tensor.call_method0("numpy")
 }
 
-/// Targets as [`detached`] does it but keeping the dtype (integer labels stay classes).
-fn detached_targets<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    if !value.hasattr("detach")? {
-        return Ok(value.clone());
-    }
-    value
-        .call_method0("detach")?
-        .call_method0("cpu")?
-        .call_method0("numpy")
-}
-
-/// The (name, array) items of a state dict (tensors through [`detached`]).
+/// The (name, array) items of a state dict (tensors through [`detached`], in float64).
 fn named_tensors(state: &Bound<'_, PyAny>) -> PyResult<Vec<NamedTensor>> {
     let mut out = Vec::new();
     for item in state.call_method0("items")?.try_iter()? {
         let (name, value): (String, Bound<'_, PyAny>) = item?.extract()?;
-        let (shape, data) = array(&detached(&value)?, &name)?;
+        let (shape, data) = array(&detached(&value, true)?, &name)?;
         out.push(NamedTensor { name, shape, data });
     }
     Ok(out)
@@ -163,7 +154,7 @@ fn check_memory(
 /// The points X as given, checked: finite, of the network's width, not so large that the
 /// Grams overflow.
 fn points_for(mlp: &Mlp, x: &Bound<'_, PyAny>) -> PyResult<Matrix<f64>> {
-    let x = input_points(&detached(x)?)?;
+    let x = input_points(&detached(x, true)?)?;
     lib(check_finite(&x, "input", "X"))?;
     lib(check_input_magnitude(&x, "X"))?;
     if x.cols() != mlp.dim() {
@@ -285,9 +276,9 @@ fn analyze_network<'py>(
         PyValueError::new_err(format!("ntk must be \"full\" or \"trace\"; got {ntk:?}"))
     })?;
     chosen_layers(&mlp, select.clone())?;
-    let mut x = input_points(&detached(X)?)?;
+    let mut x = input_points(&detached(X, true)?)?;
     let y = y
-        .map(|y| target_rows(&detached_targets(y)?, mlp.outputs(), x.rows()))
+        .map(|y| target_rows(&detached(y, false)?, mlp.outputs(), x.rows()))
         .transpose()?;
     let scaling: InputScaling = lib(input_scaling.parse())?;
     let options = AnalysisOptions {

@@ -10,7 +10,7 @@ use std::path::Path;
 use common::{fails, ok};
 use diversenet::data::npy::encode_npy_f64;
 use diversenet::linalg::Matrix;
-use diversenet::mlp::load::save_sequential;
+use diversenet::mlp::load::{save_npz, save_sequential};
 use diversenet::mlp::{Dense, Mlp};
 use diversenet::model::file::TensorFile;
 use diversenet::rng::{SeededRng, Stream};
@@ -140,25 +140,9 @@ fn a_sequential_file_gives_the_librarys_per_layer_numbers() {
             "no paper instruments for an MLP"
         );
     }
-    // The same network from a .npz of W1, b1, W2, W3, b3 (stored entries, as numpy.savez).
-    let entries: Vec<(String, Vec<u8>)> = mlp
-        .layers()
-        .iter()
-        .enumerate()
-        .flat_map(|(l, layer)| {
-            let w = (
-                format!("W{}.npy", l + 1),
-                encode_npy_f64(&[layer.width(), layer.inputs()], layer.weight.as_slice()),
-            );
-            let b = layer
-                .bias
-                .as_ref()
-                .map(|b| (format!("b{}.npy", l + 1), encode_npy_f64(&[b.len()], b)));
-            std::iter::once(w).chain(b)
-        })
-        .collect();
+    // The same network from a .npz of W1, b1, W2, W3, b3.
     let npz = dir.path().join("mlp.npz");
-    std::fs::write(&npz, stored_zip(&entries)).unwrap();
+    save_npz(&npz, &mlp, false).unwrap();
     let report = dir.path().join("npz.json");
     ok(&args(
         npz.to_str().unwrap(),
@@ -169,57 +153,6 @@ fn a_sequential_file_gives_the_librarys_per_layer_numbers() {
         json(&report)["network"],
         json(&dir.path().join("full.json"))["network"]
     );
-}
-
-/// A zip of stored entries (what numpy.savez writes, without ZIP64).
-fn stored_zip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let crc = |data: &[u8]| {
-        let mut c = !0u32;
-        for &b in data {
-            c ^= u32::from(b);
-            for _ in 0..8 {
-                c = if c & 1 == 1 {
-                    (c >> 1) ^ 0xEDB8_8320
-                } else {
-                    c >> 1
-                };
-            }
-        }
-        !c
-    };
-    let (mut out, mut directory) = (Vec::new(), Vec::new());
-    for (name, data) in entries {
-        let offset = out.len() as u32;
-        let fields = |out: &mut Vec<u8>| {
-            out.extend(20u16.to_le_bytes());
-            out.extend([0u8; 8]); // flags, method (stored), time, date
-            out.extend(crc(data).to_le_bytes());
-            out.extend((data.len() as u32).to_le_bytes());
-            out.extend((data.len() as u32).to_le_bytes());
-            out.extend((name.len() as u16).to_le_bytes());
-            out.extend(0u16.to_le_bytes());
-        };
-        out.extend(0x0403_4b50u32.to_le_bytes());
-        fields(&mut out);
-        out.extend(name.as_bytes());
-        out.extend(data);
-        directory.extend(0x0201_4b50u32.to_le_bytes());
-        directory.extend(20u16.to_le_bytes());
-        fields(&mut directory);
-        directory.extend([0u8; 10]);
-        directory.extend(offset.to_le_bytes());
-        directory.extend(name.as_bytes());
-    }
-    let start = out.len() as u32;
-    out.extend(&directory);
-    out.extend(0x0605_4b50u32.to_le_bytes());
-    out.extend([0u8; 4]);
-    out.extend((entries.len() as u16).to_le_bytes());
-    out.extend((entries.len() as u16).to_le_bytes());
-    out.extend((directory.len() as u32).to_le_bytes());
-    out.extend(start.to_le_bytes());
-    out.extend(0u16.to_le_bytes());
-    out
 }
 
 #[test]

@@ -4,12 +4,13 @@
 
 use std::path::Path;
 
+use crate::data::npy::encode_npy_f64;
 use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 use crate::model::file::{model_from_file, TensorFile};
 use crate::model::foreign::{foreign_from_file, LoadedNetwork};
 
-use super::npz::{is_zip, read_npz};
+use super::npz::{is_zip, read_npz, zip_archive};
 use super::sequential::{from_state_dict, NamedTensor};
 use super::{Dense, Mlp};
 
@@ -164,11 +165,24 @@ pub fn save_sequential(path: &Path, mlp: &Mlp) -> Result<()> {
     file.write(path)
 }
 
+/// Writes `mlp` as a `.npz` of `W1, b1, W2, ...` (float64; the biases it has), deflated
+/// when `compressed` (as `numpy.savez_compressed`), stored otherwise (as `numpy.savez`).
+pub fn save_npz(path: &Path, mlp: &Mlp, compressed: bool) -> Result<()> {
+    let mut entries = Vec::new();
+    for (l, layer) in mlp.layers().iter().enumerate() {
+        let w = &layer.weight;
+        let npy = encode_npy_f64(&[w.rows(), w.cols()], w.as_slice());
+        entries.push((format!("W{}.npy", l + 1), npy));
+        if let Some(b) = &layer.bias {
+            entries.push((format!("b{}.npy", l + 1), encode_npy_f64(&[b.len()], b)));
+        }
+    }
+    crate::files::write_atomic(path, &zip_archive(&entries, compressed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::npy::encode_npy_f64;
-    use crate::mlp::npz::write_zip;
 
     fn npz(entries: &[(&str, &[usize])]) -> Vec<u8> {
         let files: Vec<(String, Vec<u8>)> = entries
@@ -180,9 +194,7 @@ mod tests {
                 (format!("{name}.npy"), encode_npy_f64(shape, &values))
             })
             .collect();
-        let refs: Vec<(&str, Vec<u8>)> =
-            files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
-        write_zip(&refs, true)
+        zip_archive(&files, true)
     }
 
     #[test]
@@ -249,6 +261,15 @@ mod tests {
         assert_eq!(back.layers()[0].weight, mlp.layers()[0].weight);
         assert_eq!(back.layers()[0].bias, mlp.layers()[0].bias);
         assert_eq!(back.layers()[1].names[0], "2.weight");
+        for compressed in [false, true] {
+            let npz = dir.path().join("mlp.npz");
+            save_npz(&npz, &mlp, compressed).unwrap();
+            let MlpFile::Mlp(back) = load_mlp(&npz).unwrap() else {
+                panic!("a .npz is an MLP");
+            };
+            assert_eq!(back.layers()[0].bias, mlp.layers()[0].bias);
+            assert_eq!(back.layers()[1].weight, mlp.layers()[1].weight);
+        }
         // Bias-free, one hidden layer: the paper network's loader, as before.
         let paper = Mlp::new(
             vec![

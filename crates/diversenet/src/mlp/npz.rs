@@ -1,7 +1,8 @@
 //! NumPy `.npz` archives (`numpy.savez`, `numpy.savez_compressed`): a zip file of `.npy`
 //! entries, stored or deflated (flate2), found through the zip's central directory
 //! (ZIP64 included, which numpy always asks for). Sizes are checked against the file and
-//! the memory budget before anything is inflated, and every entry against its CRC-32.
+//! the memory budget before anything is inflated, and every entry against its CRC-32; and
+//! the writer of such archives.
 
 use std::io::Read;
 use std::path::Path;
@@ -170,10 +171,10 @@ fn to_index(value: u64, len: usize, err: &impl Fn(String) -> Error) -> Result<us
         })
 }
 
-/// A zip archive of `entries` (name, bytes), each stored or deflated, as numpy writes
-/// them (for tests).
-#[cfg(test)]
-pub(crate) fn write_zip(entries: &[(&str, Vec<u8>)], deflate: bool) -> Vec<u8> {
+/// A zip archive of `entries` (name, bytes), each stored or deflated (as `numpy.savez` and
+/// `numpy.savez_compressed` write them; no ZIP64, so entries and the archive stay below
+/// 4 GiB).
+pub(crate) fn zip_archive(entries: &[(String, Vec<u8>)], deflate: bool) -> Vec<u8> {
     use std::io::Write;
     let mut out = Vec::new();
     let mut directory = Vec::new();
@@ -235,7 +236,11 @@ mod tests {
         let a = encode_npy_f64(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         let b = encode_npy_f64(&[2], &[-1.0, 0.5]);
         for deflate in [false, true] {
-            let zip = write_zip(&[("W1.npy", a.clone()), ("b1.npy", b.clone())], deflate);
+            let entries = [
+                ("W1.npy".to_string(), a.clone()),
+                ("b1.npy".to_string(), b.clone()),
+            ];
+            let zip = zip_archive(&entries, deflate);
             assert!(is_zip(&zip));
             let arrays = read_npz(&zip, Path::new("m.npz")).unwrap();
             assert_eq!(arrays[0].0, "W1");

@@ -79,6 +79,47 @@ impl AnalysisOptions {
     }
 }
 
+impl AnalysisOptions {
+    /// The point count used of `total`: every one with `all_points`, else `points`
+    /// (`default()` when not given), at most `total`; refused when 0.
+    pub fn points_used(&self, total: usize, default: impl FnOnce() -> usize) -> Result<usize> {
+        let wanted = if self.all_points {
+            total
+        } else {
+            self.points.unwrap_or_else(default).min(total)
+        };
+        if wanted == 0 {
+            return Err(Error::config("points", "must be at least 1"));
+        }
+        Ok(wanted)
+    }
+}
+
+/// Refuses targets `y` (when given) that are not finite or not one row per point of `x`
+/// and one column per output (`outputs`); `name` names the data.
+pub fn check_targets(
+    x: &Matrix<f64>,
+    y: Option<&Matrix<f64>>,
+    outputs: usize,
+    name: &str,
+) -> Result<()> {
+    let Some(y) = y else { return Ok(()) };
+    check_finite(y, "target", name)?;
+    if y.rows() != x.rows() || y.cols() != outputs {
+        return Err(Error::data(
+            name,
+            format!(
+                "targets are {}x{}; expected {}x{outputs} (one row per point, one column per \
+                 output)",
+                y.rows(),
+                y.cols(),
+                x.rows()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The measurements (also the JSON written by `diversenet analyze`).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Analysis {
@@ -249,34 +290,9 @@ pub fn analyze_points_until(
     let (d, n, c) = (net.dim(), net.width(), net.outputs());
     options.check(n, d)?;
     check_points(net, x, name)?;
-    if let Some(y) = y {
-        check_finite(y, "target", name)?;
-    }
-    if let Some(y) = y {
-        if y.rows() != x.rows() || y.cols() != c {
-            return Err(Error::data(
-                name,
-                format!(
-                    "targets are {}x{}; expected {}x{c} (one row per point, one column per output)",
-                    y.rows(),
-                    y.cols(),
-                    x.rows()
-                ),
-            ));
-        }
-    }
+    check_targets(x, y, c, name)?;
     let m_total = x.rows();
-    let wanted = if options.all_points {
-        m_total
-    } else {
-        options
-            .points
-            .unwrap_or_else(|| default_points(d, n, c))
-            .min(m_total)
-    };
-    if wanted == 0 {
-        return Err(Error::config("points", "must be at least 1"));
-    }
+    let wanted = options.points_used(m_total, || default_points(d, n, c))?;
     crate::limits::check_analysis(wanted, d, n, c, options.monte_carlo.is_some())?;
     let (x, y) = sample_points(x, y, wanted, options.seed);
     let x = &x;

@@ -21,8 +21,8 @@ use crate::linalg::{gemm, Matrix, Op};
 use crate::mlp::{Activations, Mlp};
 
 use super::analyze::{
-    analyze_points_until, default_points, sample_points, target_matrix, Analysis, AnalysisOptions,
-    DEFAULT_GRAM_SIZE,
+    analyze_points_until, check_targets, default_points, sample_points, target_matrix, Analysis,
+    AnalysisOptions, DEFAULT_GRAM_SIZE,
 };
 use super::feature_matrix::loss_bound;
 use super::ntk::{select_layers, NtkFactors, NtkForm, NtkSpectrum};
@@ -196,33 +196,9 @@ pub fn analyze_mlp_points(
     let chosen = select_layers(mlp, ntk.layers.as_deref())?;
     check_finite(x, "input", name)?;
     crate::model::compat::check_input_magnitude(x, name)?;
-    if let Some(y) = y {
-        check_finite(y, "target", name)?;
-        if y.rows() != x.rows() || y.cols() != mlp.outputs() {
-            return Err(Error::data(
-                name,
-                format!(
-                    "targets are {}x{}; expected {}x{} (one row per point, one column per output)",
-                    y.rows(),
-                    y.cols(),
-                    x.rows(),
-                    mlp.outputs()
-                ),
-            ));
-        }
-    }
+    check_targets(x, y, mlp.outputs(), name)?;
     let m_total = x.rows();
-    let wanted = if options.all_points {
-        m_total
-    } else {
-        options
-            .points
-            .unwrap_or_else(|| default_ntk_points(mlp, ntk.form))
-            .min(m_total)
-    };
-    if wanted == 0 {
-        return Err(Error::config("points", "must be at least 1"));
-    }
+    let wanted = options.points_used(m_total, || default_ntk_points(mlp, ntk.form))?;
     let sizes = NtkSizes {
         widths: mlp.widths(),
         full: ntk.form == NtkForm::Full,
@@ -250,14 +226,7 @@ pub fn analyze_mlp_points(
         None => None,
     };
     let acts = mlp.forward(&x, name)?;
-    let residual = y.as_ref().map(|y| {
-        let mut r = acts.output.clone();
-        r.as_mut_slice()
-            .iter_mut()
-            .zip(y.as_slice())
-            .for_each(|(f, t)| *f -= t);
-        r
-    });
+    let residual = y.as_ref().map(|y| residual(&acts, y));
     let m = x.rows();
     let loss = residual
         .as_ref()
@@ -364,6 +333,16 @@ pub fn analyze_mlp_points(
         },
         paper,
     })
+}
+
+/// The residual r = f(X) - y (m x c) of a forward pass.
+pub fn residual(acts: &Activations, y: &Matrix<f64>) -> Matrix<f64> {
+    let mut r = acts.output.clone();
+    r.as_mut_slice()
+        .iter_mut()
+        .zip(y.as_slice())
+        .for_each(|(f, t)| *f -= t);
+    r
 }
 
 /// ||grad_{W_l, b_l} L|| of every layer for the squared loss L = ||r||^2 / (2m), r = f - y

@@ -55,11 +55,7 @@ fn gradient_norms_match_the_explicit_jacobian() {
     let x = random_points(9, 5, 5);
     let y = targets(9, 3, 6);
     let acts = mlp.forward(&x, "X").unwrap();
-    let mut r = acts.output.clone();
-    r.as_mut_slice()
-        .iter_mut()
-        .zip(y.as_slice())
-        .for_each(|(f, t)| *f -= t);
+    let r = residual(&acts, &y);
     let norms = layer_gradient_norms(&mlp, &acts, &r);
     for (t, theta) in reference_blocks(&mlp, &x, NtkForm::Full).iter().enumerate() {
         let rv = r.as_slice();
@@ -97,12 +93,7 @@ fn the_bound_holds_at_random_and_at_trained_weights() {
         );
         for _ in 0..3000 {
             let acts = mlp.forward(&x, "X").unwrap();
-            let mut r = acts.output.clone();
-            r.as_mut_slice()
-                .iter_mut()
-                .zip(y.as_slice())
-                .for_each(|(f, t)| *f -= t);
-            let grads = layer_gradients(&mlp, &acts, &r);
+            let grads = layer_gradients(&mlp, &acts, &residual(&acts, &y));
             let mut layers = mlp.layers().to_vec();
             for (layer, (gw, gb)) in layers.iter_mut().zip(grads) {
                 let step = 0.1;
