@@ -17,13 +17,15 @@ use diversenet::limits::{
     check_rows, feature_gram_estimate, kernel_estimate, unit_angles_estimate,
 };
 use diversenet::linalg::Matrix;
+use diversenet::mlp::Mlp;
 use diversenet::model::compat::check_input_magnitude;
 use diversenet::model::foreign::network_from_weights;
 use diversenet::model::Network;
 use diversenet::regularizer::{value_and_gradient, RegularizerKind};
-use diversenet::theory::analyze::{analyze_points_until, check_points, target_matrix};
+use diversenet::theory::analyze::{check_points, target_matrix};
 use diversenet::theory::discrepancy::discrepancies;
 use diversenet::theory::kernel::{kernel_gram, kernel_lambda_min_until, PairGeometry};
+use diversenet::theory::mlp_analysis::{analyze_mlp_points, NtkOptions};
 use diversenet::theory::AnalysisOptions;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -259,8 +261,9 @@ fn regularizer<'py>(
 /// Every quantity of the theory on the network f(x) = V relu(W x) and the points X (with
 /// targets y, if given: the squared loss, ||grad_W L||, the bound m ||grad_W L||^2 /
 /// (2 s_m(D)^2)): s_m(D), lambda_min(K), ||E_W||_2, the discrepancies. The dict has the
-/// keys of `diversenet analyze --json`. X is used as given unless `input_scaling` is
-/// sphere or standardise (statistics of X).
+/// keys of `diversenet analyze --json`, with the per-layer eNTK analysis beside them (as
+/// for any ReLU MLP). X is used as given unless `input_scaling` is sphere or standardise
+/// (statistics of X).
 #[pyfunction]
 #[pyo3(signature = (W, V, X, y = None, *, input_scaling = "raw", points = None, all_points = false, seed = 0, monte_carlo = None))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
@@ -292,7 +295,9 @@ fn analyze<'py>(
         check_finite(&x, "input", "X")?;
         InputTransform::fit_checked(scaling, &x, "X", None)?.apply(&mut x);
         check_input_magnitude(&x, "X")?;
-        analyze_points_until(&net, &x, y.as_ref(), "X", &options, interrupted)
+        let mlp = Mlp::from_network(&net);
+        let ntk = NtkOptions::default();
+        analyze_mlp_points(&mlp, &x, y.as_ref(), "X", &options, &ntk, interrupted)
     })?;
     to_python(py, &analysis)
 }

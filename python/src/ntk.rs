@@ -17,7 +17,7 @@ use diversenet::theory::ntk::{select_layers, NtkFactors, NtkForm};
 use diversenet::theory::AnalysisOptions;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{array, lib, matrix, to_python};
 use crate::{detach_interruptible, input_points, target_rows};
@@ -34,9 +34,7 @@ const NETWORK_KINDS: &str = "a list of (W, b) pairs (W: n_l x n_(l-1), b: n_l va
 pub(crate) fn mlp_argument(obj: &Bound<'_, PyAny>) -> PyResult<Mlp> {
     let py = obj.py();
     if let Ok(path) = obj.extract::<PathBuf>() {
-        if !obj.is_instance_of::<PyList>() && !obj.is_instance_of::<PyTuple>() {
-            return lib(py.detach(move || load_mlp(&path)).map(|f| f.mlp()));
-        }
+        return lib(py.detach(move || load_mlp(&path)).map(|f| f.mlp()));
     }
     if obj.hasattr("state_dict")? && obj.hasattr("children")? {
         let kinds: Vec<String> = obj

@@ -77,9 +77,7 @@ impl AnalysisOptions {
             _ => Ok(()),
         }
     }
-}
 
-impl AnalysisOptions {
     /// The point count used of `total`: every one with `all_points`, else `points`
     /// (`default()` when not given), at most `total`; refused when 0.
     pub fn points_used(&self, total: usize, default: impl FnOnce() -> usize) -> Result<usize> {

@@ -234,7 +234,7 @@ pub fn analyze_mlp_points(
     let grad_norms = residual
         .as_ref()
         .map(|r| layer_gradient_norms(mlp, &acts, r));
-    let factors = NtkFactors::with_activations(mlp, &x, acts, ntk.form)?;
+    let factors = NtkFactors::with_activations(mlp, &x, acts, ntk.form);
     let bounds_hold = ntk.form == NtkForm::Full || mlp.outputs() == 1;
     let bound_of = |grad: Option<f64>, lambda: f64| {
         let (loss, grad) = (loss?, grad?);

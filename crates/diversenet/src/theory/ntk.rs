@@ -131,23 +131,24 @@ pub struct NtkFactors<'a> {
 impl<'a> NtkFactors<'a> {
     /// The forward pass of `mlp` on the points `x` (m x d); `name` names `x` in errors.
     pub fn new(mlp: &'a Mlp, x: &'a Matrix<f64>, form: NtkForm, name: &str) -> Result<Self> {
-        Self::with_activations(mlp, x, mlp.forward(x, name)?, form)
+        Ok(Self::with_activations(mlp, x, mlp.forward(x, name)?, form))
     }
 
-    /// From a forward pass already done on `x`.
-    pub fn with_activations(
+    /// From the forward pass `acts` of `mlp` on `x`, already done.
+    pub(crate) fn with_activations(
         mlp: &'a Mlp,
         x: &'a Matrix<f64>,
         acts: Activations,
         form: NtkForm,
-    ) -> Result<Self> {
-        Ok(Self {
+    ) -> Self {
+        debug_assert_eq!(acts.inputs.len(), mlp.layers().len());
+        Self {
             mlp,
             x,
             acts,
             form,
             route: Route::Auto,
-        })
+        }
     }
 
     #[cfg(test)]
