@@ -69,7 +69,8 @@ def analyze(
 ) -> dict[str, Any]:
     """s_m(D), the squared loss L, ||grad_W L||, the bound m ||grad_W L||^2 / (2 s_m(D)^2),
     lambda_min(K), ||E_W||_2, the L2 slice, hemisphere and wedge discrepancies: the keys of
-    `diversenet analyze --json`. Without y, loss, grad_norm and bound are None. A seeded
+    `diversenet analyze --json`, with the per-layer eNTK analysis of the overload above
+    beside them ("layers", "network"; layer 1 is D^T D, its s_min s_m(D)). Without y, loss, grad_norm and bound are None. A seeded
     sub-sample of `points` rows unless `all_points` (default min(2000 / c, n d / c), at
     least 1: D^T D at most 2000 square, and m c <= n d so that s_m(D) is not 0 by rank
     alone; `points_used` in the result says how many rows were used). X must have at

@@ -38,7 +38,8 @@ def analyze(*args, **kwargs):
 
     ``analyze(W, V, X, y=None, *, input_scaling="raw", points=None, all_points=False,
     seed=0, monte_carlo=None)`` for the paper's network f(x) = V relu(W x): s_m(D), the
-    loss bound, lambda_min(K), ||E_W||_2 and the discrepancies (see the stubs).
+    loss bound, lambda_min(K), ||E_W||_2 and the discrepancies (see the stubs), with the
+    per-layer keys above beside them.
     """
     if args and is_network(args[0]) or "network" in kwargs:
         return _diversenet.analyze_network(*args, **kwargs)
