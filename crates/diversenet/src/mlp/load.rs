@@ -59,8 +59,8 @@ pub fn load_mlp(path: &Path) -> Result<MlpFile> {
 /// The network of a safetensors file that holds an `nn.Sequential`'s state dict.
 pub fn sequential_from_file(file: &TensorFile, path: &Path) -> Result<Mlp> {
     let mut tensors = Vec::new();
-    for name in file.names() {
-        let shape = file.shape(name).expect("a listed tensor").to_vec();
+    for (name, (_, shape, _)) in &file.tensors {
+        let shape = shape.clone();
         // Only 1-D and 2-D tensors can be a Linear's: the values of others (a convolution's
         // kernel, BatchNorm's scalar counter) are never used, as the network is refused.
         let data = if matches!(shape.len(), 1 | 2) {

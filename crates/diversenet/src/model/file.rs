@@ -26,7 +26,7 @@ pub const CHECKSUM_KEY: &str = "diversenet.sha256";
 #[derive(Clone, Debug, Default)]
 pub struct TensorFile {
     pub metadata: BTreeMap<String, String>,
-    tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
+    pub(crate) tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
 }
 
 impl TensorFile {
@@ -57,11 +57,6 @@ impl TensorFile {
     /// The tensors' names, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(String::as_str)
-    }
-
-    /// The shape of the tensor `name`, if there is one.
-    pub fn shape(&self, name: &str) -> Option<&[usize]> {
-        self.tensors.get(name).map(|(_, shape, _)| shape.as_slice())
     }
 
     /// The tensor `name` as a matrix (a 1-D tensor is one row), converted to `T`; refuses
