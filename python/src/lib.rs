@@ -12,7 +12,7 @@ mod ntk;
 
 use std::time::{Duration, Instant};
 
-use diversenet::data::{check_finite, InputScaling, InputTransform};
+use diversenet::data::check_finite;
 use diversenet::limits::{
     check_rows, feature_gram_estimate, kernel_estimate, unit_angles_estimate,
 };
@@ -25,7 +25,7 @@ use diversenet::regularizer::{value_and_gradient, RegularizerKind};
 use diversenet::theory::analyze::{check_points, target_matrix};
 use diversenet::theory::discrepancy::discrepancies;
 use diversenet::theory::kernel::{kernel_gram, kernel_lambda_min_until, PairGeometry};
-use diversenet::theory::mlp_analysis::{analyze_mlp_points, NtkOptions};
+use diversenet::theory::mlp_analysis::NtkOptions;
 use diversenet::theory::AnalysisOptions;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -280,26 +280,14 @@ fn analyze<'py>(
     monte_carlo: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let net = network(W, V)?;
-    let mut x = input_points(X)?;
-    let y = y
-        .map(|y| target_rows(y, net.outputs(), x.rows()))
-        .transpose()?;
-    let scaling: InputScaling = lib(input_scaling.parse())?;
     let options = AnalysisOptions {
         points,
         all_points,
         seed,
         monte_carlo,
     };
-    let analysis = detach_interruptible(py, move |interrupted| {
-        check_finite(&x, "input", "X")?;
-        InputTransform::fit_checked(scaling, &x, "X", None)?.apply(&mut x);
-        check_input_magnitude(&x, "X")?;
-        let mlp = Mlp::from_network(&net);
-        let ntk = NtkOptions::default();
-        analyze_mlp_points(&mlp, &x, y.as_ref(), "X", &options, &ntk, interrupted)
-    })?;
-    to_python(py, &analysis)
+    let mlp = Mlp::from_network(&net);
+    ntk::analyze_on(py, mlp, X, y, input_scaling, options, NtkOptions::default())
 }
 
 #[pymodule]

@@ -274,11 +274,6 @@ fn analyze_network<'py>(
         PyValueError::new_err(format!("ntk must be \"full\" or \"trace\"; got {ntk:?}"))
     })?;
     chosen_layers(&mlp, select.clone())?;
-    let mut x = input_points(&detached(X, true)?)?;
-    let y = y
-        .map(|y| target_rows(&detached(y, false)?, mlp.outputs(), x.rows()))
-        .transpose()?;
-    let scaling: InputScaling = lib(input_scaling.parse())?;
     let options = AnalysisOptions {
         points,
         all_points,
@@ -289,9 +284,29 @@ fn analyze_network<'py>(
         form,
         layers: select,
     };
+    analyze_on(py, mlp, X, y, input_scaling, options, ntk)
+}
+
+/// The analysis of `mlp` on X (scaled as `input_scaling` says, with the statistics of X)
+/// and the targets y, as a dict: `analyze` for both kinds of network.
+pub(crate) fn analyze_on<'py>(
+    py: Python<'py>,
+    mlp: Mlp,
+    x: &Bound<'py, PyAny>,
+    y: Option<&Bound<'py, PyAny>>,
+    input_scaling: &str,
+    options: AnalysisOptions,
+    ntk: NtkOptions,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut x = input_points(&detached(x, true)?)?;
+    let y = y
+        .map(|y| target_rows(&detached(y, false)?, mlp.outputs(), x.rows()))
+        .transpose()?;
+    let scaling: InputScaling = lib(input_scaling.parse())?;
     let analysis = detach_interruptible(py, move |interrupted| {
         check_finite(&x, "input", "X")?;
         InputTransform::fit_checked(scaling, &x, "X", None)?.apply(&mut x);
+        check_input_magnitude(&x, "X")?;
         analyze_mlp_points(&mlp, &x, y.as_ref(), "X", &options, &ntk, interrupted)
     })?;
     to_python(py, &analysis)
