@@ -1,5 +1,6 @@
 //! `analyze` on ReLU MLPs of any depth with biases: the flags of the empirical NTK
-//! (`--ntk`, `--layers`), loading an MLP with its data, and the per-layer table.
+//! (`--ntk`, `--layers`), loading an MLP with its data, and the per-layer table; and
+//! `bench ntk`.
 
 use std::path::Path;
 
@@ -12,11 +13,11 @@ use diversenet::mlp::Mlp;
 use diversenet::model::compat::check_data_shape;
 use diversenet::theory::analyze::AnalysisOptions;
 use diversenet::theory::mlp_analysis::{analyze_mlp, NtkOptions, NtkReport};
+use diversenet::theory::ntk::NtkForm;
+use diversenet_repro::bench_ntk;
 
 use super::data_args::{DataArgs, ModelArgs};
 use super::write_json;
-use diversenet::theory::ntk::NtkForm;
-use diversenet_repro::bench_ntk;
 
 #[derive(Args, Clone)]
 pub struct NtkArgs {
