@@ -14,29 +14,25 @@ use super::skinny::{cholesky_solve, symmetric_product};
 use super::{parallelism_for, symmetric_eigenvalues, symmetrize_from_lower, Interrupted, Matrix};
 
 /// Basis of the survey, the product-only pass that locates the bottom of the spectrum
-/// before the shift is chosen (6 blocks: longer surveys lowered the shift on the Grams of
-/// `bench theory` with m = 1500 to 5000, and cost more in the end; measured again with the
-/// kernels of `skinny` at m = 2000: with blocks of 16 in the shift-and-invert pass, 64
-/// vectors left 320 to solve for, 128 left 224, 96 left 176; with blocks of 4, 64 left
-/// 136, 80 left 88, 96 left 64, 112 left 76, 128 left 88, and 96 gave the shortest
-/// lambda_min in all: a median of 0.150 s in three runs, against 0.160-0.204 s).
+/// before the shift is chosen (6 blocks: a longer survey lowers the shift and leaves fewer
+/// vectors to solve for, but past this size it costs more than it saves; a shorter one
+/// leaves more solves. `diversenet bench theory --points 2000` prints the survey's and the
+/// shift-and-invert pass's vectors and seconds that this choice trades).
 const SURVEY_DIM: usize = 96;
 /// Vectors per block of the shift-and-invert pass. A solve streams the whole factor from
 /// memory twice whatever the block (up to the 8 vectors of one group of `skinny`'s
 /// kernels, on one thread; 16 run as two groups on two threads, which share the memory
 /// bandwidth), so a step costs about the same for 1 to 8 vectors, and the fewest steps win.
-/// In `bench theory` at m = 2000 (2 cores; the block's worth of the survey's best Ritz
-/// vectors as the start; bases of 64, 96 for blocks of 16), blocks of 1, 2, 4, 8 and 16
-/// took 25, 18, 16, 14 and 11 steps (25, 36, 64, 112 and 176 vectors), one step's solve
-/// 2.2-3.3 ms for 1 to 8 vectors and 3.2-5.2 ms for 16, and the pass 0.049 s with 4
-/// against 0.054 s with 8 and 0.061 s with 16 (medians of five alternating runs); at
-/// m = 5000 and 10000 blocks of 4 and 16 were level within the machine's drift (README,
-/// Speed).
+/// Larger blocks take fewer steps but solve for more vectors in all; blocks of 4 (started
+/// from the block's worth of the survey's best Ritz vectors, solved in `skinny`'s 4-lane
+/// groups) gave the shortest pass at m = 2000 and were level with 16 at larger m
+/// (`diversenet bench theory --points 2000,5000,10000` times the pass; bench/HISTORY.md
+/// has the block sizes compared).
 const SHIFT_INVERT_BLOCK: usize = 4;
 /// Basis of the shift-and-invert pass; when it is full, the iteration restarts from the
 /// best half of its Ritz vectors (thick restart), which keeps each Rayleigh-Ritz step cheap.
-/// (`bench theory`, 2 cores, m = 2000, blocks of 4: 64 vectors with bases of 32 to 96, the
-/// pass 0.049 s with 32, 0.055 s with 48 and 0.053 s with 64, medians of five runs.)
+/// (A larger basis took no fewer vectors at m = 2000 with blocks of 4 and was no faster:
+/// `diversenet bench theory --points 2000` times the pass.)
 const SHIFT_INVERT_DIM: usize = 32;
 /// Steps (blocks solved for) the shift-and-invert pass may take before it hands over to the
 /// dense eigensolver, at least; it may take m/64 steps for an m x m matrix, since the dense

@@ -27,12 +27,13 @@ pub const DEFAULT_GRAM_SIZE: usize = 2000;
 pub const MAX_MONTE_CARLO_SAMPLES: usize = 100_000_000;
 
 /// Most work of the Monte Carlo estimate, samples x (n d + [`MONTE_CARLO_SAMPLE_COST`]): a
-/// sample costs about 0.2 ns per unit and input dimension plus 0.5 us (1 core of the 2-core
-/// development machine, through `diversenet.analyze`: 0.53 us a sample at n = 8, d = 3,
-/// 6.9 us at n = 100, d = 50, 164 us at n = 1000, d = 784), so this is a few minutes; a
-/// call cannot be interrupted.
+/// sample costs a fixed part plus a part per unit and input dimension, so this bound is a
+/// few minutes of one core (timed through Python's `analyze(..., monte_carlo=N)`, the same
+/// as `diversenet analyze --monte-carlo N`, at several n and d; bench/HISTORY.md has the
+/// timings).
 pub const MAX_MONTE_CARLO_WORK: f64 = 1e12;
-/// A sample's cost apart from the units, in the same units as n d (0.5 us / 0.2 ns).
+/// A sample's cost apart from the units, in the same units as n d (the ratio of the fixed
+/// part to the part per unit and dimension in those timings).
 const MONTE_CARLO_SAMPLE_COST: f64 = 2500.0;
 
 /// The most Monte Carlo samples accepted for n units in R^d: [`MAX_MONTE_CARLO_SAMPLES`],
