@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use diversenet::data::{Dataset, InputScaling, InputTransform, Targets};
-use diversenet::model::config::{option_without_effect, GivenOptions};
+use diversenet::model::config::{check_options_apply, GivenOptions};
 use diversenet::model::file::save_model as save_model_file;
 use diversenet::model::fit::train_in_memory_until;
 use diversenet::model::foreign::{load_network, save_weights, LoadedNetwork};
@@ -192,7 +192,7 @@ fn standardisation(
 }
 
 /// The options `train` takes besides width, epochs and seed (the CLI's flags in snake_case).
-const TRAIN_OPTIONS: &[&str] = &[
+pub(crate) const TRAIN_OPTIONS: &[&str] = &[
     "optimizer",
     "lr",
     "momentum",
@@ -236,20 +236,14 @@ fn check_applicable(options: Option<&Bound<'_, PyDict>>, optimizer: OptimizerKin
         reg_sample: is_given(options, "reg_sample")?,
         reg: is_given(options, "reg")?,
     };
-    let why = match option_without_effect(given, optimizer) {
-        Some((option, why)) => Some((option.replace('-', "_"), why)),
-        None if is_given(options, "test_fraction")? && is_given(options, "X_test")? => Some((
-            "test_fraction".to_string(),
-            "it splits a test set off X when no X_test and y_test are given".to_string(),
-        )),
-        None => None,
-    };
-    match why {
-        Some((option, why)) => Err(PyValueError::new_err(format!(
-            "option {option} does not apply here: {why}; leave {option} out"
-        ))),
-        None => Ok(()),
+    lib(check_options_apply(given, optimizer))?;
+    if is_given(options, "test_fraction")? && is_given(options, "X_test")? {
+        return Err(to_py_err(diversenet::Error::no_effect(
+            "test_fraction",
+            "it splits a test set off X when no X_test and y_test are given",
+        )));
     }
+    Ok(())
 }
 
 fn option<'py, T: FromPyObjectOwned<'py>>(

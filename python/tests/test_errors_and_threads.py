@@ -36,7 +36,7 @@ X = sphere_points(rng, m=10, d=3)
         (lambda: dn.analyze(W, V, X, input_scaling="log"), "expected sphere, standardise or raw"),
         (lambda: dn.analyze(W, V, X, np.arange(10)), "label 1 at sample 1, but the model has 1 outputs"),
         (lambda: dn.train(X, np.ones(10), width=0, epochs=1), "width"),
-        (lambda: dn.train(X, np.ones(10), width=4, epochs=1, lr=-1.0), "`lr`"),
+        (lambda: dn.train(X, np.ones(10), width=4, epochs=1, lr=-1.0), r"^invalid setting lr=: -1 is not a finite value > 0"),
         (lambda: dn.train(X, np.ones(10), width=4, epochs=1, optimiser="adam"), "unknown option `optimiser`"),
         (lambda: dn.train(X, np.ones(10), width=4, epochs=1, reg="mma", lambda_=[1.0, 2.0]), "2 values for 1"),
         (lambda: dn.train(X, np.ones(9), width=4, epochs=1), "^y has 9 targets but X has 10 rows"),

@@ -293,7 +293,7 @@ fn resume_with_other_data_is_refused() {
 fn absurd_thread_counts_are_refused() {
     fails(
         &["--threads", "100000", "spectrum", "--dim", "3"],
-        &["invalid setting `threads`", "100000 threads", "per core"],
+        &["invalid setting --threads", "100000 threads", "per core"],
     );
 }
 
@@ -308,7 +308,7 @@ fn unclear_answers_are_clear() {
     let out = dir.path().join("run");
     fails(
         &["train", "--lr", "-1", "--out", s(&out)],
-        &["invalid setting `lr`: -1 is not a finite value > 0"],
+        &["invalid setting --lr: -1 is not a finite value > 0"],
     );
     fails(
         &[
@@ -447,7 +447,7 @@ fn a_new_users_first_hour() {
             s(&dir.path().join("syn")),
         ],
         &[
-            "invalid setting `task`",
+            "invalid setting --task",
             "synthetic data has real-valued targets",
         ],
     );

@@ -215,7 +215,7 @@ fn bad_user_files_get_clear_errors() {
             "--out",
             s(&out),
         ],
-        &["`width`"],
+        &["invalid setting --width"],
     );
     fails(
         &[

@@ -117,7 +117,8 @@ fn foreign_weights_are_analysed_on_raw_inputs_and_biases_refused() {
         "4",
         "--all-data",
     ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--all-data applies to csv:PATH"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("invalid setting --all-data: it does not apply here: it applies to csv:PATH"));
     let out = run(&["eval", "--weights", "W.npy", "--data", &data]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected W.npy,V.npy"));
 }

@@ -124,7 +124,9 @@ fn resume_continues_exactly() {
         &mut Silent,
     )
     .unwrap_err();
-    assert!(e.to_string().contains("--resume"), "{e}");
+    // It names the directory and the setting that continues it.
+    assert_eq!(e.settings(), ["out", "resume", "out"], "{e:?}");
+    assert!(e.to_string().contains("already holds a run"), "{e}");
     // A different configuration may not resume it.
     let e = run_training(
         &TrainSettings {
@@ -201,7 +203,16 @@ fn refuses_width_zero_and_cross_entropy_on_real_targets() {
         &mut Silent,
     )
     .unwrap_err();
-    assert!(e.to_string().contains("`width`"), "{e}");
+    assert!(
+        matches!(
+            e,
+            diversenet::Error::Config {
+                setting: "width",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let s = TrainSettings {
         loss: Some("cross-entropy".parse().unwrap()),
         ..settings(1)

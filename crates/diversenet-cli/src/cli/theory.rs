@@ -12,6 +12,7 @@ use diversenet::theory::{self, AnalysisOptions};
 use diversenet_repro::report::plot::{self, PlotSpec, Series};
 
 use super::data_args::{model_and_data, DataArgs, ModelArgs};
+use super::spelling::Flags;
 use super::write_json;
 
 #[derive(Args)]
@@ -67,7 +68,7 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
         monte_carlo: args.monte_carlo,
     };
     let a = theory::analyze(measured.loaded.net(), &measured.dataset, &options)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.describe()))?;
+        .map_err(|e| anyhow::anyhow!("{}: {}", args.model.describe(), e.render(&Flags)))?;
     let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.6e}"));
     println!(
         "theory diagnostics of {} on {} ({} of {} points, d = {}, n = {}, c = {})",

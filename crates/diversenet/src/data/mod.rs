@@ -11,7 +11,7 @@ pub mod scaling;
 pub mod source;
 pub mod synthetic;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Expected, Result};
 use crate::linalg::Matrix;
 use crate::rng::{SeededRng, Stream};
 
@@ -207,10 +207,13 @@ impl Dataset {
     /// A seeded random split into (train, test) with `test_fraction` of the samples in test.
     pub fn split(&self, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
         if !(test_fraction > 0.0 && test_fraction < 1.0) {
-            return Err(Error::config(
-                "test-fraction",
-                format!("{test_fraction} is not strictly between 0 and 1"),
-            ));
+            return Err(Error::Config {
+                setting: "test_fraction",
+                value: Some(test_fraction.to_string()),
+                expected: Expected::Described(
+                    format!("{test_fraction} is not strictly between 0 and 1").into(),
+                ),
+            });
         }
         let m = self.len();
         let n_test = ((m as f64) * test_fraction).round() as usize;

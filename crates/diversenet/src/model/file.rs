@@ -10,7 +10,7 @@ use safetensors::{Dtype, SafeTensors};
 use sha2::{Digest, Sha256};
 
 use crate::data::{InputScaling, InputTransform};
-use crate::error::{Error, Result};
+use crate::error::{Error, Message, Result};
 use crate::files::{hex, write_atomic};
 use crate::linalg::{Matrix, Real};
 
@@ -327,7 +327,7 @@ pub fn save_model<T: Real>(
     if transform.scaling == InputScaling::Standardise {
         let (mean, scale) = (&transform.mean, &transform.scale);
         if let Some(problem) = standardisation_problem(mean, scale, config.dim()) {
-            return Err(Error::config("input-scaling", problem));
+            return Err(Error::config("input_scaling", problem));
         }
     }
     let mut file = TensorFile::default();
@@ -357,11 +357,12 @@ pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
     if file.metadata.contains_key("epochs_done") {
         return Err(Error::format(
             path,
-            format!(
-                "this is a training checkpoint (weights and optimiser state, for --resume), not a \
-                 model; pass the run's model file, {}",
-                path.with_file_name(super::run::MODEL_FILE).display()
-            ),
+            Message::from("this is a training checkpoint (weights and optimiser state, for ")
+                .setting("resume")
+                .text(format!(
+                    "), not a model; pass the run's model file, {}",
+                    path.with_file_name(super::run::MODEL_FILE).display()
+                )),
         ));
     }
     let (net, config) = get_network::<f64>(file, path)?;
@@ -561,7 +562,7 @@ mod tests {
         let field = |net: &Network<f64>, t: &InputTransform| match save_model(
             &path, net, t, &config, false,
         ) {
-            Err(Error::Config { field, .. }) => field,
+            Err(Error::Config { setting, .. }) => setting,
             other => panic!("expected a configuration error, got {other:?}"),
         };
         assert_eq!(field(&network(3, 3), &ok), "weights");
@@ -573,7 +574,7 @@ mod tests {
         ] {
             assert_eq!(
                 field(&network(3, 2), &transform(mean, scale)),
-                "input-scaling"
+                "input_scaling"
             );
         }
         assert!(!path.exists());

@@ -206,10 +206,10 @@ mod tests {
         Dataset::new("fit test", Matrix::from_vec(m, 4, x), targets).unwrap()
     }
 
-    fn field_of(settings: TrainSettings) -> (String, String) {
+    fn field_of(settings: TrainSettings) -> (&'static str, String) {
         let (train, test) = data(200).split_or_all(0.2, 0).unwrap();
         match train_in_memory(&settings, train, test) {
-            Err(Error::Config { field, message }) => (field, message),
+            Err(e @ Error::Config { .. }) => (e.settings()[0], e.to_string()),
             Err(e) => panic!("expected a configuration error, got {e}"),
             Ok(f) => panic!("expected a refusal; W = {:?}", &f.net.w.as_slice()[..4]),
         }
@@ -229,9 +229,8 @@ mod tests {
         let (train, test) = data(200).split_or_all(0.2, 0).unwrap();
         match train_in_memory(&settings, train, test) {
             Err(Error::Diverged { .. }) => {}
-            Err(Error::Config { field, message }) => {
-                assert_eq!(field, "lr");
-                assert!(message.contains("training diverged by epoch"), "{message}");
+            Err(e @ Error::Config { setting: "lr", .. }) => {
+                assert!(e.to_string().contains("training diverged by epoch"), "{e}");
             }
             Err(e) => panic!("expected a divergence, got {e}"),
             Ok(f) => panic!("expected a refusal; W = {:?}", &f.net.w.as_slice()[..4]),
@@ -273,7 +272,10 @@ mod tests {
                     message,
                 }) => {
                     assert_eq!(source_name, name);
-                    assert!(message.contains("beyond f32's largest value"), "{message}");
+                    assert!(
+                        message.to_string().contains("beyond f32's largest value"),
+                        "{message}"
+                    );
                 }
                 Err(e) => panic!("expected a data error, got {e}"),
                 Ok(_) => panic!("{name}: trained on inputs beyond f32"),
@@ -336,7 +338,19 @@ mod tests {
             ..TrainSettings::default()
         };
         match train_in_memory(&settings, train, test) {
-            Err(Error::Memory(msg)) => assert!(msg.contains("width-1000000000000"), "{msg}"),
+            Err(Error::Memory(refusal)) => {
+                assert!(refusal.task.contains("width-1000000000000"), "{refusal:?}");
+                assert!(
+                    matches!(
+                        refusal.advice,
+                        Some(crate::error::Advice::Largest {
+                            setting: "width",
+                            ..
+                        })
+                    ),
+                    "{refusal:?}"
+                );
+            }
             other => panic!("expected a memory refusal, got {:?}", other.map(|_| ())),
         }
     }
@@ -353,14 +367,14 @@ mod tests {
         };
         let started = std::time::Instant::now();
         match train_in_memory(&settings, train, test) {
-            Err(Error::Memory(msg)) => {
+            Err(Error::Memory(refusal)) => {
+                let msg = refusal.render(&crate::error::Neutral);
                 assert!(msg.contains("training for 1000000000000 epochs"), "{msg}");
-                let most: u64 = msg
-                    .rsplit("at most ")
-                    .next()
-                    .and_then(|t| t.strip_suffix(" epochs fit"))
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or_else(|| panic!("no epoch advice in: {msg}"));
+                let Some(crate::error::Advice::AtMost { count, what }) = refusal.advice else {
+                    panic!("no epoch advice in: {msg}")
+                };
+                assert_eq!(what, "epochs");
+                let most = count as u64;
                 // The budget over 2 kB per epoch, less the small network's buffers.
                 let by_budget = crate::limits::memory_budget().bytes / 2048;
                 assert!(

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use crate::data::{check_finite, Dataset, Targets};
-use crate::error::{Error, Result};
+use crate::error::{Error, Expected, Result};
 use crate::linalg::{symmetric_spectral_norm, Matrix};
 use crate::model::Network;
 use crate::rng::{SeededRng, Stream};
@@ -62,19 +62,27 @@ impl AnalysisOptions {
     pub fn check(&self, width: usize, dim: usize) -> Result<()> {
         let most = max_monte_carlo_samples(width, dim);
         match self.monte_carlo {
-            Some(samples) if samples < 2 => Err(Error::config(
-                "monte-carlo",
-                format!("{samples} samples: at least 2 are needed (for a standard error)"),
-            )),
-            Some(samples) if samples > most => Err(Error::config(
-                "monte-carlo",
-                format!(
-                    "{samples} samples: at most {most} are accepted for {width} units in \
+            Some(samples) if samples < 2 => Err(Error::Config {
+                setting: "monte_carlo",
+                value: Some(samples.to_string()),
+                expected: Expected::Described(
+                    format!("{samples} samples: at least 2 are needed (for a standard error)")
+                        .into(),
+                ),
+            }),
+            Some(samples) if samples > most => Err(Error::Config {
+                setting: "monte_carlo",
+                value: Some(samples.to_string()),
+                expected: Expected::Described(
+                    format!(
+                        "{samples} samples: at most {most} are accepted for {width} units in \
                      R^{dim}; the time grows as samples x (n d + 2500), about 0.2 ns each (a \
                      few minutes at the limit), while the standard error only falls as \
                      1/sqrt(samples), and L2(W)^2 is computed exactly anyway"
+                    )
+                    .into(),
                 ),
-            )),
+            }),
             _ => Ok(()),
         }
     }
@@ -357,9 +365,14 @@ mod tests {
         ] {
             let started = Instant::now();
             match analyze_points(&net, &x, None, "X", &with(samples)) {
-                Err(Error::Config { field, message }) => {
-                    assert_eq!(field, "monte-carlo");
-                    assert!(message.contains(expected), "{message}");
+                Err(Error::Config {
+                    setting,
+                    value,
+                    expected: Expected::Described(message),
+                }) => {
+                    assert_eq!(setting, "monte_carlo");
+                    assert_eq!(value, Some(samples.to_string()));
+                    assert!(message.to_string().contains(expected), "{message}");
                 }
                 other => panic!("expected a refusal, got {:?}", other.map(|a| a.seconds)),
             }

@@ -90,7 +90,7 @@ pub fn monte_carlo_l2_slice_sq_until(
     let (n, d) = (dirs.u.rows(), w.cols());
     if n == 0 || samples < 2 {
         return Err(Error::config(
-            "monte-carlo",
+            "monte_carlo",
             "needs at least one unit with a direction and 2 samples",
         ));
     }
