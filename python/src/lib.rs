@@ -9,20 +9,21 @@
 mod convert;
 mod model;
 
+use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
 use diversenet::data::{check_finite, InputScaling, InputTransform};
 use diversenet::limits::{
     check_rows, feature_gram_estimate, kernel_estimate, unit_angles_estimate,
 };
-use diversenet::linalg::Matrix;
+use diversenet::linalg::{Cancel, Matrix};
 use diversenet::model::compat::check_input_magnitude;
 use diversenet::model::foreign::network_from_weights;
 use diversenet::model::Network;
 use diversenet::regularizer::{value_and_gradient, RegularizerKind};
-use diversenet::theory::analyze::{analyze_points_until, check_points, target_matrix};
+use diversenet::theory::analyze::{analyze_points, check_points, target_matrix};
 use diversenet::theory::discrepancy::discrepancies;
-use diversenet::theory::kernel::{kernel_gram, kernel_lambda_min_until, PairGeometry};
+use diversenet::theory::kernel::{kernel_gram, kernel_lambda_min, PairGeometry};
 use diversenet::theory::AnalysisOptions;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -36,26 +37,29 @@ use convert::{
 /// library runs without the GIL, so Python's handlers run only when asked.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Runs `work` without the GIL, handing it a check that takes the GIL back at most every
-/// [`SIGNAL_CHECK_INTERVAL`] to run Python's signal handlers and says whether to stop; a
-/// pending signal's own exception (KeyboardInterrupt for Ctrl-C) is raised instead of
+/// Runs `work` without the GIL, handing it a [`Cancel`] that takes the GIL back at most
+/// every [`SIGNAL_CHECK_INTERVAL`] to run Python's signal handlers and says whether to stop;
+/// a pending signal's own exception (KeyboardInterrupt for Ctrl-C) is raised instead of
 /// `work`'s result.
 pub(crate) fn detach_interruptible<T: Send>(
     py: Python<'_>,
-    work: impl FnOnce(&mut dyn FnMut() -> bool) -> diversenet::Result<T> + Send,
+    work: impl for<'c> FnOnce(Cancel<'c>) -> diversenet::Result<T> + Send,
 ) -> PyResult<T> {
-    let mut signal: Option<PyErr> = None;
-    let result = py.detach(|| {
-        let mut last_check = Instant::now();
-        let mut interrupted = || {
-            if last_check.elapsed() < SIGNAL_CHECK_INTERVAL {
+    let (result, signal) = py.detach(|| {
+        let last_check = Cell::new(Instant::now());
+        let signal: RefCell<Option<PyErr>> = RefCell::new(None);
+        let ctrl_c = || {
+            if last_check.get().elapsed() < SIGNAL_CHECK_INTERVAL {
                 return false;
             }
-            last_check = Instant::now();
-            signal = Python::attach(|py| py.check_signals()).err();
-            signal.is_some()
+            last_check.set(Instant::now());
+            let pending = Python::attach(|py| py.check_signals()).err();
+            let stop = pending.is_some();
+            *signal.borrow_mut() = pending;
+            stop
         };
-        work(&mut interrupted)
+        let result = work(Cancel::when(&ctrl_c));
+        (result, signal.into_inner())
     });
     match signal {
         Some(signal) => Err(signal),
@@ -145,10 +149,10 @@ fn smallest_singular_value(
             feature_gram_estimate(m, net.width(), net.outputs())
         }))?;
     }
-    detach_interruptible(py, move |interrupted| {
+    detach_interruptible(py, move |cancel| {
         check_points(&net, &x, "X")?;
         check_input_magnitude(&x, "X")?;
-        diversenet::theory::feature_matrix::smallest_singular_value_until(&net, &x, interrupted)
+        diversenet::theory::feature_matrix::smallest_singular_value(&net, &x, cancel)
             .map(|s| s.value)
     })
 }
@@ -161,10 +165,10 @@ fn smallest_singular_value(
 fn kernel_matrix<'py>(py: Python<'py>, X: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let x = input_points(X)?;
     lib(check_rows("kernel_matrix", "X", x.rows(), kernel_estimate))?;
-    let k = detach_interruptible(py, move |interrupted| {
+    let k = detach_interruptible(py, move |cancel| {
         check_finite(&x, "input", "X")?;
         check_input_magnitude(&x, "X")?;
-        Ok(kernel_gram(&PairGeometry::of_until(&x, interrupted)?))
+        Ok(kernel_gram(&PairGeometry::of(&x, cancel)?))
     })?;
     to_numpy(py, &k)
 }
@@ -181,10 +185,10 @@ fn kernel_lambda_min_py(py: Python<'_>, X: &Bound<'_, PyAny>) -> PyResult<f64> {
         x.rows(),
         kernel_estimate,
     ))?;
-    detach_interruptible(py, move |interrupted| {
+    detach_interruptible(py, move |cancel| {
         check_finite(&x, "input", "X")?;
         check_input_magnitude(&x, "X")?;
-        kernel_lambda_min_until(&PairGeometry::of_until(&x, interrupted)?, interrupted)
+        kernel_lambda_min(&PairGeometry::of(&x, cancel)?, cancel)
     })
 }
 
@@ -283,11 +287,11 @@ fn analyze<'py>(
         seed,
         monte_carlo,
     };
-    let analysis = detach_interruptible(py, move |interrupted| {
+    let analysis = detach_interruptible(py, move |cancel| {
         check_finite(&x, "input", "X")?;
         InputTransform::fit_checked(scaling, &x, "X", None)?.apply(&mut x);
         check_input_magnitude(&x, "X")?;
-        analyze_points_until(&net, &x, y.as_ref(), "X", &options, interrupted)
+        analyze_points(&net, &x, y.as_ref(), "X", &options, cancel)
     })?;
     to_python(py, &analysis)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use diversenet::data::{Dataset, InputScaling, InputTransform, Targets};
 use diversenet::model::config::{check_options_apply, GivenOptions};
 use diversenet::model::file::save_model as save_model_file;
-use diversenet::model::fit::train_in_memory_until;
+use diversenet::model::fit::train_in_memory;
 use diversenet::model::foreign::{load_network, save_weights, LoadedNetwork};
 use diversenet::model::optim::DEFAULT_MOMENTUM;
 use diversenet::model::{Loss, OptimizerKind, Precision, TrainConfig, TrainSettings};
@@ -384,12 +384,12 @@ pub fn train<'py>(
         }
     };
     let test_fraction: f64 = option(options, "test_fraction")?.unwrap_or(0.2);
-    let fitted = detach_interruptible(py, |interrupted| {
+    let fitted = detach_interruptible(py, |cancel| {
         let (train_data, test_data) = match test {
             Some(test) => (data, test),
             None => data.split_or_all(test_fraction, seed)?,
         };
-        train_in_memory_until(&settings, train_data, test_data, interrupted)
+        train_in_memory(&settings, train_data, test_data, cancel)
     })?;
     let out = PyDict::new(py);
     out.set_item("W", to_numpy(py, &fitted.net.w)?)?;

@@ -7,7 +7,7 @@ use diversenet::data::synthetic::random_classification;
 use diversenet::data::{Dataset, Targets};
 use diversenet::error::{Advice, Error, Expected, Result};
 use diversenet::limits::{check_analyze, check_largest_fitting, check_training, TrainingSizes};
-use diversenet::linalg::{Matrix, Real};
+use diversenet::linalg::{Cancel, Matrix, Real};
 use diversenet::model::step::MinibatchStep;
 use diversenet::model::train::TrainState;
 use diversenet::model::{Network, OutputLayer};
@@ -353,11 +353,12 @@ pub fn bench_gram(
     let mut runs = Vec::new();
     for _ in 0..repeats.max(1) {
         let t = Instant::now();
-        let g = feature_gram(&net, &x);
+        let g = feature_gram(&net, &x, Cancel::NEVER)?;
         let build = t.elapsed().as_secs_f64();
         let reference = full.then(|| g.clone());
         let t = Instant::now();
-        let (result, solver) = diversenet::linalg::smallest_eigenvalue_psd_with_stats(g);
+        let (result, solver) =
+            diversenet::linalg::smallest_eigenvalue_psd_with_stats(g, Cancel::NEVER)?;
         let solve = t.elapsed().as_secs_f64();
         let dense = reference.map(|g| {
             let t = Instant::now();

@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::Args;
 
 use diversenet::files::write_atomic;
+use diversenet::linalg::Cancel;
 use diversenet::model::foreign::LoadedNetwork;
 use diversenet::model::Loss;
 use diversenet::theory::{self, AnalysisOptions};
@@ -67,8 +68,13 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
         seed: measured.seed,
         monte_carlo: args.monte_carlo,
     };
-    let a = theory::analyze(measured.loaded.net(), &measured.dataset, &options)
-        .map_err(|e| anyhow::anyhow!("{}: {}", args.model.describe(), e.render(&Flags)))?;
+    let a = theory::analyze(
+        measured.loaded.net(),
+        &measured.dataset,
+        &options,
+        Cancel::NEVER,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {}", args.model.describe(), e.render(&Flags)))?;
     let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.6e}"));
     println!(
         "theory diagnostics of {} on {} ({} of {} points, d = {}, n = {}, c = {})",

@@ -5,17 +5,17 @@ use std::time::Instant;
 
 use crate::data::{check_finite, Dataset, Targets};
 use crate::error::{Error, Expected, Result};
-use crate::linalg::{symmetric_spectral_norm, Matrix};
+use crate::linalg::{symmetric_spectral_norm, Cancel, Matrix};
 use crate::model::Network;
 use crate::rng::{SeededRng, Stream};
 
 use super::discrepancy::{
-    discrepancies, monte_carlo_l2_slice_sq_until, unit_directions, MonteCarloEstimate,
+    discrepancies, monte_carlo_l2_slice_sq, unit_directions, MonteCarloEstimate,
 };
 use super::feature_matrix::{
-    activation_pattern, loss_bound, smallest_singular_value_until, squared_loss_and_gradient_norm,
+    activation_pattern, loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
 };
-use super::kernel::{discrepancy_matrix, kernel_lambda_min_until, PairGeometry};
+use super::kernel::{discrepancy_matrix, kernel_lambda_min, PairGeometry};
 
 /// Default size of the Gram matrix D^T D (m c) when no point count is given.
 pub const DEFAULT_GRAM_SIZE: usize = 2000;
@@ -198,36 +198,29 @@ pub fn check_points(net: &Network<f64>, x: &Matrix<f64>, name: &str) -> Result<(
     crate::model::compat::check_input_magnitude(x, name)
 }
 
-/// Measures the network on the (already scaled) data.
-pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) -> Result<Analysis> {
+/// Measures the network on the (already scaled) data; `cancel` as [`analyze_points`].
+pub fn analyze(
+    net: &Network<f64>,
+    data: &Dataset,
+    options: &AnalysisOptions,
+    cancel: Cancel<'_>,
+) -> Result<Analysis> {
     let y = target_matrix(&data.targets, net.outputs(), &data.name)?;
-    analyze_points(net, &data.x, Some(&y), &data.name, options)
+    analyze_points(net, &data.x, Some(&y), &data.name, options, cancel)
 }
 
 /// Measures the network on the points `x` (m x d, used as given) with targets `y`
 /// (m x c); without targets the loss, ||grad_W L|| and the bound are absent. `name`
-/// names the data in errors.
+/// names the data in errors. `cancel` is asked during the long parts (the Monte Carlo
+/// estimate after every chunk of samples, s_m(D) and lambda_min(K) between their large
+/// products and eigensolver steps); it stops the analysis with [`Error::Interrupted`].
 pub fn analyze_points(
     net: &Network<f64>,
     x: &Matrix<f64>,
     y: Option<&Matrix<f64>>,
     name: &str,
     options: &AnalysisOptions,
-) -> Result<Analysis> {
-    analyze_points_until(net, x, y, name, options, &mut || false)
-}
-
-/// [`analyze_points`] that asks `interrupted` whether to stop (Python checks for Ctrl-C
-/// there) during its long parts: the Monte Carlo estimate after every chunk of samples,
-/// s_m(D) and lambda_min(K) between their large products and eigensolver steps; it then
-/// returns [`Error::Interrupted`].
-pub fn analyze_points_until(
-    net: &Network<f64>,
-    x: &Matrix<f64>,
-    y: Option<&Matrix<f64>>,
-    name: &str,
-    options: &AnalysisOptions,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<Analysis> {
     let started = Instant::now();
     let (d, n, c) = (net.dim(), net.width(), net.outputs());
@@ -278,7 +271,7 @@ pub fn analyze_points_until(
     };
     let x = &x;
 
-    let s = smallest_singular_value_until(net, x, interrupted)?;
+    let s = smallest_singular_value(net, x, cancel)?;
     let loss_and_grad = y
         .as_ref()
         .map(|y| squared_loss_and_gradient_norm(net, x, y));
@@ -286,8 +279,8 @@ pub fn analyze_points_until(
         .filter(|_| s.value > 0.0)
         .map(|(_, grad_norm)| loss_bound(wanted, grad_norm, s.value));
 
-    let geometry = PairGeometry::of_until(x, interrupted)?;
-    let lambda_min_k = kernel_lambda_min_until(&geometry, interrupted)?;
+    let geometry = PairGeometry::of(x, cancel)?;
+    let lambda_min_k = kernel_lambda_min(&geometry, cancel)?;
     let v_sq: Vec<f64> = (0..n)
         .map(|k| (0..c).map(|j| net.v.row(j)[k].powi(2)).sum())
         .collect();
@@ -308,7 +301,7 @@ pub fn analyze_points_until(
     let disc = discrepancies(&net.w)?;
     let monte_carlo = options
         .monte_carlo
-        .map(|samples| monte_carlo_l2_slice_sq_until(&net.w, samples, options.seed, interrupted))
+        .map(|samples| monte_carlo_l2_slice_sq(&net.w, samples, options.seed, cancel))
         .transpose()?;
     Ok(Analysis {
         points_used: wanted,
@@ -364,7 +357,7 @@ mod tests {
             (1, "at least 2"),
         ] {
             let started = Instant::now();
-            match analyze_points(&net, &x, None, "X", &with(samples)) {
+            match analyze_points(&net, &x, None, "X", &with(samples), Cancel::NEVER) {
                 Err(Error::Config {
                     setting,
                     value,

@@ -6,8 +6,8 @@
 //! s_m(D)^2 = lambda_min(D^T D), the m-th (m c-th) largest eigenvalue.
 
 use crate::linalg::{
-    gemm, gram, gram_lower, smallest_eigenvalue_psd_until, symmetrize_from_lower, Interrupted,
-    Matrix, Op, SmallestEigenvalue,
+    gemm, gram, gram_lower, smallest_eigenvalue_psd_with_stats, symmetrize_from_lower, Cancel,
+    Interrupted, Matrix, Op, SmallestEigenvalue,
 };
 use crate::model::Network;
 
@@ -23,21 +23,16 @@ pub fn activation_pattern(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 
 /// D^T D in its Gram form, (m c) x (m c), with row/column index i * c + j for sample i and
 /// output j: entry ((i,j),(i',j')) = (x_i . x_i') sum_k V_jk V_j'k A_ki A_ki'.
-/// Costs O(m^2 (d + n c^2)) through GEMM.
-pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
-    feature_gram_until(net, x, &mut || false).expect("never interrupted")
-}
-
-/// [`feature_gram`] that asks `interrupted` between its large products (and before each
-/// output's blocks when there are several) and stops with [`Interrupted`] when it says so.
-fn feature_gram_until(
+/// Costs O(m^2 (d + n c^2)) through GEMM. `cancel` is asked between its large products
+/// (and before each output's blocks when there are several).
+pub fn feature_gram(
     net: &Network<f64>,
     x: &Matrix<f64>,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<Matrix<f64>, Interrupted> {
     let (m, c, n) = (x.rows(), net.outputs(), net.width());
     if c == 1 {
-        return single_output_gram(net, x, interrupted);
+        return single_output_gram(net, x, cancel);
     }
     let inner = gram(x.view());
     let a = activation_pattern(net, x);
@@ -46,9 +41,7 @@ fn feature_gram_until(
     let mut right = Matrix::zeros(n, m);
     let mut block = Matrix::zeros(m, m);
     for j in 0..c {
-        if interrupted() {
-            return Err(Interrupted);
-        }
+        cancel.check()?;
         for k in 0..n {
             let v = net.v.row(j)[k];
             for (dst, &ak) in left.row_mut(k).iter_mut().zip(a.row(k)) {
@@ -93,22 +86,18 @@ fn feature_gram_until(
 fn single_output_gram(
     net: &Network<f64>,
     x: &Matrix<f64>,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<Matrix<f64>, Interrupted> {
     let (m, n) = (x.rows(), net.width());
     let pattern = packed_activation_pattern(x, &net.w);
-    if interrupted() {
-        return Err(Interrupted);
-    }
+    cancel.check()?;
     let v = net.v.as_slice();
     let common = v
         .first()
         .map(|v0| v0.abs())
         .filter(|a| v.iter().all(|vk| vk.abs() == *a));
     let mut g = gram_lower(x.view());
-    if interrupted() {
-        return Err(Interrupted);
-    }
+    cancel.check()?;
     match common {
         Some(scale) => {
             let PackedPattern { words, bits } = pattern;
@@ -351,18 +340,13 @@ pub struct SmallestSingularValue {
     pub gram_size: usize,
 }
 
-/// s_m(D) from the Gram form; 0 (with the reason) when d n < m c.
-pub fn smallest_singular_value(net: &Network<f64>, x: &Matrix<f64>) -> SmallestSingularValue {
-    smallest_singular_value_until(net, x, &mut || false).expect("never interrupted")
-}
-
-/// [`smallest_singular_value`] that asks `interrupted` between the Gram's large products
-/// and the eigensolver's steps (Python checks for Ctrl-C there) and then returns
-/// [`Error::Interrupted`].
-pub fn smallest_singular_value_until(
+/// s_m(D) from the Gram form; 0 (with the reason) when d n < m c. `cancel` is asked
+/// between the Gram's large products and the eigensolver's steps (Python asks whether
+/// Ctrl-C was pressed).
+pub fn smallest_singular_value(
     net: &Network<f64>,
     x: &Matrix<f64>,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> crate::Result<SmallestSingularValue> {
     let (m, c, n, d) = (x.rows(), net.outputs(), net.width(), x.cols());
     let size = m * c;
@@ -377,8 +361,8 @@ pub fn smallest_singular_value_until(
             gram_size: size,
         });
     }
-    let gram = feature_gram_until(net, x, interrupted)?;
-    let (eigenvalue, _) = smallest_eigenvalue_psd_until(gram, interrupted)?;
+    let gram = feature_gram(net, x, cancel)?;
+    let (eigenvalue, _) = smallest_eigenvalue_psd_with_stats(gram, cancel)?;
     Ok(match eigenvalue {
         e @ (SmallestEigenvalue::Value(l) | SmallestEigenvalue::DenseValue(l)) => {
             SmallestSingularValue {
