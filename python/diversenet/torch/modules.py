@@ -9,7 +9,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .regularizers import _check_mhe, _check_sample, _parse_kind, mma, regularizer, weight_decay
+from .regularizers import _check_mhe, _resolve, regularizer
 
 
 class Regularizer(nn.Module):
@@ -23,17 +23,12 @@ class Regularizer(nn.Module):
         self, kind: str, *, sample: Optional[int] = None, generator: Optional[torch.Generator] = None
     ) -> None:
         super().__init__()
-        function, _ = _parse_kind(kind)
-        sample = _check_sample(sample, generator)
-        if sample is not None and function in (mma, weight_decay):
-            raise ValueError(f"sample: `{kind}` is not a sum over pairs of units and has no sampled estimate")
+        _, _, sample = _resolve(kind, sample, generator)
         self.kind = kind
         self.sample = sample
         self.generator = generator
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        if self.sample is None and self.generator is None:
-            return regularizer(self.kind, weight)
         return regularizer(self.kind, weight, sample=self.sample, generator=self.generator)
 
     def extra_repr(self) -> str:

@@ -11,19 +11,25 @@ Conventions shared by every function (they are the library's):
   directions u_k = w_k / ||w_k||. A zero row has no direction: it is left out (n counts
   the other rows) and its gradient is 0. A row with a NaN or infinite entry makes the
   value NaN (the Python binding refuses such a W; the torch convention is to propagate).
-- The cosines c_kl = u_k . u_l come from one product U U^T (O(n^2 d) work, O(n^2) memory)
-  and the angles from them as theta_kl = atan2(sqrt((1 - c)(1 + c)), c), with c clamped
-  to [-1, 1]: the library's formula, exact near pi/2 and better than arccos near 0 and pi,
-  but resolving an angle near 0 or pi only to about sqrt(2 eps) (1.5e-8 in float64, 5e-4
-  in float32), since it starts from a rounded cosine.
+- The cosines c_kl = u_k . u_l come from one product U U^T (O(n^2 d) work, O(n^2) memory),
+  divided by the square roots of its diagonal (so that rows with the same unit vector
+  get c = 1 exactly), and the angles from them as the library takes them,
+  theta_kl = atan2(sqrt((1 - c)(1 + c)), c) with c clamped to [-1, 1]: exact near pi/2,
+  better than arccos near 0 and pi, but starting from a rounded cosine, so that an angle
+  near 0 or pi is resolved to about eps / sin(theta) (and not below sqrt(2 eps): 1.5e-8
+  in float64, 5e-4 in float32), and a pair's gradient term to a relative
+  eps / sin(theta)^2 (1e-6 at theta = 1e-5 from parallel in float64). Exact angles,
+  2 atan2(||u - v||, ||u + v||), would need the n^2 differences of d-vectors.
 - A pair whose sin(theta_kl) = ||t_kl|| (t_kl = u_l - c_kl u_k) is at most 1e-6
   (identical or antipodal rows) keeps its value but contributes no gradient: its
   direction of change is undefined, and the term the library drops has norm at most
-  1/(pi n^2) for ``diversity``. So gradients stay finite for identical and antipodal rows.
-  ``mhe`` clamps distances below 1e-3 in the value and gives such pairs no gradient.
-- Inside, autocast is switched off: the product U U^T runs in the weight's own dtype
-  (a float16 Gram would resolve no angle below about 0.03). TF32 matrix products, where
-  the user has enabled them on a GPU, round the cosines to about 1e-3 all the same.
+  1/(pi n^2 ||w_k||) for ``diversity``. So gradients stay finite for identical and
+  antipodal rows. ``mhe`` clamps distances below 1e-3 in the value and gives such pairs
+  no gradient.
+- Inside, autocast is switched off: the product U U^T runs in the weight's own dtype (a
+  half-precision Gram resolves angles near 0 only to a few hundredths of a radian). TF32
+  matrix products, where a user has enabled them on a GPU, round the cosines to about
+  1e-3 all the same (angles near 0 to about 0.05).
 """
 
 from __future__ import annotations
@@ -74,6 +80,8 @@ def _check_sample(sample: Optional[int], generator: Optional[torch.Generator]) -
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator: expected a torch.Generator or None, got {type(generator).__name__}")
     if sample is None:
+        if generator is not None:
+            raise ValueError("generator: given without sample (the exact value draws nothing)")
         return None
     try:
         count = None if isinstance(sample, bool) else operator.index(sample)
@@ -242,14 +250,13 @@ def _sampled_pair_sum(
     rows = torch.nonzero(kept).flatten()  # the one host synchronisation
     n = rows.numel()
     if n == 0:
-        return (u.sum() * 0.0).to(u.dtype)
+        return u.sum() * 0.0
     device = generator.device if generator is not None else u.device
     draw = torch.randperm(n, generator=generator, device=device)[: min(sample, n)]
     partners = rows[draw.to(u.device)]
     # Partners held fixed: the backward pass gives unit k the estimate
     # (n/K) sum_{l in P} psi'(c_kl) dc_kl/dw_k, the library's, and no partner a share of
-    # the others' terms.
-    # c_kl as in _cosines, with q_k = u_k . u_k summed on its own (not the product's).
+    # the others' terms. c_kl as in _cosines, with q_k = u_k . u_k summed on its own.
     q = torch.where(kept, (u * u).sum(dim=1), torch.ones((), dtype=u.dtype, device=u.device))
     c = (u @ u[partners].detach().T) / torch.sqrt(q[:, None] * q[partners].detach()[None, :])  # n x K
     pairs = kept[:, None] & (partners[None, :] != torch.arange(u.shape[0], device=u.device)[:, None])
@@ -348,7 +355,10 @@ def mma(weight: torch.Tensor) -> torch.Tensor:
     over the n rows with a direction (0 with fewer than two). Each unit's nearest partner
     is the one with the largest cosine, the first such partner on ties (the library's
     choice); the gradient flows through that pair only, and not at all where its
-    sin(theta) <= 1e-6. A minimum, not a sum over pairs: it has no sampled estimate.
+    sin(theta) <= 1e-6. Among copies of a row whose cosines tie only up to rounding, the
+    last bits decide which copy is the minimum and receives its gradient (the minimum is
+    not differentiable there; the value does not depend on it). A minimum, not a sum over
+    pairs: it has no sampled estimate.
     """
     w = _check_weight(weight)
     if w.numel() == 0:
@@ -392,6 +402,16 @@ def _parse_kind(kind: str):
     )
 
 
+def _resolve(kind: str, sample: Optional[int], generator: Optional[torch.Generator]):
+    """The function of a library regulariser name, its fixed arguments and the checked
+    ``sample``, or a clear error."""
+    function, options = _parse_kind(kind)
+    sample = _check_sample(sample, generator)
+    if sample is not None and function in (mma, weight_decay):
+        raise ValueError(f"sample: `{kind}` is not a sum over pairs of units and has no sampled estimate")
+    return function, options, sample
+
+
 def regularizer(
     kind: str, weight: torch.Tensor, *, sample: Optional[int] = None, generator: Optional[torch.Generator] = None
 ) -> torch.Tensor:
@@ -401,9 +421,7 @@ def regularizer(
     ``mma``, ``orthogonal``, ``weight-decay``. ``sample`` (see :func:`diversity`) applies
     to the pair sums only: given for ``mma`` or ``weight-decay``, it raises ValueError.
     """
-    function, options = _parse_kind(kind)
-    if sample is not None or generator is not None:
-        if function in (mma, weight_decay):
-            raise ValueError(f"sample: `{kind}` is not a sum over pairs of units and has no sampled estimate")
-        return function(weight, sample=sample, generator=generator, **options)
-    return function(weight, **options)
+    function, options, sample = _resolve(kind, sample, generator)
+    if function in (mma, weight_decay):
+        return function(weight)
+    return function(weight, sample=sample, generator=generator, **options)
