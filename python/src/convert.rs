@@ -72,34 +72,6 @@ impl Spelling for Keywords {
     }
 }
 
-/// Integer class labels from the values of an int array (`name` the argument: y,
-/// y_test). A value that is no class index is a ValueError naming the argument.
-pub fn class_labels(values: &[f64], name: &str) -> PyResult<diversenet::data::Targets> {
-    use diversenet::data::{csv::targets_from_values, Task};
-    targets_from_values(values, Task::Classify, true, std::path::Path::new(name))
-        .map_err(|e| PyValueError::new_err(e.render(&Keywords)))
-}
-
-/// Refuses a number of targets (`name`: y, y_test) other than the rows of the inputs
-/// (`inputs`: X, X_test).
-pub fn check_target_count(targets: usize, rows: usize, name: &str, inputs: &str) -> PyResult<()> {
-    if targets != rows {
-        return Err(PyValueError::new_err(format!(
-            "{name} has {targets} targets but {inputs} has {rows} rows (samples): one target per sample"
-        )));
-    }
-    Ok(())
-}
-
-/// Refuses a target that is NaN or infinite, naming the argument (`name`: y, y_test), the
-/// sample and (with `columns` > 1 outputs per sample) the output: the library's check, as a
-/// ValueError.
-pub fn check_finite_targets(values: &[f64], columns: usize, name: &str) -> PyResult<()> {
-    lib(diversenet::data::check_finite_targets(
-        values, columns, name,
-    ))
-}
-
 /// Shorthand: a library result as a Python result.
 pub fn lib<T>(r: diversenet::Result<T>) -> PyResult<T> {
     r.map_err(to_py_err)
@@ -179,6 +151,16 @@ pub fn matrix(obj: &Bound<'_, PyAny>, name: &str, allow_vector: bool) -> PyResul
             } else {
                 ""
             }
+        ))),
+    }
+}
+
+/// A 1-dimensional array as its values.
+pub fn vector(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<f64>> {
+    match array(obj, name)? {
+        (shape, values) if shape.len() == 1 => Ok(values),
+        (shape, _) => Err(PyValueError::new_err(format!(
+            "{name} must be a 1-dimensional array; it has shape {shape:?}"
         ))),
     }
 }

@@ -10,7 +10,7 @@ use diversenet::data::{Dataset, Targets};
 use diversenet::linalg::{Cancel, Matrix};
 use diversenet::model::file::load_model;
 use diversenet::model::run::{run_training, Silent};
-use diversenet::model::{Network, OptimizerKind, OutputLayer, TrainSettings};
+use diversenet::model::{Network, OptimizerKind, OutputLayer, TrainSettings, Weights};
 use diversenet::rng::{SeededRng, Stream};
 use diversenet::theory::feature_matrix::{
     loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
@@ -61,9 +61,9 @@ fn loss_bound_holds_along_a_training_run_and_analysis_is_consistent() {
         };
         run_training(&s, train.clone(), test, dir.path(), false, &mut Silent).unwrap();
         let model = load_model(&dir.path().join("model.safetensors")).unwrap();
-        model.transform.apply(&mut train.x);
+        model.transform().apply(&mut train.x);
         let a = analyze(
-            &model.net,
+            &weights(model.net()),
             &train,
             &AnalysisOptions {
                 all_points: true,
@@ -101,7 +101,7 @@ fn the_kernel_lower_bound_holds_off_the_sphere() {
             all_points: true,
             ..Default::default()
         };
-        let a = analyze(&net, &data, &options, Cancel::NEVER).unwrap();
+        let a = analyze(&weights(&net), &data, &options, Cancel::NEVER).unwrap();
         let s_sq = a.s_min_sq_over_n.unwrap();
         assert!(
             s_sq >= a.kernel_lower_bound - 1e-10,
@@ -126,9 +126,14 @@ fn analysis_refuses_a_dimension_mismatch_and_d_1() {
         Targets::Scalar(vec![0.0; 5]),
     )
     .unwrap();
-    let e = analyze(&net, &data, &AnalysisOptions::default(), Cancel::NEVER)
-        .unwrap_err()
-        .to_string();
+    let e = analyze(
+        &weights(&net),
+        &data,
+        &AnalysisOptions::default(),
+        Cancel::NEVER,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("four-d") && e.contains("takes 3 inputs"), "{e}");
     let net1: Network<f64> = Network::init(1, 4, 1, OutputLayer::Fixed, 1.0, &mut rng);
     let data1 = Dataset::new(
@@ -137,9 +142,14 @@ fn analysis_refuses_a_dimension_mismatch_and_d_1() {
         Targets::Scalar(vec![0.0; 2]),
     )
     .unwrap();
-    let e = analyze(&net1, &data1, &AnalysisOptions::default(), Cancel::NEVER)
-        .unwrap_err()
-        .to_string();
+    let e = analyze(
+        &weights(&net1),
+        &data1,
+        &AnalysisOptions::default(),
+        Cancel::NEVER,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("d = 1"), "{e}");
     // One point: a 1 x 1 Gram; s_1(D) is the norm of D's single column.
     let one = Dataset::new(
@@ -148,9 +158,20 @@ fn analysis_refuses_a_dimension_mismatch_and_d_1() {
         Targets::Scalar(vec![0.5]),
     )
     .unwrap();
-    let a = analyze(&net, &one, &AnalysisOptions::default(), Cancel::NEVER).unwrap();
+    let a = analyze(
+        &weights(&net),
+        &one,
+        &AnalysisOptions::default(),
+        Cancel::NEVER,
+    )
+    .unwrap();
     let active = (0..4).filter(|&k| net.w.row(k)[0] > 0.0).count() as f64;
     assert!((a.s_min - active.sqrt()).abs() < 1e-12);
+}
+
+/// A network, checked for measurement.
+fn weights(net: &Network<f64>) -> Weights {
+    Weights::of(net.clone(), "the network").unwrap()
 }
 
 fn run(args: &[&str]) -> std::process::Output {

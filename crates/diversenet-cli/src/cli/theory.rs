@@ -69,7 +69,7 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
         monte_carlo: args.monte_carlo,
     };
     let a = theory::analyze(
-        measured.loaded.net(),
+        &measured.weights,
         &measured.dataset,
         &options,
         Cancel::NEVER,
@@ -135,7 +135,7 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
             "Monte Carlo L2^2", mc.estimate, mc.std_error, mc.samples
         );
     }
-    if matches!(&measured.loaded, LoadedNetwork::Trained(m) if m.config.loss() == Loss::CrossEntropy)
+    if matches!(&measured.loaded, LoadedNetwork::Trained(m) if m.config().loss() == Loss::CrossEntropy)
     {
         println!(
             "  note: the model was trained with cross-entropy; the loss above is the theory's \

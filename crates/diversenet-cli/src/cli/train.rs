@@ -288,10 +288,10 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let measured = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
     let dataset = &measured.dataset;
     let loss_function = match &measured.loaded {
-        LoadedNetwork::Trained(m) => m.config.loss(),
+        LoadedNetwork::Trained(m) => m.config().loss(),
         LoadedNetwork::Foreign(_) => Loss::default_for(&dataset.targets),
     };
-    let (loss, error) = score(measured.loaded.net(), loss_function, dataset);
+    let (loss, error) = score(&measured.weights, loss_function, dataset);
     let result = serde_json::json!({
         "model": args.model.describe(),
         "data": dataset.name,

@@ -16,6 +16,7 @@ use super::config::{Precision, TrainConfig, TrainSettings};
 use super::file::{load_checkpoint, save_checkpoint, save_model};
 use super::fit::{prepare, Prepared};
 use super::train::{train, EpochMetrics, TrainObserver, TrainState};
+use super::trained::TrainedModel;
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -406,7 +407,8 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
         ))),
     }
     let classes = matches!(train_data.targets, Targets::Classes { .. });
-    save_model(&model_path, &state.net, transform, config, classes)?;
+    let model = TrainedModel::new(state.net, transform.clone(), config.clone(), classes)?;
+    save_model(&model_path, &model)?;
     let summary = RunSummary {
         config: config.clone(),
         data: train_data.name.clone(),

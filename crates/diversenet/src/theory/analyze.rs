@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
-use crate::data::{check_finite, Dataset, Targets};
+use crate::data::{check_finite, target_matrix, Dataset, Points};
 use crate::error::{Error, Expected, Result};
 use crate::linalg::{symmetric_spectral_norm, Cancel, Matrix};
-use crate::model::Network;
+use crate::model::Weights;
 use crate::rng::{SeededRng, Stream};
 
 use super::discrepancy::{
@@ -16,6 +16,7 @@ use super::feature_matrix::{
     activation_pattern, loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
 };
 use super::kernel::{discrepancy_matrix, kernel_lambda_min, PairGeometry};
+use super::measure::check_fits;
 
 /// Default size of the Gram matrix D^T D (m c) when no point count is given.
 pub const DEFAULT_GRAM_SIZE: usize = 2000;
@@ -136,34 +137,6 @@ pub struct Analysis {
     pub seconds: f64,
 }
 
-/// Targets as an m x c matrix (one-hot for classes).
-pub fn target_matrix(targets: &Targets, outputs: usize, name: &str) -> Result<Matrix<f64>> {
-    match targets {
-        Targets::Scalar(y) => {
-            if outputs != 1 {
-                return Err(Error::data(
-                    name,
-                    format!("real-valued targets, but the model has {outputs} outputs"),
-                ));
-            }
-            Ok(Matrix::from_vec(y.len(), 1, y.clone()))
-        }
-        Targets::Classes { labels, .. } => {
-            let mut m = Matrix::zeros(labels.len(), outputs);
-            for (i, &l) in labels.iter().enumerate() {
-                if l as usize >= outputs {
-                    return Err(Error::data(
-                        name,
-                        format!("label {l} at sample {i}, but the model has {outputs} outputs"),
-                    ));
-                }
-                m.row_mut(i)[l as usize] = 1.0;
-            }
-            Ok(m)
-        }
-    }
-}
-
 /// The default point count m: D^T D at most [`DEFAULT_GRAM_SIZE`] square (m c <= 2000),
 /// and m c <= n d, so that D (n d x m c) can have full column rank and s_m(D) is not 0 by
 /// rank alone.
@@ -174,65 +147,39 @@ pub fn default_points(dim: usize, width: usize, outputs: usize) -> usize {
         .max(1)
 }
 
-/// Checks that the points `x` (m x d) suit the network: d inputs, d >= 2, finite weights
-/// and values. `name` names the data in errors.
-pub fn check_points(net: &Network<f64>, x: &Matrix<f64>, name: &str) -> Result<()> {
-    let d = net.dim();
-    if x.cols() != d {
-        return Err(Error::data(
-            name,
-            format!(
-                "{} features per sample, but the model takes {d} inputs",
-                x.cols()
-            ),
-        ));
-    }
-    if d < 2 {
-        return Err(Error::config(
-            "dim",
-            "d = 1: inputs on S^0 are only +1 and -1; the theory needs d >= 2",
-        ));
-    }
-    crate::model::compat::check_magnitudes(net)?;
-    check_finite(x, "input", name)?;
-    crate::model::compat::check_input_magnitude(x, name)
-}
-
-/// Measures the network on the (already scaled) data; `cancel` as [`analyze_points`].
+/// Measures the network on the (already scaled) data set; `cancel` as [`analyze_points`].
 pub fn analyze(
-    net: &Network<f64>,
+    net: &Weights,
     data: &Dataset,
     options: &AnalysisOptions,
     cancel: Cancel<'_>,
 ) -> Result<Analysis> {
     let y = target_matrix(&data.targets, net.outputs(), &data.name)?;
-    analyze_points(net, &data.x, Some(&y), &data.name, options, cancel)
+    let points = Points::borrowed(&data.x, &data.name)?;
+    analyze_points(net, &points, Some(&y), options, cancel)
 }
 
-/// Measures the network on the points `x` (m x d, used as given) with targets `y`
-/// (m x c); without targets the loss, ||grad_W L|| and the bound are absent. `name`
-/// names the data in errors. `cancel` is asked during the long parts (the Monte Carlo
-/// estimate after every chunk of samples, s_m(D) and lambda_min(K) between their large
-/// products and eigensolver steps); it stops the analysis with [`Error::Interrupted`].
+/// Measures the network on the points `x` (used as given) with targets `y` (m x c, one row
+/// per point, one column per output); without targets the loss, ||grad_W L|| and the
+/// bound are absent. `cancel` is asked during the long parts (the Monte Carlo estimate
+/// after every chunk of samples, s_m(D) and lambda_min(K) between their large products and
+/// eigensolver steps); it stops the analysis with [`Error::Interrupted`].
 pub fn analyze_points(
-    net: &Network<f64>,
-    x: &Matrix<f64>,
+    net: &Weights,
+    x: &Points<'_>,
     y: Option<&Matrix<f64>>,
-    name: &str,
     options: &AnalysisOptions,
     cancel: Cancel<'_>,
 ) -> Result<Analysis> {
     let started = Instant::now();
     let (d, n, c) = (net.dim(), net.width(), net.outputs());
     options.check(n, d)?;
-    check_points(net, x, name)?;
+    check_fits(net, x)?;
     if let Some(y) = y {
-        check_finite(y, "target", name)?;
-    }
-    if let Some(y) = y {
+        check_finite(y, "target", x.name())?;
         if y.rows() != x.rows() || y.cols() != c {
             return Err(Error::data(
-                name,
+                x.name(),
                 format!(
                     "targets are {}x{}; expected {}x{c} (one row per point, one column per output)",
                     y.rows(),
@@ -252,7 +199,14 @@ pub fn analyze_points(
             .min(m_total)
     };
     if wanted == 0 {
-        return Err(Error::config("points", "must be at least 1"));
+        return Err(Error::setting(
+            "points",
+            0,
+            Expected::AtLeast {
+                min: 1,
+                unit: "point",
+            },
+        ));
     }
     crate::limits::check_analysis(wanted, d, n, c, options.monte_carlo.is_some())?;
     let (x, y) = if wanted < m_total {
@@ -267,7 +221,7 @@ pub fn analyze_points(
         };
         (pick(x), y.map(pick))
     } else {
-        (x.clone(), y.cloned())
+        (Matrix::clone(x), y.cloned())
     };
     let x = &x;
 
@@ -342,12 +296,9 @@ mod tests {
     /// passes the check.
     #[test]
     fn monte_carlo_sample_counts_outside_the_limits_are_refused() {
-        let net = Network {
-            w: Matrix::from_vec(2, 2, vec![1.0, 0.0, 0.0, 1.0]),
-            v: Matrix::from_vec(1, 2, vec![1.0, -1.0]),
-            output_layer: crate::model::OutputLayer::Fixed,
-        };
-        let x = Matrix::from_vec(1, 2, vec![0.6, 0.8]);
+        let w = Matrix::from_vec(2, 2, vec![1.0, 0.0, 0.0, 1.0]);
+        let net = Weights::new(w, Matrix::from_vec(1, 2, vec![1.0, -1.0]), "net").unwrap();
+        let x = Points::new(Matrix::from_vec(1, 2, vec![0.6, 0.8]), "X").unwrap();
         let with = |samples| AnalysisOptions {
             monte_carlo: Some(samples),
             ..AnalysisOptions::default()
@@ -357,7 +308,7 @@ mod tests {
             (1, "at least 2"),
         ] {
             let started = Instant::now();
-            match analyze_points(&net, &x, None, "X", &with(samples), Cancel::NEVER) {
+            match analyze_points(&net, &x, None, &with(samples), Cancel::NEVER) {
                 Err(Error::Config {
                     setting,
                     value,
