@@ -9,7 +9,8 @@ handed over.
 Every function calls the Rust library ``diversenet`` (the GIL is released while it
 computes). Arrays may be float32 or float64 in any memory order. Bad input raises
 ValueError (values, shapes, settings) or OSError (files) with the library's message;
-Ctrl-C during ``train`` or ``analyze``'s Monte Carlo estimate raises KeyboardInterrupt.
+Ctrl-C during ``train``, ``analyze``, ``smallest_singular_value``, ``kernel_matrix``,
+``kernel_lambda_min``, ``ntk`` or ``ntk_lambda_min`` raises KeyboardInterrupt.
 """
 
 from ._diversenet import (

@@ -70,7 +70,8 @@ def analyze(
     """s_m(D), the squared loss L, ||grad_W L||, the bound m ||grad_W L||^2 / (2 s_m(D)^2),
     lambda_min(K), ||E_W||_2, the L2 slice, hemisphere and wedge discrepancies: the keys of
     `diversenet analyze --json`, with the per-layer eNTK analysis of the overload above
-    beside them ("layers", "network"; layer 1 is D^T D, its s_min s_m(D)). Without y, loss, grad_norm and bound are None. A seeded
+    beside them ("layers", "network"; layer 1 is D^T D, its s_min s_m(D)). Without y,
+    loss, grad_norm and bound are None. A seeded
     sub-sample of `points` rows unless `all_points` (default min(2000 / c, n d / c), at
     least 1: D^T D at most 2000 square, and m c <= n d so that s_m(D) is not 0 by rank
     alone; `points_used` in the result says how many rows were used). X must have at
@@ -95,8 +96,8 @@ def ntk(
     d f_j / d z_l. outputs="full": (m c) x (m c), row i c + j for sample i and output j;
     "trace": m x m, summed over the outputs. blocks=True: the list of every layer's
     Theta_l (input side first) instead of the sum; select: the layers (numbered from 1)
-    summed. Memory is estimated first (ValueError with the largest row count that fits);
-    Ctrl-C stops it between panels of rows (KeyboardInterrupt)."""
+    summed (not with blocks=True). Memory is estimated first (ValueError with the most
+    rows of X that fit); Ctrl-C stops it between panels of rows (KeyboardInterrupt)."""
 
 def ntk_lambda_min(
     network: Network,

@@ -2,23 +2,23 @@
 
 use std::path::PathBuf;
 
-use diversenet::data::{Dataset, InputScaling, InputTransform, Targets};
-use diversenet::model::config::{option_without_effect, GivenOptions};
+use diversenet::data::{Dataset, InputScaling, InputTransform, TargetArray};
+use diversenet::model::config::{check_options_apply, GivenOptions};
 use diversenet::model::file::save_model as save_model_file;
-use diversenet::model::fit::train_in_memory_until;
+use diversenet::model::fit::train_in_memory;
 use diversenet::model::foreign::{load_network, save_weights, LoadedNetwork};
 use diversenet::model::optim::DEFAULT_MOMENTUM;
-use diversenet::model::{Loss, OptimizerKind, Precision, TrainConfig, TrainSettings};
+use diversenet::model::{Loss, OptimizerKind, Precision, TrainConfig, TrainSettings, TrainedModel};
 use diversenet::regularizer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyDictMethods};
 
 use crate::convert::{
-    array, check_finite_targets, check_target_count, class_labels, is_float32, is_integer_array,
-    lib, matrix, to_json, to_numpy, to_py_err, to_python, vector_to_numpy,
+    array, is_float32, is_integer_array, lib, matrix, to_json, to_numpy, to_py_err, to_python,
+    vector, vector_to_numpy,
 };
-use crate::{detach_interruptible, network};
+use crate::{detach_interruptible, weights};
 
 /// The model in `path`: a dict with `W` (n x d), `V` (c x n) as float64 arrays, `config`
 /// (the training configuration, None for foreign weights), `input_scaling`, `targets`
@@ -32,12 +32,12 @@ pub fn load_model<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, Py
     out.set_item("V", to_numpy(py, &loaded.net().v)?)?;
     match &loaded {
         LoadedNetwork::Trained(m) => {
-            out.set_item("config", to_python(py, &m.config)?)?;
-            out.set_item("input_scaling", m.transform.scaling.to_string())?;
-            out.set_item("targets", if m.classes { "classes" } else { "scalar" })?;
-            if m.transform.scaling == InputScaling::Standardise {
-                out.set_item("input_mean", vector_to_numpy(py, &m.transform.mean))?;
-                out.set_item("input_scale", vector_to_numpy(py, &m.transform.scale))?;
+            out.set_item("config", to_python(py, m.config())?)?;
+            out.set_item("input_scaling", m.transform().scaling.to_string())?;
+            out.set_item("targets", if m.classes() { "classes" } else { "scalar" })?;
+            if m.transform().scaling == InputScaling::Standardise {
+                out.set_item("input_mean", vector_to_numpy(py, &m.transform().mean))?;
+                out.set_item("input_scale", vector_to_numpy(py, &m.transform().scale))?;
             }
             out.set_item("foreign", false)?;
         }
@@ -73,7 +73,7 @@ pub fn save_model(
     input_mean: Option<&Bound<'_, PyAny>>,
     input_scale: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let net = network(W, V)?;
+    let net = weights(W, V)?.into_network();
     let Some(config) = config else {
         if targets.is_some() || input_mean.is_some() || input_scale.is_some() {
             return Err(PyValueError::new_err(
@@ -96,16 +96,6 @@ pub fn save_model(
             "config is not a valid diversenet configuration: {e}"
         ))
     })?;
-    let (n, d, c) = (net.width(), net.dim(), net.outputs());
-    if (n, d, c) != (config.width(), config.dim(), config.outputs()) {
-        return Err(PyValueError::new_err(format!(
-            "W is {n}x{d} and V {c}x{n}, but config is for width {}, dim {} and outputs {} \
-             (W must be width x dim, V outputs x width)",
-            config.width(),
-            config.dim(),
-            config.outputs()
-        )));
-    }
     let classes = match targets {
         Some("classes") => true,
         Some("scalar") => false,
@@ -116,83 +106,27 @@ pub fn save_model(
         }
         None => config.loss() == Loss::CrossEntropy,
     };
-    if !classes && config.loss() == Loss::CrossEntropy {
-        return Err(PyValueError::new_err(
-            "targets = \"scalar\" with a cross-entropy config: cross-entropy is a loss over \
-             class labels; real-valued targets are trained with the squared loss",
-        ));
-    }
-    let standardised = config.scaling() == InputScaling::Standardise;
-    if !standardised && (input_mean.is_some() || input_scale.is_some()) {
-        return Err(PyValueError::new_err(format!(
-            "input_mean and input_scale belong to standardised inputs; this config's input scaling is {}",
-            config.scaling()
-        )));
-    }
-    let (mean, scale) = match (input_mean, input_scale) {
-        (Some(mean), Some(scale)) => (
-            standardisation(mean, "input_mean", d, |v| v.is_finite(), "finite")?,
-            standardisation(
-                scale,
-                "input_scale",
-                d,
-                |v| v.is_finite() && v > 0.0,
-                "finite and > 0",
-            )?,
-        ),
-        (None, None) if !standardised => (Vec::new(), Vec::new()),
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "this config standardises its inputs: give both input_mean and input_scale \
-                 ({d} values each, as train returns them)"
-            )))
-        }
-    };
     let transform = InputTransform {
         scaling: config.scaling(),
-        mean,
-        scale,
+        mean: input_mean
+            .map(|a| vector(a, "input_mean"))
+            .transpose()?
+            .unwrap_or_default(),
+        scale: input_scale
+            .map(|a| vector(a, "input_scale"))
+            .transpose()?
+            .unwrap_or_default(),
     };
-    py.detach(move || {
-        let net = diversenet::model::Network {
-            output_layer: config.output_layer(),
-            ..net
-        };
-        match config.precision() {
-            Precision::F32 => {
-                save_model_file(&path, &net.convert::<f32>(), &transform, &config, classes)
-            }
-            Precision::F64 => save_model_file(&path, &net, &transform, &config, classes),
-        }
+    let model = lib(TrainedModel::new(net, transform, config, classes))?;
+    py.detach(move || match model.config().precision() {
+        Precision::F32 => save_model_file(&path, &model.convert::<f32>()),
+        Precision::F64 => save_model_file(&path, &model),
     })
     .map_err(to_py_err)
 }
 
-/// `input_mean` or `input_scale` (`name`): d values, each `valid` (`expected` says how).
-fn standardisation(
-    a: &Bound<'_, PyAny>,
-    name: &str,
-    d: usize,
-    valid: impl Fn(f64) -> bool,
-    expected: &str,
-) -> PyResult<Vec<f64>> {
-    let (shape, values) = array(a, name)?;
-    if shape[..] != [d] {
-        return Err(PyValueError::new_err(format!(
-            "{name} must have shape ({d},), one value per input of W; it has shape {shape:?}"
-        )));
-    }
-    match values.iter().position(|&v| !valid(v)) {
-        Some(i) => Err(PyValueError::new_err(format!(
-            "{name}[{i}] = {}: every value must be {expected}",
-            values[i]
-        ))),
-        None => Ok(values),
-    }
-}
-
 /// The options `train` takes besides width, epochs and seed (the CLI's flags in snake_case).
-const TRAIN_OPTIONS: &[&str] = &[
+pub(crate) const TRAIN_OPTIONS: &[&str] = &[
     "optimizer",
     "lr",
     "momentum",
@@ -236,20 +170,14 @@ fn check_applicable(options: Option<&Bound<'_, PyDict>>, optimizer: OptimizerKin
         reg_sample: is_given(options, "reg_sample")?,
         reg: is_given(options, "reg")?,
     };
-    let why = match option_without_effect(given, optimizer) {
-        Some((option, why)) => Some((option.replace('-', "_"), why)),
-        None if is_given(options, "test_fraction")? && is_given(options, "X_test")? => Some((
-            "test_fraction".to_string(),
-            "it splits a test set off X when no X_test and y_test are given".to_string(),
-        )),
-        None => None,
-    };
-    match why {
-        Some((option, why)) => Err(PyValueError::new_err(format!(
-            "option {option} does not apply here: {why}; leave {option} out"
-        ))),
-        None => Ok(()),
+    lib(check_options_apply(given, optimizer))?;
+    if is_given(options, "test_fraction")? && is_given(options, "X_test")? {
+        return Err(to_py_err(diversenet::Error::no_effect(
+            "test_fraction",
+            "it splits a test set off X when no X_test and y_test are given",
+        )));
     }
+    Ok(())
 }
 
 fn option<'py, T: FromPyObjectOwned<'py>>(
@@ -287,19 +215,9 @@ fn dataset(x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, name: &str) -> PyResult<D
     let y_name = if name == "X" { "y" } else { "y_test" };
     let x = matrix(x, name, false)?;
     let (shape, values) = array(y, y_name)?;
-    if !(shape.len() == 1 || (shape.len() == 2 && shape[1] == 1)) {
-        return Err(PyValueError::new_err(format!(
-            "{y_name} must have shape (m,); it has shape {shape:?}"
-        )));
-    }
-    check_target_count(values.len(), x.rows(), y_name, name)?;
-    let targets = if is_integer_array(y)? {
-        class_labels(&values, y_name)?
-    } else {
-        check_finite_targets(&values, 1, y_name)?;
-        Targets::Scalar(values)
-    };
-    lib(Dataset::new(name, x, targets))
+    let targets = TargetArray::new(&shape, values, is_integer_array(y)?, y_name, x.rows(), name)
+        .and_then(|t| t.into_targets(y_name));
+    lib(targets.and_then(|targets| Dataset::new(name, x, targets)))
 }
 
 /// Trains f(x) = V relu(W x) on X (m x d) and y (integer labels: classes; floats: real
@@ -390,12 +308,12 @@ pub fn train<'py>(
         }
     };
     let test_fraction: f64 = option(options, "test_fraction")?.unwrap_or(0.2);
-    let fitted = detach_interruptible(py, |interrupted| {
+    let fitted = detach_interruptible(py, |cancel| {
         let (train_data, test_data) = match test {
             Some(test) => (data, test),
             None => data.split_or_all(test_fraction, seed)?,
         };
-        train_in_memory_until(&settings, train_data, test_data, interrupted)
+        train_in_memory(&settings, train_data, test_data, cancel)
     })?;
     let out = PyDict::new(py);
     out.set_item("W", to_numpy(py, &fitted.net.w)?)?;

@@ -5,22 +5,24 @@
 
 use std::path::PathBuf;
 
-use diversenet::data::{check_finite, InputScaling, InputTransform};
-use diversenet::limits::{check_ntk, NtkSizes};
+use diversenet::data::{InputScaling, Points, TargetArray};
+use diversenet::error::Spelling;
 use diversenet::linalg::Matrix;
 use diversenet::mlp::load::load_mlp;
 use diversenet::mlp::sequential::{from_state_dict, NamedTensor};
 use diversenet::mlp::{Dense, Mlp};
-use diversenet::model::compat::check_input_magnitude;
+use diversenet::theory::measure;
 use diversenet::theory::mlp_analysis::{analyze_mlp_points, NtkOptions};
-use diversenet::theory::ntk::{select_layers, NtkFactors, NtkForm};
+use diversenet::theory::ntk::NtkForm;
 use diversenet::theory::AnalysisOptions;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::convert::{array, lib, matrix, to_python};
-use crate::{detach_interruptible, input_points, target_rows};
+use crate::convert::{
+    array, is_integer_array, lib, matrix, to_py_err_spelled, to_python, Keywords,
+};
+use crate::detach_interruptible;
 
 /// What `network` may be, for messages.
 const NETWORK_KINDS: &str = "a list of (W, b) pairs (W: n_l x n_(l-1), b: n_l values or \
@@ -34,7 +36,8 @@ const NETWORK_KINDS: &str = "a list of (W, b) pairs (W: n_l x n_(l-1), b: n_l va
 pub(crate) fn mlp_argument(obj: &Bound<'_, PyAny>) -> PyResult<Mlp> {
     let py = obj.py();
     if let Ok(path) = obj.extract::<PathBuf>() {
-        return lib(py.detach(move || load_mlp(&path)).map(|f| f.mlp()));
+        let source = path.display().to_string();
+        return lib(py.detach(move || load_mlp(&path)?.into_mlp(&source)));
     }
     if obj.hasattr("state_dict")? && obj.hasattr("children")? {
         let kinds: Vec<String> = obj
@@ -115,54 +118,36 @@ fn named_tensors(state: &Bound<'_, PyAny>) -> PyResult<Vec<NamedTensor>> {
     Ok(out)
 }
 
-fn form_argument(outputs: &str) -> PyResult<NtkForm> {
-    outputs.parse().map_err(|_| {
-        PyValueError::new_err(format!(
-            "outputs must be \"full\" ((m c) x (m c)) or \"trace\" (m x m, summed over outputs); got {outputs:?}"
-        ))
-    })
-}
+/// Python's spelling in `ntk` and `ntk_lambda_min`, whose `outputs=` chooses the eNTK's
+/// form (the library's setting `ntk`, `analyze`'s `ntk=`).
+struct OutputsKeyword;
 
-/// The layer numbers of `select` (from 1) checked against the network, 0-based.
-fn chosen_layers(mlp: &Mlp, select: Option<Vec<usize>>) -> PyResult<Vec<usize>> {
-    lib(select_layers(mlp, select.as_deref())).map_err(|e| {
-        PyValueError::new_err(e.to_string().replace("invalid setting `layers`", "select"))
-    })
-}
-
-/// Refuses an eNTK of the points `x` that would not fit in memory with `matrices` of its
-/// size held at once.
-fn check_memory(
-    mlp: &Mlp,
-    x: &Matrix<f64>,
-    form: NtkForm,
-    matrices: usize,
-    eigenvalue: bool,
-) -> PyResult<()> {
-    let sizes = NtkSizes {
-        widths: mlp.widths(),
-        full: form == NtkForm::Full,
-        matrices,
-        eigenvalue,
-        paper_block: mlp.depth() == 1 && mlp.layers()[0].bias.is_none(),
-    };
-    lib(check_ntk("ntk", x.rows(), &sizes, "number of rows of X"))
-}
-
-/// The points X as given, checked: finite, of the network's width, not so large that the
-/// Grams overflow.
-fn points_for(mlp: &Mlp, x: &Bound<'_, PyAny>) -> PyResult<Matrix<f64>> {
-    let x = input_points(&detached(x, true)?)?;
-    lib(check_finite(&x, "input", "X"))?;
-    lib(check_input_magnitude(&x, "X"))?;
-    if x.cols() != mlp.dim() {
-        return Err(PyValueError::new_err(format!(
-            "X has {} columns, but the network takes {} inputs",
-            x.cols(),
-            mlp.dim()
-        )));
+impl Spelling for OutputsKeyword {
+    fn setting(&self, name: &str) -> String {
+        match name {
+            "ntk" => "outputs=".into(),
+            _ => Keywords.setting(name),
+        }
     }
-    Ok(x)
+    fn setting_value(&self, name: &str, value: &str) -> String {
+        match name {
+            "ntk" => format!("outputs={value}"),
+            _ => Keywords.setting_value(name, value),
+        }
+    }
+    fn offers(&self, name: &str) -> bool {
+        Keywords.offers(name)
+    }
+    fn front_end(&self) -> &str {
+        Keywords.front_end()
+    }
+}
+
+/// The eNTK's form given as `outputs=`.
+fn form_argument(outputs: &str) -> PyResult<NtkForm> {
+    outputs
+        .parse()
+        .map_err(|e| to_py_err_spelled(e, &OutputsKeyword))
 }
 
 /// A matrix as a 2-D float64 numpy array, moving its storage (no copy).
@@ -172,6 +157,13 @@ fn into_numpy(py: Python<'_>, m: Matrix<f64>) -> PyResult<Bound<'_, PyAny>> {
     Ok(numpy::PyArray1::from_vec(py, m.into_vec())
         .reshape([rows, cols])?
         .into_any())
+}
+
+/// The points X (a torch tensor through [`detached`]) as a matrix, for the library's
+/// [`Points`].
+#[allow(non_snake_case)]
+fn points_matrix(X: &Bound<'_, PyAny>) -> PyResult<Matrix<f64>> {
+    matrix(&detached(X, true)?, "X", false)
 }
 
 /// The empirical NTK of a ReLU MLP on the rows of X (used as given), without Jacobians:
@@ -192,27 +184,10 @@ fn ntk<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let mlp = mlp_argument(network)?;
     let form = form_argument(outputs)?;
-    let layers = chosen_layers(&mlp, select.clone())?;
-    if blocks && select.is_some() {
-        return Err(PyValueError::new_err(
-            "blocks=True returns every layer's block; select chooses the layers of a sum",
-        ));
-    }
-    let x = points_for(&mlp, X)?;
-    check_memory(
-        &mlp,
-        &x,
-        form,
-        if blocks { mlp.layers().len() } else { 1 },
-        false,
-    )?;
-    let result = detach_interruptible(py, move |interrupted| {
-        let factors = NtkFactors::new(&mlp, &x, form, "X")?;
-        if blocks {
-            factors.blocks(interrupted)
-        } else {
-            factors.sum(&layers, interrupted).map(|m| vec![m])
-        }
+    let x = points_matrix(X)?;
+    let result = detach_interruptible(py, move |cancel| {
+        let x = Points::new(x, "X")?;
+        measure::ntk(&mlp, &x, form, select.as_deref(), blocks, cancel)
     })?;
     if !blocks {
         let only = result.into_iter().next().expect("one matrix");
@@ -240,13 +215,10 @@ fn ntk_lambda_min(
 ) -> PyResult<f64> {
     let mlp = mlp_argument(network)?;
     let form = form_argument(outputs)?;
-    let layers = chosen_layers(&mlp, select)?;
-    let x = points_for(&mlp, X)?;
-    check_memory(&mlp, &x, form, 1, true)?;
-    detach_interruptible(py, move |interrupted| {
-        NtkFactors::new(&mlp, &x, form, "X")?
-            .spectrum(&layers, false, interrupted)
-            .map(|s| s.lambda_min)
+    let x = points_matrix(X)?;
+    detach_interruptible(py, move |cancel| {
+        let x = Points::new(x, "X")?;
+        measure::ntk_lambda_min(&mlp, &x, form, select.as_deref(), cancel)
     })
 }
 
@@ -270,10 +242,6 @@ fn analyze_network<'py>(
     select: Option<Vec<usize>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let mlp = mlp_argument(network)?;
-    let form = ntk.parse::<NtkForm>().map_err(|_| {
-        PyValueError::new_err(format!("ntk must be \"full\" or \"trace\"; got {ntk:?}"))
-    })?;
-    chosen_layers(&mlp, select.clone())?;
     let options = AnalysisOptions {
         points,
         all_points,
@@ -281,7 +249,7 @@ fn analyze_network<'py>(
         monte_carlo,
     };
     let ntk = NtkOptions {
-        form,
+        form: lib(ntk.parse())?,
         layers: select,
     };
     analyze_on(py, mlp, X, y, input_scaling, options, ntk)
@@ -298,16 +266,20 @@ pub(crate) fn analyze_on<'py>(
     options: AnalysisOptions,
     ntk: NtkOptions,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let mut x = input_points(&detached(x, true)?)?;
+    let x = points_matrix(x)?;
     let y = y
-        .map(|y| target_rows(&detached(y, false)?, mlp.outputs(), x.rows()))
+        .map(|y| {
+            let y = detached(y, false)?;
+            let (shape, values) = array(&y, "y")?;
+            let targets =
+                TargetArray::new(&shape, values, is_integer_array(&y)?, "y", x.rows(), "X");
+            lib(targets.and_then(|t| t.into_matrix(mlp.outputs(), "y")))
+        })
         .transpose()?;
     let scaling: InputScaling = lib(input_scaling.parse())?;
-    let analysis = detach_interruptible(py, move |interrupted| {
-        check_finite(&x, "input", "X")?;
-        InputTransform::fit_checked(scaling, &x, "X", None)?.apply(&mut x);
-        check_input_magnitude(&x, "X")?;
-        analyze_mlp_points(&mlp, &x, y.as_ref(), "X", &options, &ntk, interrupted)
+    let analysis = detach_interruptible(py, move |cancel| {
+        let x = Points::scaled(x, scaling, "X")?;
+        analyze_mlp_points(&mlp, &x, y.as_ref(), &options, &ntk, cancel)
     })?;
     to_python(py, &analysis)
 }

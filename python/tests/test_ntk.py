@@ -264,15 +264,15 @@ def test_other_modules_and_bad_arguments_are_refused():
         with pytest.raises(ValueError, match=__import__("re").escape(message)):
             dn.ntk(network, X)
     layers = [(np.ones((3, 4)), None), (np.ones((1, 3)), None)]
-    with pytest.raises(ValueError, match="select: layer 3: the network has layers 1 to 2"):
+    with pytest.raises(ValueError, match="select=: layer 3: the network has layers 1 to 2"):
         dn.ntk_lambda_min(layers, X, select=[3])
-    with pytest.raises(ValueError, match='outputs must be "full"'):
+    with pytest.raises(ValueError, match="invalid setting outputs=: `diagonal`: expected full"):
         dn.ntk(layers, X, outputs="diagonal")
-    with pytest.raises(ValueError, match="X has 5 columns, but the network takes 4 inputs"):
+    with pytest.raises(ValueError, match="X: 5 features per sample, but the network takes 4 inputs"):
         dn.ntk(layers, np.ones((2, 5)))
     with pytest.raises(TypeError, match="network"):
         dn.ntk(3.5, X)
-    with pytest.raises(ValueError, match="monte-carlo"):
+    with pytest.raises(ValueError, match="monte_carlo="):
         dn.analyze([(np.ones((3, 4)), np.ones(3)), (np.ones((1, 3)), None)], X, monte_carlo=1000)
 
 
@@ -284,3 +284,25 @@ def test_the_package_does_not_import_torch_unless_handed_a_torch_object():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_ctrl_c_stops_the_entk_and_what_does_not_fit_is_refused():
+    """SIGINT while the eNTK of 3000 points of a 784-500-500-10 MLP is built and solved
+    (the trace form, 3000 x 3000) raises KeyboardInterrupt from ntk_lambda_min, ntk and
+    analyze: the library's Cancel asks for signals between panels and solver steps (the
+    Rust tests check that each step asks it). Afterwards the package works, and a matrix
+    beyond the memory budget is refused before it is built, naming the rows of X that fit."""
+    from test_arguments import seconds_until_interrupted
+
+    rng = np.random.default_rng(8)
+    layers = random_layers(rng, [784, 500, 500, 10], [True, True, True])
+    X = rng.normal(size=(3000, 784))
+    seconds_until_interrupted(lambda: dn.ntk_lambda_min(layers, X, outputs="trace"))
+    seconds_until_interrupted(lambda: dn.ntk(layers, X, outputs="trace"))
+    seconds_until_interrupted(lambda: dn.analyze(layers, X, ntk="trace", all_points=True))
+    small = random_layers(rng, [4, 6, 2], [True, False])
+    assert dn.ntk_lambda_min(small, rng.normal(size=(5, 4))) > 0
+    with pytest.raises(ValueError, match=r"^ntk_lambda_min on 200000 rows of X would need about .* rows of X fit"):
+        dn.ntk_lambda_min(small, np.zeros((200_000, 4)))
+    with pytest.raises(ValueError, match=r"^invalid setting select=: it does not apply here: blocks= returns"):
+        dn.ntk(small, rng.normal(size=(5, 4)), blocks=True, select=[1])

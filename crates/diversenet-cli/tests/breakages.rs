@@ -11,6 +11,7 @@ use diversenet::data::idx::encode_idx;
 use diversenet::data::npy::encode_npy_f64;
 use diversenet::limits::analyze_estimate;
 use diversenet::model::file::{load_model, save_model};
+use diversenet::model::TrainedModel;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -293,7 +294,7 @@ fn resume_with_other_data_is_refused() {
 fn absurd_thread_counts_are_refused() {
     fails(
         &["--threads", "100000", "spectrum", "--dim", "3"],
-        &["invalid setting `threads`", "100000 threads", "per core"],
+        &["invalid setting --threads", "100000 threads", "per core"],
     );
 }
 
@@ -308,7 +309,7 @@ fn unclear_answers_are_clear() {
     let out = dir.path().join("run");
     fails(
         &["train", "--lr", "-1", "--out", s(&out)],
-        &["invalid setting `lr`: -1 is not a finite value > 0"],
+        &["invalid setting --lr: -1 is not a finite value > 0"],
     );
     fails(
         &[
@@ -351,15 +352,13 @@ fn unclear_answers_are_clear() {
     // W or V scaled by 1e160.
     let path = out.join("model.safetensors");
     for (which, needle) in [("W", "W overflows"), ("V", "V overflows")] {
-        let mut m = load_model(&path).unwrap();
-        let target = if which == "W" {
-            &mut m.net.w
-        } else {
-            &mut m.net.v
-        };
+        let m = load_model(&path).unwrap();
+        let mut net = m.net().clone();
+        let target = if which == "W" { &mut net.w } else { &mut net.v };
         target.as_mut_slice().iter_mut().for_each(|v| *v *= 1e160);
         let scaled = dir.path().join(format!("{which}.safetensors"));
-        save_model(&scaled, &m.net, &m.transform, &m.config, m.classes).unwrap();
+        let m = TrainedModel::new(net, m.transform().clone(), m.config().clone(), m.classes());
+        save_model(&scaled, &m.unwrap()).unwrap();
         for cmd in ["analyze", "eval"] {
             fails(&[cmd, "--model", s(&scaled)], &[needle, "largest entry is"]);
         }
@@ -447,7 +446,7 @@ fn a_new_users_first_hour() {
             s(&dir.path().join("syn")),
         ],
         &[
-            "invalid setting `task`",
+            "invalid setting --task",
             "synthetic data has real-valued targets",
         ],
     );

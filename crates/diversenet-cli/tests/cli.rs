@@ -215,7 +215,7 @@ fn bad_user_files_get_clear_errors() {
             "--out",
             s(&out),
         ],
-        &["`width`"],
+        &["invalid setting --width"],
     );
     fails(
         &[
@@ -335,9 +335,9 @@ print(json.dumps({"W": t["W"].astype(float).ravel().tolist(), "shape": list(t["W
     assert_eq!(v["format"], "pt");
     assert_eq!(v["config"], 6);
     let w: Vec<f64> = serde_json::from_value(v["W"].clone()).unwrap();
-    assert_eq!(w, model.net.w.as_slice());
+    assert_eq!(w, model.net().w.as_slice());
     let vv: Vec<f64> = serde_json::from_value(v["V"].clone()).unwrap();
-    assert_eq!(vv, model.net.v.as_slice());
+    assert_eq!(vv, model.net().v.as_slice());
 }
 
 #[test]

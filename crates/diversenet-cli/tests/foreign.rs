@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use diversenet::data::npy::encode_npy_f64;
-use diversenet::linalg::Matrix;
+use diversenet::linalg::{Cancel, Matrix};
 use diversenet::model::file::TensorFile;
 use diversenet::model::{Network, OutputLayer};
 use diversenet::rng::{SeededRng, Stream};
@@ -72,7 +72,9 @@ fn foreign_weights_are_analysed_on_raw_inputs_and_biases_refused() {
         v: v.map(|&v| v as f32 as f64),
         output_layer: OutputLayer::Trained,
     };
-    let expected = smallest_singular_value(&net, &x).value;
+    let expected = smallest_singular_value(&net, &x, Cancel::NEVER)
+        .unwrap()
+        .value;
     assert!((a["s_min"].as_f64().unwrap() - expected).abs() <= 1e-9 * expected);
 
     // The same network from two .npy files.
@@ -122,7 +124,8 @@ fn foreign_weights_are_analysed_on_raw_inputs_and_biases_refused() {
         "4",
         "--all-data",
     ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--all-data applies to csv:PATH"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("invalid setting --all-data: it does not apply here: it applies to csv:PATH"));
     let out = run(&["eval", "--weights", "W.npy", "--data", &data]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected W.npy,V.npy"));
 }

@@ -215,7 +215,7 @@ fn a_corrupted_checkpoint_is_detected_and_the_previous_one_used() {
         summary
             .notes
             .iter()
-            .any(|n| n.contains("checksum mismatch")),
+            .any(|n| n.to_string().contains("checksum mismatch")),
         "{:?}",
         summary.notes
     );

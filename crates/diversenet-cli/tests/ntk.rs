@@ -9,7 +9,8 @@ use std::path::Path;
 
 use common::{fails, ok};
 use diversenet::data::npy::encode_npy_f64;
-use diversenet::linalg::Matrix;
+use diversenet::data::Points;
+use diversenet::linalg::{Cancel, Matrix};
 use diversenet::mlp::load::{save_npz, save_sequential};
 use diversenet::mlp::{Dense, Mlp};
 use diversenet::model::file::TensorFile;
@@ -112,8 +113,9 @@ fn a_sequential_file_gives_the_librarys_per_layer_numbers() {
             form: form.parse::<NtkForm>().unwrap(),
             layers: layers.map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()),
         };
+        let points = Points::borrowed(&x, "X").unwrap();
         let want =
-            analyze_mlp_points(&mlp, &x, Some(&y), "X", &options, &ntk, &mut || false).unwrap();
+            analyze_mlp_points(&mlp, &points, Some(&y), &options, &ntk, Cancel::NEVER).unwrap();
         let want = serde_json::to_value(&want).unwrap();
         assert_eq!(
             got["layers"].as_array().unwrap().len(),
@@ -164,15 +166,15 @@ fn other_layers_bad_choices_and_too_many_points_are_refused() {
     let m = model.to_str().unwrap();
     fails(
         &args(m, &data, &["--layers", "4"]),
-        &["`layers`", "layer 4: the network has layers 1 to 3"],
+        &["--layers", "layer 4: the network has layers 1 to 3"],
     );
     fails(
         &args(m, &data, &["--ntk", "diag"]),
-        &["`ntk`", "expected full"],
+        &["--ntk", "expected full"],
     );
     fails(
         &args(m, &data, &["--monte-carlo", "1000"]),
-        &["`monte-carlo`", "each layer's L2 discrepancy"],
+        &["--monte-carlo", "each layer's L2 discrepancy"],
     );
     // 40 points of 3 outputs: a 120 x 120 eNTK needs about 0.35 MB; a budget of 0.2 MB
     // fits fewer points, and the largest it names does fit.

@@ -94,7 +94,7 @@ fn resume_refuses_another_thread_count_and_old_checkpoints_resume_with_a_note() 
     let err = stderr(&refused);
     assert_eq!(refused.status.code(), Some(1), "{err}");
     for needle in [
-        "`threads`",
+        "invalid setting --threads",
         "--threads 1",
         "has 2",
         "checkpoint.safetensors",

@@ -8,14 +8,15 @@ use std::path::Path;
 use std::time::Instant;
 
 use diversenet::data::npy::encode_npy_f64;
+use diversenet::data::Points;
 use diversenet::error::{Error, Result};
 use diversenet::files::write_atomic;
-use diversenet::limits::{check_ntk, format_bytes, NtkSizes};
-use diversenet::linalg::{smallest_eigenvalue_psd_with_stats, Matrix, SolverStats};
+use diversenet::limits::{check_points, format_bytes, ntk_estimate};
+use diversenet::linalg::{smallest_eigenvalue_psd_with_stats, Cancel, Matrix, SolverStats};
 use diversenet::mlp::load::save_sequential;
 use diversenet::mlp::{Dense, Mlp};
 use diversenet::rng::{SeededRng, Stream};
-use diversenet::theory::ntk::{NtkFactors, NtkForm};
+use diversenet::theory::ntk::{ntk_sizes, NtkFactors, NtkForm};
 
 /// One timed eNTK lambda_min.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -94,27 +95,14 @@ pub fn save_inputs(dir: &Path, mlp: &Mlp, x: &Matrix<f64>) -> Result<()> {
     write_atomic(&dir.join("points.npy"), &npy)
 }
 
-/// The sizes the memory check of one run uses.
-fn sizes(mlp: &Mlp, form: NtkForm) -> NtkSizes {
-    NtkSizes {
-        widths: mlp.widths(),
-        full: form == NtkForm::Full,
-        matrices: 1,
-        eigenvalue: true,
-        paper_block: false,
-    }
-}
-
 /// Refuses, before anything is timed, the runs that would not fit in memory.
 pub fn check_ntk_runs(mlp: &Mlp, points: &[usize], forms: &[NtkForm]) -> Result<()> {
     for &m in points {
         for &form in forms {
-            check_ntk(
-                &format!("bench ntk ({form})"),
-                m,
-                &sizes(mlp, form),
-                "--points",
-            )?;
+            let sizes = ntk_sizes(mlp, form, 1, true);
+            check_points(&format!("bench ntk ({form})"), m, |k| {
+                ntk_estimate(k, &sizes)
+            })?;
         }
     }
     Ok(())
@@ -127,17 +115,20 @@ pub fn bench_ntk(
     points: usize,
     form: NtkForm,
 ) -> Result<NtkBenchResult> {
-    let estimated_bytes = diversenet::limits::ntk_estimate(points, &sizes(mlp, form)).total();
+    let estimated_bytes = ntk_estimate(points, &ntk_sizes(mlp, form, 1, true)).total();
     let x = x.row_range(0, points.min(x.rows()));
-    let x = Matrix::from_vec(x.rows(), x.cols(), x.as_slice().to_vec());
+    let x = Points::new(
+        Matrix::from_vec(x.rows(), x.cols(), x.as_slice().to_vec()),
+        "the benchmark's points",
+    )?;
     let all: Vec<usize> = (0..mlp.layers().len()).collect();
     let started = Instant::now();
-    let factors = NtkFactors::new(mlp, &x, form, "the benchmark's points")?;
-    let theta = factors.sum(&all, &mut || false)?;
+    let factors = NtkFactors::new(mlp, &x, form)?;
+    let theta = factors.sum(&all, Cancel::NEVER)?;
     let build_seconds = started.elapsed().as_secs_f64();
     let size = theta.rows();
     let solve = Instant::now();
-    let (eigenvalue, solver) = smallest_eigenvalue_psd_with_stats(theta);
+    let (eigenvalue, solver) = smallest_eigenvalue_psd_with_stats(theta, Cancel::NEVER)?;
     let eigenvalue_seconds = solve.elapsed().as_secs_f64();
     Ok(NtkBenchResult {
         points: x.rows(),
@@ -220,10 +211,11 @@ mod tests {
         let x = sphere_points(12, 20, 1);
         for form in [NtkForm::Full, NtkForm::Trace] {
             let r = bench_ntk(&mlp, &x, 10, form).unwrap();
-            let x10 = Matrix::from_vec(10, 20, x.as_slice()[..200].to_vec());
-            let theta = NtkFactors::new(&mlp, &x10, form, "x")
+            let x10 =
+                Points::new(Matrix::from_vec(10, 20, x.as_slice()[..200].to_vec()), "x").unwrap();
+            let theta = NtkFactors::new(&mlp, &x10, form)
                 .unwrap()
-                .sum(&[0, 1, 2], &mut || false)
+                .sum(&[0, 1, 2], Cancel::NEVER)
                 .unwrap();
             let dense = diversenet::linalg::symmetric_eigenvalues(&theta).unwrap();
             assert_eq!((r.points, r.size), (10, form.size(10, 3)));

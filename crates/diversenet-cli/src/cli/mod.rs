@@ -6,6 +6,7 @@ pub mod data_args;
 pub mod fetch;
 pub mod ntk;
 pub mod reproduce;
+pub mod spelling;
 pub mod theory;
 pub mod train;
 

@@ -4,10 +4,12 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 
 use diversenet::data::{InputScaling, InputTransform};
+use diversenet::error::{Error, Expected};
+use diversenet::linalg::Cancel;
 use diversenet::mlp::load::{load_mlp, MlpFile};
 use diversenet::mlp::Mlp;
 use diversenet::model::compat::check_data_shape;
@@ -17,6 +19,7 @@ use diversenet::theory::ntk::NtkForm;
 use diversenet_repro::bench_ntk;
 
 use super::data_args::{DataArgs, ModelArgs};
+use super::spelling::Flags;
 use super::write_json;
 
 #[derive(Args, Clone)]
@@ -85,13 +88,15 @@ pub fn analyze(mlp: Mlp, run: MlpRun<'_>) -> Result<()> {
     let mut dataset = match run.split {
         "train" => train,
         "test" => test,
-        other => bail!("invalid setting `split`: `{other}`: expected test or train"),
+        other => {
+            return Err(Error::setting("split", other, Expected::OneOf("test or train")).into())
+        }
     };
     let name = run.model.describe();
     check_data_shape(mlp.dim(), mlp.outputs(), None, Path::new(&name), &dataset)?;
     transform.apply(&mut dataset.x);
-    let a = analyze_mlp(&mlp, &dataset, &run.options, &ntk, &mut || false)
-        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let a = analyze_mlp(&mlp, &dataset, &run.options, &ntk, Cancel::NEVER)
+        .map_err(|e| anyhow::anyhow!("{name}: {}", e.render(&Flags)))?;
     let r = &a.report;
     println!(
         "theory diagnostics of {name} on {} ({} of {} points; a ReLU MLP {}, {} parameters)",
@@ -222,7 +227,15 @@ pub fn bench(args: NtkBenchArgs) -> Result<()> {
     let mlp = bench_ntk::torch_like_mlp(&args.widths, args.seed)?;
     let most = args.points.iter().copied().max().unwrap_or(0);
     if most == 0 {
-        bail!("invalid setting `points`: at least one point count above 0");
+        return Err(Error::setting(
+            "points",
+            0,
+            Expected::AtLeast {
+                min: 1,
+                unit: "point",
+            },
+        )
+        .into());
     }
     bench_ntk::check_ntk_runs(&mlp, &args.points, &forms)?;
     let x = bench_ntk::sphere_points(most, mlp.dim(), args.seed);

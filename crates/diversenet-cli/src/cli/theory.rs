@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::Args;
 
 use diversenet::files::write_atomic;
+use diversenet::linalg::Cancel;
 use diversenet::mlp::Mlp;
 use diversenet::model::foreign::LoadedNetwork;
 use diversenet::model::Loss;
@@ -15,6 +16,7 @@ use diversenet_repro::report::plot::{self, PlotSpec, Series};
 
 use super::data_args::{model_and_data, DataArgs, ModelArgs};
 use super::ntk::{self, NtkArgs};
+use super::spelling::Flags;
 use super::write_json;
 
 #[derive(Args)]
@@ -87,15 +89,15 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
         );
     }
     let measured = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
-    let mlp = Mlp::from_network(measured.loaded.net());
+    let mlp = Mlp::from_weights(&measured.weights);
     let analysis = analyze_mlp(
         &mlp,
         &measured.dataset,
         &options(measured.seed),
         &args.ntk.options()?,
-        &mut || false,
+        Cancel::NEVER,
     )
-    .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.describe()))?;
+    .map_err(|e| anyhow::anyhow!("{}: {}", args.model.describe(), e.render(&Flags)))?;
     let a = analysis
         .paper
         .as_ref()
@@ -160,7 +162,7 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
             "Monte Carlo L2^2", mc.estimate, mc.std_error, mc.samples
         );
     }
-    if matches!(&measured.loaded, LoadedNetwork::Trained(m) if m.config.loss() == Loss::CrossEntropy)
+    if matches!(&measured.loaded, LoadedNetwork::Trained(m) if m.config().loss() == Loss::CrossEntropy)
     {
         println!(
             "  note: the model was trained with cross-entropy; the loss above is the theory's \

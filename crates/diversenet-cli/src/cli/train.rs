@@ -3,11 +3,11 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use diversenet::model::config::{option_without_effect, GivenOptions};
+use diversenet::model::config::{check_options_apply, GivenOptions};
 use diversenet::model::foreign::LoadedNetwork;
 use diversenet::model::optim::DEFAULT_MOMENTUM;
 use diversenet::model::run::{run_training, RunProgress, RunSummary, SUMMARY_FILE};
@@ -16,6 +16,7 @@ use diversenet::model::{EpochMetrics, Loss, OptimizerKind, TrainSettings};
 use diversenet::regularizer;
 
 use super::data_args::{model_and_data, DataArgs, ModelArgs};
+use super::spelling::Flags;
 use super::write_json;
 
 #[derive(Args)]
@@ -228,7 +229,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     )?;
     progress.bar.finish_and_clear();
     for note in &summary.notes {
-        eprintln!("note: {note}");
+        eprintln!("note: {}", note.render(&Flags));
     }
     if summary.zero_inputs > 0 {
         eprintln!(
@@ -254,10 +255,7 @@ fn check_applicable(args: &TrainArgs, optimizer: OptimizerKind) -> Result<()> {
         reg_sample: args.reg_sample.is_some(),
         reg: !args.reg.is_empty(),
     };
-    if let Some((flag, why)) = option_without_effect(given, optimizer) {
-        bail!("invalid setting `{flag}`: --{flag} does not apply here: {why}; leave --{flag} out");
-    }
-    Ok(())
+    Ok(check_options_apply(given, optimizer)?)
 }
 
 /// A few lines for a person at a terminal (the JSON goes to a pipe or to --json).
@@ -290,10 +288,10 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let measured = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
     let dataset = &measured.dataset;
     let loss_function = match &measured.loaded {
-        LoadedNetwork::Trained(m) => m.config.loss(),
+        LoadedNetwork::Trained(m) => m.config().loss(),
         LoadedNetwork::Foreign(_) => Loss::default_for(&dataset.targets),
     };
-    let (loss, error) = score(measured.loaded.net(), loss_function, dataset);
+    let (loss, error) = score(&measured.weights, loss_function, dataset);
     let result = serde_json::json!({
         "model": args.model.describe(),
         "data": dataset.name,

@@ -3,7 +3,7 @@
 //! real coefficients, and every block of the empirical NTK of a ReLU MLP (`theory::ntk`).
 
 use super::{
-    as_one_part, gemm_into_rows, threads, vectorized, Interrupted, Matrix, MatrixView, Op,
+    as_one_part, gemm_into_rows, threads, vectorized, Cancel, Interrupted, Matrix, MatrixView, Op,
 };
 
 /// Rows of `dst` a task builds at a time in [`add_hadamard_gram_lower`].
@@ -13,14 +13,14 @@ const PANEL_ROWS: usize = 64;
 /// (N x N, N = m c), for `h` m x m (lower triangle read) and `r` N x k: the Hadamard
 /// product of a Gram with real coefficients and another Gram expanded over c x c blocks.
 /// By panels of rows, each one rectangular product left of and on the diagonal, fused
-/// with the product by H, on the crate's threads; `interrupted` is asked between groups
-/// of panels.
+/// with the product by H, on the crate's threads; `cancel` is asked between groups of
+/// panels.
 pub fn add_hadamard_gram_lower(
     dst: &mut Matrix<f64>,
     h: &Matrix<f64>,
     r: MatrixView<'_, f64>,
     c: usize,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<(), Interrupted> {
     use rayon::prelude::*;
     let n = r.rows();
@@ -55,9 +55,7 @@ pub fn add_hadamard_gram_lower(
     let parallel = threads() > 1 && n * n * k > 1 << 22;
     let group = PANEL_ROWS * 4 * threads().max(1);
     for (g, rows) in dst.as_mut_slice().chunks_mut(group * n.max(1)).enumerate() {
-        if interrupted() {
-            return Err(Interrupted);
-        }
+        cancel.check()?;
         let first_row = g * group;
         if parallel {
             rows.par_chunks_mut(PANEL_ROWS * n)
@@ -93,7 +91,7 @@ mod tests {
                     .unwrap();
                 let mut dst = Matrix::from_vec(m * c, m * c, vec![0.5; m * c * m * c]);
                 pool.install(|| {
-                    add_hadamard_gram_lower(&mut dst, &h, r.view(), c, &mut || false).unwrap();
+                    add_hadamard_gram_lower(&mut dst, &h, r.view(), c, Cancel::NEVER).unwrap();
                 });
                 results.push(dst);
             }
@@ -122,7 +120,7 @@ mod tests {
         let h = Matrix::from_vec(2, 2, vec![1.0, 0.0, 0.0, 1.0]);
         let r = Matrix::from_vec(2, 1, vec![1.0, 2.0]);
         let mut dst = Matrix::zeros(2, 2);
-        let result = add_hadamard_gram_lower(&mut dst, &h, r.view(), 1, &mut || true);
+        let result = add_hadamard_gram_lower(&mut dst, &h, r.view(), 1, Cancel::when(&|| true));
         assert_eq!(result, Err(Interrupted));
         assert_eq!(dst, Matrix::zeros(2, 2));
     }

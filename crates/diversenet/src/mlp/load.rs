@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::linalg::Matrix;
 use crate::model::file::{model_from_file, TensorFile};
 use crate::model::foreign::{foreign_from_file, LoadedNetwork};
+use crate::model::Weights;
 
 use super::npz::{is_zip, read_npz, zip_archive};
 use super::sequential::{from_state_dict, NamedTensor};
@@ -26,11 +27,15 @@ pub enum MlpFile {
 }
 
 impl MlpFile {
-    /// The network as an MLP.
-    pub fn mlp(&self) -> Mlp {
+    /// The network as an MLP; the paper's network checked as [`Weights`] (`source` names
+    /// it in errors), as [`Mlp::new`] checks the others.
+    pub fn into_mlp(self, source: &str) -> Result<Mlp> {
         match self {
-            Self::Network(loaded) => Mlp::from_network(loaded.net()),
-            Self::Mlp(mlp) => mlp.clone(),
+            Self::Network(loaded) => Ok(Mlp::from_weights(&Weights::of(
+                loaded.net().clone(),
+                source,
+            )?)),
+            Self::Mlp(mlp) => Ok(mlp),
         }
     }
 }

@@ -10,7 +10,7 @@
 //! constructor, [`Mlp::new`], checks that the shapes chain and the values are finite; the
 //! loaders ([`load`]) read safetensors files with `nn.Sequential` names, diversenet's own
 //! model files and `.npz` archives of `W1, b1, W2, ...`. The paper's network
-//! f(x) = V relu(W x) is the bias-free case with one hidden layer ([`Mlp::from_network`],
+//! f(x) = V relu(W x) is the bias-free case with one hidden layer ([`Mlp::from_weights`],
 //! [`Mlp::as_paper_network`]). The empirical NTK of these networks, layer by layer, is
 //! `theory::ntk`.
 
@@ -20,7 +20,7 @@ pub mod sequential;
 
 use crate::error::{Error, Result};
 use crate::linalg::{gemm, Matrix, Op};
-use crate::model::{Network, OutputLayer};
+use crate::model::{Network, OutputLayer, Weights};
 
 /// One affine layer z = W h + b, with the names of the tensors it was read from.
 #[derive(Clone, Debug, PartialEq)]
@@ -144,9 +144,9 @@ impl Mlp {
         Ok(Self { layers, source })
     }
 
-    /// The paper's network f(x) = V relu(W x) as an MLP: W is layer 1, V the output layer,
-    /// no biases (tensors named `W` and `V`).
-    pub fn from_network(net: &Network<f64>) -> Self {
+    /// The paper's network f(x) = V relu(W x), checked, as an MLP: W is layer 1, V the
+    /// output layer, no biases (tensors named `W` and `V`).
+    pub fn from_weights(net: &Weights) -> Self {
         Self {
             layers: vec![
                 Dense::new(net.w.clone(), None, "W", "b"),
@@ -340,7 +340,7 @@ mod tests {
             v: Matrix::from_vec(1, 2, vec![1.0, -1.0]),
             output_layer: OutputLayer::Trained,
         };
-        let mlp = Mlp::from_network(&net);
+        let mlp = Mlp::from_weights(&Weights::of(net.clone(), "net").unwrap());
         assert_eq!(mlp.as_paper_network().unwrap(), net);
         let biased = Mlp::new(vec![layer(2, 2, true, "0"), layer(1, 2, false, "2")], "f").unwrap();
         assert!(biased.as_paper_network().is_none());

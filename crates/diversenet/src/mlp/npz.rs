@@ -125,7 +125,7 @@ pub fn read_npz(bytes: &[u8], path: &Path) -> Result<Vec<(String, NpyArray)>> {
         crate::limits::check(
             &format!("reading {} entry `{name}`", path.display()),
             &estimate,
-            |_| String::new(),
+            |_| None,
         )?;
         let inflated = match method {
             0 => data.to_vec(),

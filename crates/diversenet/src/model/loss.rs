@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use crate::error::Error;
+use crate::error::{Error, Expected};
 use crate::linalg::{gemm, Matrix, MatrixView, Op, Real};
 
 use super::network::{relu_mask, set_shape, Network, OutputLayer};
@@ -29,9 +29,10 @@ impl FromStr for Loss {
         match s {
             "squared" | "mse" => Ok(Self::Squared),
             "cross-entropy" | "ce" => Ok(Self::CrossEntropy),
-            _ => Err(Error::config(
+            _ => Err(Error::setting(
                 "loss",
-                format!("`{s}`: expected squared or cross-entropy"),
+                s,
+                Expected::OneOf("squared or cross-entropy"),
             )),
         }
     }

@@ -18,7 +18,7 @@ pub mod pairwise;
 
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Expected, Message, Result};
 use crate::geometry::all_row_norms;
 use crate::linalg::{Matrix, MatrixView, Real};
 use crate::rng::{SeededRng, Stream};
@@ -50,10 +50,13 @@ impl FromStr for RegularizerKind {
                 "" => 2,
                 "0" | "1" | "2" => rest.parse().expect("digit"),
                 _ => {
-                    return Err(Error::config(
-                        "reg",
-                        format!("`{s}`: MHE power must be 0, 1 or 2"),
-                    ))
+                    return Err(Error::Config {
+                        setting: "reg",
+                        value: Some(s.to_string()),
+                        expected: Expected::Described(
+                            format!("`{s}`: MHE power must be 0, 1 or 2").into(),
+                        ),
+                    })
                 }
             };
             Ok(Self::Mhe { power, angular })
@@ -70,9 +73,12 @@ impl FromStr for RegularizerKind {
                         None => mhe(rest, false),
                     }
                 } else {
-                    Err(Error::config(
+                    Err(Error::setting(
                         "reg",
-                        format!("`{s}`: expected discrepancy, mhe[0|1|2][-angular], mma, orthogonal or weight-decay"),
+                        s,
+                        Expected::OneOf(
+                            "discrepancy, mhe[0|1|2][-angular], mma, orthogonal or weight-decay",
+                        ),
                     ))
                 }
             }
@@ -105,10 +111,7 @@ pub struct RegTerm {
 impl RegTerm {
     pub fn new(kind: RegularizerKind, lambda: f64) -> Result<Self> {
         if !(lambda >= 0.0 && lambda.is_finite()) {
-            return Err(Error::config(
-                "lambda",
-                format!("{lambda} is not a finite value >= 0"),
-            ));
+            return Err(Error::setting("lambda", lambda, Expected::NonNegative));
         }
         Ok(Self { kind, lambda })
     }
@@ -121,7 +124,9 @@ pub fn terms<S: AsRef<str>>(names: &[S], lambdas: &[f64]) -> Result<Vec<RegTerm>
         if !lambdas.is_empty() {
             return Err(Error::config(
                 "lambda",
-                "given without a regulariser (--reg)",
+                Message::from("given without a regulariser (")
+                    .setting("reg")
+                    .text(")"),
             ));
         }
         return Ok(Vec::new());
@@ -129,11 +134,11 @@ pub fn terms<S: AsRef<str>>(names: &[S], lambdas: &[f64]) -> Result<Vec<RegTerm>
     if lambdas.len() != names.len() && lambdas.len() != 1 {
         return Err(Error::config(
             "lambda",
-            format!(
-                "{} values for {} --reg regularisers; give one per --reg, or one for all",
-                lambdas.len(),
-                names.len()
-            ),
+            Message::from(format!("{} values for {} ", lambdas.len(), names.len()))
+                .setting("reg")
+                .text(" regularisers; give one per ")
+                .setting("reg")
+                .text(", or one for all"),
         ));
     }
     names
@@ -163,7 +168,7 @@ impl RegSampling {
     pub fn new(units_per_step: usize) -> Result<Self> {
         if units_per_step == 0 {
             return Err(Error::config(
-                "reg-sample",
+                "reg_sample",
                 "0 partner units per step: expected at least 1 (or leave it out for the exact regulariser)",
             ));
         }

@@ -6,8 +6,8 @@
 //! s_m(D)^2 = lambda_min(D^T D), the m-th (m c-th) largest eigenvalue.
 
 use crate::linalg::{
-    add_hadamard_gram_lower, gemm, gram_lower, smallest_eigenvalue_psd_until,
-    symmetrize_from_lower, Interrupted, Matrix, Op, SmallestEigenvalue,
+    add_hadamard_gram_lower, gemm, gram_lower, smallest_eigenvalue_psd_with_stats,
+    symmetrize_from_lower, Cancel, Interrupted, Matrix, Op, SmallestEigenvalue,
 };
 use crate::model::Network;
 
@@ -23,13 +23,8 @@ pub fn activation_pattern(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 
 /// D^T D in its Gram form, (m c) x (m c), with row/column index i * c + j for sample i and
 /// output j: entry ((i,j),(i',j')) = (x_i . x_i') sum_k V_jk V_j'k A_ki A_ki'.
-/// Costs O(m^2 (d + n c^2)) through GEMM (see [`feature_gram_until`]).
-pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
-    feature_gram_until(net, x, &mut || false).expect("never interrupted")
-}
-
-/// [`feature_gram`] that asks `interrupted` between its large products and stops with
-/// [`Interrupted`] when it says so.
+/// Costs O(m^2 (d + n c^2)) through GEMM. `cancel` is asked between its large products
+/// and between groups of rows of the Hadamard product.
 ///
 /// D^T D = (X X^T (x) 1_{c x c}) o (R R^T), with row i c + j of R (m c x n) holding
 /// V_jk A_ki: the Hadamard product of two Grams with real coefficients
@@ -39,25 +34,21 @@ pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 /// patterns are packed 64 units to a word and counted with popcount, exactly (the counts
 /// are integers below 2^53), at m^2 n / 128 word operations instead of m^2 n / 2
 /// multiply-adds.
-pub(crate) fn feature_gram_until(
+pub fn feature_gram(
     net: &Network<f64>,
     x: &Matrix<f64>,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<Matrix<f64>, Interrupted> {
     let (m, c, n) = (x.rows(), net.outputs(), net.width());
     let pattern = packed_activation_pattern(x, &net.w);
-    if interrupted() {
-        return Err(Interrupted);
-    }
+    cancel.check()?;
     let v = net.v.as_slice();
     let common = v
         .first()
         .map(|v0| v0.abs())
         .filter(|a| c == 1 && v.iter().all(|vk| vk.abs() == *a));
     let mut g = gram_lower(x.view());
-    if interrupted() {
-        return Err(Interrupted);
-    }
+    cancel.check()?;
     match common {
         Some(scale) => {
             let PackedPattern { words, bits } = pattern;
@@ -99,7 +90,7 @@ pub(crate) fn feature_gram_until(
             }
             drop(pattern);
             let inner = std::mem::replace(&mut g, Matrix::zeros(m * c, m * c));
-            add_hadamard_gram_lower(&mut g, &inner, r.view(), c, interrupted)?;
+            add_hadamard_gram_lower(&mut g, &inner, r.view(), c, cancel)?;
         }
     }
     symmetrize_from_lower(&mut g);
@@ -300,18 +291,13 @@ pub struct SmallestSingularValue {
     pub gram_size: usize,
 }
 
-/// s_m(D) from the Gram form; 0 (with the reason) when d n < m c.
-pub fn smallest_singular_value(net: &Network<f64>, x: &Matrix<f64>) -> SmallestSingularValue {
-    smallest_singular_value_until(net, x, &mut || false).expect("never interrupted")
-}
-
-/// [`smallest_singular_value`] that asks `interrupted` between the Gram's large products
-/// and the eigensolver's steps (Python checks for Ctrl-C there) and then returns
-/// [`Error::Interrupted`].
-pub fn smallest_singular_value_until(
+/// s_m(D) from the Gram form; 0 (with the reason) when d n < m c. `cancel` is asked
+/// between the Gram's large products and the eigensolver's steps (Python asks whether
+/// Ctrl-C was pressed).
+pub fn smallest_singular_value(
     net: &Network<f64>,
     x: &Matrix<f64>,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> crate::Result<SmallestSingularValue> {
     let (m, c, n, d) = (x.rows(), net.outputs(), net.width(), x.cols());
     let size = m * c;
@@ -326,8 +312,8 @@ pub fn smallest_singular_value_until(
             gram_size: size,
         });
     }
-    let gram = feature_gram_until(net, x, interrupted)?;
-    let (eigenvalue, _) = smallest_eigenvalue_psd_until(gram, interrupted)?;
+    let gram = feature_gram(net, x, cancel)?;
+    let (eigenvalue, _) = smallest_eigenvalue_psd_with_stats(gram, cancel)?;
     Ok(match eigenvalue {
         e @ (SmallestEigenvalue::Value(l) | SmallestEigenvalue::DenseValue(l)) => {
             SmallestSingularValue {

@@ -92,7 +92,7 @@ fn gram_form_equals_explicit_svd() {
         let dm = explicit_feature_matrix(&net, &x);
         let svd = singular_values(&dm).unwrap();
         let want = if d * n >= m * c { svd[m * c - 1] } else { 0.0 };
-        let got = smallest_singular_value(&net, &x);
+        let got = smallest_singular_value(&net, &x, Cancel::NEVER).unwrap();
         assert!(
             (got.value - want).abs() < 1e-7 * svd[0],
             "d={d} n={n} m={m} c={c}: {} vs {want}",
@@ -104,7 +104,7 @@ fn gram_form_equals_explicit_svd() {
         // The Gram form itself matches D^T D.
         let mut dtd = Matrix::zeros(m * c, m * c);
         gemm(&mut dtd, false, dm.view(), Op::T, dm.view(), Op::N, 1.0);
-        let g = feature_gram(&net, &x);
+        let g = feature_gram(&net, &x, Cancel::NEVER).unwrap();
         for (a, b) in g.as_slice().iter().zip(dtd.as_slice()) {
             assert!((a - b).abs() < 1e-10);
         }
@@ -114,7 +114,7 @@ fn gram_form_equals_explicit_svd() {
 #[test]
 fn too_few_rows_give_zero_with_the_reason() {
     let net = network(3, 2, 1, OutputLayer::Fixed, 1);
-    let s = smallest_singular_value(&net, &sphere_points(10, 3, 2));
+    let s = smallest_singular_value(&net, &sphere_points(10, 3, 2), Cancel::NEVER).unwrap();
     assert_eq!((s.value, s.method), (0.0, "rank"));
     assert!(s.reason.unwrap().contains("d*n = 6 rows < m*c = 10"));
 }
@@ -128,7 +128,7 @@ fn more_than_d_antipodal_pairs_give_zero_for_every_network() {
     let x = Matrix::from_vec(2 * (d + 1), d, pts);
     for seed in 0..5 {
         let net = network(d, 40, 1, OutputLayer::Fixed, seed);
-        let s = smallest_singular_value(&net, &x);
+        let s = smallest_singular_value(&net, &x, Cancel::NEVER).unwrap();
         let scale = singular_values(&explicit_feature_matrix(&net, &x)).unwrap()[0];
         assert!(
             s.value < 1e-6 * scale,

@@ -13,19 +13,20 @@
 
 use std::time::Instant;
 
-use crate::data::{check_finite, Dataset};
+use crate::data::{target_matrix, Dataset, Points};
 use crate::error::{Error, Result};
 use crate::geometry::l2_slice_discrepancy_sq;
-use crate::limits::{check_analysis, check_ntk, NtkSizes};
-use crate::linalg::{gemm, Matrix, Op};
+use crate::limits::{check_analysis, check_points, ntk_estimate};
+use crate::linalg::{gemm, Cancel, Matrix, Op};
 use crate::mlp::{Activations, Mlp};
+use crate::model::Weights;
 
 use super::analyze::{
-    analyze_points_until, check_targets, default_points, sample_points, target_matrix, Analysis,
-    AnalysisOptions, DEFAULT_GRAM_SIZE,
+    analyze_points, check_targets, default_points, sample_points, Analysis, AnalysisOptions,
+    DEFAULT_GRAM_SIZE,
 };
 use super::feature_matrix::loss_bound;
-use super::ntk::{select_layers, NtkFactors, NtkForm, NtkSpectrum};
+use super::ntk::{ntk_sizes, select_layers, NtkFactors, NtkForm, NtkSpectrum};
 
 /// Which eNTK and which of its blocks.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -152,66 +153,55 @@ pub fn default_ntk_points(mlp: &Mlp, form: NtkForm) -> usize {
     (DEFAULT_GRAM_SIZE / per_point).min(rank / per_point).max(1)
 }
 
-/// Measures the MLP on the (already scaled) data.
+/// Measures the MLP on the (already scaled) data set; `cancel` as in
+/// [`analyze_mlp_points`].
 pub fn analyze_mlp(
     mlp: &Mlp,
     data: &Dataset,
     options: &AnalysisOptions,
     ntk: &NtkOptions,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<MlpAnalysis> {
     let y = target_matrix(&data.targets, mlp.outputs(), &data.name)?;
-    analyze_mlp_points(
-        mlp,
-        &data.x,
-        Some(&y),
-        &data.name,
-        options,
-        ntk,
-        interrupted,
-    )
+    let points = Points::borrowed(&data.x, &data.name)?;
+    analyze_mlp_points(mlp, &points, Some(&y), options, ntk, cancel)
 }
 
-/// Measures the MLP on the points `x` (m x d, used as given) with targets `y` (m x c);
-/// without targets the loss, the gradients and the bounds are absent. `name` names the
-/// data in errors; `interrupted` is asked between the long steps (Python's Ctrl-C).
+/// Measures the MLP on the points `x` (used as given) with targets `y` (m x c); without
+/// targets the loss, the gradients and the bounds are absent. `cancel` is asked during the
+/// long steps (the paper's instruments, each block's Gram and eigenvalues; Python's
+/// Ctrl-C) and stops the analysis with [`Error::Interrupted`].
 pub fn analyze_mlp_points(
     mlp: &Mlp,
-    x: &Matrix<f64>,
+    x: &Points<'_>,
     y: Option<&Matrix<f64>>,
-    name: &str,
     options: &AnalysisOptions,
     ntk: &NtkOptions,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<MlpAnalysis> {
     let started = Instant::now();
-    let paper_net = mlp.as_paper_network();
+    let paper_net = mlp
+        .as_paper_network()
+        .map(|net| Weights::of(net, mlp.source()))
+        .transpose()?;
     if paper_net.is_none() && options.monte_carlo.is_some() {
-        return Err(Error::config(
-            "monte-carlo",
+        return Err(Error::no_effect(
+            "monte_carlo",
             "the Monte Carlo estimate checks the paper's L2(W)^2 of a one-hidden-layer network \
              without biases; for this network each layer's L2 discrepancy is computed exactly",
         ));
     }
     let chosen = select_layers(mlp, ntk.layers.as_deref())?;
-    check_finite(x, "input", name)?;
-    crate::model::compat::check_input_magnitude(x, name)?;
-    check_targets(x, y, mlp.outputs(), name)?;
+    check_targets(x, y, mlp.outputs())?;
     let m_total = x.rows();
     let wanted = options.points_used(m_total, || default_ntk_points(mlp, ntk.form))?;
-    let sizes = NtkSizes {
-        widths: mlp.widths(),
-        full: ntk.form == NtkForm::Full,
-        matrices: 1,
-        eigenvalue: true,
-        paper_block: mlp.depth() == 1 && mlp.layers()[0].bias.is_none(),
-    };
+    let sizes = ntk_sizes(mlp, ntk.form, 1, true);
     // The paper's instruments run first (and free their memory before the eNTK's).
     if let Some(net) = &paper_net {
         let monte_carlo = options.monte_carlo.is_some();
         check_analysis(wanted, net.dim(), net.width(), net.outputs(), monte_carlo)?;
     }
-    check_ntk("analyze's eNTK", wanted, &sizes, "--points")?;
+    check_points("analyze's eNTK", wanted, |m| ntk_estimate(m, &sizes))?;
     let (x, y) = sample_points(x, y, wanted, options.seed);
     let paper = match &paper_net {
         Some(net) => {
@@ -219,13 +209,13 @@ pub fn analyze_mlp_points(
                 all_points: true,
                 ..options.clone()
             };
-            let mut a = analyze_points_until(net, &x, y.as_ref(), name, &same_points, interrupted)?;
+            let mut a = analyze_points(net, &x, y.as_ref(), &same_points, cancel)?;
             a.points_total = m_total;
             Some(a)
         }
         None => None,
     };
-    let acts = mlp.forward(&x, name)?;
+    let acts = mlp.forward(&x, x.name())?;
     let residual = y.as_ref().map(|y| residual(&acts, y));
     let m = x.rows();
     let loss = residual
@@ -257,7 +247,7 @@ pub fn analyze_mlp_points(
                 reason: a.s_min_reason.clone(),
                 size: a.gram_size,
             },
-            _ => factors.spectrum(&[t], false, interrupted)?,
+            _ => factors.spectrum(&[t], false, cancel)?,
         };
         let grad = grad_norms.as_ref().map(|g| g[t]);
         let bound = bound_of(grad, spectrum.lambda_min);
@@ -291,7 +281,7 @@ pub fn analyze_mlp_points(
                 .flatten(),
         });
     }
-    let whole = factors.spectrum(&chosen, true, interrupted)?;
+    let whole = factors.spectrum(&chosen, true, cancel)?;
     let grad = grad_norms
         .as_ref()
         .map(|g| chosen.iter().map(|&t| g[t] * g[t]).sum::<f64>().sqrt());

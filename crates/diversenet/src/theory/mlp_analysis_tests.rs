@@ -2,10 +2,10 @@
 //! trained weights, and the paper's network against `analyze`.
 
 use super::*;
-use crate::model::{Network, OutputLayer};
+use crate::model::{Network, OutputLayer, Weights};
 use crate::rng::{SeededRng, Stream};
 use crate::theory::analyze::analyze_points;
-use crate::theory::ntk::tests::{random_mlp, random_points, reference_blocks};
+use crate::theory::ntk::tests::{random_mlp, random_x, reference_blocks};
 use crate::theory::ntk::Route;
 
 fn targets(m: usize, c: usize, seed: u64) -> Matrix<f64> {
@@ -20,9 +20,9 @@ fn options() -> AnalysisOptions {
     }
 }
 
-fn analysis(mlp: &Mlp, x: &Matrix<f64>, y: &Matrix<f64>, form: NtkForm) -> MlpAnalysis {
+fn analysis(mlp: &Mlp, x: &Points<'_>, y: &Matrix<f64>, form: NtkForm) -> MlpAnalysis {
     let ntk = NtkOptions { form, layers: None };
-    analyze_mlp_points(mlp, x, Some(y), "X", &options(), &ntk, &mut || false).unwrap()
+    analyze_mlp_points(mlp, x, Some(y), &options(), &ntk, Cancel::NEVER).unwrap()
 }
 
 /// Every bound of the report holds: L <= bound (up to rounding), for each layer and for
@@ -52,7 +52,7 @@ fn assert_bounds_hold(r: &NtkReport, what: &str) -> usize {
 #[test]
 fn gradient_norms_match_the_explicit_jacobian() {
     let mlp = random_mlp(&[5, 7, 6, 3], &[true, false, true], false, 4);
-    let x = random_points(9, 5, 5);
+    let x = random_x(9, 5, 5);
     let y = targets(9, 3, 6);
     let acts = mlp.forward(&x, "X").unwrap();
     let r = residual(&acts, &y);
@@ -83,7 +83,7 @@ fn the_bound_holds_at_random_and_at_trained_weights() {
     ] {
         let mut mlp = random_mlp(&widths, &biases, false, 7);
         let c = mlp.outputs();
-        let x = random_points(8, 4, 8);
+        let x = random_x(8, 4, 8);
         let y = targets(8, c, 9);
         let before = analysis(&mlp, &x, &y, NtkForm::Full);
         let what = format!("{widths:?}");
@@ -133,17 +133,18 @@ fn the_paper_network_agrees_with_analyze() {
     let mut rng = SeededRng::new(3, Stream::Init);
     for (c, layer) in [(1, OutputLayer::Fixed), (3, OutputLayer::Trained)] {
         let net: Network<f64> = Network::init(6, 40, c, layer, 1.0, &mut rng);
-        let mlp = Mlp::from_network(&net);
-        let x = random_points(60, 6, 10);
+        let weights = Weights::of(net.clone(), "net").unwrap();
+        let mlp = Mlp::from_weights(&weights);
+        let x = random_x(60, 6, 10);
         let y = targets(60, c, 11);
         let opts = AnalysisOptions {
             points: Some(30),
             seed: 5,
             ..AnalysisOptions::default()
         };
-        let paper = analyze_points(&net, &x, Some(&y), "X", &opts).unwrap();
+        let paper = analyze_points(&weights, &x, Some(&y), &opts, Cancel::NEVER).unwrap();
         let ntk = NtkOptions::default();
-        let a = analyze_mlp_points(&mlp, &x, Some(&y), "X", &opts, &ntk, &mut || false).unwrap();
+        let a = analyze_mlp_points(&mlp, &x, Some(&y), &opts, &ntk, Cancel::NEVER).unwrap();
         let close = |a: f64, b: f64, what: &str| {
             assert!(
                 (a - b).abs() <= 1e-10 * b.abs(),
@@ -167,10 +168,10 @@ fn the_paper_network_agrees_with_analyze() {
         );
         // The same sub-sample through the general route.
         let (xs, _) = sample_points(&x, None, 30, 5);
-        let general = NtkFactors::new(&mlp, &xs, NtkForm::Full, "X")
+        let general = NtkFactors::new(&mlp, &xs, NtkForm::Full)
             .unwrap()
             .with_route(Route::General)
-            .spectrum(&[0], false, &mut || false)
+            .spectrum(&[0], false, Cancel::NEVER)
             .unwrap();
         close(general.s_min(), paper.s_min, "s_m(D), general route");
         let json = serde_json::to_value(&a).unwrap();
@@ -188,7 +189,7 @@ fn the_paper_network_agrees_with_analyze() {
     }
     // A network with biases or depth has no paper instruments.
     let mlp = random_mlp(&[6, 8, 1], &[true, false], false, 2);
-    let x = random_points(10, 6, 3);
+    let x = random_x(10, 6, 3);
     let a = analysis(&mlp, &x, &targets(10, 1, 4), NtkForm::Trace);
     let json = serde_json::to_value(&a).unwrap();
     assert!(
@@ -200,7 +201,7 @@ fn the_paper_network_agrees_with_analyze() {
 /// is the full form.
 #[test]
 fn the_trace_form_bounds_only_single_output_networks() {
-    let x = random_points(10, 4, 1);
+    let x = random_x(10, 4, 1);
     let three = random_mlp(&[4, 30, 3], &[true, true], false, 1);
     let a = analysis(&three, &x, &targets(10, 3, 2), NtkForm::Trace);
     assert!(a.report.layers.iter().all(|l| l.bound.is_none()) && a.report.network.bound.is_none());
@@ -235,11 +236,34 @@ fn dead_units_are_counted_per_hidden_layer() {
         .for_each(|w| *w = 0.0);
     layers[1].bias.as_mut().unwrap()[2] = -1.0;
     mlp = Mlp::new(layers, "one dead").unwrap();
-    let x = random_points(10, 3, 7);
+    let x = random_x(10, 3, 7);
     let a = analysis(&mlp, &x, &targets(10, 2, 8), NtkForm::Full);
     assert_eq!(a.report.layers[1].dead_fraction, Some(0.2));
     assert_eq!(a.report.layers[2].dead_fraction, None);
     // A zero row has no direction: left out of L2(W)^2, kept in the biased [w; b].
     assert!(a.report.layers[1].l2_discrepancy_sq.is_some());
     assert!(a.report.layers[1].l2_discrepancy_sq_with_bias.is_some());
+}
+
+/// The analysis asks the caller's `Cancel` (the paper's instruments, then each block):
+/// one that says stop ends it with `Interrupted`, for the paper's network and any MLP.
+#[test]
+fn a_cancel_stops_the_analysis() {
+    let mut rng = SeededRng::new(1, Stream::Init);
+    let net = Network::init(4, 10, 1, OutputLayer::Fixed, 1.0, &mut rng);
+    let paper = Mlp::from_weights(&Weights::of(net, "net").unwrap());
+    let deep = random_mlp(&[4, 8, 6, 2], &[true, true, false], false, 3);
+    let x = random_x(9, 4, 2);
+    let stop = || true;
+    for mlp in [&paper, &deep] {
+        let y = targets(9, mlp.outputs(), 3);
+        let ntk = NtkOptions::default();
+        let result = analyze_mlp_points(mlp, &x, Some(&y), &options(), &ntk, Cancel::when(&stop));
+        assert!(
+            matches!(result, Err(Error::Interrupted { .. })),
+            "{:?}",
+            result.map(|a| a.report.seconds)
+        );
+        assert!(analyze_mlp_points(mlp, &x, Some(&y), &options(), &ntk, Cancel::NEVER).is_ok());
+    }
 }

@@ -19,15 +19,18 @@
 //! `feature_matrix` and is built there, with its popcount path; the trace form's Theta_1
 //! is D^T D of one output with v_k = ||V_:k||.
 
-use crate::error::{Error, Result};
+use crate::data::Points;
+use crate::error::{Error, Expected, Result};
+use crate::limits::NtkSizes;
 use crate::linalg::{
-    add_hadamard_gram_lower, gemm, gram_lower, smallest_eigenvalue_psd_until,
-    symmetric_spectral_norm, symmetrize_from_lower, Matrix, MatrixView, Op, SmallestEigenvalue,
+    add_hadamard_gram_lower, gemm, gram_lower, smallest_eigenvalue_psd_with_stats,
+    symmetric_spectral_norm, symmetrize_from_lower, Cancel, Matrix, MatrixView, Op,
+    SmallestEigenvalue,
 };
 use crate::mlp::{Activations, Mlp};
 use crate::model::{Network, OutputLayer};
 
-use super::feature_matrix::feature_gram_until;
+use super::feature_matrix::feature_gram;
 
 /// Which eNTK: the full (m c) x (m c) matrix, or its trace over outputs (m x m).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -46,11 +49,10 @@ impl std::str::FromStr for NtkForm {
         match s {
             "full" => Ok(Self::Full),
             "trace" => Ok(Self::Trace),
-            _ => Err(Error::config(
+            _ => Err(Error::setting(
                 "ntk",
-                format!(
-                    "`{s}`: expected full ((m c) x (m c)) or trace (m x m, summed over outputs)"
-                ),
+                s,
+                Expected::OneOf("full ((m c) x (m c)) or trace (m x m, summed over outputs)"),
             )),
         }
     }
@@ -111,6 +113,18 @@ pub fn select_layers(mlp: &Mlp, chosen: Option<&[usize]>) -> Result<Vec<usize>> 
     Ok(out)
 }
 
+/// What decides the memory of the eNTK of `mlp` in `form` ([`crate::limits::ntk_estimate`])
+/// with `matrices` of its size held at once, and an eigenvalue computed when `eigenvalue`.
+pub fn ntk_sizes(mlp: &Mlp, form: NtkForm, matrices: usize, eigenvalue: bool) -> NtkSizes {
+    NtkSizes {
+        widths: mlp.widths(),
+        full: form == NtkForm::Full,
+        matrices,
+        eigenvalue,
+        paper_block: mlp.depth() == 1 && mlp.layers()[0].bias.is_none(),
+    }
+}
+
 /// How Theta_1 of the paper's network is built: through `feature_matrix` (the library's
 /// route) or through the general Hadamard product (tests compare the two).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,9 +143,14 @@ pub struct NtkFactors<'a> {
 }
 
 impl<'a> NtkFactors<'a> {
-    /// The forward pass of `mlp` on the points `x` (m x d); `name` names `x` in errors.
-    pub fn new(mlp: &'a Mlp, x: &'a Matrix<f64>, form: NtkForm, name: &str) -> Result<Self> {
-        Ok(Self::with_activations(mlp, x, mlp.forward(x, name)?, form))
+    /// The forward pass of `mlp` on the points `x` (m x d); errors name the points.
+    pub fn new(mlp: &'a Mlp, x: &'a Points<'_>, form: NtkForm) -> Result<Self> {
+        Ok(Self::with_activations(
+            mlp,
+            x,
+            mlp.forward(x, x.name())?,
+            form,
+        ))
     }
 
     /// From the forward pass `acts` of `mlp` on `x`, already done.
@@ -251,11 +270,11 @@ impl<'a> NtkFactors<'a> {
         dst: &mut Matrix<f64>,
         t: usize,
         jt: Option<&Matrix<f64>>,
-        interrupted: &mut dyn FnMut() -> bool,
+        cancel: Cancel<'_>,
     ) -> Result<()> {
         let (m, c) = (self.points(), self.mlp.outputs());
         if let Some(net) = self.paper_first_layer(t) {
-            let g = feature_gram_until(&net, self.x, interrupted)?;
+            let g = feature_gram(&net, self.x, cancel)?;
             for i in 0..g.rows() {
                 for (d, v) in dst.row_mut(i)[..=i].iter_mut().zip(g.row(i)) {
                     *d += v;
@@ -264,9 +283,7 @@ impl<'a> NtkFactors<'a> {
             return Ok(());
         }
         let h = self.input_gram_lower(t);
-        if interrupted() {
-            return Err(Error::Interrupted { steps: 0 });
-        }
+        cancel.check()?;
         match (jt, self.form) {
             (None, NtkForm::Full) => {
                 for i in 0..m {
@@ -285,12 +302,12 @@ impl<'a> NtkFactors<'a> {
                     }
                 }
             }
-            (Some(j), NtkForm::Full) => add_hadamard_gram_lower(dst, &h, j.view(), c, interrupted)?,
+            (Some(j), NtkForm::Full) => add_hadamard_gram_lower(dst, &h, j.view(), c, cancel)?,
             (Some(j), NtkForm::Trace) => {
                 // Rows i c .. i c + c of J_t, side by side: row i of an m x (c n_t) matrix
                 // whose Gram is sum_j g^(j)(x_i) . g^(j)(x_i').
                 let wide = MatrixView::from_slice(m, c * j.cols(), j.as_slice());
-                add_hadamard_gram_lower(dst, &h, wide, 1, interrupted)?
+                add_hadamard_gram_lower(dst, &h, wide, 1, cancel)?
             }
         }
         Ok(())
@@ -327,18 +344,15 @@ impl<'a> NtkFactors<'a> {
         })
     }
 
-    /// Theta_S = sum of the blocks of `layers` (0-based), both triangles.
-    pub fn sum(
-        &self,
-        layers: &[usize],
-        interrupted: &mut dyn FnMut() -> bool,
-    ) -> Result<Matrix<f64>> {
+    /// Theta_S = sum of the blocks of `layers` (0-based), both triangles. `cancel` is asked
+    /// between the blocks and between groups of rows of each (Python's Ctrl-C).
+    pub fn sum(&self, layers: &[usize], cancel: Cancel<'_>) -> Result<Matrix<f64>> {
         let size = self.size();
         let mut dst = Matrix::zeros(size, size);
         let lowest = layers.iter().copied().min().unwrap_or(0);
         self.backward_top_down(lowest, |t, jt| {
             if layers.contains(&t) {
-                self.add_block_lower(&mut dst, t, jt, interrupted)?;
+                self.add_block_lower(&mut dst, t, jt, cancel)?;
             }
             Ok(())
         })?;
@@ -346,13 +360,14 @@ impl<'a> NtkFactors<'a> {
         Ok(dst)
     }
 
-    /// Every layer's block Theta_l, input side first, both triangles.
-    pub fn blocks(&self, interrupted: &mut dyn FnMut() -> bool) -> Result<Vec<Matrix<f64>>> {
+    /// Every layer's block Theta_l, input side first, both triangles (`cancel` as in
+    /// [`Self::sum`]).
+    pub fn blocks(&self, cancel: Cancel<'_>) -> Result<Vec<Matrix<f64>>> {
         let size = self.size();
         let mut out = Vec::new();
         self.backward_top_down(0, |t, jt| {
             let mut dst = Matrix::zeros(size, size);
-            self.add_block_lower(&mut dst, t, jt, interrupted)?;
+            self.add_block_lower(&mut dst, t, jt, cancel)?;
             symmetrize_from_lower(&mut dst);
             out.push(dst);
             Ok(())
@@ -364,11 +379,12 @@ impl<'a> NtkFactors<'a> {
     /// lambda_min of Theta_S (`layers` 0-based), and lambda_max when `with_max`, with one
     /// Gram in memory: 0 without a Gram where the parameters bound the rank below the size;
     /// the output layer alone from H~_L (Theta_{L+1} = H~_L (x) I_c, c H~_L for the trace).
+    /// `cancel` is asked while the Gram is built and between the eigensolver's steps.
     pub fn spectrum(
         &self,
         layers: &[usize],
         with_max: bool,
-        interrupted: &mut dyn FnMut() -> bool,
+        cancel: Cancel<'_>,
     ) -> Result<NtkSpectrum> {
         let (size, c) = (self.size(), self.mlp.outputs());
         let rank = self.rank_bound(layers);
@@ -387,13 +403,13 @@ impl<'a> NtkFactors<'a> {
             };
             (h, scale)
         } else {
-            (self.sum(layers, interrupted)?, 1.0)
+            (self.sum(layers, cancel)?, 1.0)
         };
         let lambda_max = with_max.then(|| scale * symmetric_spectral_norm(&matrix));
         if rank_deficient {
             return Ok(NtkSpectrum::rank(rank, size, lambda_max));
         }
-        let (eigenvalue, _) = smallest_eigenvalue_psd_until(matrix, interrupted)?;
+        let (eigenvalue, _) = smallest_eigenvalue_psd_with_stats(matrix, cancel)?;
         Ok(NtkSpectrum::from_eigenvalue(
             eigenvalue, scale, lambda_max, size,
         ))

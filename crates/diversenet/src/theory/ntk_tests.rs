@@ -39,6 +39,11 @@ pub(crate) fn random_points(m: usize, d: usize, seed: u64) -> Matrix<f64> {
     Matrix::from_vec(m, d, (0..m * d).map(|_| rng.normal()).collect())
 }
 
+/// [`random_points`] as checked points, named X.
+pub(crate) fn random_x(m: usize, d: usize, seed: u64) -> Points<'static> {
+    Points::new(random_points(m, d, seed), "X").unwrap()
+}
+
 /// d f_j(x) / d(W_t, b_t) for every output j and layer t: `rows[j][t]`, W_t row-major then
 /// b_t, by the chain rule on the one sample `x`.
 fn jacobian_rows(mlp: &Mlp, x: &[f64]) -> Vec<Vec<Vec<f64>>> {
@@ -216,18 +221,18 @@ fn the_reference_jacobian_matches_central_differences() {
 fn every_block_and_the_sum_match_explicit_jacobians() {
     for (widths, biases, f32) in cases() {
         let mlp = random_mlp(&widths, &biases, f32, widths.len() as u64);
-        let x = random_points(7, widths[0], 11);
+        let x = random_x(7, widths[0], 11);
         for form in [NtkForm::Full, NtkForm::Trace] {
             let what = format!("{widths:?} biases {biases:?} f32 {f32} {form}");
             let reference = reference_blocks(&mlp, &x, form);
-            let factors = NtkFactors::new(&mlp, &x, form, "X").unwrap();
-            let blocks = factors.blocks(&mut || false).unwrap();
+            let factors = NtkFactors::new(&mlp, &x, form).unwrap();
+            let blocks = factors.blocks(Cancel::NEVER).unwrap();
             assert_eq!(blocks.len(), reference.len());
             for (t, (got, want)) in blocks.iter().zip(&reference).enumerate() {
                 assert_close(got, want, 1e-10, &format!("{what}: block {}", t + 1));
             }
             let all: Vec<usize> = (0..reference.len()).collect();
-            let total = factors.sum(&all, &mut || false).unwrap();
+            let total = factors.sum(&all, Cancel::NEVER).unwrap();
             assert_close(
                 &total,
                 &sum(&reference, &all),
@@ -235,7 +240,7 @@ fn every_block_and_the_sum_match_explicit_jacobians() {
                 &format!("{what}: the sum"),
             );
             let ends = [0, reference.len() - 1];
-            let part = factors.sum(&ends, &mut || false).unwrap();
+            let part = factors.sum(&ends, Cancel::NEVER).unwrap();
             assert_close(
                 &part,
                 &sum(&reference, &ends),
@@ -270,16 +275,16 @@ fn the_paper_route_and_the_general_route_agree() {
     )
     .unwrap();
     let trained = random_mlp(&[9, 40, 3], &[false, true], false, 5);
-    let x = random_points(30, 9, 2);
+    let x = random_x(30, 9, 2);
     for mlp in [&signs, &trained] {
         for form in [NtkForm::Full, NtkForm::Trace] {
-            let paper = NtkFactors::new(mlp, &x, form, "X").unwrap();
-            let general = NtkFactors::new(mlp, &x, form, "X")
+            let paper = NtkFactors::new(mlp, &x, form).unwrap();
+            let general = NtkFactors::new(mlp, &x, form)
                 .unwrap()
                 .with_route(Route::General);
             assert!(paper.paper_first_layer(0).is_some() && general.paper_first_layer(0).is_none());
-            let a = paper.sum(&[0], &mut || false).unwrap();
-            let b = general.sum(&[0], &mut || false).unwrap();
+            let a = paper.sum(&[0], Cancel::NEVER).unwrap();
+            let b = general.sum(&[0], Cancel::NEVER).unwrap();
             assert_close(&a, &b, 1e-12, &format!("{} outputs, {form}", mlp.outputs()));
         }
     }
@@ -289,13 +294,13 @@ fn the_paper_route_and_the_general_route_agree() {
 fn lambda_min_and_lambda_max_match_the_dense_eigensolver() {
     // 784-style shapes in small: 12 points, 3 outputs (N = 36 full, 12 trace).
     let mlp = random_mlp(&[10, 20, 8, 3], &[true, true, true], false, 9);
-    let x = random_points(12, 10, 3);
+    let x = random_x(12, 10, 3);
     let mut solved = 0;
     for form in [NtkForm::Full, NtkForm::Trace] {
         let reference = reference_blocks(&mlp, &x, form);
-        let factors = NtkFactors::new(&mlp, &x, form, "X").unwrap();
+        let factors = NtkFactors::new(&mlp, &x, form).unwrap();
         for layers in [vec![0], vec![1], vec![2], vec![0, 1, 2], vec![1, 2]] {
-            let s = factors.spectrum(&layers, true, &mut || false).unwrap();
+            let s = factors.spectrum(&layers, true, Cancel::NEVER).unwrap();
             let dense = symmetric_eigenvalues(&sum(&reference, &layers)).unwrap();
             let (low, high) = (dense[0], dense[dense.len() - 1]);
             let what = format!("{form} layers {layers:?} ({})", s.method);
@@ -327,18 +332,18 @@ fn lambda_min_and_lambda_max_match_the_dense_eigensolver() {
     }
     assert!(solved >= 6, "only {solved} cases reached the eigensolver");
     // The output layer alone comes from H~_L (its parameters 3 x 9 = 27 < 36: rank).
-    let s = NtkFactors::new(&mlp, &x, NtkForm::Full, "X")
+    let s = NtkFactors::new(&mlp, &x, NtkForm::Full)
         .unwrap()
-        .spectrum(&[2], false, &mut || false)
+        .spectrum(&[2], false, Cancel::NEVER)
         .unwrap();
     assert_eq!((s.method, s.lambda_min), ("rank", 0.0));
     // With room for it: 4 points, c = 3, N = 12 <= 27.
-    let x4 = random_points(4, 10, 8);
+    let x4 = random_x(4, 10, 8);
     for form in [NtkForm::Full, NtkForm::Trace] {
         let reference = reference_blocks(&mlp, &x4, form);
-        let s = NtkFactors::new(&mlp, &x4, form, "X")
+        let s = NtkFactors::new(&mlp, &x4, form)
             .unwrap()
-            .spectrum(&[2], true, &mut || false)
+            .spectrum(&[2], true, Cancel::NEVER)
             .unwrap();
         let dense = symmetric_eigenvalues(&reference[2]).unwrap();
         assert!(
@@ -393,4 +398,85 @@ fn the_estimate_of_twenty_thousand_rows_fits_in_24_gib() {
     let square = 20_000f64 * 20_000.0 * 8.0;
     assert!(bytes >= 2.0 * square && bytes <= 2.1 * square, "{bytes:e}");
     assert!(bytes <= 0.8 * 24.0 * 1024f64.powi(3));
+}
+
+/// A `Cancel` that asks to stop on its `at`-th question (counting from 1).
+fn stop_at(at: usize) -> impl Fn() -> bool {
+    let asked = std::cell::Cell::new(0);
+    move || {
+        asked.set(asked.get() + 1);
+        asked.get() >= at
+    }
+}
+
+/// The blocks, their sum and the spectrum ask the caller's `Cancel` while they build and
+/// solve, and stop with `Interrupted` at the first question that says stop, wherever it
+/// comes (between blocks, between groups of panels, between solver steps); asked never to
+/// stop, the same calls finish.
+#[test]
+fn a_cancel_stops_the_blocks_the_sum_and_the_spectrum() {
+    let mlp = random_mlp(&[10, 20, 8, 3], &[true, false, true], false, 2);
+    let x = random_x(12, 10, 4);
+    let factors = NtkFactors::new(&mlp, &x, NtkForm::Full).unwrap();
+    let all = [0, 1, 2];
+    let mut questions = 0;
+    for at in 1..50 {
+        let stop = stop_at(at);
+        let stopped = [
+            factors.blocks(Cancel::when(&stop)).map(|_| ()),
+            factors.sum(&all, Cancel::when(&stop)).map(|_| ()),
+            factors
+                .spectrum(&all, true, Cancel::when(&stop))
+                .map(|_| ()),
+        ];
+        if stopped.iter().all(Result::is_ok) {
+            break;
+        }
+        questions = at;
+        assert!(
+            stopped
+                .iter()
+                .any(|r| matches!(r, Err(Error::Interrupted { steps: 0 }))),
+            "stop at question {at}"
+        );
+    }
+    assert!(questions >= 3, "only {questions} questions asked");
+    assert!(factors.spectrum(&all, true, Cancel::NEVER).is_ok());
+}
+
+/// `measure::ntk` refuses `layers` beside `blocks` (it chooses the blocks of a sum), and a
+/// matrix beyond the memory budget before building it, naming the rows of X that fit.
+#[test]
+fn the_ntk_measure_refuses_layers_with_blocks_and_what_does_not_fit() {
+    use crate::error::Expected;
+    use crate::theory::measure;
+    let mlp = random_mlp(&[4, 6, 2], &[true, true], false, 1);
+    let x = random_x(5, 4, 2);
+    match measure::ntk(&mlp, &x, NtkForm::Full, Some(&[1]), true, Cancel::NEVER) {
+        Err(Error::Config {
+            setting: "layers",
+            expected: Expected::NoEffect(why),
+            ..
+        }) => assert_eq!(why.settings(), ["blocks"]),
+        other => panic!("{:?}", other.map(|m| m.len())),
+    }
+    let blocks = measure::ntk(&mlp, &x, NtkForm::Full, None, true, Cancel::NEVER).unwrap();
+    let total = sum(&blocks, &[0, 1]);
+    let both = measure::ntk(&mlp, &x, NtkForm::Full, Some(&[1, 2]), false, Cancel::NEVER);
+    assert_close(&both.unwrap()[0], &total, 1e-14, "the sum");
+    let lambda = measure::ntk_lambda_min(&mlp, &x, NtkForm::Full, None, Cancel::NEVER).unwrap();
+    let dense = symmetric_eigenvalues(&total).unwrap();
+    assert!((lambda - dense[0]).abs() <= 1e-8 * dense[dense.len() - 1]);
+    // 200,000 points of 2 outputs: two 400,000^2 matrices, about 2.6 TB.
+    let big = Points::new(Matrix::zeros(200_000, 4), "X").unwrap();
+    let sizes = ntk_sizes(&mlp, NtkForm::Full, 1, true);
+    let needed = crate::limits::ntk_estimate(200_000, &sizes).total();
+    if needed > crate::limits::memory_budget().bytes as f64 {
+        match measure::ntk_lambda_min(&mlp, &big, NtkForm::Full, None, Cancel::NEVER) {
+            Err(Error::Memory(refusal)) => {
+                assert!(refusal.task.contains("rows of X"), "{}", refusal.task)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
