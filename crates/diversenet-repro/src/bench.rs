@@ -444,23 +444,9 @@ pub fn bench_regularizers(
         (0..width * dim).map(|_| rng.normal() as f32).collect(),
     );
     let mut g = Matrix::zeros(width, dim);
-    let kinds = [
-        RegularizerKind::Discrepancy,
-        RegularizerKind::Mhe {
-            power: 2,
-            angular: false,
-        },
-        RegularizerKind::Mhe {
-            power: 0,
-            angular: true,
-        },
-        RegularizerKind::Mma,
-        RegularizerKind::Orthogonal,
-        RegularizerKind::WeightDecay,
-    ];
     let mut out = Vec::new();
-    for kind in kinds {
-        let pair_sum = !matches!(kind, RegularizerKind::Mma | RegularizerKind::WeightDecay);
+    for kind in diversenet::regularizer::registry::benched_kinds() {
+        let pair_sum = kind.is_pair_sum();
         let mut ks = vec![None];
         if pair_sum {
             for &k in sampled {
