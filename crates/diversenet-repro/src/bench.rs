@@ -142,18 +142,7 @@ pub fn check_regularizer_sizes(width: usize, dim: usize) -> Result<()> {
         1,
         width,
         |n| diversenet::limits::unit_angles_estimate(n, dim),
-        |fits| {
-            Some(match fits {
-                Some(n) => Advice::Largest {
-                    setting: "width",
-                    value: n,
-                },
-                None => Advice::NothingFits {
-                    what: "even width 1 does not fit".into(),
-                    remedy: None,
-                },
-            })
-        },
+        |fits| Advice::largest("width", fits, "even width 1 does not fit", None),
     )
 }
 
