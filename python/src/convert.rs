@@ -34,27 +34,25 @@ pub fn to_py_err_spelled(e: diversenet::Error, spelling: &dyn Spelling) -> PyErr
 /// package (the command line's `out`, `threads`) keeps the library's spelling.
 pub struct Keywords;
 
-/// The keyword arguments of the package's functions.
+/// The keyword arguments of the package's functions besides the training options.
 const KEYWORDS: &[&str] = &[
-    "width",
-    "epochs",
-    "seed",
     "input_scaling",
     "points",
     "all_points",
+    "seed",
     "monte_carlo",
     "max_degree",
     "ntk",
     "blocks",
 ];
 
+/// Python's keyword for setting `name`, if the package has one.
 fn keyword(name: &str) -> Option<&str> {
-    match name {
-        "lambda" => Some("lambda_"),
-        "layers" => Some("select"),
-        _ if KEYWORDS.contains(&name) || crate::model::TRAIN_OPTIONS.contains(&name) => Some(name),
-        _ => None,
+    if name == "layers" {
+        return Some("select");
     }
+    let training = crate::model::python_options().any(|o| o.name == name);
+    (training || KEYWORDS.contains(&name)).then(|| crate::model::keyword(name))
 }
 
 impl Spelling for Keywords {

@@ -280,3 +280,46 @@ fn a_non_finite_npy_target_names_the_targets_file() {
         assert!(err.starts_with(s(&y)) && err.contains("sample 1"), "{err}");
     }
 }
+
+/// A csv of 3 features and `labels` (one row per label, features from the label).
+fn labelled_csv(path: &Path, labels: &[u32]) {
+    let mut text = String::from("a,b,c,label\n");
+    for (i, l) in labels.iter().enumerate() {
+        text += &format!(
+            "{},{},{},{l}\n",
+            *l as f64 + 0.1 * i as f64,
+            1.0,
+            -(*l as f64)
+        );
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_test_class_absent_from_training_is_refused_for_both_losses() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.csv");
+    let test = dir.path().join("test.csv");
+    labelled_csv(&train, &[0, 1, 2, 0, 1, 2, 0, 1]);
+    labelled_csv(&test, &[0, 1, 3, 2]);
+    for loss in ["cross-entropy", "squared"] {
+        let out = dir.path().join(format!("run-{loss}"));
+        fails(
+            &[
+                "train",
+                "--data",
+                &format!("csv:{}", s(&train)),
+                "--test",
+                &format!("csv:{}", s(&test)),
+                "--loss",
+                loss,
+                "--epochs",
+                "1",
+                "--out",
+                s(&out),
+            ],
+            &["label 3 at sample 2", "absent from the training data"],
+        );
+        assert!(!out.exists(), "nothing is written");
+    }
+}

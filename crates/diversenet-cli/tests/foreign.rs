@@ -1,5 +1,6 @@
 //! Networks trained elsewhere in the CLI: PyTorch-named safetensors, `--weights W.npy,V.npy`,
-//! raw inputs by default (and said), biases refused, `--all-data`.
+//! raw inputs by default (and said), biases refused, `--all-data`, and unusable weights named
+//! by their file.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -128,4 +129,31 @@ fn foreign_weights_are_analysed_on_raw_inputs_and_biases_refused() {
         .contains("invalid setting --all-data: it does not apply here: it applies to csv:PATH"));
     let out = run(&["eval", "--weights", "W.npy", "--data", &data]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected W.npy,V.npy"));
+}
+
+/// A foreign model whose weights cannot be used: the error names the file (it spoke of a
+/// setting `weights` that no flag sets).
+#[test]
+fn unusable_foreign_weights_name_the_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Zero units score fine (`eval`), but have no direction for the theory (`analyze`).
+    for (name, w, commands) in [
+        ("huge.safetensors", 1e200, &["eval", "analyze"][..]),
+        ("zero.safetensors", 0.0, &["analyze"][..]),
+    ] {
+        let path = dir.path().join(name);
+        let net = Network {
+            w: Matrix::from_vec(8, 10, (0..80).map(|k| w * (1.0 + (k % 3) as f64)).collect()),
+            v: Matrix::from_vec(1, 8, vec![1.0; 8]),
+            output_layer: OutputLayer::Fixed,
+        };
+        diversenet::model::foreign::save_weights(&path, &net).unwrap();
+        let model = path.to_str().unwrap();
+        for &command in commands {
+            let o = run(&[command, "--model", model, "--data", "synthetic"]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{command} {name}: {err}");
+            assert!(err.contains(model), "{command} {name}: {err}");
+        }
+    }
 }

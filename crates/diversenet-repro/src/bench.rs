@@ -142,18 +142,7 @@ pub fn check_regularizer_sizes(width: usize, dim: usize) -> Result<()> {
         1,
         width,
         |n| diversenet::limits::unit_angles_estimate(n, dim),
-        |fits| {
-            Some(match fits {
-                Some(n) => Advice::Largest {
-                    setting: "width",
-                    value: n,
-                },
-                None => Advice::NothingFits {
-                    what: "even width 1 does not fit".into(),
-                    remedy: None,
-                },
-            })
-        },
+        |fits| Advice::largest("width", fits, "even width 1 does not fit", None),
     )
 }
 
@@ -444,23 +433,9 @@ pub fn bench_regularizers(
         (0..width * dim).map(|_| rng.normal() as f32).collect(),
     );
     let mut g = Matrix::zeros(width, dim);
-    let kinds = [
-        RegularizerKind::Discrepancy,
-        RegularizerKind::Mhe {
-            power: 2,
-            angular: false,
-        },
-        RegularizerKind::Mhe {
-            power: 0,
-            angular: true,
-        },
-        RegularizerKind::Mma,
-        RegularizerKind::Orthogonal,
-        RegularizerKind::WeightDecay,
-    ];
     let mut out = Vec::new();
-    for kind in kinds {
-        let pair_sum = !matches!(kind, RegularizerKind::Mma | RegularizerKind::WeightDecay);
+    for kind in diversenet::regularizer::registry::benched_kinds() {
+        let pair_sum = kind.is_pair_sum();
         let mut ks = vec![None];
         if pair_sum {
             for &k in sampled {

@@ -291,16 +291,12 @@ pub fn check_training(s: &TrainingSizes) -> Result<()> {
         s.width,
         |n| training_estimate(&TrainingSizes { width: n, ..*s }),
         |fits| {
-            Some(match fits {
-                Some(n) => Advice::Largest {
-                    setting: "width",
-                    value: n,
-                },
-                None => Advice::NothingFits {
-                    what: "even width 1 does not fit".into(),
-                    remedy: Some("use less data".into()),
-                },
-            })
+            Advice::largest(
+                "width",
+                fits,
+                "even width 1 does not fit",
+                Some("use less data".into()),
+            )
         },
     )
 }
@@ -397,20 +393,13 @@ pub fn check_analysis(
 /// Refuses `what` on `points` points (the setting `points`) whose `estimate` (given the
 /// point count) would not fit, naming the largest point count that would.
 pub fn check_points(what: &str, points: usize, estimate: impl Fn(usize) -> Estimate) -> Result<()> {
-    let advice = |fits| {
-        Some(match fits {
-            Some(m) => Advice::Largest {
-                setting: "points",
-                value: m,
-            },
-            None => Advice::NothingFits {
-                what: "not even one point fits".into(),
-                remedy: None,
-            },
-        })
-    };
-    let task = format!("{what} on {points} points");
-    check_largest_fitting(&task, 1, points, estimate, advice)
+    check_largest_fitting(
+        &format!("{what} on {points} points"),
+        1,
+        points,
+        estimate,
+        |fits| Advice::largest("points", fits, "not even one point fits", None),
+    )
 }
 
 /// What the kernel Gram matrix of `points` points allocates: X X^T and the slice volumes

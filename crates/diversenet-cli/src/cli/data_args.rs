@@ -14,6 +14,7 @@ use diversenet::data::{
 use diversenet::error::{Error, Expected};
 use diversenet::model::compat::check_model_data;
 use diversenet::model::foreign::{load_network, load_npy_weights, LoadedNetwork};
+use diversenet::model::options::default_of;
 use diversenet::model::Weights;
 
 #[derive(Args, Clone)]
@@ -31,9 +32,8 @@ pub struct DataArgs {
     /// --test-fraction is held out.
     #[arg(long)]
     pub test: Option<String>,
-    /// Fraction of a csv/npy file held out as test data (seeded split), in [0, 1); 0: no
-    /// split, both splits are every row. Default 0.2. Not with --test.
-    #[arg(long, allow_negative_numbers = true)]
+    /// For csv/npy data, without --test: the training option of the same name.
+    #[arg(long, value_name = "F", help = super::train::help("test_fraction"), allow_negative_numbers = true)]
     pub test_fraction: Option<f64>,
     /// Every row of a csv/npy file, no held-out split (the same as --test-fraction 0).
     #[arg(long, conflicts_with = "test_fraction")]
@@ -63,9 +63,6 @@ pub struct DataArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub noise: Option<f64>,
 }
-
-/// Held-out fraction of a csv/npy file when neither --test-fraction nor --all-data is given.
-const DEFAULT_TEST_FRACTION: f64 = 0.2;
 
 impl DataArgs {
     pub fn source(&self, spec: &str) -> Result<DataSource> {
@@ -215,7 +212,8 @@ impl DataArgs {
             test_fraction: if self.all_data {
                 0.0
             } else {
-                self.test_fraction.unwrap_or(DEFAULT_TEST_FRACTION)
+                self.test_fraction
+                    .unwrap_or_else(|| default_of("test_fraction"))
             },
         };
         Ok(self.source(spec)?.load(&options, seed)?)

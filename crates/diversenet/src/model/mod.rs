@@ -11,6 +11,7 @@ pub mod foreign;
 pub mod loss;
 pub mod network;
 pub mod optim;
+pub mod options;
 pub mod run;
 pub mod step;
 pub mod train;
