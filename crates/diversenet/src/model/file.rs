@@ -27,7 +27,7 @@ pub const CHECKSUM_KEY: &str = "diversenet.sha256";
 #[derive(Clone, Debug, Default)]
 pub struct TensorFile {
     pub metadata: BTreeMap<String, String>,
-    tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
+    pub(crate) tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
 }
 
 impl TensorFile {
