@@ -12,7 +12,7 @@ use super::{Dataset, Targets, Task};
 pub const MAX_CLASSES: usize = 100_000;
 
 /// Target column names found without --target-column (at most one may be present).
-const DEFAULT_TARGETS: [&str; 3] = ["label", "target", "y"];
+pub const DEFAULT_TARGETS: [&str; 3] = ["label", "target", "y"];
 
 /// Loads a CSV file.
 pub fn load(path: &Path, target_column: Option<&str>, task: Task) -> Result<Dataset> {

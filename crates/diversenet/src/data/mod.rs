@@ -6,6 +6,7 @@
 pub mod csv;
 pub mod fetch;
 pub mod idx;
+pub mod inputs;
 pub mod labels;
 pub mod mnist;
 pub mod npy;
