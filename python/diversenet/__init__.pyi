@@ -131,6 +131,13 @@ class Model:
     def save(self, path: Path) -> None:
         """Writes the model (configuration, scaling, classes, data record) as safetensors."""
 
+def load_mnist(
+    data_dir: Optional[Path] = None,
+) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """MNIST as (X_train, y_train, X_test, y_test): X float64 (m x 784, pixels / 255), y
+    int64 digits, by the library's loader; looked for in data_dir, $DIVERSENET_MNIST_DIR,
+    then the cache directory (`diversenet fetch mnist` fills it)."""
+
 def load_model(path: Path) -> Model:
     """The model in path (written by Model.save, `diversenet train` or save_model; foreign
     weights are read with raw inputs)."""

@@ -8,6 +8,7 @@
 //! of the settings it names.
 
 mod convert;
+mod data;
 mod model;
 mod predict;
 mod train;
@@ -248,6 +249,7 @@ fn _diversenet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(l2_discrepancy, m)?)?;
     m.add_function(wrap_pyfunction!(slice_constant, m)?)?;
     m.add_function(wrap_pyfunction!(regularizer, m)?)?;
+    data::register(m)?;
     model::register(m)?;
     predict::register(m)?;
     train::register(m)?;
