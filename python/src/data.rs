@@ -27,7 +27,12 @@ fn arrays<'py>(py: Python<'py>, d: &Dataset) -> PyResult<(Bound<'py, PyAny>, Bou
 fn load_mnist(
     py: Python<'_>,
     data_dir: Option<PathBuf>,
-) -> PyResult<(Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>)> {
+) -> PyResult<(
+    Bound<'_, PyAny>,
+    Bound<'_, PyAny>,
+    Bound<'_, PyAny>,
+    Bound<'_, PyAny>,
+)> {
     let candidates: Vec<PathBuf> = data_dir
         .into_iter()
         .chain(std::env::var_os("DIVERSENET_MNIST_DIR").map(PathBuf::from))

@@ -10,23 +10,23 @@
 mod convert;
 mod data;
 mod model;
+mod ntk;
 mod predict;
 mod train;
 
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
-use diversenet::data::{InputScaling, Points, TargetArray};
+use diversenet::data::Points;
 use diversenet::linalg::Cancel;
+use diversenet::mlp::Mlp;
 use diversenet::model::{HiddenUnits, Weights};
 use diversenet::regularizer::RegularizerKind;
-use diversenet::theory::analyze::analyze_points;
+use diversenet::theory::mlp_analysis::NtkOptions;
 use diversenet::theory::{measure, AnalysisOptions};
 use pyo3::prelude::*;
 
-use convert::{
-    array, is_integer_array, lib, matrix, to_numpy, to_py_err, to_python, whole_in, whole_opt,
-};
+use convert::{lib, matrix, to_numpy, to_py_err, to_python, whole_in, whole_opt};
 use diversenet::geometry::MAX_SPHERE_DIM;
 use diversenet::theory::spectrum::MAX_DEGREE;
 
@@ -182,7 +182,8 @@ fn regularizer<'py>(
 /// keys of `diversenet analyze --json` and `input_scaling`, the scaling applied to X: X as
 /// given (raw), on the unit sphere, or standardised with `input_mean` and `input_scale`
 /// where they are given (a model's statistics) and with those of X otherwise (then
-/// `input_scaling` says so).
+/// `input_scaling` says so). The dict has the per-layer eNTK analysis beside these keys,
+/// as for any ReLU MLP.
 #[pyfunction]
 #[pyo3(signature = (W, V, X, y = None, *, input_scaling = "raw", input_mean = None, input_scale = None, points = None, all_points = false, seed = None, monte_carlo = None))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
@@ -201,42 +202,15 @@ fn analyze<'py>(
     monte_carlo: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let net = weights(W, V)?;
-    let x = matrix(X, "X", false)?;
-    let y = y
-        .map(|y| {
-            let (shape, values) = array(y, "y")?;
-            let targets =
-                TargetArray::new(&shape, values, is_integer_array(y)?, "y", x.rows(), "X");
-            lib(targets.and_then(|t| t.into_matrix(net.outputs(), "y")))
-        })
-        .transpose()?;
-    let scaling: InputScaling = lib(input_scaling.parse())?;
-    let given =
-        input_mean.is_some_and(|a| !a.is_none()) || input_scale.is_some_and(|a| !a.is_none());
-    let transform = given
-        .then(|| predict::transform(input_scaling, input_mean, input_scale, net.dim()))
-        .transpose()?;
-    let used = match (scaling, &transform) {
-        (InputScaling::Standardise, None) => "standardise (the statistics of X)".to_string(),
-        (InputScaling::Standardise, Some(_)) => "standardise (input_mean, input_scale)".into(),
-        (other, _) => other.to_string(),
-    };
     let options = AnalysisOptions {
         points: whole_opt(points, "points", 1)?.map(|p| p as usize),
         all_points,
         seed: whole_opt(seed, "seed", 0)?.unwrap_or(0),
         monte_carlo: whole_opt(monte_carlo, "monte_carlo", 0)?.map(|p| p as usize),
     };
-    let analysis = detach_interruptible(py, move |cancel| {
-        let x = match &transform {
-            Some(t) => Points::transformed(x, t, "X")?,
-            None => Points::scaled(x, scaling, "X")?,
-        };
-        analyze_points(&net, &x, y.as_ref(), &options, cancel)
-    })?;
-    let out = to_python(py, &analysis)?;
-    out.set_item("input_scaling", used)?;
-    Ok(out)
+    let scaling = ntk::InputChoice::new(input_scaling, input_mean, input_scale, net.dim())?;
+    let mlp = Mlp::from_weights(&net);
+    ntk::analyze_on(py, mlp, X, y, scaling, options, NtkOptions::default())
 }
 
 #[pymodule]
@@ -251,6 +225,7 @@ fn _diversenet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(regularizer, m)?)?;
     data::register(m)?;
     model::register(m)?;
+    ntk::register(m)?;
     predict::register(m)?;
     train::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

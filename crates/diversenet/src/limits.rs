@@ -387,8 +387,14 @@ pub fn check_analysis(
         }
         e
     };
+    check_points("analyze", points, estimate)
+}
+
+/// Refuses `what` on `points` points (the setting `points`) whose `estimate` (given the
+/// point count) would not fit, naming the largest point count that would.
+pub fn check_points(what: &str, points: usize, estimate: impl Fn(usize) -> Estimate) -> Result<()> {
     check_largest_fitting(
-        &format!("analyze on {points} points"),
+        &format!("{what} on {points} points"),
         1,
         points,
         estimate,
@@ -421,6 +427,64 @@ pub fn feature_gram_estimate(points: usize, width: usize, outputs: usize) -> Est
     )
     .add("X X^T", m * m, 8)
     .add("activation pattern", n * m, 8);
+    e
+}
+
+/// The sizes that decide what the empirical NTK of a ReLU MLP allocates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NtkSizes {
+    /// n_0 = d, n_1, ..., n_L, c.
+    pub widths: Vec<usize>,
+    /// Whether the matrix is the full (m c) x (m c) one (else the m x m trace).
+    pub full: bool,
+    /// Matrices of the eNTK's size held at once: 1 for a sum or an eigenvalue, one per
+    /// layer (and a copy being handed over) for the blocks.
+    pub matrices: usize,
+    /// Whether an eigenvalue is computed (its dense fallback copies the matrix).
+    pub eigenvalue: bool,
+    /// Whether the paper's first-layer block is built through D^T D (its own matrix of
+    /// the eNTK's size while it is added in).
+    pub paper_block: bool,
+}
+
+/// What the eNTK of the MLP `s` on `points` points allocates: the matrices of its size
+/// N = m c (or m), the eigensolver's copy, the layer inputs h_l (m x n_l), an input Gram
+/// H~ and a second m x m matrix, two layers' backward vectors (m c x n_l), and the panels
+/// of the Hadamard products.
+pub fn ntk_estimate(points: usize, s: &NtkSizes) -> Estimate {
+    let m = points as f64;
+    let c = *s.widths.last().unwrap_or(&1) as f64;
+    let size = if s.full { m * c } else { m };
+    let square = size * size;
+    let hidden: f64 = s.widths[..s.widths.len().saturating_sub(1)]
+        .iter()
+        .map(|&n| n as f64)
+        .sum();
+    let pair = s
+        .widths
+        .windows(2)
+        .map(|w| (w[0] + w[1]) as f64)
+        .fold(0.0, f64::max);
+    let mut e = Estimate::default();
+    e.add("eNTK (N x N)", s.matrices as f64 * square, 8)
+        .add("layer inputs h_l (m x n_l)", m * hidden, 8)
+        .add(
+            "input Gram H~ (m x m) and a second m x m (X X^T, an eigensolver's copy)",
+            2.0 * m * m,
+            8,
+        )
+        .add("backward vectors (m c x n_l)", m * c * pair, 8)
+        .add(
+            "Hadamard panels",
+            64.0 * size * crate::linalg::threads() as f64,
+            8,
+        );
+    if s.eigenvalue {
+        e.add("eigensolver's dense fallback copy (N x N)", square, 8);
+    }
+    if s.paper_block {
+        e.add("D^T D of the first layer (N x N)", square, 8);
+    }
     e
 }
 

@@ -31,7 +31,7 @@ const CLASSES_KEY: &str = "classes";
 #[derive(Clone, Debug, Default)]
 pub struct TensorFile {
     pub metadata: BTreeMap<String, String>,
-    tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
+    pub(crate) tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
 }
 
 impl TensorFile {
