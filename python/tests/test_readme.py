@@ -1,5 +1,5 @@
-"""The README's Python workflows run as written (in order, in one namespace; the PyTorch
-network they analyse is a small one made here)."""
+"""The README's three Python workflows run as written (in order, in one namespace; the
+PyTorch network they analyse and train is a small one made here)."""
 
 import pathlib
 import re
@@ -18,7 +18,7 @@ def readme_python_blocks():
 
 def test_the_readme_python_workflows_run(tmp_path, monkeypatch, capsys):
     blocks = readme_python_blocks()
-    assert len(blocks) >= 2
+    assert len(blocks) == 3
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(10, 16, bias=False), torch.nn.ReLU(),
@@ -29,4 +29,5 @@ def test_the_readme_python_workflows_run(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "m.safetensors").exists()
     model, X = namespace["model"], namespace["X"]
     assert model.predict(X).shape == (500,) and np.isfinite(namespace["a"]["s_min"])
+    assert [row["step"] for row in namespace["mon"].history] == [0, 10, 20, 30, 40]
     assert capsys.readouterr().out.strip()

@@ -158,7 +158,7 @@ class Monitor:
         def num(v: Any) -> str:
             return "-" if v is None else f"{v:.3e}"
 
-        lines = [f"step {row['step']}: loss {num(row['loss'])}, NTK lambda_min "
+        lines = [f"step {row['step']}: squared loss {num(row['loss'])}, NTK lambda_min "
                  f"{num(row['ntk_lambda_min'])}, bound {num(row['bound'])} "
                  f"({len(self.X_probe)} probe points, {row['seconds']:.2f} s)",
                  f"{'layer':>5} {'width':>6} {'dead':>5} {'s_min':>10} {'bound':>10} {'L2 disc^2':>10}"]
