@@ -22,11 +22,11 @@ use diversenet::linalg::Cancel;
 use diversenet::mlp::Mlp;
 use diversenet::model::{HiddenUnits, Weights};
 use diversenet::regularizer::RegularizerKind;
+use diversenet::theory::measure;
 use diversenet::theory::mlp_analysis::NtkOptions;
-use diversenet::theory::{measure, AnalysisOptions};
 use pyo3::prelude::*;
 
-use convert::{lib, matrix, to_numpy, to_py_err, to_python, whole_in, whole_opt};
+use convert::{lib, matrix, to_numpy, to_py_err, to_python, whole_in};
 use diversenet::geometry::MAX_SPHERE_DIM;
 use diversenet::theory::spectrum::MAX_DEGREE;
 
@@ -202,12 +202,7 @@ fn analyze<'py>(
     monte_carlo: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let net = weights(W, V)?;
-    let options = AnalysisOptions {
-        points: whole_opt(points, "points", 1)?.map(|p| p as usize),
-        all_points,
-        seed: whole_opt(seed, "seed", 0)?.unwrap_or(0),
-        monte_carlo: whole_opt(monte_carlo, "monte_carlo", 0)?.map(|p| p as usize),
-    };
+    let options = ntk::analysis_options(points, all_points, seed, monte_carlo)?;
     let scaling = ntk::InputChoice::new(input_scaling, input_mean, input_scale, net.dim())?;
     let mlp = Mlp::from_weights(&net);
     ntk::analyze_on(py, mlp, X, y, scaling, options, NtkOptions::default())

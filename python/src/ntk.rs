@@ -244,18 +244,28 @@ fn analyze_network<'py>(
     select: Option<Vec<usize>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let mlp = mlp_argument(network)?;
-    let options = AnalysisOptions {
-        points: whole_opt(points, "points", 1)?.map(|p| p as usize),
-        all_points,
-        seed: whole_opt(seed, "seed", 0)?.unwrap_or(0),
-        monte_carlo: whole_opt(monte_carlo, "monte_carlo", 0)?.map(|p| p as usize),
-    };
+    let options = analysis_options(points, all_points, seed, monte_carlo)?;
     let scaling = InputChoice::new(input_scaling, input_mean, input_scale, mlp.dim())?;
     let ntk = NtkOptions {
         form: lib(ntk.parse())?,
         layers: select,
     };
     analyze_on(py, mlp, X, y, scaling, options, ntk)
+}
+
+/// `analyze`'s options from Python's arguments (whole numbers checked, naming them).
+pub(crate) fn analysis_options(
+    points: Option<&Bound<'_, PyAny>>,
+    all_points: bool,
+    seed: Option<&Bound<'_, PyAny>>,
+    monte_carlo: Option<&Bound<'_, PyAny>>,
+) -> PyResult<AnalysisOptions> {
+    Ok(AnalysisOptions {
+        points: whole_opt(points, "points", 1)?.map(|p| p as usize),
+        all_points,
+        seed: whole_opt(seed, "seed", 0)?.unwrap_or(0),
+        monte_carlo: whole_opt(monte_carlo, "monte_carlo", 0)?.map(|p| p as usize),
+    })
 }
 
 /// How an analysis scales X: `input_scaling` with the statistics given (a model's own,

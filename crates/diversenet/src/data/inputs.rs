@@ -46,17 +46,7 @@ pub fn csv_inputs(
     path: &Path,
     feature_names: Option<&[String]>,
 ) -> Result<Matrix<f64>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| Error::format(path, format!("cannot read the header row: {e}")))?
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let (mut reader, header) = super::csv::open(bytes, path)?;
     let columns: Vec<usize> = match feature_names {
         Some(names) => names
             .iter()
