@@ -8,7 +8,9 @@ handed over.
 
 Every function calls the Rust library ``diversenet`` (the GIL is released while it
 computes). Arrays may be float32 or float64 in any memory order. Bad input raises
-ValueError (values, shapes, settings) or OSError (files) with the library's message;
+ValueError (values, shapes, settings; a whole number out of range names the argument
+and the range), MemoryError (beyond the memory budget) or OSError (files) with the
+library's message;
 Ctrl-C during ``train``, ``analyze``, ``smallest_singular_value``, ``kernel_matrix``,
 ``kernel_lambda_min``, ``ntk`` or ``ntk_lambda_min`` raises KeyboardInterrupt.
 """

@@ -104,7 +104,7 @@ def ntk(
     d f_j / d z_l. outputs="full": (m c) x (m c), row i c + j for sample i and output j;
     "trace": m x m, summed over the outputs. blocks=True: the list of every layer's
     Theta_l (input side first) instead of the sum; select: the layers (numbered from 1)
-    summed (not with blocks=True). Memory is estimated first (ValueError with the most
+    summed (not with blocks=True). Memory is estimated first (MemoryError with the most
     rows of X that fit); Ctrl-C stops it between panels of rows (KeyboardInterrupt)."""
 
 def ntk_lambda_min(

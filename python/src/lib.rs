@@ -3,8 +3,8 @@
 //! into the library's row-major f64 matrices while the GIL is held, and the library checks
 //! them (its `Weights`, `Points`, `HiddenUnits`, `TargetArray`, `TrainedModel`) and computes
 //! with the GIL released (long computations take it back every 0.1 s to let Ctrl-C raise
-//! KeyboardInterrupt). Library errors raise ValueError (values, shapes, settings, memory),
-//! OSError (files) or KeyboardInterrupt, with the library's message in Python's spelling
+//! KeyboardInterrupt). Library errors raise ValueError (values, shapes, settings),
+//! MemoryError (beyond the memory budget), OSError (files) or KeyboardInterrupt, with the library's message in Python's spelling
 //! of the settings it names.
 
 mod convert;
