@@ -67,16 +67,20 @@ def test_ctrl_c_stops_a_long_monte_carlo_estimate():
 
 def test_ctrl_c_stops_the_eigenvalue_computations():
     """SIGINT 0.5 s into s_m(D) of 8000 points in R^784 and lambda_min(K) of 8000 points in
-    R^50 (about 6 s and 7 s uninterrupted on the 2-core development machine: the Gram
-    matrices, their Cholesky factors and the Krylov steps) raises KeyboardInterrupt within
-    a second or two; the package is usable afterwards."""
+    R^50 (about 6 s and 7 s uninterrupted on the idle 2-core development machine: the Gram
+    matrices, their Cholesky factors and the Krylov steps) raises KeyboardInterrupt long
+    before the computation would end: in less than half the time the same computation
+    takes uninterrupted on the same machine at the same time (a ratio, so that a loaded
+    machine does not fail it); the package is usable afterwards."""
     rng = np.random.default_rng(6)
     W, V = rng.normal(size=(1000, 784)), rng.choice([-1.0, 1.0], size=(1, 1000))
     X8 = rng.normal(size=(8000, 784))
-    elapsed = seconds_until_interrupted(lambda: dn.smallest_singular_value(W, V, X8))
-    assert 0.5 <= elapsed < 2.5, elapsed
-    elapsed = seconds_until_interrupted(lambda: dn.kernel_lambda_min(X8[:, :50]))
-    assert 0.5 <= elapsed < 2.5, elapsed
+    for call in (lambda: dn.smallest_singular_value(W, V, X8), lambda: dn.kernel_lambda_min(X8[:, :50])):
+        elapsed = seconds_until_interrupted(call)
+        started = time.monotonic()
+        call()
+        whole = time.monotonic() - started
+        assert 0.5 <= elapsed < 0.5 * whole, (elapsed, whole)
     assert dn.smallest_singular_value(W[:8, :3], V[:, :8], X8[:5, :3]) > 0
 
 
