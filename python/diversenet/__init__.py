@@ -8,7 +8,9 @@ handed over.
 
 Every function calls the Rust library ``diversenet`` (the GIL is released while it
 computes). Arrays may be float32 or float64 in any memory order. Bad input raises
-ValueError (values, shapes, settings) or OSError (files) with the library's message;
+ValueError (values, shapes, settings; a whole number out of range names the argument
+and the range), MemoryError (beyond the memory budget) or OSError (files) with the
+library's message;
 Ctrl-C during ``train``, ``analyze``, ``smallest_singular_value``, ``kernel_matrix``,
 ``kernel_lambda_min``, ``ntk`` or ``ntk_lambda_min`` raises KeyboardInterrupt.
 """
@@ -16,12 +18,13 @@ Ctrl-C during ``train``, ``analyze``, ``smallest_singular_value``, ``kernel_matr
 import inspect as _inspect
 
 from . import _diversenet
+from ._model import Model, load_model
 from ._diversenet import (
     __version__,
     kernel_lambda_min,
     kernel_matrix,
     l2_discrepancy,
-    load_model,
+    load_mnist,
     ntk,
     ntk_lambda_min,
     regularizer,
@@ -35,7 +38,7 @@ from ._network import analyze
 
 
 def train(X, y, **options):
-    return _diversenet.train(X, y, **options)
+    return Model._from_dict(_diversenet.train(X, y, **options))
 
 
 def _describe_train():
@@ -51,18 +54,27 @@ def _describe_train():
         params.append(_inspect.Parameter(option["name"], keyword, default=option["default"]))
         default = option["default_text"] or repr(option["default"])
         lines.append(f"{option['name']} (default {default})\n    {option['help']}")
-    for name in ("X_test", "y_test"):
+    for name in ("X_test", "y_test", "task"):
         params.append(_inspect.Parameter(name, keyword, default=None))
     lines.append("X_test, y_test (default None)\n    A separate test set (then no test_fraction).")
-    train.__signature__ = _inspect.Signature(params)
+    lines.append(
+        "task (default None: 'auto')\n    How y is read: 'auto' (integer or boolean labels "
+        "are classes, floats real values,\n    strings refused), 'classify' (any labels, "
+        "strings included, are classes) or\n    'regress' (numbers are real values).")
+    train.__signature__ = _inspect.Signature(
+        params, return_annotation=_inspect.Parameter.empty)
     train.__doc__ = (
-        "Trains f(x) = V relu(W x) on X (m x d) and y (integer labels: classes; floats:\n"
-        "real values) with the options of `diversenet train` (the library's table of\n"
-        "training options, `train_options()`). Options that would have no effect beside the\n"
-        "others are refused (ValueError). Ctrl-C stops training within about 0.1 s and\n"
-        "raises KeyboardInterrupt. Returns a dict with W, V (float64), metrics (one dict per\n"
-        "epoch, epoch 0 = the initial network), config, targets, input_scaling (and\n"
-        "input_mean, input_scale when standardised): what save_model takes.\n\n"
+        "Trains f(x) = V relu(W x) on every row of X (m x d) and y and returns a\n"
+        "diversenet.Model (predict, predict_proba, decision_function, score, analyze,\n"
+        "save). Class labels are the distinct values of y, sorted (integers 0..c-1 stay\n"
+        "themselves; {3, 10} make two classes, kept as model.classes_); one class is\n"
+        "refused. No rows are held out unless asked: X_test and y_test, or test_fraction\n"
+        "(model.test_indices says which rows); model.metrics_on says what the metrics were\n"
+        "computed on. The options are those of `diversenet train` (the library's table of\n"
+        "training options, `train_options()`); options that would have no effect beside\n"
+        "the others, and values out of range, raise ValueError naming the option; a run\n"
+        "too large for memory raises MemoryError. Ctrl-C stops training within about\n"
+        "0.1 s and raises KeyboardInterrupt.\n\n"
         "Options:\n\n" + "\n".join(lines)
     )
 
@@ -70,10 +82,12 @@ def _describe_train():
 _describe_train()
 
 __all__ = [
+    "Model",
     "analyze",
     "kernel_lambda_min",
     "kernel_matrix",
     "l2_discrepancy",
+    "load_mnist",
     "load_model",
     "ntk",
     "ntk_lambda_min",

@@ -34,6 +34,8 @@ def analyze(
     y: Optional[ArrayLike] = None,
     *,
     input_scaling: Literal["raw", "sphere", "standardise"] = "raw",
+    input_mean: Optional[ArrayLike] = None,
+    input_scale: Optional[ArrayLike] = None,
     points: Optional[int] = None,
     all_points: bool = False,
     seed: int = 0,
@@ -52,7 +54,8 @@ def analyze(
     for c > 1: "bound_note" says why). Default points: m c (m for the trace) at most 2000
     and at most the parameter count. `monte_carlo` is for the paper's network only. For
     the paper's network (one hidden layer, no biases) the dict also has the keys of
-    analyze(W, V, X), and layer 1's s_min is s_m(D)."""
+    analyze(W, V, X), and layer 1's s_min is s_m(D). `input_scaling` in the result says
+    how X was scaled (see the other overload)."""
 
 @overload
 def analyze(
@@ -62,6 +65,8 @@ def analyze(
     y: Optional[ArrayLike] = None,
     *,
     input_scaling: Literal["raw", "sphere", "standardise"] = "raw",
+    input_mean: Optional[ArrayLike] = None,
+    input_scale: Optional[ArrayLike] = None,
     points: Optional[int] = None,
     all_points: bool = False,
     seed: int = 0,
@@ -80,7 +85,10 @@ def analyze(
     grows with the samples and n d, and the closed form is exact); Ctrl-C stops the
     estimate within a chunk of 2048 samples, and s_m(D) and lambda_min(K) between their
     large products and solver steps, and raises KeyboardInterrupt.
-    Errors about the targets name y."""
+    Errors about the targets name y. X is used as given (input_scaling="raw"), on the unit
+    sphere, or standardised with input_mean and input_scale (a model's statistics) or,
+    without them, with the statistics of X itself; the result's `input_scaling` says which.
+    A model's own scaling: Model.analyze."""
 
 def ntk(
     network: Network,
@@ -96,7 +104,7 @@ def ntk(
     d f_j / d z_l. outputs="full": (m c) x (m c), row i c + j for sample i and output j;
     "trace": m x m, summed over the outputs. blocks=True: the list of every layer's
     Theta_l (input side first) instead of the sum; select: the layers (numbered from 1)
-    summed (not with blocks=True). Memory is estimated first (ValueError with the most
+    summed (not with blocks=True). Memory is estimated first (MemoryError with the most
     rows of X that fit); Ctrl-C stops it between panels of rows (KeyboardInterrupt)."""
 
 def ntk_lambda_min(
@@ -125,7 +133,7 @@ def kernel_lambda_min(X: ArrayLike) -> float:
     """lambda_min(K) of the kernel Gram matrix of the rows of X. Ctrl-C stops it within
     256 rows of K or one eigensolver step (KeyboardInterrupt)."""
 
-def spectrum(dim: int, max_degree: int = 20) -> dict[str, Any]:
+def spectrum(dim: int, max_degree: Optional[int] = 20) -> dict[str, Any]:
     """gamma_u and N(d, u) of kappa on S^(d-1) for u = 0..max_degree, with error bounds and
     the ranked eigenvalues gamma_(m): the dict of `diversenet spectrum --json`."""
 
@@ -140,9 +148,76 @@ def regularizer(
 ) -> Tuple[float, npt.NDArray[np.float64]]:
     """R(W) and dR/dW for discrepancy, mhe[0|1|2][-angular], mma, orthogonal or weight-decay."""
 
-def load_model(path: Path) -> dict[str, Any]:
-    """W, V (float64), config (None for foreign weights), input_scaling, targets, foreign;
-    input_mean and input_scale for standardised inputs."""
+class Model:
+    """A network f(x) = V relu(W x) with the input scaling it was trained with, used as a
+    scikit-learn estimator: what `train` returns and `load_model` reads."""
+
+    W: npt.NDArray[np.float64]
+    V: npt.NDArray[np.float64]
+    input_scaling: Literal["raw", "sphere", "standardise"]
+    input_mean: Optional[npt.NDArray[np.float64]]
+    input_scale: Optional[npt.NDArray[np.float64]]
+    loss: Optional[Literal["squared", "cross-entropy"]]
+    classes_: Optional[np.ndarray]
+    config: Optional[dict[str, Any]]
+    metrics: list[dict[str, Any]]
+    metrics_on: Optional[dict[str, Optional[str]]]
+    test_indices: Optional[npt.NDArray[np.int64]]
+    zero_inputs: int
+    foreign: bool
+    @classmethod
+    def from_weights(
+        cls,
+        W: ArrayLike,
+        V: ArrayLike,
+        *,
+        input_scaling: Literal["raw", "sphere", "standardise"] = "raw",
+        input_mean: Optional[ArrayLike] = None,
+        input_scale: Optional[ArrayLike] = None,
+        classes: Optional[ArrayLike] = None,
+        loss: Optional[Literal["squared", "cross-entropy"]] = None,
+    ) -> "Model":
+        """Wraps weights trained elsewhere, with the input scaling they were trained with
+        (standardise: input_mean and input_scale), classes (one per output) for a
+        classifier."""
+    @property
+    def is_classifier(self) -> bool: ...
+    @property
+    def targets(self) -> Literal["classes", "scalar"]: ...
+    @property
+    def n_features_in_(self) -> int: ...
+    def decision_function(self, X: ArrayLike) -> npt.NDArray[np.float64]:
+        """The raw outputs (m x c) on the rows of X, scaled as in training."""
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Classes (classifier) or real values (m, or m x c) of the rows of X."""
+    def predict_proba(self, X: ArrayLike) -> npt.NDArray[np.float64]:
+        """Softmax of a cross-entropy classifier's outputs (columns: classes_)."""
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
+        """Accuracy (classifier) or R^2 (real values), as scikit-learn's score."""
+    def analyze(
+        self,
+        X: ArrayLike,
+        y: Optional[ArrayLike] = None,
+        *,
+        points: Optional[int] = None,
+        all_points: bool = False,
+        seed: int = 0,
+        monte_carlo: Optional[int] = None,
+    ) -> dict[str, Any]:
+        """`analyze` on the rows of X scaled with the model's own scaling and statistics."""
+    def save(self, path: Path) -> None:
+        """Writes the model (configuration, scaling, classes, data record) as safetensors."""
+
+def load_mnist(
+    data_dir: Optional[Path] = None,
+) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """MNIST as (X_train, y_train, X_test, y_test): X float64 (m x 784, pixels / 255), y
+    int64 digits, by the library's loader; looked for in data_dir, $DIVERSENET_MNIST_DIR,
+    then the cache directory (`diversenet fetch mnist` fills it)."""
+
+def load_model(path: Path) -> Model:
+    """The model in path (written by Model.save, `diversenet train` or save_model; foreign
+    weights are read with raw inputs)."""
 
 def save_model(
     path: Path,
@@ -153,6 +228,7 @@ def save_model(
     targets: Optional[Literal["classes", "scalar"]] = None,
     input_mean: Optional[ArrayLike] = None,
     input_scale: Optional[ArrayLike] = None,
+    classes: Optional[ArrayLike] = None,
 ) -> None:
     """Writes W and V (and, with config, a full diversenet model) as safetensors. Bad
     arguments raise ValueError before anything is written: a config with keys that are no
@@ -187,17 +263,22 @@ def train(
     test_fraction: Optional[float] = None,
     X_test: Optional[ArrayLike] = None,
     y_test: Optional[ArrayLike] = None,
-) -> dict[str, Any]:
-    """Trains f(x) = V relu(W x) with the options of `diversenet train` (the library's
-    table of training options: `train_options()` lists them with their defaults and help;
-    an option whose default is None is chosen from the data, or applies only beside others:
-    momentum 0.9 with sgd, batch_size 128 with sgd and adam, reg_every 1 with a regulariser,
-    test_fraction 0.2 without X_test); returns W, V, metrics (per epoch), config, targets
-    and input_scaling. Options that would have no effect raise ValueError: `momentum`
-    without optimizer="sgd", `batch_size` with "gd", `reg_every` or `reg_sample` without
-    `reg` (or with none of the pairwise ones), `test_fraction` with `X_test`. Errors about
-    the targets name y (y_test). Ctrl-C (SIGINT) stops training within about 0.1 s and
-    raises KeyboardInterrupt."""
+    task: Optional[Literal["auto", "classify", "regress"]] = None,
+) -> Model:
+    """Trains f(x) = V relu(W x) on every row of X with the options of `diversenet train`
+    (the library's table of training options: `train_options()` lists them with their
+    defaults and help; an option whose default is None is chosen from the data, or applies
+    only beside others: momentum 0.9 with sgd, batch_size 128 with sgd and adam, reg_every
+    1 with a regulariser) and returns a Model. No test set unless asked: X_test and
+    y_test, or test_fraction of X held out (Model.test_indices); Model.metrics_on says what
+    the metrics were computed on. Labels: integer or boolean labels are classes, the
+    sorted distinct values (Model.classes_); strings only with task="classify"; one class
+    is refused. Options that would have no effect raise ValueError: `momentum` without
+    optimizer="sgd", `batch_size` with "gd", `reg_every` or `reg_sample` without `reg` (or
+    with none of the pairwise ones), `test_fraction` with `X_test`; so do whole numbers
+    out of range (width=-3), naming the option. A run too large for memory raises
+    MemoryError. Errors about the targets name y (y_test). Ctrl-C (SIGINT) stops training
+    within about 0.1 s and raises KeyboardInterrupt."""
 
 def train_options() -> list[dict[str, Any]]:
     """The training options `train` takes, from the library's table: a dict per option

@@ -5,14 +5,14 @@ use diversenet::error::{Neutral, Spelling};
 use diversenet::linalg::Matrix;
 use numpy::ndarray::ArrayViewD;
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods, ToPyArray};
-use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyAnyMethods;
 
 /// `diversenet::Error` as a Python exception, in Python's spelling of the settings it
 /// names ([`Keywords`]): files (`Io`, `Format`, `Fetch`) raise OSError, an interruption
-/// KeyboardInterrupt, everything else (values, shapes, settings, memory, divergence)
-/// ValueError.
+/// KeyboardInterrupt, a memory refusal MemoryError, everything else (values, shapes,
+/// settings, divergence) ValueError.
 pub fn to_py_err(e: diversenet::Error) -> PyErr {
     to_py_err_spelled(e, &Keywords)
 }
@@ -25,6 +25,7 @@ pub fn to_py_err_spelled(e: diversenet::Error, spelling: &dyn Spelling) -> PyErr
         | diversenet::Error::Format { .. }
         | diversenet::Error::Fetch(_) => PyOSError::new_err(text),
         diversenet::Error::Interrupted { .. } => PyKeyboardInterrupt::new_err(text),
+        diversenet::Error::Memory(_) => PyMemoryError::new_err(text),
         _ => PyValueError::new_err(text),
     }
 }
@@ -36,6 +37,7 @@ pub struct Keywords;
 
 /// The keyword arguments of the package's functions besides the training options.
 const KEYWORDS: &[&str] = &[
+    "task",
     "input_scaling",
     "points",
     "all_points",
@@ -51,8 +53,8 @@ fn keyword(name: &str) -> Option<&str> {
     if name == "layers" {
         return Some("select");
     }
-    let training = crate::model::python_options().any(|o| o.name == name);
-    (training || KEYWORDS.contains(&name)).then(|| crate::model::keyword(name))
+    let training = crate::train::python_options().any(|o| o.name == name);
+    (training || KEYWORDS.contains(&name)).then(|| crate::train::keyword(name))
 }
 
 impl Spelling for Keywords {
@@ -206,4 +208,40 @@ pub fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<String> {
         .import("json")?
         .call_method1("dumps", (obj,))?
         .extract()
+}
+
+/// A whole-number argument `name` from `min` to 2^64 - 1 (a Python int or a numpy
+/// integer): anything else (a negative number, 2**64, a float, a bool) is a ValueError
+/// naming the argument and the range, not Python's OverflowError.
+pub fn whole(obj: &Bound<'_, PyAny>, name: &str, min: u64) -> PyResult<u64> {
+    whole_in(obj, name, min, u64::MAX)
+}
+
+/// A whole-number argument `name` in `min..=max` ([`whole`]).
+pub fn whole_in(obj: &Bound<'_, PyAny>, name: &str, min: u64, max: u64) -> PyResult<u64> {
+    let is_bool = obj.is_instance_of::<pyo3::types::PyBool>();
+    match obj.extract::<u64>() {
+        Ok(v) if (min..=max).contains(&v) && !is_bool => Ok(v),
+        _ => {
+            let shown = obj
+                .repr()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|_| "?".into());
+            let top = if max == u64::MAX {
+                format!("{max} (2^64 - 1)")
+            } else {
+                max.to_string()
+            };
+            Err(PyValueError::new_err(format!(
+                "{name}={shown}: expected a whole number from {min} to {top}"
+            )))
+        }
+    }
+}
+
+/// An optional whole-number argument ([`whole`]; None stays None).
+pub fn whole_opt(obj: Option<&Bound<'_, PyAny>>, name: &str, min: u64) -> PyResult<Option<u64>> {
+    obj.filter(|o| !o.is_none())
+        .map(|o| whole(o, name, min))
+        .transpose()
 }

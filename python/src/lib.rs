@@ -3,13 +3,16 @@
 //! into the library's row-major f64 matrices while the GIL is held, and the library checks
 //! them (its `Weights`, `Points`, `HiddenUnits`, `TargetArray`, `TrainedModel`) and computes
 //! with the GIL released (long computations take it back every 0.1 s to let Ctrl-C raise
-//! KeyboardInterrupt). Library errors raise ValueError (values, shapes, settings, memory),
-//! OSError (files) or KeyboardInterrupt, with the library's message in Python's spelling
+//! KeyboardInterrupt). Library errors raise ValueError (values, shapes, settings),
+//! MemoryError (beyond the memory budget), OSError (files) or KeyboardInterrupt, with the library's message in Python's spelling
 //! of the settings it names.
 
 mod convert;
+mod data;
 mod model;
 mod ntk;
+mod predict;
+mod train;
 
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -19,11 +22,13 @@ use diversenet::linalg::Cancel;
 use diversenet::mlp::Mlp;
 use diversenet::model::{HiddenUnits, Weights};
 use diversenet::regularizer::RegularizerKind;
+use diversenet::theory::measure;
 use diversenet::theory::mlp_analysis::NtkOptions;
-use diversenet::theory::{measure, AnalysisOptions};
 use pyo3::prelude::*;
 
-use convert::{lib, matrix, to_numpy, to_py_err, to_python};
+use convert::{lib, matrix, to_numpy, to_py_err, to_python, whole_in};
+use diversenet::geometry::MAX_SPHERE_DIM;
+use diversenet::theory::spectrum::MAX_DEGREE;
 
 /// How often a long computation takes the GIL back to look for signals (Ctrl-C): the
 /// library runs without the GIL, so Python's handlers run only when asked.
@@ -115,8 +120,18 @@ fn kernel_lambda_min_py(py: Python<'_>, X: &Bound<'_, PyAny>) -> PyResult<f64> {
 /// multiplicities N(d, u), error bounds and the ranked eigenvalues gamma_(m): the dict
 /// of `diversenet spectrum --json`.
 #[pyfunction]
-#[pyo3(signature = (dim, max_degree = 20))]
-fn spectrum<'py>(py: Python<'py>, dim: usize, max_degree: usize) -> PyResult<Bound<'py, PyAny>> {
+#[pyo3(signature = (dim, max_degree = None))]
+fn spectrum<'py>(
+    py: Python<'py>,
+    dim: &Bound<'py, PyAny>,
+    max_degree: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let top = MAX_SPHERE_DIM as u64;
+    let dim = whole_in(dim, "dim", 2, top)? as usize;
+    let max_degree = match max_degree.filter(|m| !m.is_none()) {
+        Some(m) => whole_in(m, "max_degree", 0, MAX_DEGREE as u64)? as usize,
+        None => 20,
+    };
     let report = py
         .detach(move || diversenet::theory::spectrum::spectrum(dim, max_degree).map(|s| s.report()))
         .map_err(to_py_err)?;
@@ -136,7 +151,8 @@ fn l2_discrepancy(py: Python<'_>, W: &Bound<'_, PyAny>) -> PyResult<f64> {
 
 /// c_d = E[theta^2] / (4 pi^2), theta the angle between two uniform points of S^(d-1).
 #[pyfunction]
-fn slice_constant(py: Python<'_>, d: usize) -> PyResult<f64> {
+fn slice_constant(py: Python<'_>, d: &Bound<'_, PyAny>) -> PyResult<f64> {
+    let d = whole_in(d, "d", 2, MAX_SPHERE_DIM as u64)? as usize;
     py.detach(move || diversenet::theory::discrepancy::slice_constant(d))
         .map_err(to_py_err)
 }
@@ -163,11 +179,13 @@ fn regularizer<'py>(
 /// Every quantity of the theory on the network f(x) = V relu(W x) and the points X (with
 /// targets y, if given: the squared loss, ||grad_W L||, the bound m ||grad_W L||^2 /
 /// (2 s_m(D)^2)): s_m(D), lambda_min(K), ||E_W||_2, the discrepancies. The dict has the
-/// keys of `diversenet analyze --json`. X is used as given unless `input_scaling` is
-/// sphere or standardise (statistics of X). The dict has the per-layer eNTK analysis
-/// beside these keys, as for any ReLU MLP.
+/// keys of `diversenet analyze --json` and `input_scaling`, the scaling applied to X: X as
+/// given (raw), on the unit sphere, or standardised with `input_mean` and `input_scale`
+/// where they are given (a model's statistics) and with those of X otherwise (then
+/// `input_scaling` says so). The dict has the per-layer eNTK analysis beside these keys,
+/// as for any ReLU MLP.
 #[pyfunction]
-#[pyo3(signature = (W, V, X, y = None, *, input_scaling = "raw", points = None, all_points = false, seed = 0, monte_carlo = None))]
+#[pyo3(signature = (W, V, X, y = None, *, input_scaling = "raw", input_mean = None, input_scale = None, points = None, all_points = false, seed = None, monte_carlo = None))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
 fn analyze<'py>(
     py: Python<'py>,
@@ -176,20 +194,18 @@ fn analyze<'py>(
     X: &Bound<'py, PyAny>,
     y: Option<&Bound<'py, PyAny>>,
     input_scaling: &str,
-    points: Option<usize>,
+    input_mean: Option<&Bound<'py, PyAny>>,
+    input_scale: Option<&Bound<'py, PyAny>>,
+    points: Option<&Bound<'py, PyAny>>,
     all_points: bool,
-    seed: u64,
-    monte_carlo: Option<usize>,
+    seed: Option<&Bound<'py, PyAny>>,
+    monte_carlo: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let net = weights(W, V)?;
-    let options = AnalysisOptions {
-        points,
-        all_points,
-        seed,
-        monte_carlo,
-    };
+    let options = ntk::analysis_options(points, all_points, seed, monte_carlo)?;
+    let scaling = ntk::InputChoice::new(input_scaling, input_mean, input_scale, net.dim())?;
     let mlp = Mlp::from_weights(&net);
-    ntk::analyze_on(py, mlp, X, y, input_scaling, options, NtkOptions::default())
+    ntk::analyze_on(py, mlp, X, y, scaling, options, NtkOptions::default())
 }
 
 #[pymodule]
@@ -202,8 +218,11 @@ fn _diversenet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(l2_discrepancy, m)?)?;
     m.add_function(wrap_pyfunction!(slice_constant, m)?)?;
     m.add_function(wrap_pyfunction!(regularizer, m)?)?;
+    data::register(m)?;
     model::register(m)?;
     ntk::register(m)?;
+    predict::register(m)?;
+    train::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

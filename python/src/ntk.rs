@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use diversenet::data::{InputScaling, Points, TargetArray};
+use diversenet::data::{InputScaling, InputTransform, Points, TargetArray};
 use diversenet::error::Spelling;
 use diversenet::linalg::Matrix;
 use diversenet::mlp::load::load_mlp;
@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{
-    array, is_integer_array, lib, matrix, to_py_err_spelled, to_python, Keywords,
+    array, is_integer_array, lib, matrix, to_py_err_spelled, to_python, whole_opt, Keywords,
 };
 use crate::detach_interruptible;
 
@@ -226,7 +226,7 @@ fn ntk_lambda_min(
 /// dict of `diversenet analyze --json`; for the paper's network (one hidden layer, no
 /// biases) with `analyze`'s keys too.
 #[pyfunction]
-#[pyo3(signature = (network, X, y = None, *, input_scaling = "raw", points = None, all_points = false, seed = 0, monte_carlo = None, ntk = "full", select = None))]
+#[pyo3(signature = (network, X, y = None, *, input_scaling = "raw", input_mean = None, input_scale = None, points = None, all_points = false, seed = None, monte_carlo = None, ntk = "full", select = None))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
 fn analyze_network<'py>(
     py: Python<'py>,
@@ -234,35 +234,89 @@ fn analyze_network<'py>(
     X: &Bound<'py, PyAny>,
     y: Option<&Bound<'py, PyAny>>,
     input_scaling: &str,
-    points: Option<usize>,
+    input_mean: Option<&Bound<'py, PyAny>>,
+    input_scale: Option<&Bound<'py, PyAny>>,
+    points: Option<&Bound<'py, PyAny>>,
     all_points: bool,
-    seed: u64,
-    monte_carlo: Option<usize>,
+    seed: Option<&Bound<'py, PyAny>>,
+    monte_carlo: Option<&Bound<'py, PyAny>>,
     ntk: &str,
     select: Option<Vec<usize>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let mlp = mlp_argument(network)?;
-    let options = AnalysisOptions {
-        points,
-        all_points,
-        seed,
-        monte_carlo,
-    };
+    let options = analysis_options(points, all_points, seed, monte_carlo)?;
+    let scaling = InputChoice::new(input_scaling, input_mean, input_scale, mlp.dim())?;
     let ntk = NtkOptions {
         form: lib(ntk.parse())?,
         layers: select,
     };
-    analyze_on(py, mlp, X, y, input_scaling, options, ntk)
+    analyze_on(py, mlp, X, y, scaling, options, ntk)
 }
 
-/// The analysis of `mlp` on X (scaled as `input_scaling` says, with the statistics of X)
-/// and the targets y, as a dict: `analyze` for both kinds of network.
+/// `analyze`'s options from Python's arguments (whole numbers checked, naming them).
+pub(crate) fn analysis_options(
+    points: Option<&Bound<'_, PyAny>>,
+    all_points: bool,
+    seed: Option<&Bound<'_, PyAny>>,
+    monte_carlo: Option<&Bound<'_, PyAny>>,
+) -> PyResult<AnalysisOptions> {
+    Ok(AnalysisOptions {
+        points: whole_opt(points, "points", 1)?.map(|p| p as usize),
+        all_points,
+        seed: whole_opt(seed, "seed", 0)?.unwrap_or(0),
+        monte_carlo: whole_opt(monte_carlo, "monte_carlo", 0)?.map(|p| p as usize),
+    })
+}
+
+/// How an analysis scales X: `input_scaling` with the statistics given (a model's own,
+/// never refitted), or for standardise without them, the statistics of X itself.
+pub(crate) struct InputChoice {
+    scaling: InputScaling,
+    transform: Option<InputTransform>,
+}
+
+impl InputChoice {
+    pub(crate) fn new(
+        input_scaling: &str,
+        input_mean: Option<&Bound<'_, PyAny>>,
+        input_scale: Option<&Bound<'_, PyAny>>,
+        d: usize,
+    ) -> PyResult<Self> {
+        let scaling: InputScaling = lib(input_scaling.parse())?;
+        let given = [input_mean, input_scale]
+            .iter()
+            .any(|a| a.is_some_and(|a| !a.is_none()));
+        let transform = given
+            .then(|| crate::predict::transform(input_scaling, input_mean, input_scale, d))
+            .transpose()?;
+        Ok(Self { scaling, transform })
+    }
+
+    /// The scaling applied, as the result's `input_scaling` says it.
+    fn describe(&self) -> String {
+        match (self.scaling, &self.transform) {
+            (InputScaling::Standardise, None) => "standardise (the statistics of X)".into(),
+            (InputScaling::Standardise, Some(_)) => "standardise (input_mean, input_scale)".into(),
+            (other, _) => other.to_string(),
+        }
+    }
+
+    fn points(&self, x: Matrix<f64>) -> diversenet::Result<Points<'static>> {
+        match &self.transform {
+            Some(t) => Points::transformed(x, t, "X"),
+            None => Points::scaled(x, self.scaling, "X"),
+        }
+    }
+}
+
+/// The analysis of `mlp` on X (scaled as `scaling` says) and the targets y, as a dict with
+/// the scaling applied under `input_scaling`: `analyze` for both kinds of network.
 pub(crate) fn analyze_on<'py>(
     py: Python<'py>,
     mlp: Mlp,
     x: &Bound<'py, PyAny>,
     y: Option<&Bound<'py, PyAny>>,
-    input_scaling: &str,
+    scaling: InputChoice,
     options: AnalysisOptions,
     ntk: NtkOptions,
 ) -> PyResult<Bound<'py, PyAny>> {
@@ -276,12 +330,14 @@ pub(crate) fn analyze_on<'py>(
             lib(targets.and_then(|t| t.into_matrix(mlp.outputs(), "y")))
         })
         .transpose()?;
-    let scaling: InputScaling = lib(input_scaling.parse())?;
+    let used = scaling.describe();
     let analysis = detach_interruptible(py, move |cancel| {
-        let x = Points::scaled(x, scaling, "X")?;
+        let x = scaling.points(x)?;
         analyze_mlp_points(&mlp, &x, y.as_ref(), &options, &ntk, cancel)
     })?;
-    to_python(py, &analysis)
+    let out = to_python(py, &analysis)?;
+    out.set_item("input_scaling", used)?;
+    Ok(out)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

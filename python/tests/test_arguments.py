@@ -51,7 +51,7 @@ def test_ctrl_c_stops_a_long_training():
     # The package is usable afterwards, and the same training as before.
     a = dn.train(X, labels, width=4, epochs=2)
     b = dn.train(X, labels, width=4, epochs=2)
-    np.testing.assert_array_equal(a["W"], b["W"])
+    np.testing.assert_array_equal(a.W, b.W)
 
 
 def test_ctrl_c_stops_a_long_monte_carlo_estimate():
@@ -67,21 +67,25 @@ def test_ctrl_c_stops_a_long_monte_carlo_estimate():
 
 def test_ctrl_c_stops_the_eigenvalue_computations():
     """SIGINT 0.5 s into s_m(D) of 8000 points in R^784 and lambda_min(K) of 8000 points in
-    R^50 (about 6 s and 7 s uninterrupted on the 2-core development machine: the Gram
-    matrices, their Cholesky factors and the Krylov steps) raises KeyboardInterrupt within
-    a second or two; the package is usable afterwards."""
+    R^50 (about 6 s and 7 s uninterrupted on the idle 2-core development machine: the Gram
+    matrices, their Cholesky factors and the Krylov steps) raises KeyboardInterrupt long
+    before the computation would end: in less than half the time the same computation
+    takes uninterrupted on the same machine at the same time (a ratio, so that a loaded
+    machine does not fail it); the package is usable afterwards."""
     rng = np.random.default_rng(6)
     W, V = rng.normal(size=(1000, 784)), rng.choice([-1.0, 1.0], size=(1, 1000))
     X8 = rng.normal(size=(8000, 784))
-    elapsed = seconds_until_interrupted(lambda: dn.smallest_singular_value(W, V, X8))
-    assert 0.5 <= elapsed < 2.5, elapsed
-    elapsed = seconds_until_interrupted(lambda: dn.kernel_lambda_min(X8[:, :50]))
-    assert 0.5 <= elapsed < 2.5, elapsed
+    for call in (lambda: dn.smallest_singular_value(W, V, X8), lambda: dn.kernel_lambda_min(X8[:, :50])):
+        elapsed = seconds_until_interrupted(call)
+        started = time.monotonic()
+        call()
+        whole = time.monotonic() - started
+        assert 0.5 <= elapsed < 0.5 * whole, (elapsed, whole)
     assert dn.smallest_singular_value(W[:8, :3], V[:, :8], X8[:5, :3]) > 0
 
 
 def value_error_of(call):
-    """The ValueError message of `call` (Python text using dn, W, V, X, y), run in a
+    """The ValueError (or MemoryError) message of `call` (Python text using dn, W, V, X, y), run in a
     subprocess so that a call that would run for days fails the test by a timeout."""
     script = f"""
 import numpy as np, diversenet as dn
@@ -90,7 +94,7 @@ W, V, X = rng.normal(size=(8, 3)), rng.normal(size=(1, 8)), rng.normal(size=(10,
 y = (X[:, 0] > 0).astype(np.int64)
 try:
     {call}
-except ValueError as e:
+except (ValueError, MemoryError) as e:
     print(e)
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
@@ -179,7 +183,7 @@ def test_options_that_apply_are_accepted():
     base = dict(width=4, epochs=2, seed=1)
     a = dn.train(X, labels, optimizer="sgd", momentum=0.0, **base)
     b = dn.train(X, labels, optimizer="sgd", momentum=0.5, **base)
-    assert not np.array_equal(a["W"], b["W"])  # momentum changes SGD's path
+    assert not np.array_equal(a.W, b.W)  # momentum changes SGD's path
     dn.train(X, labels, optimizer="sgd", batch_size=8, reg="discrepancy", lambda_=0.1, reg_every=2, reg_sample=2, **base)
     dn.train(X, labels, test_fraction=0.5, **base)
     dn.train(X, labels, X_test=X[:5], y_test=labels[:5], momentum=None, test_fraction=None, **base)
@@ -194,9 +198,9 @@ def standardised():
 
 
 def _save(path, r, config=None, **kw):
-    args = dict(targets=r["targets"], input_mean=r["input_mean"], input_scale=r["input_scale"])
+    args = dict(targets=r.targets, input_mean=r.input_mean, input_scale=r.input_scale)
     args.update(kw)
-    dn.save_model(path, r["W"], r["V"], r["config"] if config is None else config, **args)
+    dn.save_model(path, r.W, r.V, r.config if config is None else config, **args)
 
 
 @pytest.mark.parametrize(
@@ -222,20 +226,21 @@ def test_save_model_refuses_bad_arguments_with_value_error(tmp_path, standardise
 
 def test_save_model_refuses_unknown_config_keys(tmp_path, standardised):
     path = tmp_path / "m.safetensors"
-    config = dict(standardised["config"], lerning_rate=0.5)
+    config = dict(standardised.config, lerning_rate=0.5)
     with pytest.raises(ValueError, match=r"not a valid diversenet configuration: unknown field `lerning_rate`"):
         _save(path, standardised, config)
-    nested = dict(standardised["config"], schedule={"name": "constant", "every": 3})
+    nested = dict(standardised.config, schedule={"name": "constant", "every": 3})
     with pytest.raises(ValueError, match=r"`schedule.every`"):
         _save(path, standardised, nested)
     assert not path.exists()
     _save(path, standardised)  # the configuration as train returned it
-    assert dn.load_model(path)["config"] == standardised["config"]
+    assert dn.load_model(path).config == standardised.config
 
 
 def test_save_model_refuses_weights_of_another_shape_with_value_error(tmp_path, standardised):
     path = tmp_path / "m.safetensors"
-    r = dict(standardised, W=standardised["W"][:5], V=standardised["V"][:, :5])
+    r = dn.Model.from_weights(standardised.W[:5], standardised.V[:, :5])
+    r.config, r.input_mean, r.input_scale = standardised.config, standardised.input_mean, standardised.input_scale
     with pytest.raises(ValueError, match=r"^W, V: W is 5x4 and V 2x5, but the configuration is for width 6, dim 4 and outputs 2"):
         _save(path, r)
     assert not path.exists()

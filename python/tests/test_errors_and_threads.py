@@ -27,8 +27,8 @@ X = sphere_points(rng, m=10, d=3)
         (lambda: dn.kernel_matrix(np.where(X > 0.5, np.inf, X)), "inf at sample"),
         (lambda: dn.kernel_lambda_min(np.array([["a", "b"]])), "expected a numeric array"),
         (lambda: dn.l2_discrepancy(np.zeros((3, 4))), "no direction"),
-        (lambda: dn.slice_constant(1), "d = 1"),
-        (lambda: dn.spectrum(1, 4), "needs d >= 2"),
+        (lambda: dn.slice_constant(1), "^d=1: expected a whole number from 2 to 1000000"),
+        (lambda: dn.spectrum(1, 4), "^dim=1: expected a whole number from 2 to 1000000"),
         (lambda: dn.regularizer("dropout", W), "expected discrepancy"),
         (lambda: dn.regularizer("mhe3", W), "MHE power"),
         (lambda: dn.analyze(W, V, X, np.ones(9)), "^y: 9 targets but X has 10 rows"),
@@ -123,7 +123,7 @@ def test_labels_as_a_list_of_ints_are_classes_like_an_int_array():
     labels = (Xs[:, 0] > 0).astype(int)
     as_array = dn.train(Xs, labels, width=6, epochs=1)
     as_list = dn.train(Xs, labels.tolist(), width=6, epochs=1)
-    assert as_array["V"].shape == as_list["V"].shape == (2, 6)
-    np.testing.assert_array_equal(as_array["W"], as_list["W"])
+    assert as_array.V.shape == as_list.V.shape == (2, 6)
+    np.testing.assert_array_equal(as_array.W, as_list.W)
     # Floats stay real-valued targets.
-    assert dn.train(Xs, labels.astype(float).tolist(), width=6, epochs=1)["V"].shape == (1, 6)
+    assert dn.train(Xs, labels.astype(float).tolist(), width=6, epochs=1).V.shape == (1, 6)

@@ -16,14 +16,14 @@ def test_a_model_trained_by_the_cli_loads_in_python(cli, tmp_path):
         "--width", 8, "--epochs", 2, "--out", out, "--quiet")
     model = dn.load_model(out / "model.safetensors")
     config = json.loads((out / "config.json").read_text())
-    assert model["config"] == config and model["foreign"] is False
-    assert model["targets"] == "scalar" and model["input_scaling"] == "sphere"
+    assert model.config == config and model.foreign is False
+    assert model.targets == "scalar" and model.input_scaling == "sphere"
     raw = load_file(str(out / "model.safetensors"))  # Python's own safetensors reader
-    np.testing.assert_array_equal(model["W"], raw["W"].astype(np.float64))
-    np.testing.assert_array_equal(model["V"], raw["V"].astype(np.float64))
+    np.testing.assert_array_equal(model.W, raw["W"].astype(np.float64))
+    np.testing.assert_array_equal(model.V, raw["V"].astype(np.float64))
     # Saved again from Python with its config, it evaluates in the CLI exactly like the original.
     again = tmp_path / "again.safetensors"
-    dn.save_model(again, model["W"], model["V"], model["config"], targets=model["targets"])
+    dn.save_model(again, model.W, model.V, model.config, targets=model.targets)
     flags = ["--data", "synthetic", "--dim", 5, "--train-samples", 120, "--test-samples", 40]
     first = json.loads(cli("eval", "--model", out / "model.safetensors", *flags).stdout)
     second = json.loads(cli("eval", "--model", again, *flags).stdout)
@@ -45,6 +45,8 @@ def test_weights_saved_from_python_analyze_in_the_cli_as_in_python(cli, tmp_path
     assert "foreign weights" in result.stdout and "--input-scaling raw" in result.stdout
     from_cli = json.loads(report.read_text())
     from_python = dn.analyze(W, V, X, y, all_points=True)
+    # Python's result also says which input scaling it applied to X.
+    assert from_python.pop("input_scaling") == "raw"
     assert set(from_cli) == set(from_python)
     for key, value in from_python.items():
         if key == "seconds":
@@ -70,8 +72,8 @@ def test_pytorch_names_are_read_and_biases_measured_by_analyze_only(cli, tmp_pat
     torch_file = tmp_path / "torch.safetensors"
     save_file({"0.weight": W, "2.weight": V}, str(torch_file))
     model = dn.load_model(torch_file)
-    assert model["foreign"] is True and model["config"] is None
-    np.testing.assert_array_equal(model["W"], W.astype(np.float64))
+    assert model.foreign is True and model.config is None
+    np.testing.assert_array_equal(model.W, W.astype(np.float64))
     X = sphere_points(rng, m=25, d=4)
     labels = rng.integers(0, 3, size=25)
     np.save(tmp_path / "X.npy", X)
@@ -105,25 +107,26 @@ def test_train_in_python_matches_the_cli_bit_for_bit(cli, tmp_path):
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "y.npy", y)
     options = dict(optimizer="sgd", lr=0.05, batch_size=16, reg="discrepancy", lambda_=0.1, precision="f64")
-    result = dn.train(X, y, width=12, epochs=3, seed=4, **options)
+    result = dn.train(X, y, width=12, epochs=3, seed=4, **options)  # every row, as --test-fraction 0
     out = tmp_path / "run"
     cli("train", "--data", f"npy:{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}", "--width", 12, "--epochs", 3,
         "--seed", 4, "--optimizer", "sgd", "--lr", 0.05, "--batch-size", 16, "--reg", "discrepancy",
-        "--lambda", 0.1, "--precision", "f64", "--exact-metrics", 1, "--out", out, "--quiet")
+        "--lambda", 0.1, "--precision", "f64", "--exact-metrics", 1, "--test-fraction", 0, "--out", out, "--quiet")
     from_cli = dn.load_model(out / "model.safetensors")
-    np.testing.assert_array_equal(result["W"], from_cli["W"])
-    # The CLI also records where its data came from (file paths, SHA-256), which arrays
-    # passed from Python do not have; every training setting is the same.
-    cli_config = {k: v for k, v in from_cli["config"].items() if k != "data"}
-    assert "data" in from_cli["config"] and "data" not in result["config"]
-    assert result["config"] == cli_config
+    np.testing.assert_array_equal(result.W, from_cli.W)
+    # The CLI records its data files, Python its arrays (shapes and SHA-256s); every
+    # training setting is the same.
+    cli_config = {k: v for k, v in from_cli.config.items() if k != "data"}
+    assert "spec" in from_cli.config["data"] and result.config["data"]["arrays"]["train"] == list(X.shape)
+    assert {k: v for k, v in result.config.items() if k != "data"} == cli_config
     lines = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [m["train_loss"] for m in result["metrics"]] == [m["train_loss"] for m in lines]
-    assert len(result["metrics"]) == 4 and result["metrics"][-1]["regularizers"]["discrepancy"] > 0
+    assert [m["train_loss"] for m in result.metrics] == [m["train_loss"] for m in lines]
+    assert len(result.metrics) == 4 and result.metrics[-1]["regularizers"]["discrepancy"] > 0
     # Saved from Python, it is the CLI's model.
     saved = tmp_path / "py.safetensors"
-    dn.save_model(saved, result["W"], result["V"], result["config"], targets=result["targets"])
-    assert dn.load_model(saved)["config"] == cli_config
+    dn.save_model(saved, result.W, result.V, result.config, targets=result.targets)
+    saved_config = dn.load_model(saved).config
+    assert saved_config.pop("data") == result.config["data"] and saved_config == cli_config
 
 
 def test_sampled_regulariser_in_python_matches_the_cli_and_differs_from_exact(cli, tmp_path):
@@ -135,13 +138,13 @@ def test_sampled_regulariser_in_python_matches_the_cli_and_differs_from_exact(cl
     options = dict(lr=0.02, batch_size=16, reg="discrepancy", lambda_=1.0, precision="f64")
     sampled = dn.train(X, y, width=20, epochs=2, seed=5, reg_sample=4, **options)
     exact = dn.train(X, y, width=20, epochs=2, seed=5, **options)
-    assert not np.array_equal(sampled["W"], exact["W"])
+    assert not np.array_equal(sampled.W, exact.W)
     out = tmp_path / "run"
     cli("train", "--data", f"npy:{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}", "--width", 20, "--epochs", 2,
         "--seed", 5, "--lr", 0.02, "--batch-size", 16, "--reg", "discrepancy", "--lambda", 1.0,
-        "--precision", "f64", "--reg-sample", 4, "--exact-metrics", 1, "--out", out, "--quiet")
-    np.testing.assert_array_equal(sampled["W"], dn.load_model(out / "model.safetensors")["W"])
-    with pytest.raises(ValueError, match="^invalid setting reg_sample=: 0 partner units"):
+        "--precision", "f64", "--reg-sample", 4, "--exact-metrics", 1, "--test-fraction", 0, "--out", out, "--quiet")
+    np.testing.assert_array_equal(sampled.W, dn.load_model(out / "model.safetensors").W)
+    with pytest.raises(ValueError, match="^reg_sample=0: expected a whole number from 1 to"):
         dn.train(X, y, width=20, epochs=1, reg="discrepancy", lambda_=1.0, reg_sample=0)
 
 
@@ -150,17 +153,17 @@ def test_train_takes_classes_a_test_set_and_standardised_inputs(tmp_path):
     X = rng.normal(size=(60, 4)) * 3 + 1
     labels = (X[:, 0] > 1).astype(np.int64)
     r = dn.train(X, labels, width=6, epochs=2, X_test=X[:20], y_test=labels[:20], input_scaling="standardise")
-    assert r["targets"] == "classes" and r["config"]["loss"] == "cross-entropy"
-    assert r["V"].shape == (2, 6) and r["input_mean"].shape == (4,)
-    assert "test_error" in r["metrics"][-1]
+    assert r.targets == "classes" and r.config["loss"] == "cross-entropy"
+    assert r.V.shape == (2, 6) and r.input_mean.shape == (4,)
+    assert "test_error" in r.metrics[-1]
     path = tmp_path / "m.safetensors"
-    dn.save_model(path, r["W"], r["V"], r["config"], targets="classes",
-                  input_mean=r["input_mean"], input_scale=r["input_scale"])
+    dn.save_model(path, r.W, r.V, r.config, targets="classes",
+                  input_mean=r.input_mean, input_scale=r.input_scale)
     back = dn.load_model(path)
-    np.testing.assert_array_equal(back["input_scale"], r["input_scale"])
+    np.testing.assert_array_equal(back.input_scale, r.input_scale)
     with pytest.raises(ValueError, match=r"^input_mean: 2 values, but the inputs have 4 dimensions: expected shape \(4,\)"):
-        dn.save_model(path, r["W"], r["V"], r["config"], input_mean=r["input_mean"][:2],
-                      input_scale=r["input_scale"])
+        dn.save_model(path, r.W, r.V, r.config, input_mean=r.input_mean[:2],
+                      input_scale=r.input_scale)
 
 
 def test_decoupled_weight_decay_is_linear_in_its_coefficient_and_matches_the_cli(cli, tmp_path):
@@ -169,7 +172,7 @@ def test_decoupled_weight_decay_is_linear_in_its_coefficient_and_matches_the_cli
     X = rng.normal(size=(40, 3))
     y = X[:, 0] - X[:, 2] ** 2
     step = lambda wd: dn.train(X, y, width=7, epochs=1, seed=2, optimizer="gd", lr=0.1,
-                               precision="f64", weight_decay=wd)["W"]
+                               precision="f64", weight_decay=wd).W
     w0, w1, w2 = step(0.0), step(0.5), step(1.0)
     assert np.abs(w1 - w0).max() > 1e-3
     np.testing.assert_allclose(w2 - w0, 2 * (w1 - w0), rtol=1e-9, atol=1e-14)
@@ -178,7 +181,7 @@ def test_decoupled_weight_decay_is_linear_in_its_coefficient_and_matches_the_cli
     out = tmp_path / "run"
     cli("train", "--data", f"npy:{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}", "--width", 7, "--epochs", 1,
         "--seed", 2, "--optimizer", "gd", "--lr", 0.1, "--precision", "f64", "--weight-decay", 0.5,
-        "--out", out, "--quiet")
-    np.testing.assert_array_equal(dn.load_model(out / "model.safetensors")["W"], w1)
+        "--test-fraction", 0, "--out", out, "--quiet")
+    np.testing.assert_array_equal(dn.load_model(out / "model.safetensors").W, w1)
     with pytest.raises(ValueError, match="^invalid setting weight_decay=: 10 times the largest learning rate"):
         dn.train(X, y, width=7, epochs=1, lr=0.1, weight_decay=10.0)

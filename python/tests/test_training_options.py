@@ -21,7 +21,7 @@ def test_train_signature_and_docstring_are_the_table():
     names = [o["name"] for o in options]
     assert names[:3] == ["width", "epochs", "seed"] and "lambda_" in names
     params = inspect.signature(dn.train).parameters
-    assert list(params) == ["X", "y", *names, "X_test", "y_test"]
+    assert list(params) == ["X", "y", *names, "X_test", "y_test", "task"]
     for o in options:
         assert params[o["name"]].default == o["default"], o
         assert o["help"] in dn.train.__doc__, o["name"]
@@ -38,7 +38,7 @@ def test_the_type_stub_has_the_tables_defaults():
     f = stub_function("train")
     stub = {a.arg: ast.literal_eval(d) for a, d in zip(f.args.kwonlyargs, f.args.kw_defaults)}
     table = {o["name"]: o["default"] for o in dn.train_options()}
-    table.update(X_test=None, y_test=None)
+    table.update(X_test=None, y_test=None, task=None)
     assert stub == table
     for o in table:
         assert type(stub[o]) is type(table[o]), o

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use cli::bench::BenchCommand;
 use cli::fetch::FetchArgs;
+use cli::predict::PredictArgs;
 use cli::reproduce::ReproduceArgs;
 use cli::theory::{AnalyzeArgs, SpectrumArgs};
 use cli::train::{EvalArgs, TrainArgs};
@@ -40,6 +41,8 @@ enum Command {
     Train(TrainArgs),
     /// Score a saved model on a data set.
     Eval(EvalArgs),
+    /// Write a saved model's predictions on inputs (csv or npy) to a .npy or .csv file.
+    Predict(PredictArgs),
     /// Measure the theory's quantities on a trained model: s_m(D), the loss bound, the
     /// kernel decomposition and the discrepancies; for any ReLU MLP (biases, depth), the
     /// empirical NTK layer by layer with the bound per layer.
@@ -88,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(a) => cli::train::train(a),
         Command::Eval(a) => cli::train::eval(a),
+        Command::Predict(a) => cli::predict::predict(a),
         Command::Analyze(a) => cli::theory::analyze(a),
         Command::Spectrum(a) => cli::theory::spectrum(a),
         Command::Reproduce(a) => cli::reproduce::reproduce(a),

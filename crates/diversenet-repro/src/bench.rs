@@ -539,7 +539,7 @@ pub fn sampled_vs_exact(
                 regularizer: name,
                 seed,
                 l2_discrepancy_sq: m.l2_discrepancy_sq,
-                test_loss: m.test_loss,
+                test_loss: m.test_loss.expect("the benchmark has a test set"),
                 seconds: t.elapsed().as_secs_f64(),
             });
         }

@@ -26,14 +26,14 @@ fn markdown() -> String {
             (_, "lambda") => "`lambda_`".to_string(),
             (_, name) => format!("`{name}`"),
         };
-        let default = match o.default {
+        let text = |d: OptionDefault| match d {
             OptionDefault::Number(v) | OptionDefault::Name(v) => v.to_string(),
             OptionDefault::WhereApplicable(v) => format!("{v} where it applies"),
             OptionDefault::Unset => "see the text".to_string(),
         };
         let default = match o.command_line_default {
-            Some((v, why)) => format!("{default}; command line {v} ({why})"),
-            None => default,
+            Some((v, why)) => format!("{}; command line {} ({why})", text(o.default), text(v)),
+            None => text(o.default),
         };
         let help = (o.help)()
             .to_string()

@@ -1,14 +1,18 @@
 """diversenet in PyTorch training loops: the library's regularisers as differentiable
-torch functions and modules, on any device, in float32 or float64.
+torch functions and modules, on any device, in float32 or float64, and a monitor of the
+theory's per-layer numbers on fixed probe points.
 
     import diversenet.torch as dnt
+    mon = dnt.Monitor(model, X_probe, y_probe, every=100)
     loss = ce(model(x), y) + lam * dnt.diversity(model[0].weight)
+    ...; mon.step(model)
 
 Importing this submodule imports torch; ``import diversenet`` alone never does (torch is
 not a dependency of the package).
 """
 
 from .modules import MHE, MMA, Diversity, Orthogonal, Regularizer
+from .monitor import Monitor
 from .regularizers import (
     MIN_DISTANCE,
     SIN_THRESHOLD,
@@ -24,6 +28,7 @@ __all__ = [
     "MHE",
     "MIN_DISTANCE",
     "MMA",
+    "Monitor",
     "SIN_THRESHOLD",
     "Diversity",
     "Orthogonal",

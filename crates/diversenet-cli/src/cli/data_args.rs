@@ -14,7 +14,6 @@ use diversenet::data::{
 use diversenet::error::{Error, Expected};
 use diversenet::model::compat::check_model_data;
 use diversenet::model::foreign::{load_network, load_npy_weights, LoadedNetwork};
-use diversenet::model::options::default_of;
 use diversenet::model::Weights;
 
 #[derive(Args, Clone)]
@@ -178,19 +177,7 @@ impl DataArgs {
     }
 
     pub fn load(&self, seed: u64) -> Result<(data::Dataset, data::Dataset)> {
-        let task = match self.task.as_str() {
-            "auto" => Task::Auto,
-            "classify" => Task::Classify,
-            "regress" => Task::Regress,
-            other => {
-                return Err(Error::setting(
-                    "task",
-                    other,
-                    Expected::OneOf("auto, classify or regress"),
-                )
-                .into())
-            }
-        };
+        let task: Task = self.task.parse()?;
         let spec = self.spec();
         self.check_flags(Some(spec))?;
         let test = match self.test.as_deref() {
@@ -212,8 +199,11 @@ impl DataArgs {
             test_fraction: if self.all_data {
                 0.0
             } else {
-                self.test_fraction
-                    .unwrap_or_else(|| default_of("test_fraction"))
+                self.test_fraction.unwrap_or_else(|| {
+                    super::train::default("test_fraction")
+                        .parse()
+                        .expect("a number")
+                })
             },
         };
         Ok(self.source(spec)?.load(&options, seed)?)
@@ -311,11 +301,15 @@ pub fn model_and_data(
         LoadedNetwork::Foreign(_) => (seed.unwrap_or(0), None),
     };
     let stored = record.and_then(|r| r.spec.as_ref());
-    // Without --data, the recorded data, checked against their recorded SHA-256s.
+    // Without --data, the recorded data, checked against their recorded SHA-256s (arrays
+    // trained on in memory are refused, naming --data: no file holds them).
     let reloaded = match (&data.data, record, &loaded) {
-        (None, Some(record), LoadedNetwork::Trained(m)) if stored.is_some() => {
-            data.check_flags(None)?;
-            record.load_again(m.config().seed(), seed)?
+        (None, Some(record), LoadedNetwork::Trained(m)) => {
+            let pair = record.load_again(m.config().seed(), seed)?;
+            if pair.is_some() {
+                data.check_flags(None)?;
+            }
+            pair
         }
         _ => None,
     };

@@ -83,22 +83,22 @@ pub struct TrainArgs {
 
 /// The command line's default of training option `name` (its own, where it has one).
 pub fn default(name: &str) -> &'static str {
-    let option = train_option(name);
-    match option.command_line_default {
-        Some((value, _)) => value,
-        None => option.default.value().expect("a flag with a default value"),
-    }
+    train_option(name)
+        .command_line()
+        .value()
+        .expect("a flag with a default value")
 }
 
-/// The help of training option `name`, in flags.
+/// The help of training option `name`, in flags, with the command line's default.
 pub fn help(name: &str) -> String {
     let option = train_option(name);
-    let help = option.help_in(&Flags);
-    match (option.command_line_default, option.default.value()) {
-        (Some((_, why)), Some(elsewhere)) => {
+    let help = option.help_with(option.command_line(), &Flags);
+    match option.command_line_default {
+        Some((_, why)) => {
+            let elsewhere = option.default.value().unwrap_or("none");
             format!("{help} (Python's and the library's default is {elsewhere}; here it differs: {why}.)")
         }
-        _ => help,
+        None => help,
     }
 }
 
@@ -140,8 +140,10 @@ impl RunProgress for Bar {
             .map(|e| format!(" test err {:.2}%", 100.0 * e))
             .unwrap_or_default();
         self.bar.set_message(format!(
-            "epoch {} train loss {:.4e} test loss {:.4e}{err}",
-            m.epoch, m.train_loss, m.test_loss
+            "epoch {} train loss {:.4e} test loss {}{err}",
+            m.epoch,
+            m.train_loss,
+            loss_text(m.test_loss)
         ));
         if self.json_lines {
             self.bar
@@ -248,6 +250,11 @@ fn check_applicable(args: &TrainArgs, optimizer: OptimizerKind) -> Result<()> {
     Ok(check_options_apply(given, optimizer)?)
 }
 
+/// A loss for a person (`none` where there is no test set).
+fn loss_text(loss: Option<f64>) -> String {
+    loss.map_or("none".into(), |l| format!("{l:.4e}"))
+}
+
 /// A few lines for a person at a terminal (the JSON goes to a pipe or to --json).
 fn print_summary(s: &RunSummary) {
     let m = &s.final_metrics;
@@ -265,7 +272,11 @@ fn print_summary(s: &RunSummary) {
         s.test_samples
     );
     println!("  train loss {:.4e}{}", m.train_loss, error(m.train_error));
-    println!("  test loss  {:.4e}{}", m.test_loss, error(m.test_error));
+    println!(
+        "  test loss  {}{}",
+        loss_text(m.test_loss),
+        error(m.test_error)
+    );
     println!(
         "  model {}; metrics {}; summary {}",
         s.model.display(),
@@ -324,10 +335,9 @@ mod tests {
                 .iter()
                 .map(|v| v.to_string_lossy().into_owned())
                 .collect();
-            let expected = match (option.command_line_default, option.default) {
-                (Some((value, _)), _) => vec![value.to_string()],
-                (None, OptionDefault::Number(v) | OptionDefault::Name(v)) => vec![v.to_string()],
-                (None, OptionDefault::WhereApplicable(_) | OptionDefault::Unset) => vec![],
+            let expected = match option.command_line() {
+                OptionDefault::Number(v) | OptionDefault::Name(v) => vec![v.to_string()],
+                OptionDefault::WhereApplicable(_) | OptionDefault::Unset => vec![],
             };
             assert_eq!(defaults, expected, "--{flag}");
         }

@@ -12,7 +12,7 @@ use super::{Dataset, Targets, Task};
 pub const MAX_CLASSES: usize = 100_000;
 
 /// Target column names found without --target-column (at most one may be present).
-const DEFAULT_TARGETS: [&str; 3] = ["label", "target", "y"];
+pub const DEFAULT_TARGETS: [&str; 3] = ["label", "target", "y"];
 
 /// Loads a CSV file.
 pub fn load(path: &Path, target_column: Option<&str>, task: Task) -> Result<Dataset> {
@@ -20,13 +20,12 @@ pub fn load(path: &Path, target_column: Option<&str>, task: Task) -> Result<Data
     parse(&bytes, path, target_column, task)
 }
 
-/// Parses CSV bytes; `path` only names the source in errors.
-pub fn parse(
-    bytes: &[u8],
+/// A reader of CSV bytes with a header row (fields trimmed, every row as long as the
+/// header), and the header's column names; `path` names the source in errors.
+pub(crate) fn open<'b>(
+    bytes: &'b [u8],
     path: &Path,
-    target_column: Option<&str>,
-    task: Task,
-) -> Result<Dataset> {
+) -> Result<(csv::Reader<&'b [u8]>, Vec<String>)> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -38,6 +37,17 @@ pub fn parse(
         .iter()
         .map(str::to_string)
         .collect();
+    Ok((reader, header))
+}
+
+/// Parses CSV bytes; `path` only names the source in errors.
+pub fn parse(
+    bytes: &[u8],
+    path: &Path,
+    target_column: Option<&str>,
+    task: Task,
+) -> Result<Dataset> {
+    let (mut reader, header) = open(bytes, path)?;
     if let Some((i, name)) = header
         .iter()
         .enumerate()

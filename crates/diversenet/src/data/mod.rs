@@ -6,6 +6,8 @@
 pub mod csv;
 pub mod fetch;
 pub mod idx;
+pub mod inputs;
+pub mod labels;
 pub mod mnist;
 pub mod npy;
 pub mod points;
@@ -18,6 +20,7 @@ use crate::error::{Error, Expected, Result};
 use crate::linalg::Matrix;
 use crate::rng::{SeededRng, Stream};
 
+pub use labels::{ClassLabels, LabelValues};
 pub use points::Points;
 pub use scaling::{InputScaling, InputTransform};
 pub use source::{DataRecord, DataSource, DataSpec, LoadOptions, Task};
@@ -211,6 +214,15 @@ impl Dataset {
 
     /// A seeded random split into (train, test) with `test_fraction` of the samples in test.
     pub fn split(&self, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        let (train, test) = self.split_indices(test_fraction, seed)?;
+        Ok((
+            self.select(&train, format!("{} (train split)", self.name)),
+            self.select(&test, format!("{} (test split)", self.name)),
+        ))
+    }
+
+    /// The rows of [`Dataset::split`]'s (train, test) sets, in the order they take them.
+    pub fn split_indices(&self, test_fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
         if !(test_fraction > 0.0 && test_fraction < 1.0) {
             return Err(Error::Config {
                 setting: "test_fraction",
@@ -234,10 +246,7 @@ impl Dataset {
         let mut order: Vec<usize> = (0..m).collect();
         SeededRng::new(seed, Stream::Split).shuffle(&mut order);
         let (test, train) = order.split_at(n_test);
-        Ok((
-            self.select(train, format!("{} (train split)", self.name)),
-            self.select(test, format!("{} (test split)", self.name)),
-        ))
+        Ok((train.to_vec(), test.to_vec()))
     }
 }
 

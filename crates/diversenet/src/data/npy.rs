@@ -194,13 +194,33 @@ impl Dtype {
 
 /// Encodes a little-endian float64 C-order array (for tests and for users' scripts).
 pub fn encode_npy_f64(shape: &[usize], data: &[f64]) -> Vec<u8> {
+    let mut out = npy_header(shape, "<f8");
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// Encodes a little-endian int64 C-order array (predicted class labels).
+pub fn encode_npy_i64(shape: &[usize], data: &[i64]) -> Vec<u8> {
+    let mut out = npy_header(shape, "<i8");
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// The magic, version 1.0 and header of an array of `shape` and dtype `descr`, padded to
+/// 64 bytes.
+fn npy_header(shape: &[usize], descr: &str) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let shape_txt = if dims.len() == 1 {
         format!("({},)", dims[0])
     } else {
         format!("({})", dims.join(", "))
     };
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_txt}, }}");
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_txt}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
@@ -209,9 +229,6 @@ pub fn encode_npy_f64(shape: &[usize], data: &[f64]) -> Vec<u8> {
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    for v in data {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
     out
 }
 

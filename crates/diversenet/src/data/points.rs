@@ -52,6 +52,20 @@ impl<'a> Points<'a> {
         })
     }
 
+    /// The rows of `x` scaled by a fitted `transform` (a model's own: its statistics, not
+    /// those of `x`); the magnitude is checked after scaling.
+    pub fn transformed(
+        mut x: Matrix<f64>,
+        transform: &InputTransform,
+        name: impl Into<String>,
+    ) -> Result<Points<'static>> {
+        let name = name.into();
+        check_rows_and_values(&x, &name)?;
+        transform.check_statistics(x.cols())?;
+        transform.apply(&mut x);
+        Points::checked(Cow::Owned(x), name)
+    }
+
     /// What the points are called in errors.
     pub fn name(&self) -> &str {
         &self.name

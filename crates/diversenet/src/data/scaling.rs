@@ -59,6 +59,62 @@ pub struct InputTransform {
 }
 
 impl InputTransform {
+    /// Checks a transform given from outside (a model file, Python's `input_scaling=`) for
+    /// inputs of `d` dimensions: standardised inputs need d finite means and d finite scales
+    /// > 0, other scalings none.
+    pub fn check_statistics(&self, d: usize) -> Result<()> {
+        if self.scaling != InputScaling::Standardise {
+            if self.mean.is_empty() && self.scale.is_empty() {
+                return Ok(());
+            }
+            return Err(Error::data(
+                "input_mean, input_scale",
+                format!(
+                    "they belong to standardised inputs; the input scaling is {}",
+                    self.scaling
+                ),
+            ));
+        }
+        if self.mean.is_empty() || self.scale.is_empty() {
+            return Err(Error::data(
+                "input_mean, input_scale",
+                format!(
+                    "standardised inputs need their statistics: give both input_mean and \
+                     input_scale ({d} values each)"
+                ),
+            ));
+        }
+        let finite = |v: f64| v.is_finite();
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        for (name, values, valid, expected) in [
+            (
+                "input_mean",
+                &self.mean,
+                &finite as &dyn Fn(f64) -> bool,
+                "finite",
+            ),
+            ("input_scale", &self.scale, &positive, "finite and > 0"),
+        ] {
+            if values.len() != d {
+                return Err(Error::data(
+                    name,
+                    format!(
+                        "{} values, but the inputs have {d} dimensions: expected shape ({d},), one \
+                         value per input",
+                        values.len()
+                    ),
+                ));
+            }
+            if let Some(i) = values.iter().position(|&v| !valid(v)) {
+                return Err(Error::data(
+                    name,
+                    format!("entry {i} is {}: every value must be {expected}", values[i]),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Projection onto the unit sphere, x / ||x|| (the theory's setting): no statistics to
     /// fit, so the same transform as fitting [`InputScaling::Sphere`] on any data.
     pub fn unit_sphere() -> Self {

@@ -33,6 +33,22 @@ pub enum Task {
     Regress,
 }
 
+impl std::str::FromStr for Task {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Task::Auto),
+            "classify" => Ok(Task::Classify),
+            "regress" => Ok(Task::Regress),
+            other => Err(Error::setting(
+                "task",
+                other,
+                Expected::OneOf("auto, classify or regress"),
+            )),
+        }
+    }
+}
+
 /// Options for loading user files.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,18 +71,33 @@ pub struct DataSpec {
     pub options: LoadOptions,
 }
 
-/// The data a run was trained on, stored in its configuration: how to load it again and
-/// the SHA-256 of the training and test data ([`Dataset::fingerprint`]), checked on resume.
+/// The data a run was trained on, stored in its configuration: how to load it again (or,
+/// for arrays given in memory, their shapes) and the SHA-256 of the training and test data
+/// ([`Dataset::fingerprint`]), checked on resume.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<DataSpec>,
     pub train_sha256: String,
+    /// Empty where the model was trained without a test set (arrays in memory).
     pub test_sha256: String,
     /// The training file's input column names (CSV), checked against data measured later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_names: Option<Vec<String>>,
+    /// Arrays given in memory (Python's `train`), which no file loads again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrays: Option<InMemoryArrays>,
+}
+
+/// The shapes of the arrays a model was trained on in memory.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InMemoryArrays {
+    /// The training inputs, (m, d).
+    pub train: [usize; 2],
+    /// The test inputs, where a test set was given or held out.
+    pub test: Option<[usize; 2]>,
 }
 
 impl LoadOptions {
@@ -119,6 +150,42 @@ impl DataRecord {
             train_sha256: train.fingerprint(),
             test_sha256: test.fingerprint(),
             feature_names: train.feature_names.clone(),
+            arrays: None,
+        }
+    }
+
+    /// The record of arrays given in memory: their shapes and SHA-256s.
+    pub fn in_memory(train: &Dataset, test: Option<&Dataset>) -> Self {
+        let shape = |d: &Dataset| [d.len(), d.dim()];
+        Self {
+            spec: None,
+            train_sha256: train.fingerprint(),
+            test_sha256: test.map(Dataset::fingerprint).unwrap_or_default(),
+            feature_names: None,
+            arrays: Some(InMemoryArrays {
+                train: shape(train),
+                test: test.map(shape),
+            }),
+        }
+    }
+
+    /// What the data were, for messages: their files, or the arrays' shapes and SHA-256s.
+    pub fn describe(&self) -> String {
+        match (&self.spec, &self.arrays) {
+            (Some(spec), _) => spec.describe(),
+            (None, Some(arrays)) => {
+                let test = match arrays.test {
+                    Some([m, d]) => format!("{m} x {d}, SHA-256 {}", short(&self.test_sha256)),
+                    None => "none".into(),
+                };
+                format!(
+                    "in-memory arrays (training inputs {} x {}, SHA-256 {}; test set: {test})",
+                    arrays.train[0],
+                    arrays.train[1],
+                    short(&self.train_sha256)
+                )
+            }
+            (None, None) => format!("data of SHA-256 {}", short(&self.train_sha256)),
         }
     }
 }
@@ -143,8 +210,21 @@ impl DataRecord {
     /// `seed`, refusing data that are no longer those the run was trained on: the data
     /// loaded with the run's own seed `trained_seed` must have the recorded SHA-256s (a
     /// file changed after training is an error naming it, not a silent other answer).
+    /// Arrays given in memory are refused: no file holds them, so the data to measure on
+    /// must be given.
     pub fn load_again(&self, trained_seed: u64, seed: u64) -> Result<Option<(Dataset, Dataset)>> {
         let Some(spec) = &self.spec else {
+            if self.arrays.is_some() {
+                return Err(Error::data(
+                    self.describe(),
+                    Message::from(
+                        "the model was trained on these arrays, which no file holds, so they \
+                         cannot be loaded again: give the data to measure it on (",
+                    )
+                    .setting("data")
+                    .text(")"),
+                ));
+            }
             return Ok(None);
         };
         let (train, test) = spec.load(seed)?;
@@ -308,5 +388,38 @@ impl DataSource {
                 "a separate test set must be a csv:PATH or npy:X,Y file",
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Targets;
+    use crate::linalg::Matrix;
+
+    /// A model trained on arrays in memory records their shapes and SHA-256s, and asking
+    /// for its data again is refused naming the data setting (never synthetic data).
+    #[test]
+    fn arrays_in_memory_are_recorded_and_never_loaded_again() {
+        let x = Matrix::from_vec(3, 2, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        let train = Dataset::new("X", x, Targets::Scalar(vec![0.0, 1.0, 2.0])).unwrap();
+        let record = DataRecord::in_memory(&train, None);
+        assert_eq!(record.train_sha256, train.fingerprint());
+        assert_eq!(record.test_sha256, "");
+        assert_eq!(
+            record.arrays,
+            Some(InMemoryArrays {
+                train: [3, 2],
+                test: None
+            })
+        );
+        assert!(record
+            .describe()
+            .starts_with("in-memory arrays (training inputs 3 x 2"));
+        let e = record.load_again(0, 0).unwrap_err();
+        assert_eq!(e.settings(), vec!["data"], "{e}");
+        assert!(e.to_string().contains("no file holds"), "{e}");
+        let json = serde_json::to_string(&record).unwrap();
+        assert_eq!(serde_json::from_str::<DataRecord>(&json).unwrap(), record);
     }
 }

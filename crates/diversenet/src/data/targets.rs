@@ -30,30 +30,7 @@ impl TargetArray {
         rows: usize,
         inputs: &str,
     ) -> Result<Self> {
-        let (m, c) = match (integer, shape) {
-            (_, &[m]) | (true, &[m, 1]) => (m, 1),
-            (false, &[m, c]) => (m, c),
-            (true, _) => {
-                return Err(Error::data(
-                    name,
-                    format!("integer class labels must be 1-dimensional; shape {shape:?}"),
-                ))
-            }
-            (false, _) => {
-                return Err(Error::data(
-                    name,
-                    format!("expected shape (m,) or (m, c); it has shape {shape:?}"),
-                ))
-            }
-        };
-        if m != rows {
-            return Err(Error::data(
-                name,
-                format!(
-                    "{m} targets but {inputs} has {rows} rows (samples): one target per sample"
-                ),
-            ));
-        }
+        let (m, c) = target_shape(shape, integer, name, rows, inputs)?;
         if integer {
             return class_labels(&values)
                 .map(Self::Classes)
@@ -100,6 +77,40 @@ impl TargetArray {
             )),
         }
     }
+}
+
+/// The (m, c) of a targets array of shape `shape`, checked: class labels (`classes`) are
+/// (m,) or (m, 1), real values (m,) or (m, c); m must be `rows`, the rows of `inputs`.
+pub fn target_shape(
+    shape: &[usize],
+    classes: bool,
+    name: &str,
+    rows: usize,
+    inputs: &str,
+) -> Result<(usize, usize)> {
+    let (m, c) = match (classes, shape) {
+        (_, &[m]) | (true, &[m, 1]) => (m, 1),
+        (false, &[m, c]) => (m, c),
+        (true, _) => {
+            return Err(Error::data(
+                name,
+                format!("class labels must be 1-dimensional; shape {shape:?}"),
+            ))
+        }
+        (false, _) => {
+            return Err(Error::data(
+                name,
+                format!("expected shape (m,) or (m, c); it has shape {shape:?}"),
+            ))
+        }
+    };
+    if m != rows {
+        return Err(Error::data(
+            name,
+            format!("{m} targets but {inputs} has {rows} rows (samples): one target per sample"),
+        ));
+    }
+    Ok((m, c))
 }
 
 /// Class labels from values, each an integer in 0..[`MAX_CLASSES`]; the first value that is

@@ -271,6 +271,10 @@ fn a_stored_configuration_with_an_unknown_key_is_refused() {
             train_sha256: "a".into(),
             test_sha256: "b".into(),
             feature_names: None,
+            arrays: Some(crate::data::source::InMemoryArrays {
+                train: [8, 3],
+                test: None,
+            }),
         });
     let json = serde_json::to_string(&cfg).unwrap();
     assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), cfg);

@@ -23,6 +23,10 @@ use super::trained::TrainedModel;
 /// Metadata key of the content checksum.
 pub const CHECKSUM_KEY: &str = "diversenet.sha256";
 
+/// Metadata key of a classifier's classes (a JSON array, in output order), where they are
+/// not its output indices 0..c-1.
+const CLASSES_KEY: &str = "classes";
+
 /// A set of named tensors (row-major, f32 or f64) with string metadata.
 #[derive(Clone, Debug, Default)]
 pub struct TensorFile {
@@ -297,6 +301,10 @@ pub fn save_model<T: Real>(path: &Path, model: &TrainedModel<T>) -> Result<()> {
         "targets".into(),
         if model.classes() { "classes" } else { "scalar" }.into(),
     );
+    if let Some(classes) = model.class_labels().filter(|c| !c.are_indices()) {
+        let json = serde_json::to_string(classes).expect("classes serialise");
+        file.metadata.insert(CLASSES_KEY.into(), json);
+    }
     if transform.scaling == InputScaling::Standardise {
         file.put_vector("input_mean", &transform.mean);
         file.put_vector("input_scale", &transform.scale);
@@ -350,8 +358,14 @@ pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<TrainedModel> {
         scale,
     };
     // The file, not a caller's argument, is at fault here.
-    TrainedModel::new(net, transform, config, classes)
-        .map_err(|e| Error::format(path, e.to_string()))
+    let model = TrainedModel::new(net, transform, config, classes);
+    let model = match file.metadata.get(CLASSES_KEY) {
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| Error::config(CLASSES_KEY, format!("not a JSON array of classes: {e}")))
+            .and_then(|classes| model?.with_classes(classes)),
+        None => model,
+    };
+    model.map_err(|e| Error::format(path, e.to_string()))
 }
 
 /// Saves the full training state (weights, optimiser buffers, random-stream position).

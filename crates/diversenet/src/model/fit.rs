@@ -2,7 +2,7 @@
 //! metrics are returned instead of written (Python's `diversenet.train`). The same
 //! configuration and seed give the same network as `diversenet train`.
 
-use crate::data::{check_compatible, Dataset, InputTransform, Targets};
+use crate::data::{check_compatible, DataRecord, Dataset, InputTransform, Targets};
 use crate::error::{Error, Result};
 use crate::limits::{check_metrics_of_epochs, check_training, TrainingSizes};
 use crate::linalg::{Cancel, Real};
@@ -10,6 +10,7 @@ use crate::linalg::{Cancel, Real};
 use super::config::{Precision, TrainConfig, TrainSettings};
 use super::network::Network;
 use super::train::{train, EpochMetrics, TrainObserver, TrainState};
+use super::trained::TrainedModel;
 
 /// A trained network with how it was trained.
 #[derive(Clone, Debug)]
@@ -18,6 +19,8 @@ pub struct FittedModel {
     pub net: Network<f64>,
     /// The input scaling fitted on the training data.
     pub transform: InputTransform,
+    /// The configuration, with the record of the arrays trained on
+    /// ([`DataRecord::in_memory`]).
     pub config: TrainConfig,
     /// Whether the targets are classes (else real values).
     pub classes: bool,
@@ -25,6 +28,19 @@ pub struct FittedModel {
     pub metrics: Vec<EpochMetrics>,
     /// Inputs that were all zero, so without a direction on the sphere.
     pub zero_inputs: usize,
+}
+
+impl FittedModel {
+    /// The trained model (classes 0..c-1 for a classifier: see
+    /// [`TrainedModel::with_classes`]).
+    pub fn model(&self) -> Result<TrainedModel> {
+        TrainedModel::new(
+            self.net.clone(),
+            self.transform.clone(),
+            self.config.clone(),
+            self.classes,
+        )
+    }
 }
 
 /// Collects every epoch's metrics and asks `cancel` after each step whether to stop.
@@ -75,7 +91,8 @@ pub struct Prepared {
 }
 
 /// What every training run does first, on raw (unscaled) data: checks that the sets fit
-/// together, fits the scaling on the training set and applies it to both, resolves the
+/// together, fits the scaling on the training set and applies it to both (or to the
+/// training set alone, where there is no test set), resolves the
 /// configuration, refuses scaled inputs that the training precision cannot hold (in f32
 /// beyond 3.4e38 they became inf and the loss NaN, reported as a divergence, or a test
 /// loss of null; in f64 a standardised test value can overflow too), and refuses a run
@@ -83,17 +100,24 @@ pub struct Prepared {
 pub fn prepare(
     settings: &TrainSettings,
     train_data: &mut Dataset,
-    test_data: &mut Dataset,
+    mut test_data: Option<&mut Dataset>,
 ) -> Result<Prepared> {
-    check_compatible(train_data, test_data)?;
+    if let Some(test) = test_data.as_deref() {
+        check_compatible(train_data, test)?;
+    }
     let transform = InputTransform::fit_to(settings.scaling, train_data)?;
-    let zero_inputs =
-        crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test_data.x);
+    let zero_inputs = match test_data.as_deref_mut() {
+        Some(test) => {
+            crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test.x)
+        }
+        None => transform.apply(&mut train_data.x),
+    };
     let config = settings.resolve(train_data)?;
-    for data in [&*train_data, &*test_data] {
+    for data in std::iter::once(&*train_data).chain(test_data.as_deref()) {
         check_representable(data, config.precision(), transform.scaling)?;
     }
-    let sizes = training_sizes(&config, train_data, test_data);
+    let mut sizes = training_sizes(&config, train_data, train_data);
+    sizes.test_samples = test_data.as_deref().map_or(0, Dataset::len);
     check_training(&sizes)?;
     Ok(Prepared {
         transform,
@@ -126,20 +150,23 @@ fn check_representable(
     ))
 }
 
-/// Trains with `settings` on raw (unscaled) data. `cancel` is asked after every step (Python
-/// asks whether Ctrl-C was pressed); it stops training with [`Error::Interrupted`].
+/// Trains with `settings` on raw (unscaled) data, with test metrics where there is a test
+/// set. `cancel` is asked after every step (Python asks whether Ctrl-C was pressed); it
+/// stops training with [`Error::Interrupted`].
 pub fn train_in_memory(
     settings: &TrainSettings,
     mut train_data: Dataset,
-    mut test_data: Dataset,
+    mut test_data: Option<Dataset>,
     cancel: Cancel<'_>,
 ) -> Result<FittedModel> {
+    // Of the data as given, before scaling: what a model file records of them.
+    let record = DataRecord::in_memory(&train_data, test_data.as_ref());
     let Prepared {
         transform,
         config,
         sizes,
         zero_inputs,
-    } = prepare(settings, &mut train_data, &mut test_data)?;
+    } = prepare(settings, &mut train_data, test_data.as_mut())?;
     check_metrics_of_epochs(&sizes, config.epochs())?;
     let mut observer = CollectMetrics {
         metrics: Vec::new(),
@@ -149,7 +176,7 @@ pub fn train_in_memory(
         Precision::F32 => train(
             &config,
             &train_data,
-            &test_data,
+            test_data.as_ref(),
             TrainState::<f32>::initial(&config),
             &mut observer,
         )?
@@ -159,7 +186,7 @@ pub fn train_in_memory(
             train(
                 &config,
                 &train_data,
-                &test_data,
+                test_data.as_ref(),
                 TrainState::<f64>::initial(&config),
                 &mut observer,
             )?
@@ -169,7 +196,7 @@ pub fn train_in_memory(
     Ok(FittedModel {
         net,
         transform,
-        config,
+        config: config.with_data(record),
         classes: matches!(train_data.targets, Targets::Classes { .. }),
         metrics: observer.metrics,
         zero_inputs,
@@ -198,7 +225,7 @@ mod tests {
 
     fn field_of(settings: TrainSettings) -> (&'static str, String) {
         let (train, test) = data(200).split_or_all(0.2, 0).unwrap();
-        match train_in_memory(&settings, train, test, Cancel::NEVER) {
+        match train_in_memory(&settings, train, Some(test), Cancel::NEVER) {
             Err(e @ Error::Config { .. }) => (e.settings()[0], e.to_string()),
             Err(e) => panic!("expected a configuration error, got {e}"),
             Ok(f) => panic!("expected a refusal; W = {:?}", &f.net.w.as_slice()[..4]),
@@ -217,7 +244,7 @@ mod tests {
             ..TrainSettings::default()
         };
         let (train, test) = data(200).split_or_all(0.2, 0).unwrap();
-        match train_in_memory(&settings, train, test, Cancel::NEVER) {
+        match train_in_memory(&settings, train, Some(test), Cancel::NEVER) {
             Err(Error::Diverged { .. }) => {}
             Err(e @ Error::Config { setting: "lr", .. }) => {
                 assert!(e.to_string().contains("training diverged by epoch"), "{e}");
@@ -256,7 +283,7 @@ mod tests {
             (&standardise, data(100), scaled(20, 1e300, "test"), "test"),
         ];
         for (settings, train, test, name) in cases {
-            match train_in_memory(settings, train.clone(), test.clone(), Cancel::NEVER) {
+            match train_in_memory(settings, train.clone(), Some(test.clone()), Cancel::NEVER) {
                 Err(Error::Data {
                     source_name,
                     message,
@@ -275,7 +302,7 @@ mod tests {
                 ..settings.clone()
             };
             assert!(
-                train_in_memory(&f64_settings, train, test, Cancel::NEVER).is_ok(),
+                train_in_memory(&f64_settings, train, Some(test), Cancel::NEVER).is_ok(),
                 "{name}"
             );
         }
@@ -311,7 +338,7 @@ mod tests {
             asked.set(asked.get() + 1);
             asked.get() == 5
         };
-        match train_in_memory(&settings, train, test, Cancel::when(&stop_at_fifth)) {
+        match train_in_memory(&settings, train, Some(test), Cancel::when(&stop_at_fifth)) {
             Err(Error::Interrupted { steps }) => assert_eq!(steps, 5),
             other => panic!("expected an interruption, got {:?}", other.map(|_| ())),
         }
@@ -327,7 +354,7 @@ mod tests {
             epochs: 1,
             ..TrainSettings::default()
         };
-        match train_in_memory(&settings, train, test, Cancel::NEVER) {
+        match train_in_memory(&settings, train, Some(test), Cancel::NEVER) {
             Err(Error::Memory(refusal)) => {
                 assert!(refusal.task.contains("width-1000000000000"), "{refusal:?}");
                 assert!(
@@ -356,7 +383,7 @@ mod tests {
             ..TrainSettings::default()
         };
         let started = std::time::Instant::now();
-        match train_in_memory(&settings, train, test, Cancel::NEVER) {
+        match train_in_memory(&settings, train, Some(test), Cancel::NEVER) {
             Err(Error::Memory(refusal)) => {
                 let msg = refusal.render(&crate::error::Neutral);
                 assert!(msg.contains("training for 1000000000000 epochs"), "{msg}");

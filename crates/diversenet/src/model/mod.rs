@@ -1,7 +1,7 @@
 //! The model and its training: the one-hidden-layer ReLU network f(x) = V relu(W x), its
 //! losses and their gradients, optimisers, the training loop, model files and run
 //! directories; weights given from outside, checked once ([`Weights`], [`HiddenUnits`]),
-//! and a trained model checked as a whole ([`TrainedModel`]).
+//! a trained model checked as a whole ([`TrainedModel`]) and its predictions ([`predict`]).
 
 pub mod compat;
 pub mod config;
@@ -12,6 +12,7 @@ pub mod loss;
 pub mod network;
 pub mod optim;
 pub mod options;
+pub mod predict;
 pub mod run;
 pub mod step;
 pub mod train;

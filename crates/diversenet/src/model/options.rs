@@ -51,7 +51,11 @@ pub struct TrainOption {
     pub value: &'static str,
     pub default: OptionDefault,
     /// The command line's own default and why it differs, where it does.
-    pub command_line_default: Option<(&'static str, &'static str)>,
+    pub command_line_default: Option<(OptionDefault, &'static str)>,
+    /// For an option whose value is a whole number: the least it may be (the most is
+    /// 2^64 - 1). Front ends name this range when a value is no such number (Python's
+    /// `width=-3`); the library's own checks refuse the values below it.
+    pub whole_min: Option<u64>,
     /// What it does (settings named in it are spelled by each front end).
     pub help: fn() -> Message,
     pub front_ends: FrontEnds,
@@ -65,15 +69,23 @@ impl TrainOption {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("option {} has no default of this type", self.name))
     }
-    /// The help in `spelling`, with what the option is when it is not given (where the
-    /// value is not shown beside it, as the command line shows a [`OptionDefault::Number`]
-    /// or [`OptionDefault::Name`]).
-    pub fn help_in(&self, spelling: &dyn Spelling) -> String {
+    /// The command line's default (the table's, unless it declares its own).
+    pub fn command_line(&self) -> OptionDefault {
+        self.command_line_default.map_or(self.default, |(d, _)| d)
+    }
+    /// The help in `spelling`, with what the option is when it is not given where the
+    /// value is not shown beside it (as the command line shows a [`OptionDefault::Number`]
+    /// or [`OptionDefault::Name`]): `default`, the front end's.
+    pub fn help_with(&self, default: OptionDefault, spelling: &dyn Spelling) -> String {
         let help = (self.help)().render(spelling);
-        match self.default {
+        match default {
             OptionDefault::WhereApplicable(v) => format!("{help} Default {v} where it applies."),
             _ => help,
         }
+    }
+    /// The help in `spelling` with the table's default ([`TrainOption::help_with`]).
+    pub fn help_in(&self, spelling: &dyn Spelling) -> String {
+        self.help_with(self.default, spelling)
     }
 }
 
@@ -88,8 +100,17 @@ const fn option(
         value,
         default,
         command_line_default: None,
+        whole_min: None,
         help,
         front_ends: FrontEnds::Both,
+    }
+}
+
+/// An option whose value is a whole number of at least `min`.
+const fn whole(min: u64, option: TrainOption) -> TrainOption {
+    TrainOption {
+        whole_min: Some(min),
+        ..option
     }
 }
 
@@ -97,15 +118,24 @@ use OptionDefault::{Name, Number, Unset, WhereApplicable};
 
 /// Every training option, in the order front ends list them.
 pub const TRAIN_OPTIONS: &[TrainOption] = &[
-    option("width", "N", Number("100"), || "Hidden units n.".into()),
-    option("epochs", "N", Number("20"), || {
-        "Passes over the training set.".into()
-    }),
-    option("seed", "N", Number("0"), || {
-        "Seed of the initial weights, the minibatches and the sampled regularisers (and of \
+    whole(
+        1,
+        option("width", "N", Number("100"), || "Hidden units n.".into()),
+    ),
+    whole(
+        0,
+        option("epochs", "N", Number("20"), || {
+            "Passes over the training set.".into()
+        }),
+    ),
+    whole(
+        0,
+        option("seed", "N", Number("0"), || {
+            "Seed of the initial weights, the minibatches and the sampled regularisers (and of \
          the held-out split)."
-            .into()
-    }),
+                .into()
+        }),
+    ),
     option("optimizer", "NAME", Name("adam"), || {
         "gd (full batch) | sgd (minibatches, with momentum) | adam.".into()
     }),
@@ -116,9 +146,12 @@ pub const TRAIN_OPTIONS: &[TrainOption] = &[
     option("lr_schedule", "SCHEDULE", Name("constant"), || {
         "constant | cosine | step:EVERY_EPOCHS:FACTOR (e.g. step:10:0.5).".into()
     }),
-    option("batch_size", "N", WhereApplicable("128"), || {
-        "Samples per step of sgd and adam (gd steps on the whole training set).".into()
-    }),
+    whole(
+        1,
+        option("batch_size", "N", WhereApplicable("128"), || {
+            "Samples per step of sgd and adam (gd steps on the whole training set).".into()
+        }),
+    ),
     option("loss", "NAME", Unset, || {
         "squared | cross-entropy. Default: squared for real targets, cross-entropy for \
          classes."
@@ -154,25 +187,32 @@ pub const TRAIN_OPTIONS: &[TrainOption] = &[
          1 - lr_t * WD, apart from the gradient (with every optimizer); 0: none."
             .into()
     }),
-    option("reg_every", "K", WhereApplicable("1"), || {
-        "Apply the regularisers every K steps, scaled to keep their average: cheaper for \
+    whole(
+        1,
+        option("reg_every", "K", WhereApplicable("1"), || {
+            "Apply the regularisers every K steps, scaled to keep their average: cheaper for \
          large widths."
-            .into()
-    }),
-    option("reg_sample", "K", Unset, || {
-        format!(
-            "Estimate the pairwise regularisers ({}) from K random partner units per step: \
+                .into()
+        }),
+    ),
+    whole(
+        1,
+        option("reg_sample", "K", Unset, || {
+            format!(
+                "Estimate the pairwise regularisers ({}) from K random partner units per step: \
              unbiased, O(n K d) instead of O(n^2 d). Default: exact.",
-            registry::names_where(true)
-        )
-        .into()
-    }),
+                registry::names_where(true)
+            )
+            .into()
+        }),
+    ),
     TrainOption {
         command_line_default: Some((
-            "0",
+            Number("0"),
             "an exact pass over the training set costs about as much as an epoch, so the \
              command line logs each epoch's running averages unless asked",
         )),
+        whole_min: Some(0),
         ..option("exact_metrics", "K", Number("1"), || {
             "Exact training metrics (loss, error and the full gradient's norm over the whole \
              training set, one extra pass) at epoch 0, every K epochs and after the last; 0: \
@@ -180,13 +220,22 @@ pub const TRAIN_OPTIONS: &[TrainOption] = &[
                 .into()
         })
     },
-    option("test_fraction", "F", WhereApplicable("0.2"), || {
-        "Share of the samples held out as the test set (a seeded split) when no separate \
-         test set is given, in [0, 1); 0: no split, both sets are every sample."
-            .into()
-    }),
+    TrainOption {
+        command_line_default: Some((
+            WhereApplicable("0.2"),
+            "the command line's csv/npy files hold every sample, so it holds out a test set \
+             unless asked not to; 0 holds out none and tests on every sample",
+        )),
+        ..option("test_fraction", "F", Unset, || {
+            "Share of the samples held out as the test set (a seeded split) when no separate \
+             test set is given, in [0, 1). Default: none held out (every sample trains; no \
+             test metrics)."
+                .into()
+        })
+    },
     TrainOption {
         front_ends: FrontEnds::CommandLine,
+        whole_min: Some(1),
         ..option("checkpoint_every", "N", Number("1"), || {
             "Write a resumable checkpoint every N epochs (and after the last).".into()
         })
@@ -255,11 +304,45 @@ mod tests {
         assert_eq!(d.reg_every, default_of::<usize>("reg_every"));
         assert_eq!(d.exact_metrics_every, default_of::<usize>("exact_metrics"));
         assert_eq!(d.checkpoint_every, default_of::<usize>("checkpoint_every"));
-        assert_eq!(default_of::<f64>("test_fraction"), 0.2);
+        assert_eq!(
+            train_option("test_fraction").command_line(),
+            WhereApplicable("0.2")
+        );
         // The regularisers' help comes from their registry.
         let reg = train_option("reg").help_in(&crate::error::Neutral);
         for family in registry::FAMILIES {
             assert!(reg.contains(family.name), "{reg}");
+        }
+    }
+
+    /// The least value of every whole-number option is the least the library accepts: one
+    /// below it (0, for those of minimum 1) is refused naming the option.
+    #[test]
+    fn whole_number_options_below_their_minimum_are_refused_by_the_library() {
+        use crate::data::{Dataset, Targets};
+        use crate::linalg::Matrix;
+        use crate::regularizer::{RegSampling, RegTerm, RegularizerKind};
+        let x = Matrix::from_vec(4, 2, vec![1.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, -1.0]);
+        let data = Dataset::new("t", x, Targets::Scalar(vec![0.0, 1.0, 0.0, 1.0])).unwrap();
+        let reg = vec![RegTerm::new(RegularizerKind::Discrepancy, 0.1).unwrap()];
+        for o in TRAIN_OPTIONS.iter().filter(|o| o.whole_min.is_some()) {
+            let mut s = TrainSettings {
+                width: 4,
+                batch_size: 2,
+                regularizers: reg.clone(),
+                ..TrainSettings::default()
+            };
+            match (o.name, o.whole_min) {
+                ("epochs" | "seed" | "exact_metrics", Some(0)) => continue,
+                ("width", Some(1)) => s.width = 0,
+                ("batch_size", Some(1)) => s.batch_size = 0,
+                ("reg_every", Some(1)) => s.reg_every = 0,
+                ("checkpoint_every", Some(1)) => s.checkpoint_every = 0,
+                ("reg_sample", Some(1)) => s.reg_sampling = Some(RegSampling { units_per_step: 0 }),
+                (name, min) => panic!("{name}: no check of its minimum {min:?} here"),
+            }
+            let e = s.resolve(&data).unwrap_err();
+            assert_eq!(e.settings()[0], o.name, "{e}");
         }
     }
 }

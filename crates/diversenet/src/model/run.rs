@@ -76,7 +76,7 @@ pub fn run_training(
         config,
         zero_inputs,
         ..
-    } = prepare(settings, &mut train_data, &mut test_data)?;
+    } = prepare(settings, &mut train_data, Some(&mut test_data))?;
     let config = config.with_data(record);
     let job = RunJob {
         config: &config,

@@ -1,5 +1,6 @@
 //! The training loop: epochs of minibatch (or full-batch) steps from a validated
-//! [`TrainConfig`], each reported epoch closed by the test metrics and the training metrics:
+//! [`TrainConfig`], each reported epoch closed by the test metrics (where there is a test
+//! set) and the training metrics:
 //! exact ones (one fused pass over the training set for loss, error and full gradient) on
 //! the epochs the configuration asks for, the epoch's running averages otherwise.
 
@@ -43,7 +44,10 @@ pub struct EpochMetrics {
     /// Whether `train_loss` and `train_error` are exact or the epoch's running averages.
     #[serde(default)]
     pub train_loss_kind: MetricKind,
-    pub test_loss: f64,
+    /// Mean loss over the test set (absent when training without one: Python's `train`
+    /// without `X_test` or `test_fraction`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub test_loss: Option<f64>,
     /// Fraction of misclassified test samples (classification only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub test_error: Option<f64>,
@@ -246,12 +250,12 @@ fn check_finite_weights<T: Real>(net: &Network<T>, epoch: usize, cfg: &TrainConf
 }
 
 /// Trains from `state` (fresh or resumed) until `cfg.epochs()`, calling `observer` after
-/// each step and epoch. `train` and `test` must already be scaled. Stops with
-/// [`Error::Diverged`] if a loss becomes non-finite.
-pub fn train<T: Real>(
+/// each step and epoch. `train` and `test` (a data set, or `None` for no test metrics) must
+/// already be scaled. Stops with [`Error::Diverged`] if a loss becomes non-finite.
+pub fn train<'d, T: Real>(
     cfg: &TrainConfig,
     train: &Dataset,
-    test: &Dataset,
+    test: impl Into<Option<&'d Dataset>>,
     mut state: TrainState<T>,
     observer: &mut dyn TrainObserver<T>,
 ) -> Result<TrainState<T>> {
@@ -262,8 +266,12 @@ pub fn train<T: Real>(
     let started = Instant::now();
     let wall_before = state.wall_s;
     let mut stepper = MinibatchStep::<T>::new(cfg, train);
-    let x_test: Matrix<T> = test.x.par_map(|&v| T::from_f64(v));
-    let y_test = OwnedTargets::<T>::new(&test.targets);
+    let test = test.into().map(|t| {
+        (
+            t.x.par_map(|&v| T::from_f64(v)),
+            OwnedTargets::<T>::new(&t.targets),
+        )
+    });
     let mut ws = Workspace::default();
     let mut grad = Gradient::zeros_like(&state.net);
     let m = stepper.samples();
@@ -322,8 +330,14 @@ pub fn train<T: Real>(
         } else {
             (None, None)
         };
-        let test_totals = evaluate(&state.net, &x_test, &y_test, cfg.loss(), None, ws);
-        let (test_loss, test_error) = means(test_totals, x_test.rows(), &y_test);
+        let (test_loss, test_error) = match &test {
+            Some((x_test, y_test)) => {
+                let totals = evaluate(&state.net, x_test, y_test, cfg.loss(), None, ws);
+                let (loss, error) = means(totals, x_test.rows(), y_test);
+                (Some(loss), error)
+            }
+            None => (None, None),
+        };
         let regularizers = cfg
             .regularizers()
             .iter()

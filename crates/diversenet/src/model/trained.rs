@@ -1,8 +1,8 @@
 //! A trained model: the network with its training configuration, its input scaling and the
-//! kind of target it predicts, checked together by [`TrainedModel::new`] (what a model file
-//! holds, and what Python's `save_model` is given).
+//! kind of target it predicts (with a classifier's classes), checked together by
+//! [`TrainedModel::new`] (what a model file holds, and what Python's `Model` wraps).
 
-use crate::data::{InputScaling, InputTransform};
+use crate::data::{ClassLabels, InputTransform};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 
@@ -13,14 +13,17 @@ use super::network::Network;
 /// A network with how it was trained, checked: W and V of the configuration's shapes; a
 /// model of real values is not trained with cross-entropy; the input scaling is the
 /// configuration's, standardised inputs with d finite means and d finite scales > 0 (and
-/// none otherwise). The network's output layer is the configuration's. Its weights are in
-/// precision `T` (f64 when read back from a file; a model file stores them in `T`).
+/// none otherwise). The network's output layer is the configuration's. A classifier's
+/// outputs stand for its classes in order (0..c-1 unless [`TrainedModel::with_classes`]
+/// says otherwise). Its weights are in precision `T` (f64 when read back from a file; a
+/// model file stores them in `T`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainedModel<T = f64> {
     net: Network<T>,
     transform: InputTransform,
     config: TrainConfig,
-    classes: bool,
+    /// A classifier's classes, one per output (`None`: a model of real values).
+    classes: Option<ClassLabels>,
 }
 
 impl<T: Real> TrainedModel<T> {
@@ -56,11 +59,35 @@ impl<T: Real> TrainedModel<T> {
         check_transform(&transform, &config)?;
         net.output_layer = config.output_layer();
         Ok(Self {
+            classes: classes.then(|| ClassLabels::indices(c)),
             net,
             transform,
             config,
-            classes,
         })
+    }
+
+    /// The same classifier with output j standing for class `classes[j]` (as many classes
+    /// as outputs); refused for a model of real values.
+    pub fn with_classes(mut self, classes: ClassLabels) -> Result<Self> {
+        if self.classes.is_none() {
+            return Err(Error::data(
+                "classes",
+                "the model predicts real values; classes belong to a classifier",
+            ));
+        }
+        let classes = ClassLabels::new(classes, "classes")?;
+        if classes.len() != self.net.v.rows() {
+            return Err(Error::data(
+                "classes",
+                format!(
+                    "{} classes for a network of {} outputs: one class per output",
+                    classes.len(),
+                    self.net.v.rows()
+                ),
+            ));
+        }
+        self.classes = Some(classes);
+        Ok(self)
     }
 
     /// The network.
@@ -76,7 +103,11 @@ impl<T: Real> TrainedModel<T> {
     }
     /// Whether the model predicts classes (else real values).
     pub fn classes(&self) -> bool {
-        self.classes
+        self.classes.is_some()
+    }
+    /// A classifier's classes in the order of its outputs.
+    pub fn class_labels(&self) -> Option<&ClassLabels> {
+        self.classes.as_ref()
     }
     /// The same model with its weights in precision `U`.
     pub fn convert<U: Real>(&self) -> TrainedModel<U> {
@@ -84,7 +115,7 @@ impl<T: Real> TrainedModel<T> {
             net: self.net.convert(),
             transform: self.transform.clone(),
             config: self.config.clone(),
-            classes: self.classes,
+            classes: self.classes.clone(),
         }
     }
 }
@@ -102,55 +133,5 @@ fn check_transform(t: &InputTransform, config: &TrainConfig) -> Result<()> {
             ),
         ));
     }
-    let d = config.dim();
-    if t.scaling != InputScaling::Standardise {
-        if t.mean.is_empty() && t.scale.is_empty() {
-            return Ok(());
-        }
-        return Err(Error::data(
-            "input_mean, input_scale",
-            format!(
-                "they belong to standardised inputs; this configuration's input scaling is {}",
-                t.scaling
-            ),
-        ));
-    }
-    if t.mean.is_empty() || t.scale.is_empty() {
-        return Err(Error::data(
-            "input_mean, input_scale",
-            format!(
-                "this configuration standardises its inputs: give both input_mean and \
-                 input_scale ({d} values each)"
-            ),
-        ));
-    }
-    let finite = |v: f64| v.is_finite();
-    let positive = |v: f64| v.is_finite() && v > 0.0;
-    for (name, values, valid, expected) in [
-        (
-            "input_mean",
-            &t.mean,
-            &finite as &dyn Fn(f64) -> bool,
-            "finite",
-        ),
-        ("input_scale", &t.scale, &positive, "finite and > 0"),
-    ] {
-        if values.len() != d {
-            return Err(Error::data(
-                name,
-                format!(
-                    "{} values, but the inputs have {d} dimensions: expected shape ({d},), one \
-                     value per input",
-                    values.len()
-                ),
-            ));
-        }
-        if let Some(i) = values.iter().position(|&v| !valid(v)) {
-            return Err(Error::data(
-                name,
-                format!("entry {i} is {}: every value must be {expected}", values[i]),
-            ));
-        }
-    }
-    Ok(())
+    t.check_statistics(config.dim())
 }
