@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyAnyMethods;
 
 /// `diversenet::Error` as a Python exception, in Python's spelling of the settings it
-/// names ([`Keywords`]): files (`Io`, `Format`, `Fetch`) raise OSError, an interruption
+/// names ([`Keywords`]): files (`Io`, `Format`, `Fetch`, `InUse`) raise OSError, an interruption
 /// KeyboardInterrupt, everything else (values, shapes, settings, memory, divergence)
 /// ValueError.
 pub fn to_py_err(e: diversenet::Error) -> PyErr {
@@ -18,7 +18,8 @@ pub fn to_py_err(e: diversenet::Error) -> PyErr {
     match e {
         diversenet::Error::Io { .. }
         | diversenet::Error::Format { .. }
-        | diversenet::Error::Fetch(_) => PyOSError::new_err(text),
+        | diversenet::Error::Fetch(_)
+        | diversenet::Error::InUse { .. } => PyOSError::new_err(text),
         diversenet::Error::Interrupted { .. } => PyKeyboardInterrupt::new_err(text),
         _ => PyValueError::new_err(text),
     }

@@ -16,7 +16,8 @@
 //!   volumes, the constant c_d, the closed form of L2(W)^2), shared by the training loop, the
 //!   regularisers and the theory;
 //! - [`limits`]: memory estimates from declared sizes against a budget, the thread bound;
-//! - [`rng`], [`files`], [`error`]: seeded randomness, atomic files, the error type.
+//! - [`rng`], [`files`], [`dir_lock`], [`error`]: seeded randomness, atomic files, the
+//!   locks that keep two processes out of one directory, the error type.
 //!
 //! The reproduction of the paper's findings and the throughput benchmarks are the crate
 //! `diversenet-repro`; the command-line program `diversenet` (crate `diversenet-cli`) is a
@@ -53,6 +54,7 @@
 //! ```
 
 pub mod data;
+pub mod dir_lock;
 pub mod error;
 pub mod files;
 pub mod geometry;

@@ -52,6 +52,16 @@ pub enum Error {
     /// Work whose estimated memory exceeds the budget (see `limits`), refused before it
     /// starts.
     Memory(Box<MemoryRefusal>),
+    /// A directory that another process holds (a run directory being trained, a results
+    /// directory being filled), refused before anything in it is touched
+    /// ([`crate::dir_lock`]).
+    InUse {
+        path: PathBuf,
+        /// The processes holding it, as `pid N: COMMAND` (empty where they are unknown).
+        holders: Vec<String>,
+        /// The setting that chose the directory (`out`).
+        setting: &'static str,
+    },
 }
 
 /// What a setting allows (the range or the spellings), as [`Error::Config`] states it.
@@ -149,6 +159,7 @@ impl Error {
                 }
                 out
             }
+            Error::InUse { setting, .. } => vec![*setting],
             Error::Io { .. } | Error::Interrupted { .. } => Vec::new(),
         }
     }
@@ -179,6 +190,22 @@ impl Error {
             Error::Interrupted { steps } => format!("interrupted after {steps} steps"),
             Error::Fetch(message) => message.render(s),
             Error::Memory(refusal) => refusal.render(s),
+            Error::InUse {
+                path,
+                holders,
+                setting,
+            } => {
+                let who = match holders.as_slice() {
+                    [] => "another process".to_string(),
+                    some => format!("another process ({})", some.join("; ")),
+                };
+                format!(
+                    "{} is in use by {who}: two processes writing one directory would corrupt \
+                     it; wait until that process ends (or stop it), or choose another {}",
+                    path.display(),
+                    s.setting(setting)
+                )
+            }
         }
     }
 }

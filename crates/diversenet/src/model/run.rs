@@ -2,11 +2,13 @@
 //! `checkpoint.safetensors` (resumable state), `model.safetensors` and `summary.json`
 //! under one output directory. Every file is replaced atomically (`metrics.jsonl` too,
 //! each epoch); `--resume` continues from the last checkpoint and gives the same result as
-//! an uninterrupted run.
+//! an uninterrupted run. The directory is locked for the run's lifetime
+//! ([`crate::dir_lock`]): a second process refused, never two writing one run.
 
 use std::path::{Path, PathBuf};
 
 use crate::data::source::short;
+use crate::dir_lock::{Access, DirLock};
 use crate::data::{DataRecord, Dataset, InputTransform, Targets};
 use crate::error::{Error, Message, Result};
 use crate::files::write_atomic;
@@ -77,6 +79,9 @@ pub fn run_training(
         ..
     } = prepare(settings, &mut train_data, &mut test_data)?;
     let config = config.with_data(record);
+    // Held until the run returns (or the process ends): no other process writes here
+    // meanwhile, and nothing here is touched before it is held.
+    let _lock = DirLock::acquire(out_dir, Access::Exclusive, "out")?;
     let job = RunJob {
         config: &config,
         transform: &transform,
