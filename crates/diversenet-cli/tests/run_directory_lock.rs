@@ -61,11 +61,11 @@ fn train_refuses_a_directory_another_process_holds_and_names_it() {
     assert_eq!(names, [".diversenet.lock"], "{names:?}");
     drop(held);
     ok(&args(&train));
-    // A resume is refused the same way while it is held again, also by
+    // A resume and an overwrite are refused the same way while it is held again, also by
     // a shared holder (a reproduction using the directory).
     for access in [Access::Exclusive, Access::Shared] {
         let held = DirLock::acquire(&out, access, "out").unwrap();
-        for extra in ["--resume"] {
+        for extra in ["--resume", "--overwrite"] {
             let mut a = args(&train);
             a.push(extra);
             fails(&a, &["is in use by another process", &me]);
@@ -232,18 +232,18 @@ fn a_reproduction_waits_for_a_run_another_process_computes() {
     let claim = RunClaim::try_claim(&out.join("runs").join(format!("{held_key}.lock")))
         .unwrap()
         .expect("free");
-    let child = reproduce(&out, &cache, None).spawn().unwrap();
+    let mut child = reproduce(&out, &cache, None).spawn().unwrap();
     // Every other run is stored, and the program is still waiting for the claimed one.
     let stored = |key: &str| out.join("runs").join(format!("{key}.json")).exists();
     let others_done = || keys.iter().filter(|k| *k != held_key).all(|k| stored(k));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
     while !others_done() {
         assert!(
-            std::time::Instant::now() < deadline,
-            "the other runs never finished"
+            child.try_wait().unwrap().is_none(),
+            "the reproduction ended before the other runs were stored"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    assert!(child.try_wait().unwrap().is_none(), "it waits for the claimed run");
     assert!(
         !stored(held_key),
         "a claimed run was computed by another process"

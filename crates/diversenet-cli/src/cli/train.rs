@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use diversenet::model::config::{check_options_apply, GivenOptions};
 use diversenet::model::foreign::LoadedNetwork;
 use diversenet::model::optim::DEFAULT_MOMENTUM;
-use diversenet::model::run::{run_training, RunProgress, RunSummary, SUMMARY_FILE};
+use diversenet::model::run::{run_training_from, RunProgress, RunSummary, Start, SUMMARY_FILE};
 use diversenet::model::train::score;
 use diversenet::model::{EpochMetrics, Loss, OptimizerKind, TrainSettings};
 use diversenet::regularizer;
@@ -99,6 +99,10 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     resume: bool,
+    /// Start a new run in --out, replacing the run there (its run files are removed first;
+    /// other files are left alone).
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
     /// Also write the summary to this JSON file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -129,9 +133,18 @@ struct Bar {
     bar: ProgressBar,
     /// Print each epoch's metrics as a JSON line on stdout (when it is not a terminal).
     json_lines: bool,
+    /// The epoch of the last checkpoint on disk, and the last epoch logged.
+    checkpoint: Option<usize>,
+    logged: Option<usize>,
 }
 
 impl RunProgress for Bar {
+    fn checkpoint(&mut self, epoch: usize) {
+        self.checkpoint = Some(epoch);
+    }
+    fn interrupted(&mut self) -> bool {
+        super::interrupt::requested()
+    }
     fn start(&mut self, total: u64, done: u64) {
         self.bar.set_length(total);
         self.bar.set_position(done);
@@ -140,6 +153,7 @@ impl RunProgress for Bar {
         self.bar.set_position(steps_done);
     }
     fn epoch(&mut self, m: &EpochMetrics) {
+        self.logged = Some(m.epoch);
         let err = m
             .test_error
             .map(|e| format!(" test err {:.2}%", 100.0 * e))
@@ -167,6 +181,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         CONFIG_FILE,
     ];
     super::check_json_path(args.json.as_deref(), Some(&args.out), &run_files)?;
+    diversenet::model::run::check_out_dir(&args.out)?;
     let epochs = args.epochs.unwrap_or(if args.data.spec() == "synthetic" {
         200
     } else {
@@ -218,15 +233,32 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let mut progress = Bar {
         bar,
         json_lines: !terminal,
+        checkpoint: None,
+        logged: None,
     };
-    let summary = run_training(
+    let start = match (args.resume, args.overwrite) {
+        (true, _) => Start::Resume,
+        (false, true) => Start::Overwrite,
+        (false, false) => Start::New,
+    };
+    // Ctrl-C stops after the step in progress; what is on disk stays for a resume.
+    super::interrupt::install();
+    let result = run_training_from(
         &settings,
         train_data,
         test_data,
         &args.out,
-        args.resume,
+        start,
         &mut progress,
-    )?;
+    );
+    let summary = match result {
+        Err(diversenet::Error::Interrupted { steps }) => {
+            progress.bar.abandon();
+            eprintln!("{}", interrupted_note(&args, &progress, steps));
+            std::process::exit(130);
+        }
+        other => other?,
+    };
     progress.bar.finish_and_clear();
     for note in &summary.notes {
         eprintln!("note: {}", note.render(&Flags));
@@ -243,6 +275,33 @@ pub fn train(args: TrainArgs) -> Result<()> {
         println!("{}", serde_json::json!({ "summary": &summary }));
     }
     write_json(args.json.as_deref(), &summary)
+}
+
+/// What an interrupted run kept, and the command that continues it.
+fn interrupted_note(args: &TrainArgs, progress: &Bar, steps: u64) -> String {
+    let out = args.out.display();
+    let stopped = format!("interrupted after {steps} steps");
+    match progress.checkpoint {
+        Some(epoch) => format!(
+            "{stopped}: kept {out} with its checkpoint of epoch {epoch} and the metrics up to \
+             it{}; continue the run with:\n  {}",
+            match progress.logged {
+                Some(logged) if logged > epoch => format!(
+                    " (epochs {} to {logged} are logged but were not checkpointed: the resumed \
+                     run trains them again, to the same result)",
+                    epoch + 1
+                ),
+                _ => String::new(),
+            },
+            super::interrupt::resume_command()
+        ),
+        None => format!(
+            "{stopped}, before the first checkpoint (every --checkpoint-every {} epochs): \
+             nothing to resume; start again with the same command plus --overwrite (it \
+             replaces the run files in {out})",
+            args.checkpoint_every
+        ),
+    }
 }
 
 /// Refuses flags that would have no effect beside the others given (as the data flags that

@@ -256,6 +256,11 @@ pub fn reproduce(
     progress: &mut (dyn ReproduceProgress + Send),
 ) -> Result<ReproduceOutcome> {
     let started = Instant::now();
+    // Recorded as text in the outcome and the report: refused before any work.
+    diversenet::files::recordable_path(&options.out, "out")?;
+    if let Some(dir) = &options.data_dir {
+        diversenet::files::recordable_path(dir, "data_dir")?;
+    }
     let plan = Plan::new(options.quick);
     let mnist_dir = locate_mnist(options, progress);
     if let Err(why) = &mnist_dir {
@@ -400,6 +405,7 @@ pub fn reproduce(
             &Results { runs },
             mnist_note.as_deref(),
             wall_seconds,
+            options.data_dir.as_deref(),
         )?)
     } else {
         progress.note(&format!(

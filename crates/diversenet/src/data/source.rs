@@ -233,7 +233,6 @@ impl DataSource {
     /// Loads (train, test) data. Synthetic data draws from `seed`; user files without a
     /// test file are split with `seed`.
     pub fn load(&self, options: &LoadOptions, seed: u64) -> Result<(Dataset, Dataset)> {
-        let (mut train, mut test) = self.load_unrecorded(options, seed)?;
         let spec = DataSpec {
             source: self.absolute(),
             options: LoadOptions {
@@ -241,9 +240,30 @@ impl DataSource {
                 ..options.clone()
             },
         };
+        // Recorded in the run's configuration: text, checked before the data are read.
+        spec.source.check_recordable("data")?;
+        if let Some(test) = &spec.options.test {
+            test.check_recordable("test")?;
+        }
+        let (mut train, mut test) = self.load_unrecorded(options, seed)?;
         train.spec = Some(spec.clone());
         test.spec = Some(spec);
         Ok((train, test))
+    }
+
+    /// Refuses paths that could not be recorded as text ([`crate::files::recordable_path`]),
+    /// naming `setting` (`data_dir` for MNIST's directory).
+    fn check_recordable(&self, setting: &'static str) -> Result<()> {
+        use crate::files::recordable_path;
+        match self {
+            DataSource::Synthetic(_) => Ok(()),
+            DataSource::Mnist { dir } => recordable_path(dir, "data_dir").map(drop),
+            DataSource::Csv { path } => recordable_path(path, setting).map(drop),
+            DataSource::Npy { x, y } => {
+                recordable_path(x, setting)?;
+                recordable_path(y, setting).map(drop)
+            }
+        }
     }
 
     /// The same source with absolute paths (so that it can be found from another directory).

@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::data::source::short;
-use crate::dir_lock::{Access, DirLock};
 use crate::data::{DataRecord, Dataset, InputTransform, Targets};
+use crate::dir_lock::{Access, DirLock};
 use crate::error::{Error, Message, Result};
 use crate::files::write_atomic;
 use crate::linalg::{Matrix, Real};
@@ -22,18 +22,52 @@ use super::train::{train, EpochMetrics, TrainObserver, TrainState};
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
-/// The checkpoint before the last, kept so that a corrupted last one is not the only one.
+/// The checkpoint before the last, kept so that a corrupted last one is not the only one;
+/// also after a completed run, which a resume with more epochs continues from its last
+/// checkpoint (this one stands in if that is corrupted).
 pub const PREVIOUS_CHECKPOINT_FILE: &str = "checkpoint.prev.safetensors";
 pub const CONFIG_FILE: &str = "config.json";
 pub const SUMMARY_FILE: &str = "summary.json";
 
-/// Hooks for showing progress (a progress bar in the CLI; nothing in tests).
+/// Hooks for showing progress (a progress bar in the CLI; nothing in tests), and for
+/// stopping the run (the CLI's Ctrl-C).
 pub trait RunProgress {
     /// Called once with the run's total steps and those already done (on resume).
     fn start(&mut self, _total_steps: u64, _done_steps: u64) {}
     fn step(&mut self, _steps_done: u64) {}
     fn epoch(&mut self, _metrics: &EpochMetrics) {}
+    /// A checkpoint of epoch `epoch` is on disk (also called at the start of a resumed
+    /// run, with the epoch it resumes from).
+    fn checkpoint(&mut self, _epoch: usize) {}
+    /// Asked after every step: true stops the run with [`Error::Interrupted`], keeping what
+    /// is on disk (the last checkpoint and the metrics up to it) for a resume.
+    fn interrupted(&mut self) -> bool {
+        false
+    }
 }
+
+/// How a run starts in its directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// A new run; refused where the directory already holds one.
+    New,
+    /// Continue the run in the directory from its last checkpoint (a new run where there
+    /// is none).
+    Resume,
+    /// A new run replacing the one in the directory: its run files are removed first (only
+    /// those: other files in the directory are left alone).
+    Overwrite,
+}
+
+/// The files of a run in its directory ([`Start::Overwrite`] removes these).
+pub const RUN_FILES: [&str; 6] = [
+    CONFIG_FILE,
+    METRICS_FILE,
+    CHECKPOINT_FILE,
+    PREVIOUS_CHECKPOINT_FILE,
+    MODEL_FILE,
+    SUMMARY_FILE,
+];
 
 /// Progress that shows nothing.
 pub struct Silent;
@@ -61,13 +95,27 @@ pub struct RunSummary {
     pub metrics: PathBuf,
 }
 
-/// Trains with `settings` on raw (unscaled) data and writes the run under `out_dir`.
+/// Trains with `settings` on raw (unscaled) data and writes the run under `out_dir`: a new
+/// run, or (`resume`) the continuation of the run there ([`run_training_from`]).
 pub fn run_training(
+    settings: &TrainSettings,
+    train_data: Dataset,
+    test_data: Dataset,
+    out_dir: &Path,
+    resume: bool,
+    progress: &mut dyn RunProgress,
+) -> Result<RunSummary> {
+    let start = if resume { Start::Resume } else { Start::New };
+    run_training_from(settings, train_data, test_data, out_dir, start, progress)
+}
+
+/// [`run_training`], starting as `start` says.
+pub fn run_training_from(
     settings: &TrainSettings,
     mut train_data: Dataset,
     mut test_data: Dataset,
     out_dir: &Path,
-    resume: bool,
+    start: Start,
     progress: &mut dyn RunProgress,
 ) -> Result<RunSummary> {
     check_out_dir(out_dir)?;
@@ -82,6 +130,18 @@ pub fn run_training(
     // Held until the run returns (or the process ends): no other process writes here
     // meanwhile, and nothing here is touched before it is held.
     let _lock = DirLock::acquire(out_dir, Access::Exclusive, "out")?;
+    if start == Start::Overwrite {
+        for name in RUN_FILES {
+            let path = out_dir.join(name);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(&path, e))
+                }
+                _ => {}
+            }
+        }
+    }
+    let resume = start == Start::Resume;
     let job = RunJob {
         config: &config,
         transform: &transform,
@@ -111,8 +171,10 @@ struct RunJob<'a> {
     progress: &'a mut dyn RunProgress,
 }
 
-/// `--out` must be a directory or not exist yet.
-fn check_out_dir(out_dir: &Path) -> Result<()> {
+/// Refuses a run directory that could not hold the run, before any work: one that exists
+/// and is not a directory, or whose path is not UTF-8 (the summary records it as text).
+pub fn check_out_dir(out_dir: &Path) -> Result<()> {
+    crate::files::recordable_path(out_dir, "out")?;
     if out_dir.exists() && !out_dir.is_dir() {
         return Err(Error::config(
             "out",
@@ -196,6 +258,12 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
     fn on_step(&mut self, steps_done: u64) {
         self.progress.step(steps_done);
     }
+    fn keep_going(&mut self, steps_done: u64) -> Result<()> {
+        if self.progress.interrupted() {
+            return Err(Error::Interrupted { steps: steps_done });
+        }
+        Ok(())
+    }
     fn on_epoch(&mut self, metrics: &EpochMetrics, state: &TrainState<T>) -> Result<()> {
         self.metrics_text += &serde_json::to_string(metrics).expect("metrics serialise");
         self.metrics_text.push('\n');
@@ -214,6 +282,7 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
                     .map_err(|e| Error::io(&previous, e))?;
             }
             save_checkpoint(&self.checkpoint_path, state, self.config)?;
+            self.progress.checkpoint(epoch);
         }
         self.progress.epoch(metrics);
         self.last = Some(metrics.clone());
@@ -319,9 +388,16 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
                         &checkpoint_path,
                         Message::from(format!(
                             "the checkpoint cannot be used ({latest}) and neither can the \
-                             previous one ({prev}); start again without "
+                             previous one ({prev}); start the run again with "
                         ))
-                        .setting("resume"),
+                        .setting("overwrite")
+                        .text(" instead of ")
+                        .setting("resume")
+                        .text(format!(
+                            " (it replaces the run files in {}), or in another ",
+                            out_dir.display()
+                        ))
+                        .setting("out"),
                     ))
                 }
             },
@@ -372,11 +448,16 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
             "out",
             Message::from(format!("{} already holds a run; pass ", out_dir.display()))
                 .setting("resume")
-                .text(" to continue it, or choose another ")
+                .text(" to continue it, ")
+                .setting("overwrite")
+                .text(" to replace it with a new run, or choose another ")
                 .setting("out"),
         ));
     }
     let resumed_from_epoch = state.epochs_done;
+    if resumed_from_epoch > 0 {
+        progress.checkpoint(resumed_from_epoch);
+    }
     write_atomic(
         &out_dir.join(CONFIG_FILE),
         serde_json::to_string_pretty(config)
