@@ -262,8 +262,9 @@ fn numerical_edge_cases_give_answers_or_clear_errors() {
         batch_size: 4,
         ..TrainSettings::default()
     };
-    // All-zero inputs: outputs and gradients are 0; the loss stays at mean(y^2)/2.
-    let s = run(
+    // All-zero inputs: outputs and gradients would be 0 whatever the weights; refused
+    // before training (it used to run to its end unchanged).
+    let e = run(
         dataset(
             vec![0.0; 12],
             3,
@@ -271,10 +272,24 @@ fn numerical_edge_cases_give_answers_or_clear_errors() {
         ),
         base.clone(),
     )
+    .unwrap_err();
+    assert!(
+        matches!(&e, diversenet::Error::Data { .. })
+            && e.to_string().contains("every training input is zero"),
+        "{e}"
+    );
+    // Some zero rows: trained, and those of a test set that is the training set counted
+    // once.
+    let s = run(
+        dataset(
+            vec![0.0, 0.0, 0.0, 0.6, 0.8, 0.0, 0.0, 0.0, 0.0, 0.0, 0.6, 0.8],
+            3,
+            Targets::Scalar(vec![1.0, -1.0, 1.0, -1.0]),
+        ),
+        base.clone(),
+    )
     .unwrap();
-    // The test set is the training set here: its 4 zero rows are counted once.
-    assert_eq!(s.zero_inputs, 4);
-    assert!((s.final_metrics.train_loss - 0.5).abs() < 1e-12);
+    assert_eq!(s.zero_inputs, 2);
     // Duplicate samples and a constant target: trains.
     let s = run(
         dataset([0.6, 0.8].repeat(6), 2, Targets::Scalar(vec![0.3; 6])),

@@ -23,37 +23,80 @@ pub const FALLBACK_BYTES: u64 = 8_000_000_000;
 /// Most threads per core accepted by [`check_threads`].
 pub const MAX_THREADS_PER_CORE: usize = 4;
 
+/// The budget asked for when it was capped at the machine's memory (0: not capped).
+static ASKED_BYTES: AtomicU64 = AtomicU64::new(0);
+
 /// Sets the memory budget for this process (`None`: the default share of the machine's).
-pub fn set_memory_budget(bytes: Option<u64>) {
-    BUDGET_BYTES.store(bytes.unwrap_or(0), Ordering::Relaxed);
+/// A budget above the machine's memory ([`machine_memory`]) is capped there: no allocation
+/// beyond it can succeed (a 40 GB matrix under a budget of 999999T was an abort on a failed
+/// allocation, not a refusal); the cap is returned, to be told to the user.
+pub fn set_memory_budget(bytes: Option<u64>) -> Option<Budget> {
+    let machine = machine_memory(
+        std::fs::read_to_string("/proc/meminfo").ok().as_deref(),
+        std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+            .ok()
+            .as_deref(),
+    );
+    let (budget, asked) = match (bytes, machine) {
+        (Some(asked), Some(machine)) if asked > machine => (machine, asked),
+        (b, _) => (b.unwrap_or(0), 0),
+    };
+    BUDGET_BYTES.store(budget, Ordering::Relaxed);
+    ASKED_BYTES.store(asked, Ordering::Relaxed);
+    (asked > 0).then(memory_budget)
 }
 
 /// The budget in force: the one set, else the default share of the machine's memory.
 pub fn memory_budget() -> Budget {
-    match BUDGET_BYTES.load(Ordering::Relaxed) {
-        0 => default_budget(std::fs::read_to_string("/proc/meminfo").ok().as_deref()),
-        bytes => Budget {
+    match (
+        BUDGET_BYTES.load(Ordering::Relaxed),
+        ASKED_BYTES.load(Ordering::Relaxed),
+    ) {
+        (0, _) => default_budget(std::fs::read_to_string("/proc/meminfo").ok().as_deref()),
+        (bytes, 0) => Budget {
             bytes,
             source: BudgetSource::Set,
+        },
+        (bytes, asked) => Budget {
+            bytes,
+            source: BudgetSource::Capped { asked },
         },
     }
 }
 
+/// The most memory this process could have: the memory installed plus swap (`MemTotal`
+/// and `SwapTotal` of the text of `/proc/meminfo`), or the control group's limit (the text
+/// of `/sys/fs/cgroup/memory.max`) where that is lower; `None` where neither is readable.
+pub fn machine_memory(meminfo: Option<&str>, cgroup_max: Option<&str>) -> Option<u64> {
+    let installed = meminfo.and_then(|info| {
+        let total = meminfo_field(info, "MemTotal")?;
+        Some(total + meminfo_field(info, "SwapTotal").unwrap_or(0))
+    });
+    let limit = cgroup_max.and_then(|t| t.trim().parse::<u64>().ok());
+    match (installed, limit) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A `/proc/meminfo` field (`MemTotal`) in bytes.
+fn meminfo_field(meminfo: &str, name: &str) -> Option<u64> {
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map(|kb| kb * 1024)
+}
+
 /// The default budget from the text of `/proc/meminfo` (`None`: not readable).
 pub fn default_budget(meminfo: Option<&str>) -> Budget {
-    let field = |name: &str| -> Option<u64> {
-        meminfo?
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map(|kb| kb * 1024)
-    };
+    let field = |name: &str| meminfo_field(meminfo?, name);
     let share = |bytes: u64, source: BudgetSource| Budget {
         bytes: (bytes as f64 * DEFAULT_SHARE) as u64,
         source,

@@ -121,7 +121,8 @@ pub struct EvalArgs {
     /// from the model file).
     #[arg(long)]
     seed: Option<u64>,
-    /// test | train
+    /// test | train. The default is test, unlike analyze's train: eval scores how the
+    /// model generalises, while analyze measures the theory's training-loss bound.
     #[arg(long, default_value = "test")]
     split: String,
     /// Also write the result to this JSON file.
@@ -354,7 +355,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let result = serde_json::json!({
         "model": args.model.describe(),
         "data": dataset.name,
-        "split": args.split,
+        "split": measured.split,
         "samples": dataset.len(),
         "input_scaling": measured.scaling,
         "note": measured.foreign_note(),

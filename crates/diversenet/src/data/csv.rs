@@ -27,6 +27,13 @@ pub fn parse(
     target_column: Option<&str>,
     task: Task,
 ) -> Result<Dataset> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::format(
+            path,
+            "the file is empty: expected a header row naming the columns, then one row per \
+             sample",
+        ));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)

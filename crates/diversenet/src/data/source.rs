@@ -193,8 +193,35 @@ impl DataSpec {
     }
 }
 
+/// Two paths separated by one comma (`X.npy,Y.npy`); a comma inside a path is written
+/// `\,` (any other backslash is kept). What is wrong, in words, otherwise.
+pub fn path_pair(text: &str) -> std::result::Result<(String, String), String> {
+    let mut parts = vec![String::new()];
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&',') => {
+                parts.last_mut().expect("one part").push(',');
+                chars.next();
+            }
+            ',' => parts.push(String::new()),
+            c => parts.last_mut().expect("one part").push(c),
+        }
+    }
+    let escape = "write a comma inside a path as \\,";
+    match <[String; 2]>::try_from(parts) {
+        Ok([x, y]) if !x.is_empty() && !y.is_empty() => Ok((x, y)),
+        Ok(_) => Err(format!("both paths are needed ({escape})")),
+        Err(parts) => Err(format!(
+            "`{text}` holds {} unescaped commas, not one between the two paths ({escape})",
+            parts.len() - 1
+        )),
+    }
+}
+
 impl DataSource {
-    /// Parses `synthetic`, `mnist`, `csv:PATH` or `npy:X.npy,Y.npy`; `data_dir` is MNIST's directory.
+    /// Parses `synthetic`, `mnist`, `csv:PATH` or `npy:X.npy,Y.npy` ([`path_pair`]: `\,` is
+    /// a comma inside a path); `data_dir` is MNIST's directory.
     pub fn parse(
         spec: &str,
         data_dir: Option<PathBuf>,
@@ -213,10 +240,9 @@ impl DataSource {
                     }
                     Ok(DataSource::Csv { path: p.into() })
                 } else if let Some(p) = spec.strip_prefix("npy:") {
-                    let (x, y) = p
-                        .split_once(',')
-                        .filter(|(x, y)| !x.is_empty() && !y.is_empty())
-                        .ok_or_else(|| bad("expected npy:INPUTS.npy,TARGETS.npy"))?;
+                    let (x, y) = path_pair(p).map_err(|why| {
+                        bad(&format!("expected npy:INPUTS.npy,TARGETS.npy; {why}"))
+                    })?;
                     Ok(DataSource::Npy {
                         x: x.into(),
                         y: y.into(),

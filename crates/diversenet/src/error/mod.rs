@@ -146,6 +146,7 @@ impl Error {
             Error::Format { message, .. } | Error::Data { message, .. } | Error::Fetch(message) => {
                 message.settings()
             }
+            Error::Diverged { step: 0, .. } => Vec::new(),
             Error::Diverged { .. } => vec!["lr"],
             Error::Memory(refusal) => {
                 let mut out = vec!["max_memory"];
@@ -182,6 +183,13 @@ impl Error {
                 source_name,
                 message,
             } => format!("{source_name}: {}", message.render(s)),
+            // Before any step the learning rate played no part: the data or the initial
+            // weights are too large for the loss in the training precision.
+            Error::Diverged { step: 0, loss, .. } => format!(
+                "the initial network's loss is {loss} before any training step: the targets, \
+                 the inputs or the initial weights are too large for the loss in the training \
+                 precision; rescale the data (or train in f64 precision)"
+            ),
             Error::Diverged { epoch, step, loss } => format!(
                 "training diverged at epoch {epoch}, step {step}: the loss became {loss}; lower \
                  the learning rate ({}) or use a different optimiser",

@@ -22,6 +22,16 @@ use super::train::{tensor_lengths, TrainState};
 /// Metadata key of the content checksum.
 pub const CHECKSUM_KEY: &str = "diversenet.sha256";
 
+/// Metadata keys that only files written by diversenet have (a file with one of them must
+/// carry its checksum).
+const DIVERSENET_KEYS: [&str; 5] = [
+    "config",
+    "diversenet.version",
+    "input_scaling",
+    "targets",
+    "epochs_done",
+];
+
 /// A set of named tensors (row-major, f32 or f64) with string metadata.
 #[derive(Clone, Debug, Default)]
 pub struct TensorFile {
@@ -201,13 +211,34 @@ impl TensorFile {
                 (t.dtype(), t.shape().to_vec(), t.data().to_vec()),
             );
         }
-        if let Some(stored) = file.metadata.get(CHECKSUM_KEY) {
-            let actual = file.digest();
-            if *stored != actual {
-                return Err(Error::format(
-                    path,
-                    format!("checksum mismatch (stored {stored}, content {actual}): the file is corrupted; it was not used"),
-                ));
+        match file.metadata.get(CHECKSUM_KEY) {
+            Some(stored) => {
+                let actual = file.digest();
+                if *stored != actual {
+                    return Err(Error::format(
+                        path,
+                        format!("checksum mismatch (stored {stored}, content {actual}): the file is corrupted; it was not used"),
+                    ));
+                }
+            }
+            // Every file diversenet has written carries its checksum (since the first
+            // build); one with diversenet's entries but none was edited, and its entries
+            // (the configuration, scaling, loss, precision) cannot be trusted.
+            None => {
+                if let Some(key) = DIVERSENET_KEYS
+                    .iter()
+                    .find(|k| file.metadata.contains_key(**k))
+                {
+                    return Err(Error::format(
+                        path,
+                        format!(
+                            "the file has diversenet's metadata (`{key}`) but no checksum entry \
+                             `{CHECKSUM_KEY}`, which every file diversenet writes has: it was \
+                             edited, and its entries cannot be trusted; it was not used (train \
+                             again, or load its W and V as foreign weights)"
+                        ),
+                    ));
+                }
             }
         }
         Ok(file)
@@ -367,6 +398,16 @@ pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
     }
     let (net, config) = get_network::<f64>(file, path)?;
     let scaling: InputScaling = file.meta_parse("input_scaling", path)?;
+    if scaling != config.scaling() {
+        return Err(Error::format(
+            path,
+            format!(
+                "metadata `input_scaling` = {scaling} contradicts the configuration's scaling \
+                 ({}): the file is inconsistent; it was not used",
+                config.scaling()
+            ),
+        ));
+    }
     let (mean, scale) = if scaling == InputScaling::Standardise {
         let mean = file.matrix::<f64>("input_mean", path)?.into_vec();
         let scale = file.matrix::<f64>("input_scale", path)?.into_vec();

@@ -86,6 +86,7 @@ pub fn prepare(
     test_data: &mut Dataset,
 ) -> Result<Prepared> {
     check_compatible(train_data, test_data)?;
+    check_trainable(train_data)?;
     let transform = InputTransform::fit_to(settings.scaling, train_data)?;
     let zero_inputs =
         crate::data::scaling::apply_to_both(&transform, &mut train_data.x, &mut test_data.x);
@@ -101,6 +102,39 @@ pub fn prepare(
         sizes,
         zero_inputs,
     })
+}
+
+/// Refuses training data that no step could learn from, before any work: inputs that are
+/// all zero (the network's output is 0 whatever W, so every gradient is 0 and training
+/// would run to its end unchanged), and real targets whose squared loss overflows f64 (the
+/// loss sums 0.5 (y - f)^2 over the training set in f64: at |y| near 1e154 it is
+/// infinite before any step, which read as a divergence).
+fn check_trainable(data: &Dataset) -> Result<()> {
+    if data.len() > 0 && data.x.as_slice().iter().all(|v| *v == 0.0) {
+        return Err(Error::data(
+            &data.name,
+            format!(
+                "every training input is zero ({} samples): the network's output is 0 whatever \
+                 its weights, so every gradient is 0 and training cannot change anything",
+                data.len()
+            ),
+        ));
+    }
+    if let Targets::Scalar(y) = &data.targets {
+        let largest = y.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        if !(0.5 * largest * largest * y.len() as f64).is_finite() {
+            return Err(Error::data(
+                &data.name,
+                format!(
+                    "the targets reach {largest:.3e}: the squared loss sums 0.5 y^2 over the {} \
+                     training samples, which overflows f64 (largest 1.8e308) before any step; \
+                     rescale the targets (divide them by a constant)",
+                    y.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses scaled inputs beyond the largest value of the training precision.

@@ -104,16 +104,23 @@ pub struct Analysis {
     pub gram_size: usize,
     /// Squared loss L = ||y - f||^2 / (2m) on the points (one-hot targets for classes),
     /// whatever loss the model was trained with: the bound is about this loss (null
-    /// without targets).
+    /// without targets, or where it overflows f64: `loss_reason` says).
     pub loss: Option<f64>,
-    /// ||grad_W L||_F of that loss on the points (null without targets).
+    /// ||grad_W L||_F of that loss on the points (null without targets, or where it
+    /// overflows f64).
     pub grad_norm: Option<f64>,
+    /// Why the loss or its gradient norm is null although there are targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_reason: Option<String>,
     /// m ||grad_W L||^2 / (2 s_m(D)^2) (null when s_m(D) = 0 or without targets).
     pub bound: Option<f64>,
     /// L / bound: at most 1 up to rounding.
     pub loss_over_bound: Option<f64>,
     /// lambda_min(K) of the kernel Gram matrix on the points.
     pub lambda_min_k: f64,
+    /// Why lambda_min(K) is 0 where the points explain it (zero points).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lambda_min_k_reason: Option<String>,
     /// ||E_W||_2, the spectral norm of the slice discrepancy matrix on the points.
     pub e_w_norm: f64,
     /// lambda_min(K) - r^2 ||E_W||_2 with r^2 = max(1, max_i ||x_i||^2): a lower bound on
@@ -121,6 +128,9 @@ pub struct Analysis {
     /// ||E_W||_2 (Schur); on the sphere (r = 1, norms within 1e-12 of 1 included), the
     /// paper's lambda_min(K) - ||E_W||_2.
     pub kernel_lower_bound: f64,
+    /// r^2 = max(1, max_i ||x_i||^2), the factor of ||E_W||_2 in `kernel_lower_bound` (1 on
+    /// the sphere).
+    pub kernel_bound_factor: f64,
     /// s_m(D)^2 / sum_k v_k^2 (= s_m(D)^2 / n for v = +/-1); single-output models only,
     /// where (1/sum v^2) D^T D = K + (X X^T) o E_W holds with weights v_k^2 / sum v^2.
     pub s_min_sq_over_n: Option<f64>,
@@ -133,7 +143,35 @@ pub struct Analysis {
     pub monte_carlo: Option<MonteCarloEstimate>,
     /// Rows of W that are zero (no direction): left out of the discrepancies.
     pub skipped_rows: Vec<usize>,
+    /// Points (rows of the data, counted from 0) among those used that are zero: kept, they
+    /// make D's columns and K's row for them zero, so s_m(D) and lambda_min(K) are 0.
+    pub zero_points: Vec<usize>,
     pub seconds: f64,
+}
+
+/// Up to ten row numbers, and how many more: `3, 17 and 2 more`.
+fn listed(rows: &[usize]) -> String {
+    let shown: Vec<String> = rows.iter().take(10).map(|r| r.to_string()).collect();
+    match rows.len() {
+        n if n > 10 => format!("rows {} and {} more", shown.join(", "), n - 10),
+        1 => format!("row {}", shown[0]),
+        _ => format!("rows {}", shown.join(", ")),
+    }
+}
+
+/// Why the squared loss or its gradient on targets `y` is not finite in f64.
+fn overflow_reason(y: &Matrix<f64>) -> String {
+    let largest = crate::geometry::largest_abs(y);
+    if largest * largest * y.rows() as f64 / 2.0 < f64::MAX {
+        "the network's outputs on these points are too large: the squared loss or its \
+         gradient overflows f64 (largest 1.8e308)"
+            .to_string()
+    } else {
+        format!(
+            "the targets reach {largest:.3e}: the squared loss sums their squares, which \
+             overflow f64 (largest 1.8e308); rescale the targets"
+        )
+    }
 }
 
 /// Targets as an m x c matrix (one-hot for classes).
@@ -262,11 +300,16 @@ pub fn analyze_points_until(
         return Err(Error::config("points", "must be at least 1"));
     }
     crate::limits::check_analysis(wanted, d, n, c, options.monte_carlo.is_some())?;
-    let (x, y) = if wanted < m_total {
+    let chosen: Vec<usize> = if wanted < m_total {
         let mut order: Vec<usize> = (0..m_total).collect();
         SeededRng::new(options.seed, Stream::Sample).shuffle(&mut order);
         let mut chosen = order[..wanted].to_vec();
         chosen.sort_unstable();
+        chosen
+    } else {
+        (0..m_total).collect()
+    };
+    let (x, y) = if wanted < m_total {
         let pick = |m: &Matrix<f64>| {
             let mut out = Matrix::zeros(0, m.cols());
             out.gather_rows(m, &chosen);
@@ -277,14 +320,44 @@ pub fn analyze_points_until(
         (x.clone(), y.cloned())
     };
     let x = &x;
+    let zero_points: Vec<usize> = chosen
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| x.row(*i).iter().all(|v| *v == 0.0))
+        .map(|(_, &row)| row)
+        .collect();
+    let zero_reason = (!zero_points.is_empty()).then(|| {
+        format!(
+            "{} of the points are zero ({}): a zero point has no direction, and its columns of \
+             D and its row of K are zero, so the value is 0; leave such points out to measure \
+             the others",
+            zero_points.len(),
+            listed(&zero_points)
+        )
+    });
 
-    let s = smallest_singular_value_until(net, x, interrupted)?;
+    let mut s = smallest_singular_value_until(net, x, interrupted)?;
+    if zero_reason.is_some() && s.value == 0.0 {
+        s.reason = zero_reason.clone();
+    }
     let loss_and_grad = y
         .as_ref()
         .map(|y| squared_loss_and_gradient_norm(net, x, y));
+    let loss_reason = y
+        .as_ref()
+        .zip(loss_and_grad)
+        .filter(|(_, (loss, grad))| !(loss.is_finite() && grad.is_finite()))
+        .map(|(y, _)| overflow_reason(y));
+    let loss_and_grad = loss_and_grad.map(|(loss, grad)| {
+        (
+            Some(loss).filter(|v| v.is_finite()),
+            Some(grad).filter(|v| v.is_finite()),
+        )
+    });
     let bound = loss_and_grad
+        .and_then(|(_, grad_norm)| grad_norm)
         .filter(|_| s.value > 0.0)
-        .map(|(_, grad_norm)| loss_bound(wanted, grad_norm, s.value));
+        .map(|grad_norm| loss_bound(wanted, grad_norm, s.value));
 
     let geometry = PairGeometry::of_until(x, interrupted)?;
     let lambda_min_k = kernel_lambda_min_until(&geometry, interrupted)?;
@@ -320,15 +393,19 @@ pub fn analyze_points_until(
         s_min_method: s.method,
         s_min_reason: s.reason,
         gram_size: s.gram_size,
-        loss: loss_and_grad.map(|(loss, _)| loss),
-        grad_norm: loss_and_grad.map(|(_, grad_norm)| grad_norm),
+        loss: loss_and_grad.and_then(|(loss, _)| loss),
+        grad_norm: loss_and_grad.and_then(|(_, grad_norm)| grad_norm),
+        loss_reason,
         bound,
         loss_over_bound: loss_and_grad
+            .and_then(|(loss, _)| loss)
             .zip(bound)
-            .map(|((loss, _), b)| if b > 0.0 { loss / b } else { 0.0 }),
+            .map(|(loss, b)| if b > 0.0 { loss / b } else { 0.0 }),
         lambda_min_k,
+        lambda_min_k_reason: zero_reason.filter(|_| lambda_min_k == 0.0),
         e_w_norm,
         kernel_lower_bound: lambda_min_k - schur_factor * e_w_norm,
+        kernel_bound_factor: schur_factor,
         s_min_sq_over_n: (c == 1 && total > 0.0).then(|| s.value * s.value / total),
         l2_discrepancy_sq: disc.l2_slice_sq,
         c_d: disc.c_d,
@@ -336,6 +413,7 @@ pub fn analyze_points_until(
         wedge_discrepancy_sq: disc.wedge_sq,
         monte_carlo,
         skipped_rows: unit_directions(&net.w).skipped_rows,
+        zero_points,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
