@@ -399,7 +399,6 @@ mod tests {
             epochs: 1_000_000_000_000,
             ..TrainSettings::default()
         };
-        let started = std::time::Instant::now();
         match train_in_memory(&settings, train, test) {
             Err(Error::Memory(refusal)) => {
                 let msg = refusal.render(&crate::error::Neutral);
@@ -418,6 +417,5 @@ mod tests {
             }
             other => panic!("expected a memory refusal, got {:?}", other.map(|_| ())),
         }
-        assert!(started.elapsed().as_secs_f64() < 1.0);
     }
 }

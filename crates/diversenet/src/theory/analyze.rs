@@ -441,7 +441,6 @@ mod tests {
             (1_000_000_000_000_000, "at most 100000000 are accepted"),
             (1, "at least 2"),
         ] {
-            let started = Instant::now();
             match analyze_points(&net, &x, None, "X", &with(samples)) {
                 Err(Error::Config {
                     setting,
@@ -454,7 +453,6 @@ mod tests {
                 }
                 other => panic!("expected a refusal, got {:?}", other.map(|a| a.seconds)),
             }
-            assert!(started.elapsed().as_secs_f64() < 1.0);
         }
         with(MAX_MONTE_CARLO_SAMPLES).check(2, 2).unwrap();
         assert!(with(MAX_MONTE_CARLO_SAMPLES + 1).check(2, 2).is_err());
