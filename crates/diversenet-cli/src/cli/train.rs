@@ -134,6 +134,8 @@ struct Bar {
     bar: ProgressBar,
     /// Print each epoch's metrics as a JSON line on stdout (when it is not a terminal).
     json_lines: bool,
+    /// The run's epochs, shown beside the steps the bar counts.
+    epochs: usize,
     /// The epoch of the last checkpoint on disk, and the last epoch logged.
     checkpoint: Option<usize>,
     logged: Option<usize>,
@@ -160,8 +162,8 @@ impl RunProgress for Bar {
             .map(|e| format!(" test err {:.2}%", 100.0 * e))
             .unwrap_or_default();
         self.bar.set_message(format!(
-            "epoch {} train loss {:.4e} test loss {:.4e}{err}",
-            m.epoch, m.train_loss, m.test_loss
+            "epoch {}/{} train loss {:.4e} test loss {:.4e}{err}",
+            m.epoch, self.epochs, m.train_loss, m.test_loss
         ));
         if self.json_lines {
             self.bar
@@ -234,6 +236,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let mut progress = Bar {
         bar,
         json_lines: !terminal,
+        epochs,
         checkpoint: None,
         logged: None,
     };
