@@ -170,7 +170,7 @@ impl TensorFile {
         let mut header = serde_json::to_string(&header)
             .expect("header serialises")
             .into_bytes();
-        while header.len() % 8 != 0 {
+        while !header.len().is_multiple_of(8) {
             header.push(b' ');
         }
         let mut out = Vec::with_capacity(8 + header.len() + offset);

@@ -271,7 +271,8 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
         write_atomic(&self.metrics_path, self.metrics_text.as_bytes())?;
         let epoch = metrics.epoch;
         if epoch > 0
-            && (epoch % self.config.checkpoint_every() == 0 || epoch == self.config.epochs())
+            && (epoch.is_multiple_of(self.config.checkpoint_every())
+                || epoch == self.config.epochs())
         {
             // Keep the last good checkpoint until the new one is complete.
             if self.checkpoint_path.exists() {
