@@ -82,7 +82,20 @@ impl Dataset {
     /// Checks shapes and values: as many targets as rows, at least one sample, every value
     /// finite, every label below the class count.
     pub fn new(name: impl Into<String>, x: Matrix<f64>, targets: Targets) -> Result<Self> {
-        let name = name.into();
+        Self::checked(name.into(), x, targets, true)
+    }
+
+    /// [`Dataset::new`] for inputs finite by construction (MNIST's pixels p / 255), which
+    /// skips the scan for non-finite values (a pass over every input).
+    pub(crate) fn with_finite_inputs(
+        name: impl Into<String>,
+        x: Matrix<f64>,
+        targets: Targets,
+    ) -> Result<Self> {
+        Self::checked(name.into(), x, targets, false)
+    }
+
+    fn checked(name: String, x: Matrix<f64>, targets: Targets, scan_inputs: bool) -> Result<Self> {
         if x.rows() != targets.len() {
             return Err(Error::data(
                 &name,
@@ -99,7 +112,9 @@ impl Dataset {
         if x.cols() == 0 {
             return Err(Error::data(&name, "samples have no features (dimension 0)"));
         }
-        check_finite(&x, "input", &name)?;
+        if scan_inputs {
+            check_finite(&x, "input", &name)?;
+        }
         match &targets {
             Targets::Scalar(y) => check_finite_targets(y, 1, &name)?,
             Targets::Classes {

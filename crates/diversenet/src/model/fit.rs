@@ -110,7 +110,7 @@ pub fn prepare(
 /// loss sums 0.5 (y - f)^2 over the training set in f64: at |y| near 1e154 it is
 /// infinite before any step, which read as a divergence).
 fn check_trainable(data: &Dataset) -> Result<()> {
-    if data.len() > 0 && data.x.as_slice().iter().all(|v| *v == 0.0) {
+    if !data.is_empty() && data.x.as_slice().iter().all(|v| *v == 0.0) {
         return Err(Error::data(
             &data.name,
             format!(
@@ -143,6 +143,10 @@ fn check_representable(
     precision: Precision,
     scaling: crate::data::InputScaling,
 ) -> Result<()> {
+    if scaling == crate::data::InputScaling::Sphere {
+        // Projected rows have entries of magnitude at most 1 (to a rounding): no scan.
+        return Ok(());
+    }
     let (limit, name) = match precision {
         Precision::F32 => (f64::from(f32::MAX), "f32"),
         Precision::F64 => (f64::MAX, "f64"),
