@@ -32,7 +32,10 @@ fn target_dir(env: Option<&Path>) -> String {
 #[test]
 fn the_test_command_follows_cargo_target_dir() {
     let elsewhere = tempfile::tempdir().unwrap();
-    assert_eq!(target_dir(Some(elsewhere.path())), elsewhere.path().to_str().unwrap());
+    assert_eq!(
+        target_dir(Some(elsewhere.path())),
+        elsewhere.path().to_str().unwrap()
+    );
     let test_all = std::fs::read_to_string(repository().join(".ci/test-all")).unwrap();
     assert!(
         test_all.contains("target_dir=$(bash .ci/target-dir)")

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{fails, ok, run};
+use common::{csv_of_rows, fails, ok, run};
 use diversenet::data::npy::encode_npy_f64;
 
 fn s(p: &Path) -> &str {
@@ -85,20 +85,10 @@ fn npy_paths_with_commas_are_written_with_an_escape_and_the_error_says_how() {
     );
 }
 
-fn csv(dir: &Path, name: &str, rows: &[[f64; 3]]) -> String {
-    let mut text = "a,b,y\n".to_string();
-    for r in rows {
-        text += &format!("{:e},{:e},{:e}\n", r[0], r[1], r[2]);
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    format!("csv:{}", s(&path))
-}
-
 #[test]
 fn training_data_no_step_can_learn_from_is_refused_before_training() {
     let dir = tempfile::tempdir().unwrap();
-    let zeros = csv(
+    let zeros = csv_of_rows(
         dir.path(),
         "zeros.csv",
         &[[0.0, 0.0, 1.0], [0.0, 0.0, -1.0]],
@@ -115,7 +105,7 @@ fn training_data_no_step_can_learn_from_is_refused_before_training() {
         &["every training input is zero", "every gradient is 0"],
     );
     // Targets whose squared loss overflows before any step: not a divergence.
-    let huge = csv(
+    let huge = csv_of_rows(
         dir.path(),
         "huge.csv",
         &[[1.0, 2.0, 1e300], [2.0, 1.0, -1e300], [0.5, 0.5, 3e299]],

@@ -7,24 +7,13 @@ mod common;
 
 use std::path::Path;
 
-use common::{fails, ok, small_synthetic};
+use common::{csv_of_rows, fails, ok, small_synthetic};
 use diversenet::model::file::save_model;
 use diversenet::model::fit::train_in_memory;
 use diversenet::model::TrainSettings;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// A CSV of `rows` (a, b, y).
-fn csv(dir: &Path, name: &str, rows: &[[f64; 3]]) -> String {
-    let mut text = "a,b,y\n".to_string();
-    for r in rows {
-        text += &format!("{:e},{:e},{:e}\n", r[0], r[1], r[2]);
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    format!("csv:{}", s(&path))
 }
 
 /// 24 rows off the unit sphere (norms up to 13), real targets.
@@ -60,7 +49,7 @@ fn train_raw(dir: &Path, data: &str) -> String {
 #[test]
 fn eval_on_every_row_reports_split_all() {
     let dir = tempfile::tempdir().unwrap();
-    let data = csv(dir.path(), "d.csv", &rows(1.0));
+    let data = csv_of_rows(dir.path(), "d.csv", &rows(1.0));
     let model = train_raw(dir.path(), &data);
     // The recorded data (no held-out split), and the same data named again.
     for extra in [&[][..], &["--data", &data, "--all-data"][..]] {
@@ -122,7 +111,7 @@ fn a_network_without_a_data_record_needs_data_named() {
 #[test]
 fn analyze_off_the_sphere_labels_the_bound_it_prints() {
     let dir = tempfile::tempdir().unwrap();
-    let data = csv(dir.path(), "d.csv", &rows(1.0));
+    let data = csv_of_rows(dir.path(), "d.csv", &rows(1.0));
     let model = train_raw(dir.path(), &data);
     let text = ok(&["analyze", "--model", &model, "--all-points"]);
     assert!(
@@ -139,9 +128,9 @@ fn analyze_off_the_sphere_labels_the_bound_it_prints() {
 #[test]
 fn analyze_says_why_a_loss_is_null() {
     let dir = tempfile::tempdir().unwrap();
-    let model = train_raw(dir.path(), &csv(dir.path(), "d.csv", &rows(1.0)));
+    let model = train_raw(dir.path(), &csv_of_rows(dir.path(), "d.csv", &rows(1.0)));
     // The same inputs with targets near 1e155: their squares overflow f64.
-    let big = csv(dir.path(), "big.csv", &rows(1e155));
+    let big = csv_of_rows(dir.path(), "big.csv", &rows(1e155));
     let json = dir.path().join("a.json");
     let text = ok(&[
         "analyze",
@@ -168,7 +157,7 @@ fn analyze_names_zero_points_and_why_the_values_are_zero() {
     let mut with_zero = rows(1.0);
     with_zero[3] = [0.0, 0.0, 0.5];
     with_zero[17] = [0.0, 0.0, -0.5];
-    let data = csv(dir.path(), "z.csv", &with_zero);
+    let data = csv_of_rows(dir.path(), "z.csv", &with_zero);
     let model = train_raw(dir.path(), &data);
     let json = dir.path().join("a.json");
     let text = ok(&[

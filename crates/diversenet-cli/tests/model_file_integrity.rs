@@ -7,27 +7,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{fails, ok};
+use common::{fails, ok, small_train_args};
 use diversenet::model::file::{TensorFile, CHECKSUM_KEY};
 
 fn trained_model(dir: &Path) -> PathBuf {
     let out = dir.join("run");
-    ok(&[
-        "train",
-        "--width",
-        "6",
-        "--dim",
-        "4",
-        "--train-samples",
-        "64",
-        "--test-samples",
-        "32",
-        "--epochs",
-        "2",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let args = small_train_args(&out, &[]);
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     out.join("model.safetensors")
 }
 

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{fails, ok, read_metrics, without_time};
+use common::{fails, logged_epochs, ok, read_metrics, small_train_args, without_time};
 
 fn train_args(out: &Path) -> Vec<String> {
     [
@@ -33,12 +33,6 @@ fn train_args(out: &Path) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect()
-}
-
-fn logged_epochs(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
 }
 
 #[test]
@@ -99,27 +93,7 @@ fn ctrl_c_keeps_the_last_checkpoint_and_prints_the_command_that_resumes() {
 fn a_run_beyond_repair_points_to_overwrite_which_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let args = |extra: &[&str]| -> Vec<String> {
-        let mut a: Vec<String> = [
-            "train",
-            "--width",
-            "6",
-            "--dim",
-            "4",
-            "--train-samples",
-            "64",
-            "--epochs",
-            "3",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
+    let args = |extra: &[&str]| small_train_args(&out, extra);
     ok(&refs(&args(&[])));
     fails(
         &refs(&args(&[])),
