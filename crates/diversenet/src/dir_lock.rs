@@ -9,6 +9,10 @@
 //! The lock file also holds a line `PID COMMAND` per holder, so that a refusal can name
 //! the other process; an exclusive holder replaces the lines, a shared one appends its own
 //! (lines of processes that have ended are ignored where the system says which are alive).
+//!
+//! A file system that cannot lock (some network and FUSE file systems refuse `flock`)
+//! leaves the directory unlocked, as before locks existed: [`DirLock::held`] says so, and
+//! the run notes it; claims there always succeed.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -34,6 +38,8 @@ pub enum Access {
 pub struct DirLock {
     _file: File,
     path: PathBuf,
+    /// False where the file system cannot lock: nothing is held.
+    held: bool,
 }
 
 impl DirLock {
@@ -58,7 +64,14 @@ impl DirLock {
                     setting,
                 })
             }
-            Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+            // The file system cannot lock (the file itself opened): go on unlocked.
+            Err(TryLockError::Error(_)) => {
+                return Ok(Self {
+                    _file: file,
+                    path,
+                    held: false,
+                })
+            }
         }
         // Our own line, for the message another process may have to write.
         let line = own_line();
@@ -71,7 +84,16 @@ impl DirLock {
             Access::Shared => file.write_all(line.as_bytes()),
         };
         written.map_err(|e| Error::io(&path, e))?;
-        Ok(Self { _file: file, path })
+        Ok(Self {
+            _file: file,
+            path,
+            held: true,
+        })
+    }
+
+    /// Whether the lock is held (false where the file system cannot lock).
+    pub fn held(&self) -> bool {
+        self.held
     }
 
     /// The lock file.
@@ -95,14 +117,16 @@ impl RunClaim {
         match file.try_lock() {
             Ok(()) => Ok(Some(Self::held(file, path))),
             Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => Err(Error::io(path, e)),
+            // The file system cannot lock: the claim is this process's, unshared.
+            Err(TryLockError::Error(_)) => Ok(Some(Self::held(file, path))),
         }
     }
 
     /// Claims `path`, waiting for the process that holds it to release it (or to end).
     pub fn claim(path: &Path) -> Result<Self> {
         let file = open_lock_file(path)?;
-        file.lock().map_err(|e| Error::io(path, e))?;
+        // Where the file system cannot lock there is nothing to wait for.
+        let _ = file.lock();
         Ok(Self::held(file, path))
     }
 

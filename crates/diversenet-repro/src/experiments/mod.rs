@@ -267,6 +267,13 @@ pub fn reproduce(
         progress.note(why);
     }
     let store = store::Store::open(&options.out)?;
+    if !store.locked() {
+        progress.note(&format!(
+            "{}'s file system cannot lock files: processes filling it at the same time may \
+             compute a run twice (each result is still stored whole)",
+            options.out.display()
+        ));
+    }
     let validation = |s: &mnist_reg::Spec| {
         let spec = RunSpec::MnistReg(s.clone());
         match store.get(&run_key(&spec), &spec)?.outcome {

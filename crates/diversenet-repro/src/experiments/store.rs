@@ -70,7 +70,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// the runs executing in parallel).
 pub struct Store {
     /// The results directory, held shared for the store's lifetime.
-    _lock: DirLock,
+    lock: DirLock,
     dir: PathBuf,
     loaded: Mutex<HashMap<String, StoredRun>>,
     /// Files that failed their checksum or did not parse (they are run again).
@@ -85,11 +85,17 @@ impl Store {
         let dir = out.join("runs");
         std::fs::create_dir_all(&dir).map_err(|e| diversenet::error::Error::io(&dir, e))?;
         Ok(Self {
-            _lock: lock,
+            lock,
             dir,
             loaded: Mutex::new(HashMap::new()),
             corrupt: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Whether the results directory is locked (false where its file system cannot lock:
+    /// then nothing keeps two processes from computing a run at once).
+    pub fn locked(&self) -> bool {
+        self.lock.held()
     }
 
     fn path(&self, key: &str) -> PathBuf {

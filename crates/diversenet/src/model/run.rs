@@ -129,7 +129,7 @@ pub fn run_training_from(
     let config = config.with_data(record);
     // Held until the run returns (or the process ends): no other process writes here
     // meanwhile, and nothing here is touched before it is held.
-    let _lock = DirLock::acquire(out_dir, Access::Exclusive, "out")?;
+    let lock = DirLock::acquire(out_dir, Access::Exclusive, "out")?;
     if start == Start::Overwrite {
         for name in RUN_FILES {
             let path = out_dir.join(name);
@@ -150,6 +150,7 @@ pub fn run_training_from(
         out_dir,
         resume,
         zero_inputs,
+        locked: lock.held(),
         progress,
     };
     match config.precision() {
@@ -168,6 +169,8 @@ struct RunJob<'a> {
     resume: bool,
     /// All-zero inputs found while scaling (reported in the summary).
     zero_inputs: usize,
+    /// Whether the directory's lock is held (false where the file system cannot lock).
+    locked: bool,
     progress: &'a mut dyn RunProgress,
 }
 
@@ -356,6 +359,7 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
         out_dir,
         resume,
         zero_inputs,
+        locked,
         progress,
     } = job;
     let metrics_path = out_dir.join(METRICS_FILE);
@@ -364,6 +368,13 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let previous_path = out_dir.join(PREVIOUS_CHECKPOINT_FILE);
     let mut notes = remove_stale_temporaries(out_dir);
+    if !locked {
+        notes.push(Message::from(format!(
+            "{}'s file system cannot lock files: nothing kept another process from writing \
+             there during this run",
+            out_dir.display()
+        )));
+    }
     let existing = [&metrics_path, &checkpoint_path, &previous_path, &model_path]
         .iter()
         .any(|p| p.exists());
