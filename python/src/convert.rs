@@ -30,24 +30,20 @@ pub fn to_py_err(e: diversenet::Error) -> PyErr {
 /// package (the command line's `out`, `threads`) keeps the library's spelling.
 pub struct Keywords;
 
-/// The keyword arguments of the package's functions.
+/// The keyword arguments of the package's functions besides the training options.
 const KEYWORDS: &[&str] = &[
-    "width",
-    "epochs",
-    "seed",
     "input_scaling",
     "points",
     "all_points",
+    "seed",
     "monte_carlo",
     "max_degree",
 ];
 
+/// Python's keyword for setting `name`, if the package has one.
 fn keyword(name: &str) -> Option<&str> {
-    match name {
-        "lambda" => Some("lambda_"),
-        _ if KEYWORDS.contains(&name) || crate::model::TRAIN_OPTIONS.contains(&name) => Some(name),
-        _ => None,
-    }
+    let training = crate::model::python_options().any(|o| o.name == name);
+    (training || KEYWORDS.contains(&name)).then(|| crate::model::keyword(name))
 }
 
 impl Spelling for Keywords {
@@ -71,34 +67,6 @@ impl Spelling for Keywords {
     fn front_end(&self) -> &str {
         "the Python package"
     }
-}
-
-/// Integer class labels from the values of an int array (`name` the argument: y,
-/// y_test). A value that is no class index is a ValueError naming the argument.
-pub fn class_labels(values: &[f64], name: &str) -> PyResult<diversenet::data::Targets> {
-    use diversenet::data::{csv::targets_from_values, Task};
-    targets_from_values(values, Task::Classify, true, std::path::Path::new(name))
-        .map_err(|e| PyValueError::new_err(e.render(&Keywords)))
-}
-
-/// Refuses a number of targets (`name`: y, y_test) other than the rows of the inputs
-/// (`inputs`: X, X_test).
-pub fn check_target_count(targets: usize, rows: usize, name: &str, inputs: &str) -> PyResult<()> {
-    if targets != rows {
-        return Err(PyValueError::new_err(format!(
-            "{name} has {targets} targets but {inputs} has {rows} rows (samples): one target per sample"
-        )));
-    }
-    Ok(())
-}
-
-/// Refuses a target that is NaN or infinite, naming the argument (`name`: y, y_test), the
-/// sample and (with `columns` > 1 outputs per sample) the output: the library's check, as a
-/// ValueError.
-pub fn check_finite_targets(values: &[f64], columns: usize, name: &str) -> PyResult<()> {
-    lib(diversenet::data::check_finite_targets(
-        values, columns, name,
-    ))
 }
 
 /// Shorthand: a library result as a Python result.
@@ -180,6 +148,16 @@ pub fn matrix(obj: &Bound<'_, PyAny>, name: &str, allow_vector: bool) -> PyResul
             } else {
                 ""
             }
+        ))),
+    }
+}
+
+/// A 1-dimensional array as its values.
+pub fn vector(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<f64>> {
+    match array(obj, name)? {
+        (shape, values) if shape.len() == 1 => Ok(values),
+        (shape, _) => Err(PyValueError::new_err(format!(
+            "{name} must be a 1-dimensional array; it has shape {shape:?}"
         ))),
     }
 }

@@ -155,7 +155,7 @@ def test_train_takes_classes_a_test_set_and_standardised_inputs(tmp_path):
                   input_mean=r["input_mean"], input_scale=r["input_scale"])
     back = dn.load_model(path)
     np.testing.assert_array_equal(back["input_scale"], r["input_scale"])
-    with pytest.raises(ValueError, match=r"input_mean must have shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"^input_mean: 2 values, but the inputs have 4 dimensions: expected shape \(4,\)"):
         dn.save_model(path, r["W"], r["V"], r["config"], input_mean=r["input_mean"][:2],
                       input_scale=r["input_scale"])
 

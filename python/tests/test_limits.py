@@ -126,7 +126,7 @@ def test_standardising_a_column_whose_mean_overflows_is_refused():
 def test_empty_inputs_are_refused(call):
     # s_m(D) and lambda_min(K) of no points are undefined (0.0 came back).
     W, V = np.ones((4, 3)), np.ones((1, 4))
-    with pytest.raises(ValueError, match=r"X is empty \(shape \(0, 3\)\)"):
+    with pytest.raises(ValueError, match=r"^X: no points \(shape \(0, 3\)\)"):
         call(np.zeros((0, 3)), W, V)
 
 

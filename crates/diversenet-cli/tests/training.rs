@@ -165,12 +165,16 @@ fn model_file_round_trips_the_network() {
     run_training(&s, train.clone(), test, dir.path(), false, &mut Silent).unwrap();
     let model = load_model(&dir.path().join("model.safetensors")).unwrap();
     assert_eq!(
-        (model.net.width(), model.net.dim(), model.net.outputs()),
+        (
+            model.net().width(),
+            model.net().dim(),
+            model.net().outputs()
+        ),
         (20, 6, 1)
     );
-    assert_eq!(model.transform.mean.len(), 6);
-    assert!(!model.classes);
-    assert_eq!(model.config.epochs(), 2);
+    assert_eq!(model.transform().mean.len(), 6);
+    assert!(!model.classes());
+    assert_eq!(model.config().epochs(), 2);
 }
 
 #[test]

@@ -334,16 +334,12 @@ pub fn check_training(s: &TrainingSizes) -> Result<()> {
         s.width,
         |n| training_estimate(&TrainingSizes { width: n, ..*s }),
         |fits| {
-            Some(match fits {
-                Some(n) => Advice::Largest {
-                    setting: "width",
-                    value: n,
-                },
-                None => Advice::NothingFits {
-                    what: "even width 1 does not fit".into(),
-                    remedy: Some("use less data".into()),
-                },
-            })
+            Advice::largest(
+                "width",
+                fits,
+                "even width 1 does not fit",
+                Some("use less data".into()),
+            )
         },
     )
 }
@@ -439,18 +435,7 @@ pub fn check_analysis(
         1,
         points,
         estimate,
-        |fits| {
-            Some(match fits {
-                Some(m) => Advice::Largest {
-                    setting: "points",
-                    value: m,
-                },
-                None => Advice::NothingFits {
-                    what: "not even one point fits".into(),
-                    remedy: None,
-                },
-            })
-        },
+        |fits| Advice::largest("points", fits, "not even one point fits", None),
     )
 }
 

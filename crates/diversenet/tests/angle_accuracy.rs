@@ -8,6 +8,7 @@
 
 use std::f64::consts::PI;
 
+use diversenet::cancel::Cancel;
 use diversenet::geometry::{pairwise_angles, unit_directions};
 use diversenet::linalg::Matrix;
 use diversenet::regularizer::{value_and_gradient, RegularizerKind};
@@ -84,7 +85,7 @@ fn pairwise_angles_of_unit_rows_match_the_exact_reference() {
 fn the_kernel_matches_the_exact_reference_and_its_diagonal_is_exact() {
     let rows = rows();
     let x = matrix(&rows);
-    let k = kernel_gram(&PairGeometry::of(&x));
+    let k = kernel_gram(&PairGeometry::of(&x, Cancel::NEVER).unwrap());
     for (i, a) in rows.iter().enumerate() {
         for (j, b) in rows.iter().enumerate() {
             let (theta, dot) = reference(a, b);
@@ -107,7 +108,7 @@ fn the_kernel_matches_the_exact_reference_and_its_diagonal_is_exact() {
 fn the_kernel_diagonal_off_the_sphere_is_half_the_squared_norm() {
     let mut rng = diversenet::rng::SeededRng::new(40, diversenet::rng::Stream::Sample);
     let x = Matrix::from_vec(40, 6, (0..240).map(|_| rng.normal()).collect());
-    let geometry = PairGeometry::of(&x);
+    let geometry = PairGeometry::of(&x, Cancel::NEVER).unwrap();
     let k = kernel_gram(&geometry);
     for i in 0..40 {
         let squares: f64 = x.row(i).iter().map(|v| v * v).sum();

@@ -5,15 +5,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-use super::spelling::{flag as flag_of, Flags};
+use super::spelling::flag as flag_of;
 use clap::Args;
 
 use diversenet::data::{
     self, DataSource, InputScaling, InputTransform, LoadOptions, SyntheticConfig, Task,
 };
 use diversenet::error::{Error, Expected, Message};
-use diversenet::model::compat::{check_magnitudes, check_model_data};
+use diversenet::model::compat::check_model_data;
 use diversenet::model::foreign::{load_network, load_npy_weights, LoadedNetwork};
+use diversenet::model::options::default_of;
+use diversenet::model::Weights;
 
 #[derive(Args, Clone)]
 pub struct DataArgs {
@@ -31,9 +33,8 @@ pub struct DataArgs {
     /// --test-fraction is held out.
     #[arg(long)]
     pub test: Option<String>,
-    /// Fraction of a csv/npy file held out as test data (seeded split), in [0, 1); 0: no
-    /// split, both splits are every row. Default 0.2. Not with --test.
-    #[arg(long, allow_negative_numbers = true)]
+    /// For csv/npy data, without --test: the training option of the same name.
+    #[arg(long, value_name = "F", help = super::train::help("test_fraction"), allow_negative_numbers = true)]
     pub test_fraction: Option<f64>,
     /// Every row of a csv/npy file, no held-out split (the same as --test-fraction 0).
     #[arg(long, conflicts_with = "test_fraction")]
@@ -63,9 +64,6 @@ pub struct DataArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub noise: Option<f64>,
 }
-
-/// Held-out fraction of a csv/npy file when neither --test-fraction nor --all-data is given.
-const DEFAULT_TEST_FRACTION: f64 = 0.2;
 
 impl DataArgs {
     pub fn source(&self, spec: &str) -> Result<DataSource> {
@@ -215,7 +213,8 @@ impl DataArgs {
             test_fraction: if self.all_data {
                 0.0
             } else {
-                self.test_fraction.unwrap_or(DEFAULT_TEST_FRACTION)
+                self.test_fraction
+                    .unwrap_or_else(|| default_of("test_fraction"))
             },
         };
         Ok(self.source(spec)?.load(&options, seed)?)
@@ -268,6 +267,8 @@ impl ModelArgs {
 
 /// A network with the data it is measured on, scaled as the network expects.
 pub struct ModelOnData {
+    /// The network, checked for measurement.
+    pub weights: Weights,
     pub loaded: LoadedNetwork,
     pub dataset: data::Dataset,
     /// Seed of the data (synthetic data, csv/npy split) and of sub-samples.
@@ -325,7 +326,7 @@ pub fn model_and_data(
     let loaded = model.load()?;
     let model_name = model.describe();
     let (seed, record) = match &loaded {
-        LoadedNetwork::Trained(m) => (seed.unwrap_or(m.config.seed()), m.config.data()),
+        LoadedNetwork::Trained(m) => (seed.unwrap_or(m.config().seed()), m.config().data()),
         LoadedNetwork::Foreign(_) => (seed.unwrap_or(0), None),
     };
     let stored = record.and_then(|r| r.spec.as_ref());
@@ -333,7 +334,7 @@ pub fn model_and_data(
     let reloaded = match (&data.data, record, &loaded) {
         (None, Some(record), LoadedNetwork::Trained(m)) if stored.is_some() => {
             data.check_flags(None)?;
-            record.load_again(m.config.seed(), seed)?
+            record.load_again(m.config().seed(), seed)?
         }
         _ => None,
     };
@@ -345,14 +346,14 @@ pub fn model_and_data(
     // Scaled as in training: a model file stores its transform; foreign weights take
     // --input-scaling (raw by default), fitted on the training split.
     let transform = match (&loaded, &model.input_scaling) {
-        (LoadedNetwork::Trained(m), None) => m.transform.clone(),
+        (LoadedNetwork::Trained(m), None) => m.transform().clone(),
         (LoadedNetwork::Trained(m), Some(_)) => {
             return Err(Error::no_effect(
                 "input_scaling",
                 format!(
                     "{model_name} was written by `diversenet train` and stores its input \
                      scaling ({}); {} is for foreign weights",
-                    m.transform.scaling,
+                    m.transform().scaling,
                     flag_of("input_scaling")
                 ),
             )
@@ -384,7 +385,7 @@ pub fn model_and_data(
         }
     };
     let predicts_classes = match &loaded {
-        LoadedNetwork::Trained(m) => Some(m.classes),
+        LoadedNetwork::Trained(m) => Some(m.classes()),
         LoadedNetwork::Foreign(_) => None,
     };
     check_model_data(
@@ -393,11 +394,10 @@ pub fn model_and_data(
         Path::new(&model_name),
         &dataset,
     )?;
-    // Name the file: the message alone speaks of "weights", which no flag sets.
-    check_magnitudes(loaded.net())
-        .map_err(|e| anyhow::anyhow!("{model_name}: {}", e.render(&Flags)))?;
+    let weights = Weights::of(loaded.net().clone(), &model_name)?;
     transform.apply(&mut dataset.x);
     Ok(ModelOnData {
+        weights,
         loaded,
         dataset,
         seed,

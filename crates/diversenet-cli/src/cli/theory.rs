@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::Args;
 
 use diversenet::files::write_atomic;
+use diversenet::linalg::Cancel;
 use diversenet::model::foreign::LoadedNetwork;
 use diversenet::model::Loss;
 use diversenet::theory::{self, AnalysisOptions};
@@ -69,8 +70,13 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
         seed: measured.seed,
         monte_carlo: args.monte_carlo,
     };
-    let a = theory::analyze(measured.loaded.net(), &measured.dataset, &options)
-        .map_err(|e| anyhow::anyhow!("{}: {}", args.model.describe(), e.render(&Flags)))?;
+    let a = theory::analyze(
+        &measured.weights,
+        &measured.dataset,
+        &options,
+        Cancel::NEVER,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {}", args.model.describe(), e.render(&Flags)))?;
     let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.6e}"));
     // The loss and its gradient norm: null for a reason the analysis gives.
     let loss_value = |v: Option<f64>| match (v, &a.loss_reason) {
@@ -180,7 +186,7 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
             "Monte Carlo L2^2", mc.estimate, mc.std_error, mc.samples
         );
     }
-    if matches!(&measured.loaded, LoadedNetwork::Trained(m) if m.config.loss() == Loss::CrossEntropy)
+    if matches!(&measured.loaded, LoadedNetwork::Trained(m) if m.config().loss() == Loss::CrossEntropy)
     {
         println!(
             "  note: the model was trained with cross-entropy; the loss above is the theory's \

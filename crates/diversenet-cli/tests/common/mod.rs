@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use diversenet::data::{DataSource, Dataset, LoadOptions, SyntheticConfig};
@@ -49,6 +49,11 @@ pub fn without_time(m: &[EpochMetrics]) -> Vec<EpochMetrics> {
             ..e.clone()
         })
         .collect()
+}
+
+/// A path as a command-line argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
 }
 
 /// Runs the `diversenet` program.
@@ -128,4 +133,31 @@ pub fn small_train_args(out: &std::path::Path, extra: &[&str]) -> Vec<String> {
     args.push(out.to_str().expect("a UTF-8 test path").to_string());
     args.extend(extra.iter().map(|s| s.to_string()));
     args
+}
+
+/// Trains a width-6 network on the default synthetic data for `epochs`; returns stderr.
+pub fn small_synthetic_run(out: &Path, epochs: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "train",
+        "--epochs",
+        epochs,
+        "--width",
+        "6",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    stderr_of(&args)
+}
+
+/// Runs a command that must succeed; returns its stderr (notes, warnings).
+pub fn stderr_of(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -165,26 +165,8 @@ pub fn targets_from_values(
     if !classify {
         return Ok(Targets::Scalar(y.to_vec()));
     }
-    let mut labels = Vec::with_capacity(y.len());
-    for (i, &v) in y.iter().enumerate() {
-        if v.fract() != 0.0 || v < 0.0 || v >= MAX_CLASSES as f64 {
-            return Err(Error::format(
-                path,
-                Message::from(format!(
-                    "label {v} of sample {i} is not a class index: expected an integer in \
-                     0..{MAX_CLASSES} (use "
-                ))
-                .setting_value("task", "regress")
-                .text(" for real-valued targets)"),
-            ));
-        }
-        labels.push(v as u32);
-    }
-    let num_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
-    Ok(Targets::Classes {
-        labels,
-        num_classes,
-    })
+    super::targets::class_labels(y)
+        .map_err(|(i, v)| Error::format(path, super::targets::not_a_class_index(i, v)))
 }
 
 #[cfg(test)]

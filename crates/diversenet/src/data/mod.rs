@@ -1,23 +1,28 @@
 //! Data sources: the in-memory [`Dataset`], its loaders (synthetic teacher-student data,
-//! MNIST's IDX files, CSV, NumPy `.npy`), input scaling, the MNIST download, and in
-//! [`source`] where a data set comes from and the record of it a run keeps.
+//! MNIST's IDX files, CSV, NumPy `.npy`), input scaling, the MNIST download, in [`source`]
+//! where a data set comes from and the record of it a run keeps, and inputs given as arrays,
+//! checked once: [`Points`] to measure on, [`TargetArray`] (the one parser of targets).
 
 pub mod csv;
 pub mod fetch;
 pub mod idx;
 pub mod mnist;
 pub mod npy;
+pub mod points;
 pub mod scaling;
 pub mod source;
 pub mod synthetic;
+pub mod targets;
 
 use crate::error::{Error, Expected, Result};
 use crate::linalg::Matrix;
 use crate::rng::{SeededRng, Stream};
 
+pub use points::Points;
 pub use scaling::{InputScaling, InputTransform};
 pub use source::{DataRecord, DataSource, DataSpec, LoadOptions, Task};
 pub use synthetic::SyntheticConfig;
+pub use targets::{target_matrix, TargetArray};
 
 /// What a model predicts for each sample.
 #[derive(Clone, Debug, PartialEq)]

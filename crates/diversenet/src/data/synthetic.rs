@@ -79,21 +79,17 @@ impl SyntheticConfig {
             self.dim,
             bytes,
             |fits| {
-                Some(match fits {
-                    Some(d) => Advice::Largest {
-                        setting: "dim",
-                        value: d,
-                    },
-                    None => Advice::NothingFits {
-                        what: "even d = 1 does not fit".into(),
-                        remedy: Some(
-                            Message::from("use fewer ")
-                                .setting("train_samples")
-                                .text(" or ")
-                                .setting("test_samples"),
-                        ),
-                    },
-                })
+                Advice::largest(
+                    "dim",
+                    fits,
+                    "even d = 1 does not fit",
+                    Some(
+                        Message::from("use fewer ")
+                            .setting("train_samples")
+                            .text(" or ")
+                            .setting("test_samples"),
+                    ),
+                )
             },
         )
     }

@@ -42,6 +42,25 @@ pub enum Advice {
     },
 }
 
+impl Advice {
+    /// The largest value of `setting` that fits (`fits`), or, where none does (`None`),
+    /// that `nothing` fits, with `remedy` if any.
+    pub fn largest(
+        setting: &'static str,
+        fits: Option<usize>,
+        nothing: &str,
+        remedy: Option<Message>,
+    ) -> Option<Self> {
+        Some(match fits {
+            Some(value) => Advice::Largest { setting, value },
+            None => Advice::NothingFits {
+                what: nothing.into(),
+                remedy,
+            },
+        })
+    }
+}
+
 /// Work refused before it starts because its estimated memory exceeds the budget.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemoryRefusal {

@@ -11,7 +11,9 @@ use faer::{Mat, MatRef};
 use super::cholesky::cholesky_lower_in_place;
 use super::krylov::{BlockKrylov, Ritz, Wanted, BLOCK, EIGENVALUE_TOLERANCE};
 use super::skinny::{cholesky_solve, symmetric_product};
-use super::{parallelism_for, symmetric_eigenvalues, symmetrize_from_lower, Interrupted, Matrix};
+use super::{
+    parallelism_for, symmetric_eigenvalues, symmetrize_from_lower, Cancel, Interrupted, Matrix,
+};
 
 /// Basis of the survey, the product-only pass that locates the bottom of the spectrum
 /// before the shift is chosen (6 blocks: a longer survey lowers the shift and leaves fewer
@@ -99,9 +101,13 @@ pub struct SolverStats {
 
 /// lambda_min of a symmetric positive semi-definite matrix (both triangles stored), taken
 /// by value: its storage becomes the Cholesky factor (pass a clone to keep the matrix).
-/// See [`smallest_eigenvalue_psd_with_stats`] for the method.
+/// The value alone, never stopped early; see [`smallest_eigenvalue_psd_with_stats`] for the
+/// method, what it took, and stopping it.
 pub fn smallest_eigenvalue_psd(m: Matrix<f64>) -> SmallestEigenvalue {
-    smallest_eigenvalue_psd_with_stats(m).0
+    match smallest_eigenvalue_psd_with_stats(m, Cancel::NEVER) {
+        Ok((value, _)) => value,
+        Err(Interrupted) => unreachable!("Cancel::NEVER never stops"),
+    }
 }
 
 /// lambda_min of a symmetric positive semi-definite matrix M (both triangles stored), and
@@ -115,27 +121,23 @@ pub fn smallest_eigenvalue_psd(m: Matrix<f64>) -> SmallestEigenvalue {
 ///    stands well apart from the rest even when the bottom of M's spectrum is a dense band,
 ///    until the estimated error of lambda_min is below 1e-9 of it;
 /// 4. the dense eigensolver if that would take more than its budget.
-pub fn smallest_eigenvalue_psd_with_stats(m: Matrix<f64>) -> (SmallestEigenvalue, SolverStats) {
-    smallest_eigenvalue_psd_until(m, &mut || false).expect("never interrupted")
-}
-
-/// [`smallest_eigenvalue_psd_with_stats`] that asks `interrupted` before each Krylov step
-/// and each panel of the factorisation (Python checks for Ctrl-C there) and stops with
-/// [`Interrupted`] when it says so. (The dense fallback, which is faer's, is not asked.)
-pub fn smallest_eigenvalue_psd_until(
+///
+/// `cancel` is asked before each Krylov step and each panel of the factorisation (the dense
+/// fallback, which is faer's, is not asked); it stops the solver with [`Interrupted`].
+pub fn smallest_eigenvalue_psd_with_stats(
     m: Matrix<f64>,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<(SmallestEigenvalue, SolverStats), Interrupted> {
     let budget = SHIFT_INVERT_BLOCK * SHIFT_INVERT_MIN_STEPS.max(m.rows() / 64);
-    smallest_eigenvalue_with_budget(m, budget, interrupted)
+    smallest_eigenvalue_with_budget(m, budget, cancel)
 }
 
-/// [`smallest_eigenvalue_psd_until`] with `budget` vectors for the shift-and-invert
+/// [`smallest_eigenvalue_psd_with_stats`] with `budget` vectors for the shift-and-invert
 /// iteration.
 fn smallest_eigenvalue_with_budget(
     m: Matrix<f64>,
     budget: usize,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<(SmallestEigenvalue, SolverStats), Interrupted> {
     let mut stats = SolverStats::default();
     let n = m.rows();
@@ -153,9 +155,7 @@ fn smallest_eigenvalue_with_budget(
     let mut smallest_residual = f64::INFINITY;
     {
         while survey.dim() < SURVEY_DIM.min(n) {
-            if interrupted() {
-                return Err(Interrupted);
-            }
+            cancel.check()?;
             let Some(ritz) = survey.step(&mut |x| symmetric_product(m.as_slice(), n, x)) else {
                 break;
             };
@@ -172,7 +172,7 @@ fn smallest_eigenvalue_with_budget(
     stats.survey_vectors = survey.applied;
     stats.survey_seconds = clock.elapsed().as_secs_f64();
     let start = survey.ritz_vectors(SHIFT_INVERT_BLOCK);
-    let result = factorise_and_solve(m, &shifts(estimate), start, budget, &mut stats, interrupted)?;
+    let result = factorise_and_solve(m, &shifts(estimate), start, budget, &mut stats, cancel)?;
     Ok((result, stats))
 }
 
@@ -184,7 +184,7 @@ fn factorise_and_solve(
     start: Option<Mat<f64>>,
     budget: usize,
     stats: &mut SolverStats,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<SmallestEigenvalue, Interrupted> {
     // The factorisation writes L into the column-major lower triangle (the row-major upper
     // one) and the diagonal; the row-major strict lower triangle keeps M, from which M is
@@ -203,8 +203,7 @@ fn factorise_and_solve(
         }
         let clock = Instant::now();
         stats.factorisations += 1;
-        let factored =
-            shifted_cholesky_in_place(m.as_mut_slice(), n, &diagonal, sigma, interrupted)?;
+        let factored = shifted_cholesky_in_place(m.as_mut_slice(), n, &diagonal, sigma, cancel)?;
         stats.factorisation_seconds += clock.elapsed().as_secs_f64();
         if !factored {
             continue;
@@ -218,7 +217,7 @@ fn factorise_and_solve(
             start,
             budget,
             &mut stats.shift_invert_vectors,
-            interrupted,
+            cancel,
         )?;
         stats.shift_invert_seconds = clock.elapsed().as_secs_f64();
         if let Some(lambda) = solved {
@@ -266,7 +265,7 @@ fn shifted_cholesky_in_place(
     n: usize,
     diagonal: &[f64],
     sigma: f64,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<bool, Interrupted> {
     for i in 0..n {
         data[i * n + i] = diagonal[i] - sigma;
@@ -274,7 +273,7 @@ fn shifted_cholesky_in_place(
     cholesky_lower_in_place(
         faer::MatMut::from_column_major_slice_mut(data, n, n),
         parallelism_for(n * n * n / 3),
-        interrupted,
+        cancel,
     )
 }
 
@@ -282,7 +281,7 @@ fn shifted_cholesky_in_place(
 /// largest eigenvalue is mu = 1/(lambda_min - sigma); `None` when the iteration would need
 /// more than its budget. `factor`: n x n, L column-major in its lower triangle (that is,
 /// L^T in the row-major upper one). Counts the vectors solved for in `applied`; asks
-/// `interrupted` before each step.
+/// `cancel` before each step.
 fn shift_invert(
     factor: &[f64],
     n: usize,
@@ -290,7 +289,7 @@ fn shift_invert(
     start: Option<Mat<f64>>,
     budget: usize,
     applied: &mut usize,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<Option<f64>, Interrupted> {
     let mut inverse = |x: MatRef<'_, f64>| cholesky_solve(factor, n, x);
     let mut krylov = match start {
@@ -299,9 +298,7 @@ fn shift_invert(
     };
     let mut last = None;
     loop {
-        if interrupted() {
-            return Err(Interrupted);
-        }
+        cancel.check()?;
         let step = krylov.step(&mut inverse);
         *applied = krylov.applied;
         let Some(ritz) = step else {

@@ -13,6 +13,7 @@ use crate::regularizer::{RegSampling, RegTerm};
 use super::loss::Loss;
 use super::network::OutputLayer;
 use super::optim::{LrSchedule, OptimizerKind};
+use super::options::default_of;
 
 /// Floating-point precision of training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -88,32 +89,36 @@ pub struct TrainSettings {
     /// Exact training metrics (mean loss and error over the whole training set and the norm
     /// of the full gradient, one fused pass) at epoch 0 and every this many epochs, and
     /// always after the last epoch; 0 = never (the epoch's running averages are reported
-    /// instead, and epoch 0 gets a forward pass without the gradient). The library default
-    /// is 1, what the theory's measurements need; the CLI's `--exact-metrics` defaults to 0.
+    /// instead, and epoch 0 gets a forward pass without the gradient). The default is 1,
+    /// what the theory's measurements need (the command line's is 0: see
+    /// [`super::options::TRAIN_OPTIONS`]).
     pub exact_metrics_every: usize,
 }
 
+/// The defaults of the table of training options ([`super::options::TRAIN_OPTIONS`]).
 impl Default for TrainSettings {
     fn default() -> Self {
+        let name = |option: &str| default_of::<String>(option);
         Self {
-            width: 100,
-            epochs: 20,
-            seed: 0,
-            optimizer: OptimizerKind::parse("adam", 0.0).expect("adam"),
-            lr: 1e-2,
-            schedule: LrSchedule::Constant,
-            batch_size: 128,
+            width: default_of("width"),
+            epochs: default_of("epochs"),
+            seed: default_of("seed"),
+            optimizer: OptimizerKind::parse(&name("optimizer"), default_of("momentum"))
+                .expect("the default optimizer"),
+            lr: default_of("lr"),
+            schedule: name("lr_schedule").parse().expect("the default schedule"),
+            batch_size: default_of("batch_size"),
             loss: None,
             output_layer: None,
-            scaling: InputScaling::Sphere,
-            precision: Precision::F32,
+            scaling: name("input_scaling").parse().expect("the default scaling"),
+            precision: name("precision").parse().expect("the default precision"),
             init_scale: None,
-            checkpoint_every: 1,
+            checkpoint_every: default_of("checkpoint_every"),
             regularizers: Vec::new(),
-            weight_decay: 0.0,
-            reg_every: 1,
+            weight_decay: default_of("weight_decay"),
+            reg_every: default_of("reg_every"),
             reg_sampling: None,
-            exact_metrics_every: 1,
+            exact_metrics_every: default_of("exact_metrics"),
         }
     }
 }
@@ -485,13 +490,19 @@ impl TrainSettings {
     /// kind it estimates: it would have no effect (a new run's check; stored runs are not
     /// re-judged). A pair sum at lambda = 0 counts, so that a lambda sweep keeps its flags.
     fn check_sampling_applies(&self) -> Result<()> {
-        let sums = |t: &RegTerm| crate::regularizer::pairwise::is_pair_sum(t.kind);
+        use crate::regularizer::registry::names_where;
         match self.reg_sampling {
-            Some(_) if !self.regularizers.iter().any(sums) => Err(Error::no_effect(
-                "reg_sample",
-                "sampling estimates the pairwise regularisers (discrepancy, mhe*, orthogonal) \
-                 and none is given (mma and weight-decay are always computed exactly)",
-            )),
+            Some(_) if !self.regularizers.iter().any(|t| t.kind.is_pair_sum()) => {
+                Err(Error::no_effect(
+                    "reg_sample",
+                    format!(
+                        "sampling estimates the pairwise regularisers ({}) and none is given \
+                         ({} are always computed exactly)",
+                        names_where(true),
+                        names_where(false)
+                    ),
+                ))
+            }
             _ => Ok(()),
         }
     }

@@ -346,7 +346,8 @@ fn a_stored_configuration_with_an_unknown_key_is_refused() {
         output_layer: cfg.output_layer(),
     };
     let transform = crate::data::InputTransform::fit_to(cfg.scaling(), &data()).unwrap();
-    crate::model::file::save_model(&path, &net, &transform, &cfg, false).unwrap();
+    let model = crate::model::TrainedModel::new(net, transform, cfg.clone(), false).unwrap();
+    crate::model::file::save_model(&path, &model).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let mut file = crate::model::file::TensorFile::decode(&bytes, &path).unwrap();
     assert!(crate::model::file::model_from_file(&file, &path).is_ok());

@@ -18,6 +18,7 @@ use super::config::TrainConfig;
 use super::network::Network;
 use super::optim::OptimizerState;
 use super::train::{tensor_lengths, TrainState};
+use super::trained::TrainedModel;
 
 /// Metadata key of the content checksum.
 pub const CHECKSUM_KEY: &str = "diversenet.sha256";
@@ -266,16 +267,6 @@ impl TensorFile {
     }
 }
 
-/// A trained model as stored on disk.
-#[derive(Clone, Debug)]
-pub struct ModelFile {
-    pub net: Network<f64>,
-    pub transform: InputTransform,
-    pub config: TrainConfig,
-    /// Whether the model predicts classes (else real values).
-    pub classes: bool,
-}
-
 fn put_network<T: Real>(file: &mut TensorFile, net: &Network<T>, config: &TrainConfig) {
     file.put_matrix("W", &net.w);
     file.put_matrix("V", &net.v);
@@ -304,21 +295,6 @@ fn shape_mismatch<T>(w: &Matrix<T>, v: &Matrix<T>, config: &TrainConfig) -> Opti
     })
 }
 
-/// The stored standardisation must be d finite means and d finite scales > 0: what is
-/// wrong with it.
-fn standardisation_problem(mean: &[f64], scale: &[f64], dim: usize) -> Option<String> {
-    let bad_mean = mean.iter().any(|m| !m.is_finite());
-    let bad_scale = scale.iter().any(|s| !(*s > 0.0 && s.is_finite()));
-    (mean.len() != dim || scale.len() != dim || bad_mean || bad_scale).then(|| {
-        format!(
-            "input_mean/input_scale ({} and {} values) do not match the input dimension {dim} or \
-             hold a mean that is not finite or a scale that is not finite and > 0",
-            mean.len(),
-            scale.len()
-        )
-    })
-}
-
 fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, TrainConfig)> {
     let config = TrainConfig::from_stored_json(file.meta("config", path)?).map_err(|e| {
         Error::format(
@@ -341,33 +317,16 @@ fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, T
     ))
 }
 
-/// Saves a trained model with its input scaling; refuses (a configuration error, before
-/// writing) weights whose shapes disagree with the configuration and a standardisation
-/// that is not d finite means and d finite scales > 0.
-pub fn save_model<T: Real>(
-    path: &Path,
-    net: &Network<T>,
-    transform: &InputTransform,
-    config: &TrainConfig,
-    classes: bool,
-) -> Result<()> {
-    // The caller's arguments, not a file, are at fault here.
-    if let Some(problem) = shape_mismatch(&net.w, &net.v, config) {
-        return Err(Error::config("weights", problem));
-    }
-    if transform.scaling == InputScaling::Standardise {
-        let (mean, scale) = (&transform.mean, &transform.scale);
-        if let Some(problem) = standardisation_problem(mean, scale, config.dim()) {
-            return Err(Error::config("input_scaling", problem));
-        }
-    }
+/// Saves a trained model with its input scaling, its weights in their precision `T`.
+pub fn save_model<T: Real>(path: &Path, model: &TrainedModel<T>) -> Result<()> {
+    let (transform, config) = (model.transform(), model.config());
     let mut file = TensorFile::default();
-    put_network(&mut file, net, config);
+    put_network(&mut file, model.net(), config);
     file.metadata
         .insert("input_scaling".into(), transform.scaling.to_string());
     file.metadata.insert(
         "targets".into(),
-        if classes { "classes" } else { "scalar" }.into(),
+        if model.classes() { "classes" } else { "scalar" }.into(),
     );
     if transform.scaling == InputScaling::Standardise {
         file.put_vector("input_mean", &transform.mean);
@@ -378,13 +337,14 @@ pub fn save_model<T: Real>(
 
 /// Loads a model saved by [`save_model`] (weights widened to f64). Files of other
 /// programs (no `config` metadata) are read by [`super::foreign::load_network`].
-pub fn load_model(path: &Path) -> Result<ModelFile> {
+pub fn load_model(path: &Path) -> Result<TrainedModel> {
     model_from_file(&TensorFile::read(path)?, path)
 }
 
-/// The model held by a decoded file written by [`save_model`]; a checkpoint is refused with
-/// the name of the run's model file.
-pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
+/// The model held by a decoded file written by [`save_model`], checked as
+/// [`TrainedModel::new`] checks it; a checkpoint is refused with the name of the run's model
+/// file.
+pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<TrainedModel> {
     if file.metadata.contains_key("epochs_done") {
         return Err(Error::format(
             path,
@@ -411,9 +371,6 @@ pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
     let (mean, scale) = if scaling == InputScaling::Standardise {
         let mean = file.matrix::<f64>("input_mean", path)?.into_vec();
         let scale = file.matrix::<f64>("input_scale", path)?.into_vec();
-        if let Some(problem) = standardisation_problem(&mean, &scale, config.dim()) {
-            return Err(Error::format(path, problem));
-        }
         (mean, scale)
     } else {
         (Vec::new(), Vec::new())
@@ -428,16 +385,14 @@ pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
             ))
         }
     };
-    Ok(ModelFile {
-        net,
-        transform: InputTransform {
-            scaling,
-            mean,
-            scale,
-        },
-        config,
-        classes,
-    })
+    let transform = InputTransform {
+        scaling,
+        mean,
+        scale,
+    };
+    // The file, not a caller's argument, is at fault here.
+    TrainedModel::new(net, transform, config, classes)
+        .map_err(|e| Error::format(path, e.to_string()))
 }
 
 /// Saves the full training state (weights, optimiser buffers, random-stream position).
@@ -535,104 +490,5 @@ pub fn load_checkpoint<T: Real>(path: &Path) -> Result<Checkpoint<T>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tensor_file_round_trip_and_corruption_is_detected() {
-        let mut f = TensorFile::default();
-        f.put_matrix("W", &Matrix::from_vec(2, 2, vec![1.0f32, 2.0, 3.0, 4.0]));
-        f.metadata.insert("k".into(), "v".into());
-        let bytes = f.encode().unwrap();
-        let p = Path::new("m.safetensors");
-        let g = TensorFile::decode(&bytes, p).unwrap();
-        assert_eq!(
-            g.matrix::<f64>("W", p).unwrap().as_slice(),
-            &[1.0, 2.0, 3.0, 4.0]
-        );
-        let mut bad = bytes.clone();
-        let n = bad.len();
-        bad[n - 1] ^= 0x40; // flip a bit of the last weight
-        assert!(TensorFile::decode(&bad, p)
-            .unwrap_err()
-            .to_string()
-            .contains("checksum mismatch"));
-        assert!(TensorFile::decode(b"garbage", p)
-            .unwrap_err()
-            .to_string()
-            .contains("not a valid safetensors"));
-    }
-
-    /// A configuration for 3 units on 2 inputs with one output (squared loss), standardised.
-    fn config() -> TrainConfig {
-        let x = Matrix::from_vec(4, 2, vec![1.0, 0.0, 0.0, 1.0, -1.0, 0.5, 0.5, -1.0]);
-        let data =
-            crate::data::Dataset::new("t", x, crate::data::Targets::Scalar(vec![0.0; 4])).unwrap();
-        let settings = crate::model::TrainSettings {
-            width: 3,
-            scaling: InputScaling::Standardise,
-            ..Default::default()
-        };
-        settings.resolve(&data).unwrap()
-    }
-
-    fn network(n: usize, d: usize) -> Network<f64> {
-        Network {
-            w: Matrix::from_vec(n, d, (0..n * d).map(|k| k as f64 - 2.0).collect()),
-            v: Matrix::from_vec(1, n, vec![1.0; n]),
-            output_layer: crate::model::OutputLayer::Fixed,
-        }
-    }
-
-    fn transform(mean: Vec<f64>, scale: Vec<f64>) -> InputTransform {
-        InputTransform {
-            scaling: InputScaling::Standardise,
-            mean,
-            scale,
-        }
-    }
-
-    /// Bad arguments to `save_model` are configuration errors (they were file-format
-    /// errors naming a file not yet written; a NaN mean was written), and nothing is
-    /// written; good ones round-trip.
-    #[test]
-    fn save_refuses_bad_arguments_as_configuration_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.safetensors");
-        let (config, ok) = (config(), transform(vec![0.0, 1.0], vec![1.0, 2.0]));
-        let field = |net: &Network<f64>, t: &InputTransform| match save_model(
-            &path, net, t, &config, false,
-        ) {
-            Err(Error::Config { setting, .. }) => setting,
-            other => panic!("expected a configuration error, got {other:?}"),
-        };
-        assert_eq!(field(&network(3, 3), &ok), "weights");
-        assert_eq!(field(&network(2, 2), &ok), "weights");
-        for (mean, scale) in [
-            (vec![f64::NAN, 1.0], vec![1.0, 2.0]),
-            (vec![0.0, 1.0], vec![0.0, 2.0]),
-            (vec![0.0], vec![1.0]),
-        ] {
-            assert_eq!(
-                field(&network(3, 2), &transform(mean, scale)),
-                "input_scaling"
-            );
-        }
-        assert!(!path.exists());
-        save_model(&path, &network(3, 2), &ok, &config, false).unwrap();
-        assert_eq!(load_model(&path).unwrap().transform, ok);
-    }
-
-    #[test]
-    fn refuses_nan_weights() {
-        let mut f = TensorFile::default();
-        f.put_matrix("W", &Matrix::from_vec(1, 2, vec![1.0f64, f64::NAN]));
-        let p = Path::new("m.safetensors");
-        let g = TensorFile::decode(&f.encode().unwrap(), p).unwrap();
-        assert!(g
-            .matrix::<f64>("W", p)
-            .unwrap_err()
-            .to_string()
-            .contains("row 0, column 1"));
-    }
-}
+#[path = "file_tests.rs"]
+mod tests;

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::cancel::Cancel;
 use crate::data::source::short;
 use crate::data::{DataRecord, Dataset, InputTransform, Targets};
 use crate::dir_lock::{Access, DirLock};
@@ -18,6 +19,7 @@ use super::config::{Precision, TrainConfig, TrainSettings};
 use super::file::{load_checkpoint, save_checkpoint, save_model};
 use super::fit::{prepare, Prepared};
 use super::train::{train, EpochMetrics, TrainObserver, TrainState};
+use super::trained::TrainedModel;
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -29,8 +31,7 @@ pub const PREVIOUS_CHECKPOINT_FILE: &str = "checkpoint.prev.safetensors";
 pub const CONFIG_FILE: &str = "config.json";
 pub const SUMMARY_FILE: &str = "summary.json";
 
-/// Hooks for showing progress (a progress bar in the CLI; nothing in tests), and for
-/// stopping the run (the CLI's Ctrl-C).
+/// Hooks for showing progress (a progress bar in the CLI; nothing in tests).
 pub trait RunProgress {
     /// Called once with the run's total steps and those already done (on resume).
     fn start(&mut self, _total_steps: u64, _done_steps: u64) {}
@@ -39,11 +40,6 @@ pub trait RunProgress {
     /// A checkpoint of epoch `epoch` is on disk (also called at the start of a resumed
     /// run, with the epoch it resumes from).
     fn checkpoint(&mut self, _epoch: usize) {}
-    /// Asked after every step: true stops the run with [`Error::Interrupted`], keeping what
-    /// is on disk (the last checkpoint and the metrics up to it) for a resume.
-    fn interrupted(&mut self) -> bool {
-        false
-    }
 }
 
 /// How a run starts in its directory.
@@ -106,18 +102,33 @@ pub fn run_training(
     progress: &mut dyn RunProgress,
 ) -> Result<RunSummary> {
     let start = if resume { Start::Resume } else { Start::New };
-    run_training_from(settings, train_data, test_data, out_dir, start, progress)
+    let run = RunStart {
+        start,
+        cancel: Cancel::NEVER,
+    };
+    run_training_from(settings, train_data, test_data, out_dir, run, progress)
 }
 
-/// [`run_training`], starting as `start` says.
+/// How a run starts in its directory, and what may stop it early.
+#[derive(Clone, Copy, Debug)]
+pub struct RunStart<'c> {
+    pub start: Start,
+    /// Asked after every step (the CLI asks whether Ctrl-C was pressed): a stop returns
+    /// [`Error::Interrupted`], keeping what is on disk (the last checkpoint and the metrics
+    /// up to it) for a resume.
+    pub cancel: Cancel<'c>,
+}
+
+/// [`run_training`], starting as `run` says.
 pub fn run_training_from(
     settings: &TrainSettings,
     mut train_data: Dataset,
     mut test_data: Dataset,
     out_dir: &Path,
-    start: Start,
+    run: RunStart<'_>,
     progress: &mut dyn RunProgress,
 ) -> Result<RunSummary> {
+    let RunStart { start, cancel } = run;
     check_out_dir(out_dir)?;
     let record = DataRecord::of(&train_data, &test_data);
     let Prepared {
@@ -151,6 +162,7 @@ pub fn run_training_from(
         resume,
         zero_inputs,
         locked: lock.held(),
+        cancel,
         progress,
     };
     match config.precision() {
@@ -171,6 +183,7 @@ struct RunJob<'a> {
     zero_inputs: usize,
     /// Whether the directory's lock is held (false where the file system cannot lock).
     locked: bool,
+    cancel: Cancel<'a>,
     progress: &'a mut dyn RunProgress,
 }
 
@@ -251,6 +264,7 @@ struct DiskObserver<'a> {
     metrics_path: PathBuf,
     checkpoint_path: PathBuf,
     last: Option<EpochMetrics>,
+    cancel: Cancel<'a>,
     progress: &'a mut dyn RunProgress,
 }
 
@@ -262,7 +276,7 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
         self.progress.step(steps_done);
     }
     fn keep_going(&mut self, steps_done: u64) -> Result<()> {
-        if self.progress.interrupted() {
+        if self.cancel.requested() {
             return Err(Error::Interrupted { steps: steps_done });
         }
         Ok(())
@@ -360,6 +374,7 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
         resume,
         zero_inputs,
         locked,
+        cancel,
         progress,
     } = job;
     let metrics_path = out_dir.join(METRICS_FILE);
@@ -487,6 +502,7 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
         metrics_path: metrics_path.clone(),
         checkpoint_path,
         last: kept.last().map(|(_, m)| m.clone()),
+        cancel,
         progress,
     };
     let state = train(config, train_data, test_data, state, &mut observer)?;
@@ -504,7 +520,8 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
         ))),
     }
     let classes = matches!(train_data.targets, Targets::Classes { .. });
-    save_model(&model_path, &state.net, transform, config, classes)?;
+    let model = TrainedModel::new(state.net, transform.clone(), config.clone(), classes)?;
+    save_model(&model_path, &model)?;
     let summary = RunSummary {
         config: config.clone(),
         data: train_data.name.clone(),

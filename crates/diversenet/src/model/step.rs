@@ -73,7 +73,7 @@ impl<T: Real> OwnedTargets<T> {
     }
     pub(crate) fn range(&self, start: usize, end: usize) -> BatchTargets<'_, T> {
         match self {
-            Self::Scalar(y) => BatchTargets::Scalar(&y[start..end]),
+            Self::Scalar(y) => BatchTargets::Real(&y[start..end]),
             Self::Classes(l) => BatchTargets::Classes(&l[start..end]),
         }
     }
@@ -374,7 +374,7 @@ impl<T: Real> MinibatchStep<T> {
         }
         transpose(&self.out_t, &mut self.out);
         let targets = match &self.y {
-            OwnedTargets::Scalar(_) => BatchTargets::Scalar(&self.batch_scalar),
+            OwnedTargets::Scalar(_) => BatchTargets::Real(&self.batch_scalar),
             OwnedTargets::Classes(_) => BatchTargets::Classes(&self.batch_labels),
         };
         let totals = output_gradient(&mut self.out, targets, self.cfg.loss());

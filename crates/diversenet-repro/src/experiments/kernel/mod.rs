@@ -6,7 +6,7 @@
 pub mod report;
 
 use diversenet::error::Result;
-use diversenet::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm, Matrix};
+use diversenet::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm, Cancel, Matrix};
 use diversenet::model::{Network, OutputLayer};
 use diversenet::regularizer::{value_and_gradient, RegularizerKind};
 use diversenet::rng::{SeededRng, Stream};
@@ -158,7 +158,7 @@ pub fn execute(spec: &Spec) -> Result<Outcome> {
             .flat_map(|_| rng.unit_vector(spec.dim))
             .collect(),
     );
-    let geometry = PairGeometry::of(&x);
+    let geometry = PairGeometry::of(&x, Cancel::NEVER)?;
     let k = kernel_gram(&geometry);
     let lambda_min_k = smallest_eigenvalue_psd(k).value().unwrap_or(0.0).max(0.0);
     let mut net: Network<f64> = Network::init(
@@ -186,7 +186,7 @@ pub fn execute(spec: &Spec) -> Result<Outcome> {
     {
         *h *= g;
     }
-    let s = smallest_singular_value(&net, &x);
+    let s = smallest_singular_value(&net, &x, Cancel::NEVER)?;
     Ok(Outcome {
         lambda_min_k,
         e_w_norm,
