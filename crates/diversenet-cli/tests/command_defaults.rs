@@ -297,7 +297,7 @@ fn analyze_names_zero_points_and_why_the_values_are_zero() {
         s(&json),
     ]);
     assert!(
-        text.contains("2 of the points used are zero (data rows 3, 17)"),
+        text.contains("2 of the points used are zero (rows 3, 17 of the data"),
         "{text}"
     );
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
@@ -306,6 +306,67 @@ fn analyze_names_zero_points_and_why_the_values_are_zero() {
     assert!(v["s_min_reason"]
         .as_str()
         .unwrap()
-        .contains("2 of the points are zero (rows 3, 17)"));
+        .contains("2 of the 24 points are zero"));
     assert!(v["lambda_min_k_reason"].as_str().is_some());
+}
+
+/// With a held-out split the points are a shuffled part of the file: the zero points are
+/// still named by their rows in the file (the train and test splits' lists together are
+/// the file's zero rows), not by their places in the split.
+#[test]
+fn zero_points_are_named_by_their_rows_in_the_data_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut with_zero = rows(1.0);
+    with_zero[3] = [0.0, 0.0, 0.5];
+    with_zero[17] = [0.0, 0.0, -0.5];
+    let data = csv_of_rows(dir.path(), "z.csv", &with_zero);
+    let out = dir.path().join("split-run");
+    ok(&[
+        "train",
+        "--data",
+        &data,
+        "--test-fraction",
+        "0.5",
+        "--input-scaling",
+        "raw",
+        "--width",
+        "16",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        s(&out),
+    ]);
+    let model = out.join("model.safetensors");
+    let mut named = Vec::new();
+    for split in ["train", "test"] {
+        let json = dir.path().join(format!("{split}.json"));
+        let text = ok(&[
+            "analyze",
+            "--model",
+            s(&model),
+            "--split",
+            split,
+            "--all-points",
+            "--json",
+            s(&json),
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let rows: Vec<u64> = v["zero_points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_u64().unwrap())
+            .collect();
+        if !rows.is_empty() {
+            let listed: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+            assert!(
+                text.contains(&format!("(rows {} of the data", listed.join(", "))),
+                "{text}"
+            );
+        }
+        named.extend(rows);
+    }
+    named.sort_unstable();
+    assert_eq!(named, vec![3, 17]);
 }

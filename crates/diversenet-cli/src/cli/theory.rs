@@ -169,8 +169,8 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
             .collect();
         let more = a.zero_points.len().saturating_sub(10);
         println!(
-            "  note: {} of the points used are zero (data rows {}{}): kept, they have no \
-             direction and make s_m(D) and lambda_min(K) 0",
+            "  note: {} of the points used are zero (rows {}{} of the data as loaded, counted \
+             from 0): kept, they have no direction and make s_m(D) and lambda_min(K) 0",
             a.zero_points.len(),
             shown.join(", "),
             if more > 0 {

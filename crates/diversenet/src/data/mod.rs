@@ -81,6 +81,10 @@ pub struct Dataset {
     /// The input columns' names in order (CSV header without the target), where the file
     /// names them; train and test files must agree.
     pub feature_names: Option<Vec<String>>,
+    /// Where a selection of the data as loaded (a split) took each sample from: its row
+    /// there, counted from 0 ([`Dataset::source_row`]); `None` where the samples are those
+    /// rows in order.
+    pub source_rows: Option<Vec<usize>>,
 }
 
 impl Dataset {
@@ -146,7 +150,13 @@ impl Dataset {
             targets,
             spec: None,
             feature_names: None,
+            source_rows: None,
         })
+    }
+
+    /// The row of the data as loaded (the file, counted from 0) that sample `i` is.
+    pub fn source_row(&self, i: usize) -> usize {
+        self.source_rows.as_ref().map_or(i, |rows| rows[i])
     }
 
     pub fn len(&self) -> usize {
@@ -209,6 +219,7 @@ impl Dataset {
             targets: self.targets.select(indices),
             spec: self.spec.clone(),
             feature_names: self.feature_names.clone(),
+            source_rows: Some(indices.iter().map(|&i| self.source_row(i)).collect()),
         }
     }
 

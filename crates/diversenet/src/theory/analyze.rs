@@ -144,20 +144,12 @@ pub struct Analysis {
     pub monte_carlo: Option<MonteCarloEstimate>,
     /// Rows of W that are zero (no direction): left out of the discrepancies.
     pub skipped_rows: Vec<usize>,
-    /// Points (rows of the data, counted from 0) among those used that are zero: kept, they
-    /// make D's columns and K's row for them zero, so s_m(D) and lambda_min(K) are 0.
+    /// Points among those used that are zero, by their rows (counted from 0) in the points
+    /// given ([`analyze_points`]) or in the data as loaded ([`analyze`]: a split's samples
+    /// by their rows in the file): kept, they make D's columns and K's row for them zero,
+    /// so s_m(D) and lambda_min(K) are 0.
     pub zero_points: Vec<usize>,
     pub seconds: f64,
-}
-
-/// Up to ten row numbers, and how many more: `3, 17 and 2 more`.
-fn listed(rows: &[usize]) -> String {
-    let shown: Vec<String> = rows.iter().take(10).map(|r| r.to_string()).collect();
-    match rows.len() {
-        n if n > 10 => format!("rows {} and {} more", shown.join(", "), n - 10),
-        1 => format!("row {}", shown[0]),
-        _ => format!("rows {}", shown.join(", ")),
-    }
 }
 
 /// Why the squared loss or its gradient on targets `y` is not finite in f64.
@@ -194,7 +186,12 @@ pub fn analyze(
 ) -> Result<Analysis> {
     let y = target_matrix(&data.targets, net.outputs(), &data.name)?;
     let points = Points::borrowed(&data.x, &data.name)?;
-    analyze_points(net, &points, Some(&y), options, cancel)
+    let mut analysis = analyze_points(net, &points, Some(&y), options, cancel)?;
+    // Named by their rows in the data as loaded, not by their places in a split.
+    for row in &mut analysis.zero_points {
+        *row = data.source_row(*row);
+    }
+    Ok(analysis)
 }
 
 /// Measures the network on the points `x` (used as given) with targets `y` (m x c, one row
@@ -274,12 +271,14 @@ pub fn analyze_points(
         .map(|(_, &row)| row)
         .collect();
     let zero_reason = (!zero_points.is_empty()).then(|| {
+        let (zeros, verb) = match zero_points.len() {
+            1 => (1, "is"),
+            k => (k, "are"),
+        };
         format!(
-            "{} of the points are zero ({}): a zero point has no direction, and its columns of \
-             D and its row of K are zero, so the value is 0; leave such points out to measure \
-             the others",
-            zero_points.len(),
-            listed(&zero_points)
+            "{zeros} of the {wanted} points {verb} zero (zero_points lists them): a zero point \
+             has no direction, and its columns of D and its row of K are zero, so the value is \
+             0; leave such points out to measure the others"
         )
     });
 
