@@ -279,13 +279,18 @@ fn analyze_says_why_a_loss_is_null() {
     assert!(v["loss_reason"].as_str().unwrap().contains("overflow f64"));
 }
 
-#[test]
-fn analyze_names_zero_points_and_why_the_values_are_zero() {
-    let dir = tempfile::tempdir().unwrap();
+/// [`rows`] with rows 3 and 17 zero, as a CSV in `dir`; the `--data` value.
+fn zero_rows_csv(dir: &Path) -> String {
     let mut with_zero = rows(1.0);
     with_zero[3] = [0.0, 0.0, 0.5];
     with_zero[17] = [0.0, 0.0, -0.5];
-    let data = csv_of_rows(dir.path(), "z.csv", &with_zero);
+    csv_of_rows(dir, "z.csv", &with_zero)
+}
+
+#[test]
+fn analyze_names_zero_points_and_why_the_values_are_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = zero_rows_csv(dir.path());
     let model = train_raw(dir.path(), &data);
     let json = dir.path().join("a.json");
     let text = ok(&[
@@ -316,10 +321,7 @@ fn analyze_names_zero_points_and_why_the_values_are_zero() {
 #[test]
 fn zero_points_are_named_by_their_rows_in_the_data_file() {
     let dir = tempfile::tempdir().unwrap();
-    let mut with_zero = rows(1.0);
-    with_zero[3] = [0.0, 0.0, 0.5];
-    with_zero[17] = [0.0, 0.0, -0.5];
-    let data = csv_of_rows(dir.path(), "z.csv", &with_zero);
+    let data = zero_rows_csv(dir.path());
     let out = dir.path().join("split-run");
     ok(&[
         "train",

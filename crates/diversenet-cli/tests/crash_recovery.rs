@@ -49,6 +49,21 @@ fn train_cmd(out: &Path, epochs: &str, resume: bool) -> Command {
     c
 }
 
+/// The run in `dir` is the uninterrupted one in `straight`: the same metrics (but the
+/// times) and the same model, bit for bit.
+fn same_run(straight: &Path, dir: &Path, after: &str) {
+    assert_eq!(
+        without_time(&read_metrics(&straight.join("metrics.jsonl"))),
+        without_time(&read_metrics(&dir.join("metrics.jsonl"))),
+        "metrics after {after}"
+    );
+    assert_eq!(
+        std::fs::read(straight.join("model.safetensors")).unwrap(),
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
+        "model after {after}"
+    );
+}
+
 #[test]
 fn sigkill_at_a_random_point_then_resume_gives_the_uninterrupted_result() {
     let dir = tempfile::tempdir().unwrap();
@@ -87,15 +102,7 @@ fn sigkill_at_a_random_point_then_resume_gives_the_uninterrupted_result() {
             "resume after a kill after epoch {after}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        assert_eq!(
-            without_time(&read_metrics(&straight.join("metrics.jsonl"))),
-            without_time(&read_metrics(&killed.join("metrics.jsonl"))),
-            "metrics after a kill after epoch {after}"
-        );
-        assert_eq!(
-            std::fs::read(straight.join("model.safetensors")).unwrap(),
-            std::fs::read(killed.join("model.safetensors")).unwrap()
-        );
+        same_run(&straight, &killed, &format!("a kill after epoch {after}"));
         let leftovers: Vec<_> = std::fs::read_dir(&killed)
             .unwrap()
             .filter_map(|e| e.ok())
@@ -216,14 +223,7 @@ fn ctrl_c_keeps_the_last_checkpoint_and_prints_the_command_that_resumes() {
         "{command}: {}",
         String::from_utf8_lossy(&resumed.stderr)
     );
-    assert_eq!(
-        without_time(&read_metrics(&straight.join("metrics.jsonl"))),
-        without_time(&read_metrics(&out.join("metrics.jsonl")))
-    );
-    assert_eq!(
-        std::fs::read(straight.join("model.safetensors")).unwrap(),
-        std::fs::read(out.join("model.safetensors")).unwrap()
-    );
+    same_run(&straight, &out, "Ctrl-C and the printed command");
 }
 
 #[test]
