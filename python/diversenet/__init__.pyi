@@ -1,17 +1,60 @@
 """Type stubs of diversenet: the instruments of Xie, Liang & Song (AISTATS 2017) for
-f(x) = V relu(W x), W (n x d), V (c x n), on the rows x_i of X (m x d)."""
+f(x) = V relu(W x), W (n x d), V (c x n), on the rows x_i of X (m x d); and the empirical
+NTK of any ReLU MLP, layer by layer."""
 
 from os import PathLike
-from typing import Any, Literal, Optional, Sequence, Tuple, Union
+from typing import Any, Literal, Mapping, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import numpy.typing as npt
 
 ArrayLike = npt.ArrayLike
 Path = Union[str, PathLike]
+Network = Union[
+    Sequence[Tuple[ArrayLike, Optional[ArrayLike]]],
+    Mapping[str, ArrayLike],
+    Path,
+    Any,
+]
+"""A ReLU MLP h_l = relu(W_l h_(l-1) + b_l), f = W_(L+1) h_L + b_(L+1): a list of (W, b)
+pairs (W: n_l x n_(l-1), outputs x inputs as in PyTorch; b: n_l values or None), a torch
+``nn.Sequential`` of Linear and ReLU modules alternating (a Flatten first is accepted; read
+through ``state_dict()``, torch tensors through ``.detach().cpu().double()``), a state dict
+(``{"0.weight": ..., "0.bias": ..., "2.weight": ...}``), or the path of a safetensors file
+(nn.Sequential names, or a diversenet model) or of a ``.npz`` of W1, b1, W2, ... Anything
+else (another activation, a convolution, a normalisation layer, shapes that do not chain)
+raises ValueError naming the module or tensor."""
 
 __version__: str
 
+@overload
+def analyze(
+    network: Network,
+    X: ArrayLike,
+    y: Optional[ArrayLike] = None,
+    *,
+    input_scaling: Literal["raw", "sphere", "standardise"] = "raw",
+    points: Optional[int] = None,
+    all_points: bool = False,
+    seed: int = 0,
+    monte_carlo: Optional[int] = None,
+    ntk: Literal["full", "trace"] = "full",
+    select: Optional[Sequence[int]] = None,
+) -> dict[str, Any]:
+    """Any ReLU MLP: the keys of `diversenet analyze --json` on one. "layers": per layer
+    (numbered from 1, the output layer last) its width, inputs, bias, parameters,
+    dead_fraction (units 0 on every point; hidden layers), lambda_min and s_min of its eNTK
+    block Theta_l with the method, grad_norm ||grad_l L||, bound m ||grad_l L||^2 /
+    (2 lambda_min(Theta_l)) and loss_over_bound, l2_discrepancy_sq of the directions of w_k
+    and l2_discrepancy_sq_with_bias of [w_k; b_k]; "network": lambda_min, lambda_max,
+    condition_number, grad_norm and bound of the sum of the blocks in `select` (numbered
+    from 1; all by default). `ntk="trace"`: the m x m eNTK summed over outputs (no bound
+    for c > 1: "bound_note" says why). Default points: m c (m for the trace) at most 2000
+    and at most the parameter count. `monte_carlo` is for the paper's network only. For
+    the paper's network (one hidden layer, no biases) the dict also has the keys of
+    analyze(W, V, X), and layer 1's s_min is s_m(D)."""
+
+@overload
 def analyze(
     W: ArrayLike,
     V: ArrayLike,
@@ -26,7 +69,9 @@ def analyze(
 ) -> dict[str, Any]:
     """s_m(D), the squared loss L, ||grad_W L||, the bound m ||grad_W L||^2 / (2 s_m(D)^2),
     lambda_min(K), ||E_W||_2, the L2 slice, hemisphere and wedge discrepancies: the keys of
-    `diversenet analyze --json`. Without y, loss, grad_norm and bound are None. A seeded
+    `diversenet analyze --json`, with the per-layer eNTK analysis of the overload above
+    beside them ("layers", "network"; layer 1 is D^T D, its s_min s_m(D)). Without y,
+    loss, grad_norm and bound are None. A seeded
     sub-sample of `points` rows unless `all_points` (default min(2000 / c, n d / c), at
     least 1: D^T D at most 2000 square, and m c <= n d so that s_m(D) is not 0 by rank
     alone; `points_used` in the result says how many rows were used). X must have at
@@ -36,6 +81,35 @@ def analyze(
     estimate within a chunk of 2048 samples, and s_m(D) and lambda_min(K) between their
     large products and solver steps, and raises KeyboardInterrupt.
     Errors about the targets name y."""
+
+def ntk(
+    network: Network,
+    X: ArrayLike,
+    *,
+    outputs: Literal["full", "trace"] = "full",
+    blocks: bool = False,
+    select: Optional[Sequence[int]] = None,
+) -> Union[npt.NDArray[np.float64], list[npt.NDArray[np.float64]]]:
+    """The empirical NTK of the MLP on the rows of X (used as given), without Jacobians:
+    Theta = sum_l Theta_l with Theta_l[(i,j),(i',j')] = (h~_(l-1)(x_i) . h~_(l-1)(x_i'))
+    (g_l^(j)(x_i) . g_l^(j')(x_i')), h~ = [h; 1] where layer l has a bias and g_l^(j) =
+    d f_j / d z_l. outputs="full": (m c) x (m c), row i c + j for sample i and output j;
+    "trace": m x m, summed over the outputs. blocks=True: the list of every layer's
+    Theta_l (input side first) instead of the sum; select: the layers (numbered from 1)
+    summed (not with blocks=True). Memory is estimated first (ValueError with the most
+    rows of X that fit); Ctrl-C stops it between panels of rows (KeyboardInterrupt)."""
+
+def ntk_lambda_min(
+    network: Network,
+    X: ArrayLike,
+    *,
+    outputs: Literal["full", "trace"] = "full",
+    select: Optional[Sequence[int]] = None,
+) -> float:
+    """lambda_min of the empirical NTK (the layers in `select`, numbered from 1; all by
+    default) of the MLP on the rows of X, with one Gram in memory: Cholesky shift-and-invert
+    block Krylov, 0 when the parameters bound the rank below the size (m c, or m for the
+    trace). Ctrl-C stops it between panels and solver steps (KeyboardInterrupt)."""
 
 def smallest_singular_value(W: ArrayLike, V: ArrayLike, X: ArrayLike) -> float:
     """s_m(D), the m-th singular value of the extended feature matrix D (dn x m), column i

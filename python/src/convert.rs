@@ -14,7 +14,12 @@ use pyo3::types::PyAnyMethods;
 /// KeyboardInterrupt, everything else (values, shapes, settings, memory, divergence)
 /// ValueError.
 pub fn to_py_err(e: diversenet::Error) -> PyErr {
-    let text = e.render(&Keywords);
+    to_py_err_spelled(e, &Keywords)
+}
+
+/// [`to_py_err`] in `spelling` (a function whose keyword for a setting is its own).
+pub fn to_py_err_spelled(e: diversenet::Error, spelling: &dyn Spelling) -> PyErr {
+    let text = e.render(spelling);
     match e {
         diversenet::Error::Io { .. }
         | diversenet::Error::Format { .. }
@@ -26,7 +31,7 @@ pub fn to_py_err(e: diversenet::Error) -> PyErr {
 }
 
 /// How the Python package writes the settings that library errors name: the keyword
-/// argument (`batch_size=`; `lambda_=` for lambda); a setting that is no keyword of the
+/// argument (`batch_size=`; `lambda_=` for lambda, `select=` for the eNTK's layers); a setting that is no keyword of the
 /// package (the command line's `out`, `threads`) keeps the library's spelling.
 pub struct Keywords;
 
@@ -38,10 +43,15 @@ const KEYWORDS: &[&str] = &[
     "seed",
     "monte_carlo",
     "max_degree",
+    "ntk",
+    "blocks",
 ];
 
 /// Python's keyword for setting `name`, if the package has one.
 fn keyword(name: &str) -> Option<&str> {
+    if name == "layers" {
+        return Some("select");
+    }
     let training = crate::model::python_options().any(|o| o.name == name);
     (training || KEYWORDS.contains(&name)).then(|| crate::model::keyword(name))
 }

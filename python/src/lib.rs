@@ -9,19 +9,21 @@
 
 mod convert;
 mod model;
+mod ntk;
 
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
-use diversenet::data::{InputScaling, Points, TargetArray};
+use diversenet::data::Points;
 use diversenet::linalg::Cancel;
+use diversenet::mlp::Mlp;
 use diversenet::model::{HiddenUnits, Weights};
 use diversenet::regularizer::RegularizerKind;
-use diversenet::theory::analyze::analyze_points;
+use diversenet::theory::mlp_analysis::NtkOptions;
 use diversenet::theory::{measure, AnalysisOptions};
 use pyo3::prelude::*;
 
-use convert::{array, is_integer_array, lib, matrix, to_numpy, to_py_err, to_python};
+use convert::{lib, matrix, to_numpy, to_py_err, to_python};
 
 /// How often a long computation takes the GIL back to look for signals (Ctrl-C): the
 /// library runs without the GIL, so Python's handlers run only when asked.
@@ -170,7 +172,8 @@ fn regularizer<'py>(
 /// targets y, if given: the squared loss, ||grad_W L||, the bound m ||grad_W L||^2 /
 /// (2 s_m(D)^2)): s_m(D), lambda_min(K), ||E_W||_2, the discrepancies. The dict has the
 /// keys of `diversenet analyze --json`. X is used as given unless `input_scaling` is
-/// sphere or standardise (statistics of X).
+/// sphere or standardise (statistics of X). The dict has the per-layer eNTK analysis
+/// beside these keys, as for any ReLU MLP.
 #[pyfunction]
 #[pyo3(signature = (W, V, X, y = None, *, input_scaling = "raw", points = None, all_points = false, seed = 0, monte_carlo = None))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
@@ -187,27 +190,14 @@ fn analyze<'py>(
     monte_carlo: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let net = weights(W, V)?;
-    let x = matrix(X, "X", false)?;
-    let y = y
-        .map(|y| {
-            let (shape, values) = array(y, "y")?;
-            let targets =
-                TargetArray::new(&shape, values, is_integer_array(y)?, "y", x.rows(), "X");
-            lib(targets.and_then(|t| t.into_matrix(net.outputs(), "y")))
-        })
-        .transpose()?;
-    let scaling: InputScaling = lib(input_scaling.parse())?;
     let options = AnalysisOptions {
         points,
         all_points,
         seed,
         monte_carlo,
     };
-    let analysis = detach_interruptible(py, move |cancel| {
-        let x = Points::scaled(x, scaling, "X")?;
-        analyze_points(&net, &x, y.as_ref(), &options, cancel)
-    })?;
-    to_python(py, &analysis)
+    let mlp = Mlp::from_weights(&net);
+    ntk::analyze_on(py, mlp, X, y, input_scaling, options, NtkOptions::default())
 }
 
 #[pymodule]
@@ -221,6 +211,7 @@ fn _diversenet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(slice_constant, m)?)?;
     m.add_function(wrap_pyfunction!(regularizer, m)?)?;
     model::register(m)?;
+    ntk::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

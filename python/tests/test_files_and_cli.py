@@ -62,7 +62,7 @@ def test_weights_saved_from_python_analyze_in_the_cli_as_in_python(cli, tmp_path
     assert json.loads(report2.read_text())["s_min"] == from_cli["s_min"]
 
 
-def test_pytorch_names_are_read_and_biases_refused(cli, tmp_path):
+def test_pytorch_names_are_read_and_biases_measured_by_analyze_only(cli, tmp_path):
     rng = np.random.default_rng(9)
     # nn.Sequential(Linear(4, 10, bias=False), ReLU(), Linear(10, 3, bias=False)).state_dict()
     W = rng.normal(size=(10, 4)).astype(np.float32)
@@ -88,7 +88,10 @@ def test_pytorch_names_are_read_and_biases_refused(cli, tmp_path):
 
     biased = tmp_path / "biased.safetensors"
     save_file({"0.weight": W, "0.bias": np.zeros(10, np.float32), "2.weight": V}, str(biased))
-    failed = cli("analyze", "--model", biased, *data, check=False)
+    # `analyze` measures the MLP with its bias layer by layer; `eval` (the paper's network)
+    # refuses it with how to export without one.
+    assert "a ReLU MLP 4-10-3" in cli("analyze", "--model", biased, *data).stdout
+    failed = cli("eval", "--model", biased, *data, check=False)
     assert failed.returncode == 1
     assert "`0.bias` is a bias" in failed.stderr and "bias=False" in failed.stderr
     with pytest.raises(OSError, match="has no biases"):

@@ -41,7 +41,8 @@ enum Command {
     /// Score a saved model on a data set.
     Eval(EvalArgs),
     /// Measure the theory's quantities on a trained model: s_m(D), the loss bound, the
-    /// kernel decomposition and the discrepancies.
+    /// kernel decomposition and the discrepancies; for any ReLU MLP (biases, depth), the
+    /// empirical NTK layer by layer with the bound per layer.
     Analyze(AnalyzeArgs),
     /// The kernel's eigenvalues gamma_u on the sphere S^(d-1), with a plot of gamma_(m).
     Spectrum(SpectrumArgs),

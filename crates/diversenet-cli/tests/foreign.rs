@@ -93,16 +93,21 @@ fn foreign_weights_are_analysed_on_raw_inputs_and_biases_refused() {
     assert_eq!(e["input_scaling"], "raw");
     assert_eq!(e["loss_function"], "squared");
 
-    // A bias is refused with how to export without one.
-    torch.put_matrix("0.bias", &Matrix::from_vec(1, 12, vec![0.0f32; 12]));
+    // A bias: `analyze` measures the MLP layer by layer; `eval`, which evaluates the
+    // paper's network, refuses it with how to export without one.
+    torch.put_vector("0.bias", &[0.0; 12]);
     torch.write(Path::new(&p("biased.safetensors"))).unwrap();
-    let out = run(&[
-        "analyze",
-        "--model",
-        &p("biased.safetensors"),
-        "--data",
-        &data,
-    ]);
+    let biased = p("biased.safetensors");
+    let out = run(&["analyze", "--model", &biased, "--data", &data, "--all-data"]);
+    let (stdout, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success() && stdout.contains("a ReLU MLP 4-12-1"),
+        "{stdout}{err}"
+    );
+    let out = run(&["eval", "--model", &biased, "--data", &data, "--all-data"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(

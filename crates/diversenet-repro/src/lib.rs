@@ -5,11 +5,13 @@
 //! the throughput benchmarks.
 //! - [`experiments`]: the reproduction (plan, stored runs, statistics, verdicts);
 //! - [`report`]: its plots and documents;
-//! - [`bench`](mod@bench): throughput measurements beside numpy and PyTorch.
+//! - [`bench`](mod@bench): throughput measurements beside numpy and PyTorch, and
+//!   [`bench_ntk`]: the empirical NTK of a ReLU MLP beside torch.func.
 //!
 //! `diversenet reproduce` and `diversenet bench` (crate `diversenet-cli`) are thin layers
 //! over this crate.
 
 pub mod bench;
+pub mod bench_ntk;
 pub mod experiments;
 pub mod report;

@@ -6,6 +6,8 @@
 //! The crate is organised as the paper's pipeline (every module listed):
 //! - [`data`]: data sources (synthetic teacher-student data, MNIST with its one
 //!   locate-or-fetch, CSV, NumPy), input scaling, and the record of a run's data;
+//! - [`mlp`]: ReLU MLPs of any depth with biases (PyTorch's `nn.Sequential` of Linear and
+//!   ReLU), validated, and their loaders (safetensors, `.npz`, diversenet's model files);
 //! - [`model`]: the network, its losses and gradients, optimisers, the training loop,
 //!   model files, resumable run directories, and whether a model fits a data set;
 //! - [`regularizer`]: the diversity regulariser R(W) and its peers, value and gradient;
@@ -64,6 +66,7 @@ pub mod files;
 pub mod geometry;
 pub mod limits;
 pub mod linalg;
+pub mod mlp;
 pub mod model;
 pub mod regularizer;
 pub mod rng;

@@ -9,6 +9,7 @@ use diversenet::model::optim::DEFAULT_MOMENTUM;
 use diversenet::model::OptimizerKind;
 use diversenet_repro::bench::TrainBenchSpec;
 
+use super::ntk::NtkBenchArgs;
 use super::write_json;
 
 #[derive(Subcommand)]
@@ -90,10 +91,15 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Seconds for lambda_min of the empirical NTK of a ReLU MLP with biases (PyTorch's
+    /// default initialisation) on random points of the sphere, trace and full forms, one
+    /// run each; writes the network and the points for `bench/torch_ntk.py`.
+    Ntk(NtkBenchArgs),
 }
 
 pub fn bench(what: BenchCommand) -> Result<()> {
     match what {
+        BenchCommand::Ntk(args) => super::ntk::bench(args),
         BenchCommand::Train {
             widths,
             batch_size,

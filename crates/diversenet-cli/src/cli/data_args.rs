@@ -225,7 +225,9 @@ impl DataArgs {
 #[derive(Args, Clone)]
 pub struct ModelArgs {
     /// A model.safetensors written by `train`, or a safetensors file of another program
-    /// holding `W` and `V`, or PyTorch's `0.weight` and `2.weight` (no biases).
+    /// holding `W` and `V`, or PyTorch's `0.weight` and `2.weight` (no biases); for
+    /// `analyze`, also any ReLU MLP: a PyTorch nn.Sequential of Linear and ReLU saved with
+    /// safetensors (`0.weight`, `0.bias`, `2.weight`, ...) or a .npz of W1, b1, W2, ...
     #[arg(long, required_unless_present = "weights", conflicts_with = "weights")]
     pub model: Option<PathBuf>,
     /// Foreign weights as two .npy files: W (n x d) and V (c x n) (a comma inside a path is

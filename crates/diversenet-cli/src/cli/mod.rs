@@ -5,6 +5,7 @@ pub mod bench;
 pub mod data_args;
 pub mod fetch;
 pub mod interrupt;
+pub mod ntk;
 pub mod reproduce;
 pub mod spelling;
 pub mod theory;

@@ -7,12 +7,15 @@ use clap::Args;
 
 use diversenet::files::write_atomic;
 use diversenet::linalg::Cancel;
+use diversenet::mlp::Mlp;
 use diversenet::model::foreign::LoadedNetwork;
 use diversenet::model::Loss;
+use diversenet::theory::mlp_analysis::analyze_mlp;
 use diversenet::theory::{self, AnalysisOptions};
 use diversenet_repro::report::plot::{self, PlotSpec, Series};
 
 use super::data_args::{model_and_data, DataArgs, ModelArgs};
+use super::ntk::{self, NtkArgs};
 use super::spelling::Flags;
 use super::write_json;
 
@@ -41,6 +44,8 @@ pub struct AnalyzeArgs {
     /// Also estimate the L2 discrepancy by Monte Carlo with this many (x, y) pairs.
     #[arg(long)]
     monte_carlo: Option<usize>,
+    #[command(flatten)]
+    ntk: NtkArgs,
     /// Also write every measurement to this JSON file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -63,20 +68,42 @@ pub struct SpectrumArgs {
 }
 
 pub fn analyze(args: AnalyzeArgs) -> Result<()> {
-    let measured = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
-    let options = AnalysisOptions {
+    let options = |seed| AnalysisOptions {
         points: args.points,
         all_points: args.all_points,
-        seed: measured.seed,
+        seed,
         monte_carlo: args.monte_carlo,
     };
-    let a = theory::analyze(
-        &measured.weights,
+    // ReLU MLPs with biases or depth: the per-layer eNTK analysis alone.
+    if let Some(mlp) = ntk::general_mlp(&args.model)? {
+        let seed = args.seed.unwrap_or(0);
+        return ntk::analyze(
+            mlp,
+            ntk::MlpRun {
+                model: &args.model,
+                data: &args.data,
+                seed,
+                split: &args.split,
+                options: options(seed),
+                ntk: &args.ntk,
+                json: args.json.as_deref(),
+            },
+        );
+    }
+    let measured = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
+    let mlp = Mlp::from_weights(&measured.weights);
+    let analysis = analyze_mlp(
+        &mlp,
         &measured.dataset,
-        &options,
+        &options(measured.seed),
+        &args.ntk.options()?,
         Cancel::NEVER,
     )
     .map_err(|e| anyhow::anyhow!("{}: {}", args.model.describe(), e.render(&Flags)))?;
+    let a = analysis
+        .paper
+        .as_ref()
+        .expect("the paper's network has its analysis");
     let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.6e}"));
     // The loss and its gradient norm: null for a reason the analysis gives.
     let loss_value = |v: Option<f64>| match (v, &a.loss_reason) {
@@ -207,7 +234,8 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
             a.skipped_rows
         );
     }
-    write_json(args.json.as_deref(), &a)
+    ntk::print_layers(&analysis.report);
+    write_json(args.json.as_deref(), &analysis)
 }
 
 /// 10^log10 in scientific notation (`6.8097e274`), also beyond f64's range.

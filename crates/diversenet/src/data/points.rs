@@ -56,6 +56,18 @@ impl<'a> Points<'a> {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The rows `chosen` (in that order) as points of their own, under the same name: rows
+    /// of checked points need no check (their values are finite, and fewer rows bound the
+    /// Gram entries less).
+    pub fn subset(&self, chosen: &[usize]) -> Points<'static> {
+        let mut x = Matrix::zeros(0, self.cols());
+        x.gather_rows(&self.x, chosen);
+        Points {
+            x: Cow::Owned(x),
+            name: self.name.clone(),
+        }
+    }
 }
 
 impl std::ops::Deref for Points<'_> {

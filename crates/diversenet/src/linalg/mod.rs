@@ -13,6 +13,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 mod cholesky;
 mod extremal;
+mod hadamard;
 mod krylov;
 mod skinny;
 mod spectral_norm;
@@ -21,6 +22,7 @@ mod triangle;
 pub use extremal::{
     smallest_eigenvalue_psd, smallest_eigenvalue_psd_with_stats, SmallestEigenvalue, SolverStats,
 };
+pub use hadamard::add_hadamard_gram_lower;
 pub use spectral_norm::symmetric_spectral_norm;
 pub(crate) use team::Team;
 pub use triangle::{gram_lower, symmetrize_from_lower};

@@ -20,11 +20,21 @@ pub fn check_model_data(
     model_path: &Path,
     data: &Dataset,
 ) -> Result<()> {
+    check_data_shape(net.dim(), net.outputs(), predicts_classes, model_path, data)
+}
+
+/// [`check_model_data`] for any network of `dim` inputs and `outputs` outputs (an MLP's).
+pub fn check_data_shape(
+    dim: usize,
+    outputs: usize,
+    predicts_classes: Option<bool>,
+    model_path: &Path,
+    data: &Dataset,
+) -> Result<()> {
     let here = |message: String| Err(Error::format(model_path, message));
-    if data.dim() != net.dim() {
+    if data.dim() != dim {
         return here(format!(
-            "the model takes {} inputs but {} has {} features per sample",
-            net.dim(),
+            "the model takes {dim} inputs but {} has {} features per sample",
             data.name,
             data.dim()
         ));
@@ -42,15 +52,13 @@ pub fn check_model_data(
         ));
     }
     match data.targets {
-        Targets::Classes { num_classes, .. } if num_classes > net.outputs() => here(format!(
-            "the model has {} outputs but {} has labels up to {}",
-            net.outputs(),
+        Targets::Classes { num_classes, .. } if num_classes > outputs => here(format!(
+            "the model has {outputs} outputs but {} has labels up to {}",
             data.name,
             num_classes - 1
         )),
-        Targets::Scalar(_) if net.outputs() != 1 => here(format!(
-            "the model has {} outputs but {} has one real-valued target per sample",
-            net.outputs(),
+        Targets::Scalar(_) if outputs != 1 => here(format!(
+            "the model has {outputs} outputs but {} has one real-valued target per sample",
             data.name
         )),
         _ => Ok(()),

@@ -37,7 +37,7 @@ const DIVERSENET_KEYS: [&str; 5] = [
 #[derive(Clone, Debug, Default)]
 pub struct TensorFile {
     pub metadata: BTreeMap<String, String>,
-    tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
+    pub(crate) tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
 }
 
 impl TensorFile {

@@ -71,7 +71,8 @@ pub fn foreign_from_file(file: &TensorFile, path: &Path) -> Result<ForeignNetwor
                  biases, and dropping them would change the network; train with \
                  nn.Linear(d, n, bias=False) and nn.Linear(n, c, bias=False), and save only the \
                  weights, e.g. safetensors.torch.save_file({{\"0.weight\": model[0].weight, \
-                 \"2.weight\": model[2].weight}}, PATH)"
+                 \"2.weight\": model[2].weight}}, PATH); `diversenet analyze` measures ReLU \
+                 MLPs with biases and more layers"
             ),
         ));
     }

@@ -87,6 +87,48 @@ impl AnalysisOptions {
             _ => Ok(()),
         }
     }
+
+    /// The point count used of `total`: every one with `all_points`, else `points`
+    /// (`default()` when not given), at most `total`; refused when 0.
+    pub fn points_used(&self, total: usize, default: impl FnOnce() -> usize) -> Result<usize> {
+        let wanted = if self.all_points {
+            total
+        } else {
+            self.points.unwrap_or_else(default).min(total)
+        };
+        if wanted == 0 {
+            return Err(Error::setting(
+                "points",
+                0,
+                Expected::AtLeast {
+                    min: 1,
+                    unit: "point",
+                },
+            ));
+        }
+        Ok(wanted)
+    }
+}
+
+/// Refuses targets `y` (when given) that are not finite or not one row per point of `x`
+/// and one column per output (`outputs`); the errors name the points.
+pub fn check_targets(x: &Points<'_>, y: Option<&Matrix<f64>>, outputs: usize) -> Result<()> {
+    let Some(y) = y else { return Ok(()) };
+    let name = x.name();
+    check_finite(y, "target", name)?;
+    if y.rows() != x.rows() || y.cols() != outputs {
+        return Err(Error::data(
+            name,
+            format!(
+                "targets are {}x{}; expected {}x{outputs} (one row per point, one column per \
+                 output)",
+                y.rows(),
+                y.cols(),
+                x.rows()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The measurements (also the JSON written by `diversenet analyze`).
@@ -177,6 +219,40 @@ pub fn default_points(dim: usize, width: usize, outputs: usize) -> usize {
         .max(1)
 }
 
+/// `wanted` of the points `x` (with their targets `y`) drawn without replacement by the
+/// seeded stream, in their original order; all of them when `wanted` is not below their
+/// count. `analyze` and the MLP analysis draw the same sub-sample.
+pub fn sample_points<'a>(
+    x: &Points<'a>,
+    y: Option<&Matrix<f64>>,
+    wanted: usize,
+    seed: u64,
+) -> (Points<'a>, Option<Matrix<f64>>) {
+    if wanted >= x.rows() {
+        return (x.clone(), y.cloned());
+    }
+    let chosen = sampled_rows(x.rows(), wanted, seed);
+    let y = y.map(|y| {
+        let mut out = Matrix::zeros(0, y.cols());
+        out.gather_rows(y, &chosen);
+        out
+    });
+    (x.subset(&chosen), y)
+}
+
+/// The rows [`sample_points`] keeps of `m_total`, in order: every row where `wanted` is
+/// at least `m_total`, else a seeded sub-sample of `wanted`.
+pub fn sampled_rows(m_total: usize, wanted: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..m_total).collect();
+    if wanted >= m_total {
+        return order;
+    }
+    SeededRng::new(seed, Stream::Sample).shuffle(&mut order);
+    let mut chosen = order[..wanted].to_vec();
+    chosen.sort_unstable();
+    chosen
+}
+
 /// Measures the network on the (already scaled) data set; `cancel` as [`analyze_points`].
 pub fn analyze(
     net: &Weights,
@@ -210,59 +286,13 @@ pub fn analyze_points(
     let (d, n, c) = (net.dim(), net.width(), net.outputs());
     options.check(n, d)?;
     check_fits(net, x)?;
-    if let Some(y) = y {
-        check_finite(y, "target", x.name())?;
-        if y.rows() != x.rows() || y.cols() != c {
-            return Err(Error::data(
-                x.name(),
-                format!(
-                    "targets are {}x{}; expected {}x{c} (one row per point, one column per output)",
-                    y.rows(),
-                    y.cols(),
-                    x.rows()
-                ),
-            ));
-        }
-    }
+    check_targets(x, y, c)?;
     let m_total = x.rows();
-    let wanted = if options.all_points {
-        m_total
-    } else {
-        options
-            .points
-            .unwrap_or_else(|| default_points(d, n, c))
-            .min(m_total)
-    };
-    if wanted == 0 {
-        return Err(Error::setting(
-            "points",
-            0,
-            Expected::AtLeast {
-                min: 1,
-                unit: "point",
-            },
-        ));
-    }
+    let wanted = options.points_used(m_total, || default_points(d, n, c))?;
     crate::limits::check_analysis(wanted, d, n, c, options.monte_carlo.is_some())?;
-    let chosen: Vec<usize> = if wanted < m_total {
-        let mut order: Vec<usize> = (0..m_total).collect();
-        SeededRng::new(options.seed, Stream::Sample).shuffle(&mut order);
-        let mut chosen = order[..wanted].to_vec();
-        chosen.sort_unstable();
-        chosen
-    } else {
-        (0..m_total).collect()
-    };
-    let (x, y) = if wanted < m_total {
-        let pick = |m: &Matrix<f64>| {
-            let mut out = Matrix::zeros(0, m.cols());
-            out.gather_rows(m, &chosen);
-            out
-        };
-        (pick(x), y.map(pick))
-    } else {
-        (Matrix::clone(x), y.cloned())
-    };
+    // The rows of the points used, for naming the zero ones.
+    let chosen = sampled_rows(m_total, wanted, options.seed);
+    let (x, y) = sample_points(x, y, wanted, options.seed);
     let x = &x;
     let zero_points: Vec<usize> = chosen
         .iter()

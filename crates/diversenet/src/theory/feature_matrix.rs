@@ -6,8 +6,8 @@
 //! s_m(D)^2 = lambda_min(D^T D), the m-th (m c-th) largest eigenvalue.
 
 use crate::linalg::{
-    gemm, gram, gram_lower, smallest_eigenvalue_psd_with_stats, symmetrize_from_lower, Cancel,
-    Interrupted, Matrix, Op, SmallestEigenvalue,
+    add_hadamard_gram_lower, gemm, gram_lower, smallest_eigenvalue_psd_with_stats,
+    symmetrize_from_lower, Cancel, Interrupted, Matrix, Op, SmallestEigenvalue,
 };
 use crate::model::loss::{loss_and_gradient, BatchTargets, Gradient, Loss, Workspace};
 use crate::model::Network;
@@ -25,78 +25,29 @@ pub fn activation_pattern(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 /// D^T D in its Gram form, (m c) x (m c), with row/column index i * c + j for sample i and
 /// output j: entry ((i,j),(i',j')) = (x_i . x_i') sum_k V_jk V_j'k A_ki A_ki'.
 /// Costs O(m^2 (d + n c^2)) through GEMM. `cancel` is asked between its large products
-/// (and before each output's blocks when there are several).
+/// and between groups of rows of the Hadamard product.
+///
+/// D^T D = (X X^T (x) 1_{c x c}) o (R R^T), with row i c + j of R (m c x n) holding
+/// V_jk A_ki: the Hadamard product of two Grams with real coefficients
+/// ([`add_hadamard_gram_lower`], lower triangles, mirrored once). The activation pattern
+/// comes from X W^T (signs only). When c = 1 and every |v_k| is the same value (the
+/// theory's v = +/-1), A^T diag(v^2) A = v^2 A^T A counts shared active units: the
+/// patterns are packed 64 units to a word and counted with popcount, exactly (the counts
+/// are integers below 2^53), at m^2 n / 128 word operations instead of m^2 n / 2
+/// multiply-adds.
 pub fn feature_gram(
     net: &Network<f64>,
     x: &Matrix<f64>,
     cancel: Cancel<'_>,
 ) -> Result<Matrix<f64>, Interrupted> {
     let (m, c, n) = (x.rows(), net.outputs(), net.width());
-    if c == 1 {
-        return single_output_gram(net, x, cancel);
-    }
-    let inner = gram(x.view());
-    let a = activation_pattern(net, x);
-    let mut g = Matrix::zeros(m * c, m * c);
-    let mut left = Matrix::zeros(n, m);
-    let mut right = Matrix::zeros(n, m);
-    let mut block = Matrix::zeros(m, m);
-    for j in 0..c {
-        cancel.check()?;
-        for k in 0..n {
-            let v = net.v.row(j)[k];
-            for (dst, &ak) in left.row_mut(k).iter_mut().zip(a.row(k)) {
-                *dst = v * ak;
-            }
-        }
-        for jp in 0..=j {
-            for k in 0..n {
-                let v = net.v.row(jp)[k];
-                for (dst, &ak) in right.row_mut(k).iter_mut().zip(a.row(k)) {
-                    *dst = v * ak;
-                }
-            }
-            // block[i][i'] = sum_k V_jk A_ki V_j'k A_ki'
-            gemm(
-                &mut block,
-                false,
-                left.view(),
-                Op::T,
-                right.view(),
-                Op::N,
-                1.0,
-            );
-            for i in 0..m {
-                for ip in 0..m {
-                    let value = inner.row(i)[ip] * block.row(i)[ip];
-                    g.row_mut(i * c + j)[ip * c + jp] = value;
-                    g.row_mut(ip * c + jp)[i * c + j] = value;
-                }
-            }
-        }
-    }
-    Ok(g)
-}
-
-/// D^T D for one output: (X X^T) o (A^T diag(v^2) A), lower triangles first, mirrored once.
-/// The activation Gram comes from X W^T (m x n, signs only). When every |v_k| is the same
-/// value (the theory's v = +/-1), A^T diag(v^2) A = v^2 A^T A counts shared active units:
-/// the patterns are packed 64 units to a word and counted with popcount, exactly (the
-/// counts are integers below 2^53), at m^2 n / 128 word operations instead of m^2 n / 2
-/// multiply-adds. Otherwise (diag|v| A)^T (diag|v| A) by a triangular GEMM.
-fn single_output_gram(
-    net: &Network<f64>,
-    x: &Matrix<f64>,
-    cancel: Cancel<'_>,
-) -> Result<Matrix<f64>, Interrupted> {
-    let (m, n) = (x.rows(), net.width());
     let pattern = packed_activation_pattern(x, &net.w);
     cancel.check()?;
     let v = net.v.as_slice();
     let common = v
         .first()
         .map(|v0| v0.abs())
-        .filter(|a| v.iter().all(|vk| vk.abs() == *a));
+        .filter(|a| c == 1 && v.iter().all(|vk| vk.abs() == *a));
     let mut g = gram_lower(x.view());
     cancel.check()?;
     match common {
@@ -127,20 +78,20 @@ fn single_output_gram(
             }
         }
         None => {
-            // (diag(|v|) A)^T (m x n) from the activation pattern.
-            let mut scaled = Matrix::zeros(m, n);
+            let mut r = Matrix::zeros(m * c, n);
             for i in 0..m {
-                for (k, (s, &vk)) in scaled.row_mut(i).iter_mut().zip(v).enumerate() {
-                    *s = if pattern.active(i, k) { vk.abs() } else { 0.0 };
+                for j in 0..c {
+                    let coefficients = net.v.row(j);
+                    for (k, dst) in r.row_mut(i * c + j).iter_mut().enumerate() {
+                        if pattern.active(i, k) {
+                            *dst = coefficients[k];
+                        }
+                    }
                 }
             }
             drop(pattern);
-            let activation = gram_lower(scaled.view());
-            for i in 0..m {
-                for (gv, a) in g.row_mut(i)[..=i].iter_mut().zip(&activation.row(i)[..=i]) {
-                    *gv *= a;
-                }
-            }
+            let inner = std::mem::replace(&mut g, Matrix::zeros(m * c, m * c));
+            add_hadamard_gram_lower(&mut g, &inner, r.view(), c, cancel)?;
         }
     }
     symmetrize_from_lower(&mut g);

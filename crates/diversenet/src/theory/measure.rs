@@ -1,17 +1,21 @@
-//! The theory's instruments on checked inputs ([`Weights`], [`Points`], [`HiddenUnits`]),
-//! each refusing first what would not fit in memory: what the Python package calls, one
-//! function each.
+//! The theory's instruments on checked inputs ([`Weights`], [`Points`], [`HiddenUnits`],
+//! a validated [`Mlp`]), each refusing first what would not fit in memory: what the Python
+//! package calls, one function each.
 
 use crate::cancel::Cancel;
 use crate::data::Points;
-use crate::error::{Error, Result};
-use crate::limits::{check_rows, feature_gram_estimate, kernel_estimate, unit_angles_estimate};
+use crate::error::{Error, Message, Result};
+use crate::limits::{
+    check_rows, feature_gram_estimate, kernel_estimate, ntk_estimate, unit_angles_estimate,
+};
 use crate::linalg::Matrix;
+use crate::mlp::Mlp;
 use crate::model::{HiddenUnits, Weights};
 use crate::regularizer::{value_and_gradient, RegularizerKind};
 
 use super::feature_matrix::SmallestSingularValue;
 use super::kernel::{kernel_gram, PairGeometry};
+use super::ntk::{ntk_sizes, select_layers, NtkFactors, NtkForm};
 
 /// Refuses points the network cannot be measured on: other than d inputs, or d < 2 (on
 /// S^0 the theory is void).
@@ -79,4 +83,55 @@ pub fn regularizer(kind: RegularizerKind, w: &HiddenUnits) -> Result<(f64, Matri
     let mut grad = Matrix::zeros(w.rows(), w.cols());
     let value = value_and_gradient(kind, w, Some((&mut grad, 1.0)));
     Ok((value, grad))
+}
+
+/// The empirical NTK of the MLP on the points in `form` ([`NtkFactors`]): the sum of the
+/// blocks of `layers` (numbered from 1; all by default), or with `blocks` every layer's
+/// block, input side first (then `layers` is refused: it chooses the blocks of a sum).
+/// Refused first when the matrices would not fit in memory.
+pub fn ntk(
+    mlp: &Mlp,
+    x: &Points<'_>,
+    form: NtkForm,
+    layers: Option<&[usize]>,
+    blocks: bool,
+    cancel: Cancel<'_>,
+) -> Result<Vec<Matrix<f64>>> {
+    let chosen = select_layers(mlp, layers)?;
+    if blocks && layers.is_some() {
+        return Err(Error::no_effect(
+            "layers",
+            Message::from("")
+                .setting("blocks")
+                .text(" returns every layer's block, while the layers chosen are summed"),
+        ));
+    }
+    let matrices = if blocks { mlp.layers().len() } else { 1 };
+    let sizes = ntk_sizes(mlp, form, matrices, false);
+    check_rows("ntk", x.name(), x.rows(), |m| ntk_estimate(m, &sizes))?;
+    let factors = NtkFactors::new(mlp, x, form)?;
+    if blocks {
+        factors.blocks(cancel)
+    } else {
+        factors.sum(&chosen, cancel).map(|m| vec![m])
+    }
+}
+
+/// lambda_min of the empirical NTK of the MLP on the points in `form`, of the blocks of
+/// `layers` (numbered from 1; all by default), with one Gram in memory (refused first when
+/// it would not fit).
+pub fn ntk_lambda_min(
+    mlp: &Mlp,
+    x: &Points<'_>,
+    form: NtkForm,
+    layers: Option<&[usize]>,
+    cancel: Cancel<'_>,
+) -> Result<f64> {
+    let chosen = select_layers(mlp, layers)?;
+    let sizes = ntk_sizes(mlp, form, 1, true);
+    check_rows("ntk_lambda_min", x.name(), x.rows(), |m| {
+        ntk_estimate(m, &sizes)
+    })?;
+    let spectrum = NtkFactors::new(mlp, x, form)?.spectrum(&chosen, false, cancel)?;
+    Ok(spectrum.lambda_min)
 }
