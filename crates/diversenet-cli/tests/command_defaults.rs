@@ -222,7 +222,11 @@ fn a_network_without_a_data_record_needs_data_named() {
     for command in ["eval", "analyze"] {
         fails(
             &[command, "--model", s(&model)],
-            &["records no data it was trained on", "pass --data"],
+            &[
+                "--data is needed: ",
+                "records no data it was trained on",
+                "pass --data",
+            ],
         );
     }
     ok(&[
@@ -317,7 +321,7 @@ fn analyze_names_zero_points_and_why_the_values_are_zero() {
 
 /// With a held-out split the points are a shuffled part of the file: the zero points are
 /// still named by their rows in the file (the train and test splits' lists together are
-/// the file's zero rows), not by their places in the split.
+/// the file's zero rows), not by their places in the split or in a sub-sample of it.
 #[test]
 fn zero_points_are_named_by_their_rows_in_the_data_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -371,4 +375,23 @@ fn zero_points_are_named_by_their_rows_in_the_data_file() {
     }
     named.sort_unstable();
     assert_eq!(named, vec![3, 17]);
+    // A sub-sample of a split: still the file's rows.
+    for split in ["train", "test"] {
+        let json = dir.path().join(format!("{split}-8.json"));
+        ok(&[
+            "analyze",
+            "--model",
+            s(&model),
+            "--split",
+            split,
+            "--points",
+            "8",
+            "--json",
+            s(&json),
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        for row in v["zero_points"].as_array().unwrap() {
+            assert!(row == 3 || row == 17, "{split}: {}", v["zero_points"]);
+        }
+    }
 }

@@ -305,7 +305,7 @@ fn no_data_record(loaded: &LoadedNetwork, model_name: &str) -> Error {
         }
         LoadedNetwork::Foreign(_) => "is foreign weights, which record no data",
     };
-    Error::config(
+    Error::needed(
         "data",
         Message::from(format!("{model_name} {what}: pass "))
             .setting("data")

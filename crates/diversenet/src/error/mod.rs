@@ -82,6 +82,9 @@ pub enum Expected {
     NoEffect(Message),
     /// Anything else, in words.
     Described(Message),
+    /// The setting was not given but is needed here (why, in words): refused rather than
+    /// answered with a default nobody chose.
+    Needed(Message),
 }
 
 /// Shorthand for `Result<T, Error>`.
@@ -116,6 +119,14 @@ impl Error {
             expected,
         }
     }
+    /// A setting that was not given but is needed here, and why.
+    pub fn needed(setting: &'static str, why: impl Into<Message>) -> Self {
+        Error::Config {
+            setting,
+            value: None,
+            expected: Expected::Needed(why.into()),
+        }
+    }
     /// A setting that would have no effect beside the others given, and why.
     pub fn no_effect(setting: &'static str, why: impl Into<Message>) -> Self {
         Error::Config {
@@ -138,7 +149,9 @@ impl Error {
                 setting, expected, ..
             } => {
                 let mut out = vec![*setting];
-                if let Expected::NoEffect(m) | Expected::Described(m) = expected {
+                if let Expected::NoEffect(m) | Expected::Described(m) | Expected::Needed(m) =
+                    expected
+                {
                     out.extend(m.settings());
                 }
                 out
@@ -170,6 +183,11 @@ impl Error {
         match self {
             Error::Io { path, source } => format!("{}: {source}", path.display()),
             Error::Format { path, message } => format!("{}: {}", path.display(), message.render(s)),
+            Error::Config {
+                setting,
+                expected: Expected::Needed(why),
+                ..
+            } => format!("{} is needed: {}", s.setting(setting), why.render(s)),
             Error::Config {
                 setting,
                 value,
@@ -231,7 +249,7 @@ fn expected_in_words(value: Option<&str>, expected: &Expected, s: &dyn Spelling)
         Expected::NoEffect(why) => {
             format!("it does not apply here: {}; leave it out", why.render(s))
         }
-        Expected::Described(message) => message.render(s),
+        Expected::Described(message) | Expected::Needed(message) => message.render(s),
     }
 }
 

@@ -73,6 +73,10 @@ fn every_kind() -> Vec<Error> {
     ] {
         errors.push(Error::setting("batch_size", "-1", expected));
     }
+    errors.push(Error::needed(
+        "data",
+        Message::from("the weights record no data: pass ").setting("data"),
+    ));
     let sources = [
         BudgetSource::Set,
         BudgetSource::Capped { asked: 3_000_000 },

@@ -209,6 +209,17 @@ fn overflow_reason(y: &Matrix<f64>) -> String {
     }
 }
 
+impl Analysis {
+    /// Renames the zero points' rows by `row` (row i of the points measured is `row(i)` of
+    /// the data they were taken from: a split's file, a sub-sample's points), so that they
+    /// are named where the user can find them.
+    pub(crate) fn rename_zero_points(&mut self, row: impl Fn(usize) -> usize) {
+        for r in &mut self.zero_points {
+            *r = row(*r);
+        }
+    }
+}
+
 /// The default point count m: D^T D at most [`DEFAULT_GRAM_SIZE`] square (m c <= 2000),
 /// and m c <= n d, so that D (n d x m c) can have full column rank and s_m(D) is not 0 by
 /// rank alone.
@@ -263,10 +274,7 @@ pub fn analyze(
     let y = target_matrix(&data.targets, net.outputs(), &data.name)?;
     let points = Points::borrowed(&data.x, &data.name)?;
     let mut analysis = analyze_points(net, &points, Some(&y), options, cancel)?;
-    // Named by their rows in the data as loaded, not by their places in a split.
-    for row in &mut analysis.zero_points {
-        *row = data.source_row(*row);
-    }
+    analysis.rename_zero_points(|i| data.source_row(i));
     Ok(analysis)
 }
 
