@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # End to end, alternating: `diversenet train --data mnist --width 100 --epochs 5` (wall time
-# of the process, loading included), ../shared/anchors/numpy_mnist_e2e.py and, where
-# `python3` imports torch, ../shared/anchors/torch_train_step.py mnist (each script times
-# itself after its imports), then the ratios of each round and their medians:
+# of the process, loading included), bench/numpy_mnist_e2e.py and, where `python3` imports
+# torch, bench/torch_train_step.py mnist (each script times itself after its imports), then
+# the ratios of each round and their medians:
 #
 #     bash bench/e2e_rounds.sh [ROUNDS] [THREADS] [MNIST_DIR]
 #
-# ROUNDS defaults to 3, THREADS to 2, MNIST_DIR to ../shared/data/mnist; DIVERSENET_BIN and
+# ROUNDS defaults to 3, THREADS to 2, MNIST_DIR to $DIVERSENET_MNIST_DIR; DIVERSENET_BIN and
 # DIVERSENET_ANCHORS as in bench/side_by_side.sh, which runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 threads=${2:-2}
-mnist=${3:-../shared/data/mnist}
+mnist=${3:-${DIVERSENET_MNIST_DIR:?give MNIST_DIR or set DIVERSENET_MNIST_DIR (diversenet fetch mnist --dir DIR downloads it)}}
 bin=${DIVERSENET_BIN:-target/release/diversenet}
-anchors=${DIVERSENET_ANCHORS:-../shared/anchors}
+anchors=${DIVERSENET_ANCHORS:-bench}
 export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

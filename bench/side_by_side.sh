@@ -4,7 +4,7 @@
 #
 #     bash bench/side_by_side.sh [THREADS] [MNIST_DIR] > bench.txt
 #
-# THREADS defaults to 2, MNIST_DIR to ../shared/data/mnist. It builds nothing: run
+# THREADS defaults to 2, MNIST_DIR to $DIVERSENET_MNIST_DIR. It builds nothing: run
 # `cargo build --release` first (or set DIVERSENET_BIN). Every line it prints names the
 # command that gave it. Run it on an otherwise idle machine. The PyTorch lines need a
 # `python3` that imports torch, e.g. from a virtual environment put first on PATH:
@@ -12,19 +12,20 @@
 #     python3 -m venv --system-site-packages /tmp/torchenv && /tmp/torchenv/bin/pip install torch
 #     PATH=/tmp/torchenv/bin:$PATH bash bench/side_by_side.sh 2
 #
-# On a lent 16-core machine (goal 2 of issue 11), which receives the repository but not
-# ../shared: copy ../shared/anchors and ../shared/data/mnist into a git-ignored folder of the
-# repository (say devcarry/, listed in .git/info/exclude), carry it with the release binary
-# (`cargo build --release`: 12 MB) and run, in one call,
+# The anchor scripts are the repository's own (bench/numpy_mnist_e2e.py,
+# bench/torch_train_step.py; DIVERSENET_ANCHORS=DIR runs other copies). On a lent 16-core
+# machine, which receives the repository but no data: copy MNIST into a git-ignored folder
+# of the repository (say devcarry/mnist, listed in .git/info/exclude), carry it with the
+# release binary (`cargo build --release`: 12 MB) and run, in one call,
 #
-#     DIVERSENET_ANCHORS=devcarry/anchors bash bench/side_by_side.sh 16 devcarry/mnist > $OUT/side16.txt
+#     bash bench/side_by_side.sh 16 devcarry/mnist > $OUT/side16.txt
 #     bash bench/thread_sweep.sh "1 2 4 8 16" 2 devcarry/mnist > $OUT/threads.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}
-mnist=${2:-../shared/data/mnist}
+mnist=${2:-${DIVERSENET_MNIST_DIR:?give MNIST_DIR or set DIVERSENET_MNIST_DIR (diversenet fetch mnist --dir DIR downloads it)}}
 bin=${DIVERSENET_BIN:-target/release/diversenet}
-anchors=${DIVERSENET_ANCHORS:-../shared/anchors}
+anchors=${DIVERSENET_ANCHORS:-bench}
 export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 run() {
     echo "\$ $*"

@@ -5,7 +5,7 @@
 #     bash bench/thread_sweep.sh [THREAD_COUNTS] [ROUNDS] [MNIST_DIR] > threads.txt
 #
 # THREAD_COUNTS defaults to "1 2" (the development machine's two cores; "1 2 4 8 16" on a
-# 16-core one), ROUNDS to 3, MNIST_DIR to ../shared/data/mnist. Each round runs, for every
+# 16-core one), ROUNDS to 3, MNIST_DIR to $DIVERSENET_MNIST_DIR. Each round runs, for every
 # count in turn: `bench train --widths 8,16,24,32,100,1000` (samples/s and the unit blocks
 # chosen), `bench theory --points 500,2000` (seconds) and 5 epochs of MNIST at width 100
 # (wall time, loading included); then `bench/thread_sweep_summary.py` prints the medians and
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=${1:-1 2}
 rounds=${2:-3}
-mnist=${3:-../shared/data/mnist}
+mnist=${3:-${DIVERSENET_MNIST_DIR:?give MNIST_DIR or set DIVERSENET_MNIST_DIR (diversenet fetch mnist --dir DIR downloads it)}}
 bin=${DIVERSENET_BIN:-target/release/diversenet}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -10,9 +10,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyAnyMethods;
 
 /// `diversenet::Error` as a Python exception, in Python's spelling of the settings it
-/// names ([`Keywords`]): files (`Io`, `Format`, `Fetch`) raise OSError, an interruption
-/// KeyboardInterrupt, a memory refusal MemoryError, everything else (values, shapes,
-/// settings, divergence) ValueError.
+/// names ([`Keywords`]): files (`Io`, `Format`, `Fetch`, `InUse`) raise OSError, an
+/// interruption KeyboardInterrupt, a memory refusal MemoryError, everything else (values,
+/// shapes, settings, divergence) ValueError.
 pub fn to_py_err(e: diversenet::Error) -> PyErr {
     to_py_err_spelled(e, &Keywords)
 }
@@ -23,7 +23,8 @@ pub fn to_py_err_spelled(e: diversenet::Error, spelling: &dyn Spelling) -> PyErr
     match e {
         diversenet::Error::Io { .. }
         | diversenet::Error::Format { .. }
-        | diversenet::Error::Fetch(_) => PyOSError::new_err(text),
+        | diversenet::Error::Fetch(_)
+        | diversenet::Error::InUse { .. } => PyOSError::new_err(text),
         diversenet::Error::Interrupted { .. } => PyKeyboardInterrupt::new_err(text),
         diversenet::Error::Memory(_) => PyMemoryError::new_err(text),
         _ => PyValueError::new_err(text),

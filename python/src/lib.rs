@@ -37,7 +37,10 @@ const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// Runs `work` without the GIL, handing it a [`Cancel`] that takes the GIL back at most
 /// every [`SIGNAL_CHECK_INTERVAL`] to run Python's signal handlers and says whether to stop;
 /// a pending signal's own exception (KeyboardInterrupt for Ctrl-C) is raised instead of
-/// `work`'s result.
+/// `work`'s result. When `work` stopped for it (rather than finishing first), the exception
+/// carries the attribute `diversenet_steps`: the training steps or Monte Carlo samples done
+/// when it stopped (0 for an eigenvalue), so that a caller (a test) can tell that the
+/// computation itself was cut short.
 pub(crate) fn detach_interruptible<T: Send>(
     py: Python<'_>,
     work: impl for<'c> FnOnce(Cancel<'c>) -> diversenet::Result<T> + Send,
@@ -58,9 +61,14 @@ pub(crate) fn detach_interruptible<T: Send>(
         let result = work(Cancel::when(&ctrl_c));
         (result, signal.into_inner())
     });
-    match signal {
-        Some(signal) => Err(signal),
-        None => result.map_err(to_py_err),
+    match (signal, result) {
+        (Some(signal), Err(diversenet::Error::Interrupted { steps })) => {
+            // Best effort: an exception type that takes no attributes is raised as it is.
+            let _ = signal.value(py).setattr("diversenet_steps", steps);
+            Err(signal)
+        }
+        (Some(signal), _) => Err(signal),
+        (None, result) => result.map_err(to_py_err),
     }
 }
 

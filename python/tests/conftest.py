@@ -40,3 +40,13 @@ def random_network(rng, n, d, c=1, fixed=True):
 def sphere_points(rng, m, d):
     X = rng.normal(size=(m, d))
     return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def exact_angles(A):
+    """theta_ij between the rows of A, as the references must take them: 2 atan2(|u - v|,
+    |u + v|) of the unit rows u, v (accurate to a few ulps at every angle; 0 exactly on the
+    diagonal), never arccos of a rounded cosine (off by up to 1e-8 near 0 and pi)."""
+    U = A / np.linalg.norm(A, axis=1, keepdims=True)
+    diff = np.linalg.norm(U[:, None, :] - U[None, :, :], axis=2)
+    summ = np.linalg.norm(U[:, None, :] + U[None, :, :], axis=2)
+    return 2 * np.arctan2(diff, summ)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import diversenet as dn
+from conftest import exact_angles
 
 # 3 million rows: every m x m (or n x n) f64 matrix is 72 TB, beyond any machine's budget;
 # the inputs themselves are 48 MB.
@@ -103,8 +104,7 @@ def test_large_inputs_below_overflow_keep_their_values():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((10, 3))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
-    G = np.clip(X @ X.T, -1.0, 1.0)
-    K = G * (np.pi - np.arccos(G)) / (2 * np.pi)
+    K = (X @ X.T) * (np.pi - exact_angles(X)) / (2 * np.pi)
     expected = 1e300 * np.linalg.eigvalsh(K)[0]
     assert dn.kernel_lambda_min(X * 1e150) == pytest.approx(expected, rel=1e-6)
 

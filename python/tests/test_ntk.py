@@ -292,14 +292,14 @@ def test_ctrl_c_stops_the_entk_and_what_does_not_fit_is_refused():
     analyze: the library's Cancel asks for signals between panels and solver steps (the
     Rust tests check that each step asks it). Afterwards the package works, and a matrix
     beyond the memory budget is refused before it is built, naming the rows of X that fit."""
-    from test_arguments import seconds_until_interrupted
+    from test_arguments import interrupted_inside
 
     rng = np.random.default_rng(8)
     layers = random_layers(rng, [784, 500, 500, 10], [True, True, True])
     X = rng.normal(size=(3000, 784))
-    seconds_until_interrupted(lambda: dn.ntk_lambda_min(layers, X, outputs="trace"))
-    seconds_until_interrupted(lambda: dn.ntk(layers, X, outputs="trace"))
-    seconds_until_interrupted(lambda: dn.analyze(layers, X, ntk="trace", all_points=True))
+    interrupted_inside(lambda: dn.ntk_lambda_min(layers, X, outputs="trace"))
+    interrupted_inside(lambda: dn.ntk(layers, X, outputs="trace"))
+    interrupted_inside(lambda: dn.analyze(layers, X, ntk="trace", all_points=True))
     small = random_layers(rng, [4, 6, 2], [True, False])
     assert dn.ntk_lambda_min(small, rng.normal(size=(5, 4))) > 0
     with pytest.raises(MemoryError, match=r"^ntk_lambda_min on 200000 rows of X would need about .* rows of X fit"):

@@ -1,6 +1,6 @@
 """The theory's quantities against independent references: numpy's SVD of D built
-explicitly, numpy's eigvalsh of K built from kappa, finite differences, and the values
-of PAPER.md."""
+explicitly, numpy's eigvalsh of K built from its closed form with exact angles, finite
+differences, and the values of PAPER.md."""
 
 import math
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import diversenet as dn
-from conftest import random_network, sphere_points
+from conftest import exact_angles, random_network, sphere_points
 
 
 def explicit_D(W, V, X):
@@ -21,11 +21,6 @@ def explicit_D(W, V, X):
         for j in range(c):
             cols.append(np.concatenate([V[j, k] * A[i, k] * X[i] for k in range(n)]))
     return np.array(cols).T
-
-
-def kappa(t):
-    t = np.clip(t, -1.0, 1.0)
-    return t / 4 + t * np.arcsin(t) / (2 * np.pi)
 
 
 def layouts(a, dtype):
@@ -61,18 +56,21 @@ def test_s_min_is_zero_when_d_n_is_below_m():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_kernel_matrix_and_lambda_min_match_numpy(dtype):
     rng = np.random.default_rng(4)
-    X = sphere_points(rng, m=40, d=6).astype(dtype)
+    # Off the unit sphere (standard normal rows), with a repeated row: an angle of 0 that a
+    # Gram cosine gives as about 1e-8, and K_ii = ||x_i||^2 / 2 exactly.
+    X = rng.normal(size=(40, 6)).astype(dtype)
+    X[7] = X[3]
     X64 = X.astype(np.float64)
-    norms = np.linalg.norm(X64, axis=1)
-    K_ref = np.outer(norms, norms) * kappa((X64 @ X64.T) / np.outer(norms, norms))
+    K_ref = (X64 @ X64.T) * (np.pi - exact_angles(X64)) / (2 * np.pi)
     for Xl in layouts(X, dtype):
         K = dn.kernel_matrix(Xl)
         assert K.shape == (40, 40) and K.dtype == np.float64
-        # acos near 1 turns rounding of order 1e-16 into angles of order 1e-8.
-        np.testing.assert_allclose(K, K_ref, rtol=1e-12, atol=1e-8)
+        np.testing.assert_allclose(K, K_ref, rtol=1e-13, atol=1e-14)
         assert dn.kernel_lambda_min(Xl) == pytest.approx(np.linalg.eigvalsh(K_ref)[0], rel=1e-8)
-    # kappa(1) = 1/2 on the diagonal.
-    np.testing.assert_allclose(np.diag(K_ref), 0.5 * norms**2, rtol=1e-7)
+        # The diagonal: half the squared norms, to the rounding of the sums of squares
+        # (it was off by up to 6.7e-9 relative).
+        np.testing.assert_allclose(np.diag(K), 0.5 * np.sum(X64**2, axis=1), rtol=4e-16 * 6, atol=0)
+        assert K[3, 7] == K[3, 3]
 
 
 KINDS = ["discrepancy", "mhe0", "mhe1", "mhe2", "mhe1-angular", "mma", "orthogonal", "weight-decay"]
@@ -97,12 +95,10 @@ def test_regularizer_gradients_match_finite_differences(kind):
 def test_discrepancy_regularizer_and_l2_discrepancy_match_the_closed_form():
     rng = np.random.default_rng(6)
     W = rng.normal(size=(7, 3))
-    U = W / np.linalg.norm(W, axis=1, keepdims=True)
-    theta = np.arccos(np.clip(U @ U.T, -1, 1))
-    np.fill_diagonal(theta, 0.0)  # theta_kk = 0 exactly (arccos(1 - eps) is not)
+    theta = exact_angles(W)
     R = np.mean(((np.pi - theta) / (2 * np.pi)) ** 2)
     c3 = (np.pi**2 - 4) / (8 * np.pi**2)  # PAPER.md section 4
-    assert dn.regularizer("discrepancy", W)[0] == pytest.approx(R, rel=1e-9)
+    assert dn.regularizer("discrepancy", W)[0] == pytest.approx(R, rel=1e-13)
     assert dn.l2_discrepancy(W) == pytest.approx(R - c3, rel=1e-6, abs=1e-9)
     assert dn.regularizer("weight-decay", W)[0] == pytest.approx(np.sum(W**2), rel=1e-12)
 

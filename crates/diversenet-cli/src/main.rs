@@ -67,7 +67,13 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        if let Some(message) = cli::spelling::negative_count(&e, std::env::args()) {
+            eprintln!("error: {message}");
+            std::process::exit(2);
+        }
+        e.exit()
+    });
     if let Err(e) = run(cli) {
         eprintln!("error: {}", cli::spelling::error_chain(&e));
         std::process::exit(1);
@@ -81,7 +87,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .as_deref()
         .map(diversenet::limits::parse_size)
         .transpose()?;
-    diversenet::limits::set_memory_budget(budget);
+    if let Some(capped) = diversenet::limits::set_memory_budget(budget) {
+        eprintln!(
+            "note: --max-memory {} is more than this machine's memory (installed and swap, or \
+             its control group's limit): the budget is capped at {}",
+            cli.max_memory.as_deref().unwrap_or_default(),
+            diversenet::limits::format_bytes(capped.bytes as f64)
+        );
+    }
     diversenet::linalg::set_threads(cli.threads);
     if cli.threads > 0 {
         let _ = rayon::ThreadPoolBuilder::new()

@@ -438,3 +438,27 @@ fn unclear_answers_are_clear() {
         }
     }
 }
+
+#[test]
+fn a_negative_count_or_seed_is_refused_as_a_negative_number() {
+    for args in [
+        &["train", "--width", "-3", "--out", "x"][..],
+        &["train", "--seed=-1", "--out", "x"][..],
+        &["train", "--lr", "-0.5", "--epochs", "-2", "--out", "x"][..],
+    ] {
+        let o = run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        let (flag, value) = match args[1] {
+            "--width" => ("--width", "-3"),
+            "--seed=-1" => ("--seed", "-1"),
+            _ => ("--epochs", "-2"),
+        };
+        assert!(
+            err.contains(&format!("invalid value '{value}' for {flag}"))
+                && err.contains("whole number, 0 or more")
+                && !err.contains("unexpected argument"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -8,6 +8,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
+use diversenet::data::npy::encode_npy_f64;
 use diversenet::data::{DataSource, LoadOptions, SyntheticConfig};
 
 fn s(p: &Path) -> &str {
@@ -322,4 +323,52 @@ fn a_test_class_absent_from_training_is_refused_for_both_losses() {
         );
         assert!(!out.exists(), "nothing is written");
     }
+}
+
+#[test]
+fn an_empty_csv_is_called_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [("empty.csv", ""), ("blank.csv", "\n  \n")] {
+        let csv = dir.path().join(name);
+        std::fs::write(&csv, text).unwrap();
+        let data = format!("csv:{}", s(&csv));
+        fails(
+            &["train", "--data", &data, "--out", s(&dir.path().join("r"))],
+            &[name, "the file is empty"],
+        );
+    }
+}
+
+#[test]
+fn npy_paths_with_commas_are_written_with_an_escape_and_the_error_says_how() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("a,b");
+    std::fs::create_dir(&files).unwrap();
+    let x: Vec<f64> = (0..40).map(|k| ((k * 37 % 11) as f64) - 5.0).collect();
+    let y: Vec<f64> = (0..20).map(|k| (k % 3) as f64 * 0.5).collect();
+    std::fs::write(files.join("X.npy"), encode_npy_f64(&[20, 2], &x)).unwrap();
+    std::fs::write(files.join("Y.npy"), encode_npy_f64(&[20], &y)).unwrap();
+    let escaped = s(&files).replace(',', "\\,");
+    let out = dir.path().join("run");
+    ok(&[
+        "train",
+        "--data",
+        &format!("npy:{escaped}/X.npy,{escaped}/Y.npy"),
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        s(&out),
+    ]);
+    let plain = s(&files);
+    fails(
+        &[
+            "train",
+            "--data",
+            &format!("npy:{plain}/X.npy,{plain}/Y.npy"),
+            "--out",
+            s(&dir.path().join("other")),
+        ],
+        &["3 unescaped commas", "write a comma inside a path as \\,"],
+    );
 }

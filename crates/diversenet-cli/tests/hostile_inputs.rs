@@ -103,8 +103,9 @@ fn numerical_edge_cases_give_answers_or_clear_errors() {
         batch_size: 4,
         ..TrainSettings::default()
     };
-    // All-zero inputs: outputs and gradients are 0; the loss stays at mean(y^2)/2.
-    let s = run(
+    // All-zero inputs: outputs and gradients would be 0 whatever the weights; refused
+    // before training (it used to run to its end unchanged).
+    let e = run(
         dataset(
             vec![0.0; 12],
             3,
@@ -112,10 +113,24 @@ fn numerical_edge_cases_give_answers_or_clear_errors() {
         ),
         base.clone(),
     )
+    .unwrap_err();
+    assert!(
+        matches!(&e, diversenet::Error::Data { .. })
+            && e.to_string().contains("every training input is zero"),
+        "{e}"
+    );
+    // Some zero rows: trained, and those of a test set that is the training set counted
+    // once.
+    let s = run(
+        dataset(
+            vec![0.0, 0.0, 0.0, 0.6, 0.8, 0.0, 0.0, 0.0, 0.0, 0.0, 0.6, 0.8],
+            3,
+            Targets::Scalar(vec![1.0, -1.0, 1.0, -1.0]),
+        ),
+        base.clone(),
+    )
     .unwrap();
-    // The test set is the training set here: its 4 zero rows are counted once.
-    assert_eq!(s.zero_inputs, 4);
-    assert!((s.final_metrics.train_loss - 0.5).abs() < 1e-12);
+    assert_eq!(s.zero_inputs, 2);
     // Duplicate samples and a constant target: trains.
     let s = run(
         dataset([0.6, 0.8].repeat(6), 2, Targets::Scalar(vec![0.3; 6])),
@@ -233,4 +248,49 @@ fn unusable_output_paths_are_refused_before_any_work() {
         vec!["fetch".into(), "mnist".into(), "--dir".into(), p(&file)],
         "exists and is not a directory",
     );
+}
+
+#[test]
+fn training_data_no_step_can_learn_from_is_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let zeros = csv_of_rows(
+        dir.path(),
+        "zeros.csv",
+        &[[0.0, 0.0, 1.0], [0.0, 0.0, -1.0]],
+    );
+    fails(
+        &[
+            "train",
+            "--data",
+            &zeros,
+            "--all-data",
+            "--out",
+            s(&dir.path().join("z")),
+        ],
+        &["every training input is zero", "every gradient is 0"],
+    );
+    // Targets whose squared loss overflows before any step: not a divergence.
+    let huge = csv_of_rows(
+        dir.path(),
+        "huge.csv",
+        &[[1.0, 2.0, 1e300], [2.0, 1.0, -1e300], [0.5, 0.5, 3e299]],
+    );
+    let o = run(&[
+        "train",
+        "--data",
+        &huge,
+        "--all-data",
+        "--out",
+        s(&dir.path().join("h")),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the targets reach 1.000e300")
+            && err.contains("rescale the targets")
+            && !err.contains("diverged")
+            && !err.contains("learning rate"),
+        "{err}"
+    );
+    assert!(!dir.path().join("h").exists());
 }

@@ -161,3 +161,52 @@ fn absurd_thread_counts_are_refused() {
         &["invalid setting --threads", "100000 threads", "per core"],
     );
 }
+
+/// The machine's memory (installed and swap) from /proc/meminfo, in bytes.
+fn machine_bytes() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = info.lines().find(|l| l.starts_with(name))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024.0)
+    };
+    Some(field("MemTotal:")? + field("SwapTotal:").unwrap_or(0.0))
+}
+
+/// A budget far above the machine's memory is capped there with a note, so that a network
+/// whose W alone is twice the machine's memory is refused instead of aborting on its
+/// allocation, and no run directory is left behind.
+#[test]
+fn a_memory_budget_above_the_machine_is_capped_and_says_so() {
+    let Some(machine) = machine_bytes() else {
+        eprintln!("no /proc/meminfo: the cap is not testable here");
+        return;
+    };
+    // W is width x dim f32 values: twice the machine's memory.
+    let side = ((2.0 * machine / 4.0).sqrt().ceil() as u64).to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    fails(
+        &[
+            "--max-memory",
+            "999999T",
+            "train",
+            "--width",
+            &side,
+            "--dim",
+            &side,
+            "--train-samples",
+            "4",
+            "--test-samples",
+            "4",
+            "--out",
+            s(&out),
+        ],
+        &[
+            "note: --max-memory 999999T is more than this machine's memory",
+            "capped at this machine's memory",
+            "the largest --width that fits is",
+        ],
+    );
+    assert!(!out.exists(), "no empty run directory");
+}

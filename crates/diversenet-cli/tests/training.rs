@@ -125,8 +125,8 @@ fn resume_continues_exactly() {
         &mut Silent,
     )
     .unwrap_err();
-    // It names the directory and the setting that continues it.
-    assert_eq!(e.settings(), ["out", "resume", "out"], "{e:?}");
+    // It names the directory, the setting that continues it and the one that replaces it.
+    assert_eq!(e.settings(), ["out", "resume", "overwrite", "out"], "{e:?}");
     assert!(e.to_string().contains("already holds a run"), "{e}");
     // A different configuration may not resume it.
     let e = run_training(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Message, Result};
 
 /// Writes `bytes` to `path` atomically: a reader sees the old file or the new one, never
 /// a half-written one. Creates the parent directory if needed.
@@ -39,6 +39,24 @@ pub fn temporary_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
+/// `path` as text, for a path that is recorded in JSON (a run's configuration and summary,
+/// a model file's metadata, the reproduction's outcome), which holds UTF-8 text only: a
+/// path that is not UTF-8 is refused, naming `setting`, before any work (it could not be
+/// recorded after the work, nor found again from a lossy copy).
+pub fn recordable_path<'a>(path: &'a Path, setting: &'static str) -> Result<&'a str> {
+    path.to_str().ok_or_else(|| {
+        Error::config(
+            setting,
+            Message::from(format!(
+                "{} is not valid UTF-8 (shown with U+FFFD for the bytes that are not): \
+                 diversenet records this path as text in JSON, which holds UTF-8 only; \
+                 rename it, or choose a path that is UTF-8",
+                path.display()
+            )),
+        )
+    })
+}
+
 /// Reads a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path, e))
@@ -62,6 +80,21 @@ mod tests {
         assert_eq!(
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_that_is_not_utf8_is_refused_naming_the_setting() {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = Path::new(std::ffi::OsStr::from_bytes(b"runs/bad\xff/run"));
+        match recordable_path(bad, "out") {
+            Err(Error::Config { setting, .. }) => assert_eq!(setting, "out"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert_eq!(
+            recordable_path(Path::new("runs/ok"), "out").unwrap(),
+            "runs/ok"
         );
     }
 

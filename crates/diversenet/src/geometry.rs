@@ -2,7 +2,9 @@
 //! place for the regularisers, the discrepancy and the kernel:
 //! - the unit rows u_k = w_k / ||w_k|| of W (rows without a direction left out and listed);
 //! - the cosines c_kl = u_k . u_l of every pair (one triangle of the Gram product U U^T)
-//!   and the angles theta_kl = atan2(sqrt((1 - c)(1 + c)), c), accurate near 0 and pi;
+//!   and the angles theta_kl, every one of them by [`pair_angle`]: from the cosine where
+//!   it is accurate, from the vectors (2 atan2(|u - v|, |u + v|)) where the cosine is
+//!   within [`NEAR_PARALLEL`] of +/-1 and its rounding would cost digits;
 //! - the volume (pi - theta)/(2 pi) of the slice {u : u.x >= 0, u.y >= 0} of two
 //!   directions at angle theta;
 //! - the slice constant c_d = E[theta^2] / (4 pi^2) of two independent uniform directions.
@@ -166,14 +168,47 @@ pub fn unit_directions<T: Real>(w: &Matrix<T>) -> UnitDirections<T> {
     }
 }
 
-/// The angle theta in [0, pi] between two unit vectors with cosine `c`, and sin(theta):
-/// theta = atan2(sqrt((1 - c)(1 + c)), c), accurate near 0 and pi where arccos is not.
-/// `c` is clamped to [-1, 1] first (rounding can push a Gram entry past it).
+/// How near +/-1 a Gram cosine may be before [`pair_angle`] recomputes the angle from the
+/// vectors. A cosine c carries a rounding error e of a few ulps; the angle from it moves by
+/// e / sin(theta), at most e / sqrt(2 * NEAR_PARALLEL) (22 e) where |c| <= 1 -
+/// NEAR_PARALLEL, but by up to sqrt(2 e) (about 1e-8, whatever the angle) nearer +/-1:
+/// there, and on the diagonal, the vectors give it to a few ulps.
+pub const NEAR_PARALLEL: f64 = 1e-3;
+
+/// The angle theta in [0, pi] between unit vectors u and v, and sin(theta), from the vectors:
+/// theta = 2 atan2(|u - v|, |u + v|) (Kahan), accurate to a few ulps of pi for every angle
+/// (0 exactly for u = v, pi exactly for u = -v), in f64 whatever `T`.
+pub fn angle_between_units<T: Real>(u: &[T], v: &[T]) -> (f64, f64) {
+    let (mut diff, mut sum) = (0.0f64, 0.0f64);
+    for (a, b) in u.iter().zip(v) {
+        let (a, b) = (a.to_f64(), b.to_f64());
+        diff += (a - b) * (a - b);
+        sum += (a + b) * (a + b);
+    }
+    let (d, s) = (diff.sqrt(), sum.sqrt());
+    let theta = 2.0 * d.atan2(s);
+    // sin(2 phi) = 2 sin(phi) cos(phi), with tan(phi) = d / s.
+    let sin = if diff + sum > 0.0 {
+        2.0 * d * s / (diff + sum)
+    } else {
+        0.0
+    };
+    (theta, sin)
+}
+
+/// The angle theta in [0, pi] between unit rows u and v whose Gram cosine is `c`, and
+/// sin(theta): from `c` (atan2(sqrt((1 - c)(1 + c)), c), exact given c) where |c| <= 1 -
+/// [`NEAR_PARALLEL`], else from the vectors ([`angle_between_units`]). Every angle of the
+/// crate (regularisers, discrepancies, kernel) goes through here, so that the fast Gram
+/// path serves the pairs it is accurate for.
 #[inline]
-pub fn angle_from_cosine(c: f64) -> (f64, f64) {
-    let c = c.clamp(-1.0, 1.0);
-    let sin = ((1.0 - c) * (1.0 + c)).max(0.0).sqrt();
-    (sin.atan2(c), sin)
+pub fn pair_angle<T: Real>(c: f64, u: &[T], v: &[T]) -> (f64, f64) {
+    if c.abs() <= 1.0 - NEAR_PARALLEL {
+        let sin = ((1.0 - c) * (1.0 + c)).sqrt();
+        (sin.atan2(c), sin)
+    } else {
+        angle_between_units(u, v)
+    }
 }
 
 /// The measure (pi - theta)/(2 pi) of the slice {u : u.x >= 0, u.y >= 0} for two
@@ -183,26 +218,21 @@ pub fn slice_volume(theta: f64) -> f64 {
     (PI - theta) / (2.0 * PI)
 }
 
-/// [`slice_volume`] of two directions with cosine `c`.
-#[inline]
-pub fn slice_volume_of_cosine(c: f64) -> f64 {
-    slice_volume(angle_from_cosine(c).0)
-}
-
 /// The lower triangle (diagonal included) of the cosines c_kl = u_k . u_l of unit rows,
 /// by one triangular GEMM (half the products of U U^T); the strict upper triangle is 0.
 pub fn pairwise_cosines_lower<T: Real>(u: &Matrix<T>) -> Matrix<T> {
     gram_lower(u.view())
 }
 
-/// theta_kl between every pair of unit rows (both triangles), theta_kk = 0 exactly.
+/// theta_kl between every pair of unit rows (both triangles, [`pair_angle`]), theta_kk = 0
+/// exactly.
 pub fn pairwise_angles(u: &Matrix<f64>) -> Matrix<f64> {
     let mut c = pairwise_cosines_lower(u);
     let n = c.rows();
     for k in 0..n {
         let row = c.row_mut(k);
-        for v in &mut row[..k] {
-            *v = angle_from_cosine(*v).0;
+        for (l, v) in row[..k].iter_mut().enumerate() {
+            *v = pair_angle(*v, u.row(k), u.row(l)).0;
         }
         row[k] = 0.0;
     }
@@ -317,19 +347,16 @@ mod tests {
     }
 
     #[test]
-    fn angles_are_accurate_at_both_ends() {
-        for theta in [1e-4, 0.3, PI / 3.0, 2.0, PI - 1e-4] {
-            let c = theta.cos();
-            let (t, s) = angle_from_cosine(c);
-            // c carries a rounding error of 1e-16, which 1 - |c| magnifies.
-            let tol = 1e-15 / (1.0 - c.abs());
-            assert!((t - theta).abs() < tol * theta, "{theta}: {t}");
-            assert!((s - theta.sin()).abs() < tol * s, "{theta}: {s}");
+    fn identical_and_opposite_rows_have_exact_angles() {
+        let u = [0.6, 0.8, 0.0];
+        let minus: Vec<f64> = u.iter().map(|v| -v).collect();
+        // A Gram cosine of the pair a rounding away from +/-1 on either side.
+        for c in [1.0, 1.0 - 1e-16, 1.0 + 2e-16] {
+            assert_eq!(pair_angle(c, &u, &u), (0.0, 0.0));
+            assert_eq!(pair_angle(-c, &u, &minus).0, PI);
         }
-        assert_eq!(angle_from_cosine(1.0 + 1e-15), (0.0, 0.0));
-        assert_eq!(angle_from_cosine(-1.0 - 1e-15).0, PI);
-        assert!((slice_volume_of_cosine(0.0) - 0.25).abs() < 1e-15);
         assert_eq!(slice_volume(0.0), 0.5);
+        assert!((slice_volume(pair_angle(0.0, &[1.0, 0.0], &[0.0, 1.0]).0) - 0.25).abs() < 1e-16);
     }
 
     #[test]

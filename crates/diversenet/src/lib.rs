@@ -18,8 +18,9 @@
 //!   volumes, the constant c_d, the closed form of L2(W)^2), shared by the training loop, the
 //!   regularisers and the theory;
 //! - [`limits`]: memory estimates from declared sizes against a budget, the thread bound;
-//! - [`rng`], [`files`], [`error`], [`cancel`]: seeded randomness, atomic files, the error
-//!   type, and stopping a long computation early.
+//! - [`rng`], [`files`], [`dir_lock`], [`error`], [`cancel`]: seeded randomness, atomic
+//!   files, the locks that keep two processes out of one directory, the error type, and
+//!   stopping a long computation early.
 //!
 //! The reproduction of the paper's findings and the throughput benchmarks are the crate
 //! `diversenet-repro`; the command-line program `diversenet` (crate `diversenet-cli`) is a
@@ -59,6 +60,7 @@
 
 pub mod cancel;
 pub mod data;
+pub mod dir_lock;
 pub mod error;
 pub mod files;
 pub mod geometry;

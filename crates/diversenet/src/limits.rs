@@ -8,131 +8,18 @@
 //! buffers only (matrices, optimiser states); they are meant to catch a setting that cannot
 //! work, not to account for every byte.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use crate::error::{Advice, Error, Expected, MemoryRefusal, Message, Result};
 pub use crate::error::{Budget, BudgetSource};
 
-/// The budget set by [`set_memory_budget`] (0: the default).
-static BUDGET_BYTES: AtomicU64 = AtomicU64::new(0);
-
-/// Share of the machine's available memory used when no budget is set.
-pub const DEFAULT_SHARE: f64 = 0.8;
-/// Budget used when the machine's memory cannot be read.
-pub const FALLBACK_BYTES: u64 = 8_000_000_000;
 /// Most threads per core accepted by [`check_threads`].
 pub const MAX_THREADS_PER_CORE: usize = 4;
 
-/// Sets the memory budget for this process (`None`: the default share of the machine's).
-pub fn set_memory_budget(bytes: Option<u64>) {
-    BUDGET_BYTES.store(bytes.unwrap_or(0), Ordering::Relaxed);
-}
-
-/// The budget in force: the one set, else the default share of the machine's memory.
-pub fn memory_budget() -> Budget {
-    match BUDGET_BYTES.load(Ordering::Relaxed) {
-        0 => default_budget(std::fs::read_to_string("/proc/meminfo").ok().as_deref()),
-        bytes => Budget {
-            bytes,
-            source: BudgetSource::Set,
-        },
-    }
-}
-
-/// The default budget from the text of `/proc/meminfo` (`None`: not readable).
-pub fn default_budget(meminfo: Option<&str>) -> Budget {
-    let field = |name: &str| -> Option<u64> {
-        meminfo?
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map(|kb| kb * 1024)
-    };
-    let share = |bytes: u64, source: BudgetSource| Budget {
-        bytes: (bytes as f64 * DEFAULT_SHARE) as u64,
-        source,
-    };
-    match (field("MemAvailable"), field("MemTotal")) {
-        (Some(a), _) => share(a, BudgetSource::Available { bytes: a }),
-        (None, Some(t)) => share(t, BudgetSource::Installed { bytes: t }),
-        (None, None) => Budget {
-            bytes: FALLBACK_BYTES,
-            source: BudgetSource::Unreadable,
-        },
-    }
-}
-
-/// Parses a memory size: `8G`, `500M`, `1.5GB`, `64KiB`, `1000000` (bytes). K, M, G, T
-/// are powers of 1000, KiB, MiB, GiB, TiB powers of 1024.
-pub fn parse_size(text: &str) -> Result<u64> {
-    let bad = || {
-        Error::setting(
-            "max_memory",
-            text,
-            Expected::OneOf("a size such as 8G, 500M, 2GiB or a number of bytes"),
-        )
-    };
-    let refuse = |why: String| Error::Config {
-        setting: "max_memory",
-        value: Some(text.to_string()),
-        expected: Expected::Described(format!("`{text}`: {why}").into()),
-    };
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let scale = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "m" | "mb" => 1e6,
-        "g" | "gb" => 1e9,
-        "t" | "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0f64.powi(2),
-        "gib" => 1024.0f64.powi(3),
-        "tib" => 1024.0f64.powi(4),
-        _ => return Err(bad()),
-    };
-    let bytes = value * scale;
-    if bytes.is_nan() || bytes < 1.0 {
-        return Err(refuse("must be at least 1 byte".into()));
-    }
-    if bytes >= u64::MAX as f64 {
-        return Err(refuse(format!(
-            "too large: a budget must be below 2^64 bytes ({})",
-            format_bytes(u64::MAX as f64)
-        )));
-    }
-    Ok(bytes as u64)
-}
-
-/// A byte count for people: `28.8 GB`, `512 MB`, `4.0 kB`.
-pub fn format_bytes(bytes: f64) -> String {
-    const UNITS: [&str; 6] = ["bytes", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = bytes;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{v:.0} bytes")
-    } else if v >= 1e6 {
-        format!("{v:.1e} {}", UNITS[unit])
-    } else if v >= 100.0 {
-        format!("{v:.0} {}", UNITS[unit])
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
+#[path = "limits_budget.rs"]
+mod budget;
+pub use budget::{
+    default_budget, format_bytes, machine_memory, memory_budget, parse_size, set_memory_budget,
+    DEFAULT_SHARE, FALLBACK_BYTES,
+};
 
 /// What a command will allocate: its large buffers, by name, in bytes (f64, so that an
 /// absurd request is measured instead of overflowing).

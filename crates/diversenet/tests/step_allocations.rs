@@ -1,5 +1,6 @@
 //! The training step in steady state allocates no buffer (issue 11, goal 1): a global
-//! allocator that counts, around 40 steps on one block and on two. What a step may allocate
+//! allocator that counts, around 40 steps on one block and on two (the fewest of three such
+//! windows). What a step may allocate
 //! is the list of its blocks' work (a reference and three slices per block) and, with
 //! several blocks, the list of their parts of the gather: at most two small vectors, about
 //! 90 bytes per block, where the smallest buffer of the step (a block's hidden activations,
@@ -50,20 +51,28 @@ fn steady_state_steps_allocate_no_buffer() {
         for b in &batches {
             stepper.step(&mut state, b, cfg.lr()).unwrap();
         }
-        let (a0, b0) = (
-            ALLOCATIONS.load(Ordering::Relaxed),
-            BYTES.load(Ordering::Relaxed),
-        );
-        for k in 0..STEPS {
-            stepper
-                .step(&mut state, batches[k % batches.len()], cfg.lr())
-                .unwrap();
+        // The fewest over three windows: a step's own allocations recur in every window,
+        // while one made elsewhere in the process meanwhile (the test harness's threads on
+        // a loaded machine) lands in one window only.
+        let mut fewest = (usize::MAX, usize::MAX);
+        for _window in 0..3 {
+            let (a0, b0) = (
+                ALLOCATIONS.load(Ordering::Relaxed),
+                BYTES.load(Ordering::Relaxed),
+            );
+            for k in 0..STEPS {
+                stepper
+                    .step(&mut state, batches[k % batches.len()], cfg.lr())
+                    .unwrap();
+            }
+            let (a1, b1) = (
+                ALLOCATIONS.load(Ordering::Relaxed),
+                BYTES.load(Ordering::Relaxed),
+            );
+            fewest.0 = fewest.0.min((a1 - a0) / STEPS);
+            fewest.1 = fewest.1.min((b1 - b0) / STEPS);
         }
-        let (a1, b1) = (
-            ALLOCATIONS.load(Ordering::Relaxed),
-            BYTES.load(Ordering::Relaxed),
-        );
-        let (allocations, bytes) = ((a1 - a0) / STEPS, (b1 - b0) / STEPS);
+        let (allocations, bytes) = fewest;
         let blocks = stepper.blocks();
         eprintln!(
             "width {width}, {blocks} blocks: {allocations} allocations, {bytes} bytes per step"

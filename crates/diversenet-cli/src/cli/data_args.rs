@@ -11,14 +11,15 @@ use clap::Args;
 use diversenet::data::{
     self, DataSource, InputScaling, InputTransform, LoadOptions, SyntheticConfig, Task,
 };
-use diversenet::error::{Error, Expected};
+use diversenet::error::{Error, Expected, Message};
 use diversenet::model::compat::check_model_data;
 use diversenet::model::foreign::{load_network, load_npy_weights, LoadedNetwork};
 use diversenet::model::Weights;
 
 #[derive(Args, Clone)]
 pub struct DataArgs {
-    /// synthetic | mnist | csv:PATH | npy:INPUTS.npy,TARGETS.npy (default: synthetic for
+    /// synthetic | mnist | csv:PATH | npy:INPUTS.npy,TARGETS.npy (a comma inside a path is
+    /// written \,) (default: synthetic for
     /// train; for eval and analyze, the data the model was trained on, with its flags, as
     /// stored in the model file).
     #[arg(long)]
@@ -219,7 +220,8 @@ pub struct ModelArgs {
     /// safetensors (`0.weight`, `0.bias`, `2.weight`, ...) or a .npz of W1, b1, W2, ...
     #[arg(long, required_unless_present = "weights", conflicts_with = "weights")]
     pub model: Option<PathBuf>,
-    /// Foreign weights as two .npy files: W (n x d) and V (c x n).
+    /// Foreign weights as two .npy files: W (n x d) and V (c x n) (a comma inside a path is
+    /// written \,).
     #[arg(long, value_name = "W.npy,V.npy")]
     pub weights: Option<String>,
     /// sphere | standardise | raw: how foreign weights' inputs are scaled (default raw;
@@ -234,17 +236,12 @@ impl ModelArgs {
         match (&self.model, &self.weights) {
             (Some(path), _) => Ok(load_network(path)?),
             (None, Some(pair)) => {
-                let Some((w, v)) = pair
-                    .split_once(',')
-                    .filter(|(w, v)| !w.is_empty() && !v.is_empty())
-                else {
-                    return Err(
-                        Error::setting("weights", pair, Expected::OneOf("W.npy,V.npy")).into(),
-                    );
-                };
+                let (w, v) = data::source::path_pair(pair).map_err(|why| {
+                    Error::config("weights", format!("expected W.npy,V.npy; {why}"))
+                })?;
                 Ok(LoadedNetwork::Foreign(load_npy_weights(
-                    Path::new(w),
-                    Path::new(v),
+                    Path::new(&w),
+                    Path::new(&v),
                 )?))
             }
             (None, None) => bail!("give --model PATH or --weights W.npy,V.npy"),
@@ -269,6 +266,9 @@ pub struct ModelOnData {
     /// Seed of the data (synthetic data, csv/npy split) and of sub-samples.
     pub seed: u64,
     pub scaling: InputScaling,
+    /// The split measured: `train`, `test`, or `all` when both are every row (no held-out
+    /// split: `--all-data`, or a model trained that way).
+    pub split: String,
 }
 
 impl ModelOnData {
@@ -282,6 +282,27 @@ impl ModelOnData {
             )),
         }
     }
+}
+
+/// The refusal of a network without a record of its data (foreign weights, a model saved
+/// from Python, a model file from before data were recorded) when no `--data` is given:
+/// measuring it on the default synthetic data would answer a question nobody asked.
+fn no_data_record(loaded: &LoadedNetwork, model_name: &str) -> Error {
+    let what = match loaded {
+        LoadedNetwork::Trained(_) => {
+            "records no data it was trained on (a model saved from \
+                                      Python, or one whose data record was removed)"
+        }
+        LoadedNetwork::Foreign(_) => "is foreign weights, which record no data",
+    };
+    Error::needed(
+        "data",
+        Message::from(format!("{model_name} {what}: pass "))
+            .setting("data")
+            .text(
+                " with the data to measure it on (synthetic, mnist, csv:PATH or npy:X.npy,Y.npy)",
+            ),
+    )
 }
 
 /// Loads a network and the split of a data set it is to be measured on, scaled as in
@@ -315,6 +336,7 @@ pub fn model_and_data(
     };
     let (train_data, test_data) = match reloaded {
         Some(pair) => pair,
+        None if data.data.is_none() => return Err(no_data_record(&loaded, &model_name).into()),
         None => data.load(seed)?,
     };
     // Scaled as in training: a model file stores its transform; foreign weights take
@@ -350,6 +372,7 @@ pub fn model_and_data(
         });
         data::check_feature_names(names, &trained_on, &train_data)?;
     }
+    let same_rows = train_data.x == test_data.x && train_data.targets == test_data.targets;
     let mut dataset = match split {
         "test" => test_data,
         "train" => train_data,
@@ -375,5 +398,6 @@ pub fn model_and_data(
         dataset,
         seed,
         scaling: transform.scaling,
+        split: if same_rows { "all" } else { split }.to_string(),
     })
 }

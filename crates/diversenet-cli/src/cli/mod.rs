@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod data_args;
 pub mod fetch;
+pub mod interrupt;
 pub mod ntk;
 pub mod predict;
 pub mod reproduce;

@@ -50,3 +50,43 @@ pub fn error_chain(e: &anyhow::Error) -> String {
     }
     text
 }
+
+/// The refusal of a negative number given to a flag that takes a count or a seed (`--width
+/// -3`, `--seed=-1`), which clap reports as an unknown argument `-3` or as a value it
+/// cannot read; `None` for any other parse error. `args` are the program's arguments.
+pub fn negative_count(
+    error: &clap::Error,
+    args: impl IntoIterator<Item = String>,
+) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let context = |kind| match error.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let negative = |v: &str| {
+        v.strip_prefix('-')
+            .is_some_and(|n| n.parse::<f64>().is_ok())
+    };
+    let (flag, value) = match error.kind() {
+        // `--width -3`: clap took -3 for a flag; the flag before it wanted the value.
+        ErrorKind::UnknownArgument => {
+            let value = context(ContextKind::InvalidArg).filter(|v| negative(v))?;
+            let args: Vec<String> = args.into_iter().collect();
+            let at = args.iter().position(|a| *a == value)?;
+            let flag = args[..at].last().filter(|f| f.starts_with("--"))?.clone();
+            (flag, value)
+        }
+        // `--width=-3`: the value reached the flag's parser, which takes no sign.
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            let value = context(ContextKind::InvalidValue).filter(|v| negative(v))?;
+            let flag = context(ContextKind::InvalidArg)?;
+            let flag = flag.split_whitespace().next()?.to_string();
+            (flag, value)
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "invalid value '{value}' for {flag}: it must be a whole number, 0 or more (a count or \
+         a seed; see the flag's minimum in --help), not a negative number"
+    ))
+}

@@ -29,7 +29,9 @@ pub struct AnalyzeArgs {
     /// training run's seed, from the model file).
     #[arg(long)]
     seed: Option<u64>,
-    /// train | test: which part of the data the quantities are measured on.
+    /// train | test: which part of the data the quantities are measured on. The default is
+    /// train, unlike eval's test: the theory's bound is about the training loss at the
+    /// weights training reached, while eval scores generalisation.
     #[arg(long, default_value = "train")]
     split: String,
     /// Points m of a seeded sub-sample (default: the largest m with m c <= 2000, so that
@@ -103,6 +105,21 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
         .as_ref()
         .expect("the paper's network has its analysis");
     let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.6e}"));
+    // The loss and its gradient norm: null for a reason the analysis gives.
+    let loss_value = |v: Option<f64>| match (v, &a.loss_reason) {
+        (None, Some(why)) => format!("n/a ({why})"),
+        (v, _) => opt(v),
+    };
+    // On the sphere the paper's lambda_min(K) - ||E_W||_2; off it, ||E_W||_2 is weighted by
+    // r^2 = max ||x||^2 (the Schur bound), and the label says so.
+    let lower_bound_label = if a.kernel_bound_factor == 1.0 {
+        "lambda_min(K) - ||E_W||_2".to_string()
+    } else {
+        format!(
+            "lambda_min(K) - r^2 ||E_W||_2 (r^2 = max ||x||^2 = {:.4e})",
+            a.kernel_bound_factor
+        )
+    };
     println!(
         "theory diagnostics of {} on {} ({} of {} points, d = {}, n = {}, c = {})",
         args.model.describe(),
@@ -115,6 +132,10 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
     );
     if let Some(note) = measured.foreign_note() {
         println!("  {note}");
+    }
+    match measured.split.as_str() {
+        "all" => println!("  measured on every row of the data (no held-out split)"),
+        split => println!("  measured on the {split} split (--split)"),
     }
     let rows: Vec<(&str, String)> = vec![
         (
@@ -129,14 +150,24 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
                     .unwrap_or_default()
             ),
         ),
-        ("squared loss L", opt(a.loss)),
-        ("||grad_W L||", opt(a.grad_norm)),
+        ("squared loss L", loss_value(a.loss)),
+        ("||grad_W L||", loss_value(a.grad_norm)),
         ("bound m||grad||^2/(2 s^2)", opt(a.bound)),
         ("L / bound (<= 1)", opt(a.loss_over_bound)),
-        ("lambda_min(K)", format!("{:.6e}", a.lambda_min_k)),
+        (
+            "lambda_min(K)",
+            format!(
+                "{:.6e}{}",
+                a.lambda_min_k,
+                a.lambda_min_k_reason
+                    .as_ref()
+                    .map(|r| format!("  [{r}]"))
+                    .unwrap_or_default()
+            ),
+        ),
         ("||E_W||_2", format!("{:.6e}", a.e_w_norm)),
         (
-            "lambda_min(K) - ||E_W||_2",
+            lower_bound_label.as_str(),
             format!("{:.6e}", a.kernel_lower_bound),
         ),
         ("s_m(D)^2 / n", opt(a.s_min_sq_over_n)),
@@ -155,6 +186,26 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
     ];
     for (k, v) in rows {
         println!("  {k:<28} {v}");
+    }
+    if !a.zero_points.is_empty() {
+        let shown: Vec<String> = a
+            .zero_points
+            .iter()
+            .take(10)
+            .map(|r| r.to_string())
+            .collect();
+        let more = a.zero_points.len().saturating_sub(10);
+        println!(
+            "  note: {} of the points used are zero (rows {}{} of the data as loaded, counted \
+             from 0): kept, they have no direction and make s_m(D) and lambda_min(K) 0",
+            a.zero_points.len(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
     }
     if let Some(mc) = &a.monte_carlo {
         println!(

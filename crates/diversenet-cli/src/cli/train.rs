@@ -7,11 +7,14 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use diversenet::cancel::Cancel;
 use diversenet::model::config::{check_options_apply, GivenOptions};
 use diversenet::model::foreign::LoadedNetwork;
 use diversenet::model::optim::DEFAULT_MOMENTUM;
 use diversenet::model::options::train_option;
-use diversenet::model::run::{run_training, RunProgress, RunSummary, SUMMARY_FILE};
+use diversenet::model::run::{
+    run_training_from, RunProgress, RunStart, RunSummary, Start, SUMMARY_FILE,
+};
 use diversenet::model::train::score;
 use diversenet::model::{EpochMetrics, Loss, OptimizerKind, TrainSettings};
 use diversenet::regularizer;
@@ -73,6 +76,10 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     resume: bool,
+    /// Start a new run in --out, replacing the run there (its run files are removed first;
+    /// other files are left alone).
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
     /// Also write the summary to this JSON file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -112,7 +119,8 @@ pub struct EvalArgs {
     /// from the model file).
     #[arg(long)]
     seed: Option<u64>,
-    /// test | train
+    /// test | train. The default is test, unlike analyze's train: eval scores how the
+    /// model generalises, while analyze measures the theory's training-loss bound.
     #[arg(long, default_value = "test")]
     split: String,
     /// Also write the result to this JSON file.
@@ -124,9 +132,17 @@ struct Bar {
     bar: ProgressBar,
     /// Print each epoch's metrics as a JSON line on stdout (when it is not a terminal).
     json_lines: bool,
+    /// The run's epochs, shown beside the steps the bar counts.
+    epochs: usize,
+    /// The epoch of the last checkpoint on disk, and the last epoch logged.
+    checkpoint: Option<usize>,
+    logged: Option<usize>,
 }
 
 impl RunProgress for Bar {
+    fn checkpoint(&mut self, epoch: usize) {
+        self.checkpoint = Some(epoch);
+    }
     fn start(&mut self, total: u64, done: u64) {
         self.bar.set_length(total);
         self.bar.set_position(done);
@@ -135,13 +151,15 @@ impl RunProgress for Bar {
         self.bar.set_position(steps_done);
     }
     fn epoch(&mut self, m: &EpochMetrics) {
+        self.logged = Some(m.epoch);
         let err = m
             .test_error
             .map(|e| format!(" test err {:.2}%", 100.0 * e))
             .unwrap_or_default();
         self.bar.set_message(format!(
-            "epoch {} train loss {:.4e} test loss {}{err}",
+            "epoch {}/{} train loss {:.4e} test loss {}{err}",
             m.epoch,
+            self.epochs,
             m.train_loss,
             loss_text(m.test_loss)
         ));
@@ -164,6 +182,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         CONFIG_FILE,
     ];
     super::check_json_path(args.json.as_deref(), Some(&args.out), &run_files)?;
+    diversenet::model::run::check_out_dir(&args.out)?;
     let optimizer =
         OptimizerKind::parse(&args.optimizer, args.momentum.unwrap_or(DEFAULT_MOMENTUM))?;
     check_applicable(&args, optimizer)?;
@@ -210,15 +229,38 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let mut progress = Bar {
         bar,
         json_lines: !terminal,
+        epochs: args.epochs,
+        checkpoint: None,
+        logged: None,
     };
-    let summary = run_training(
+    let start = match (args.resume, args.overwrite) {
+        (true, _) => Start::Resume,
+        (false, true) => Start::Overwrite,
+        (false, false) => Start::New,
+    };
+    // Ctrl-C stops after the step in progress; what is on disk stays for a resume.
+    super::interrupt::install();
+    let ctrl_c = super::interrupt::requested;
+    let run = RunStart {
+        start,
+        cancel: Cancel::when(&ctrl_c),
+    };
+    let result = run_training_from(
         &settings,
         train_data,
         test_data,
         &args.out,
-        args.resume,
+        run,
         &mut progress,
-    )?;
+    );
+    let summary = match result {
+        Err(diversenet::Error::Interrupted { steps }) => {
+            progress.bar.abandon();
+            eprintln!("{}", interrupted_note(&args, &progress, steps));
+            std::process::exit(130);
+        }
+        other => other?,
+    };
     progress.bar.finish_and_clear();
     for note in &summary.notes {
         eprintln!("note: {}", note.render(&Flags));
@@ -235,6 +277,33 @@ pub fn train(args: TrainArgs) -> Result<()> {
         println!("{}", serde_json::json!({ "summary": &summary }));
     }
     write_json(args.json.as_deref(), &summary)
+}
+
+/// What an interrupted run kept, and the command that continues it.
+fn interrupted_note(args: &TrainArgs, progress: &Bar, steps: u64) -> String {
+    let out = args.out.display();
+    let stopped = format!("interrupted after {steps} steps");
+    match progress.checkpoint {
+        Some(epoch) => format!(
+            "{stopped}: kept {out} with its checkpoint of epoch {epoch} and the metrics up to \
+             it{}; continue the run with:\n  {}",
+            match progress.logged {
+                Some(logged) if logged > epoch => format!(
+                    " (epochs {} to {logged} are logged but were not checkpointed: the resumed \
+                     run trains them again, to the same result)",
+                    epoch + 1
+                ),
+                _ => String::new(),
+            },
+            super::interrupt::resume_command()
+        ),
+        None => format!(
+            "{stopped}, before the first checkpoint (every --checkpoint-every {} epochs): \
+             nothing to resume; start again with the same command plus --overwrite (it \
+             replaces the run files in {out})",
+            args.checkpoint_every
+        ),
+    }
 }
 
 /// Refuses flags that would have no effect beside the others given (as the data flags that
@@ -296,7 +365,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let result = serde_json::json!({
         "model": args.model.describe(),
         "data": dataset.name,
-        "split": args.split,
+        "split": measured.split,
         "samples": dataset.len(),
         "input_scaling": measured.scaling,
         "note": measured.foreign_note(),
@@ -341,7 +410,7 @@ mod tests {
             };
             assert_eq!(defaults, expected, "--{flag}");
         }
-        let run_flags = ["out", "resume", "json", "quiet", "help"];
+        let run_flags = ["out", "resume", "overwrite", "json", "quiet", "help"];
         for arg in train.get_arguments() {
             let name = long(arg);
             assert!(

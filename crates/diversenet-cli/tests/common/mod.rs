@@ -89,6 +89,52 @@ pub fn fails(args: &[&str], needles: &[&str]) {
     }
 }
 
+/// Lines of `metrics.jsonl` in the run directory `dir` (0 before it exists): the epochs a
+/// running training has logged, for tests that act on its progress rather than a clock.
+pub fn logged_epochs(dir: &std::path::Path) -> usize {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// Writes `dir/name`, a CSV with columns a, b (inputs) and y (real target), one line per
+/// row; returns the `--data` value `csv:PATH`.
+pub fn csv_of_rows(dir: &std::path::Path, name: &str, rows: &[[f64; 3]]) -> String {
+    let mut text = "a,b,y\n".to_string();
+    for r in rows {
+        text += &format!("{:e},{:e},{:e}\n", r[0], r[1], r[2]);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    format!("csv:{}", path.display())
+}
+
+/// The arguments of a small, quick training into `out` (width 8, d = 4, 64 training
+/// samples, 3 epochs, no progress bar), then `extra`.
+pub fn small_train_args(out: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "train",
+        "--width",
+        "8",
+        "--dim",
+        "4",
+        "--train-samples",
+        "64",
+        "--test-samples",
+        "32",
+        "--epochs",
+        "3",
+        "--quiet",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(out.to_str().expect("a UTF-8 test path").to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
 /// Trains a width-6 network on the default synthetic data for `epochs`; returns stderr.
 pub fn small_synthetic_run(out: &Path, epochs: &str, extra: &[&str]) -> String {
     let mut args = vec![

@@ -239,6 +239,11 @@ fn locate_mnist(
     .map_err(|e| format!("{e}; the MNIST experiment is skipped"))
 }
 
+/// A lock that a panic elsewhere cannot poison for good.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs (key, specification) that share their data: MNIST prepared at the given
 /// (training, validation) sizes, or none.
 type RunGroup<'a> = (Option<(usize, usize)>, Vec<&'a (String, RunSpec)>);
@@ -251,12 +256,24 @@ pub fn reproduce(
     progress: &mut (dyn ReproduceProgress + Send),
 ) -> Result<ReproduceOutcome> {
     let started = Instant::now();
+    // Recorded as text in the outcome and the report: refused before any work.
+    diversenet::files::recordable_path(&options.out, "out")?;
+    if let Some(dir) = &options.data_dir {
+        diversenet::files::recordable_path(dir, "data_dir")?;
+    }
     let plan = Plan::new(options.quick);
     let mnist_dir = locate_mnist(options, progress);
     if let Err(why) = &mnist_dir {
         progress.note(why);
     }
     let store = store::Store::open(&options.out)?;
+    if !store.locked() {
+        progress.note(&format!(
+            "{}'s file system cannot lock files: processes filling it at the same time may \
+             compute a run twice (each result is still stored whole)",
+            options.out.display()
+        ));
+    }
     let validation = |s: &mnist_reg::Spec| {
         let spec = RunSpec::MnistReg(s.clone());
         match store.get(&run_key(&spec), &spec)?.outcome {
@@ -269,7 +286,9 @@ pub fn reproduce(
     let mut raw_mnist: Option<(Dataset, Dataset)> = None;
     let mut mnist_data: Option<mnist_reg::Prepared> = None;
     let mut mine_total;
+    let busy: Mutex<Vec<String>> = Mutex::new(Vec::new());
     loop {
+        let done_before = done_now;
         let planned: Vec<(String, RunSpec)> = plan
             .runs(mnist_dir.is_ok(), &validation)
             .into_iter()
@@ -322,23 +341,52 @@ pub fn reproduce(
             }
             let progress = Mutex::new(&mut *progress);
             let data = mnist_data.as_ref();
+            let done = std::sync::atomic::AtomicUsize::new(0);
             group
                 .par_iter()
                 .with_max_len(1)
                 .try_for_each(|(key, spec)| -> Result<()> {
+                    // Another process computing this run (or one that just stored it) is
+                    // left to it.
+                    let Some(claim) = store.try_claim(key)? else {
+                        lock(&busy).push(key.clone());
+                        return Ok(());
+                    };
+                    if store.get(key, spec).is_some() {
+                        claim.release_and_remove();
+                        return Ok(());
+                    }
                     let t = Instant::now();
                     let outcome = execute(spec, data)?;
                     store.put(
                         key,
                         StoredRun::new(spec.clone(), outcome, t.elapsed().as_secs_f64()),
                     )?;
-                    progress
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .run_done(spec.experiment());
+                    claim.release_and_remove();
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    lock(&progress).run_done(spec.experiment());
                     Ok(())
                 })?;
-            done_now += group.len();
+            done_now += done.into_inner();
+        }
+        // Nothing left that this process could claim: wait for a run another process is
+        // computing, then look again (it is stored, or its process ended without it).
+        let waiting = std::mem::take(&mut *lock(&busy));
+        if let Some(key) = waiting.first() {
+            if done_now == done_before {
+                let holders = store.claimed_by(key);
+                progress.note(&format!(
+                    "{} of this plan's runs are being computed by another process{}; waiting \
+                     for them",
+                    waiting.len(),
+                    if holders.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", holders.join("; "))
+                    }
+                ));
+                store.wait_for(key)?;
+            }
         }
     }
     let planned: Vec<(String, RunSpec)> = plan
@@ -364,6 +412,7 @@ pub fn reproduce(
             &Results { runs },
             mnist_note.as_deref(),
             wall_seconds,
+            options.data_dir.as_deref(),
         )?)
     } else {
         progress.note(&format!(

@@ -1,7 +1,11 @@
 //! The results store: each run's typed result under `DIR/runs/<key>.json`, where the key
 //! hashes the results version and the run's specification; written atomically with a
 //! checksum, so that an interrupted reproduction loses nothing finished and a corrupted
-//! file is detected and run again.
+//! file is detected and run again. The processes filling one directory (shards, or two
+//! invocations by mistake) each hold it shared and claim each run exclusively while they
+//! compute it (`runs/<key>.lock`, removed once the result is stored), so that no run is
+//! computed twice at once and a `train` can never write there meanwhile
+//! ([`diversenet::dir_lock`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +13,7 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
+use diversenet::dir_lock::{Access, DirLock, RunClaim};
 use diversenet::error::Result;
 use diversenet::files::{hex, write_atomic};
 
@@ -64,6 +69,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The runs directory of a results directory, with what has been read from it (shared by
 /// the runs executing in parallel).
 pub struct Store {
+    /// The results directory, held shared for the store's lifetime.
+    lock: DirLock,
     dir: PathBuf,
     loaded: Mutex<HashMap<String, StoredRun>>,
     /// Files that failed their checksum or did not parse (they are run again).
@@ -71,18 +78,50 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens (creating) `out/runs`, holding `out` shared: refused while a process holds it
+    /// exclusively (a training run with `out` as its run directory).
     pub fn open(out: &Path) -> Result<Self> {
+        let lock = DirLock::acquire(out, Access::Shared, "out")?;
         let dir = out.join("runs");
         std::fs::create_dir_all(&dir).map_err(|e| diversenet::error::Error::io(&dir, e))?;
         Ok(Self {
+            lock,
             dir,
             loaded: Mutex::new(HashMap::new()),
             corrupt: Mutex::new(Vec::new()),
         })
     }
 
+    /// Whether the results directory is locked (false where its file system cannot lock:
+    /// then nothing keeps two processes from computing a run at once).
+    pub fn locked(&self) -> bool {
+        self.lock.held()
+    }
+
     fn path(&self, key: &str) -> PathBuf {
         self.dir.join(format!("{key}.json"))
+    }
+
+    fn claim_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.lock"))
+    }
+
+    /// Claims run `key` for this process without waiting: `None` while another process
+    /// computes it. Look for its stored result after claiming (the other may have
+    /// finished it just before), and release the claim with
+    /// [`RunClaim::release_and_remove`] once the result is stored.
+    pub fn try_claim(&self, key: &str) -> Result<Option<RunClaim>> {
+        RunClaim::try_claim(&self.claim_path(key))
+    }
+
+    /// Waits until no other process computes run `key` (the claim is released at once).
+    pub fn wait_for(&self, key: &str) -> Result<()> {
+        RunClaim::claim(&self.claim_path(key)).map(drop)
+    }
+
+    /// The processes computing run `key` now, as `pid N: COMMAND`.
+    pub fn claimed_by(&self, key: &str) -> Vec<String> {
+        RunClaim::holders(&self.claim_path(key))
     }
 
     /// The stored result of `spec` (key `key`), if present and intact; a file that fails
@@ -113,6 +152,8 @@ impl Store {
     /// `runs/wall_seconds.json`, summed over the invocations that ran something); returns
     /// the total.
     pub fn add_wall_seconds(&self, seconds: f64) -> Result<f64> {
+        // One process at a time reads and rewrites the sum.
+        let _claim = RunClaim::claim(&self.claim_path("wall_seconds"))?;
         let path = self.dir.join("wall_seconds.json");
         let before: f64 = std::fs::read(&path)
             .ok()

@@ -188,6 +188,17 @@ pub fn html(title: &str, blocks: &[Block]) -> String {
     out
 }
 
+/// `word` as one POSIX shell word: as it is when it holds only plain characters, else in
+/// single quotes (a quote inside written '\'').
+pub fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:,=@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +246,13 @@ mod tests {
         );
         assert!(h.contains("<h1 id=\"t-1\">"));
         assert_eq!(slug("RQ2/RQ4: diversity, s_m(D)"), "rq2rq4-diversity-s_md");
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("--out"), "--out");
+        assert_eq!(shell_word("runs/a b"), "'runs/a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
     }
 }

@@ -26,6 +26,13 @@ pub(crate) fn open<'b>(
     bytes: &'b [u8],
     path: &Path,
 ) -> Result<(csv::Reader<&'b [u8]>, Vec<String>)> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::format(
+            path,
+            "the file is empty: expected a header row naming the columns, then one row per \
+             sample",
+        ));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)

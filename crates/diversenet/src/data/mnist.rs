@@ -191,7 +191,8 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset> {
             .map(|&p| p as f64 / 255.0)
             .collect()
     });
-    Dataset::new(
+    // Pixels p / 255 are finite: no scan for NaN or infinity.
+    Dataset::with_finite_inputs(
         images.display().to_string(),
         x,
         Targets::Classes {

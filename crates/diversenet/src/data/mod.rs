@@ -84,13 +84,30 @@ pub struct Dataset {
     /// The input columns' names in order (CSV header without the target), where the file
     /// names them; train and test files must agree.
     pub feature_names: Option<Vec<String>>,
+    /// Where a selection of the data as loaded (a split) took each sample from: its row
+    /// there, counted from 0 ([`Dataset::source_row`]); `None` where the samples are those
+    /// rows in order.
+    pub source_rows: Option<Vec<usize>>,
 }
 
 impl Dataset {
     /// Checks shapes and values: as many targets as rows, at least one sample, every value
     /// finite, every label below the class count.
     pub fn new(name: impl Into<String>, x: Matrix<f64>, targets: Targets) -> Result<Self> {
-        let name = name.into();
+        Self::checked(name.into(), x, targets, true)
+    }
+
+    /// [`Dataset::new`] for inputs finite by construction (MNIST's pixels p / 255), which
+    /// skips the scan for non-finite values (a pass over every input).
+    pub(crate) fn with_finite_inputs(
+        name: impl Into<String>,
+        x: Matrix<f64>,
+        targets: Targets,
+    ) -> Result<Self> {
+        Self::checked(name.into(), x, targets, false)
+    }
+
+    fn checked(name: String, x: Matrix<f64>, targets: Targets, scan_inputs: bool) -> Result<Self> {
         if x.rows() != targets.len() {
             return Err(Error::data(
                 &name,
@@ -107,7 +124,9 @@ impl Dataset {
         if x.cols() == 0 {
             return Err(Error::data(&name, "samples have no features (dimension 0)"));
         }
-        check_finite(&x, "input", &name)?;
+        if scan_inputs {
+            check_finite(&x, "input", &name)?;
+        }
         match &targets {
             Targets::Scalar(y) => check_finite_targets(y, 1, &name)?,
             Targets::Classes {
@@ -134,7 +153,13 @@ impl Dataset {
             targets,
             spec: None,
             feature_names: None,
+            source_rows: None,
         })
+    }
+
+    /// The row of the data as loaded (the file, counted from 0) that sample `i` is.
+    pub fn source_row(&self, i: usize) -> usize {
+        self.source_rows.as_ref().map_or(i, |rows| rows[i])
     }
 
     pub fn len(&self) -> usize {
@@ -197,6 +222,7 @@ impl Dataset {
             targets: self.targets.select(indices),
             spec: self.spec.clone(),
             feature_names: self.feature_names.clone(),
+            source_rows: Some(indices.iter().map(|&i| self.source_row(i)).collect()),
         }
     }
 

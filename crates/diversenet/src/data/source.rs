@@ -273,8 +273,35 @@ impl DataSpec {
     }
 }
 
+/// Two paths separated by one comma (`X.npy,Y.npy`); a comma inside a path is written
+/// `\,` (any other backslash is kept). What is wrong, in words, otherwise.
+pub fn path_pair(text: &str) -> std::result::Result<(String, String), String> {
+    let mut parts = vec![String::new()];
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&',') => {
+                parts.last_mut().expect("one part").push(',');
+                chars.next();
+            }
+            ',' => parts.push(String::new()),
+            c => parts.last_mut().expect("one part").push(c),
+        }
+    }
+    let escape = "write a comma inside a path as \\,";
+    match <[String; 2]>::try_from(parts) {
+        Ok([x, y]) if !x.is_empty() && !y.is_empty() => Ok((x, y)),
+        Ok(_) => Err(format!("both paths are needed ({escape})")),
+        Err(parts) => Err(format!(
+            "`{text}` holds {} unescaped commas, not one between the two paths ({escape})",
+            parts.len() - 1
+        )),
+    }
+}
+
 impl DataSource {
-    /// Parses `synthetic`, `mnist`, `csv:PATH` or `npy:X.npy,Y.npy`; `data_dir` is MNIST's directory.
+    /// Parses `synthetic`, `mnist`, `csv:PATH` or `npy:X.npy,Y.npy` ([`path_pair`]: `\,` is
+    /// a comma inside a path); `data_dir` is MNIST's directory.
     pub fn parse(
         spec: &str,
         data_dir: Option<PathBuf>,
@@ -293,10 +320,9 @@ impl DataSource {
                     }
                     Ok(DataSource::Csv { path: p.into() })
                 } else if let Some(p) = spec.strip_prefix("npy:") {
-                    let (x, y) = p
-                        .split_once(',')
-                        .filter(|(x, y)| !x.is_empty() && !y.is_empty())
-                        .ok_or_else(|| bad("expected npy:INPUTS.npy,TARGETS.npy"))?;
+                    let (x, y) = path_pair(p).map_err(|why| {
+                        bad(&format!("expected npy:INPUTS.npy,TARGETS.npy; {why}"))
+                    })?;
                     Ok(DataSource::Npy {
                         x: x.into(),
                         y: y.into(),
@@ -313,7 +339,6 @@ impl DataSource {
     /// Loads (train, test) data. Synthetic data draws from `seed`; user files without a
     /// test file are split with `seed`.
     pub fn load(&self, options: &LoadOptions, seed: u64) -> Result<(Dataset, Dataset)> {
-        let (mut train, mut test) = self.load_unrecorded(options, seed)?;
         let spec = DataSpec {
             source: self.absolute(),
             options: LoadOptions {
@@ -321,9 +346,30 @@ impl DataSource {
                 ..options.clone()
             },
         };
+        // Recorded in the run's configuration: text, checked before the data are read.
+        spec.source.check_recordable("data")?;
+        if let Some(test) = &spec.options.test {
+            test.check_recordable("test")?;
+        }
+        let (mut train, mut test) = self.load_unrecorded(options, seed)?;
         train.spec = Some(spec.clone());
         test.spec = Some(spec);
         Ok((train, test))
+    }
+
+    /// Refuses paths that could not be recorded as text ([`crate::files::recordable_path`]),
+    /// naming `setting` (`data_dir` for MNIST's directory).
+    fn check_recordable(&self, setting: &'static str) -> Result<()> {
+        use crate::files::recordable_path;
+        match self {
+            DataSource::Synthetic(_) => Ok(()),
+            DataSource::Mnist { dir } => recordable_path(dir, "data_dir").map(drop),
+            DataSource::Csv { path } => recordable_path(path, setting).map(drop),
+            DataSource::Npy { x, y } => {
+                recordable_path(x, setting)?;
+                recordable_path(y, setting).map(drop)
+            }
+        }
     }
 
     /// The same source with absolute paths (so that it can be found from another directory).

@@ -9,6 +9,9 @@ use crate::limits::{format_bytes, DEFAULT_SHARE};
 pub enum BudgetSource {
     /// Set by the caller ([`crate::limits::set_memory_budget`], the CLI's `max_memory`).
     Set,
+    /// Set by the caller to `asked` bytes, more than the machine has, and capped at the
+    /// machine's memory ([`crate::limits::machine_memory`]).
+    Capped { asked: u64 },
     /// [`DEFAULT_SHARE`] of the memory the operating system reports as available.
     Available { bytes: u64 },
     /// [`DEFAULT_SHARE`] of the memory installed (where the available memory is not reported).
@@ -114,6 +117,11 @@ fn render_source(source: &BudgetSource, s: &dyn Spelling) -> String {
     };
     match source {
         BudgetSource::Set => format!("set by {}", s.setting("max_memory")),
+        BudgetSource::Capped { asked } => format!(
+            "{} {}, capped at this machine's memory (installed and swap)",
+            s.setting("max_memory"),
+            format_bytes(*asked as f64)
+        ),
         BudgetSource::Available { bytes } => share(*bytes, "available"),
         BudgetSource::Installed { bytes } => share(*bytes, "installed"),
         BudgetSource::Unreadable => {

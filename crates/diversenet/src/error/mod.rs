@@ -52,6 +52,16 @@ pub enum Error {
     /// Work whose estimated memory exceeds the budget (see `limits`), refused before it
     /// starts.
     Memory(Box<MemoryRefusal>),
+    /// A directory that another process holds (a run directory being trained, a results
+    /// directory being filled), refused before anything in it is touched
+    /// ([`crate::dir_lock`]).
+    InUse {
+        path: PathBuf,
+        /// The processes holding it, as `pid N: COMMAND` (empty where they are unknown).
+        holders: Vec<String>,
+        /// The setting that chose the directory (`out`).
+        setting: &'static str,
+    },
 }
 
 /// What a setting allows (the range or the spellings), as [`Error::Config`] states it.
@@ -72,6 +82,9 @@ pub enum Expected {
     NoEffect(Message),
     /// Anything else, in words.
     Described(Message),
+    /// The setting was not given but is needed here (why, in words): refused rather than
+    /// answered with a default nobody chose.
+    Needed(Message),
 }
 
 /// Shorthand for `Result<T, Error>`.
@@ -106,6 +119,14 @@ impl Error {
             expected,
         }
     }
+    /// A setting that was not given but is needed here, and why.
+    pub fn needed(setting: &'static str, why: impl Into<Message>) -> Self {
+        Error::Config {
+            setting,
+            value: None,
+            expected: Expected::Needed(why.into()),
+        }
+    }
     /// A setting that would have no effect beside the others given, and why.
     pub fn no_effect(setting: &'static str, why: impl Into<Message>) -> Self {
         Error::Config {
@@ -128,7 +149,9 @@ impl Error {
                 setting, expected, ..
             } => {
                 let mut out = vec![*setting];
-                if let Expected::NoEffect(m) | Expected::Described(m) = expected {
+                if let Expected::NoEffect(m) | Expected::Described(m) | Expected::Needed(m) =
+                    expected
+                {
                     out.extend(m.settings());
                 }
                 out
@@ -136,6 +159,7 @@ impl Error {
             Error::Format { message, .. } | Error::Data { message, .. } | Error::Fetch(message) => {
                 message.settings()
             }
+            Error::Diverged { step: 0, .. } => Vec::new(),
             Error::Diverged { .. } => vec!["lr"],
             Error::Memory(refusal) => {
                 let mut out = vec!["max_memory"];
@@ -149,6 +173,7 @@ impl Error {
                 }
                 out
             }
+            Error::InUse { setting, .. } => vec![*setting],
             Error::Io { .. } | Error::Interrupted { .. } => Vec::new(),
         }
     }
@@ -158,6 +183,11 @@ impl Error {
         match self {
             Error::Io { path, source } => format!("{}: {source}", path.display()),
             Error::Format { path, message } => format!("{}: {}", path.display(), message.render(s)),
+            Error::Config {
+                setting,
+                expected: Expected::Needed(why),
+                ..
+            } => format!("{} is needed: {}", s.setting(setting), why.render(s)),
             Error::Config {
                 setting,
                 value,
@@ -171,6 +201,13 @@ impl Error {
                 source_name,
                 message,
             } => format!("{source_name}: {}", message.render(s)),
+            // Before any step the learning rate played no part: the data or the initial
+            // weights are too large for the loss in the training precision.
+            Error::Diverged { step: 0, loss, .. } => format!(
+                "the initial network's loss is {loss} before any training step: the targets, \
+                 the inputs or the initial weights are too large for the loss in the training \
+                 precision; rescale the data (or train in f64 precision)"
+            ),
             Error::Diverged { epoch, step, loss } => format!(
                 "training diverged at epoch {epoch}, step {step}: the loss became {loss}; lower \
                  the learning rate ({}) or use a different optimiser",
@@ -179,6 +216,22 @@ impl Error {
             Error::Interrupted { steps } => format!("interrupted after {steps} steps"),
             Error::Fetch(message) => message.render(s),
             Error::Memory(refusal) => refusal.render(s),
+            Error::InUse {
+                path,
+                holders,
+                setting,
+            } => {
+                let who = match holders.as_slice() {
+                    [] => "another process".to_string(),
+                    some => format!("another process ({})", some.join("; ")),
+                };
+                format!(
+                    "{} is in use by {who}: two processes writing one directory would corrupt \
+                     it; wait until that process ends (or stop it), or choose another {}",
+                    path.display(),
+                    s.setting(setting)
+                )
+            }
         }
     }
 }
@@ -196,7 +249,7 @@ fn expected_in_words(value: Option<&str>, expected: &Expected, s: &dyn Spelling)
         Expected::NoEffect(why) => {
             format!("it does not apply here: {}; leave it out", why.render(s))
         }
-        Expected::Described(message) => message.render(s),
+        Expected::Described(message) | Expected::Needed(message) => message.render(s),
     }
 }
 

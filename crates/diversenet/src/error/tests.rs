@@ -46,10 +46,20 @@ fn every_kind() -> Vec<Error> {
             step: 2,
             loss: f64::INFINITY,
         },
+        Error::Diverged {
+            epoch: 0,
+            step: 0,
+            loss: f64::INFINITY,
+        },
         Error::Interrupted { steps: 3 },
         Error::Fetch(Message::from("get it with ").command("fetch mnist", &[("dir", "DIR")])),
         Error::no_effect("momentum", "only sgd has one"),
         Error::config("lambda", Message::from("given without ").setting("reg")),
+        Error::InUse {
+            path: "runs/a".into(),
+            holders: vec!["pid 7: diversenet train".into()],
+            setting: "out",
+        },
     ];
     for expected in [
         Expected::Positive,
@@ -63,8 +73,13 @@ fn every_kind() -> Vec<Error> {
     ] {
         errors.push(Error::setting("batch_size", "-1", expected));
     }
+    errors.push(Error::needed(
+        "data",
+        Message::from("the weights record no data: pass ").setting("data"),
+    ));
     let sources = [
         BudgetSource::Set,
+        BudgetSource::Capped { asked: 3_000_000 },
         BudgetSource::Available { bytes: 2_000_000 },
         BudgetSource::Installed { bytes: 2_000_000 },
         BudgetSource::Unreadable,

@@ -192,7 +192,7 @@ fn wait_for_job(shared: &Shared, seen: usize) -> usize {
             return now;
         }
         spins = spins.wrapping_add(1);
-        if spins % 256 == 0 && start.elapsed() > SPIN {
+        if spins.is_multiple_of(256) && start.elapsed() > SPIN {
             break;
         }
         std::hint::spin_loop();

@@ -195,7 +195,7 @@ fn check_modules(kinds: &[String]) -> std::result::Result<Vec<usize>, String> {
             return Err(what);
         }
     }
-    if body.len() % 2 == 0 {
+    if body.len().is_multiple_of(2) {
         return Err(format!(
             "the last module ({}) is a ReLU: the output layer must be a Linear",
             kinds.len() - 1

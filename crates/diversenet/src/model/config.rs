@@ -394,7 +394,7 @@ impl TrainConfig {
     /// Whether the regularisers' gradient is added at the step taken after `steps` steps
     /// (every `reg_every`-th step, when there are regularisers).
     pub fn regularizes_at(&self, steps: u64) -> bool {
-        !self.0.regularizers.is_empty() && steps % self.0.reg_every as u64 == 0
+        !self.0.regularizers.is_empty() && steps.is_multiple_of(self.0.reg_every as u64)
     }
 
     /// Regularisers with lambda > 0.
@@ -430,7 +430,7 @@ impl TrainConfig {
     pub fn exact_metrics_at(&self, epoch: usize) -> bool {
         match self.0.exact_metrics_every {
             0 => false,
-            k => epoch % k == 0 || epoch == self.0.epochs,
+            k => epoch.is_multiple_of(k) || epoch == self.0.epochs,
         }
     }
 }

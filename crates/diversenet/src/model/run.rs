@@ -2,12 +2,15 @@
 //! `checkpoint.safetensors` (resumable state), `model.safetensors` and `summary.json`
 //! under one output directory. Every file is replaced atomically (`metrics.jsonl` too,
 //! each epoch); `--resume` continues from the last checkpoint and gives the same result as
-//! an uninterrupted run.
+//! an uninterrupted run. The directory is locked for the run's lifetime
+//! ([`crate::dir_lock`]): a second process refused, never two writing one run.
 
 use std::path::{Path, PathBuf};
 
+use crate::cancel::Cancel;
 use crate::data::source::short;
 use crate::data::{DataRecord, Dataset, InputTransform, Targets};
+use crate::dir_lock::{Access, DirLock};
 use crate::error::{Error, Message, Result};
 use crate::files::write_atomic;
 use crate::linalg::{Matrix, Real};
@@ -21,7 +24,9 @@ use super::trained::TrainedModel;
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
-/// The checkpoint before the last, kept so that a corrupted last one is not the only one.
+/// The checkpoint before the last, kept so that a corrupted last one is not the only one;
+/// also after a completed run, which a resume with more epochs continues from its last
+/// checkpoint (this one stands in if that is corrupted).
 pub const PREVIOUS_CHECKPOINT_FILE: &str = "checkpoint.prev.safetensors";
 pub const CONFIG_FILE: &str = "config.json";
 pub const SUMMARY_FILE: &str = "summary.json";
@@ -32,7 +37,33 @@ pub trait RunProgress {
     fn start(&mut self, _total_steps: u64, _done_steps: u64) {}
     fn step(&mut self, _steps_done: u64) {}
     fn epoch(&mut self, _metrics: &EpochMetrics) {}
+    /// A checkpoint of epoch `epoch` is on disk (also called at the start of a resumed
+    /// run, with the epoch it resumes from).
+    fn checkpoint(&mut self, _epoch: usize) {}
 }
+
+/// How a run starts in its directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// A new run; refused where the directory already holds one.
+    New,
+    /// Continue the run in the directory from its last checkpoint (a new run where there
+    /// is none).
+    Resume,
+    /// A new run replacing the one in the directory: its run files are removed first (only
+    /// those: other files in the directory are left alone).
+    Overwrite,
+}
+
+/// The files of a run in its directory ([`Start::Overwrite`] removes these).
+pub const RUN_FILES: [&str; 6] = [
+    CONFIG_FILE,
+    METRICS_FILE,
+    CHECKPOINT_FILE,
+    PREVIOUS_CHECKPOINT_FILE,
+    MODEL_FILE,
+    SUMMARY_FILE,
+];
 
 /// Progress that shows nothing.
 pub struct Silent;
@@ -60,15 +91,44 @@ pub struct RunSummary {
     pub metrics: PathBuf,
 }
 
-/// Trains with `settings` on raw (unscaled) data and writes the run under `out_dir`.
+/// Trains with `settings` on raw (unscaled) data and writes the run under `out_dir`: a new
+/// run, or (`resume`) the continuation of the run there ([`run_training_from`]).
 pub fn run_training(
     settings: &TrainSettings,
-    mut train_data: Dataset,
-    mut test_data: Dataset,
+    train_data: Dataset,
+    test_data: Dataset,
     out_dir: &Path,
     resume: bool,
     progress: &mut dyn RunProgress,
 ) -> Result<RunSummary> {
+    let start = if resume { Start::Resume } else { Start::New };
+    let run = RunStart {
+        start,
+        cancel: Cancel::NEVER,
+    };
+    run_training_from(settings, train_data, test_data, out_dir, run, progress)
+}
+
+/// How a run starts in its directory, and what may stop it early.
+#[derive(Clone, Copy, Debug)]
+pub struct RunStart<'c> {
+    pub start: Start,
+    /// Asked after every step (the CLI asks whether Ctrl-C was pressed): a stop returns
+    /// [`Error::Interrupted`], keeping what is on disk (the last checkpoint and the metrics
+    /// up to it) for a resume.
+    pub cancel: Cancel<'c>,
+}
+
+/// [`run_training`], starting as `run` says.
+pub fn run_training_from(
+    settings: &TrainSettings,
+    mut train_data: Dataset,
+    mut test_data: Dataset,
+    out_dir: &Path,
+    run: RunStart<'_>,
+    progress: &mut dyn RunProgress,
+) -> Result<RunSummary> {
+    let RunStart { start, cancel } = run;
     check_out_dir(out_dir)?;
     let record = DataRecord::of(&train_data, &test_data);
     let Prepared {
@@ -78,6 +138,21 @@ pub fn run_training(
         ..
     } = prepare(settings, &mut train_data, Some(&mut test_data))?;
     let config = config.with_data(record);
+    // Held until the run returns (or the process ends): no other process writes here
+    // meanwhile, and nothing here is touched before it is held.
+    let lock = DirLock::acquire(out_dir, Access::Exclusive, "out")?;
+    if start == Start::Overwrite {
+        for name in RUN_FILES {
+            let path = out_dir.join(name);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(&path, e))
+                }
+                _ => {}
+            }
+        }
+    }
+    let resume = start == Start::Resume;
     let job = RunJob {
         config: &config,
         transform: &transform,
@@ -86,6 +161,8 @@ pub fn run_training(
         out_dir,
         resume,
         zero_inputs,
+        locked: lock.held(),
+        cancel,
         progress,
     };
     match config.precision() {
@@ -104,11 +181,16 @@ struct RunJob<'a> {
     resume: bool,
     /// All-zero inputs found while scaling (reported in the summary).
     zero_inputs: usize,
+    /// Whether the directory's lock is held (false where the file system cannot lock).
+    locked: bool,
+    cancel: Cancel<'a>,
     progress: &'a mut dyn RunProgress,
 }
 
-/// `--out` must be a directory or not exist yet.
-fn check_out_dir(out_dir: &Path) -> Result<()> {
+/// Refuses a run directory that could not hold the run, before any work: one that exists
+/// and is not a directory, or whose path is not UTF-8 (the summary records it as text).
+pub fn check_out_dir(out_dir: &Path) -> Result<()> {
+    crate::files::recordable_path(out_dir, "out")?;
     if out_dir.exists() && !out_dir.is_dir() {
         return Err(Error::config(
             "out",
@@ -182,6 +264,7 @@ struct DiskObserver<'a> {
     metrics_path: PathBuf,
     checkpoint_path: PathBuf,
     last: Option<EpochMetrics>,
+    cancel: Cancel<'a>,
     progress: &'a mut dyn RunProgress,
 }
 
@@ -192,6 +275,12 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
     fn on_step(&mut self, steps_done: u64) {
         self.progress.step(steps_done);
     }
+    fn keep_going(&mut self, steps_done: u64) -> Result<()> {
+        if self.cancel.requested() {
+            return Err(Error::Interrupted { steps: steps_done });
+        }
+        Ok(())
+    }
     fn on_epoch(&mut self, metrics: &EpochMetrics, state: &TrainState<T>) -> Result<()> {
         self.metrics_text += &serde_json::to_string(metrics).expect("metrics serialise");
         self.metrics_text.push('\n');
@@ -199,7 +288,8 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
         write_atomic(&self.metrics_path, self.metrics_text.as_bytes())?;
         let epoch = metrics.epoch;
         if epoch > 0
-            && (epoch % self.config.checkpoint_every() == 0 || epoch == self.config.epochs())
+            && (epoch.is_multiple_of(self.config.checkpoint_every())
+                || epoch == self.config.epochs())
         {
             // Keep the last good checkpoint until the new one is complete.
             if self.checkpoint_path.exists() {
@@ -210,6 +300,7 @@ impl<T: Real> TrainObserver<T> for DiskObserver<'_> {
                     .map_err(|e| Error::io(&previous, e))?;
             }
             save_checkpoint(&self.checkpoint_path, state, self.config)?;
+            self.progress.checkpoint(epoch);
         }
         self.progress.epoch(metrics);
         self.last = Some(metrics.clone());
@@ -282,6 +373,8 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
         out_dir,
         resume,
         zero_inputs,
+        locked,
+        cancel,
         progress,
     } = job;
     let metrics_path = out_dir.join(METRICS_FILE);
@@ -290,6 +383,13 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let previous_path = out_dir.join(PREVIOUS_CHECKPOINT_FILE);
     let mut notes = remove_stale_temporaries(out_dir);
+    if !locked {
+        notes.push(Message::from(format!(
+            "{}'s file system cannot lock files: nothing kept another process from writing \
+             there during this run",
+            out_dir.display()
+        )));
+    }
     let existing = [&metrics_path, &checkpoint_path, &previous_path, &model_path]
         .iter()
         .any(|p| p.exists());
@@ -315,9 +415,16 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
                         &checkpoint_path,
                         Message::from(format!(
                             "the checkpoint cannot be used ({latest}) and neither can the \
-                             previous one ({prev}); start again without "
+                             previous one ({prev}); start the run again with "
                         ))
-                        .setting("resume"),
+                        .setting("overwrite")
+                        .text(" instead of ")
+                        .setting("resume")
+                        .text(format!(
+                            " (it replaces the run files in {}), or in another ",
+                            out_dir.display()
+                        ))
+                        .setting("out"),
                     ))
                 }
             },
@@ -368,11 +475,16 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
             "out",
             Message::from(format!("{} already holds a run; pass ", out_dir.display()))
                 .setting("resume")
-                .text(" to continue it, or choose another ")
+                .text(" to continue it, ")
+                .setting("overwrite")
+                .text(" to replace it with a new run, or choose another ")
                 .setting("out"),
         ));
     }
     let resumed_from_epoch = state.epochs_done;
+    if resumed_from_epoch > 0 {
+        progress.checkpoint(resumed_from_epoch);
+    }
     write_atomic(
         &out_dir.join(CONFIG_FILE),
         serde_json::to_string_pretty(config)
@@ -390,6 +502,7 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
         metrics_path: metrics_path.clone(),
         checkpoint_path,
         last: kept.last().map(|(_, m)| m.clone()),
+        cancel,
         progress,
     };
     let state = train(config, train_data, test_data, state, &mut observer)?;

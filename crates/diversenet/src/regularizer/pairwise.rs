@@ -13,8 +13,7 @@
 use std::f64::consts::PI;
 
 use crate::geometry::{
-    angle_from_cosine, pairwise_cosines_lower, slice_volume, unit_directions, unit_row,
-    UnitDirections,
+    pair_angle, pairwise_cosines_lower, slice_volume, unit_directions, unit_row, UnitDirections,
 };
 use crate::linalg::{gemm, symmetrize_from_lower, Matrix, MatrixView, Op, Real};
 
@@ -27,12 +26,19 @@ pub const SIN_THRESHOLD: f64 = 1e-6;
 pub const MIN_DISTANCE: f64 = 1e-3;
 
 /// psi(c) and psi'(c) of one unordered pair of a pair-sum regulariser over `n` rows with
-/// a direction; `None` for `mma` and weight decay, which are not pair sums.
-fn pair_term(kind: RegularizerKind, n: usize, c: f64) -> Option<(f64, f64)> {
+/// a direction; `None` for `mma` and weight decay, which are not pair sums. `angle` gives
+/// the pair's angle and its sine ([`pair_angle`] of the pair's rows), for the regularisers
+/// of angles.
+fn pair_term(
+    kind: RegularizerKind,
+    n: usize,
+    c: f64,
+    angle: impl Fn() -> (f64, f64),
+) -> Option<(f64, f64)> {
     let nf = n as f64;
     match kind {
         RegularizerKind::Discrepancy => {
-            let (theta, sin) = angle_from_cosine(c);
+            let (theta, sin) = angle();
             // (1/n^2) sum_{k,l} ((pi - theta)/(2 pi))^2: each unordered pair twice.
             let value = 2.0 * slice_volume(theta).powi(2) / (nf * nf);
             let derivative = if sin > SIN_THRESHOLD {
@@ -60,7 +66,7 @@ fn pair_term(kind: RegularizerKind, n: usize, c: f64) -> Option<(f64, f64)> {
             };
             // z and dz/dc
             let (z, dz) = if angular {
-                let (theta, sin) = angle_from_cosine(c);
+                let (theta, sin) = angle();
                 let dz = if sin > SIN_THRESHOLD {
                     -1.0 / (PI * sin)
                 } else {
@@ -100,12 +106,12 @@ fn constant_term(kind: RegularizerKind, n: usize) -> f64 {
 /// [`super::registry::Family::pair_sum`] says the same (a test checks it).
 #[cfg(test)]
 pub(super) fn has_pair_term(kind: RegularizerKind) -> bool {
-    pair_term(kind, 2, 0.0).is_some()
+    pair_term(kind, 2, 0.0, || (PI / 2.0, 1.0)).is_some()
 }
 
 /// The value of `mma`, -(1/n) sum_k min_{l != k} theta_kl, and its S (lower triangle), from
-/// the lower triangle of the cosines.
-fn mma_terms(c: &Matrix<f64>, s: &mut Matrix<f64>) -> f64 {
+/// the lower triangle of the cosines of the unit rows `u`.
+fn mma_terms<T: Real>(c: &Matrix<f64>, u: &Matrix<T>, s: &mut Matrix<f64>) -> f64 {
     let n = c.rows();
     let nf = n as f64;
     // Nearest partner (largest cosine) of every row, over both triangles.
@@ -122,7 +128,7 @@ fn mma_terms(c: &Matrix<f64>, s: &mut Matrix<f64>) -> f64 {
     let mut value = 0.0;
     for (k, near) in nearest.iter().enumerate() {
         let Some((l, ckl)) = *near else { continue };
-        let (theta, sin) = angle_from_cosine(ckl);
+        let (theta, sin) = pair_angle(ckl, u.row(k), u.row(l));
         value -= theta / nf;
         if sin > SIN_THRESHOLD {
             // d(-theta/n)/dc = 1/(n sin theta), on the pair (k, l).
@@ -148,7 +154,7 @@ pub(super) fn directional<T: Real>(
     let mut s = Matrix::<f64>::zeros(n, n);
     let mut value = constant_term(kind, n);
     if kind == RegularizerKind::Mma {
-        value += mma_terms(&c, &mut s);
+        value += mma_terms(&c, &dirs.u, &mut s);
     } else {
         // Row by row in parallel (the angles are the costly part); the row sums are added
         // in row order, so the value does not depend on the thread count.
@@ -160,8 +166,11 @@ pub(super) fn directional<T: Real>(
             .enumerate()
             .map(|(k, sk)| {
                 let mut sum = 0.0;
-                for (sv, &ckl) in sk[..k].iter_mut().zip(&c.row(k)[..k]) {
-                    let (v, d) = pair_term(kind, n, ckl).expect("a pair-sum regulariser");
+                for (l, (sv, &ckl)) in sk[..k].iter_mut().zip(&c.row(k)[..k]).enumerate() {
+                    let (v, d) = pair_term(kind, n, ckl, || {
+                        pair_angle(ckl, dirs.u.row(k), dirs.u.row(l))
+                    })
+                    .expect("a pair-sum regulariser");
                     sum += v;
                     *sv = d;
                 }
@@ -316,6 +325,7 @@ impl<T: Real> SampledTerm<T> {
         // u_k of the rows outside ORDINARY_NORMS (rows x d, allocated at the first such row).
         let mut units: Vec<T> = Vec::new();
         let mut pair_sum = 0.0;
+        let mut uk = vec![T::from_f64(0.0); d];
         for (r, along_r) in along.iter_mut().enumerate() {
             let i = dirs.kept_index[r0 + r];
             if i == usize::MAX {
@@ -327,6 +337,8 @@ impl<T: Real> SampledTerm<T> {
                 unit_row(&mut units[r * d..(r + 1) * d], w_rows.row(r), dirs.norms[i]);
             }
             let inverse_norm = 1.0 / dirs.norms[i];
+            // u_k, for the partners nearly parallel to it ([`pair_angle`]).
+            unit_row(&mut uk, w_rows.row(r), dirs.norms[i]);
             let (ci, si) = (c.row(r), s.row_mut(r));
             let mut along_sum = 0.0;
             for (j, ((sv, &cv), &p)) in si.iter_mut().zip(ci).zip(&self.partners).enumerate() {
@@ -342,7 +354,8 @@ impl<T: Real> SampledTerm<T> {
                         .map(|(a, b)| a.to_f64() * b.to_f64())
                         .sum()
                 };
-                let (v, dv) = pair_term(self.kind, n, cv).expect("a pair-sum regulariser");
+                let (v, dv) = pair_term(self.kind, n, cv, || pair_angle(cv, &uk, self.up.row(j)))
+                    .expect("a pair-sum regulariser");
                 pair_sum += v;
                 *sv = T::from_f64(weight * dv);
                 along_sum += weight * dv * cv;

@@ -6,9 +6,7 @@
 use std::f64::consts::PI;
 
 use crate::error::{Error, Result};
-use crate::geometry::{
-    angle_second_moment, l2_slice_discrepancy_from_angles, slice_volume_of_cosine,
-};
+use crate::geometry::{angle_second_moment, l2_slice_discrepancy_from_angles, pair_angle};
 pub use crate::geometry::{
     pairwise_angles, slice_constant, slice_volume, unit_directions, UnitDirections,
 };
@@ -108,7 +106,7 @@ pub fn monte_carlo_l2_slice_sq(
         }
         for (j, &c) in inside.iter().enumerate() {
             let cos: f64 = xs.row(j).iter().zip(ys.row(j)).map(|(a, b)| a * b).sum();
-            let volume = slice_volume_of_cosine(cos);
+            let volume = slice_volume(pair_angle(cos, xs.row(j), ys.row(j)).0);
             let e = (c as f64 / n as f64 - volume).powi(2);
             sum += e;
             sum_sq += e * e;

@@ -4,7 +4,7 @@
 
 use std::f64::consts::PI;
 
-use crate::geometry::slice_volume_of_cosine;
+use crate::geometry::{pair_angle, unit_row};
 use crate::linalg::{gram, smallest_eigenvalue_psd_with_stats, Cancel, Matrix};
 
 /// kappa(t) = t/4 + t arcsin(t) / (2 pi): the kernel as a function of t = <x, y> on the
@@ -21,7 +21,7 @@ pub struct PairGeometry {
     /// <x_i, x_j>.
     pub inner: Matrix<f64>,
     /// (pi - theta_ij) / (2 pi), the measure of the slice {u : u.x_i >= 0, u.x_j >= 0}
-    /// (theta = pi/2 for a zero row).
+    /// (theta = pi/2 for a zero row; theta by [`pair_angle`], 0 exactly on the diagonal).
     pub slice_volume: Matrix<f64>,
 }
 
@@ -35,6 +35,14 @@ impl PairGeometry {
         cancel.check()?;
         let m = x.rows();
         let norms: Vec<f64> = (0..m).map(|i| inner.row(i)[i].sqrt()).collect();
+        // The unit rows, for the pairs whose cosine is too near +/-1 to give their angle
+        // (the diagonal among them: its angle is 0 exactly, so K_ii = ||x_i||^2 / 2).
+        let mut units = Matrix::zeros(m, x.cols());
+        for (i, &norm) in norms.iter().enumerate() {
+            if norm > 0.0 && norm.is_finite() {
+                unit_row(units.row_mut(i), x.row(i), norm);
+            }
+        }
         let mut slice_volume = Matrix::zeros(m, m);
         let fill_row = |(i, row): (usize, &mut [f64])| {
             for (j, volume) in row.iter_mut().enumerate() {
@@ -44,7 +52,8 @@ impl PairGeometry {
                 } else {
                     0.0
                 };
-                *volume = slice_volume_of_cosine(cos);
+                *volume =
+                    crate::geometry::slice_volume(pair_angle(cos, units.row(i), units.row(j)).0);
             }
         };
         // An arccosine per entry: about 2 s for 8000 points on 2 cores, so `cancel` is

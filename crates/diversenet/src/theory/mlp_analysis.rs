@@ -22,8 +22,8 @@ use crate::mlp::{Activations, Mlp};
 use crate::model::Weights;
 
 use super::analyze::{
-    analyze_points, check_targets, default_points, sample_points, Analysis, AnalysisOptions,
-    DEFAULT_GRAM_SIZE,
+    analyze_points, check_targets, default_points, sample_points, sampled_rows, Analysis,
+    AnalysisOptions, DEFAULT_GRAM_SIZE,
 };
 use super::feature_matrix::loss_bound;
 use super::ntk::{ntk_sizes, select_layers, NtkFactors, NtkForm, NtkSpectrum};
@@ -164,7 +164,11 @@ pub fn analyze_mlp(
 ) -> Result<MlpAnalysis> {
     let y = target_matrix(&data.targets, mlp.outputs(), &data.name)?;
     let points = Points::borrowed(&data.x, &data.name)?;
-    analyze_mlp_points(mlp, &points, Some(&y), options, ntk, cancel)
+    let mut analysis = analyze_mlp_points(mlp, &points, Some(&y), options, ntk, cancel)?;
+    if let Some(paper) = &mut analysis.paper {
+        paper.rename_zero_points(|i| data.source_row(i));
+    }
+    Ok(analysis)
 }
 
 /// Measures the MLP on the points `x` (used as given) with targets `y` (m x c); without
@@ -202,6 +206,7 @@ pub fn analyze_mlp_points(
         check_analysis(wanted, net.dim(), net.width(), net.outputs(), monte_carlo)?;
     }
     check_points("analyze's eNTK", wanted, |m| ntk_estimate(m, &sizes))?;
+    let rows = sampled_rows(m_total, wanted, options.seed);
     let (x, y) = sample_points(x, y, wanted, options.seed);
     let paper = match &paper_net {
         Some(net) => {
@@ -211,6 +216,8 @@ pub fn analyze_mlp_points(
             };
             let mut a = analyze_points(net, &x, y.as_ref(), &same_points, cancel)?;
             a.points_total = m_total;
+            // By their rows in the points given, not their places in the sub-sample.
+            a.rename_zero_points(|i| rows[i]);
             Some(a)
         }
         None => None,

@@ -299,7 +299,7 @@ fn degree_eigenvalue_with(
     let exact = exact_multiplicity(d, u);
     let ln_n = log_multiplicity(d, u, exact);
     let mult = exact.map_or(ln_n.exp(), |n| n as f64);
-    let underflow = u % 2 == 0 && gamma < f64::MIN_POSITIVE;
+    let underflow = u.is_multiple_of(2) && gamma < f64::MIN_POSITIVE;
     Ok(DegreeEigenvalue {
         u,
         gamma,

@@ -121,18 +121,33 @@ pub fn sections(plan: &Plan, results: &Results, mnist_note: Option<&str>) -> Vec
     ]
 }
 
+/// The command that regenerates the report: the plan and MNIST's directory where one was
+/// given (`data_dir`); the results directory is DIR.
+pub fn regenerate_command(quick: bool, data_dir: Option<&Path>) -> String {
+    let mut cmd = "diversenet reproduce --out DIR".to_string();
+    if quick {
+        cmd += " --quick";
+    }
+    if let Some(dir) = data_dir {
+        cmd += &format!(
+            " --data-dir {}",
+            crate::report::document::shell_word(&dir.display().to_string())
+        );
+    }
+    cmd
+}
+
 /// Writes the report and its files under `out`; returns the path of `report.md`.
+/// `data_dir` is MNIST's directory where the command named one.
 pub fn render(
     out: &Path,
     plan: &Plan,
     results: &Results,
     mnist_note: Option<&str>,
     wall_seconds: f64,
+    data_dir: Option<&Path>,
 ) -> Result<PathBuf> {
-    let cmd = format!(
-        "diversenet reproduce --out DIR{}",
-        if plan.quick { " --quick" } else { "" }
-    );
+    let cmd = regenerate_command(plan.quick, data_dir);
     let sections = sections(plan, results, mnist_note);
     let claims: Vec<Claim> = sections.iter().flat_map(|s| s.claims.clone()).collect();
     let computation: f64 = results.runs.iter().map(|s| s.seconds).sum();

@@ -419,3 +419,17 @@ fn claims_serialise_in_the_documented_shape() {
 
 #[path = "tests_training.rs"]
 mod training;
+
+/// The report's "Regenerate with" command keeps MNIST's directory when one was given (it
+/// used to drop it), quoted for the shell.
+#[test]
+fn the_regenerate_command_names_the_data_directory() {
+    assert_eq!(
+        regenerate_command(true, None),
+        "diversenet reproduce --out DIR --quick"
+    );
+    assert_eq!(
+        regenerate_command(false, Some(Path::new("/data/my mnist"))),
+        "diversenet reproduce --out DIR --data-dir '/data/my mnist'"
+    );
+}
