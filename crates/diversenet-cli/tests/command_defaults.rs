@@ -224,7 +224,7 @@ fn a_network_without_a_data_record_needs_data_named() {
             &[command, "--model", s(&model)],
             &[
                 "--data is needed: ",
-                "records no data it was trained on",
+                "the model was trained on in-memory arrays (training inputs 300 x 6",
                 "pass --data",
             ],
         );

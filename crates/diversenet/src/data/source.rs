@@ -215,14 +215,15 @@ impl DataRecord {
     pub fn load_again(&self, trained_seed: u64, seed: u64) -> Result<Option<(Dataset, Dataset)>> {
         let Some(spec) = &self.spec else {
             if self.arrays.is_some() {
-                return Err(Error::data(
-                    self.describe(),
-                    Message::from(
-                        "the model was trained on these arrays, which no file holds, so they \
-                         cannot be loaded again: give the data to measure it on (",
-                    )
+                return Err(Error::needed(
+                    "data",
+                    Message::from(format!(
+                        "the model was trained on {}, which no file holds, so they cannot be \
+                         loaded again: pass ",
+                        self.describe()
+                    ))
                     .setting("data")
-                    .text(")"),
+                    .text(" with the data to measure it on"),
                 ));
             }
             return Ok(None);
