@@ -14,6 +14,7 @@
 //! [`pairwise::SIN_THRESHOLD`] contributes no gradient (its direction of change is
 //! undefined), and `mhe` clamps the distance of such a pair at [`pairwise::MIN_DISTANCE`].
 
+pub mod coupling;
 pub mod pairwise;
 
 use std::str::FromStr;
@@ -22,6 +23,8 @@ use crate::error::{Error, Result};
 use crate::geometry::all_row_norms;
 use crate::linalg::{Matrix, MatrixView, Real};
 use crate::rng::{SeededRng, Stream};
+
+pub use coupling::Coupling;
 
 /// Which regulariser.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -94,12 +97,16 @@ impl std::fmt::Display for RegularizerKind {
     }
 }
 
-/// A regulariser with its strength lambda: the objective is L(W) + lambda R(W).
+/// A regulariser with its strength lambda: the objective is L(W) + lambda R(W) (with the
+/// default [`Coupling`]).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegTerm {
     pub kind: RegularizerKind,
     pub lambda: f64,
+    /// Where the term's gradient acts; the default (coupled) is not written.
+    #[serde(default, skip_serializing_if = "Coupling::is_coupled")]
+    pub coupling: Coupling,
 }
 
 impl RegTerm {
@@ -110,7 +117,15 @@ impl RegTerm {
                 format!("{lambda} is not a finite value >= 0"),
             ));
         }
-        Ok(Self { kind, lambda })
+        Ok(Self {
+            kind,
+            lambda,
+            coupling: Coupling::Coupled,
+        })
+    }
+    /// The same term acting through `coupling`.
+    pub fn with_coupling(self, coupling: Coupling) -> Self {
+        Self { coupling, ..self }
     }
 }
 
