@@ -54,25 +54,41 @@ pub(crate) fn null_control_rng(seed: u64, step: u64) -> SeededRng {
     rng
 }
 
+/// Fills `out` with independent standard normal values: Box-Muller, both values of each
+/// pair of uniforms used (the null control draws n d of them at every step).
+fn fill_normal(rng: &mut SeededRng, out: &mut [f64]) {
+    for pair in out.chunks_mut(2) {
+        let u1 = 1.0 - rng.uniform(); // in (0, 1]
+        let u2 = rng.uniform();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let (sin, cos) = (2.0 * std::f64::consts::PI * u2).sin_cos();
+        pair[0] = r * cos;
+        if let Some(second) = pair.get_mut(1) {
+            *second = r * sin;
+        }
+    }
+}
+
 /// Replaces each row g_k of `grad` by a uniformly random direction orthogonal to the row
-/// w_k of `w`, scaled to ||g_k|| (a zero row of `grad` stays zero; a zero row of `w` has no
-/// tangent space, so its direction is any).
+/// w_k of `w` (an isotropic Gaussian vector with its component along w_k removed), scaled
+/// to ||g_k|| (a zero row of `grad` stays zero; a zero row of `w` has no tangent space, so
+/// its direction is any).
 pub fn randomize_tangential<T: Real>(w: &Matrix<T>, grad: &mut Matrix<T>, rng: &mut SeededRng) {
     let d = w.cols();
+    let mut t = vec![0.0; d];
     for k in 0..w.rows() {
         let norm = crate::linalg::norm(grad.row(k));
-        let z = rng.unit_vector(d);
+        fill_normal(rng, &mut t);
         if norm == 0.0 {
             continue;
         }
-        let row: Vec<f64> = w.row(k).iter().map(|v| v.to_f64()).collect();
-        let row_norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
-        let mut t = z;
-        if row_norm > 0.0 {
-            let along: f64 = t.iter().zip(&row).map(|(a, b)| a * b).sum::<f64>() / row_norm;
+        let row = w.row(k);
+        let row_sq: f64 = row.iter().map(|v| v.to_f64() * v.to_f64()).sum();
+        if row_sq > 0.0 {
+            let along = t.iter().zip(row).map(|(a, b)| a * b.to_f64()).sum::<f64>() / row_sq;
             t.iter_mut()
-                .zip(&row)
-                .for_each(|(a, b)| *a -= along * b / row_norm);
+                .zip(row)
+                .for_each(|(a, b)| *a -= along * b.to_f64());
         }
         let t_norm = t.iter().map(|v| v * v).sum::<f64>().sqrt();
         if t_norm == 0.0 {

@@ -162,3 +162,27 @@ fn the_default_coupling_is_not_written() {
     assert!(json.contains(r#""coupling":"null-control""#), "{json}");
     assert_eq!(serde_json::from_str::<RegTerm>(&json).unwrap(), null);
 }
+
+#[test]
+fn random_tangential_directions_are_isotropic_in_the_tangent_plane() {
+    // w along e_3 in R^3: the directions live in the (e_1, e_2) plane, unit norm, with
+    // mean 0 and second moments 1/2 on each axis of the plane (uniform on its circle).
+    let w = Matrix::from_vec(1, 3, vec![0.0, 0.0, 2.0]);
+    let mut rng = SeededRng::new(5, Stream::NullControl);
+    let draws = 20_000;
+    let (mut mean, mut second) = ([0.0; 3], [0.0; 3]);
+    for _ in 0..draws {
+        let mut g = Matrix::from_vec(1, 3, vec![1.0, 0.0, 0.0]);
+        randomize_tangential(&w, &mut g, &mut rng);
+        for i in 0..3 {
+            mean[i] += g.row(0)[i] / draws as f64;
+            second[i] += g.row(0)[i].powi(2) / draws as f64;
+        }
+    }
+    assert!(second[2] < 1e-20 && mean[2].abs() < 1e-12);
+    for i in 0..2 {
+        // Standard errors: about 0.005 for the mean, 0.0025 for the second moment.
+        assert!(mean[i].abs() < 0.025, "{mean:?}");
+        assert!((second[i] - 0.5).abs() < 0.0125, "{second:?}");
+    }
+}
