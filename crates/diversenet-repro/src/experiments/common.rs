@@ -8,6 +8,7 @@ use diversenet::linalg::Matrix;
 use diversenet::model::train::{train, EpochMetrics, TrainObserver, TrainState};
 use diversenet::model::{Network, TrainConfig, TrainSettings};
 use diversenet::regularizer::{RegTerm, RegularizerKind};
+use diversenet::rng::{SeededRng, Stream};
 use diversenet::theory::discrepancy::discrepancies;
 use diversenet::theory::feature_matrix::{
     loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
@@ -140,6 +141,15 @@ pub fn half_decade(k: i32) -> f64 {
     10f64.powf(k as f64 / 2.0)
 }
 
+/// lambda on the decade grid: 10^k (exact for the integers the plans use).
+pub fn decade(k: i32) -> f64 {
+    if k >= 0 {
+        10f64.powi(k)
+    } else {
+        1.0 / 10f64.powi(-k)
+    }
+}
+
 /// The reference teacher of the synthetic experiments: d = 10, 5 units, 200 training points.
 pub(crate) fn reference_teacher(test_samples: usize, noise: f64) -> SyntheticConfig {
     SyntheticConfig {
@@ -173,4 +183,49 @@ pub(crate) fn minibatch_settings(
         },
         ..TrainSettings::default()
     })
+}
+
+/// MNIST split and scaled for the runs: the training part, the validation part and the
+/// test set (or its first images), inputs on the unit sphere (prepared once; every run of a
+/// plan shares it).
+pub struct MnistSplit {
+    /// (training, validation, test) images.
+    pub sizes: (usize, usize, usize),
+    pub train: Dataset,
+    pub validation: Dataset,
+    pub test: Dataset,
+}
+
+impl MnistSplit {
+    /// A fixed seeded permutation of the 60,000 (the same for every run): the first
+    /// `train_samples` train, the next `validation` validate; the first `test` of the
+    /// 10,000 test images test.
+    pub fn new(
+        mnist_train: &Dataset,
+        mnist_test: &Dataset,
+        train_samples: usize,
+        validation: usize,
+        test: usize,
+    ) -> Self {
+        let mut order: Vec<usize> = (0..mnist_train.len()).collect();
+        SeededRng::new(0, Stream::Split).shuffle(&mut order);
+        let n_train = train_samples.min(mnist_train.len() - validation);
+        let mut train = mnist_train.select(&order[..n_train], "MNIST training part");
+        let mut val = mnist_train.select(
+            &order[n_train..n_train + validation],
+            "MNIST validation part",
+        );
+        let first: Vec<usize> = (0..test.min(mnist_test.len())).collect();
+        let mut test_part = mnist_test.select(&first, "MNIST test set");
+        let t = InputTransform::unit_sphere();
+        for d in [&mut train, &mut val, &mut test_part] {
+            t.apply(&mut d.x);
+        }
+        Self {
+            sizes: (train_samples, validation, test),
+            train,
+            validation: val,
+            test: test_part,
+        }
+    }
 }

@@ -3,7 +3,9 @@
 //! as scipy's `wilcoxon(..., method="approx", correction=True)`), Student's t interval of a
 //! mean, Holm's step-down correction for multiple comparisons, Spearman's rank correlation
 //! with a seeded bootstrap interval, and a stratified Spearman statistic (Fisher-z pooling
-//! of within-group correlations).
+//! of within-group correlations); equivalence tests (TOST) and one-sided t-tests
+//! (`equivalence`); exact binomial tests (McNemar's, the sign test) and the
+//! distribution-free interval of a median (`counts`); log-log fits (`fit`).
 
 use diversenet::rng::{SeededRng, Stream};
 
@@ -199,7 +201,7 @@ pub fn spearman_with_bootstrap(x: &[f64], y: &[f64], resamples: usize, seed: u64
 }
 
 /// log Gamma(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error about 1e-15).
-fn ln_gamma(x: f64) -> f64 {
+pub(crate) fn ln_gamma(x: f64) -> f64 {
     const C: [f64; 9] = [
         0.999_999_999_999_809_9,
         676.520_368_121_885_1,
@@ -379,6 +381,18 @@ pub fn stratified_spearman(groups: &[(Vec<f64>, Vec<f64>)]) -> Stratified {
     }
 }
 
+mod counts;
+mod equivalence;
+mod fit;
+
+pub use counts::{
+    binomial_cdf, clopper_pearson, mcnemar_exact, median_interval, paired_difference_interval,
+    sign_test, MedianInterval,
+};
+pub use equivalence::{one_sided_t_p, tost, Tost};
+pub use fit::{crossing, log_log_fit, LogLogFit};
+
 #[cfg(test)]
-#[path = "stats_tests.rs"]
 mod tests;
+#[cfg(test)]
+mod tests_more;
