@@ -72,6 +72,47 @@ pub struct Measurement {
     pub l2_discrepancy_sq: f64,
 }
 
+/// The theory's measurements at one logged step of a training run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Point {
+    pub step: usize,
+    #[serde(flatten)]
+    pub m: Measurement,
+}
+
+/// Trains (f64) from `state` to the configuration's last epoch, measuring the network on
+/// `train_data` after every `log_every` epochs (steps, for full-batch training) and at 0.
+pub(crate) fn logged_training(
+    cfg: &TrainConfig,
+    train_data: &Dataset,
+    test_data: &Dataset,
+    state: TrainState<f64>,
+    log_every: usize,
+) -> Result<Vec<Point>> {
+    let mut trajectory = Vec::new();
+    let mut obs = Collect {
+        wanted: (0..=cfg.epochs()).filter(|e| e % log_every == 0).collect(),
+        each: |m: &EpochMetrics, s: &TrainState<f64>| {
+            trajectory.push(Point {
+                step: m.epoch,
+                m: measure(&s.net, train_data),
+            });
+            Ok(())
+        },
+    };
+    train::<f64>(cfg, train_data, test_data, state, &mut obs)?;
+    Ok(trajectory)
+}
+
+/// `points` points uniform on the sphere S^(dim-1), drawn from `rng`, as rows.
+pub(crate) fn sphere_points(rng: &mut SeededRng, points: usize, dim: usize) -> Matrix<f64> {
+    Matrix::from_vec(
+        points,
+        dim,
+        (0..points).flat_map(|_| rng.unit_vector(dim)).collect(),
+    )
+}
+
 pub(crate) fn measure(net: &Network<f64>, train: &Dataset) -> Measurement {
     let s = smallest_singular_value(net, &train.x);
     let (loss, grad_norm) = squared_loss_and_gradient_norm(net, &train.x, &targets_matrix(train));

@@ -107,8 +107,19 @@ pub trait Study: 'static {
     type Spec: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync;
     type Outcome: Clone + Serialize + DeserializeOwned + Send + Sync;
 
-    /// The full plan, or the quick one derived from it.
-    fn plan(quick: bool) -> Self::Plan;
+    /// The full plan.
+    fn full() -> Self::Plan;
+    /// The quick plan, derived from the full one (fewer seeds, points and epochs).
+    fn quick(full: &Self::Plan) -> Self::Plan;
+    /// The full plan, or the quick one.
+    fn plan(quick: bool) -> Self::Plan {
+        let full = Self::full();
+        if quick {
+            Self::quick(&full)
+        } else {
+            full
+        }
+    }
     /// Every run needed given the results stored so far (an adaptive plan grows as they
     /// arrive).
     fn runs(plan: &Self::Plan, known: &Known<'_, Self>) -> Vec<Self::Spec>;

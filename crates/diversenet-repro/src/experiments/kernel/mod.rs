@@ -17,7 +17,7 @@ use diversenet::rng::{SeededRng, Stream};
 use diversenet::theory::feature_matrix::{activation_pattern, smallest_singular_value};
 use diversenet::theory::kernel::{discrepancy_matrix, kernel_gram, PairGeometry};
 
-use super::common::spread;
+use super::common::{sphere_points, spread};
 use super::registry::{Known, ReportContext, Runs, Shared, Study};
 use crate::report::section::Section;
 
@@ -31,13 +31,11 @@ impl Study for Kernel {
     type Spec = Spec;
     type Outcome = Outcome;
 
-    fn plan(quick: bool) -> Plan {
-        let full = Plan::full();
-        if quick {
-            full.quick()
-        } else {
-            full
-        }
+    fn full() -> Plan {
+        Plan::full()
+    }
+    fn quick(full: &Plan) -> Plan {
+        full.quick()
     }
     fn runs(plan: &Plan, _: &Known<'_, Self>) -> Vec<Spec> {
         plan.runs()
@@ -220,13 +218,10 @@ fn diversify(w: &mut Matrix<f64>) {
 }
 
 pub fn execute(spec: &Spec) -> Result<Outcome> {
-    let mut rng = SeededRng::new(spec.seed, Stream::Data);
-    let x = Matrix::from_vec(
+    let x = sphere_points(
+        &mut SeededRng::new(spec.seed, Stream::Data),
         spec.points,
         spec.dim,
-        (0..spec.points)
-            .flat_map(|_| rng.unit_vector(spec.dim))
-            .collect(),
     );
     let geometry = PairGeometry::of(&x);
     let k = kernel_gram(&geometry);

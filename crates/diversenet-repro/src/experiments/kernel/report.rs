@@ -273,21 +273,19 @@ pub fn section(plan: &Plan, runs: &Runs<Kernel>) -> Section {
         .iter()
         .zip(&s_cells)
         .map(|(e, sm)| {
+            let ratio = |m: &crate::experiments::stats::MeanInterval| {
+                format!(
+                    "{} [{}, {}]",
+                    fmt_ratio_pct(m.mean),
+                    fmt_ratio_pct(m.low),
+                    fmt_ratio_pct(m.high)
+                )
+            };
             vec![
                 e.label.clone(),
-                format!(
-                    "{} [{}, {}]",
-                    fmt_ratio_pct(e.interval.mean),
-                    fmt_ratio_pct(e.interval.low),
-                    fmt_ratio_pct(e.interval.high)
-                ),
+                ratio(&e.interval),
                 p_eq(e.p_holm),
-                format!(
-                    "{} [{}, {}]",
-                    fmt_ratio_pct(sm.interval.mean),
-                    fmt_ratio_pct(sm.interval.low),
-                    fmt_ratio_pct(sm.interval.high)
-                ),
+                ratio(&sm.interval),
                 p_eq(sm.p_holm),
             ]
         })

@@ -8,10 +8,10 @@ mod tests;
 
 use diversenet::data::SyntheticConfig;
 use diversenet::error::Result;
-use diversenet::model::train::{train, EpochMetrics, TrainState};
+use diversenet::model::train::TrainState;
 use diversenet::model::{Network, OptimizerKind, Precision, TrainSettings};
 
-use super::common::{measure, reference_teacher, scaled_synthetic, Collect, Measurement};
+use super::common::{logged_training, reference_teacher, scaled_synthetic};
 use super::registry::{ReportContext, Runs, Shared, Study};
 use crate::report::section::Section;
 
@@ -25,13 +25,11 @@ impl Study for LossBound {
     type Spec = Spec;
     type Outcome = Outcome;
 
-    fn plan(quick: bool) -> Plan {
-        let full = Plan::full();
-        if quick {
-            full.quick()
-        } else {
-            full
-        }
+    fn full() -> Plan {
+        Plan::full()
+    }
+    fn quick(full: &Plan) -> Plan {
+        full.quick()
     }
     fn runs(plan: &Plan, _: &super::registry::Known<'_, Self>) -> Vec<Spec> {
         plan.runs()
@@ -133,13 +131,7 @@ pub struct Spec {
     pub log_every: usize,
 }
 
-/// The measurements at one logged step.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Point {
-    pub step: usize,
-    #[serde(flatten)]
-    pub m: Measurement,
-}
+pub use super::common::Point;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
@@ -180,19 +172,6 @@ pub fn execute(spec: &Spec) -> Result<Outcome> {
     if spec.arm == Arm::Collapsed {
         collapse(&mut state.net);
     }
-    let mut trajectory = Vec::new();
-    let mut obs = Collect {
-        wanted: (0..=spec.steps)
-            .filter(|e| e % spec.log_every == 0)
-            .collect(),
-        each: |m: &EpochMetrics, s: &TrainState<f64>| {
-            trajectory.push(Point {
-                step: m.epoch,
-                m: measure(&s.net, &train_data),
-            });
-            Ok(())
-        },
-    };
-    train::<f64>(&cfg, &train_data, &test_data, state, &mut obs)?;
+    let trajectory = logged_training(&cfg, &train_data, &test_data, state, spec.log_every)?;
     Ok(Outcome { trajectory })
 }

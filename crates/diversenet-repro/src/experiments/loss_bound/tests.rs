@@ -2,6 +2,7 @@
 //! control, and the bound is a consistency check.
 
 use super::*;
+use crate::experiments::common::Measurement;
 use crate::experiments::registry::Runs;
 use crate::report::section::Verdict;
 

@@ -201,6 +201,47 @@ fn baseline_table(s: &mut Section, baselines: &[Baseline]) {
         ],
         rows,
     );
+    let mut scopes: Vec<Setting> = Vec::new();
+    for b in baselines {
+        if !scopes.iter().any(|x| x.same_scope(&b.setting)) {
+            scopes.push(b.setting);
+        }
+    }
+    let series: Vec<Series> = scopes
+        .iter()
+        .map(|scope| {
+            let pts: Vec<(f64, MeanInterval)> = baselines
+                .iter()
+                .filter(|b| b.setting.same_scope(scope))
+                .map(|b| {
+                    (
+                        b.setting.width as f64,
+                        mean_interval(&b.test.values().copied().collect::<Vec<_>>()),
+                    )
+                })
+                .collect();
+            Series::line(
+                scope.scope(),
+                pts.iter().map(|(w, m)| (*w, m.mean)).collect(),
+            )
+            .with_markers()
+            .with_intervals(pts.iter().map(|(w, m)| (*w, m.low, m.high)).collect())
+        })
+        .collect();
+    s.plot(
+        "rq5_mnist_baseline.svg",
+        "RQ5 MNIST: the unregularised networks' test error (%) against width per optimiser and initial scale, mean \
+         and 95% interval over the evaluation seeds (dodged)",
+        PlotSpec::new("baseline test error (%)", "width n", "test error (%)", true, false)
+            .with_x_ticks({
+                let mut w: Vec<f64> = baselines.iter().map(|b| b.setting.width as f64).collect();
+                w.sort_by(f64::total_cmp);
+                w.dedup();
+                w
+            })
+            .with_dodge(0.04),
+        &series,
+    );
 }
 
 fn scope_tables(

@@ -11,12 +11,11 @@ mod tests;
 
 use diversenet::data::{Dataset, Targets};
 use diversenet::error::Result;
-use diversenet::linalg::Matrix;
-use diversenet::model::train::{train, EpochMetrics, TrainState};
+use diversenet::model::train::TrainState;
 use diversenet::model::{OptimizerKind, Precision, TrainSettings};
 use diversenet::rng::{SeededRng, Stream};
 
-use super::common::{measure, Collect, Measurement};
+use super::common::{logged_training, sphere_points};
 use super::registry::{Known, ReportContext, Runs, Shared, Study};
 use crate::report::section::Section;
 
@@ -97,13 +96,7 @@ impl Spec {
     }
 }
 
-/// The measurements at one logged step.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Point {
-    pub step: usize,
-    #[serde(flatten)]
-    pub m: Measurement,
-}
+pub use super::common::Point;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
@@ -113,13 +106,9 @@ pub struct Outcome {
 /// m points uniform on the sphere with i.i.d. N(0, 1) targets, from the seed's data stream.
 pub fn random_label_data(seed: u64, dim: usize, points: usize) -> Result<Dataset> {
     let mut rng = SeededRng::new(seed, Stream::Data);
-    let x: Vec<f64> = (0..points).flat_map(|_| rng.unit_vector(dim)).collect();
+    let x = sphere_points(&mut rng, points, dim);
     let y: Vec<f64> = (0..points).map(|_| rng.normal()).collect();
-    Dataset::new(
-        "random labels",
-        Matrix::from_vec(points, dim, x),
-        Targets::Scalar(y),
-    )
+    Dataset::new("random labels", x, Targets::Scalar(y))
 }
 
 pub fn execute(spec: &Spec) -> Result<Outcome> {
@@ -137,20 +126,8 @@ pub fn execute(spec: &Spec) -> Result<Outcome> {
         ..TrainSettings::default()
     };
     let cfg = settings.resolve(&data)?;
-    let mut trajectory = Vec::new();
-    let mut obs = Collect {
-        wanted: (0..=spec.steps)
-            .filter(|e| e % spec.log_every == 0)
-            .collect(),
-        each: |m: &EpochMetrics, s: &TrainState<f64>| {
-            trajectory.push(Point {
-                step: m.epoch,
-                m: measure(&s.net, &data),
-            });
-            Ok(())
-        },
-    };
-    train::<f64>(&cfg, &data, &data, TrainState::initial(&cfg), &mut obs)?;
+    let state = TrainState::initial(&cfg);
+    let trajectory = logged_training(&cfg, &data, &data, state, spec.log_every)?;
     Ok(Outcome { trajectory })
 }
 
@@ -161,13 +138,11 @@ impl Study for RandomLabels {
     type Spec = Spec;
     type Outcome = Outcome;
 
-    fn plan(quick: bool) -> Plan {
-        let full = Plan::full();
-        if quick {
-            full.quick()
-        } else {
-            full
-        }
+    fn full() -> Plan {
+        Plan::full()
+    }
+    fn quick(full: &Plan) -> Plan {
+        full.quick()
     }
     fn runs(plan: &Plan, _: &Known<'_, Self>) -> Vec<Spec> {
         plan.runs()

@@ -48,9 +48,9 @@ pub fn summarise(spec: &Spec, trajectory: &[super::Point]) -> Option<Summary> {
 }
 
 /// Reproduced if every run with n·d ≥ m converged and some run with n·d < m did not
-/// (partly if they all did: the condition would not discriminate); undecided if a run
-/// with n·d ≥ m that did not converge was still descending; partly if only some
-/// converged; not reproduced if none did.
+/// (partly if they all did: the condition would not discriminate); partly if only some
+/// converged; if none did, undecided where some were still descending, not reproduced
+/// otherwise.
 pub fn verdict(runs: &[Summary]) -> Verdict {
     let (eligible, controls): (Vec<&Summary>, Vec<&Summary>) =
         runs.iter().partition(|r| r.enough_units);
@@ -63,10 +63,10 @@ pub fn verdict(runs: &[Summary]) -> Verdict {
         } else {
             Verdict::Reproduced
         }
-    } else if eligible.iter().any(|r| !r.converged() && r.descending) {
-        Verdict::Undecided
     } else if converged > 0 {
         Verdict::Partly
+    } else if eligible.iter().any(|r| r.descending) {
+        Verdict::Undecided
     } else {
         Verdict::NotReproduced
     }
@@ -177,16 +177,22 @@ pub fn section(plan: &Plan, runs: &Runs<RandomLabels>) -> Section {
             claim: "With n·d ≥ m (s_m(D) can be > 0), full-batch training fits any targets: the loss on random labels \
                     goes to 0 (no spurious local minima)",
             scope: &scope,
-            rule: "reproduced if every run with n·d ≥ m reached L < 1e-3 and some run with n·d < m did not; undecided if \
-                   a run with n·d ≥ m that did not was still descending at the end; partly if only some converged; not \
-                   reproduced if none did",
+            rule: "reproduced if every run with n·d ≥ m reached L < 1e-3 and some run with n·d < m did not; partly if \
+                   only some converged (the table gives them by width); if none did, undecided where some were still \
+                   descending at the end, not reproduced otherwise",
         },
         verdict(&all),
         format!(
-            "{} of {} runs with n·d ≥ m reached L < 1e-3 ({} still descending); n·d < m: {} of {}",
+            "{} of {} runs with n·d ≥ m reached L < 1e-3 ({} still descending); by width: {}; n·d < m: {} of {}",
             eligible.iter().filter(|r| r.converged()).count(),
             eligible.len(),
             eligible.iter().filter(|r| r.descending).count(),
+            by_width
+                .iter()
+                .filter(|(n, _)| *n * plan.dim >= plan.points)
+                .map(|(n, v)| format!("n={n}: {}/{}", v.iter().filter(|r| r.converged()).count(), v.len()))
+                .collect::<Vec<_>>()
+                .join(", "),
             controls.iter().filter(|r| r.converged()).count(),
             controls.len()
         ),

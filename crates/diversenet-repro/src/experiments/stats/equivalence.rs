@@ -3,7 +3,7 @@
 //! both one-sided nulls (mean <= -margin, mean >= +margin) are rejected, i.e. when the
 //! 1 - 2 alpha interval of the mean lies inside (-margin, +margin).
 
-use super::{mean_sd, student_t_cdf, student_t_quantile};
+use super::{mean_interval_at, mean_sd, student_t_cdf};
 
 /// One-sided p-value of the one-sample t-test of `x` against `mu`: alternative mean > mu
 /// (`greater`) or mean < mu. With zero spread it is 0 or 1 (the sign of mean - mu decides);
@@ -46,22 +46,16 @@ impl Tost {
 
 /// TOST of the paired differences `x` within +-`margin` (margin > 0).
 pub fn tost(x: &[f64], margin: f64) -> Tost {
-    let (mean, sd) = mean_sd(x);
-    let n = x.len();
     let p_lower = one_sided_t_p(x, -margin, true);
     let p_upper = one_sided_t_p(x, margin, false);
-    let half = if n >= 2 {
-        student_t_quantile(0.95, (n - 1) as f64) * sd / (n as f64).sqrt()
-    } else {
-        f64::NAN
-    };
+    let ci90 = mean_interval_at(x, 0.90);
     Tost {
         margin,
-        mean,
+        mean: ci90.mean,
         p_lower,
         p_upper,
         p: p_lower.max(p_upper),
-        ci90_low: mean - half,
-        ci90_high: mean + half,
+        ci90_low: ci90.low,
+        ci90_high: ci90.high,
     }
 }

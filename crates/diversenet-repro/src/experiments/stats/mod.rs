@@ -298,10 +298,15 @@ pub struct MeanInterval {
 /// The mean of `x` and its 95% interval mean ± t_(0.975, n-1) sd / sqrt(n) (NaN bounds
 /// for fewer than 2 values).
 pub fn mean_interval(x: &[f64]) -> MeanInterval {
+    mean_interval_at(x, 0.95)
+}
+
+/// The mean of `x` and its two-sided t interval at `level`.
+pub fn mean_interval_at(x: &[f64], level: f64) -> MeanInterval {
     let (mean, sd) = mean_sd(x);
     let n = x.len();
     let half = if n >= 2 {
-        student_t_quantile(0.975, (n - 1) as f64) * sd / (n as f64).sqrt()
+        student_t_quantile(0.5 + level / 2.0, (n - 1) as f64) * sd / (n as f64).sqrt()
     } else {
         f64::NAN
     };

@@ -9,7 +9,7 @@ use crate::experiments::stats::{holm, mcnemar_exact, median_interval, paired_dif
 use crate::report::plot::{PlotSpec, Series};
 use crate::report::section::{fmt_p, fmt_value, ClaimText, Section};
 
-use super::report::{correct, log_ratios, LogRatios, SweepCell, MARGIN};
+use super::report::{correct, log_ratios, LogRatios, SweepCell, CELL_RULE, MARGIN};
 use super::{Plan, SyntheticReg};
 
 /// A run is stuck when its training loss (1/2m)||y - f||^2 on noise-free targets stays
@@ -156,11 +156,10 @@ pub fn section(s: &mut Section, plan: &Plan, runs: &Runs<SyntheticReg>) {
             id: "rq5-synthetic-gain",
             claim: "The regulariser lowers test error for small networks (by up to 25% relative)",
             scope: &scope,
-            rule: "per cell, the median log-ratio of test MSE: a gain or harm is a sign-test p < 0.05 after Holm over the \
-                   cells; equivalence: the 90% interval of the median within ±10%; the paper's effect is excluded where \
-                   the 95% interval excludes a fall of 10%. Reproduced if every cell gains, partly if some do, mixed if \
-                   another is harmed, equivalent-null if all are equivalent, not reproduced if all exclude a 10% fall, \
-                   undecided otherwise",
+            rule: &format!(
+                "{CELL_RULE} Reproduced if every cell gains, partly if some do, mixed if another is harmed, \
+                 equivalent-null if all are equivalent, not reproduced if all exclude a 10% fall, undecided otherwise"
+            ),
         },
         effect_verdict(&test, &vec![true; test.len()]),
         format!(

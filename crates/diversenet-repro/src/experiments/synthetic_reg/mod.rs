@@ -33,13 +33,11 @@ impl Study for SyntheticReg {
     type Spec = Spec;
     type Outcome = Outcome;
 
-    fn plan(quick: bool) -> Plan {
-        let full = Plan::full();
-        if quick {
-            full.quick()
-        } else {
-            full
-        }
+    fn full() -> Plan {
+        Plan::full()
+    }
+    fn quick(full: &Plan) -> Plan {
+        full.quick()
     }
     fn runs(plan: &Plan, known: &Known<'_, Self>) -> Vec<Spec> {
         plan.runs(known)

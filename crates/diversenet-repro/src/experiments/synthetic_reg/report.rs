@@ -17,6 +17,12 @@ use super::{Outcome, Plan, Setting, Spec, SyntheticReg};
 /// The pre-registered equivalence margin of a test-MSE ratio: within ±10%.
 pub const MARGIN: f64 = 0.10;
 
+/// How one cell's test-MSE log-ratios are judged (the verdict rules say how the cells
+/// combine).
+pub const CELL_RULE: &str = "per cell, the median log-ratio of test MSE: a gain or harm is a sign-test p < 0.05 \
+    after Holm over the cells; equivalence: the 90% interval of the median within ±10%; the paper's effect is excluded \
+    where the 95% interval excludes a fall of 10%.";
+
 /// A paired comparison by log-ratios (treatment over baseline, per seed).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct LogRatios {
@@ -269,11 +275,11 @@ pub fn section(plan: &Plan, runs: &Runs<SyntheticReg>) -> Section {
                  teacher's, λ by validation, {} seeds; the verdict on the {} cells with width ≤ the teacher's",
                 plan.teachers, plan.noises, plan.train_sizes, plan.seeds, small.len()
             ),
-            rule: "per cell, the median log-ratio of test MSE: a gain or harm is a sign-test p < 0.05 after Holm over all \
-                   cells; equivalence: the 90% interval of the median within ±10%; the paper's effect is excluded where \
-                   the 95% interval excludes a fall of 10%. Over the small-network cells: reproduced if all gain, partly \
-                   if some do, mixed if another is harmed, equivalent-null if all are equivalent, not reproduced if all \
-                   exclude a 10% fall, undecided otherwise",
+            rule: &format!(
+                "{CELL_RULE} Over the small-network cells: reproduced if all gain, partly if some do, mixed if \
+                 another is harmed, equivalent-null if all are equivalent, not reproduced if all exclude a 10% fall, \
+                 undecided otherwise"
+            ),
         },
         effect_verdict(&judgements, &vec![true; judgements.len()]),
         format!(
