@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every speed figure of the README's Speed section, diversenet beside numpy (and PyTorch
+# Every speed figure of bench/README.md, diversenet beside numpy (and PyTorch
 # where it is installed), in one run on one machine:
 #
 #     bash bench/side_by_side.sh [THREADS] [MNIST_DIR] > bench.txt

@@ -91,37 +91,42 @@ def train(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    width: int,
-    epochs: int,
+    width: int = 100,
+    epochs: int = 20,
     seed: int = 0,
-    optimizer: Literal["gd", "sgd", "adam"] = ...,
-    lr: float = ...,
-    momentum: float = ...,
-    lr_schedule: str = ...,
-    batch_size: int = ...,
-    loss: Optional[Literal["squared", "cross-entropy"]] = ...,
-    output_layer: Optional[Literal["fixed", "trained"]] = ...,
-    input_scaling: Literal["sphere", "standardise", "raw"] = ...,
-    precision: Literal["f32", "f64"] = ...,
-    init_scale: Optional[float] = ...,
-    reg: Union[str, Sequence[str]] = ...,
-    lambda_: Union[float, Sequence[float]] = ...,
-    reg_every: int = ...,
-    weight_decay: float = ...,
-    reg_sample: Optional[int] = ...,
-    exact_metrics: int = ...,
-    test_fraction: float = ...,
-    X_test: Optional[ArrayLike] = ...,
-    y_test: Optional[ArrayLike] = ...,
+    optimizer: Literal["gd", "sgd", "adam"] = "adam",
+    lr: float = 0.01,
+    momentum: Optional[float] = None,
+    lr_schedule: str = "constant",
+    batch_size: Optional[int] = None,
+    loss: Optional[Literal["squared", "cross-entropy"]] = None,
+    output_layer: Optional[Literal["fixed", "trained"]] = None,
+    input_scaling: Literal["sphere", "standardise", "raw"] = "sphere",
+    precision: Literal["f32", "f64"] = "f32",
+    init_scale: Optional[float] = None,
+    reg: Union[str, Sequence[str], None] = None,
+    lambda_: Union[float, Sequence[float], None] = None,
+    weight_decay: float = 0.0,
+    reg_every: Optional[int] = None,
+    reg_sample: Optional[int] = None,
+    exact_metrics: int = 1,
+    test_fraction: Optional[float] = None,
+    X_test: Optional[ArrayLike] = None,
+    y_test: Optional[ArrayLike] = None,
 ) -> dict[str, Any]:
-    """Trains f(x) = V relu(W x) with the options of `diversenet train`; returns W, V,
-    metrics (per epoch), config, targets and input_scaling. Exact full-data training
-    metrics every `exact_metrics` epochs (default 1, every epoch; 0: running averages, as
-    the CLI's default); `reg_sample` K estimates the pairwise regularisers from K partner
-    units per step; `weight_decay` is AdamW's decoupled decay of W (W shrinks by
-    1 - lr_t * weight_decay each step). Options that would have no effect raise
-    ValueError: `momentum` without optimizer="sgd", `batch_size` with "gd", `reg_every`
-    or `reg_sample` without `reg` (or with none of the pairwise ones: discrepancy, mhe*,
-    orthogonal), `test_fraction` with `X_test`. Errors about the
-    targets name y (y_test). Ctrl-C (SIGINT) stops training within about 0.1 s and
+    """Trains f(x) = V relu(W x) with the options of `diversenet train` (the library's
+    table of training options: `train_options()` lists them with their defaults and help;
+    an option whose default is None is chosen from the data, or applies only beside others:
+    momentum 0.9 with sgd, batch_size 128 with sgd and adam, reg_every 1 with a regulariser,
+    test_fraction 0.2 without X_test); returns W, V, metrics (per epoch), config, targets
+    and input_scaling. Options that would have no effect raise ValueError: `momentum`
+    without optimizer="sgd", `batch_size` with "gd", `reg_every` or `reg_sample` without
+    `reg` (or with none of the pairwise ones), `test_fraction` with `X_test`. Errors about
+    the targets name y (y_test). Ctrl-C (SIGINT) stops training within about 0.1 s and
     raises KeyboardInterrupt."""
+
+def train_options() -> list[dict[str, Any]]:
+    """The training options `train` takes, from the library's table: a dict per option
+    with its keyword `name`, its `default` (None where it is chosen from the data or
+    applies only beside other options; `default_text` then says what it is) and its
+    `help`."""

@@ -1,6 +1,7 @@
 //! numpy arrays to and from the library's row-major f64 matrices, library errors to
 //! Python exceptions, and serialisable results to Python objects.
 
+use diversenet::error::{Neutral, Spelling};
 use diversenet::linalg::Matrix;
 use numpy::ndarray::ArrayViewD;
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods, ToPyArray};
@@ -8,69 +9,63 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyTypeError, PyValueError
 use pyo3::prelude::*;
 use pyo3::types::PyAnyMethods;
 
-/// `diversenet::Error` as a Python exception carrying the library's message: files
-/// (`Io`, `Format`, `Fetch`) raise OSError, an interruption KeyboardInterrupt, everything
-/// else (values, shapes, settings, divergence) ValueError.
+/// `diversenet::Error` as a Python exception, in Python's spelling of the settings it
+/// names ([`Keywords`]): files (`Io`, `Format`, `Fetch`) raise OSError, an interruption
+/// KeyboardInterrupt, everything else (values, shapes, settings, memory, divergence)
+/// ValueError.
 pub fn to_py_err(e: diversenet::Error) -> PyErr {
+    let text = e.render(&Keywords);
     match e {
-        diversenet::Error::Memory(msg) => {
-            PyValueError::new_err(diversenet::Error::Memory(python_memory_advice(&msg)).to_string())
-        }
         diversenet::Error::Io { .. }
         | diversenet::Error::Format { .. }
-        | diversenet::Error::Fetch(_) => PyOSError::new_err(e.to_string()),
-        diversenet::Error::Interrupted { .. } => PyKeyboardInterrupt::new_err(e.to_string()),
-        _ => PyValueError::new_err(e.to_string()),
+        | diversenet::Error::Fetch(_) => PyOSError::new_err(text),
+        diversenet::Error::Interrupted { .. } => PyKeyboardInterrupt::new_err(text),
+        _ => PyValueError::new_err(text),
     }
 }
 
-/// A memory refusal's advice in Python's terms: the budget is the default share of the
-/// machine's memory (the package has no setting for it), and the sizes to lower are
-/// arguments (`points`, `width`), not the CLI's flags.
-fn python_memory_advice(msg: &str) -> String {
-    msg.replace(
-        "change it with --max-memory",
-        "the Python package always uses this budget",
-    )
-    .replace("raise --max-memory", "use a smaller input")
-    .replace("--points", "`points`")
-    .replace("--width", "`width`")
+/// How the Python package writes the settings that library errors name: the keyword
+/// argument (`batch_size=`; `lambda_=` for lambda); a setting that is no keyword of the
+/// package (the command line's `out`, `threads`) keeps the library's spelling.
+pub struct Keywords;
+
+/// The keyword arguments of the package's functions besides the training options.
+const KEYWORDS: &[&str] = &[
+    "input_scaling",
+    "points",
+    "all_points",
+    "seed",
+    "monte_carlo",
+    "max_degree",
+];
+
+/// Python's keyword for setting `name`, if the package has one.
+fn keyword(name: &str) -> Option<&str> {
+    let training = crate::model::python_options().any(|o| o.name == name);
+    (training || KEYWORDS.contains(&name)).then(|| crate::model::keyword(name))
 }
 
-/// Integer class labels from the values of an int array (`name` the argument: y,
-/// y_test). A value that is no class index is a ValueError naming the argument, with
-/// Python's advice (the library's names the CLI's `--task regress`).
-pub fn class_labels(values: &[f64], name: &str) -> PyResult<diversenet::data::Targets> {
-    use diversenet::data::{csv::targets_from_values, Task};
-    targets_from_values(values, Task::Classify, true, std::path::Path::new(name)).map_err(|e| {
-        match e {
-            diversenet::Error::Format { .. } => PyValueError::new_err(e.to_string().replace(
-                "use --task regress for real-valued targets",
-                "pass y as floats for real-valued targets",
-            )),
-            e => to_py_err(e),
+impl Spelling for Keywords {
+    fn setting(&self, name: &str) -> String {
+        match keyword(name) {
+            Some(k) => format!("{k}="),
+            None => Neutral.setting(name),
         }
-    })
-}
-
-/// Refuses a number of targets (`name`: y, y_test) other than the rows of the inputs
-/// (`inputs`: X, X_test).
-pub fn check_target_count(targets: usize, rows: usize, name: &str, inputs: &str) -> PyResult<()> {
-    if targets != rows {
-        return Err(PyValueError::new_err(format!(
-            "{name} has {targets} targets but {inputs} has {rows} rows (samples): one target per sample"
-        )));
     }
-    Ok(())
-}
-
-/// Refuses a target that is NaN or infinite, naming the argument (`name`: y, y_test), the
-/// sample and (with `columns` > 1 outputs per sample) the output: the library's check, as a
-/// ValueError.
-pub fn check_finite_targets(values: &[f64], columns: usize, name: &str) -> PyResult<()> {
-    lib(diversenet::data::check_finite_targets(
-        values, columns, name,
-    ))
+    fn setting_value(&self, name: &str, value: &str) -> String {
+        match (name, value, keyword(name)) {
+            // Targets are classes or real values by the dtype of y.
+            ("task", "regress", _) => "a float array".into(),
+            (_, _, Some(k)) => format!("{k}={value}"),
+            _ => Neutral.setting_value(name, value),
+        }
+    }
+    fn offers(&self, name: &str) -> bool {
+        keyword(name).is_some()
+    }
+    fn front_end(&self) -> &str {
+        "the Python package"
+    }
 }
 
 /// Shorthand: a library result as a Python result.
@@ -152,6 +147,16 @@ pub fn matrix(obj: &Bound<'_, PyAny>, name: &str, allow_vector: bool) -> PyResul
             } else {
                 ""
             }
+        ))),
+    }
+}
+
+/// A 1-dimensional array as its values.
+pub fn vector(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<f64>> {
+    match array(obj, name)? {
+        (shape, values) if shape.len() == 1 => Ok(values),
+        (shape, _) => Err(PyValueError::new_err(format!(
+            "{name} must be a 1-dimensional array; it has shape {shape:?}"
         ))),
     }
 }

@@ -1,61 +1,55 @@
-//! `diversenet` for Python: a thin layer over the Rust library (every computation is a
-//! call into `diversenet`), on numpy arrays of float32 or float64 in any memory order. The
-//! arrays are copied once into the library's row-major f64 matrices while the GIL is
-//! held; the GIL is released while the library computes (`train` and `analyze`'s Monte
-//! Carlo estimate take it back every 0.1 s to let Ctrl-C raise KeyboardInterrupt). Library
-//! errors raise ValueError (values, shapes, settings) or OSError (files) with the
-//! library's message.
+//! `diversenet` for Python: a thin layer over the Rust library, on numpy arrays of float32
+//! or float64 in any memory order. The binding only converts: the arrays are copied once
+//! into the library's row-major f64 matrices while the GIL is held, and the library checks
+//! them (its `Weights`, `Points`, `HiddenUnits`, `TargetArray`, `TrainedModel`) and computes
+//! with the GIL released (long computations take it back every 0.1 s to let Ctrl-C raise
+//! KeyboardInterrupt). Library errors raise ValueError (values, shapes, settings, memory),
+//! OSError (files) or KeyboardInterrupt, with the library's message in Python's spelling
+//! of the settings it names.
 
 mod convert;
 mod model;
 
+use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
-use diversenet::data::{check_finite, InputScaling, InputTransform};
-use diversenet::limits::{
-    check_rows, feature_gram_estimate, kernel_estimate, unit_angles_estimate,
-};
-use diversenet::linalg::Matrix;
-use diversenet::model::compat::check_input_magnitude;
-use diversenet::model::foreign::network_from_weights;
-use diversenet::model::Network;
-use diversenet::regularizer::{value_and_gradient, RegularizerKind};
-use diversenet::theory::analyze::{analyze_points_until, check_points, target_matrix};
-use diversenet::theory::discrepancy::discrepancies;
-use diversenet::theory::kernel::{kernel_gram, kernel_lambda_min_until, PairGeometry};
-use diversenet::theory::AnalysisOptions;
-use pyo3::exceptions::PyValueError;
+use diversenet::data::{InputScaling, Points, TargetArray};
+use diversenet::linalg::Cancel;
+use diversenet::model::{HiddenUnits, Weights};
+use diversenet::regularizer::RegularizerKind;
+use diversenet::theory::analyze::analyze_points;
+use diversenet::theory::{measure, AnalysisOptions};
 use pyo3::prelude::*;
 
-use convert::{
-    array, check_finite_targets, check_target_count, class_labels, is_integer_array, lib, matrix,
-    to_numpy, to_py_err, to_python,
-};
+use convert::{array, is_integer_array, lib, matrix, to_numpy, to_py_err, to_python};
 
 /// How often a long computation takes the GIL back to look for signals (Ctrl-C): the
 /// library runs without the GIL, so Python's handlers run only when asked.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Runs `work` without the GIL, handing it a check that takes the GIL back at most every
-/// [`SIGNAL_CHECK_INTERVAL`] to run Python's signal handlers and says whether to stop; a
-/// pending signal's own exception (KeyboardInterrupt for Ctrl-C) is raised instead of
+/// Runs `work` without the GIL, handing it a [`Cancel`] that takes the GIL back at most
+/// every [`SIGNAL_CHECK_INTERVAL`] to run Python's signal handlers and says whether to stop;
+/// a pending signal's own exception (KeyboardInterrupt for Ctrl-C) is raised instead of
 /// `work`'s result.
 pub(crate) fn detach_interruptible<T: Send>(
     py: Python<'_>,
-    work: impl FnOnce(&mut dyn FnMut() -> bool) -> diversenet::Result<T> + Send,
+    work: impl for<'c> FnOnce(Cancel<'c>) -> diversenet::Result<T> + Send,
 ) -> PyResult<T> {
-    let mut signal: Option<PyErr> = None;
-    let result = py.detach(|| {
-        let mut last_check = Instant::now();
-        let mut interrupted = || {
-            if last_check.elapsed() < SIGNAL_CHECK_INTERVAL {
+    let (result, signal) = py.detach(|| {
+        let last_check = Cell::new(Instant::now());
+        let signal: RefCell<Option<PyErr>> = RefCell::new(None);
+        let ctrl_c = || {
+            if last_check.get().elapsed() < SIGNAL_CHECK_INTERVAL {
                 return false;
             }
-            last_check = Instant::now();
-            signal = Python::attach(|py| py.check_signals()).err();
-            signal.is_some()
+            last_check.set(Instant::now());
+            let pending = Python::attach(|py| py.check_signals()).err();
+            let stop = pending.is_some();
+            *signal.borrow_mut() = pending;
+            stop
         };
-        work(&mut interrupted)
+        let result = work(Cancel::when(&ctrl_c));
+        (result, signal.into_inner())
     });
     match signal {
         Some(signal) => Err(signal),
@@ -63,66 +57,13 @@ pub(crate) fn detach_interruptible<T: Send>(
     }
 }
 
-/// W (n x d) and V (c x n, or n values for one output) as a network.
-pub(crate) fn network(w: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<Network<f64>> {
-    lib(network_from_weights(
+/// W (n x d) and V (c x n, or n values for one output) as checked weights.
+pub(crate) fn weights(w: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<Weights> {
+    lib(Weights::new(
         matrix(w, "W", false)?,
         matrix(v, "V", true)?,
         "the weights W, V",
     ))
-}
-
-#[allow(non_snake_case)]
-/// The points X (m x d, m >= 1): the theory of no points is undefined.
-fn input_points(X: &Bound<'_, PyAny>) -> PyResult<Matrix<f64>> {
-    let x = matrix(X, "X", false)?;
-    if x.rows() == 0 {
-        return Err(PyValueError::new_err(format!(
-            "X is empty (shape ({}, {})): at least one point (row) is needed",
-            x.rows(),
-            x.cols()
-        )));
-    }
-    Ok(x)
-}
-
-/// Targets y for `rows` points as an m x c matrix: integer labels (one-hot over the c
-/// outputs), m real values (c = 1), or an m x c float array. Errors name y.
-fn target_rows(y: &Bound<'_, PyAny>, outputs: usize, rows: usize) -> PyResult<Matrix<f64>> {
-    let (shape, values) = array(y, "y")?;
-    if is_integer_array(y)? {
-        if shape.len() != 1 {
-            return Err(PyValueError::new_err(format!(
-                "y: integer class labels must be 1-dimensional; shape {shape:?}"
-            )));
-        }
-        check_target_count(values.len(), rows, "y", "X")?;
-        let targets = class_labels(&values, "y")?;
-        return lib(target_matrix(&targets, outputs, "y"));
-    }
-    let (m, c) = match shape[..] {
-        [m] => (m, 1),
-        [m, c] => (m, c),
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "y must have shape (m,) or (m, c); it has shape {shape:?}"
-            )))
-        }
-    };
-    check_target_count(m, rows, "y", "X")?;
-    if c != outputs {
-        return Err(PyValueError::new_err(format!(
-            "y has shape {shape:?}: {c} target(s) per sample, but the network has {outputs} \
-             outputs (V has {outputs} rows); expected shape ({rows}, {outputs}){}",
-            if outputs == 1 {
-                format!(" or ({rows},)")
-            } else {
-                String::new()
-            }
-        )));
-    }
-    check_finite_targets(&values, c, "y")?;
-    Ok(Matrix::from_vec(m, c, values))
 }
 
 /// s_m(D): the smallest singular value of the extended feature matrix D (dn x m) of the
@@ -137,19 +78,10 @@ fn smallest_singular_value(
     V: &Bound<'_, PyAny>,
     X: &Bound<'_, PyAny>,
 ) -> PyResult<f64> {
-    let net = network(W, V)?;
-    let x = input_points(X)?;
-    // s_m(D) is 0 without a Gram matrix when d n < m c (D has fewer rows than columns).
-    if x.cols() * net.width() >= x.rows() * net.outputs() {
-        lib(check_rows("smallest_singular_value", "X", x.rows(), |m| {
-            feature_gram_estimate(m, net.width(), net.outputs())
-        }))?;
-    }
-    detach_interruptible(py, move |interrupted| {
-        check_points(&net, &x, "X")?;
-        check_input_magnitude(&x, "X")?;
-        diversenet::theory::feature_matrix::smallest_singular_value_until(&net, &x, interrupted)
-            .map(|s| s.value)
+    let (net, x) = (weights(W, V)?, matrix(X, "X", false)?);
+    detach_interruptible(py, move |cancel| {
+        let x = Points::new(x, "X")?;
+        measure::smallest_singular_value(&net, &x, cancel).map(|s| s.value)
     })
 }
 
@@ -159,12 +91,9 @@ fn smallest_singular_value(
 #[pyo3(signature = (X))]
 #[allow(non_snake_case)]
 fn kernel_matrix<'py>(py: Python<'py>, X: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    let x = input_points(X)?;
-    lib(check_rows("kernel_matrix", "X", x.rows(), kernel_estimate))?;
-    let k = detach_interruptible(py, move |interrupted| {
-        check_finite(&x, "input", "X")?;
-        check_input_magnitude(&x, "X")?;
-        Ok(kernel_gram(&PairGeometry::of_until(&x, interrupted)?))
+    let x = matrix(X, "X", false)?;
+    let k = detach_interruptible(py, move |cancel| {
+        measure::kernel_matrix(&Points::new(x, "X")?, cancel)
     })?;
     to_numpy(py, &k)
 }
@@ -174,17 +103,9 @@ fn kernel_matrix<'py>(py: Python<'py>, X: &Bound<'py, PyAny>) -> PyResult<Bound<
 #[pyo3(signature = (X))]
 #[allow(non_snake_case)]
 fn kernel_lambda_min_py(py: Python<'_>, X: &Bound<'_, PyAny>) -> PyResult<f64> {
-    let x = input_points(X)?;
-    lib(check_rows(
-        "kernel_lambda_min",
-        "X",
-        x.rows(),
-        kernel_estimate,
-    ))?;
-    detach_interruptible(py, move |interrupted| {
-        check_finite(&x, "input", "X")?;
-        check_input_magnitude(&x, "X")?;
-        kernel_lambda_min_until(&PairGeometry::of_until(&x, interrupted)?, interrupted)
+    let x = matrix(X, "X", false)?;
+    detach_interruptible(py, move |cancel| {
+        measure::kernel_lambda_min(&Points::new(x, "X")?, cancel)
     })
 }
 
@@ -207,14 +128,8 @@ fn spectrum<'py>(py: Python<'py>, dim: usize, max_degree: usize) -> PyResult<Bou
 #[allow(non_snake_case)]
 fn l2_discrepancy(py: Python<'_>, W: &Bound<'_, PyAny>) -> PyResult<f64> {
     let w = matrix(W, "W", false)?;
-    lib(check_rows("l2_discrepancy", "W", w.rows(), |n| {
-        unit_angles_estimate(n, w.cols())
-    }))?;
-    py.detach(move || {
-        check_finite(&w, "weight", "W")?;
-        Ok(discrepancies(&w)?.l2_slice_sq)
-    })
-    .map_err(to_py_err)
+    py.detach(move || measure::l2_discrepancy_sq(&HiddenUnits::new(w, "W")?))
+        .map_err(to_py_err)
 }
 
 /// c_d = E[theta^2] / (4 pi^2), theta the angle between two uniform points of S^(d-1).
@@ -237,16 +152,8 @@ fn regularizer<'py>(
 ) -> PyResult<(f64, Bound<'py, PyAny>)> {
     let kind: RegularizerKind = lib(kind.parse())?;
     let w = matrix(W, "W", false)?;
-    lib(check_rows("regularizer", "W", w.rows(), |n| {
-        unit_angles_estimate(n, w.cols())
-    }))?;
     let (value, grad) = py
-        .detach(move || {
-            check_finite(&w, "weight", "W")?;
-            let mut grad = Matrix::zeros(w.rows(), w.cols());
-            let value = value_and_gradient(kind, &w, Some((&mut grad, 1.0)));
-            Ok((value, grad))
-        })
+        .detach(move || measure::regularizer(kind, &HiddenUnits::new(w, "W")?))
         .map_err(to_py_err)?;
     Ok((value, to_numpy(py, &grad)?))
 }
@@ -271,10 +178,15 @@ fn analyze<'py>(
     seed: u64,
     monte_carlo: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let net = network(W, V)?;
-    let mut x = input_points(X)?;
+    let net = weights(W, V)?;
+    let x = matrix(X, "X", false)?;
     let y = y
-        .map(|y| target_rows(y, net.outputs(), x.rows()))
+        .map(|y| {
+            let (shape, values) = array(y, "y")?;
+            let targets =
+                TargetArray::new(&shape, values, is_integer_array(y)?, "y", x.rows(), "X");
+            lib(targets.and_then(|t| t.into_matrix(net.outputs(), "y")))
+        })
         .transpose()?;
     let scaling: InputScaling = lib(input_scaling.parse())?;
     let options = AnalysisOptions {
@@ -283,11 +195,9 @@ fn analyze<'py>(
         seed,
         monte_carlo,
     };
-    let analysis = detach_interruptible(py, move |interrupted| {
-        check_finite(&x, "input", "X")?;
-        InputTransform::fit_checked(scaling, &x, "X", None)?.apply(&mut x);
-        check_input_magnitude(&x, "X")?;
-        analyze_points_until(&net, &x, y.as_ref(), "X", &options, interrupted)
+    let analysis = detach_interruptible(py, move |cancel| {
+        let x = Points::scaled(x, scaling, "X")?;
+        analyze_points(&net, &x, y.as_ref(), &options, cancel)
     })?;
     to_python(py, &analysis)
 }

@@ -2,23 +2,26 @@
 
 use std::path::PathBuf;
 
-use diversenet::data::{Dataset, InputScaling, InputTransform, Targets};
-use diversenet::model::config::{option_without_effect, GivenOptions};
+use diversenet::data::{Dataset, InputScaling, InputTransform, TargetArray};
+use diversenet::model::config::{check_options_apply, GivenOptions};
 use diversenet::model::file::save_model as save_model_file;
-use diversenet::model::fit::train_in_memory_until;
+use diversenet::model::fit::train_in_memory;
 use diversenet::model::foreign::{load_network, save_weights, LoadedNetwork};
 use diversenet::model::optim::DEFAULT_MOMENTUM;
-use diversenet::model::{Loss, OptimizerKind, Precision, TrainConfig, TrainSettings};
+use diversenet::model::options::{
+    default_of, FrontEnds, OptionDefault, TrainOption, TRAIN_OPTIONS,
+};
+use diversenet::model::{Loss, OptimizerKind, Precision, TrainConfig, TrainSettings, TrainedModel};
 use diversenet::regularizer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyDictMethods};
 
 use crate::convert::{
-    array, check_finite_targets, check_target_count, class_labels, is_float32, is_integer_array,
-    lib, matrix, to_json, to_numpy, to_py_err, to_python, vector_to_numpy,
+    array, is_float32, is_integer_array, lib, matrix, to_json, to_numpy, to_py_err, to_python,
+    vector, vector_to_numpy, Keywords,
 };
-use crate::{detach_interruptible, network};
+use crate::{detach_interruptible, weights};
 
 /// The model in `path`: a dict with `W` (n x d), `V` (c x n) as float64 arrays, `config`
 /// (the training configuration, None for foreign weights), `input_scaling`, `targets`
@@ -32,12 +35,12 @@ pub fn load_model<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, Py
     out.set_item("V", to_numpy(py, &loaded.net().v)?)?;
     match &loaded {
         LoadedNetwork::Trained(m) => {
-            out.set_item("config", to_python(py, &m.config)?)?;
-            out.set_item("input_scaling", m.transform.scaling.to_string())?;
-            out.set_item("targets", if m.classes { "classes" } else { "scalar" })?;
-            if m.transform.scaling == InputScaling::Standardise {
-                out.set_item("input_mean", vector_to_numpy(py, &m.transform.mean))?;
-                out.set_item("input_scale", vector_to_numpy(py, &m.transform.scale))?;
+            out.set_item("config", to_python(py, m.config())?)?;
+            out.set_item("input_scaling", m.transform().scaling.to_string())?;
+            out.set_item("targets", if m.classes() { "classes" } else { "scalar" })?;
+            if m.transform().scaling == InputScaling::Standardise {
+                out.set_item("input_mean", vector_to_numpy(py, &m.transform().mean))?;
+                out.set_item("input_scale", vector_to_numpy(py, &m.transform().scale))?;
             }
             out.set_item("foreign", false)?;
         }
@@ -73,7 +76,7 @@ pub fn save_model(
     input_mean: Option<&Bound<'_, PyAny>>,
     input_scale: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let net = network(W, V)?;
+    let net = weights(W, V)?.into_network();
     let Some(config) = config else {
         if targets.is_some() || input_mean.is_some() || input_scale.is_some() {
             return Err(PyValueError::new_err(
@@ -96,16 +99,6 @@ pub fn save_model(
             "config is not a valid diversenet configuration: {e}"
         ))
     })?;
-    let (n, d, c) = (net.width(), net.dim(), net.outputs());
-    if (n, d, c) != (config.width(), config.dim(), config.outputs()) {
-        return Err(PyValueError::new_err(format!(
-            "W is {n}x{d} and V {c}x{n}, but config is for width {}, dim {} and outputs {} \
-             (W must be width x dim, V outputs x width)",
-            config.width(),
-            config.dim(),
-            config.outputs()
-        )));
-    }
     let classes = match targets {
         Some("classes") => true,
         Some("scalar") => false,
@@ -116,104 +109,78 @@ pub fn save_model(
         }
         None => config.loss() == Loss::CrossEntropy,
     };
-    if !classes && config.loss() == Loss::CrossEntropy {
-        return Err(PyValueError::new_err(
-            "targets = \"scalar\" with a cross-entropy config: cross-entropy is a loss over \
-             class labels; real-valued targets are trained with the squared loss",
-        ));
-    }
-    let standardised = config.scaling() == InputScaling::Standardise;
-    if !standardised && (input_mean.is_some() || input_scale.is_some()) {
-        return Err(PyValueError::new_err(format!(
-            "input_mean and input_scale belong to standardised inputs; this config's input scaling is {}",
-            config.scaling()
-        )));
-    }
-    let (mean, scale) = match (input_mean, input_scale) {
-        (Some(mean), Some(scale)) => (
-            standardisation(mean, "input_mean", d, |v| v.is_finite(), "finite")?,
-            standardisation(
-                scale,
-                "input_scale",
-                d,
-                |v| v.is_finite() && v > 0.0,
-                "finite and > 0",
-            )?,
-        ),
-        (None, None) if !standardised => (Vec::new(), Vec::new()),
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "this config standardises its inputs: give both input_mean and input_scale \
-                 ({d} values each, as train returns them)"
-            )))
-        }
-    };
     let transform = InputTransform {
         scaling: config.scaling(),
-        mean,
-        scale,
+        mean: input_mean
+            .map(|a| vector(a, "input_mean"))
+            .transpose()?
+            .unwrap_or_default(),
+        scale: input_scale
+            .map(|a| vector(a, "input_scale"))
+            .transpose()?
+            .unwrap_or_default(),
     };
-    py.detach(move || {
-        let net = diversenet::model::Network {
-            output_layer: config.output_layer(),
-            ..net
-        };
-        match config.precision() {
-            Precision::F32 => {
-                save_model_file(&path, &net.convert::<f32>(), &transform, &config, classes)
-            }
-            Precision::F64 => save_model_file(&path, &net, &transform, &config, classes),
-        }
+    let model = lib(TrainedModel::new(net, transform, config, classes))?;
+    py.detach(move || match model.config().precision() {
+        Precision::F32 => save_model_file(&path, &model.convert::<f32>()),
+        Precision::F64 => save_model_file(&path, &model),
     })
     .map_err(to_py_err)
 }
 
-/// `input_mean` or `input_scale` (`name`): d values, each `valid` (`expected` says how).
-fn standardisation(
-    a: &Bound<'_, PyAny>,
-    name: &str,
-    d: usize,
-    valid: impl Fn(f64) -> bool,
-    expected: &str,
-) -> PyResult<Vec<f64>> {
-    let (shape, values) = array(a, name)?;
-    if shape[..] != [d] {
-        return Err(PyValueError::new_err(format!(
-            "{name} must have shape ({d},), one value per input of W; it has shape {shape:?}"
-        )));
-    }
-    match values.iter().position(|&v| !valid(v)) {
-        Some(i) => Err(PyValueError::new_err(format!(
-            "{name}[{i}] = {}: every value must be {expected}",
-            values[i]
-        ))),
-        None => Ok(values),
+/// Python's keyword for training option `name` (`lambda` is a Python keyword).
+pub(crate) fn keyword(name: &str) -> &str {
+    match name {
+        "lambda" => "lambda_",
+        _ => name,
     }
 }
 
-/// The options `train` takes besides width, epochs and seed (the CLI's flags in snake_case).
-const TRAIN_OPTIONS: &[&str] = &[
-    "optimizer",
-    "lr",
-    "momentum",
-    "lr_schedule",
-    "batch_size",
-    "loss",
-    "output_layer",
-    "input_scaling",
-    "precision",
-    "init_scale",
-    "reg",
-    "lambda",
-    "lambda_",
-    "reg_every",
-    "weight_decay",
-    "reg_sample",
-    "exact_metrics",
-    "test_fraction",
-    "X_test",
-    "y_test",
-];
+/// The training options Python offers (the library's table, [`TRAIN_OPTIONS`]).
+pub(crate) fn python_options() -> impl Iterator<Item = &'static TrainOption> {
+    TRAIN_OPTIONS
+        .iter()
+        .filter(|o| o.front_ends == FrontEnds::Both)
+}
+
+/// The keywords `train` takes besides X and y: the training options, `lambda` as well as
+/// `lambda_`, and a separate test set.
+fn train_keywords() -> Vec<&'static str> {
+    python_options()
+        .map(|o| keyword(o.name))
+        .chain(["lambda", "X_test", "y_test"])
+        .collect()
+}
+
+/// The training options as Python shows them: a dict per option with its keyword `name`,
+/// its `default` (None where the library chooses, or where giving the option is what
+/// matters: then `default_text` says what it is), and its `help` (settings spelled as
+/// keywords). `diversenet.train`'s signature and docstring are made of these.
+#[pyfunction]
+pub fn train_options(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
+    python_options()
+        .map(|o| {
+            let d = PyDict::new(py);
+            d.set_item("name", keyword(o.name))?;
+            let default: Option<Bound<'_, PyAny>> = match o.default {
+                OptionDefault::Number(v) => Some(match v.parse::<i64>() {
+                    Ok(int) => int.into_pyobject(py)?.into_any(),
+                    Err(_) => o.default_as::<f64>().into_pyobject(py)?.into_any(),
+                }),
+                OptionDefault::Name(v) => Some(v.into_pyobject(py)?.into_any()),
+                OptionDefault::WhereApplicable(_) | OptionDefault::Unset => None,
+            };
+            d.set_item("default", default)?;
+            let text = match o.default {
+                OptionDefault::WhereApplicable(v) => Some(format!("{v} where it applies")),
+                _ => None,
+            };
+            d.set_item("default_text", text)?;
+            d.set_item("help", (o.help)().render(&Keywords))?;
+            Ok(d)
+        })
+        .collect()
+}
 
 /// Whether the caller passed option `name` (a value other than None).
 fn is_given(options: Option<&Bound<'_, PyDict>>, name: &str) -> PyResult<bool> {
@@ -236,20 +203,14 @@ fn check_applicable(options: Option<&Bound<'_, PyDict>>, optimizer: OptimizerKin
         reg_sample: is_given(options, "reg_sample")?,
         reg: is_given(options, "reg")?,
     };
-    let why = match option_without_effect(given, optimizer) {
-        Some((option, why)) => Some((option.replace('-', "_"), why)),
-        None if is_given(options, "test_fraction")? && is_given(options, "X_test")? => Some((
-            "test_fraction".to_string(),
-            "it splits a test set off X when no X_test and y_test are given".to_string(),
-        )),
-        None => None,
-    };
-    match why {
-        Some((option, why)) => Err(PyValueError::new_err(format!(
-            "option {option} does not apply here: {why}; leave {option} out"
-        ))),
-        None => Ok(()),
+    lib(check_options_apply(given, optimizer))?;
+    if is_given(options, "test_fraction")? && is_given(options, "X_test")? {
+        return Err(to_py_err(diversenet::Error::no_effect(
+            "test_fraction",
+            "it splits a test set off X when no X_test and y_test are given",
+        )));
     }
+    Ok(())
 }
 
 fn option<'py, T: FromPyObjectOwned<'py>>(
@@ -287,81 +248,61 @@ fn dataset(x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, name: &str) -> PyResult<D
     let y_name = if name == "X" { "y" } else { "y_test" };
     let x = matrix(x, name, false)?;
     let (shape, values) = array(y, y_name)?;
-    if !(shape.len() == 1 || (shape.len() == 2 && shape[1] == 1)) {
-        return Err(PyValueError::new_err(format!(
-            "{y_name} must have shape (m,); it has shape {shape:?}"
-        )));
-    }
-    check_target_count(values.len(), x.rows(), y_name, name)?;
-    let targets = if is_integer_array(y)? {
-        class_labels(&values, y_name)?
-    } else {
-        check_finite_targets(&values, 1, y_name)?;
-        Targets::Scalar(values)
-    };
-    lib(Dataset::new(name, x, targets))
+    let targets = TargetArray::new(&shape, values, is_integer_array(y)?, y_name, x.rows(), name)
+        .and_then(|t| t.into_targets(y_name));
+    lib(targets.and_then(|targets| Dataset::new(name, x, targets)))
 }
 
 /// Trains f(x) = V relu(W x) on X (m x d) and y (integer labels: classes; floats: real
-/// values) with the options of `diversenet train` in snake_case (optimizer, lr, momentum,
-/// lr_schedule, batch_size, loss, output_layer, input_scaling, precision, init_scale,
-/// reg, lambda_ (or "lambda"), reg_every, weight_decay, reg_sample, exact_metrics,
-/// test_fraction; X_test
-/// and y_test for a separate test set); options that would have no effect are refused
-/// (see [`check_applicable`]). Unlike the CLI (`--exact-metrics 0`), exact
-/// full-data training metrics are computed every epoch unless `exact_metrics` says
-/// otherwise. Ctrl-C stops training within about 0.1 s ([`crate::detach_interruptible`]) and raises
-/// KeyboardInterrupt. Returns a dict with `W`, `V` (float64), `metrics` (one dict per epoch,
-/// epoch 0 = the initial network), `config`, `targets`, `input_scaling` (and
-/// `input_mean`, `input_scale` when standardised): what `save_model` takes.
+/// values) with the training options as keywords ([`train_options`]; X_test and y_test for a
+/// separate test set); options that would have no effect are refused (see
+/// [`check_applicable`]). Ctrl-C stops training within about 0.1 s
+/// ([`crate::detach_interruptible`]) and raises KeyboardInterrupt. Returns a dict with `W`,
+/// `V` (float64), `metrics` (one dict per epoch, epoch 0 = the initial network), `config`,
+/// `targets`, `input_scaling` (and `input_mean`, `input_scale` when standardised): what
+/// `save_model` takes. The package's `diversenet.train` wraps it with the options'
+/// signature and docstring.
 #[pyfunction]
-#[pyo3(signature = (X, y, *, width, epochs, seed = 0, **options))]
+#[pyo3(signature = (X, y, **options))]
 #[allow(non_snake_case)]
 pub fn train<'py>(
     py: Python<'py>,
     X: &Bound<'py, PyAny>,
     y: &Bound<'py, PyAny>,
-    width: usize,
-    epochs: usize,
-    seed: u64,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let keywords = train_keywords();
     if let Some(o) = options {
         for key in o.keys() {
             let key: String = key.extract()?;
-            if !TRAIN_OPTIONS.contains(&key.as_str()) {
+            if !keywords.contains(&key.as_str()) {
                 return Err(PyValueError::new_err(format!(
                     "unknown option `{key}`: train takes {}",
-                    TRAIN_OPTIONS.join(", ")
+                    keywords.join(", ")
                 )));
             }
         }
     }
     let defaults = TrainSettings::default();
-    let text = |name: &str, default: &str| -> PyResult<String> {
-        Ok(option::<String>(options, name)?.unwrap_or_else(|| default.to_string()))
-    };
+    let parsed = |name: &str| -> PyResult<Option<String>> { option::<String>(options, name) };
     let mut lambdas = list::<f64>(options, "lambda_")?;
     lambdas.extend(list::<f64>(options, "lambda")?);
+    let seed = option(options, "seed")?.unwrap_or(defaults.seed);
     let settings = TrainSettings {
-        width,
-        epochs,
+        width: option(options, "width")?.unwrap_or(defaults.width),
+        epochs: option(options, "epochs")?.unwrap_or(defaults.epochs),
         seed,
         optimizer: lib(OptimizerKind::parse(
-            &text("optimizer", "adam")?,
+            &parsed("optimizer")?.unwrap_or_else(|| defaults.optimizer.name().to_string()),
             option(options, "momentum")?.unwrap_or(DEFAULT_MOMENTUM),
         ))?,
         lr: option(options, "lr")?.unwrap_or(defaults.lr),
-        schedule: lib(text("lr_schedule", "constant")?.parse())?,
+        schedule: lib(parsed("lr_schedule")?.map_or(Ok(defaults.schedule), |s| s.parse()))?,
         batch_size: option(options, "batch_size")?.unwrap_or(defaults.batch_size),
-        loss: lib(option::<String>(options, "loss")?
-            .map(|s| s.parse())
-            .transpose())?,
-        output_layer: lib(option::<String>(options, "output_layer")?
-            .map(|s| s.parse())
-            .transpose())?,
-        scaling: lib(text("input_scaling", "sphere")?.parse())?,
-        precision: lib(text("precision", "f32")?.parse())?,
+        loss: lib(parsed("loss")?.map(|s| s.parse()).transpose())?,
+        output_layer: lib(parsed("output_layer")?.map(|s| s.parse()).transpose())?,
+        scaling: lib(parsed("input_scaling")?.map_or(Ok(defaults.scaling), |s| s.parse()))?,
+        precision: lib(parsed("precision")?.map_or(Ok(defaults.precision), |s| s.parse()))?,
         init_scale: option(options, "init_scale")?,
         regularizers: lib(regularizer::terms(
             &list::<String>(options, "reg")?,
@@ -389,13 +330,14 @@ pub fn train<'py>(
             ))
         }
     };
-    let test_fraction: f64 = option(options, "test_fraction")?.unwrap_or(0.2);
-    let fitted = detach_interruptible(py, |interrupted| {
+    let test_fraction: f64 =
+        option(options, "test_fraction")?.unwrap_or_else(|| default_of("test_fraction"));
+    let fitted = detach_interruptible(py, |cancel| {
         let (train_data, test_data) = match test {
             Some(test) => (data, test),
             None => data.split_or_all(test_fraction, seed)?,
         };
-        train_in_memory_until(&settings, train_data, test_data, interrupted)
+        train_in_memory(&settings, train_data, test_data, cancel)
     })?;
     let out = PyDict::new(py);
     out.set_item("W", to_numpy(py, &fitted.net.w)?)?;
@@ -416,5 +358,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_model, m)?)?;
     m.add_function(wrap_pyfunction!(save_model, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(train_options, m)?)?;
     Ok(())
 }

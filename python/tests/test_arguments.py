@@ -104,7 +104,7 @@ except ValueError as e:
 )
 def test_monte_carlo_sample_counts_are_bounded(samples, message):
     out = value_error_of(f"dn.analyze(W, V, X, monte_carlo={samples})")
-    assert out.startswith("invalid setting `monte-carlo`: " + message), out
+    assert out.startswith("invalid setting monte_carlo=: " + message), out
 
 
 def test_epochs_whose_metrics_do_not_fit_are_refused():
@@ -124,13 +124,13 @@ def test_epochs_whose_metrics_do_not_fit_are_refused():
          r"^y: target NaN at sample 3: targets must be finite"),
         (lambda: dn.train(X, np.where(np.arange(40) == 5, -np.inf, values), width=4, epochs=1),
          r"^y: target -inf at sample 5"),
-        (lambda: dn.train(X, values[:39], width=4, epochs=1), r"^y has 39 targets but X has 40 rows"),
+        (lambda: dn.train(X, values[:39], width=4, epochs=1), r"^y: 39 targets but X has 40 rows"),
         (lambda: dn.train(X, values, width=4, epochs=1, X_test=X[:4], y_test=values[:3]),
-         r"^y_test has 3 targets but X_test has 4 rows"),
+         r"^y_test: 3 targets but X_test has 4 rows"),
         (lambda: dn.train(X, values, width=4, epochs=1, X_test=X[:4], y_test=[0.0, np.nan, 1.0, 2.0]),
          r"^y_test: target NaN at sample 1"),
         (lambda: dn.train(X, labels, width=4, epochs=1, X_test=X[:4], y_test=labels[:5]),
-         r"^y_test has 5 targets but X_test has 4 rows"),
+         r"^y_test: 5 targets but X_test has 4 rows"),
     ],
 )
 def test_train_names_y_in_target_errors(call, message):
@@ -144,13 +144,13 @@ def test_analyze_names_y_in_target_errors():
     y[2, 1] = np.inf
     with pytest.raises(ValueError, match=r"^y: target inf at sample 2, output 1"):
         dn.analyze(W, V3, X, y)
-    with pytest.raises(ValueError, match=r"^y has 39 targets but X has 40 rows"):
+    with pytest.raises(ValueError, match=r"^y: 39 targets but X has 40 rows"):
         dn.analyze(W, V3, X, np.ones((39, 3)))
-    with pytest.raises(ValueError, match=r"^y has 41 targets but X has 40 rows"):
+    with pytest.raises(ValueError, match=r"^y: 41 targets but X has 40 rows"):
         dn.analyze(W, V3, X, np.zeros(41, dtype=int))
-    with pytest.raises(ValueError, match=r"^y has shape \[40, 2\]: 2 target\(s\) per sample, but the network has 3 outputs"):
+    with pytest.raises(ValueError, match=r"^y: 2 target\(s\) per sample, but the network has 3 outputs \(V has 3 rows\); expected shape \(40, 3\)"):
         dn.analyze(W, V3, X, np.ones((40, 2)))
-    with pytest.raises(ValueError, match=r"^y has shape \[40\]: 1 target\(s\) per sample"):
+    with pytest.raises(ValueError, match=r"^y: 1 target\(s\) per sample"):
         dn.analyze(W, V3, X, np.ones(40))
 
 
@@ -160,14 +160,14 @@ def test_analyze_names_y_in_target_errors():
 @pytest.mark.parametrize(
     "options, message",
     [
-        (dict(optimizer="adam", momentum=0.5), r"option momentum does not apply here: only the sgd optimizer has a momentum \(this run uses adam\)"),
-        (dict(momentum=0.5), r"option momentum does not apply here: .*uses adam"),
-        (dict(optimizer="gd", momentum=0.5), r"option momentum does not apply here: .*uses gd\)"),
-        (dict(optimizer="gd", batch_size=8), r"option batch_size does not apply here: the gd optimizer steps on the whole training set; leave batch_size out"),
-        (dict(reg_every=2), r"option reg_every does not apply here: .*regularisers .* none is given"),
-        (dict(reg_sample=2), r"option reg_sample does not apply here: .*regularisers .* none is given"),
-        (dict(reg="mma", lambda_=0.1, reg_sample=2), r"`reg-sample`: .*would have no effect"),
-        (dict(test_fraction=0.5, X_test=X[:5], y_test=labels[:5]), r"option test_fraction does not apply here: it splits a test set off X when no X_test"),
+        (dict(optimizer="adam", momentum=0.5), r"^invalid setting momentum=: it does not apply here: only the sgd optimizer has a momentum \(this run uses adam\)"),
+        (dict(momentum=0.5), r"^invalid setting momentum=: it does not apply here: .*uses adam"),
+        (dict(optimizer="gd", momentum=0.5), r"^invalid setting momentum=: it does not apply here: .*uses gd\)"),
+        (dict(optimizer="gd", batch_size=8), r"^invalid setting batch_size=: it does not apply here: the gd optimizer steps on the whole training set; leave it out"),
+        (dict(reg_every=2), r"^invalid setting reg_every=: it does not apply here: .*regularisers .* none is given"),
+        (dict(reg_sample=2), r"^invalid setting reg_sample=: it does not apply here: .*regularisers .* none is given"),
+        (dict(reg="mma", lambda_=0.1, reg_sample=2), r"^invalid setting reg_sample=: it does not apply here: sampling estimates the pairwise regularisers .*none is given"),
+        (dict(test_fraction=0.5, X_test=X[:5], y_test=labels[:5]), r"^invalid setting test_fraction=: it does not apply here: it splits a test set off X when no X_test"),
     ],
 )
 def test_options_that_do_not_apply_are_refused(options, message):
@@ -202,15 +202,15 @@ def _save(path, r, config=None, **kw):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (dict(input_mean=np.zeros((2, 2))), r"^input_mean must have shape \(4,\), one value per input of W; it has shape \[2, 2\]"),
-        (dict(input_scale=np.ones((4, 1))), r"^input_scale must have shape \(4,\)"),
-        (dict(input_mean=np.zeros(3)), r"^input_mean must have shape \(4,\)"),
-        (dict(input_scale=np.array([1.0, 0.0, 1.0, 1.0])), r"^input_scale\[1\] = 0: every value must be finite and > 0"),
-        (dict(input_scale=np.array([1.0, 1.0, np.nan, 1.0])), r"^input_scale\[2\] = NaN"),
-        (dict(input_mean=np.array([0.0, 0.0, 0.0, np.inf])), r"^input_mean\[3\] = inf: every value must be finite"),
+        (dict(input_mean=np.zeros((2, 2))), r"^input_mean must be a 1-dimensional array; it has shape \[2, 2\]"),
+        (dict(input_scale=np.ones((4, 1))), r"^input_scale must be a 1-dimensional array; it has shape \[4, 1\]"),
+        (dict(input_mean=np.zeros(3)), r"^input_mean: 3 values, but the inputs have 4 dimensions: expected shape \(4,\)"),
+        (dict(input_scale=np.array([1.0, 0.0, 1.0, 1.0])), r"^input_scale: entry 1 is 0: every value must be finite and > 0"),
+        (dict(input_scale=np.array([1.0, 1.0, np.nan, 1.0])), r"^input_scale: entry 2 is NaN"),
+        (dict(input_mean=np.array([0.0, 0.0, 0.0, np.inf])), r"^input_mean: entry 3 is inf: every value must be finite"),
         (dict(input_scale=None), r"give both input_mean and input_scale"),
         (dict(input_mean=None, input_scale=None), r"give both input_mean and input_scale"),
-        (dict(targets="scalar"), r'targets = "scalar" with a cross-entropy config'),
+        (dict(targets="scalar"), r'^targets: "scalar" with a cross-entropy configuration'),
     ],
 )
 def test_save_model_refuses_bad_arguments_with_value_error(tmp_path, standardised, change, message):
@@ -236,6 +236,6 @@ def test_save_model_refuses_unknown_config_keys(tmp_path, standardised):
 def test_save_model_refuses_weights_of_another_shape_with_value_error(tmp_path, standardised):
     path = tmp_path / "m.safetensors"
     r = dict(standardised, W=standardised["W"][:5], V=standardised["V"][:, :5])
-    with pytest.raises(ValueError, match=r"^W is 5x4 and V 2x5, but config is for width 6, dim 4 and outputs 2"):
+    with pytest.raises(ValueError, match=r"^W, V: W is 5x4 and V 2x5, but the configuration is for width 6, dim 4 and outputs 2"):
         _save(path, r)
     assert not path.exists()

@@ -65,25 +65,9 @@ fn main() {
     }
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
-        eprintln!("error: {}", error_chain(&e));
+        eprintln!("error: {}", cli::spelling::error_chain(&e));
         std::process::exit(1);
     }
-}
-
-/// The error and its causes, each printed once: a cause whose text the message already
-/// holds (an OS error quoted by the library's own message) is not repeated.
-fn error_chain(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain() {
-        let part = cause.to_string();
-        if !text.contains(&part) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&part);
-        }
-    }
-    text
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

@@ -6,9 +6,11 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{fails, mnist_dir, ok, read_metrics};
+use common::{fails, mnist_dir, ok, read_metrics, run, small_synthetic_run};
 use diversenet::data::idx::encode_idx;
 use diversenet::data::npy::encode_npy_f64;
+use diversenet::model::file::{load_model, save_model};
+use diversenet::model::TrainedModel;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -215,7 +217,7 @@ fn bad_user_files_get_clear_errors() {
             "--out",
             s(&out),
         ],
-        &["`width`"],
+        &["invalid setting --width"],
     );
     fails(
         &[
@@ -335,9 +337,9 @@ print(json.dumps({"W": t["W"].astype(float).ravel().tolist(), "shape": list(t["W
     assert_eq!(v["format"], "pt");
     assert_eq!(v["config"], 6);
     let w: Vec<f64> = serde_json::from_value(v["W"].clone()).unwrap();
-    assert_eq!(w, model.net.w.as_slice());
+    assert_eq!(w, model.net().w.as_slice());
     let vv: Vec<f64> = serde_json::from_value(v["V"].clone()).unwrap();
-    assert_eq!(vv, model.net.v.as_slice());
+    assert_eq!(vv, model.net().v.as_slice());
 }
 
 #[test]
@@ -368,4 +370,71 @@ fn eval_on_mnist_refuses_a_model_of_another_dimension() {
         ],
         &["takes 10 inputs", "784 features"],
     );
+}
+
+#[test]
+fn unclear_answers_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    fails(
+        &["spectrum", "--dim", "784", "--max-degree", "100000000"],
+        &["cap of 10000", "square of the degree"],
+    );
+    // --lr -1 reaches our validation; --lr 1e30 kills every unit and says so.
+    let out = dir.path().join("run");
+    fails(
+        &["train", "--lr", "-1", "--out", s(&out)],
+        &["invalid setting --lr: -1 is not a finite value > 0"],
+    );
+    fails(
+        &[
+            "train",
+            "--lr",
+            "1e30",
+            "--epochs",
+            "2",
+            "--out",
+            s(&out),
+            "--quiet",
+        ],
+        &[
+            "training diverged by epoch 1",
+            "W holds NaN",
+            "1e30 is too large",
+        ],
+    );
+    let out = dir.path().join("good-run");
+    small_synthetic_run(&out, "2", &[]);
+    // --out naming a file: one message, the OS error at most once.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let o = run(&["train", "--epochs", "1", "--out", s(&file)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("exists and is not a directory"), "{err}");
+    assert!(err.matches("os error").count() <= 1, "{err}");
+    let o = run(&[
+        "eval",
+        "--model",
+        s(&dir.path().join("missing.safetensors")),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    // A checkpoint passed as --model.
+    fails(
+        &["eval", "--model", s(&out.join("checkpoint.safetensors"))],
+        &["training checkpoint", "model.safetensors"],
+    );
+    // W or V scaled by 1e160.
+    let path = out.join("model.safetensors");
+    for (which, needle) in [("W", "W overflows"), ("V", "V overflows")] {
+        let m = load_model(&path).unwrap();
+        let mut net = m.net().clone();
+        let target = if which == "W" { &mut net.w } else { &mut net.v };
+        target.as_mut_slice().iter_mut().for_each(|v| *v *= 1e160);
+        let scaled = dir.path().join(format!("{which}.safetensors"));
+        let m = TrainedModel::new(net, m.transform().clone(), m.config().clone(), m.classes());
+        save_model(&scaled, &m.unwrap()).unwrap();
+        for cmd in ["analyze", "eval"] {
+            fails(&[cmd, "--model", s(&scaled)], &[needle, "largest entry is"]);
+        }
+    }
 }

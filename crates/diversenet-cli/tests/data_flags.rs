@@ -50,8 +50,11 @@ fn the_library_refuses_a_test_fraction_outside_0_1_for_every_source() {
             test_fraction: bad,
             ..LoadOptions::default()
         };
-        let err = synthetic().load(&options, 0).unwrap_err().to_string();
-        assert!(err.contains("test-fraction"), "{bad}: {err}");
+        let err = synthetic().load(&options, 0).unwrap_err();
+        assert!(
+            matches!(&err, diversenet::Error::Config { setting: "test_fraction", value: Some(v), .. } if *v == bad.to_string()),
+            "{bad}: {err:?}"
+        );
     }
     for good in [0.0, 0.2, 0.999] {
         let options = LoadOptions {
@@ -64,8 +67,17 @@ fn the_library_refuses_a_test_fraction_outside_0_1_for_every_source() {
         target_column: Some("label".into()),
         ..LoadOptions::default()
     };
-    let err = synthetic().load(&options, 0).unwrap_err().to_string();
-    assert!(err.contains("target-column"), "{err}");
+    let err = synthetic().load(&options, 0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            diversenet::Error::Config {
+                setting: "target_column",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -121,7 +133,7 @@ fn train_refuses_flags_that_do_not_apply_to_its_data() {
     // --test without its prefix names --test, not --data.
     fails(
         &refs(&with(&["--data", &data, "--test", s(&csv)])),
-        &["`test`", "csv:PATH"],
+        &["invalid setting --test", "csv:PATH"],
     );
     assert!(!out.exists(), "a refused run wrote {}", out.display());
     // eval without --data measures the stored data: data flags do not apply.
@@ -144,24 +156,40 @@ fn train_refuses_optimizer_and_regulariser_flags_that_have_no_effect() {
     let out = dir.path().join("run");
     let with = |extra: &[&str]| train_args(&out, extra);
     let refused: [(&[&str], &[&str]); 7] = [
-        (&["--momentum", "0.5"], &["`momentum`", "uses adam"]),
+        (
+            &["--momentum", "0.5"],
+            &[
+                "invalid setting --momentum: it does not apply here",
+                "uses adam",
+            ],
+        ),
         (
             &["--optimizer", "gd", "--momentum", "0.5"],
-            &["`momentum`", "uses gd"],
+            &["invalid setting --momentum", "uses gd"],
         ),
         (
             &["--optimizer", "gd", "--batch-size", "8"],
-            &["`batch-size`", "whole training set"],
+            &["invalid setting --batch-size", "whole training set"],
         ),
-        (&["--reg-every", "2"], &["`reg-every`", "none is given"]),
-        (&["--reg-sample", "3"], &["`reg-sample`", "none is given"]),
+        (
+            &["--reg-every", "2"],
+            &["invalid setting --reg-every", "none is given"],
+        ),
+        (
+            &["--reg-sample", "3"],
+            &["invalid setting --reg-sample", "none is given"],
+        ),
         (
             &["--optimizer", "sgd", "--reg-sample", "3"],
-            &["`reg-sample`", "none is given"],
+            &["invalid setting --reg-sample", "none is given"],
         ),
         (
             &["--reg", "mma", "--lambda", "0.1", "--reg-sample", "3"],
-            &["`reg-sample`", "no effect"],
+            &[
+                "invalid setting --reg-sample",
+                "does not apply here",
+                "leave it out",
+            ],
         ),
     ];
     for (extra, needles) in refused {
@@ -250,5 +278,48 @@ fn a_non_finite_npy_target_names_the_targets_file() {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with(s(&y)) && err.contains("sample 1"), "{err}");
+    }
+}
+
+/// A csv of 3 features and `labels` (one row per label, features from the label).
+fn labelled_csv(path: &Path, labels: &[u32]) {
+    let mut text = String::from("a,b,c,label\n");
+    for (i, l) in labels.iter().enumerate() {
+        text += &format!(
+            "{},{},{},{l}\n",
+            *l as f64 + 0.1 * i as f64,
+            1.0,
+            -(*l as f64)
+        );
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_test_class_absent_from_training_is_refused_for_both_losses() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.csv");
+    let test = dir.path().join("test.csv");
+    labelled_csv(&train, &[0, 1, 2, 0, 1, 2, 0, 1]);
+    labelled_csv(&test, &[0, 1, 3, 2]);
+    for loss in ["cross-entropy", "squared"] {
+        let out = dir.path().join(format!("run-{loss}"));
+        fails(
+            &[
+                "train",
+                "--data",
+                &format!("csv:{}", s(&train)),
+                "--test",
+                &format!("csv:{}", s(&test)),
+                "--loss",
+                loss,
+                "--epochs",
+                "1",
+                "--out",
+                s(&out),
+            ],
+            &["label 3 at sample 2", "absent from the training data"],
+        );
+        assert!(!out.exists(), "nothing is written");
     }
 }

@@ -104,11 +104,11 @@ fn downloads_verifies_and_refuses_a_corrupted_file() {
     let url = serve(files.clone());
     let dir = tempfile::tempdir().unwrap();
 
-    let err = fetch_mnist(dir.path(), std::slice::from_ref(&url), |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = fetch_mnist(dir.path(), std::slice::from_ref(&url), |_| {}).unwrap_err();
+    // It says how to pass a copy of the data instead.
+    assert_eq!(err.settings(), ["data_dir"], "{err:?}");
+    let err = err.to_string();
     assert!(err.contains("checksum mismatch"), "{err}");
-    assert!(err.contains("--data-dir"), "{err}");
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -138,10 +138,9 @@ fn offline_failure_says_how_to_use_an_existing_copy() {
         .unwrap()
         .port();
     let dir = tempfile::tempdir().unwrap();
-    let err = fetch_mnist(dir.path(), &[format!("http://127.0.0.1:{port}/")], |_| {})
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("--data-dir"), "{err}");
+    let err = fetch_mnist(dir.path(), &[format!("http://127.0.0.1:{port}/")], |_| {}).unwrap_err();
+    assert!(matches!(err, diversenet::Error::Fetch(_)), "{err:?}");
+    assert_eq!(err.settings(), ["data_dir"], "{err:?}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 

@@ -1,11 +1,12 @@
 //! Networks trained elsewhere in the CLI: PyTorch-named safetensors, `--weights W.npy,V.npy`,
-//! raw inputs by default (and said), biases refused, `--all-data`.
+//! raw inputs by default (and said), biases refused, `--all-data`, and unusable weights named
+//! by their file.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 use diversenet::data::npy::encode_npy_f64;
-use diversenet::linalg::Matrix;
+use diversenet::linalg::{Cancel, Matrix};
 use diversenet::model::file::TensorFile;
 use diversenet::model::{Network, OutputLayer};
 use diversenet::rng::{SeededRng, Stream};
@@ -72,7 +73,9 @@ fn foreign_weights_are_analysed_on_raw_inputs_and_biases_refused() {
         v: v.map(|&v| v as f32 as f64),
         output_layer: OutputLayer::Trained,
     };
-    let expected = smallest_singular_value(&net, &x).value;
+    let expected = smallest_singular_value(&net, &x, Cancel::NEVER)
+        .unwrap()
+        .value;
     assert!((a["s_min"].as_f64().unwrap() - expected).abs() <= 1e-9 * expected);
 
     // The same network from two .npy files.
@@ -117,7 +120,35 @@ fn foreign_weights_are_analysed_on_raw_inputs_and_biases_refused() {
         "4",
         "--all-data",
     ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--all-data applies to csv:PATH"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("invalid setting --all-data: it does not apply here: it applies to csv:PATH"));
     let out = run(&["eval", "--weights", "W.npy", "--data", &data]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected W.npy,V.npy"));
+}
+
+/// A foreign model whose weights cannot be used: the error names the file (it spoke of a
+/// setting `weights` that no flag sets).
+#[test]
+fn unusable_foreign_weights_name_the_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Zero units score fine (`eval`), but have no direction for the theory (`analyze`).
+    for (name, w, commands) in [
+        ("huge.safetensors", 1e200, &["eval", "analyze"][..]),
+        ("zero.safetensors", 0.0, &["analyze"][..]),
+    ] {
+        let path = dir.path().join(name);
+        let net = Network {
+            w: Matrix::from_vec(8, 10, (0..80).map(|k| w * (1.0 + (k % 3) as f64)).collect()),
+            v: Matrix::from_vec(1, 8, vec![1.0; 8]),
+            output_layer: OutputLayer::Fixed,
+        };
+        diversenet::model::foreign::save_weights(&path, &net).unwrap();
+        let model = path.to_str().unwrap();
+        for &command in commands {
+            let o = run(&[command, "--model", model, "--data", "synthetic"]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{command} {name}: {err}");
+            assert!(err.contains(model), "{command} {name}: {err}");
+        }
+    }
 }

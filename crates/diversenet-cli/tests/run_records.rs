@@ -8,6 +8,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
+use diversenet::data::npy::encode_npy_f64;
 use diversenet::model::file::TensorFile;
 
 fn weights(model: &Path) -> (Vec<f32>, Vec<f32>) {
@@ -94,7 +95,7 @@ fn resume_refuses_another_thread_count_and_old_checkpoints_resume_with_a_note() 
     let err = stderr(&refused);
     assert_eq!(refused.status.code(), Some(1), "{err}");
     for needle in [
-        "`threads`",
+        "invalid setting --threads",
         "--threads 1",
         "has 2",
         "checkpoint.safetensors",
@@ -140,6 +141,71 @@ fn the_default_thread_count_is_every_core() {
     assert_eq!(refused.status.code(), Some(1), "{err}");
     assert!(
         err.contains(&format!("--threads {}", cores + 1)) && err.contains(&format!("has {cores}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn resume_with_other_data_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let x: Vec<f64> = (0..300)
+        .map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0)
+        .collect();
+    let y: Vec<f64> = (0..100).map(|i| (i as f64 / 10.0).sin()).collect();
+    let y_other: Vec<f64> = y.iter().map(|v| v + 1.0).collect();
+    for (name, bytes) in [
+        ("x.npy", encode_npy_f64(&[100, 3], &x)),
+        ("t.npy", encode_npy_f64(&[100], &y)),
+        ("t_other.npy", encode_npy_f64(&[100], &y_other)),
+    ] {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let data = |t: &str| {
+        format!(
+            "npy:{},{}",
+            s(&dir.path().join("x.npy")),
+            s(&dir.path().join(t))
+        )
+    };
+    let out = dir.path().join("run");
+    let train = |t: &str, epochs: &str, resume: bool| {
+        let mut a: Vec<String> = [
+            "train",
+            "--data",
+            &data(t),
+            "--epochs",
+            epochs,
+            "--width",
+            "4",
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .chain(["--out".into(), s(&out).into(), "--quiet".into()])
+        .collect();
+        if resume {
+            a.push("--resume".into());
+        }
+        a
+    };
+    let first = train("t.npy", "2", false);
+    ok(&first.iter().map(String::as_str).collect::<Vec<_>>());
+    let other = train("t_other.npy", "3", true);
+    fails(
+        &other.iter().map(String::as_str).collect::<Vec<_>>(),
+        &["the training data differ", "checkpoint.safetensors"],
+    );
+    // The same data resume; fewer epochs than done say there is nothing to do.
+    let fewer = train("t.npy", "1", true);
+    let err = stderr_of(&fewer.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        err.contains("nothing to train: the checkpoint is at epoch 2"),
+        "{err}"
+    );
+    // --resume in an empty directory says it starts a new run.
+    let fresh_out = dir.path().join("fresh");
+    let err = small_synthetic_run(&fresh_out, "1", &["--resume"]);
+    assert!(
+        err.contains("holds no checkpoint; started a new run"),
         "{err}"
     );
 }

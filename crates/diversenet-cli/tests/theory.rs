@@ -7,10 +7,10 @@ use std::process::Command;
 
 use common::small_synthetic;
 use diversenet::data::{Dataset, Targets};
-use diversenet::linalg::Matrix;
+use diversenet::linalg::{Cancel, Matrix};
 use diversenet::model::file::load_model;
 use diversenet::model::run::{run_training, Silent};
-use diversenet::model::{Network, OptimizerKind, OutputLayer, TrainSettings};
+use diversenet::model::{Network, OptimizerKind, OutputLayer, TrainSettings, Weights};
 use diversenet::rng::{SeededRng, Stream};
 use diversenet::theory::feature_matrix::{
     loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
@@ -37,7 +37,7 @@ proptest! {
         }
         let x = sphere_points(m, d, &mut rng);
         let y = Matrix::from_vec(m, c, (0..m * c).map(|_| rng.normal()).collect());
-        let s = smallest_singular_value(&net, &x);
+        let s = smallest_singular_value(&net, &x, Cancel::NEVER).unwrap();
         let (loss, grad) = squared_loss_and_gradient_norm(&net, &x, &y);
         if s.value > 1e-6 {
             let bound = loss_bound(m, grad, s.value);
@@ -61,15 +61,16 @@ fn loss_bound_holds_along_a_training_run_and_analysis_is_consistent() {
         };
         run_training(&s, train.clone(), test, dir.path(), false, &mut Silent).unwrap();
         let model = load_model(&dir.path().join("model.safetensors")).unwrap();
-        model.transform.apply(&mut train.x);
+        model.transform().apply(&mut train.x);
         let a = analyze(
-            &model.net,
+            &weights(model.net()),
             &train,
             &AnalysisOptions {
                 all_points: true,
                 monte_carlo: Some(50_000),
                 ..Default::default()
             },
+            Cancel::NEVER,
         )
         .unwrap();
         assert_eq!(a.points_used, 300);
@@ -100,7 +101,7 @@ fn the_kernel_lower_bound_holds_off_the_sphere() {
             all_points: true,
             ..Default::default()
         };
-        let a = analyze(&net, &data, &options).unwrap();
+        let a = analyze(&weights(&net), &data, &options, Cancel::NEVER).unwrap();
         let s_sq = a.s_min_sq_over_n.unwrap();
         assert!(
             s_sq >= a.kernel_lower_bound - 1e-10,
@@ -125,9 +126,14 @@ fn analysis_refuses_a_dimension_mismatch_and_d_1() {
         Targets::Scalar(vec![0.0; 5]),
     )
     .unwrap();
-    let e = analyze(&net, &data, &AnalysisOptions::default())
-        .unwrap_err()
-        .to_string();
+    let e = analyze(
+        &weights(&net),
+        &data,
+        &AnalysisOptions::default(),
+        Cancel::NEVER,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("four-d") && e.contains("takes 3 inputs"), "{e}");
     let net1: Network<f64> = Network::init(1, 4, 1, OutputLayer::Fixed, 1.0, &mut rng);
     let data1 = Dataset::new(
@@ -136,9 +142,14 @@ fn analysis_refuses_a_dimension_mismatch_and_d_1() {
         Targets::Scalar(vec![0.0; 2]),
     )
     .unwrap();
-    let e = analyze(&net1, &data1, &AnalysisOptions::default())
-        .unwrap_err()
-        .to_string();
+    let e = analyze(
+        &weights(&net1),
+        &data1,
+        &AnalysisOptions::default(),
+        Cancel::NEVER,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("d = 1"), "{e}");
     // One point: a 1 x 1 Gram; s_1(D) is the norm of D's single column.
     let one = Dataset::new(
@@ -147,9 +158,20 @@ fn analysis_refuses_a_dimension_mismatch_and_d_1() {
         Targets::Scalar(vec![0.5]),
     )
     .unwrap();
-    let a = analyze(&net, &one, &AnalysisOptions::default()).unwrap();
+    let a = analyze(
+        &weights(&net),
+        &one,
+        &AnalysisOptions::default(),
+        Cancel::NEVER,
+    )
+    .unwrap();
     let active = (0..4).filter(|&k| net.w.row(k)[0] > 0.0).count() as f64;
     assert!((a.s_min - active.sqrt()).abs() < 1e-12);
+}
+
+/// A network, checked for measurement.
+fn weights(net: &Network<f64>) -> Weights {
+    Weights::of(net.clone(), "the network").unwrap()
 }
 
 fn run(args: &[&str]) -> std::process::Output {
@@ -264,10 +286,12 @@ fn lambda_min_meets_its_relative_tolerance_on_kernel_and_trained_grams() {
     use diversenet::theory::kernel::{kernel_gram, PairGeometry};
     let mut rng = SeededRng::new(21, Stream::Data);
     for m in [500, 1000] {
-        let k = kernel_gram(&PairGeometry::of(&sphere_points(m, 784, &mut rng)));
+        let k = kernel_gram(
+            &PairGeometry::of(&sphere_points(m, 784, &mut rng), Cancel::NEVER).unwrap(),
+        );
         let dense = symmetric_eigenvalues(&k).unwrap();
         assert!(dense[1] - dense[0] < 1e-2 * dense[0], "a clustered bottom");
-        let (result, stats) = smallest_eigenvalue_psd_with_stats(k);
+        let (result, stats) = smallest_eigenvalue_psd_with_stats(k, Cancel::NEVER).unwrap();
         let fast = result.value().unwrap();
         assert_eq!(result.method(), "cholesky-shift-invert");
         assert!(

@@ -124,7 +124,9 @@ fn resume_continues_exactly() {
         &mut Silent,
     )
     .unwrap_err();
-    assert!(e.to_string().contains("--resume"), "{e}");
+    // It names the directory and the setting that continues it.
+    assert_eq!(e.settings(), ["out", "resume", "out"], "{e:?}");
+    assert!(e.to_string().contains("already holds a run"), "{e}");
     // A different configuration may not resume it.
     let e = run_training(
         &TrainSettings {
@@ -163,12 +165,16 @@ fn model_file_round_trips_the_network() {
     run_training(&s, train.clone(), test, dir.path(), false, &mut Silent).unwrap();
     let model = load_model(&dir.path().join("model.safetensors")).unwrap();
     assert_eq!(
-        (model.net.width(), model.net.dim(), model.net.outputs()),
+        (
+            model.net().width(),
+            model.net().dim(),
+            model.net().outputs()
+        ),
         (20, 6, 1)
     );
-    assert_eq!(model.transform.mean.len(), 6);
-    assert!(!model.classes);
-    assert_eq!(model.config.epochs(), 2);
+    assert_eq!(model.transform().mean.len(), 6);
+    assert!(!model.classes());
+    assert_eq!(model.config().epochs(), 2);
 }
 
 #[test]
@@ -201,7 +207,16 @@ fn refuses_width_zero_and_cross_entropy_on_real_targets() {
         &mut Silent,
     )
     .unwrap_err();
-    assert!(e.to_string().contains("`width`"), "{e}");
+    assert!(
+        matches!(
+            e,
+            diversenet::Error::Config {
+                setting: "width",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let s = TrainSettings {
         loss: Some("cross-entropy".parse().unwrap()),
         ..settings(1)

@@ -5,9 +5,9 @@
 
 use diversenet::data::synthetic::random_classification;
 use diversenet::data::{Dataset, Targets};
-use diversenet::error::{Error, Result};
+use diversenet::error::{Advice, Error, Expected, Result};
 use diversenet::limits::{check_analyze, check_largest_fitting, check_training, TrainingSizes};
-use diversenet::linalg::{Matrix, Real};
+use diversenet::linalg::{Cancel, Matrix, Real};
 use diversenet::model::step::MinibatchStep;
 use diversenet::model::train::TrainState;
 use diversenet::model::{Network, OutputLayer};
@@ -90,9 +90,16 @@ fn time_training_steps<T: Real>(
 
 /// Refuses a size below `least` (`field` the flag), as `train` and `analyze` do: zero units,
 /// points or steps have nothing to time, and no unit vector has dimension 0.
-fn at_least(field: &str, value: usize, least: usize) -> Result<()> {
+fn at_least(field: &'static str, value: usize, least: usize) -> Result<()> {
     if value < least {
-        return Err(Error::config(field, format!("must be at least {least}")));
+        return Err(Error::setting(
+            field,
+            value,
+            Expected::AtLeast {
+                min: least as u64,
+                unit: "",
+            },
+        ));
     }
     Ok(())
 }
@@ -102,7 +109,7 @@ fn at_least(field: &str, value: usize, least: usize) -> Result<()> {
 pub fn check_train_spec(spec: &TrainBenchSpec) -> Result<()> {
     at_least("width", spec.width, 1)?;
     at_least("dim", spec.dim, 1)?;
-    at_least("batch-size", spec.batch_size, 1)?;
+    at_least("batch_size", spec.batch_size, 1)?;
     at_least("steps", spec.steps, 1)?;
     check_training(&TrainingSizes {
         train_samples: spec.batch_size.saturating_mul(16),
@@ -135,10 +142,7 @@ pub fn check_regularizer_sizes(width: usize, dim: usize) -> Result<()> {
         1,
         width,
         |n| diversenet::limits::unit_angles_estimate(n, dim),
-        |fits| match fits {
-            Some(n) => format!("the largest --width that fits is {n}"),
-            None => "even width 1 does not fit".into(),
-        },
+        |fits| Advice::largest("width", fits, "even width 1 does not fit", None),
     )
 }
 
@@ -338,11 +342,12 @@ pub fn bench_gram(
     let mut runs = Vec::new();
     for _ in 0..repeats.max(1) {
         let t = Instant::now();
-        let g = feature_gram(&net, &x);
+        let g = feature_gram(&net, &x, Cancel::NEVER)?;
         let build = t.elapsed().as_secs_f64();
         let reference = full.then(|| g.clone());
         let t = Instant::now();
-        let (result, solver) = diversenet::linalg::smallest_eigenvalue_psd_with_stats(g);
+        let (result, solver) =
+            diversenet::linalg::smallest_eigenvalue_psd_with_stats(g, Cancel::NEVER)?;
         let solve = t.elapsed().as_secs_f64();
         let dense = reference.map(|g| {
             let t = Instant::now();
@@ -428,23 +433,9 @@ pub fn bench_regularizers(
         (0..width * dim).map(|_| rng.normal() as f32).collect(),
     );
     let mut g = Matrix::zeros(width, dim);
-    let kinds = [
-        RegularizerKind::Discrepancy,
-        RegularizerKind::Mhe {
-            power: 2,
-            angular: false,
-        },
-        RegularizerKind::Mhe {
-            power: 0,
-            angular: true,
-        },
-        RegularizerKind::Mma,
-        RegularizerKind::Orthogonal,
-        RegularizerKind::WeightDecay,
-    ];
     let mut out = Vec::new();
-    for kind in kinds {
-        let pair_sum = !matches!(kind, RegularizerKind::Mma | RegularizerKind::WeightDecay);
+    for kind in diversenet::regularizer::registry::benched_kinds() {
+        let pair_sum = kind.is_pair_sum();
         let mut ks = vec![None];
         if pair_sum {
             for &k in sampled {

@@ -16,7 +16,8 @@
 //!   volumes, the constant c_d, the closed form of L2(W)^2), shared by the training loop, the
 //!   regularisers and the theory;
 //! - [`limits`]: memory estimates from declared sizes against a budget, the thread bound;
-//! - [`rng`], [`files`], [`error`]: seeded randomness, atomic files, the error type.
+//! - [`rng`], [`files`], [`error`], [`cancel`]: seeded randomness, atomic files, the error
+//!   type, and stopping a long computation early.
 //!
 //! The reproduction of the paper's findings and the throughput benchmarks are the crate
 //! `diversenet-repro`; the command-line program `diversenet` (crate `diversenet-cli`) is a
@@ -25,6 +26,7 @@
 //! The theory's quantities on your own W, V and X:
 //!
 //! ```
+//! use diversenet::cancel::Cancel;
 //! use diversenet::linalg::Matrix;
 //! use diversenet::model::{Network, OutputLayer};
 //! use diversenet::regularizer::{value_and_gradient, RegularizerKind};
@@ -38,7 +40,8 @@
 //! let x = Matrix::from_vec(3, 2, vec![1.0, 0.0, 0.6, 0.8, -0.8, 0.6]);
 //! let y = Matrix::from_vec(3, 1, vec![0.5, -0.2, 0.1]);
 //!
-//! let s = smallest_singular_value(&net, &x); // s_m(D), from the Gram form
+//! // s_m(D), from the Gram form (Cancel::NEVER: nothing stops it early).
+//! let s = smallest_singular_value(&net, &x, Cancel::NEVER).unwrap();
 //! let (loss, grad) = squared_loss_and_gradient_norm(&net, &x, &y);
 //! assert!(s.value > 0.0 && loss <= loss_bound(3, grad, s.value) * (1.0 + 1e-12));
 //!
@@ -52,6 +55,7 @@
 //! assert!((r - (d.l2_slice_sq + d.c_d)).abs() < 1e-12);
 //! ```
 
+pub mod cancel;
 pub mod data;
 pub mod error;
 pub mod files;

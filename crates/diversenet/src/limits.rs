@@ -2,7 +2,7 @@
 //! estimated from declared sizes (data files' headers, the configuration) and compared with
 //! a budget, and the thread count.
 //!
-//! The budget is `--max-memory` when given ([`set_memory_budget`]), else 80% of the
+//! The budget is the one set ([`set_memory_budget`]; the CLI's `max_memory`), else 80% of the
 //! memory the operating system reports as available (`MemAvailable` in `/proc/meminfo`,
 //! else `MemTotal`), else 8 GB where neither can be read. Estimates count the large
 //! buffers only (matrices, optimiser states); they are meant to catch a setting that cannot
@@ -10,7 +10,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::{Error, Result};
+use crate::error::{Advice, Error, Expected, MemoryRefusal, Message, Result};
+pub use crate::error::{Budget, BudgetSource};
 
 /// The budget set by [`set_memory_budget`] (0: the default).
 static BUDGET_BYTES: AtomicU64 = AtomicU64::new(0);
@@ -27,20 +28,13 @@ pub fn set_memory_budget(bytes: Option<u64>) {
     BUDGET_BYTES.store(bytes.unwrap_or(0), Ordering::Relaxed);
 }
 
-/// The memory budget in bytes and where it comes from (named in refusals).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Budget {
-    pub bytes: u64,
-    pub source: String,
-}
-
 /// The budget in force: the one set, else the default share of the machine's memory.
 pub fn memory_budget() -> Budget {
     match BUDGET_BYTES.load(Ordering::Relaxed) {
         0 => default_budget(std::fs::read_to_string("/proc/meminfo").ok().as_deref()),
         bytes => Budget {
             bytes,
-            source: "set by --max-memory".into(),
+            source: BudgetSource::Set,
         },
     }
 }
@@ -60,20 +54,16 @@ pub fn default_budget(meminfo: Option<&str>) -> Budget {
             })
             .map(|kb| kb * 1024)
     };
-    let share = |bytes: u64, what: &str| Budget {
+    let share = |bytes: u64, source: BudgetSource| Budget {
         bytes: (bytes as f64 * DEFAULT_SHARE) as u64,
-        source: format!(
-            "{:.0}% of the {} {what}; change it with --max-memory",
-            DEFAULT_SHARE * 100.0,
-            format_bytes(bytes as f64)
-        ),
+        source,
     };
     match (field("MemAvailable"), field("MemTotal")) {
-        (Some(a), _) => share(a, "available"),
-        (None, Some(t)) => share(t, "installed"),
+        (Some(a), _) => share(a, BudgetSource::Available { bytes: a }),
+        (None, Some(t)) => share(t, BudgetSource::Installed { bytes: t }),
         (None, None) => Budget {
             bytes: FALLBACK_BYTES,
-            source: "the machine's memory could not be read; change it with --max-memory".into(),
+            source: BudgetSource::Unreadable,
         },
     }
 }
@@ -82,10 +72,16 @@ pub fn default_budget(meminfo: Option<&str>) -> Budget {
 /// are powers of 1000, KiB, MiB, GiB, TiB powers of 1024.
 pub fn parse_size(text: &str) -> Result<u64> {
     let bad = || {
-        Error::config(
-            "max-memory",
-            format!("`{text}`: expected a size such as 8G, 500M, 2GiB or a number of bytes"),
+        Error::setting(
+            "max_memory",
+            text,
+            Expected::OneOf("a size such as 8G, 500M, 2GiB or a number of bytes"),
         )
+    };
+    let refuse = |why: String| Error::Config {
+        setting: "max_memory",
+        value: Some(text.to_string()),
+        expected: Expected::Described(format!("`{text}`: {why}").into()),
     };
     let t = text.trim();
     let split = t
@@ -107,19 +103,13 @@ pub fn parse_size(text: &str) -> Result<u64> {
     };
     let bytes = value * scale;
     if bytes.is_nan() || bytes < 1.0 {
-        return Err(Error::config(
-            "max-memory",
-            format!("`{text}`: must be at least 1 byte"),
-        ));
+        return Err(refuse("must be at least 1 byte".into()));
     }
     if bytes >= u64::MAX as f64 {
-        return Err(Error::config(
-            "max-memory",
-            format!(
-                "`{text}`: too large: a budget must be below 2^64 bytes ({})",
-                format_bytes(u64::MAX as f64)
-            ),
-        ));
+        return Err(refuse(format!(
+            "too large: a budget must be below 2^64 bytes ({})",
+            format_bytes(u64::MAX as f64)
+        )));
     }
     Ok(bytes as u64)
 }
@@ -160,23 +150,23 @@ impl Estimate {
     pub fn total(&self) -> f64 {
         self.parts.iter().map(|(_, b)| b).sum()
     }
-    /// The largest parts, for the message: `W 4.0 TB, Adam states 8.0 TB`.
-    fn largest(&self) -> String {
+    /// The three largest parts, largest first, for the refusal (`W 4.0 TB, ...`).
+    fn largest(&self) -> Vec<(String, f64)> {
         let mut parts = self.parts.clone();
         parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+        parts.truncate(3);
         parts
-            .iter()
-            .take(3)
-            .map(|(w, b)| format!("{w} {}", format_bytes(*b)))
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 }
 
 /// Refuses `estimate` when it exceeds the budget. `what` names the task (`training`,
-/// `analyze on 60000 points`); `fits` is told the budget and returns the largest setting
-/// that fits, as advice (or an empty string).
-pub fn check(what: &str, estimate: &Estimate, fits: impl FnOnce(f64) -> String) -> Result<()> {
+/// `analyze on 60000 points`); `fits` is told the budget and returns what would fit, as
+/// advice (if anything).
+pub fn check(
+    what: &str,
+    estimate: &Estimate,
+    fits: impl FnOnce(f64) -> Option<Advice>,
+) -> Result<()> {
     check_against(&memory_budget(), what, estimate, fits)
 }
 
@@ -185,25 +175,20 @@ pub fn check_against(
     budget: &Budget,
     what: &str,
     estimate: &Estimate,
-    fits: impl FnOnce(f64) -> String,
+    fits: impl FnOnce(f64) -> Option<Advice>,
 ) -> Result<()> {
     let total = estimate.total();
     if total <= budget.bytes as f64 {
         return Ok(());
     }
-    let advice = fits(budget.bytes as f64);
-    Err(Error::Memory(format!(
-        "{what} would need about {} of memory ({}), more than the budget of {} ({}){}",
-        format_bytes(total),
-        estimate.largest(),
-        format_bytes(budget.bytes as f64),
-        budget.source,
-        if advice.is_empty() {
-            String::new()
-        } else {
-            format!("; {advice}")
-        }
-    )))
+    Err(MemoryRefusal {
+        task: what.to_string(),
+        needed: total,
+        largest_parts: estimate.largest(),
+        budget: budget.clone(),
+        advice: fits(budget.bytes as f64),
+    }
+    .into())
 }
 
 /// The largest `v` in `lo..=hi` with `bytes(v) <= budget` (`bytes` growing with `v`), if any.
@@ -233,13 +218,13 @@ fn largest_fitting(
 
 /// Refuses `what` when `estimate(value)` would not fit the budget, with `advice` on the
 /// largest setting in `lo..=value` that would fit (None: not even `lo` does) as the
-/// message's advice (an empty string for none).
+/// refusal's advice.
 pub fn check_largest_fitting(
     what: &str,
     lo: usize,
     value: usize,
     estimate: impl Fn(usize) -> Estimate,
-    advice: impl FnOnce(Option<usize>) -> String,
+    advice: impl FnOnce(Option<usize>) -> Option<Advice>,
 ) -> Result<()> {
     check(what, &estimate(value), |budget| {
         advice(largest_fitting(lo, value, budget, |k| estimate(k).total()))
@@ -305,9 +290,13 @@ pub fn check_training(s: &TrainingSizes) -> Result<()> {
         1,
         s.width,
         |n| training_estimate(&TrainingSizes { width: n, ..*s }),
-        |fits| match fits {
-            Some(n) => format!("the largest --width that fits is {n}"),
-            None => "even width 1 does not fit: use less data or raise --max-memory".into(),
+        |fits| {
+            Advice::largest(
+                "width",
+                fits,
+                "even width 1 does not fit",
+                Some("use less data".into()),
+            )
         },
     )
 }
@@ -336,7 +325,12 @@ pub fn check_metrics_of_epochs(s: &TrainingSizes, epochs: usize) -> Result<()> {
         0,
         epochs,
         estimate,
-        |fits| fits.map_or(String::new(), |k| format!("at most {k} epochs fit")),
+        |fits| {
+            fits.map(|k| Advice::AtMost {
+                count: k,
+                what: "epochs".into(),
+            })
+        },
     )
 }
 
@@ -355,7 +349,7 @@ pub fn analyze_estimate(points: usize, dim: usize, width: usize, outputs: usize)
     e
 }
 
-/// Refuses an `analyze` that would not fit, naming the largest `--points` that would.
+/// Refuses an `analyze` that would not fit, naming the largest `points` that would.
 pub fn check_analyze(points: usize, dim: usize, width: usize, outputs: usize) -> Result<()> {
     check_analysis(points, dim, width, outputs, false)
 }
@@ -398,10 +392,7 @@ pub fn check_analysis(
         1,
         points,
         estimate,
-        |fits| match fits {
-            Some(m) => format!("the largest --points that fits is {m}"),
-            None => "not even one point fits: raise --max-memory".into(),
-        },
+        |fits| Advice::largest("points", fits, "not even one point fits", None),
     )
 }
 
@@ -456,9 +447,17 @@ pub fn check_rows(
         1,
         count,
         estimate,
-        |fits| match fits {
-            Some(k) => format!("at most {k} rows of {name} fit"),
-            None => format!("not even one row of {name} fits"),
+        |fits| {
+            Some(match fits {
+                Some(k) => Advice::AtMost {
+                    count: k,
+                    what: format!("rows of {name}"),
+                },
+                None => Advice::NothingFits {
+                    what: Message::from(format!("not even one row of {name} fits")),
+                    remedy: None,
+                },
+            })
         },
     )
 }
@@ -476,7 +475,7 @@ pub fn check_loading(name: &str, samples: usize, dim: usize, stored_bytes: usize
     check(
         &format!("loading {name} ({samples} x {dim} values)"),
         &e,
-        |_| String::new(),
+        |_| None,
     )
 }
 
@@ -490,14 +489,19 @@ pub fn check_threads(threads: usize) -> Result<()> {
     let cores = cores();
     let limit = MAX_THREADS_PER_CORE * cores;
     if threads > limit {
-        return Err(Error::config(
-            "threads",
-            format!(
-                "{threads} threads on a machine with {cores} cores: more than {MAX_THREADS_PER_CORE} \
-                 per core ({limit}) only adds switching and memory (each thread has its own stack) \
-                 and cannot run faster; use at most {limit}, or 0 for one per core"
+        return Err(Error::Config {
+            setting: "threads",
+            value: Some(threads.to_string()),
+            expected: Expected::Described(
+                format!(
+                    "{threads} threads on a machine with {cores} cores: more than \
+                     {MAX_THREADS_PER_CORE} per core ({limit}) only adds switching and memory \
+                     (each thread has its own stack) and cannot run faster; use at most \
+                     {limit}, or 0 for one per core"
+                )
+                .into(),
             ),
-        ));
+        });
     }
     Ok(())
 }

@@ -314,16 +314,17 @@ mod tests {
 
     use super::*;
 
-    fn field(r: diversenet::Result<()>) -> String {
+    fn field(r: diversenet::Result<()>) -> &'static str {
         match r {
-            Err(Error::Config { field, .. }) => field,
+            Err(Error::Config { setting, .. }) => setting,
             other => panic!("expected a configuration error, got {other:?}"),
         }
     }
 
+    /// A memory refusal as the command line prints it.
     fn memory(r: diversenet::Result<()>) -> String {
         match r {
-            Err(Error::Memory(msg)) => msg,
+            Err(e @ Error::Memory(_)) => e.render(&super::super::spelling::Flags),
             other => panic!("expected a memory refusal, got {other:?}"),
         }
     }
@@ -366,7 +367,7 @@ mod tests {
                     batch_size: 0,
                     ..spec.clone()
                 },
-                "batch-size",
+                "batch_size",
             ),
             (
                 TrainBenchSpec {

@@ -4,13 +4,18 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
+
+use super::spelling::flag as flag_of;
 use clap::Args;
 
 use diversenet::data::{
     self, DataSource, InputScaling, InputTransform, LoadOptions, SyntheticConfig, Task,
 };
-use diversenet::model::compat::{check_magnitudes, check_model_data};
+use diversenet::error::{Error, Expected};
+use diversenet::model::compat::check_model_data;
 use diversenet::model::foreign::{load_network, load_npy_weights, LoadedNetwork};
+use diversenet::model::options::default_of;
+use diversenet::model::Weights;
 
 #[derive(Args, Clone)]
 pub struct DataArgs {
@@ -27,9 +32,8 @@ pub struct DataArgs {
     /// --test-fraction is held out.
     #[arg(long)]
     pub test: Option<String>,
-    /// Fraction of a csv/npy file held out as test data (seeded split), in [0, 1); 0: no
-    /// split, both splits are every row. Default 0.2. Not with --test.
-    #[arg(long, allow_negative_numbers = true)]
+    /// For csv/npy data, without --test: the training option of the same name.
+    #[arg(long, value_name = "F", help = super::train::help("test_fraction"), allow_negative_numbers = true)]
     pub test_fraction: Option<f64>,
     /// Every row of a csv/npy file, no held-out split (the same as --test-fraction 0).
     #[arg(long, conflicts_with = "test_fraction")]
@@ -59,9 +63,6 @@ pub struct DataArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub noise: Option<f64>,
 }
-
-/// Held-out fraction of a csv/npy file when neither --test-fraction nor --all-data is given.
-const DEFAULT_TEST_FRACTION: f64 = 0.2;
 
 impl DataArgs {
     pub fn source(&self, spec: &str) -> Result<DataSource> {
@@ -97,7 +98,7 @@ impl DataArgs {
         let file = is("csv") || is("npy");
         let given = [
             (
-                "data-dir",
+                "data_dir",
                 self.data_dir.is_some(),
                 is("mnist"),
                 "mnist data",
@@ -109,38 +110,38 @@ impl DataArgs {
                 "csv:PATH and npy:X,Y data",
             ),
             (
-                "test-fraction",
+                "test_fraction",
                 self.test_fraction.is_some(),
                 file && self.test.is_none(),
                 "csv:PATH and npy:X,Y data without --test",
             ),
             (
-                "all-data",
+                "all_data",
                 self.all_data,
                 file && self.test.is_none(),
                 "csv:PATH and npy:X,Y data without --test",
             ),
             (
-                "target-column",
+                "target_column",
                 self.target_column.is_some(),
                 is("csv"),
                 "csv:PATH data",
             ),
             ("dim", self.dim.is_some(), is("synthetic"), "synthetic data"),
             (
-                "teacher-width",
+                "teacher_width",
                 self.teacher_width.is_some(),
                 is("synthetic"),
                 "synthetic data",
             ),
             (
-                "train-samples",
+                "train_samples",
                 self.train_samples.is_some(),
                 is("synthetic"),
                 "synthetic data",
             ),
             (
-                "test-samples",
+                "test_samples",
                 self.test_samples.is_some(),
                 is("synthetic"),
                 "synthetic data",
@@ -162,12 +163,16 @@ impl DataArgs {
     /// Refuses data flags that do not apply to the `--data` value `spec` (`None`: the data
     /// stored in a model file): a flag that would be silently ignored is an error.
     pub fn check_flags(&self, spec: Option<&str>) -> Result<()> {
-        if let Some((flag, applies_to)) = self.inapplicable_flags(spec).first() {
+        if let Some(&(flag, applies_to)) = self.inapplicable_flags(spec).first() {
             let data = match spec {
-                Some(s) => format!("--data {s}"),
-                None => "the data stored in the model file (no --data)".to_string(),
+                Some(s) => format!("{} {s}", flag_of("data")),
+                None => format!("the data stored in the model file (no {})", flag_of("data")),
             };
-            bail!("invalid setting `{flag}`: --{flag} applies to {applies_to} only, not to {data}");
+            return Err(Error::no_effect(
+                flag,
+                format!("it applies to {applies_to} only, not to {data}"),
+            )
+            .into());
         }
         Ok(())
     }
@@ -177,13 +182,27 @@ impl DataArgs {
             "auto" => Task::Auto,
             "classify" => Task::Classify,
             "regress" => Task::Regress,
-            other => bail!("invalid setting `task`: `{other}`: expected auto, classify or regress"),
+            other => {
+                return Err(Error::setting(
+                    "task",
+                    other,
+                    Expected::OneOf("auto, classify or regress"),
+                )
+                .into())
+            }
         };
         let spec = self.spec();
         self.check_flags(Some(spec))?;
         let test = match self.test.as_deref() {
             Some(t) if t.starts_with("csv:") || t.starts_with("npy:") => Some(self.source(t)?),
-            Some(t) => bail!("invalid setting `test`: `{t}`: expected csv:PATH or npy:X.npy,Y.npy"),
+            Some(t) => {
+                return Err(Error::setting(
+                    "test",
+                    t,
+                    Expected::OneOf("csv:PATH or npy:X.npy,Y.npy"),
+                )
+                .into())
+            }
             None => None,
         };
         let options = LoadOptions {
@@ -193,7 +212,8 @@ impl DataArgs {
             test_fraction: if self.all_data {
                 0.0
             } else {
-                self.test_fraction.unwrap_or(DEFAULT_TEST_FRACTION)
+                self.test_fraction
+                    .unwrap_or_else(|| default_of("test_fraction"))
             },
         };
         Ok(self.source(spec)?.load(&options, seed)?)
@@ -226,7 +246,9 @@ impl ModelArgs {
                     .split_once(',')
                     .filter(|(w, v)| !w.is_empty() && !v.is_empty())
                 else {
-                    bail!("invalid setting `weights`: `{pair}`: expected W.npy,V.npy");
+                    return Err(
+                        Error::setting("weights", pair, Expected::OneOf("W.npy,V.npy")).into(),
+                    );
                 };
                 Ok(LoadedNetwork::Foreign(load_npy_weights(
                     Path::new(w),
@@ -248,6 +270,8 @@ impl ModelArgs {
 
 /// A network with the data it is measured on, scaled as the network expects.
 pub struct ModelOnData {
+    /// The network, checked for measurement.
+    pub weights: Weights,
     pub loaded: LoadedNetwork,
     pub dataset: data::Dataset,
     /// Seed of the data (synthetic data, csv/npy split) and of sub-samples.
@@ -281,7 +305,7 @@ pub fn model_and_data(
     let loaded = model.load()?;
     let model_name = model.describe();
     let (seed, record) = match &loaded {
-        LoadedNetwork::Trained(m) => (seed.unwrap_or(m.config.seed()), m.config.data()),
+        LoadedNetwork::Trained(m) => (seed.unwrap_or(m.config().seed()), m.config().data()),
         LoadedNetwork::Foreign(_) => (seed.unwrap_or(0), None),
     };
     let stored = record.and_then(|r| r.spec.as_ref());
@@ -289,7 +313,7 @@ pub fn model_and_data(
     let reloaded = match (&data.data, record, &loaded) {
         (None, Some(record), LoadedNetwork::Trained(m)) if stored.is_some() => {
             data.check_flags(None)?;
-            record.load_again(m.config.seed(), seed)?
+            record.load_again(m.config().seed(), seed)?
         }
         _ => None,
     };
@@ -300,12 +324,19 @@ pub fn model_and_data(
     // Scaled as in training: a model file stores its transform; foreign weights take
     // --input-scaling (raw by default), fitted on the training split.
     let transform = match (&loaded, &model.input_scaling) {
-        (LoadedNetwork::Trained(m), None) => m.transform.clone(),
-        (LoadedNetwork::Trained(m), Some(_)) => bail!(
-            "invalid setting `input-scaling`: {model_name} was written by `diversenet train` and stores its input scaling ({}); \
-             --input-scaling is for foreign weights",
-            m.transform.scaling
-        ),
+        (LoadedNetwork::Trained(m), None) => m.transform().clone(),
+        (LoadedNetwork::Trained(m), Some(_)) => {
+            return Err(Error::no_effect(
+                "input_scaling",
+                format!(
+                    "{model_name} was written by `diversenet train` and stores its input \
+                     scaling ({}); {} is for foreign weights",
+                    m.transform().scaling,
+                    flag_of("input_scaling")
+                ),
+            )
+            .into())
+        }
         (LoadedNetwork::Foreign(_), scaling) => {
             let scaling: InputScaling = scaling.as_deref().unwrap_or("raw").parse()?;
             InputTransform::fit_checked(
@@ -326,10 +357,12 @@ pub fn model_and_data(
     let mut dataset = match split {
         "test" => test_data,
         "train" => train_data,
-        other => bail!("invalid setting `split`: `{other}`: expected test or train"),
+        other => {
+            return Err(Error::setting("split", other, Expected::OneOf("test or train")).into())
+        }
     };
     let predicts_classes = match &loaded {
-        LoadedNetwork::Trained(m) => Some(m.classes),
+        LoadedNetwork::Trained(m) => Some(m.classes()),
         LoadedNetwork::Foreign(_) => None,
     };
     check_model_data(
@@ -338,10 +371,10 @@ pub fn model_and_data(
         Path::new(&model_name),
         &dataset,
     )?;
-    // Name the file: the message alone speaks of "weights", which no flag sets.
-    check_magnitudes(loaded.net()).map_err(|e| anyhow::anyhow!("{model_name}: {e}"))?;
+    let weights = Weights::of(loaded.net().clone(), &model_name)?;
     transform.apply(&mut dataset.x);
     Ok(ModelOnData {
+        weights,
         loaded,
         dataset,
         seed,

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod data_args;
 pub mod fetch;
 pub mod reproduce;
+pub mod spelling;
 pub mod theory;
 pub mod train;
 

@@ -6,12 +6,14 @@ use anyhow::Result;
 use clap::Args;
 
 use diversenet::files::write_atomic;
+use diversenet::linalg::Cancel;
 use diversenet::model::foreign::LoadedNetwork;
 use diversenet::model::Loss;
 use diversenet::theory::{self, AnalysisOptions};
 use diversenet_repro::report::plot::{self, PlotSpec, Series};
 
 use super::data_args::{model_and_data, DataArgs, ModelArgs};
+use super::spelling::Flags;
 use super::write_json;
 
 #[derive(Args)]
@@ -66,8 +68,13 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
         seed: measured.seed,
         monte_carlo: args.monte_carlo,
     };
-    let a = theory::analyze(measured.loaded.net(), &measured.dataset, &options)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.describe()))?;
+    let a = theory::analyze(
+        &measured.weights,
+        &measured.dataset,
+        &options,
+        Cancel::NEVER,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {}", args.model.describe(), e.render(&Flags)))?;
     let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.6e}"));
     println!(
         "theory diagnostics of {} on {} ({} of {} points, d = {}, n = {}, c = {})",
@@ -128,7 +135,7 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
             "Monte Carlo L2^2", mc.estimate, mc.std_error, mc.samples
         );
     }
-    if matches!(&measured.loaded, LoadedNetwork::Trained(m) if m.config.loss() == Loss::CrossEntropy)
+    if matches!(&measured.loaded, LoadedNetwork::Trained(m) if m.config().loss() == Loss::CrossEntropy)
     {
         println!(
             "  note: the model was trained with cross-entropy; the loss above is the theory's \

@@ -3,94 +3,69 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use diversenet::model::config::{option_without_effect, GivenOptions};
+use diversenet::model::config::{check_options_apply, GivenOptions};
 use diversenet::model::foreign::LoadedNetwork;
 use diversenet::model::optim::DEFAULT_MOMENTUM;
+use diversenet::model::options::train_option;
 use diversenet::model::run::{run_training, RunProgress, RunSummary, SUMMARY_FILE};
 use diversenet::model::train::score;
 use diversenet::model::{EpochMetrics, Loss, OptimizerKind, TrainSettings};
 use diversenet::regularizer;
 
 use super::data_args::{model_and_data, DataArgs, ModelArgs};
+use super::spelling::Flags;
 use super::write_json;
 
+/// The flags of `train`: the training options of the library's table
+/// ([`diversenet::model::options::TRAIN_OPTIONS`]: help and defaults from there), the data
+/// flags and the run's own.
 #[derive(Args)]
 pub struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// Hidden units n.
-    #[arg(long, default_value_t = TrainSettings::default().width)]
+    #[arg(long, value_name = "N", default_value = default("width"), help = help("width"))]
     width: usize,
-    /// Epochs (default: 200 for synthetic data, 5 otherwise).
-    #[arg(long)]
-    epochs: Option<usize>,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value = default("epochs"), help = help("epochs"))]
+    epochs: usize,
+    #[arg(long, value_name = "N", default_value = default("seed"), help = help("seed"))]
     seed: u64,
-    /// gd (full batch) | sgd (minibatch, momentum) | adam
-    #[arg(long, default_value = "adam")]
+    #[arg(long, value_name = "NAME", default_value = default("optimizer"), help = help("optimizer"))]
     optimizer: String,
-    /// Learning rate.
-    #[arg(long, default_value_t = TrainSettings::default().lr, allow_negative_numbers = true)]
+    #[arg(long, value_name = "LR", default_value = default("lr"), help = help("lr"), allow_negative_numbers = true)]
     lr: f64,
-    /// Momentum of sgd (sgd only; default 0.9).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_name = "M", help = help("momentum"), allow_negative_numbers = true)]
     momentum: Option<f64>,
-    /// constant | cosine | step:EVERY_EPOCHS:FACTOR
-    #[arg(long, default_value = "constant")]
+    #[arg(long, value_name = "SCHEDULE", default_value = default("lr_schedule"), help = help("lr_schedule"))]
     lr_schedule: String,
-    /// Samples per step of sgd and adam (default 128; gd steps on the whole training set).
-    #[arg(long)]
+    #[arg(long, value_name = "N", help = help("batch_size"))]
     batch_size: Option<usize>,
-    /// squared | cross-entropy (default: squared for real targets, cross-entropy for classes).
-    #[arg(long)]
+    #[arg(long, value_name = "NAME", help = help("loss"))]
     loss: Option<String>,
-    /// fixed (+/-1, the theory's setting) | trained (default: fixed for real targets, trained for classes).
-    #[arg(long)]
+    #[arg(long, value_name = "NAME", help = help("output_layer"))]
     output_layer: Option<String>,
-    /// sphere | standardise | raw
-    #[arg(long, default_value = "sphere")]
+    #[arg(long, value_name = "NAME", default_value = default("input_scaling"), help = help("input_scaling"))]
     input_scaling: String,
-    /// f32 | f64
-    #[arg(long, default_value = "f32")]
+    #[arg(long, value_name = "NAME", default_value = default("precision"), help = help("precision"))]
     precision: String,
-    /// Standard deviation of W's initial entries (default: 1/sqrt(mean ||x||^2)).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_name = "S", help = help("init_scale"), allow_negative_numbers = true)]
     init_scale: Option<f64>,
-    /// Regulariser of W (repeatable): discrepancy (the paper's), mhe[0|1|2][-angular],
-    /// mma, orthogonal, weight-decay (lambda ||W||^2 added to the loss, which Adam rescales;
-    /// see --weight-decay for AdamW's). Each takes the --lambda at the same position.
-    #[arg(long)]
+    #[arg(long, value_name = "NAME", help = help("reg"))]
     reg: Vec<String>,
-    /// Strength of each --reg (one value applies to all).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_name = "LAMBDA", help = help("lambda"), allow_negative_numbers = true)]
     lambda: Vec<f64>,
-    /// Decoupled weight decay of W, as in AdamW: each step shrinks W by the factor
-    /// 1 - lr_t * WD, apart from the gradient (works with every --optimizer). 0 = none.
-    #[arg(
-        long,
-        value_name = "WD",
-        default_value_t = 0.0,
-        allow_negative_numbers = true
-    )]
+    #[arg(long, value_name = "WD", default_value = default("weight_decay"), help = help("weight_decay"), allow_negative_numbers = true)]
     weight_decay: f64,
-    /// Apply the regularisers every this many steps (scaled to keep their average): cheaper for large widths (default 1).
-    #[arg(long)]
+    #[arg(long, value_name = "K", help = help("reg_every"))]
     reg_every: Option<usize>,
-    /// Exact training metrics (loss, error and full gradient norm over the whole training
-    /// set, one extra pass) at epoch 0, every K epochs and after the last; 0 = never: the
-    /// epoch's running averages are logged instead (`train_loss_kind` in metrics.jsonl).
-    #[arg(long, value_name = "K", default_value_t = 0)]
+    #[arg(long, value_name = "K", default_value = default("exact_metrics"), help = help("exact_metrics"))]
     exact_metrics: usize,
-    /// Estimate the pairwise regularisers (discrepancy, mhe, orthogonal) from K random
-    /// partner units per step: unbiased, O(n K d) instead of O(n^2 d). Default: exact.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", help = help("reg_sample"))]
     reg_sample: Option<usize>,
-    /// Write a resumable checkpoint every this many epochs.
-    #[arg(long, default_value_t = TrainSettings::default().checkpoint_every)]
+    #[arg(long, value_name = "N", default_value = default("checkpoint_every"), help = help("checkpoint_every"))]
     checkpoint_every: usize,
     /// Output directory.
     #[arg(long)]
@@ -104,6 +79,27 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+/// The command line's default of training option `name` (its own, where it has one).
+pub fn default(name: &str) -> &'static str {
+    let option = train_option(name);
+    match option.command_line_default {
+        Some((value, _)) => value,
+        None => option.default.value().expect("a flag with a default value"),
+    }
+}
+
+/// The help of training option `name`, in flags.
+pub fn help(name: &str) -> String {
+    let option = train_option(name);
+    let help = option.help_in(&Flags);
+    match (option.command_line_default, option.default.value()) {
+        (Some((_, why)), Some(elsewhere)) => {
+            format!("{help} (Python's and the library's default is {elsewhere}; here it differs: {why}.)")
+        }
+        _ => help,
+    }
 }
 
 #[derive(Args)]
@@ -166,18 +162,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
         CONFIG_FILE,
     ];
     super::check_json_path(args.json.as_deref(), Some(&args.out), &run_files)?;
-    let epochs = args.epochs.unwrap_or(if args.data.spec() == "synthetic" {
-        200
-    } else {
-        5
-    });
     let optimizer =
         OptimizerKind::parse(&args.optimizer, args.momentum.unwrap_or(DEFAULT_MOMENTUM))?;
     check_applicable(&args, optimizer)?;
     let defaults = TrainSettings::default();
     let settings = TrainSettings {
         width: args.width,
-        epochs,
+        epochs: args.epochs,
         seed: args.seed,
         optimizer,
         lr: args.lr,
@@ -228,7 +219,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     )?;
     progress.bar.finish_and_clear();
     for note in &summary.notes {
-        eprintln!("note: {note}");
+        eprintln!("note: {}", note.render(&Flags));
     }
     if summary.zero_inputs > 0 {
         eprintln!(
@@ -254,10 +245,7 @@ fn check_applicable(args: &TrainArgs, optimizer: OptimizerKind) -> Result<()> {
         reg_sample: args.reg_sample.is_some(),
         reg: !args.reg.is_empty(),
     };
-    if let Some((flag, why)) = option_without_effect(given, optimizer) {
-        bail!("invalid setting `{flag}`: --{flag} does not apply here: {why}; leave --{flag} out");
-    }
-    Ok(())
+    Ok(check_options_apply(given, optimizer)?)
 }
 
 /// A few lines for a person at a terminal (the JSON goes to a pipe or to --json).
@@ -290,10 +278,10 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let measured = model_and_data(&args.model, &args.data, args.seed, &args.split)?;
     let dataset = &measured.dataset;
     let loss_function = match &measured.loaded {
-        LoadedNetwork::Trained(m) => m.config.loss(),
+        LoadedNetwork::Trained(m) => m.config().loss(),
         LoadedNetwork::Foreign(_) => Loss::default_for(&dataset.targets),
     };
-    let (loss, error) = score(measured.loaded.net(), loss_function, dataset);
+    let (loss, error) = score(&measured.weights, loss_function, dataset);
     let result = serde_json::json!({
         "model": args.model.describe(),
         "data": dataset.name,
@@ -307,4 +295,53 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&result)?);
     write_json(args.json.as_deref(), &result)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, Command};
+    use diversenet::model::options::{OptionDefault, TRAIN_OPTIONS};
+
+    use super::*;
+
+    /// Every training option of the library's table is a flag of `train` with the table's
+    /// help and default (the command line's own where it declares one), and every flag of
+    /// `train` is a training option, a data flag or one of the run's own.
+    #[test]
+    fn train_flags_are_the_table_of_training_options() {
+        let train = TrainArgs::augment_args(Command::new("train"));
+        let data = DataArgs::augment_args(Command::new("data"));
+        let long = |a: &clap::Arg| a.get_long().unwrap_or_default().to_string();
+        for option in TRAIN_OPTIONS {
+            let flag = option.name.replace('_', "-");
+            let arg = train
+                .get_arguments()
+                .find(|a| long(a) == flag)
+                .unwrap_or_else(|| panic!("no flag --{flag}"));
+            assert_eq!(arg.get_help().unwrap().to_string(), help(option.name));
+            let defaults: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            let expected = match (option.command_line_default, option.default) {
+                (Some((value, _)), _) => vec![value.to_string()],
+                (None, OptionDefault::Number(v) | OptionDefault::Name(v)) => vec![v.to_string()],
+                (None, OptionDefault::WhereApplicable(_) | OptionDefault::Unset) => vec![],
+            };
+            assert_eq!(defaults, expected, "--{flag}");
+        }
+        let run_flags = ["out", "resume", "json", "quiet", "help"];
+        for arg in train.get_arguments() {
+            let name = long(arg);
+            assert!(
+                TRAIN_OPTIONS
+                    .iter()
+                    .any(|o| o.name.replace('_', "-") == name)
+                    || data.get_arguments().any(|a| long(a) == name)
+                    || run_flags.contains(&name.as_str()),
+                "--{name} is no training option"
+            );
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use diversenet::data::{DataSource, Dataset, LoadOptions, SyntheticConfig};
@@ -51,6 +51,11 @@ pub fn without_time(m: &[EpochMetrics]) -> Vec<EpochMetrics> {
         .collect()
 }
 
+/// A path as a command-line argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
 /// Runs the `diversenet` program.
 pub fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_diversenet"))
@@ -82,4 +87,31 @@ pub fn fails(args: &[&str], needles: &[&str]) {
     for n in needles {
         assert!(err.contains(n), "{args:?}: `{n}` missing from:\n{err}");
     }
+}
+
+/// Trains a width-6 network on the default synthetic data for `epochs`; returns stderr.
+pub fn small_synthetic_run(out: &Path, epochs: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "train",
+        "--epochs",
+        epochs,
+        "--width",
+        "6",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    stderr_of(&args)
+}
+
+/// Runs a command that must succeed; returns its stderr (notes, warnings).
+pub fn stderr_of(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -4,7 +4,7 @@
 
 use diversenet::data::{Dataset, InputTransform, SyntheticConfig, Targets};
 use diversenet::error::Result;
-use diversenet::linalg::Matrix;
+use diversenet::linalg::{Cancel, Matrix};
 use diversenet::model::train::{train, EpochMetrics, TrainObserver, TrainState};
 use diversenet::model::{Network, TrainConfig, TrainSettings};
 use diversenet::regularizer::{RegTerm, RegularizerKind};
@@ -114,7 +114,7 @@ pub(crate) fn sphere_points(rng: &mut SeededRng, points: usize, dim: usize) -> M
 }
 
 pub(crate) fn measure(net: &Network<f64>, train: &Dataset) -> Measurement {
-    let s = smallest_singular_value(net, &train.x);
+    let s = smallest_singular_value(net, &train.x, Cancel::NEVER).expect("never cancelled");
     let (loss, grad_norm) = squared_loss_and_gradient_norm(net, &train.x, &targets_matrix(train));
     Measurement {
         loss,

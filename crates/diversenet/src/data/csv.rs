@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Message, Result};
 use crate::linalg::Matrix;
 
 use super::{Dataset, Targets, Task};
@@ -55,10 +55,11 @@ pub fn parse(
     if target_column.is_none() && candidates.len() > 1 {
         return Err(Error::format(
             path,
-            format!(
-                "columns {candidates:?} could each be the target: name it with --target-column \
-                 (the others would become input features)"
-            ),
+            Message::from(format!(
+                "columns {candidates:?} could each be the target: name it with "
+            ))
+            .setting("target_column")
+            .text(" (the others would become input features)"),
         ));
     }
     let target = match target_column {
@@ -74,10 +75,12 @@ pub fn parse(
             .ok_or_else(|| {
                 Error::format(
                     path,
-                    format!(
-                        "no target column: name one with --target-column (columns: {header:?}); \
-                         `label`, `target` and `y` are found automatically"
-                    ),
+                    Message::from("no target column: name one with ")
+                        .setting("target_column")
+                        .text(format!(
+                            " (columns: {header:?}); `label`, `target` and `y` are found \
+                             automatically"
+                        )),
                 )
             })?,
     };
@@ -155,24 +158,8 @@ pub fn targets_from_values(
     if !classify {
         return Ok(Targets::Scalar(y.to_vec()));
     }
-    let mut labels = Vec::with_capacity(y.len());
-    for (i, &v) in y.iter().enumerate() {
-        if v.fract() != 0.0 || v < 0.0 || v >= MAX_CLASSES as f64 {
-            return Err(Error::format(
-                path,
-                format!(
-                    "label {v} of sample {i} is not a class index: expected an integer in 0..{MAX_CLASSES} \
-                     (use --task regress for real-valued targets)"
-                ),
-            ));
-        }
-        labels.push(v as u32);
-    }
-    let num_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
-    Ok(Targets::Classes {
-        labels,
-        num_classes,
-    })
+    super::targets::class_labels(y)
+        .map_err(|(i, v)| Error::format(path, super::targets::not_a_class_index(i, v)))
 }
 
 #[cfg(test)]

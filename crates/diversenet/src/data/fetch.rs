@@ -8,7 +8,7 @@ use crate::files::sha256_hex;
 #[cfg(feature = "fetch")]
 use {
     super::mnist::{find_file, FILES},
-    crate::error::{Error, Result},
+    crate::error::{Error, Message, Result},
     crate::files::write_atomic,
     std::path::Path,
     std::time::Duration,
@@ -108,13 +108,17 @@ pub fn fetch_mnist(
             }
         }
         let Some(url) = done else {
-            return Err(Error::Fetch(format!(
-                "could not get {name}.gz from any mirror:\n{}\n\
-                 Nothing was written under {}. If this machine is offline, copy the four MNIST \
-                 files (raw or .gz) from another machine and pass their directory with --data-dir DIR.",
-                failures.join("\n"),
-                target.display()
-            )));
+            return Err(Error::Fetch(
+                Message::from(format!(
+                    "could not get {name}.gz from any mirror:\n{}\nNothing was written under \
+                     {}. If this machine is offline, copy the four MNIST files (raw or .gz) from \
+                     another machine and pass their directory with ",
+                    failures.join("\n"),
+                    target.display()
+                ))
+                .setting_value("data_dir", "DIR")
+                .text("."),
+            ));
         };
         // A stale raw copy that failed the check would shadow the new .gz: remove it.
         let raw = dir.join(name);

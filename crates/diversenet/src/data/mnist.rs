@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Message, Result};
 use crate::linalg::Matrix;
 
 use super::idx::{read_dims, read_idx};
@@ -78,14 +78,19 @@ pub fn locate_or_fetch(
         .map(|d| d.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    let how = format!(
-        "get it with `diversenet fetch mnist --dir DIR` on a machine with network access, \
-         then pass that directory (--data-dir DIR; for the tests, DIVERSENET_MNIST_DIR=DIR or \
-         ../shared/data/mnist beside the repository; or copy it to {})",
-        cache.display()
-    );
+    let how = Message::from("get it with ")
+        .command("fetch mnist", &[("dir", "DIR")])
+        .text(" on a machine with network access, then pass that directory (")
+        .setting_value("data_dir", "DIR")
+        .text(format!(
+            "; for the tests, DIVERSENET_MNIST_DIR=DIR or ../shared/data/mnist beside the \
+             repository; or copy it to {})",
+            cache.display()
+        ));
     if !(use_cache && fetch) {
-        return Err(Error::Fetch(format!("MNIST is not in {places}; {how}")));
+        return Err(Error::Fetch(
+            Message::from(format!("MNIST is not in {places}; ")).then(how),
+        ));
     }
     note(&format!(
         "MNIST not found; fetching it into {}",
@@ -93,9 +98,12 @@ pub fn locate_or_fetch(
     ));
     match download_into(&cache) {
         Ok(()) => Ok(cache),
-        Err(e) => Err(Error::Fetch(format!(
-            "MNIST is not in {places}, and fetching it failed ({e}); {how}"
-        ))),
+        Err(e) => Err(Error::Fetch(
+            Message::from(format!(
+                "MNIST is not in {places}, and fetching it failed ({e}); "
+            ))
+            .then(how),
+        )),
     }
 }
 
@@ -112,21 +120,22 @@ fn download_into(dir: &Path) -> Result<()> {
 /// This build has no network client (the crate's `fetch` feature is off).
 #[cfg(not(feature = "fetch"))]
 fn download_into(_dir: &Path) -> Result<()> {
-    Err(Error::Fetch(
-        "this build of the diversenet library cannot download (its `fetch` feature is off)".into(),
-    ))
+    Err(Error::Fetch(Message::from(
+        "this build of the diversenet library cannot download (its `fetch` feature is off)",
+    )))
 }
 
 fn locate(dir: &Path, name: &str) -> Result<PathBuf> {
     find_file(dir, name).ok_or_else(|| {
         Error::data(
             dir.display().to_string(),
-            format!(
-                "MNIST file {name} (or {name}.gz) not found; download the data with \
-                 `diversenet fetch mnist --dir {}` or point --data-dir at a directory \
-                 that holds the four IDX files",
-                dir.display()
-            ),
+            Message::from(format!(
+                "MNIST file {name} (or {name}.gz) not found; download the data with "
+            ))
+            .command("fetch mnist", &[("dir", &dir.display().to_string())])
+            .text(" or point ")
+            .setting("data_dir")
+            .text(" at a directory that holds the four IDX files"),
         )
     })
 }

@@ -1,23 +1,28 @@
 //! Data sources: the in-memory [`Dataset`], its loaders (synthetic teacher-student data,
-//! MNIST's IDX files, CSV, NumPy `.npy`), input scaling, the MNIST download, and in
-//! [`source`] where a data set comes from and the record of it a run keeps.
+//! MNIST's IDX files, CSV, NumPy `.npy`), input scaling, the MNIST download, in [`source`]
+//! where a data set comes from and the record of it a run keeps, and inputs given as arrays,
+//! checked once: [`Points`] to measure on, [`TargetArray`] (the one parser of targets).
 
 pub mod csv;
 pub mod fetch;
 pub mod idx;
 pub mod mnist;
 pub mod npy;
+pub mod points;
 pub mod scaling;
 pub mod source;
 pub mod synthetic;
+pub mod targets;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Expected, Result};
 use crate::linalg::Matrix;
 use crate::rng::{SeededRng, Stream};
 
+pub use points::Points;
 pub use scaling::{InputScaling, InputTransform};
 pub use source::{DataRecord, DataSource, DataSpec, LoadOptions, Task};
 pub use synthetic::SyntheticConfig;
+pub use targets::{target_matrix, TargetArray};
 
 /// What a model predicts for each sample.
 #[derive(Clone, Debug, PartialEq)]
@@ -207,10 +212,13 @@ impl Dataset {
     /// A seeded random split into (train, test) with `test_fraction` of the samples in test.
     pub fn split(&self, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
         if !(test_fraction > 0.0 && test_fraction < 1.0) {
-            return Err(Error::config(
-                "test-fraction",
-                format!("{test_fraction} is not strictly between 0 and 1"),
-            ));
+            return Err(Error::Config {
+                setting: "test_fraction",
+                value: Some(test_fraction.to_string()),
+                expected: Expected::Described(
+                    format!("{test_fraction} is not strictly between 0 and 1").into(),
+                ),
+            });
         }
         let m = self.len();
         let n_test = ((m as f64) * test_fraction).round() as usize;

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Expected, Result};
 use crate::linalg::Matrix;
 
 use super::Dataset;
@@ -29,9 +29,10 @@ impl FromStr for InputScaling {
             "sphere" => Ok(Self::Sphere),
             "standardise" | "standardize" => Ok(Self::Standardise),
             "raw" => Ok(Self::Raw),
-            _ => Err(Error::config(
-                "input-scaling",
-                format!("`{s}`: expected sphere, standardise or raw"),
+            _ => Err(Error::setting(
+                "input_scaling",
+                s,
+                Expected::OneOf("sphere, standardise or raw"),
             )),
         }
     }

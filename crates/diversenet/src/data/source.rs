@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Expected, Message, Result};
 
 use super::{check_compatible, csv, mnist, npy, Dataset, SyntheticConfig};
 
@@ -75,18 +75,22 @@ impl LoadOptions {
     /// [0, 1), a target column names a CSV column, a separate test set goes with csv/npy data.
     pub fn check(&self, source: &DataSource) -> Result<()> {
         if !(self.test_fraction >= 0.0 && self.test_fraction < 1.0) {
-            return Err(Error::config(
-                "test-fraction",
-                format!(
-                    "{} is not in [0, 1) (0: no held-out split)",
-                    self.test_fraction
+            return Err(Error::Config {
+                setting: "test_fraction",
+                value: Some(self.test_fraction.to_string()),
+                expected: Expected::Described(
+                    format!(
+                        "{} is not in [0, 1) (0: no held-out split)",
+                        self.test_fraction
+                    )
+                    .into(),
                 ),
-            ));
+            });
         }
         let is_file = matches!(source, DataSource::Csv { .. } | DataSource::Npy { .. });
         if self.target_column.is_some() && !matches!(source, DataSource::Csv { .. }) {
             return Err(Error::config(
-                "target-column",
+                "target_column",
                 "a target column applies to csv:PATH data only",
             ));
         }
@@ -153,13 +157,15 @@ impl DataRecord {
         if let Some((which, then, now)) = self.first_difference(&now) {
             return Err(Error::data(
                 spec.describe(),
-                format!(
+                Message::from(format!(
                     "the {which} data differ from those the model was trained on (SHA-256 {} \
                      now, {} then): the data changed after training; train the model again on \
-                     them, or pass the data explicitly (--data) to measure it on other data",
+                     them, or pass the data explicitly (",
                     short(now),
                     short(then)
-                ),
+                ))
+                .setting("data")
+                .text(") to measure it on other data"),
             ));
         }
         Ok(Some((train, test)))
@@ -265,10 +271,12 @@ impl DataSource {
             if options.task == refused {
                 return Err(Error::config(
                     "task",
-                    format!(
-                        "{what} has {has} targets; --task chooses how csv/npy targets are \
-                         read and cannot change them (leave it at auto)"
-                    ),
+                    Message::from(format!("{what} has {has} targets; "))
+                        .setting("task")
+                        .text(
+                            " chooses how csv/npy targets are read and cannot change them \
+                             (leave it at auto)",
+                        ),
                 ));
             }
         }

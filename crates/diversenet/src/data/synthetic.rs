@@ -2,7 +2,7 @@
 //! S^{d-1}, targets y = sum_k v_k relu(w_k . x) + noise from a teacher network with
 //! Gaussian w_k and v_k = +1 / -1 (alternating, so half of each).
 
-use crate::error::{Error, Result};
+use crate::error::{Advice, Error, Expected, Message, Result};
 use crate::linalg::Matrix;
 use crate::rng::{SeededRng, Stream};
 
@@ -39,20 +39,21 @@ impl SyntheticConfig {
     fn validate(&self) -> Result<()> {
         let positive = [
             ("dim", self.dim),
-            ("teacher-width", self.teacher_width),
-            ("train-samples", self.train_samples),
-            ("test-samples", self.test_samples),
+            ("teacher_width", self.teacher_width),
+            ("train_samples", self.train_samples),
+            ("test_samples", self.test_samples),
         ];
         for (field, v) in positive {
             if v == 0 {
-                return Err(Error::config(field, "must be at least 1"));
+                return Err(Error::setting(
+                    field,
+                    v,
+                    Expected::AtLeast { min: 1, unit: "" },
+                ));
             }
         }
         if !(self.noise >= 0.0 && self.noise.is_finite()) {
-            return Err(Error::config(
-                "noise",
-                format!("{} is not a finite value >= 0", self.noise),
-            ));
+            return Err(Error::setting("noise", self.noise, Expected::NonNegative));
         }
         self.check_memory()
     }
@@ -77,9 +78,18 @@ impl SyntheticConfig {
             1,
             self.dim,
             bytes,
-            |fits| match fits {
-                Some(d) => format!("the largest --dim that fits is {d}"),
-                None => "use fewer --train-samples/--test-samples".into(),
+            |fits| {
+                Advice::largest(
+                    "dim",
+                    fits,
+                    "even d = 1 does not fit",
+                    Some(
+                        Message::from("use fewer ")
+                            .setting("train_samples")
+                            .text(" or ")
+                            .setting("test_samples"),
+                    ),
+                )
             },
         )
     }

@@ -9,18 +9,18 @@ use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat};
 
-use super::Interrupted;
+use super::{Cancel, Interrupted};
 
 /// Right-looking blocked Cholesky A = L L^T that reads and writes only the lower triangle
 /// of `a` (faer's own factorisation uses the strict upper triangle as workspace, where the
 /// caller keeps the matrix): per panel of 256 columns (the fastest of 64 to 512 at
 /// m = 2000 and 5000), faer's Cholesky of the diagonal block (on a copy), a triangular
 /// solve for the panel below it and a lower-triangular rank-256 update of the rest (GEMM).
-/// `false` at a non-positive pivot; asks `interrupted` before each panel.
+/// `false` at a non-positive pivot; asks `cancel` before each panel.
 pub(super) fn cholesky_lower_in_place(
     mut a: faer::MatMut<'_, f64>,
     par: faer::Par,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<bool, Interrupted> {
     const PANEL: usize = 256;
     let n = a.nrows();
@@ -32,9 +32,7 @@ pub(super) fn cholesky_lower_in_place(
     ));
     let mut j = 0;
     while j < n {
-        if interrupted() {
-            return Err(Interrupted);
-        }
+        cancel.check()?;
         let b = PANEL.min(n - j);
         let mut l11 = diagonal_block.get_mut(..b, ..b);
         for c in 0..b {
@@ -98,7 +96,7 @@ mod tests {
                 }
             }
             assert_eq!(
-                cholesky_lower_in_place(a.as_mut(), parallelism_for(0), &mut || false),
+                cholesky_lower_in_place(a.as_mut(), parallelism_for(0), Cancel::NEVER),
                 Ok(true)
             );
             let l = Mat::<f64>::from_fn(n, n, |i, j| if i >= j { a[(i, j)] } else { 0.0 });
@@ -116,21 +114,21 @@ mod tests {
         // Not positive definite: a failure, not a panic.
         let mut indefinite = Mat::<f64>::from_fn(3, 3, |i, j| if i == j { 1.0 } else { 2.0 });
         assert_eq!(
-            cholesky_lower_in_place(indefinite.as_mut(), parallelism_for(0), &mut || false),
+            cholesky_lower_in_place(indefinite.as_mut(), parallelism_for(0), Cancel::NEVER),
             Ok(false)
         );
         // Asked before each panel of 256 columns: stopping at the third ask leaves two done.
         let g = gram(random_matrix(600, 700, 3).view());
         let mut a = faer_ref(g.view(), true).to_owned();
-        let mut asks = 0;
-        let mut third = || {
-            asks += 1;
-            asks == 3
+        let asks = std::cell::Cell::new(0);
+        let third = || {
+            asks.set(asks.get() + 1);
+            asks.get() == 3
         };
         assert_eq!(
-            cholesky_lower_in_place(a.as_mut(), parallelism_for(0), &mut third),
+            cholesky_lower_in_place(a.as_mut(), parallelism_for(0), Cancel::when(&third)),
             Err(Interrupted)
         );
-        assert_eq!(asks, 3);
+        assert_eq!(asks.get(), 3);
     }
 }

@@ -11,32 +11,30 @@ use faer::{Mat, MatRef};
 use super::cholesky::cholesky_lower_in_place;
 use super::krylov::{BlockKrylov, Ritz, Wanted, BLOCK, EIGENVALUE_TOLERANCE};
 use super::skinny::{cholesky_solve, symmetric_product};
-use super::{parallelism_for, symmetric_eigenvalues, symmetrize_from_lower, Interrupted, Matrix};
+use super::{
+    parallelism_for, symmetric_eigenvalues, symmetrize_from_lower, Cancel, Interrupted, Matrix,
+};
 
 /// Basis of the survey, the product-only pass that locates the bottom of the spectrum
-/// before the shift is chosen (6 blocks: longer surveys lowered the shift on the Grams of
-/// `bench theory` with m = 1500 to 5000, and cost more in the end; measured again with the
-/// kernels of `skinny` at m = 2000: with blocks of 16 in the shift-and-invert pass, 64
-/// vectors left 320 to solve for, 128 left 224, 96 left 176; with blocks of 4, 64 left
-/// 136, 80 left 88, 96 left 64, 112 left 76, 128 left 88, and 96 gave the shortest
-/// lambda_min in all: a median of 0.150 s in three runs, against 0.160-0.204 s).
+/// before the shift is chosen (6 blocks: a longer survey lowers the shift and leaves fewer
+/// vectors to solve for, but past this size it costs more than it saves; a shorter one
+/// leaves more solves. `diversenet bench theory --points 2000` prints the survey's and the
+/// shift-and-invert pass's vectors and seconds that this choice trades).
 const SURVEY_DIM: usize = 96;
 /// Vectors per block of the shift-and-invert pass. A solve streams the whole factor from
 /// memory twice whatever the block (up to the 8 vectors of one group of `skinny`'s
 /// kernels, on one thread; 16 run as two groups on two threads, which share the memory
 /// bandwidth), so a step costs about the same for 1 to 8 vectors, and the fewest steps win.
-/// In `bench theory` at m = 2000 (2 cores; the block's worth of the survey's best Ritz
-/// vectors as the start; bases of 64, 96 for blocks of 16), blocks of 1, 2, 4, 8 and 16
-/// took 25, 18, 16, 14 and 11 steps (25, 36, 64, 112 and 176 vectors), one step's solve
-/// 2.2-3.3 ms for 1 to 8 vectors and 3.2-5.2 ms for 16, and the pass 0.049 s with 4
-/// against 0.054 s with 8 and 0.061 s with 16 (medians of five alternating runs); at
-/// m = 5000 and 10000 blocks of 4 and 16 were level within the machine's drift (README,
-/// Speed).
+/// Larger blocks take fewer steps but solve for more vectors in all; blocks of 4 (started
+/// from the block's worth of the survey's best Ritz vectors, solved in `skinny`'s 4-lane
+/// groups) gave the shortest pass at m = 2000 and were level with 16 at larger m
+/// (`diversenet bench theory --points 2000,5000,10000` times the pass; bench/HISTORY.md
+/// has the block sizes compared).
 const SHIFT_INVERT_BLOCK: usize = 4;
 /// Basis of the shift-and-invert pass; when it is full, the iteration restarts from the
 /// best half of its Ritz vectors (thick restart), which keeps each Rayleigh-Ritz step cheap.
-/// (`bench theory`, 2 cores, m = 2000, blocks of 4: 64 vectors with bases of 32 to 96, the
-/// pass 0.049 s with 32, 0.055 s with 48 and 0.053 s with 64, medians of five runs.)
+/// (A larger basis took no fewer vectors at m = 2000 with blocks of 4 and was no faster:
+/// `diversenet bench theory --points 2000` times the pass.)
 const SHIFT_INVERT_DIM: usize = 32;
 /// Steps (blocks solved for) the shift-and-invert pass may take before it hands over to the
 /// dense eigensolver, at least; it may take m/64 steps for an m x m matrix, since the dense
@@ -103,9 +101,13 @@ pub struct SolverStats {
 
 /// lambda_min of a symmetric positive semi-definite matrix (both triangles stored), taken
 /// by value: its storage becomes the Cholesky factor (pass a clone to keep the matrix).
-/// See [`smallest_eigenvalue_psd_with_stats`] for the method.
+/// The value alone, never stopped early; see [`smallest_eigenvalue_psd_with_stats`] for the
+/// method, what it took, and stopping it.
 pub fn smallest_eigenvalue_psd(m: Matrix<f64>) -> SmallestEigenvalue {
-    smallest_eigenvalue_psd_with_stats(m).0
+    match smallest_eigenvalue_psd_with_stats(m, Cancel::NEVER) {
+        Ok((value, _)) => value,
+        Err(Interrupted) => unreachable!("Cancel::NEVER never stops"),
+    }
 }
 
 /// lambda_min of a symmetric positive semi-definite matrix M (both triangles stored), and
@@ -119,27 +121,23 @@ pub fn smallest_eigenvalue_psd(m: Matrix<f64>) -> SmallestEigenvalue {
 ///    stands well apart from the rest even when the bottom of M's spectrum is a dense band,
 ///    until the estimated error of lambda_min is below 1e-9 of it;
 /// 4. the dense eigensolver if that would take more than its budget.
-pub fn smallest_eigenvalue_psd_with_stats(m: Matrix<f64>) -> (SmallestEigenvalue, SolverStats) {
-    smallest_eigenvalue_psd_until(m, &mut || false).expect("never interrupted")
-}
-
-/// [`smallest_eigenvalue_psd_with_stats`] that asks `interrupted` before each Krylov step
-/// and each panel of the factorisation (Python checks for Ctrl-C there) and stops with
-/// [`Interrupted`] when it says so. (The dense fallback, which is faer's, is not asked.)
-pub fn smallest_eigenvalue_psd_until(
+///
+/// `cancel` is asked before each Krylov step and each panel of the factorisation (the dense
+/// fallback, which is faer's, is not asked); it stops the solver with [`Interrupted`].
+pub fn smallest_eigenvalue_psd_with_stats(
     m: Matrix<f64>,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<(SmallestEigenvalue, SolverStats), Interrupted> {
     let budget = SHIFT_INVERT_BLOCK * SHIFT_INVERT_MIN_STEPS.max(m.rows() / 64);
-    smallest_eigenvalue_with_budget(m, budget, interrupted)
+    smallest_eigenvalue_with_budget(m, budget, cancel)
 }
 
-/// [`smallest_eigenvalue_psd_until`] with `budget` vectors for the shift-and-invert
+/// [`smallest_eigenvalue_psd_with_stats`] with `budget` vectors for the shift-and-invert
 /// iteration.
 fn smallest_eigenvalue_with_budget(
     m: Matrix<f64>,
     budget: usize,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<(SmallestEigenvalue, SolverStats), Interrupted> {
     let mut stats = SolverStats::default();
     let n = m.rows();
@@ -157,9 +155,7 @@ fn smallest_eigenvalue_with_budget(
     let mut smallest_residual = f64::INFINITY;
     {
         while survey.dim() < SURVEY_DIM.min(n) {
-            if interrupted() {
-                return Err(Interrupted);
-            }
+            cancel.check()?;
             let Some(ritz) = survey.step(&mut |x| symmetric_product(m.as_slice(), n, x)) else {
                 break;
             };
@@ -176,7 +172,7 @@ fn smallest_eigenvalue_with_budget(
     stats.survey_vectors = survey.applied;
     stats.survey_seconds = clock.elapsed().as_secs_f64();
     let start = survey.ritz_vectors(SHIFT_INVERT_BLOCK);
-    let result = factorise_and_solve(m, &shifts(estimate), start, budget, &mut stats, interrupted)?;
+    let result = factorise_and_solve(m, &shifts(estimate), start, budget, &mut stats, cancel)?;
     Ok((result, stats))
 }
 
@@ -188,7 +184,7 @@ fn factorise_and_solve(
     start: Option<Mat<f64>>,
     budget: usize,
     stats: &mut SolverStats,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<SmallestEigenvalue, Interrupted> {
     // The factorisation writes L into the column-major lower triangle (the row-major upper
     // one) and the diagonal; the row-major strict lower triangle keeps M, from which M is
@@ -207,8 +203,7 @@ fn factorise_and_solve(
         }
         let clock = Instant::now();
         stats.factorisations += 1;
-        let factored =
-            shifted_cholesky_in_place(m.as_mut_slice(), n, &diagonal, sigma, interrupted)?;
+        let factored = shifted_cholesky_in_place(m.as_mut_slice(), n, &diagonal, sigma, cancel)?;
         stats.factorisation_seconds += clock.elapsed().as_secs_f64();
         if !factored {
             continue;
@@ -222,7 +217,7 @@ fn factorise_and_solve(
             start,
             budget,
             &mut stats.shift_invert_vectors,
-            interrupted,
+            cancel,
         )?;
         stats.shift_invert_seconds = clock.elapsed().as_secs_f64();
         if let Some(lambda) = solved {
@@ -270,7 +265,7 @@ fn shifted_cholesky_in_place(
     n: usize,
     diagonal: &[f64],
     sigma: f64,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<bool, Interrupted> {
     for i in 0..n {
         data[i * n + i] = diagonal[i] - sigma;
@@ -278,7 +273,7 @@ fn shifted_cholesky_in_place(
     cholesky_lower_in_place(
         faer::MatMut::from_column_major_slice_mut(data, n, n),
         parallelism_for(n * n * n / 3),
-        interrupted,
+        cancel,
     )
 }
 
@@ -286,7 +281,7 @@ fn shifted_cholesky_in_place(
 /// largest eigenvalue is mu = 1/(lambda_min - sigma); `None` when the iteration would need
 /// more than its budget. `factor`: n x n, L column-major in its lower triangle (that is,
 /// L^T in the row-major upper one). Counts the vectors solved for in `applied`; asks
-/// `interrupted` before each step.
+/// `cancel` before each step.
 fn shift_invert(
     factor: &[f64],
     n: usize,
@@ -294,7 +289,7 @@ fn shift_invert(
     start: Option<Mat<f64>>,
     budget: usize,
     applied: &mut usize,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<Option<f64>, Interrupted> {
     let mut inverse = |x: MatRef<'_, f64>| cholesky_solve(factor, n, x);
     let mut krylov = match start {
@@ -303,9 +298,7 @@ fn shift_invert(
     };
     let mut last = None;
     loop {
-        if interrupted() {
-            return Err(Interrupted);
-        }
+        cancel.check()?;
         let step = krylov.step(&mut inverse);
         *applied = krylov.applied;
         let Some(ritz) = step else {

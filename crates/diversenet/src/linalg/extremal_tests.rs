@@ -2,6 +2,8 @@
 //! random spectra, retried shifts, interruption.
 
 use super::*;
+use std::cell::Cell;
+
 use crate::linalg::{faer_ref, gram, random_matrix};
 
 /// Q diag(eigenvalues) Q^T for a random orthogonal Q (QR of a Gaussian matrix).
@@ -38,7 +40,7 @@ fn smallest_eigenvalue_matches_the_dense_solver_on_grams() {
     for (m, k) in [(5, 8), (60, 70), (300, 900), (600, 650)] {
         let g = gram(random_matrix(m, k, m as u64).view());
         let full = symmetric_eigenvalues(&g).unwrap();
-        let (result, stats) = smallest_eigenvalue_psd_with_stats(g.clone());
+        let (result, stats) = smallest_eigenvalue_psd_with_stats(g.clone(), Cancel::NEVER).unwrap();
         let SmallestEigenvalue::Value(fast) = result else {
             panic!("m={m}: {result:?}")
         };
@@ -47,7 +49,7 @@ fn smallest_eigenvalue_matches_the_dense_solver_on_grams() {
         assert!(stats.shift.unwrap() <= full[0] * (1.0 + 1e-12), "{stats:?}");
         // The dense fallback (no budget for the iteration) restores the matrix that
         // the factorisation overwrote.
-        let (result, stats) = smallest_eigenvalue_with_budget(g, 0, &mut || false).unwrap();
+        let (result, stats) = smallest_eigenvalue_with_budget(g, 0, Cancel::NEVER).unwrap();
         if m >= 300 {
             assert_eq!(result.method(), "dense", "m={m}: {stats:?}");
         }
@@ -73,7 +75,7 @@ fn a_shift_above_lambda_min_is_retried_lower() {
     ] {
         let mut stats = SolverStats::default();
         let result =
-            factorise_and_solve(g.clone(), &shifts, None, 640, &mut stats, &mut || false).unwrap();
+            factorise_and_solve(g.clone(), &shifts, None, 640, &mut stats, Cancel::NEVER).unwrap();
         assert_eq!(stats.factorisations, shifts.len(), "{shifts:?}");
         assert_eq!(stats.shift, Some(shifts[shifts.len() - 1]));
         assert_close(result.value().unwrap(), full[0], full[n - 1], "retried");
@@ -81,7 +83,7 @@ fn a_shift_above_lambda_min_is_retried_lower() {
     // Every shift fails: numerically singular.
     let mut stats = SolverStats::default();
     let result =
-        factorise_and_solve(g, &[full[3], full[1]], None, 640, &mut stats, &mut || false).unwrap();
+        factorise_and_solve(g, &[full[3], full[1]], None, 640, &mut stats, Cancel::NEVER).unwrap();
     assert_eq!(result, SmallestEigenvalue::NumericallySingular);
 }
 
@@ -125,7 +127,7 @@ fn smallest_eigenvalue_on_prescribed_spectra() {
         let want = spectrum.iter().cloned().fold(f64::INFINITY, f64::min);
         let max = spectrum.iter().cloned().fold(0.0, f64::max);
         let dense = symmetric_eigenvalues(&m).unwrap()[0];
-        let (result, stats) = smallest_eigenvalue_psd_with_stats(m);
+        let (result, stats) = smallest_eigenvalue_psd_with_stats(m, Cancel::NEVER).unwrap();
         let SmallestEigenvalue::Value(fast) = result else {
             panic!("{name}: {result:?} {stats:?}")
         };
@@ -161,7 +163,7 @@ fn ill_conditioned_clustered_bottoms_meet_the_relative_tolerance() {
             .collect();
         let m = with_spectrum(&spectrum, 11 + case as u64);
         let dense = symmetric_eigenvalues(&m).unwrap()[0];
-        let (result, stats) = smallest_eigenvalue_psd_with_stats(m);
+        let (result, stats) = smallest_eigenvalue_psd_with_stats(m, Cancel::NEVER).unwrap();
         let fast = result.value().unwrap();
         assert!(
             (fast - dense).abs() <= 1e-9 * dense,
@@ -191,7 +193,7 @@ proptest::proptest! {
             .collect();
         let m = with_spectrum(&spectrum, seed);
         let dense = symmetric_eigenvalues(&m).unwrap();
-        let (result, stats) = smallest_eigenvalue_psd_with_stats(m);
+        let (result, stats) = smallest_eigenvalue_psd_with_stats(m, Cancel::NEVER).unwrap();
         let fast = result.value().unwrap();
         proptest::prop_assert!(
             (fast - dense[0]).abs() <= 1e-9 * dense[0] + 1e-12 * dense[n - 1],
@@ -209,27 +211,30 @@ proptest::proptest! {
 #[test]
 fn an_interrupted_solve_stops_at_the_ask() {
     let g = gram(random_matrix(600, 650, 8).view());
-    let mut asks = 0;
-    let (result, stats) = smallest_eigenvalue_psd_until(g.clone(), &mut || {
-        asks += 1;
+    let asks = Cell::new(0);
+    let never = || {
+        asks.set(asks.get() + 1);
         false
-    })
-    .unwrap();
+    };
+    let (result, stats) =
+        smallest_eigenvalue_psd_with_stats(g.clone(), Cancel::when(&never)).unwrap();
     assert_eq!((result, stats.shift), {
-        let (r, s) = smallest_eigenvalue_psd_with_stats(g.clone());
+        let (r, s) = smallest_eigenvalue_psd_with_stats(g.clone(), Cancel::NEVER).unwrap();
         (r, s.shift)
     });
     // Six survey steps, three panels of 256 columns, one ask per solve step.
     let steps = stats.shift_invert_vectors.div_ceil(SHIFT_INVERT_BLOCK);
+    let asks = asks.get();
     assert_eq!(asks, SURVEY_DIM / BLOCK + 3 + steps, "{stats:?}");
     for stop in [1, SURVEY_DIM / BLOCK + 2, asks] {
-        let mut count = 0;
-        let outcome = smallest_eigenvalue_psd_until(g.clone(), &mut || {
-            count += 1;
-            count == stop
-        });
+        let count = Cell::new(0);
+        let stop_here = || {
+            count.set(count.get() + 1);
+            count.get() == stop
+        };
+        let outcome = smallest_eigenvalue_psd_with_stats(g.clone(), Cancel::when(&stop_here));
         assert_eq!(outcome.err(), Some(Interrupted), "stop at ask {stop}");
-        assert_eq!(count, stop);
+        assert_eq!(count.get(), stop);
     }
 }
 

@@ -249,7 +249,7 @@ impl BlockKrylov {
 
 /// Eigenvalues and eigenvectors of a small symmetric matrix (lower triangle read), on the
 /// calling thread: for the projection (at most a few hundred rows), faer's threads cost
-/// more than they gain (1.8 against 2.6-3.1 ms at 128 rows on 2 cores).
+/// more than they gain (`diversenet bench theory --points 2000` times the pass it serves).
 fn small_symmetric_eigen(h: MatRef<'_, f64>) -> Option<(faer::Col<f64>, Mat<f64>)> {
     use faer::dyn_stack::{MemBuffer, MemStack};
     use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};

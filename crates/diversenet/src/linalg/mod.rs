@@ -19,17 +19,13 @@ mod spectral_norm;
 mod team;
 mod triangle;
 pub use extremal::{
-    smallest_eigenvalue_psd, smallest_eigenvalue_psd_until, smallest_eigenvalue_psd_with_stats,
-    SmallestEigenvalue, SolverStats,
+    smallest_eigenvalue_psd, smallest_eigenvalue_psd_with_stats, SmallestEigenvalue, SolverStats,
 };
 pub use spectral_norm::symmetric_spectral_norm;
 pub(crate) use team::Team;
 pub use triangle::{gram_lower, symmetrize_from_lower};
 
-/// A long computation stopped early because its `interrupted` callback returned true
-/// (Python's Ctrl-C); the callers turn it into [`crate::Error::Interrupted`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Interrupted;
+pub use crate::cancel::{Cancel, Interrupted};
 
 /// A real floating-point scalar (`f32` or `f64`) usable in every product of this crate.
 pub trait Real:

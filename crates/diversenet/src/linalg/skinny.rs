@@ -1,11 +1,9 @@
 //! Products and triangular solves of a large square matrix with a skinny block of vectors
 //! (n x r, r = the block Krylov width): the inner loops of the extremal eigensolver
 //! ([`super::extremal`]), where faer's general kernels, built for fat operands, left much
-//! of the machine unused (in `bench theory` at m = 2000 on 2 cores, the survey's 96
-//! products took 0.041-0.053 s and the 176 shift-and-invert solves 0.107-0.116 s with
-//! faer's kernels; 0.030-0.041 s and 0.064-0.086 s with these, a smaller restart basis and
-//! the projection's eigenproblem on one thread, in the five pairs of the README's Speed
-//! table; that pass has since moved to blocks of 4, see `extremal`).
+//! of the machine unused (the survey's products and the shift-and-invert solves, which
+//! `diversenet bench theory --points 2000` times; bench/HISTORY.md has the comparison
+//! with faer's kernels).
 //!
 //! The vectors are regrouped row-major in groups of [`LANES`] (padded with zeros; a solve
 //! for at most four vectors uses groups of four), so that a matrix entry meets a whole
@@ -25,9 +23,8 @@ const LANES: usize = 8;
 type Lanes = [f64; LANES];
 /// Vectors per group of a solve for at most this many vectors: one AVX2 register, so that
 /// a block of four (the shift-and-invert pass of `extremal`) does not carry four lanes of
-/// zeros through every multiply-add: on the 2-core development machine, solving for four
-/// vectors with the factor of a 2000 x 2000 matrix took 1.5 ms against 1.8 ms in groups of
-/// eight (medians of 40 solves in a loop), with the same bits.
+/// zeros through every multiply-add (faster than groups of eight, with the same bits;
+/// `diversenet bench theory --points 2000` times the pass of solves).
 const NARROW_LANES: usize = 4;
 /// Rows of the matrix per parallel task of a product.
 const ROWS_PER_TASK: usize = 64;

@@ -3,7 +3,9 @@
 //! hundred microseconds each.
 //!
 //! rayon's idle workers go to sleep within microseconds, and waking one costs tens of
-//! microseconds (more in a virtual machine): at width 100 that was a quarter of a step. A
+//! microseconds (more in a virtual machine): at width 100 a sizeable part of a step
+//! (`diversenet bench train --widths 100` times the step; bench/HISTORY.md, before and
+//! after the team). A
 //! team's helpers instead spin for [`SPIN`] after each job before they sleep, so the next
 //! job, started a few microseconds later, finds them awake. Idle for longer, they sleep on a
 //! condition variable and use no CPU.

@@ -12,10 +12,10 @@ use super::{faer_ref, may_split, parallelism_for, Matrix, MatrixView, Real};
 ///
 /// On several threads the rows are cut into `2 * threads` panels of equal triangle area
 /// (panel p ends at row r sqrt(p / panels)), and each panel is one single-threaded
-/// rectangular GEMM left of its diagonal block and one triangular GEMM on it. In a scratch
-/// comparison (four runs, medians of 7) faer's own parallel triangular product took
-/// 0.055-0.067 s for the 2000 x 2000 Gram of 784-vectors on 2 cores, these panels
-/// 0.049-0.053 s. The panels' products run the same faer kernels:
+/// rectangular GEMM left of its diagonal block and one triangular GEMM on it: faster than
+/// faer's own parallel triangular product on the Gram of `diversenet bench theory
+/// --points 2000` (its "build D^T D" time; bench/HISTORY.md). The panels' products run the
+/// same faer kernels:
 /// on every size tried (64 to 3001 rows, 10 to 5000 columns, 2 to 9 panels) the result had
 /// the bits of one triangular product (the tests check some), so the thread count did not
 /// change it; faer does not promise this for every size.

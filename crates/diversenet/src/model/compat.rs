@@ -1,7 +1,5 @@
-//! Whether a stored model can be measured on a data set: the data's shape and kind of
-//! target against the model's, and weights whose size would overflow f64 in the loss and
-//! the theory's quantities (checked before anything is computed, so that an answer is
-//! never a silent NaN or inf).
+//! Whether a stored model can be measured on a data set (the data's shape and kind of
+//! target against the model's), and the units a data set leaves dead.
 
 use std::path::Path;
 
@@ -59,79 +57,6 @@ pub fn check_model_data(
     }
 }
 
-/// Refuses a NaN or infinite entry of W or V, naming the matrix, its value and where it
-/// is; `source` names the network in the error.
-pub fn check_weights_finite(w: &Matrix<f64>, v: &Matrix<f64>, source: &str) -> Result<()> {
-    for (name, m) in [("W", w), ("V", v)] {
-        if let Some(i) = m.as_slice().iter().position(|x| !x.is_finite()) {
-            return Err(Error::data(
-                source,
-                format!(
-                    "{name} holds {} at row {}, column {}, which is not finite: weights must be \
-                     finite",
-                    m.as_slice()[i],
-                    i / m.cols(),
-                    i % m.cols()
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Refuses weights that are not finite, or so large that what is computed from them
-/// overflows f64: a row norm ||w_k||^2 (the units' directions, the pre-activations), v^2
-/// (D^T D and the output), or an output bound sum_k |v_jk| ||w_k|| squared (the loss).
-pub fn check_magnitudes(net: &Network<f64>) -> Result<()> {
-    check_weights_finite(&net.w, &net.v, "the network")?;
-    let largest = crate::geometry::largest_abs;
-    let row_norms: Vec<f64> = (0..net.w.rows())
-        .map(|k| net.w.row(k).iter().map(|v| v * v).sum::<f64>())
-        .collect();
-    if row_norms.iter().any(|s| !s.is_finite()) {
-        return Err(Error::config(
-            "weights",
-            format!(
-                "W overflows: its largest entry is {:.3e}, and ||w_k||^2 exceeds f64's range \
-                 (about 1.8e308), so the units' directions and pre-activations cannot be \
-                 computed; rescale W",
-                largest(&net.w)
-            ),
-        ));
-    }
-    let v_sq: f64 = net.v.as_slice().iter().map(|v| v * v).sum();
-    if !v_sq.is_finite() {
-        return Err(Error::config(
-            "weights",
-            format!(
-                "V overflows: its largest entry is {:.3e}, and v^2 (which enters D^T D and the \
-                 loss) exceeds f64's range (about 1.8e308); rescale V",
-                largest(&net.v)
-            ),
-        ));
-    }
-    let output_bound = (0..net.v.rows())
-        .map(|j| {
-            net.v
-                .row(j)
-                .iter()
-                .zip(&row_norms)
-                .map(|(v, s)| v.abs() * s.sqrt())
-                .sum::<f64>()
-        })
-        .fold(0.0f64, f64::max);
-    if !(output_bound * output_bound).is_finite() {
-        return Err(Error::config(
-            "weights",
-            format!(
-                "the outputs overflow: sum_k |v_k| ||w_k|| = {output_bound:.3e} per unit input, whose \
-                 square (the loss) exceeds f64's range; rescale W or V"
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// Hidden units that are zero on every row of `x` (relu(w_k . x_i) = 0 for all i): dead
 /// units, which no gradient can revive. Computed in chunks of rows converted to the
 /// network's precision, stopping as soon as every unit has been positive somewhere (for a
@@ -173,81 +98,10 @@ pub fn dead_units<T: Real>(net: &Network<T>, x: &Matrix<f64>) -> usize {
     alive.iter().filter(|a| !**a).count()
 }
 
-/// Refuses inputs so large that what is computed from them overflows f64: the Gram
-/// entries <x_i, x_j> (up to ||x_i||^2) summed over the m rows, which bound the norms of
-/// X X^T, of the kernel matrix K and of D^T D. Without this, s_m(D) and K come out NaN
-/// and lambda_min(K) 0, silently. `name` names the input (`X`).
-pub fn check_input_magnitude(x: &Matrix<f64>, name: &str) -> Result<()> {
-    let largest_sq = crate::geometry::largest_row_norm_sq(x);
-    if !(largest_sq * x.rows() as f64).is_finite() {
-        let largest = crate::geometry::largest_abs(x);
-        return Err(Error::data(
-            name,
-            format!(
-                "the values overflow: the largest is {largest:.3e}, and m max ||x_i||^2 \
-                 (m = {} rows; it bounds X X^T, K and D^T D) exceeds f64's range (about \
-                 1.8e308); rescale {name}",
-                x.rows()
-            ),
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::OutputLayer;
-
-    fn net(w_scale: f64, v_scale: f64) -> Network<f64> {
-        Network {
-            w: Matrix::from_vec(2, 2, vec![w_scale, 0.0, 0.0, w_scale]),
-            v: Matrix::from_vec(1, 2, vec![v_scale, -v_scale]),
-            output_layer: OutputLayer::Fixed,
-        }
-    }
-
-    #[test]
-    fn overflowing_weights_are_named() {
-        assert!(check_magnitudes(&net(1.0, 1.0)).is_ok());
-        assert!(check_magnitudes(&net(1e150, 1.0)).is_ok());
-        let e = check_magnitudes(&net(1e160, 1.0)).unwrap_err().to_string();
-        assert!(e.contains("W overflows") && e.contains("1.000e160"), "{e}");
-        let e = check_magnitudes(&net(1.0, 1e160)).unwrap_err().to_string();
-        assert!(e.contains("V overflows") && e.contains("1.000e160"), "{e}");
-        let e = check_magnitudes(&net(1e100, 1e100))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("outputs overflow"), "{e}");
-        let e = check_magnitudes(&net(f64::NAN, 1.0))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("not finite"), "{e}");
-    }
-
-    #[test]
-    fn overflowing_inputs_are_named() {
-        // 10 rows of (s, 0, 0): m max ||x||^2 = 10 s^2 is finite for s = 1e150 (1e301),
-        // not for s = 1e160 (1e321) or 4.3e153 (1.85e308 > f64::MAX).
-        let rows = |s: f64| {
-            Matrix::from_vec(
-                10,
-                3,
-                (0..30).map(|k| if k % 3 == 0 { s } else { 0.0 }).collect(),
-            )
-        };
-        assert!(check_input_magnitude(&rows(1e150), "X").is_ok());
-        assert!(check_input_magnitude(&rows(4.2e153), "X").is_ok());
-        for s in [1e160, 4.3e153, -1e200] {
-            let e = check_input_magnitude(&rows(s), "X")
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.starts_with("X: the values overflow") && e.contains("rescale X"),
-                "{e}"
-            );
-        }
-    }
 
     #[test]
     fn dead_units_are_those_zero_on_every_point() {

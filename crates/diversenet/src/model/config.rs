@@ -7,12 +7,13 @@
 use std::str::FromStr;
 
 use crate::data::{Dataset, InputScaling, Targets};
-use crate::error::{Error, Result};
+use crate::error::{Error, Expected, Result};
 use crate::regularizer::{RegSampling, RegTerm};
 
 use super::loss::Loss;
 use super::network::OutputLayer;
 use super::optim::{LrSchedule, OptimizerKind};
+use super::options::default_of;
 
 /// Floating-point precision of training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -39,9 +40,10 @@ impl FromStr for Precision {
         match s {
             "f32" => Ok(Self::F32),
             "f64" => Ok(Self::F64),
-            _ => Err(Error::config(
+            _ => Err(Error::setting(
                 "precision",
-                format!("`{s}`: expected f32 or f64"),
+                s,
+                Expected::OneOf("f32 or f64"),
             )),
         }
     }
@@ -87,32 +89,36 @@ pub struct TrainSettings {
     /// Exact training metrics (mean loss and error over the whole training set and the norm
     /// of the full gradient, one fused pass) at epoch 0 and every this many epochs, and
     /// always after the last epoch; 0 = never (the epoch's running averages are reported
-    /// instead, and epoch 0 gets a forward pass without the gradient). The library default
-    /// is 1, what the theory's measurements need; the CLI's `--exact-metrics` defaults to 0.
+    /// instead, and epoch 0 gets a forward pass without the gradient). The default is 1,
+    /// what the theory's measurements need (the command line's is 0: see
+    /// [`super::options::TRAIN_OPTIONS`]).
     pub exact_metrics_every: usize,
 }
 
+/// The defaults of the table of training options ([`super::options::TRAIN_OPTIONS`]).
 impl Default for TrainSettings {
     fn default() -> Self {
+        let name = |option: &str| default_of::<String>(option);
         Self {
-            width: 100,
-            epochs: 20,
-            seed: 0,
-            optimizer: OptimizerKind::parse("adam", 0.0).expect("adam"),
-            lr: 1e-2,
-            schedule: LrSchedule::Constant,
-            batch_size: 128,
+            width: default_of("width"),
+            epochs: default_of("epochs"),
+            seed: default_of("seed"),
+            optimizer: OptimizerKind::parse(&name("optimizer"), default_of("momentum"))
+                .expect("the default optimizer"),
+            lr: default_of("lr"),
+            schedule: name("lr_schedule").parse().expect("the default schedule"),
+            batch_size: default_of("batch_size"),
             loss: None,
             output_layer: None,
-            scaling: InputScaling::Sphere,
-            precision: Precision::F32,
+            scaling: name("input_scaling").parse().expect("the default scaling"),
+            precision: name("precision").parse().expect("the default precision"),
             init_scale: None,
-            checkpoint_every: 1,
+            checkpoint_every: default_of("checkpoint_every"),
             regularizers: Vec::new(),
-            weight_decay: 0.0,
-            reg_every: 1,
+            weight_decay: default_of("weight_decay"),
+            reg_every: default_of("reg_every"),
             reg_sampling: None,
-            exact_metrics_every: 1,
+            exact_metrics_every: default_of("exact_metrics"),
         }
     }
 }
@@ -187,31 +193,32 @@ fn unknown_keys(
     }
 }
 
-fn finite_positive(field: &str, value: f64) -> Result<()> {
+fn finite_positive(setting: &'static str, value: f64) -> Result<()> {
     if value > 0.0 && value.is_finite() {
         Ok(())
     } else {
-        Err(Error::config(
-            field,
-            format!("{value} is not a finite value > 0"),
-        ))
+        Err(Error::setting(setting, value, Expected::Positive))
     }
 }
 
-fn at_least_one(field: &str, value: usize, what: &str) -> Result<()> {
+fn at_least_one(setting: &'static str, value: usize, unit: &'static str) -> Result<()> {
     if value == 0 {
-        return Err(Error::config(field, format!("must be at least 1 {what}")));
+        return Err(Error::setting(
+            setting,
+            value,
+            Expected::AtLeast { min: 1, unit },
+        ));
     }
     Ok(())
 }
 
 /// Checks the optimiser's constants: momentum and the Adam betas in [0, 1), eps finite > 0.
 pub(super) fn check_optimizer(kind: OptimizerKind) -> Result<()> {
-    let unit = |field: &str, v: f64| {
+    let unit = |setting: &'static str, v: f64| {
         if (0.0..1.0).contains(&v) {
             Ok(())
         } else {
-            Err(Error::config(field, format!("{v} is not in [0, 1)")))
+            Err(Error::setting(setting, v, Expected::UnitInterval))
         }
     };
     match kind {
@@ -229,14 +236,15 @@ pub(super) fn check_optimizer(kind: OptimizerKind) -> Result<()> {
 /// 1 - lr * weight_decay stays positive at the schedule's largest learning rate.
 fn check_weight_decay(weight_decay: f64, max_lr: f64) -> Result<()> {
     if !(weight_decay >= 0.0 && weight_decay.is_finite()) {
-        return Err(Error::config(
-            "weight-decay",
-            format!("{weight_decay} is not a finite value >= 0"),
+        return Err(Error::setting(
+            "weight_decay",
+            weight_decay,
+            Expected::NonNegative,
         ));
     }
     if max_lr * weight_decay >= 1.0 {
         return Err(Error::config(
-            "weight-decay",
+            "weight_decay",
             format!(
                 "{weight_decay} times the largest learning rate {max_lr} is {} >= 1: each step \
                  would flip or zero W instead of shrinking it (lower it below {})",
@@ -254,8 +262,8 @@ fn check_schedule(schedule: LrSchedule) -> Result<()> {
     match schedule {
         LrSchedule::Constant | LrSchedule::Cosine => Ok(()),
         LrSchedule::Step { every, factor } => {
-            at_least_one("lr-schedule", every, "epoch between steps")?;
-            finite_positive("lr-schedule", factor)
+            at_least_one("lr_schedule", every, "epoch between steps")?;
+            finite_positive("lr_schedule", factor)
         }
     }
 }
@@ -268,13 +276,13 @@ impl ConfigFields {
         finite_positive("lr", self.lr)?;
         check_optimizer(self.optimizer)?;
         check_schedule(self.schedule)?;
-        at_least_one("batch-size", self.batch_size, "sample")?;
-        at_least_one("checkpoint-every", self.checkpoint_every, "epoch")?;
-        at_least_one("reg-every", self.reg_every, "step")?;
+        at_least_one("batch_size", self.batch_size, "sample")?;
+        at_least_one("checkpoint_every", self.checkpoint_every, "epoch")?;
+        at_least_one("reg_every", self.reg_every, "step")?;
         if let Some(sampling) = self.reg_sampling {
             RegSampling::new(sampling.units_per_step)?;
         }
-        finite_positive("init-scale", self.init_scale)?;
+        finite_positive("init_scale", self.init_scale)?;
         for term in &self.regularizers {
             RegTerm::new(term.kind, term.lambda)?;
         }
@@ -284,10 +292,10 @@ impl ConfigFields {
         )?;
         at_least_one("dim", self.dim, "input dimension")?;
         at_least_one("outputs", self.outputs, "output")?;
-        at_least_one("train-samples", self.train_samples, "sample")?;
+        at_least_one("train_samples", self.train_samples, "sample")?;
         if self.batch_size > self.train_samples {
             return Err(Error::config(
-                "batch-size",
+                "batch_size",
                 format!(
                     "{} is more than the {} training samples",
                     self.batch_size, self.train_samples
@@ -428,7 +436,7 @@ impl TrainConfig {
 }
 
 /// Which training options a front end (the CLI, the Python package) was given explicitly
-/// rather than left at their defaults, for [`option_without_effect`].
+/// rather than left at their defaults, for [`check_options_apply`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GivenOptions {
     pub momentum: bool,
@@ -439,15 +447,12 @@ pub struct GivenOptions {
     pub reg: bool,
 }
 
-/// The first option given that would have no effect beside the others, and why: a silent
-/// no-op hides a mistake, so the front ends refuse it, each in its own words. The option
-/// is `momentum`, `batch-size`, `reg-every` or `reg-sample` (the CLI's spelling).
-pub fn option_without_effect(
-    given: GivenOptions,
-    optimizer: OptimizerKind,
-) -> Option<(&'static str, String)> {
+/// Refuses the first option given that would have no effect beside the others, saying
+/// why ([`Error::no_effect`]): a silent no-op hides a mistake. The option is `momentum`,
+/// `batch_size`, `reg_every` or `reg_sample`.
+pub fn check_options_apply(given: GivenOptions, optimizer: OptimizerKind) -> Result<()> {
     let no_reg = !given.reg;
-    [
+    let refused = [
         (
             "momentum",
             given.momentum && !matches!(optimizer, OptimizerKind::Sgd { .. }),
@@ -457,24 +462,27 @@ pub fn option_without_effect(
             ),
         ),
         (
-            "batch-size",
+            "batch_size",
             given.batch_size && optimizer == OptimizerKind::Gd,
             "the gd optimizer steps on the whole training set".to_string(),
         ),
         (
-            "reg-every",
+            "reg_every",
             given.reg_every && no_reg,
             "it sets how often the regularisers are applied, and none is given".to_string(),
         ),
         (
-            "reg-sample",
+            "reg_sample",
             given.reg_sample && no_reg,
             "it sets how the regularisers are estimated, and none is given".to_string(),
         ),
     ]
     .into_iter()
-    .find(|(_, without_effect, _)| *without_effect)
-    .map(|(option, _, why)| (option, why))
+    .find(|(_, without_effect, _)| *without_effect);
+    match refused {
+        Some((option, _, why)) => Err(Error::no_effect(option, why)),
+        None => Ok(()),
+    }
 }
 
 impl TrainSettings {
@@ -482,14 +490,19 @@ impl TrainSettings {
     /// kind it estimates: it would have no effect (a new run's check; stored runs are not
     /// re-judged). A pair sum at lambda = 0 counts, so that a lambda sweep keeps its flags.
     fn check_sampling_applies(&self) -> Result<()> {
-        let sums = |t: &RegTerm| crate::regularizer::pairwise::is_pair_sum(t.kind);
+        use crate::regularizer::registry::names_where;
         match self.reg_sampling {
-            Some(_) if !self.regularizers.iter().any(sums) => Err(Error::config(
-                "reg-sample",
-                "sampling estimates the pairwise regularisers (discrepancy, mhe*, orthogonal) \
-                 and none is given (mma and weight-decay are always computed exactly), so it \
-                 would have no effect; leave it out",
-            )),
+            Some(_) if !self.regularizers.iter().any(|t| t.kind.is_pair_sum()) => {
+                Err(Error::no_effect(
+                    "reg_sample",
+                    format!(
+                        "sampling estimates the pairwise regularisers ({}) and none is given \
+                         ({} are always computed exactly)",
+                        names_where(true),
+                        names_where(false)
+                    ),
+                ))
+            }
             _ => Ok(()),
         }
     }

@@ -13,9 +13,16 @@ fn data() -> Dataset {
     .unwrap()
 }
 
-fn field_of(settings: TrainSettings) -> String {
+fn field_of(settings: TrainSettings) -> &'static str {
+    expected_of(settings).0
+}
+
+/// The setting refused and what it allows.
+fn expected_of(settings: TrainSettings) -> (&'static str, Expected) {
     match settings.resolve(&data()) {
-        Err(Error::Config { field, .. }) => field,
+        Err(Error::Config {
+            setting, expected, ..
+        }) => (setting, expected),
         other => panic!("expected a configuration error, got {other:?}"),
     }
 }
@@ -32,7 +39,7 @@ fn resolve_rejects_each_bad_constant_by_name() {
                 },
                 ..base()
             },
-            "lr-schedule",
+            "lr_schedule",
         ),
         (
             TrainSettings {
@@ -42,7 +49,7 @@ fn resolve_rejects_each_bad_constant_by_name() {
                 },
                 ..base()
             },
-            "lr-schedule",
+            "lr_schedule",
         ),
         (
             TrainSettings {
@@ -80,28 +87,28 @@ fn resolve_rejects_each_bad_constant_by_name() {
                 batch_size: 0,
                 ..base()
             },
-            "batch-size",
+            "batch_size",
         ),
         (
             TrainSettings {
                 init_scale: Some(-1.0),
                 ..base()
             },
-            "init-scale",
+            "init_scale",
         ),
         (
             TrainSettings {
                 reg_every: 0,
                 ..base()
             },
-            "reg-every",
+            "reg_every",
         ),
         (
             TrainSettings {
                 weight_decay: -0.1,
                 ..base()
             },
-            "weight-decay",
+            "weight_decay",
         ),
         (
             // lr 0.01 x 100 = 1: W would be zeroed at every step.
@@ -109,7 +116,7 @@ fn resolve_rejects_each_bad_constant_by_name() {
                 weight_decay: 100.0,
                 ..base()
             },
-            "weight-decay",
+            "weight_decay",
         ),
         (
             // Fine at the base rate 0.01 (0.2), but the schedule doubles it 3 times in 20
@@ -122,12 +129,41 @@ fn resolve_rejects_each_bad_constant_by_name() {
                 },
                 ..base()
             },
-            "weight-decay",
+            "weight_decay",
         ),
     ];
     for (settings, field) in cases {
         assert_eq!(field_of(settings), field);
     }
+    // What each allows, as a field.
+    let base = TrainSettings::default;
+    assert_eq!(
+        expected_of(TrainSettings { lr: 0.0, ..base() }).1,
+        Expected::Positive
+    );
+    assert_eq!(
+        expected_of(TrainSettings { width: 0, ..base() }).1,
+        Expected::AtLeast {
+            min: 1,
+            unit: "hidden unit"
+        }
+    );
+    assert_eq!(
+        expected_of(TrainSettings {
+            optimizer: OptimizerKind::Sgd { momentum: 1.0 },
+            ..base()
+        })
+        .1,
+        Expected::UnitInterval
+    );
+    assert_eq!(
+        expected_of(TrainSettings {
+            weight_decay: -0.1,
+            ..base()
+        })
+        .1,
+        Expected::NonNegative
+    );
 }
 
 #[test]
@@ -147,7 +183,7 @@ fn a_stored_configuration_is_checked_again() {
     let bad = json.replace("\"every\":3", "\"every\":0");
     assert_ne!(bad, json);
     let err = serde_json::from_str::<TrainConfig>(&bad).unwrap_err();
-    assert!(err.to_string().contains("lr-schedule"), "{err}");
+    assert!(err.to_string().contains("lr_schedule"), "{err}");
     let bad = json.replace("\"beta1\":0.9", "\"beta1\":1.0");
     assert_ne!(bad, json);
     assert!(serde_json::from_str::<TrainConfig>(&bad).is_err());
@@ -193,7 +229,9 @@ fn sampling_without_a_pairwise_regulariser_is_refused() {
             (RegularizerKind::Mma, 0.1),
         ],
     ] {
-        assert_eq!(field_of(with(kinds)), "reg-sample", "{kinds:?}");
+        let (setting, expected) = expected_of(with(kinds));
+        assert_eq!(setting, "reg_sample", "{kinds:?}");
+        assert!(matches!(expected, Expected::NoEffect(_)), "{kinds:?}");
     }
     for kinds in [
         &[(RegularizerKind::Discrepancy, 0.1)][..],
@@ -308,7 +346,8 @@ fn a_stored_configuration_with_an_unknown_key_is_refused() {
         output_layer: cfg.output_layer(),
     };
     let transform = crate::data::InputTransform::fit_to(cfg.scaling(), &data()).unwrap();
-    crate::model::file::save_model(&path, &net, &transform, &cfg, false).unwrap();
+    let model = crate::model::TrainedModel::new(net, transform, cfg.clone(), false).unwrap();
+    crate::model::file::save_model(&path, &model).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let mut file = crate::model::file::TensorFile::decode(&bytes, &path).unwrap();
     assert!(crate::model::file::model_from_file(&file, &path).is_ok());

@@ -10,7 +10,7 @@ use safetensors::{Dtype, SafeTensors};
 use sha2::{Digest, Sha256};
 
 use crate::data::{InputScaling, InputTransform};
-use crate::error::{Error, Result};
+use crate::error::{Error, Message, Result};
 use crate::files::{hex, write_atomic};
 use crate::linalg::{Matrix, Real};
 
@@ -18,6 +18,7 @@ use super::config::TrainConfig;
 use super::network::Network;
 use super::optim::OptimizerState;
 use super::train::{tensor_lengths, TrainState};
+use super::trained::TrainedModel;
 
 /// Metadata key of the content checksum.
 pub const CHECKSUM_KEY: &str = "diversenet.sha256";
@@ -235,16 +236,6 @@ impl TensorFile {
     }
 }
 
-/// A trained model as stored on disk.
-#[derive(Clone, Debug)]
-pub struct ModelFile {
-    pub net: Network<f64>,
-    pub transform: InputTransform,
-    pub config: TrainConfig,
-    /// Whether the model predicts classes (else real values).
-    pub classes: bool,
-}
-
 fn put_network<T: Real>(file: &mut TensorFile, net: &Network<T>, config: &TrainConfig) {
     file.put_matrix("W", &net.w);
     file.put_matrix("V", &net.v);
@@ -273,21 +264,6 @@ fn shape_mismatch<T>(w: &Matrix<T>, v: &Matrix<T>, config: &TrainConfig) -> Opti
     })
 }
 
-/// The stored standardisation must be d finite means and d finite scales > 0: what is
-/// wrong with it.
-fn standardisation_problem(mean: &[f64], scale: &[f64], dim: usize) -> Option<String> {
-    let bad_mean = mean.iter().any(|m| !m.is_finite());
-    let bad_scale = scale.iter().any(|s| !(*s > 0.0 && s.is_finite()));
-    (mean.len() != dim || scale.len() != dim || bad_mean || bad_scale).then(|| {
-        format!(
-            "input_mean/input_scale ({} and {} values) do not match the input dimension {dim} or \
-             hold a mean that is not finite or a scale that is not finite and > 0",
-            mean.len(),
-            scale.len()
-        )
-    })
-}
-
 fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, TrainConfig)> {
     let config = TrainConfig::from_stored_json(file.meta("config", path)?).map_err(|e| {
         Error::format(
@@ -310,33 +286,16 @@ fn get_network<T: Real>(file: &TensorFile, path: &Path) -> Result<(Network<T>, T
     ))
 }
 
-/// Saves a trained model with its input scaling; refuses (a configuration error, before
-/// writing) weights whose shapes disagree with the configuration and a standardisation
-/// that is not d finite means and d finite scales > 0.
-pub fn save_model<T: Real>(
-    path: &Path,
-    net: &Network<T>,
-    transform: &InputTransform,
-    config: &TrainConfig,
-    classes: bool,
-) -> Result<()> {
-    // The caller's arguments, not a file, are at fault here.
-    if let Some(problem) = shape_mismatch(&net.w, &net.v, config) {
-        return Err(Error::config("weights", problem));
-    }
-    if transform.scaling == InputScaling::Standardise {
-        let (mean, scale) = (&transform.mean, &transform.scale);
-        if let Some(problem) = standardisation_problem(mean, scale, config.dim()) {
-            return Err(Error::config("input-scaling", problem));
-        }
-    }
+/// Saves a trained model with its input scaling, its weights in their precision `T`.
+pub fn save_model<T: Real>(path: &Path, model: &TrainedModel<T>) -> Result<()> {
+    let (transform, config) = (model.transform(), model.config());
     let mut file = TensorFile::default();
-    put_network(&mut file, net, config);
+    put_network(&mut file, model.net(), config);
     file.metadata
         .insert("input_scaling".into(), transform.scaling.to_string());
     file.metadata.insert(
         "targets".into(),
-        if classes { "classes" } else { "scalar" }.into(),
+        if model.classes() { "classes" } else { "scalar" }.into(),
     );
     if transform.scaling == InputScaling::Standardise {
         file.put_vector("input_mean", &transform.mean);
@@ -347,21 +306,23 @@ pub fn save_model<T: Real>(
 
 /// Loads a model saved by [`save_model`] (weights widened to f64). Files of other
 /// programs (no `config` metadata) are read by [`super::foreign::load_network`].
-pub fn load_model(path: &Path) -> Result<ModelFile> {
+pub fn load_model(path: &Path) -> Result<TrainedModel> {
     model_from_file(&TensorFile::read(path)?, path)
 }
 
-/// The model held by a decoded file written by [`save_model`]; a checkpoint is refused with
-/// the name of the run's model file.
-pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
+/// The model held by a decoded file written by [`save_model`], checked as
+/// [`TrainedModel::new`] checks it; a checkpoint is refused with the name of the run's model
+/// file.
+pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<TrainedModel> {
     if file.metadata.contains_key("epochs_done") {
         return Err(Error::format(
             path,
-            format!(
-                "this is a training checkpoint (weights and optimiser state, for --resume), not a \
-                 model; pass the run's model file, {}",
-                path.with_file_name(super::run::MODEL_FILE).display()
-            ),
+            Message::from("this is a training checkpoint (weights and optimiser state, for ")
+                .setting("resume")
+                .text(format!(
+                    "), not a model; pass the run's model file, {}",
+                    path.with_file_name(super::run::MODEL_FILE).display()
+                )),
         ));
     }
     let (net, config) = get_network::<f64>(file, path)?;
@@ -369,9 +330,6 @@ pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
     let (mean, scale) = if scaling == InputScaling::Standardise {
         let mean = file.matrix::<f64>("input_mean", path)?.into_vec();
         let scale = file.matrix::<f64>("input_scale", path)?.into_vec();
-        if let Some(problem) = standardisation_problem(&mean, &scale, config.dim()) {
-            return Err(Error::format(path, problem));
-        }
         (mean, scale)
     } else {
         (Vec::new(), Vec::new())
@@ -386,16 +344,14 @@ pub fn model_from_file(file: &TensorFile, path: &Path) -> Result<ModelFile> {
             ))
         }
     };
-    Ok(ModelFile {
-        net,
-        transform: InputTransform {
-            scaling,
-            mean,
-            scale,
-        },
-        config,
-        classes,
-    })
+    let transform = InputTransform {
+        scaling,
+        mean,
+        scale,
+    };
+    // The file, not a caller's argument, is at fault here.
+    TrainedModel::new(net, transform, config, classes)
+        .map_err(|e| Error::format(path, e.to_string()))
 }
 
 /// Saves the full training state (weights, optimiser buffers, random-stream position).
@@ -550,35 +506,58 @@ mod tests {
         }
     }
 
-    /// Bad arguments to `save_model` are configuration errors (they were file-format
-    /// errors naming a file not yet written; a NaN mean was written), and nothing is
-    /// written; good ones round-trip.
+    /// A model whose parts disagree is refused by its constructor, naming the part (they
+    /// were file-format errors naming a file not yet written; a NaN mean was written), so
+    /// nothing is written; good ones round-trip; a file holding such a model is refused
+    /// naming the file.
     #[test]
-    fn save_refuses_bad_arguments_as_configuration_errors() {
+    fn models_whose_parts_disagree_are_refused_naming_the_part() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.safetensors");
         let (config, ok) = (config(), transform(vec![0.0, 1.0], vec![1.0, 2.0]));
-        let field = |net: &Network<f64>, t: &InputTransform| match save_model(
-            &path, net, t, &config, false,
+        let part = |net: Network<f64>, t: InputTransform| match TrainedModel::new(
+            net,
+            t,
+            config.clone(),
+            false,
         ) {
-            Err(Error::Config { field, .. }) => field,
-            other => panic!("expected a configuration error, got {other:?}"),
+            Err(Error::Data { source_name, .. }) => source_name,
+            other => panic!("expected a refusal, got {other:?}"),
         };
-        assert_eq!(field(&network(3, 3), &ok), "weights");
-        assert_eq!(field(&network(2, 2), &ok), "weights");
-        for (mean, scale) in [
-            (vec![f64::NAN, 1.0], vec![1.0, 2.0]),
-            (vec![0.0, 1.0], vec![0.0, 2.0]),
-            (vec![0.0], vec![1.0]),
+        assert_eq!(part(network(3, 3), ok.clone()), "W, V");
+        assert_eq!(part(network(2, 2), ok.clone()), "W, V");
+        for (mean, scale, name) in [
+            (vec![f64::NAN, 1.0], vec![1.0, 2.0], "input_mean"),
+            (vec![0.0, 1.0], vec![0.0, 2.0], "input_scale"),
+            (vec![0.0], vec![1.0], "input_mean"),
+            (vec![], vec![1.0, 2.0], "input_mean, input_scale"),
         ] {
-            assert_eq!(
-                field(&network(3, 2), &transform(mean, scale)),
-                "input-scaling"
-            );
+            assert_eq!(part(network(3, 2), transform(mean, scale)), name);
         }
-        assert!(!path.exists());
-        save_model(&path, &network(3, 2), &ok, &config, false).unwrap();
-        assert_eq!(load_model(&path).unwrap().transform, ok);
+        let raw = InputTransform {
+            scaling: InputScaling::Raw,
+            ..ok.clone()
+        };
+        assert_eq!(part(network(3, 2), raw), "input_scaling");
+        let model = TrainedModel::new(network(3, 2), ok.clone(), config.clone(), false).unwrap();
+        save_model(&path, &model).unwrap();
+        assert_eq!(load_model(&path).unwrap(), model);
+        // A file whose standardisation is broken (written by hand).
+        let mut file = TensorFile::read(&path).unwrap();
+        file.put_vector("input_scale", &[1.0, -2.0]);
+        file.write(&path).unwrap();
+        match load_model(&path) {
+            Err(Error::Format { path: at, message }) => {
+                assert_eq!(at, path);
+                assert!(
+                    message
+                        .to_string()
+                        .starts_with("input_scale: entry 1 is -2"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a format error, got {other:?}"),
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::data::{check_compatible, Dataset, InputTransform, Targets};
 use crate::error::{Error, Result};
 use crate::limits::{check_metrics_of_epochs, check_training, TrainingSizes};
-use crate::linalg::Real;
+use crate::linalg::{Cancel, Real};
 
 use super::config::{Precision, TrainConfig, TrainSettings};
 use super::network::Network;
@@ -27,10 +27,10 @@ pub struct FittedModel {
     pub zero_inputs: usize,
 }
 
-/// Collects every epoch's metrics and asks `interrupted` after each step whether to stop.
+/// Collects every epoch's metrics and asks `cancel` after each step whether to stop.
 struct CollectMetrics<'a> {
     metrics: Vec<EpochMetrics>,
-    interrupted: &'a mut dyn FnMut() -> bool,
+    cancel: Cancel<'a>,
 }
 
 impl<T: Real> TrainObserver<T> for CollectMetrics<'_> {
@@ -39,7 +39,7 @@ impl<T: Real> TrainObserver<T> for CollectMetrics<'_> {
         Ok(())
     }
     fn keep_going(&mut self, steps_done: u64) -> Result<()> {
-        if (self.interrupted)() {
+        if self.cancel.requested() {
             return Err(Error::Interrupted { steps: steps_done });
         }
         Ok(())
@@ -126,23 +126,13 @@ fn check_representable(
     ))
 }
 
-/// Trains with `settings` on raw (unscaled) data.
+/// Trains with `settings` on raw (unscaled) data. `cancel` is asked after every step (Python
+/// asks whether Ctrl-C was pressed); it stops training with [`Error::Interrupted`].
 pub fn train_in_memory(
-    settings: &TrainSettings,
-    train_data: Dataset,
-    test_data: Dataset,
-) -> Result<FittedModel> {
-    train_in_memory_until(settings, train_data, test_data, &mut || false)
-}
-
-/// [`train_in_memory`] that asks `interrupted` after every step whether to stop (Python
-/// checks for Ctrl-C there) and then returns [`Error::Interrupted`]. `interrupted` is
-/// called often (every step): it should be cheap, e.g. look at a clock first.
-pub fn train_in_memory_until(
     settings: &TrainSettings,
     mut train_data: Dataset,
     mut test_data: Dataset,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<FittedModel> {
     let Prepared {
         transform,
@@ -153,7 +143,7 @@ pub fn train_in_memory_until(
     check_metrics_of_epochs(&sizes, config.epochs())?;
     let mut observer = CollectMetrics {
         metrics: Vec::new(),
-        interrupted,
+        cancel,
     };
     let net = match config.precision() {
         Precision::F32 => train(
@@ -206,10 +196,10 @@ mod tests {
         Dataset::new("fit test", Matrix::from_vec(m, 4, x), targets).unwrap()
     }
 
-    fn field_of(settings: TrainSettings) -> (String, String) {
+    fn field_of(settings: TrainSettings) -> (&'static str, String) {
         let (train, test) = data(200).split_or_all(0.2, 0).unwrap();
-        match train_in_memory(&settings, train, test) {
-            Err(Error::Config { field, message }) => (field, message),
+        match train_in_memory(&settings, train, test, Cancel::NEVER) {
+            Err(e @ Error::Config { .. }) => (e.settings()[0], e.to_string()),
             Err(e) => panic!("expected a configuration error, got {e}"),
             Ok(f) => panic!("expected a refusal; W = {:?}", &f.net.w.as_slice()[..4]),
         }
@@ -227,11 +217,10 @@ mod tests {
             ..TrainSettings::default()
         };
         let (train, test) = data(200).split_or_all(0.2, 0).unwrap();
-        match train_in_memory(&settings, train, test) {
+        match train_in_memory(&settings, train, test, Cancel::NEVER) {
             Err(Error::Diverged { .. }) => {}
-            Err(Error::Config { field, message }) => {
-                assert_eq!(field, "lr");
-                assert!(message.contains("training diverged by epoch"), "{message}");
+            Err(e @ Error::Config { setting: "lr", .. }) => {
+                assert!(e.to_string().contains("training diverged by epoch"), "{e}");
             }
             Err(e) => panic!("expected a divergence, got {e}"),
             Ok(f) => panic!("expected a refusal; W = {:?}", &f.net.w.as_slice()[..4]),
@@ -267,13 +256,16 @@ mod tests {
             (&standardise, data(100), scaled(20, 1e300, "test"), "test"),
         ];
         for (settings, train, test, name) in cases {
-            match train_in_memory(settings, train.clone(), test.clone()) {
+            match train_in_memory(settings, train.clone(), test.clone(), Cancel::NEVER) {
                 Err(Error::Data {
                     source_name,
                     message,
                 }) => {
                     assert_eq!(source_name, name);
-                    assert!(message.contains("beyond f32's largest value"), "{message}");
+                    assert!(
+                        message.to_string().contains("beyond f32's largest value"),
+                        "{message}"
+                    );
                 }
                 Err(e) => panic!("expected a data error, got {e}"),
                 Ok(_) => panic!("{name}: trained on inputs beyond f32"),
@@ -283,7 +275,7 @@ mod tests {
                 ..settings.clone()
             };
             assert!(
-                train_in_memory(&f64_settings, train, test).is_ok(),
+                train_in_memory(&f64_settings, train, test, Cancel::NEVER).is_ok(),
                 "{name}"
             );
         }
@@ -314,16 +306,16 @@ mod tests {
             batch_size: 80,
             ..TrainSettings::default()
         };
-        let mut asked = 0;
-        let mut stop_at_fifth = || {
-            asked += 1;
-            asked == 5
+        let asked = std::cell::Cell::new(0);
+        let stop_at_fifth = || {
+            asked.set(asked.get() + 1);
+            asked.get() == 5
         };
-        match train_in_memory_until(&settings, train, test, &mut stop_at_fifth) {
+        match train_in_memory(&settings, train, test, Cancel::when(&stop_at_fifth)) {
             Err(Error::Interrupted { steps }) => assert_eq!(steps, 5),
             other => panic!("expected an interruption, got {:?}", other.map(|_| ())),
         }
-        assert_eq!(asked, 5);
+        assert_eq!(asked.get(), 5);
     }
 
     /// Width 10^12 needs terabytes (4 d n bytes for W alone): refused before allocating.
@@ -335,8 +327,20 @@ mod tests {
             epochs: 1,
             ..TrainSettings::default()
         };
-        match train_in_memory(&settings, train, test) {
-            Err(Error::Memory(msg)) => assert!(msg.contains("width-1000000000000"), "{msg}"),
+        match train_in_memory(&settings, train, test, Cancel::NEVER) {
+            Err(Error::Memory(refusal)) => {
+                assert!(refusal.task.contains("width-1000000000000"), "{refusal:?}");
+                assert!(
+                    matches!(
+                        refusal.advice,
+                        Some(crate::error::Advice::Largest {
+                            setting: "width",
+                            ..
+                        })
+                    ),
+                    "{refusal:?}"
+                );
+            }
             other => panic!("expected a memory refusal, got {:?}", other.map(|_| ())),
         }
     }
@@ -352,15 +356,15 @@ mod tests {
             ..TrainSettings::default()
         };
         let started = std::time::Instant::now();
-        match train_in_memory(&settings, train, test) {
-            Err(Error::Memory(msg)) => {
+        match train_in_memory(&settings, train, test, Cancel::NEVER) {
+            Err(Error::Memory(refusal)) => {
+                let msg = refusal.render(&crate::error::Neutral);
                 assert!(msg.contains("training for 1000000000000 epochs"), "{msg}");
-                let most: u64 = msg
-                    .rsplit("at most ")
-                    .next()
-                    .and_then(|t| t.strip_suffix(" epochs fit"))
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or_else(|| panic!("no epoch advice in: {msg}"));
+                let Some(crate::error::Advice::AtMost { count, what }) = refusal.advice else {
+                    panic!("no epoch advice in: {msg}")
+                };
+                assert_eq!(what, "epochs");
+                let most = count as u64;
                 // The budget over 2 kB per epoch, less the small network's buffers.
                 let by_budget = crate::limits::memory_budget().bytes / 2048;
                 assert!(

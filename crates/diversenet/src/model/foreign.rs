@@ -10,8 +10,10 @@ use crate::data::npy::read_npy;
 use crate::error::{Error, Result};
 use crate::linalg::{Matrix, Real};
 
-use super::file::{model_from_file, ModelFile, TensorFile};
-use super::network::{Network, OutputLayer};
+use super::file::{model_from_file, TensorFile};
+use super::network::Network;
+use super::trained::TrainedModel;
+use super::weights::Weights;
 
 /// Tensor names of (W, V) that are recognised, in the order they are tried.
 pub const WEIGHT_NAMES: [(&str, &str); 2] = [("W", "V"), ("0.weight", "2.weight")];
@@ -28,53 +30,17 @@ pub struct ForeignNetwork {
 /// configuration and input scaling), or foreign weights.
 #[derive(Clone, Debug)]
 pub enum LoadedNetwork {
-    Trained(Box<ModelFile>),
+    Trained(Box<TrainedModel>),
     Foreign(ForeignNetwork),
 }
 
 impl LoadedNetwork {
     pub fn net(&self) -> &Network<f64> {
         match self {
-            Self::Trained(m) => &m.net,
+            Self::Trained(m) => m.net(),
             Self::Foreign(f) => &f.net,
         }
     }
-}
-
-/// Checks that W (n x d) and V (c x n) form a network with finite weights; `source`
-/// names them in errors. V is taken as it is (`OutputLayer::Trained`).
-pub fn network_from_weights(w: Matrix<f64>, v: Matrix<f64>, source: &str) -> Result<Network<f64>> {
-    if w.rows() == 0 || w.cols() == 0 || v.rows() == 0 {
-        return Err(Error::data(
-            source,
-            format!(
-                "W is {}x{} and V {}x{}: a network needs at least one unit, input and output",
-                w.rows(),
-                w.cols(),
-                v.rows(),
-                v.cols()
-            ),
-        ));
-    }
-    if v.cols() != w.rows() {
-        return Err(Error::data(
-            source,
-            format!(
-                "W is {}x{} (n x d), so V must have n = {} columns (c x n); it is {}x{}",
-                w.rows(),
-                w.cols(),
-                w.rows(),
-                v.rows(),
-                v.cols()
-            ),
-        ));
-    }
-    super::compat::check_weights_finite(&w, &v, source)?;
-    Ok(Network {
-        w,
-        v,
-        output_layer: OutputLayer::Trained,
-    })
 }
 
 /// Loads a model written by `diversenet train`, or, when the file has no `config`
@@ -147,7 +113,7 @@ pub fn foreign_from_file(file: &TensorFile, path: &Path) -> Result<ForeignNetwor
     let v = file.matrix::<f64>(v_name, path)?;
     let source = format!("{} (tensors {w_name}, {v_name})", path.display());
     Ok(ForeignNetwork {
-        net: network_from_weights(w, v, &source)?,
+        net: Weights::new(w, v, &source)?.into_network(),
         source,
     })
 }
@@ -171,7 +137,7 @@ pub fn load_npy_weights(w_path: &Path, v_path: &Path) -> Result<ForeignNetwork> 
     };
     let source = format!("{} and {}", w_path.display(), v_path.display());
     Ok(ForeignNetwork {
-        net: network_from_weights(matrix(w_path, "W")?, matrix(v_path, "V")?, &source)?,
+        net: Weights::new(matrix(w_path, "W")?, matrix(v_path, "V")?, &source)?.into_network(),
         source,
     })
 }
@@ -226,18 +192,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("0.weight") && e.contains("holds layer1"), "{e}");
-    }
-
-    #[test]
-    fn refuses_mismatched_and_non_finite_weights() {
-        let w = Matrix::from_vec(2, 1, vec![1.0, 2.0]);
-        let e = network_from_weights(w.clone(), Matrix::zeros(1, 3), "s")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("V must have n = 2 columns"), "{e}");
-        let e = network_from_weights(w, Matrix::from_vec(1, 2, vec![1.0, f64::NAN]), "s")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("V holds NaN at row 0, column 1"), "{e}");
     }
 }

@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use crate::error::Error;
+use crate::error::{Error, Expected};
 use crate::linalg::{gemm, Matrix, MatrixView, Op, Real};
 
 use super::network::{relu_mask, set_shape, Network, OutputLayer};
@@ -29,9 +29,10 @@ impl FromStr for Loss {
         match s {
             "squared" | "mse" => Ok(Self::Squared),
             "cross-entropy" | "ce" => Ok(Self::CrossEntropy),
-            _ => Err(Error::config(
+            _ => Err(Error::setting(
                 "loss",
-                format!("`{s}`: expected squared or cross-entropy"),
+                s,
+                Expected::OneOf("squared or cross-entropy"),
             )),
         }
     }
@@ -59,7 +60,10 @@ impl std::fmt::Display for Loss {
 /// The targets of a batch, in the network's precision.
 #[derive(Clone, Copy, Debug)]
 pub enum BatchTargets<'a, T> {
-    Scalar(&'a [T]),
+    /// Real values, one per output: b x c, row-major (c = 1 for a data set's scalar
+    /// targets).
+    Real(&'a [T]),
+    /// A class index per sample.
     Classes(&'a [u32]),
 }
 
@@ -179,10 +183,13 @@ pub(super) fn output_gradient<T: Real>(
     for i in 0..b {
         let f = out.row_mut(i);
         match (targets, loss) {
-            (BatchTargets::Scalar(y), _) => {
-                let r = f[0] - y[i];
-                totals.loss_sum += 0.5 * r.to_f64() * r.to_f64();
-                f[0] = r;
+            (BatchTargets::Real(y), _) => {
+                let c = f.len();
+                for (fj, &yj) in f.iter_mut().zip(&y[i * c..(i + 1) * c]) {
+                    let r = *fj - yj;
+                    totals.loss_sum += 0.5 * r.to_f64() * r.to_f64();
+                    *fj = r;
+                }
             }
             (BatchTargets::Classes(labels), Loss::Squared) => {
                 let label = labels[i] as usize;
@@ -255,7 +262,7 @@ mod tests {
         let ys: Vec<f64> = (0..m).map(|_| rng.normal()).collect();
         let labels: Vec<u32> = (0..m).map(|i| (i % outputs) as u32).collect();
         let t = if outputs == 1 {
-            BatchTargets::Scalar(&ys)
+            BatchTargets::Real(&ys)
         } else {
             BatchTargets::Classes(&labels)
         };
@@ -332,7 +339,7 @@ mod tests {
         loss_and_gradient(
             &net,
             x.view(),
-            BatchTargets::Scalar(&y),
+            BatchTargets::Real(&y),
             Loss::Squared,
             Some((&mut g, 1.0 / m as f64)),
             &mut Workspace::default(),

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use crate::error::Error;
+use crate::error::{Error, Expected};
 use crate::linalg::{gemm, Matrix, MatrixView, Op, Real};
 use crate::rng::SeededRng;
 
@@ -24,9 +24,10 @@ impl FromStr for OutputLayer {
         match s {
             "fixed" => Ok(Self::Fixed),
             "trained" => Ok(Self::Trained),
-            _ => Err(Error::config(
-                "output-layer",
-                format!("`{s}`: expected fixed or trained"),
+            _ => Err(Error::setting(
+                "output_layer",
+                s,
+                Expected::OneOf("fixed or trained"),
             )),
         }
     }

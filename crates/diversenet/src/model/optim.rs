@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Expected, Result};
 use crate::linalg::{par_zip4, Real};
 
 /// Which optimiser updates the parameters.
@@ -37,9 +37,10 @@ impl OptimizerKind {
                 beta2: 0.999,
                 eps: 1e-8,
             }),
-            _ => Err(Error::config(
+            _ => Err(Error::setting(
                 "optimizer",
-                format!("`{name}`: expected gd, sgd or adam"),
+                name,
+                Expected::OneOf("gd, sgd or adam"),
             )),
         }
     }
@@ -81,9 +82,10 @@ impl FromStr for LrSchedule {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         let bad = || {
-            Error::config(
-                "lr-schedule",
-                format!("`{s}`: expected constant, cosine or step:EVERY_EPOCHS:FACTOR (e.g. step:10:0.5)"),
+            Error::setting(
+                "lr_schedule",
+                s,
+                Expected::OneOf("constant, cosine or step:EVERY_EPOCHS:FACTOR (e.g. step:10:0.5)"),
             )
         };
         match s {

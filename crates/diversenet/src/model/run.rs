@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::data::source::short;
 use crate::data::{DataRecord, Dataset, InputTransform, Targets};
-use crate::error::{Error, Result};
+use crate::error::{Error, Message, Result};
 use crate::files::write_atomic;
 use crate::linalg::{Matrix, Real};
 
@@ -16,6 +16,7 @@ use super::config::{Precision, TrainConfig, TrainSettings};
 use super::file::{load_checkpoint, save_checkpoint, save_model};
 use super::fit::{prepare, Prepared};
 use super::train::{train, EpochMetrics, TrainObserver, TrainState};
+use super::trained::TrainedModel;
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -45,13 +46,14 @@ pub struct RunSummary {
     pub train_samples: usize,
     pub test_samples: usize,
     /// Inputs that were all zero and so have no direction on the sphere (they stay zero);
-    /// once each when the test set is the training set (`--all-data`).
+    /// once each when the test set is the training set (the CLI's `all_data`).
     pub zero_inputs: usize,
     /// Epochs restored from a checkpoint instead of trained in this invocation.
     pub resumed_from_epoch: usize,
-    /// What the run had to work around (a corrupted checkpoint, stale temporary files).
+    /// What the run had to work around (a corrupted checkpoint, stale temporary files),
+    /// and what it could not do; each front end renders the settings they name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    pub notes: Vec<Message>,
     pub final_metrics: EpochMetrics,
     pub out_dir: PathBuf,
     pub model: PathBuf,
@@ -110,10 +112,12 @@ fn check_out_dir(out_dir: &Path) -> Result<()> {
     if out_dir.exists() && !out_dir.is_dir() {
         return Err(Error::config(
             "out",
-            format!(
-                "{} exists and is not a directory; --out names the directory the run is written to",
+            Message::from(format!(
+                "{} exists and is not a directory; ",
                 out_dir.display()
-            ),
+            ))
+            .setting("out")
+            .text(" names the directory the run is written to"),
         ));
     }
     Ok(())
@@ -128,13 +132,14 @@ fn check_same_data(saved: &TrainConfig, now: &TrainConfig, checkpoint: &Path) ->
         None => Ok(()),
         Some((which, was, is)) => Err(Error::config(
             "resume",
-            format!(
+            Message::from(format!(
                 "the {which} data differ from those {} was trained on (SHA-256 {} now, \
-                 {} then): resume with the same data, or start a new run in another --out",
+                 {} then): resume with the same data, or start a new run in another ",
                 checkpoint.display(),
                 short(is),
                 short(was)
-            ),
+            ))
+            .setting("out"),
         )),
     }
 }
@@ -143,25 +148,30 @@ fn check_same_data(saved: &TrainConfig, now: &TrainConfig, checkpoint: &Path) ->
 /// on it ([`crate::linalg::threads`]: `--threads`, or every core when it is not given), so
 /// the resumed run would match no uninterrupted one. A checkpoint from before the count was
 /// recorded (`None`) resumes, with a note saying that this could not be checked.
-fn check_same_threads(saved: Option<usize>, checkpoint: &Path) -> Result<Option<String>> {
+fn check_same_threads(saved: Option<usize>, checkpoint: &Path) -> Result<Option<Message>> {
     let now = crate::linalg::threads();
     match saved {
         Some(then) if then != now => Err(Error::config(
             "threads",
-            format!(
-                "{} was trained with --threads {then}, this run has {now} (--threads, or every \
-                 core when it is not given): a run's bits depend on the thread count, so \
-                 resume with --threads {then}, or start a new run in another --out",
-                checkpoint.display()
-            ),
+            Message::from(format!("{} was trained with ", checkpoint.display()))
+                .setting_value("threads", then)
+                .text(format!(", this run has {now} ("))
+                .setting("threads")
+                .text(
+                    ", or every core when it is not given): a run's bits depend on the thread \
+                     count, so resume with ",
+                )
+                .setting_value("threads", then)
+                .text(", or start a new run in another ")
+                .setting("out"),
         )),
         Some(_) => Ok(None),
-        None => Ok(Some(format!(
+        None => Ok(Some(Message::from(format!(
             "{} does not record the thread count it was trained with (written by an older \
              version); resumed with {now} threads: the result is an uninterrupted run's only if \
              that is the same count",
             checkpoint.display()
-        ))),
+        )))),
     }
 }
 
@@ -228,18 +238,21 @@ fn metrics_up_to(path: &Path, epochs_done: usize) -> Result<Vec<(String, EpochMe
     if kept.len() != epochs_done + 1 || kept.iter().enumerate().any(|(i, (_, m))| m.epoch != i) {
         return Err(Error::format(
             path,
-            format!(
+            Message::from(format!(
                 "holds metrics for epochs {:?}, but the checkpoint is at epoch {epochs_done}: \
-                 the run directory is inconsistent; start again without --resume in a new --out",
+                 the run directory is inconsistent; start again without ",
                 kept.iter().map(|(_, m)| m.epoch).collect::<Vec<_>>()
-            ),
+            ))
+            .setting("resume")
+            .text(" in a new ")
+            .setting("out"),
         ));
     }
     Ok(kept)
 }
 
 /// Removes temporary files a killed run left behind (`.NAME.tmp-PID`), and says so.
-fn remove_stale_temporaries(dir: &Path) -> Vec<String> {
+fn remove_stale_temporaries(dir: &Path) -> Vec<Message> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -251,10 +264,10 @@ fn remove_stale_temporaries(dir: &Path) -> Vec<String> {
         })
         .filter_map(|e| {
             std::fs::remove_file(e.path()).ok().map(|_| {
-                format!(
+                Message::from(format!(
                     "removed {}, left by an interrupted write",
                     e.path().display()
-                )
+                ))
             })
         })
         .collect()
@@ -289,18 +302,22 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
                 Ok(c) => {
                     // The corrupt file goes, so that the next checkpoint keeps the good one as previous.
                     let _ = std::fs::remove_file(&checkpoint_path);
-                    notes.push(format!(
+                    notes.push(Message::from(format!(
                         "{} is unusable ({latest}); resumed from the previous checkpoint, epoch {}",
                         checkpoint_path.display(),
                         c.state.epochs_done
-                    ));
+                    )));
                     c
                 }
                 Err(_) if !checkpoint_path.exists() => return Err(latest),
                 Err(prev) => {
                     return Err(Error::format(
                         &checkpoint_path,
-                        format!("the checkpoint cannot be used ({latest}) and neither can the previous one ({prev}); start again without --resume"),
+                        Message::from(format!(
+                            "the checkpoint cannot be used ({latest}) and neither can the \
+                             previous one ({prev}); start again without "
+                        ))
+                        .setting("resume"),
                     ))
                 }
             },
@@ -311,37 +328,48 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
         if !saved_config.same_run_as(config) {
             return Err(Error::config(
                 "resume",
-                format!(
-                    "{} was written by a different configuration; only --epochs may change on resume.\n  saved: {}\n  now:   {}",
-                    checkpoint_path.display(),
+                Message::from(format!(
+                    "{} was written by a different configuration; only ",
+                    checkpoint_path.display()
+                ))
+                .setting("epochs")
+                .text(format!(
+                    " may change on resume.\n  saved: {}\n  now:   {}",
                     serde_json::to_string(&saved_config).unwrap_or_default(),
                     serde_json::to_string(config).unwrap_or_default()
-                ),
+                )),
             ));
         }
         kept = metrics_up_to(&metrics_path, saved.epochs_done)?;
         if saved.epochs_done >= config.epochs() {
-            notes.push(format!(
-                "nothing to train: the checkpoint is at epoch {} and --epochs is {}; the model \
-                 and summary are those of epoch {}; pass a larger --epochs to continue",
-                saved.epochs_done,
-                config.epochs(),
-                saved.epochs_done
-            ));
+            notes.push(
+                Message::from(format!(
+                    "nothing to train: the checkpoint is at epoch {} and ",
+                    saved.epochs_done
+                ))
+                .setting("epochs")
+                .text(format!(
+                    " is {}; the model and summary are those of epoch {}; pass a larger ",
+                    config.epochs(),
+                    saved.epochs_done
+                ))
+                .setting("epochs")
+                .text(" to continue"),
+            );
         }
         state = saved;
     } else if resume {
-        notes.push(format!(
-            "--resume: {} holds no checkpoint; started a new run from epoch 0",
+        notes.push(Message::default().setting("resume").text(format!(
+            ": {} holds no checkpoint; started a new run from epoch 0",
             out_dir.display()
-        ));
+        )));
     } else if existing {
         return Err(Error::config(
             "out",
-            format!(
-                "{} already holds a run; pass --resume to continue it, or choose another --out",
-                out_dir.display()
-            ),
+            Message::from(format!("{} already holds a run; pass ", out_dir.display()))
+                .setting("resume")
+                .text(" to continue it, or choose another ")
+                .setting("out"),
         ));
     }
     let resumed_from_epoch = state.epochs_done;
@@ -368,18 +396,19 @@ fn run_typed<T: Real>(job: RunJob<'_>) -> Result<RunSummary> {
     let final_metrics = observer.last.clone().expect("at least epoch 0 is reported");
     match super::compat::dead_units(&state.net, &train_data.x) {
         0 => {}
-        dead if dead == config.width() => notes.push(format!(
+        dead if dead == config.width() => notes.push(Message::from(format!(
             "every hidden unit is dead (zero on every training input), so the network outputs \
              a constant and no gradient can change W; the learning rate ({:e}) is likely too large",
             config.lr()
-        )),
-        dead => notes.push(format!(
+        ))),
+        dead => notes.push(Message::from(format!(
             "{dead} of {} hidden units are dead (zero on every training input)",
             config.width()
-        )),
+        ))),
     }
     let classes = matches!(train_data.targets, Targets::Classes { .. });
-    save_model(&model_path, &state.net, transform, config, classes)?;
+    let model = TrainedModel::new(state.net, transform.clone(), config.clone(), classes)?;
+    save_model(&model_path, &model)?;
     let summary = RunSummary {
         config: config.clone(),
         data: train_data.name.clone(),

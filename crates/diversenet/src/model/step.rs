@@ -44,11 +44,10 @@ use crate::regularizer::coupling::apply_decoupled;
 /// Fewest multiply-adds of the first-layer product in one block (b d n_t for n_t units;
 /// about 10 units at b = 128, d = 784): a step gets as many blocks as the threads and this
 /// allow, so the parallelism follows the matrix sizes and a small step stays on one
-/// thread however many there are. Measured with `bench train --blocks` on 2 cores (the
-/// blocks on a team, three alternating runs, 2026-11-28): 2 blocks against 1 gave 0.98-1.18x
-/// at n = 16 (0.8M multiply-adds per block), 1.17-1.31x at n = 24 (1.2M), 1.35-1.42x at
-/// n = 32 and 1.28-1.61x at n = 40. (Before the team, as rayon tasks, 2 blocks of 2.5M
-/// gave 1.10x at n = 50.)
+/// thread however many there are. Below about this size a second block gains little or
+/// nothing, above it the gain grows with the block; `diversenet bench train --widths
+/// 16,24,32,40 --blocks 1` against `--blocks 2`, run alternately, measures it
+/// (bench/HISTORY.md has the figures behind this choice).
 const MIN_BLOCK_MACS: usize = 1 << 20;
 /// Elements of W per fused gradient-and-update chunk (about 256 KiB in f32: in L2).
 const CHUNK_ELEMENTS: usize = 1 << 16;
@@ -77,7 +76,7 @@ impl<T: Real> OwnedTargets<T> {
     }
     pub(crate) fn range(&self, start: usize, end: usize) -> BatchTargets<'_, T> {
         match self {
-            Self::Scalar(y) => BatchTargets::Scalar(&y[start..end]),
+            Self::Scalar(y) => BatchTargets::Real(&y[start..end]),
             Self::Classes(l) => BatchTargets::Classes(&l[start..end]),
         }
     }
@@ -131,9 +130,9 @@ impl Workers {
     /// cores of its own (spinning members that share a core wait on each other); rayon
     /// inside a rayon worker or with more blocks than cores. (Regularised steps use the
     /// team too: a sampled regulariser's rows are added by the members in the backward
-    /// phase; an exact one runs on rayon's pool between the phases, where 16 alternating
-    /// `bench reg` pairs on 2 cores, with the sampled regulariser still computed that way,
-    /// gave 5.25 ms per step with a team against 5.40 ms with rayon tasks.)
+    /// phase; an exact one runs on rayon's pool between the phases, where a team was no
+    /// slower than rayon tasks: `diversenet bench reg` times the regularised step, and
+    /// bench/HISTORY.md has the comparison.)
     fn new(blocks: usize) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
         if blocks == 1 {
@@ -383,7 +382,7 @@ impl<T: Real> MinibatchStep<T> {
         }
         transpose(&self.out_t, &mut self.out);
         let targets = match &self.y {
-            OwnedTargets::Scalar(_) => BatchTargets::Scalar(&self.batch_scalar),
+            OwnedTargets::Scalar(_) => BatchTargets::Real(&self.batch_scalar),
             OwnedTargets::Classes(_) => BatchTargets::Classes(&self.batch_labels),
         };
         let totals = output_gradient(&mut self.out, targets, self.cfg.loss());

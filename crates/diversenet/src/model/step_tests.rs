@@ -41,7 +41,7 @@ fn check(settings: TrainSettings, classes: bool, blocks: usize) {
         let t = if classes {
             BatchTargets::Classes(&labels)
         } else {
-            BatchTargets::Scalar(&scalar)
+            BatchTargets::Real(&scalar)
         };
         grad.clear();
         let expect = loss_and_gradient(

@@ -16,10 +16,11 @@
 
 pub mod coupling;
 pub mod pairwise;
+pub mod registry;
 
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Expected, Message, Result};
 use crate::geometry::all_row_norms;
 use crate::linalg::{Matrix, MatrixView, Real};
 use crate::rng::{SeededRng, Stream};
@@ -45,41 +46,37 @@ pub enum RegularizerKind {
 
 impl FromStr for RegularizerKind {
     type Err = Error;
-    /// `discrepancy`, `mhe` (s = 2), `mhe0`, `mhe1`, `mhe2`, `mhe-angular` (s = 2),
-    /// `mhe0-angular`..., `mma`, `orthogonal`, `weight-decay`.
+    /// The names of [`registry::FAMILIES`] (`discrepancy`, `mhe0`..`mhe2-angular`, `mma`,
+    /// `orthogonal`, `weight-decay`), as [`RegularizerKind`]'s `Display` writes them, and
+    /// `mhe` and `mhe-angular` for s = 2.
     fn from_str(s: &str) -> Result<Self> {
-        let mhe = |rest: &str, angular: bool| -> Result<Self> {
-            let power = match rest {
-                "" => 2,
-                "0" | "1" | "2" => rest.parse().expect("digit"),
-                _ => {
-                    return Err(Error::config(
-                        "reg",
-                        format!("`{s}`: MHE power must be 0, 1 or 2"),
-                    ))
-                }
-            };
-            Ok(Self::Mhe { power, angular })
-        };
-        match s {
-            "discrepancy" => Ok(Self::Discrepancy),
-            "mma" => Ok(Self::Mma),
-            "orthogonal" => Ok(Self::Orthogonal),
-            "weight-decay" => Ok(Self::WeightDecay),
-            _ => {
-                if let Some(rest) = s.strip_prefix("mhe") {
-                    match rest.strip_suffix("-angular") {
-                        Some(p) => mhe(p, true),
-                        None => mhe(rest, false),
-                    }
-                } else {
-                    Err(Error::config(
-                        "reg",
-                        format!("`{s}`: expected discrepancy, mhe[0|1|2][-angular], mma, orthogonal or weight-decay"),
-                    ))
-                }
-            }
+        if let Some(kind) = registry::all_kinds().find(|k| k.to_string() == s) {
+            return Ok(kind);
         }
+        match s {
+            "mhe" => Ok(Self::Mhe {
+                power: 2,
+                angular: false,
+            }),
+            "mhe-angular" => Ok(Self::Mhe {
+                power: 2,
+                angular: true,
+            }),
+            _ if s.starts_with("mhe") => Err(Error::Config {
+                setting: "reg",
+                value: Some(s.to_string()),
+                expected: Expected::Described(format!("`{s}`: MHE power must be 0, 1 or 2").into()),
+            }),
+            _ => Err(Error::setting("reg", s, Expected::OneOf(registry::names()))),
+        }
+    }
+}
+
+impl RegularizerKind {
+    /// Whether its value is a sum over pairs of units ([`registry::Family::pair_sum`]),
+    /// which [`value_and_gradient_sampled`] estimates rather than computing exactly.
+    pub fn is_pair_sum(self) -> bool {
+        registry::family(self).pair_sum
     }
 }
 
@@ -112,10 +109,7 @@ pub struct RegTerm {
 impl RegTerm {
     pub fn new(kind: RegularizerKind, lambda: f64) -> Result<Self> {
         if !(lambda >= 0.0 && lambda.is_finite()) {
-            return Err(Error::config(
-                "lambda",
-                format!("{lambda} is not a finite value >= 0"),
-            ));
+            return Err(Error::setting("lambda", lambda, Expected::NonNegative));
         }
         Ok(Self {
             kind,
@@ -136,7 +130,9 @@ pub fn terms<S: AsRef<str>>(names: &[S], lambdas: &[f64]) -> Result<Vec<RegTerm>
         if !lambdas.is_empty() {
             return Err(Error::config(
                 "lambda",
-                "given without a regulariser (--reg)",
+                Message::from("given without a regulariser (")
+                    .setting("reg")
+                    .text(")"),
             ));
         }
         return Ok(Vec::new());
@@ -144,11 +140,11 @@ pub fn terms<S: AsRef<str>>(names: &[S], lambdas: &[f64]) -> Result<Vec<RegTerm>
     if lambdas.len() != names.len() && lambdas.len() != 1 {
         return Err(Error::config(
             "lambda",
-            format!(
-                "{} values for {} --reg regularisers; give one per --reg, or one for all",
-                lambdas.len(),
-                names.len()
-            ),
+            Message::from(format!("{} values for {} ", lambdas.len(), names.len()))
+                .setting("reg")
+                .text(" regularisers; give one per ")
+                .setting("reg")
+                .text(", or one for all"),
         ));
     }
     names
@@ -178,7 +174,7 @@ impl RegSampling {
     pub fn new(units_per_step: usize) -> Result<Self> {
         if units_per_step == 0 {
             return Err(Error::config(
-                "reg-sample",
+                "reg_sample",
                 "0 partner units per step: expected at least 1 (or leave it out for the exact regulariser)",
             ));
         }
@@ -228,7 +224,7 @@ pub fn value_and_gradient_sampled<T: Real>(
 /// Whether [`value_and_gradient_sampled`] estimates `kind` on `rows` rows (rather than
 /// computing it exactly).
 fn is_sampled(kind: RegularizerKind, sampling: RegSampling, rows: usize) -> bool {
-    pairwise::is_pair_sum(kind) && sampling.units_per_step < rows
+    kind.is_pair_sum() && sampling.units_per_step < rows
 }
 
 /// One step's sampled estimate of sum_i scale_i dR_i/dW over pair-sum regularisers, drawn

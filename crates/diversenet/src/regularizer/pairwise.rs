@@ -96,9 +96,10 @@ fn constant_term(kind: RegularizerKind, n: usize) -> f64 {
     }
 }
 
-/// Whether [`directional_sampled`] estimates `kind` (a pair sum: discrepancy, mhe*,
-/// orthogonal) rather than computing it exactly (mma, weight-decay).
-pub fn is_pair_sum(kind: RegularizerKind) -> bool {
+/// Whether `kind` has a pair term (what [`directional_sampled`] estimates): the registry's
+/// [`super::registry::Family::pair_sum`] says the same (a test checks it).
+#[cfg(test)]
+pub(super) fn has_pair_term(kind: RegularizerKind) -> bool {
     pair_term(kind, 2, 0.0).is_some()
 }
 

@@ -11,18 +11,56 @@ fn random_w(n: usize, d: usize, seed: u64) -> Matrix<f64> {
 }
 
 fn all_kinds() -> Vec<RegularizerKind> {
-    let mut v = vec![
+    registry::all_kinds().collect()
+}
+
+/// The registry lists every kind once, under a name that parses back to it; its pair sums
+/// are the kinds with a pair term; what `bench` times is listed.
+#[test]
+fn the_registry_lists_every_kind_once_and_its_pair_sums() {
+    let kinds = all_kinds();
+    assert_eq!(kinds.len(), 10);
+    for (i, kind) in kinds.iter().enumerate() {
+        assert!(!kinds[..i].contains(kind), "{kind} listed twice");
+        assert_eq!(kind.to_string().parse::<RegularizerKind>().unwrap(), *kind);
+        assert_eq!(kind.is_pair_sum(), pairwise::has_pair_term(*kind), "{kind}");
+    }
+    let every = [
         RegularizerKind::Discrepancy,
         RegularizerKind::Mma,
         RegularizerKind::Orthogonal,
         RegularizerKind::WeightDecay,
-    ];
-    for power in 0..=2 {
-        for angular in [false, true] {
-            v.push(RegularizerKind::Mhe { power, angular });
-        }
+    ]
+    .into_iter()
+    .chain(
+        (0..=2)
+            .flat_map(|power| [false, true].map(|angular| RegularizerKind::Mhe { power, angular })),
+    );
+    for kind in every {
+        assert!(kinds.contains(&kind), "{kind} missing");
     }
-    v
+    assert_eq!(registry::benched_kinds().count(), 6);
+    assert_eq!(
+        registry::names(),
+        "discrepancy, mhe[0|1|2][-angular], mma, orthogonal or weight-decay"
+    );
+    assert_eq!(
+        "mhe".parse::<RegularizerKind>().unwrap(),
+        RegularizerKind::Mhe {
+            power: 2,
+            angular: false
+        }
+    );
+    let e = "mhe3".parse::<RegularizerKind>().unwrap_err().to_string();
+    assert!(e.contains("MHE power must be 0, 1 or 2"), "{e}");
+    let e = "dropout"
+        .parse::<RegularizerKind>()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("expected discrepancy, mhe[0|1|2][-angular]"),
+        "{e}"
+    );
 }
 
 fn gradient(kind: RegularizerKind, w: &Matrix<f64>) -> Matrix<f64> {
@@ -173,10 +211,7 @@ fn sampled_estimates_are_unbiased() {
     // n = 12 units, one without a direction, which takes no part.
     let mut w = random_w(12, 5, 8);
     w.row_mut(5).fill(0.0);
-    for kind in all_kinds()
-        .into_iter()
-        .filter(|k| pairwise::is_pair_sum(*k))
-    {
+    for kind in all_kinds().into_iter().filter(|k| k.is_pair_sum()) {
         assert_unbiased(kind, &w, (value(kind, &w), &gradient(kind, &w)), &[1.0; 12]);
     }
 }
@@ -225,10 +260,7 @@ fn sampled_estimates_see_only_the_directions_of_tiny_and_huge_rows() {
         w32.row_mut(k).iter_mut().for_each(|v| *v *= s);
     }
     let sampling = RegSampling::new(4).unwrap();
-    for kind in all_kinds()
-        .into_iter()
-        .filter(|k| pairwise::is_pair_sum(*k))
-    {
+    for kind in all_kinds().into_iter().filter(|k| k.is_pair_sum()) {
         let run = |w: &Matrix<f64>| {
             let mut g = Matrix::zeros(12, 5);
             let mut rng = RegSampling::rng(1, 2);
@@ -279,10 +311,7 @@ fn sampled_estimates_see_only_the_directions_of_tiny_and_huge_rows() {
 #[test]
 fn sampled_estimates_of_tiny_and_huge_rows_are_unbiased() {
     let (u, w, scales) = unit_rows_and_extreme_multiples();
-    for kind in all_kinds()
-        .into_iter()
-        .filter(|k| pairwise::is_pair_sum(*k))
-    {
+    for kind in all_kinds().into_iter().filter(|k| k.is_pair_sum()) {
         assert_unbiased(kind, &w, (value(kind, &u), &gradient(kind, &u)), &scales);
     }
 }
@@ -304,7 +333,7 @@ fn sampling_is_exact_where_it_cannot_sample() {
             );
             assert_eq!((v, g), (value(kind, &w), gradient(kind, &w)), "{kind}");
         }
-        if !pairwise::is_pair_sum(kind) {
+        if !kind.is_pair_sum() {
             let mut g = Matrix::zeros(6, 3);
             let v = value_and_gradient_sampled(
                 kind,

@@ -3,19 +3,20 @@
 
 use std::time::Instant;
 
-use crate::data::{check_finite, Dataset, Targets};
-use crate::error::{Error, Result};
-use crate::linalg::{symmetric_spectral_norm, Matrix};
-use crate::model::Network;
+use crate::data::{check_finite, target_matrix, Dataset, Points};
+use crate::error::{Error, Expected, Result};
+use crate::linalg::{symmetric_spectral_norm, Cancel, Matrix};
+use crate::model::Weights;
 use crate::rng::{SeededRng, Stream};
 
 use super::discrepancy::{
-    discrepancies, monte_carlo_l2_slice_sq_until, unit_directions, MonteCarloEstimate,
+    discrepancies, monte_carlo_l2_slice_sq, unit_directions, MonteCarloEstimate,
 };
 use super::feature_matrix::{
-    activation_pattern, loss_bound, smallest_singular_value_until, squared_loss_and_gradient_norm,
+    activation_pattern, loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
 };
-use super::kernel::{discrepancy_matrix, kernel_lambda_min_until, PairGeometry};
+use super::kernel::{discrepancy_matrix, kernel_lambda_min, PairGeometry};
+use super::measure::check_fits;
 
 /// Default size of the Gram matrix D^T D (m c) when no point count is given.
 pub const DEFAULT_GRAM_SIZE: usize = 2000;
@@ -27,12 +28,13 @@ pub const DEFAULT_GRAM_SIZE: usize = 2000;
 pub const MAX_MONTE_CARLO_SAMPLES: usize = 100_000_000;
 
 /// Most work of the Monte Carlo estimate, samples x (n d + [`MONTE_CARLO_SAMPLE_COST`]): a
-/// sample costs about 0.2 ns per unit and input dimension plus 0.5 us (1 core of the 2-core
-/// development machine, through `diversenet.analyze`: 0.53 us a sample at n = 8, d = 3,
-/// 6.9 us at n = 100, d = 50, 164 us at n = 1000, d = 784), so this is a few minutes; a
-/// call cannot be interrupted.
+/// sample costs a fixed part plus a part per unit and input dimension, so this bound is a
+/// few minutes of one core (timed through Python's `analyze(..., monte_carlo=N)`, the same
+/// as `diversenet analyze --monte-carlo N`, at several n and d; bench/HISTORY.md has the
+/// timings).
 pub const MAX_MONTE_CARLO_WORK: f64 = 1e12;
-/// A sample's cost apart from the units, in the same units as n d (0.5 us / 0.2 ns).
+/// A sample's cost apart from the units, in the same units as n d (the ratio of the fixed
+/// part to the part per unit and dimension in those timings).
 const MONTE_CARLO_SAMPLE_COST: f64 = 2500.0;
 
 /// The most Monte Carlo samples accepted for n units in R^d: [`MAX_MONTE_CARLO_SAMPLES`],
@@ -61,19 +63,27 @@ impl AnalysisOptions {
     pub fn check(&self, width: usize, dim: usize) -> Result<()> {
         let most = max_monte_carlo_samples(width, dim);
         match self.monte_carlo {
-            Some(samples) if samples < 2 => Err(Error::config(
-                "monte-carlo",
-                format!("{samples} samples: at least 2 are needed (for a standard error)"),
-            )),
-            Some(samples) if samples > most => Err(Error::config(
-                "monte-carlo",
-                format!(
-                    "{samples} samples: at most {most} are accepted for {width} units in \
+            Some(samples) if samples < 2 => Err(Error::Config {
+                setting: "monte_carlo",
+                value: Some(samples.to_string()),
+                expected: Expected::Described(
+                    format!("{samples} samples: at least 2 are needed (for a standard error)")
+                        .into(),
+                ),
+            }),
+            Some(samples) if samples > most => Err(Error::Config {
+                setting: "monte_carlo",
+                value: Some(samples.to_string()),
+                expected: Expected::Described(
+                    format!(
+                        "{samples} samples: at most {most} are accepted for {width} units in \
                      R^{dim}; the time grows as samples x (n d + 2500), about 0.2 ns each (a \
                      few minutes at the limit), while the standard error only falls as \
                      1/sqrt(samples), and L2(W)^2 is computed exactly anyway"
+                    )
+                    .into(),
                 ),
-            )),
+            }),
             _ => Ok(()),
         }
     }
@@ -127,34 +137,6 @@ pub struct Analysis {
     pub seconds: f64,
 }
 
-/// Targets as an m x c matrix (one-hot for classes).
-pub fn target_matrix(targets: &Targets, outputs: usize, name: &str) -> Result<Matrix<f64>> {
-    match targets {
-        Targets::Scalar(y) => {
-            if outputs != 1 {
-                return Err(Error::data(
-                    name,
-                    format!("real-valued targets, but the model has {outputs} outputs"),
-                ));
-            }
-            Ok(Matrix::from_vec(y.len(), 1, y.clone()))
-        }
-        Targets::Classes { labels, .. } => {
-            let mut m = Matrix::zeros(labels.len(), outputs);
-            for (i, &l) in labels.iter().enumerate() {
-                if l as usize >= outputs {
-                    return Err(Error::data(
-                        name,
-                        format!("label {l} at sample {i}, but the model has {outputs} outputs"),
-                    ));
-                }
-                m.row_mut(i)[l as usize] = 1.0;
-            }
-            Ok(m)
-        }
-    }
-}
-
 /// The default point count m: D^T D at most [`DEFAULT_GRAM_SIZE`] square (m c <= 2000),
 /// and m c <= n d, so that D (n d x m c) can have full column rank and s_m(D) is not 0 by
 /// rank alone.
@@ -165,72 +147,39 @@ pub fn default_points(dim: usize, width: usize, outputs: usize) -> usize {
         .max(1)
 }
 
-/// Checks that the points `x` (m x d) suit the network: d inputs, d >= 2, finite weights
-/// and values. `name` names the data in errors.
-pub fn check_points(net: &Network<f64>, x: &Matrix<f64>, name: &str) -> Result<()> {
-    let d = net.dim();
-    if x.cols() != d {
-        return Err(Error::data(
-            name,
-            format!(
-                "{} features per sample, but the model takes {d} inputs",
-                x.cols()
-            ),
-        ));
-    }
-    if d < 2 {
-        return Err(Error::config(
-            "dim",
-            "d = 1: inputs on S^0 are only +1 and -1; the theory needs d >= 2",
-        ));
-    }
-    crate::model::compat::check_magnitudes(net)?;
-    check_finite(x, "input", name)?;
-    crate::model::compat::check_input_magnitude(x, name)
-}
-
-/// Measures the network on the (already scaled) data.
-pub fn analyze(net: &Network<f64>, data: &Dataset, options: &AnalysisOptions) -> Result<Analysis> {
-    let y = target_matrix(&data.targets, net.outputs(), &data.name)?;
-    analyze_points(net, &data.x, Some(&y), &data.name, options)
-}
-
-/// Measures the network on the points `x` (m x d, used as given) with targets `y`
-/// (m x c); without targets the loss, ||grad_W L|| and the bound are absent. `name`
-/// names the data in errors.
-pub fn analyze_points(
-    net: &Network<f64>,
-    x: &Matrix<f64>,
-    y: Option<&Matrix<f64>>,
-    name: &str,
+/// Measures the network on the (already scaled) data set; `cancel` as [`analyze_points`].
+pub fn analyze(
+    net: &Weights,
+    data: &Dataset,
     options: &AnalysisOptions,
+    cancel: Cancel<'_>,
 ) -> Result<Analysis> {
-    analyze_points_until(net, x, y, name, options, &mut || false)
+    let y = target_matrix(&data.targets, net.outputs(), &data.name)?;
+    let points = Points::borrowed(&data.x, &data.name)?;
+    analyze_points(net, &points, Some(&y), options, cancel)
 }
 
-/// [`analyze_points`] that asks `interrupted` whether to stop (Python checks for Ctrl-C
-/// there) during its long parts: the Monte Carlo estimate after every chunk of samples,
-/// s_m(D) and lambda_min(K) between their large products and eigensolver steps; it then
-/// returns [`Error::Interrupted`].
-pub fn analyze_points_until(
-    net: &Network<f64>,
-    x: &Matrix<f64>,
+/// Measures the network on the points `x` (used as given) with targets `y` (m x c, one row
+/// per point, one column per output); without targets the loss, ||grad_W L|| and the
+/// bound are absent. `cancel` is asked during the long parts (the Monte Carlo estimate
+/// after every chunk of samples, s_m(D) and lambda_min(K) between their large products and
+/// eigensolver steps); it stops the analysis with [`Error::Interrupted`].
+pub fn analyze_points(
+    net: &Weights,
+    x: &Points<'_>,
     y: Option<&Matrix<f64>>,
-    name: &str,
     options: &AnalysisOptions,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<Analysis> {
     let started = Instant::now();
     let (d, n, c) = (net.dim(), net.width(), net.outputs());
     options.check(n, d)?;
-    check_points(net, x, name)?;
+    check_fits(net, x)?;
     if let Some(y) = y {
-        check_finite(y, "target", name)?;
-    }
-    if let Some(y) = y {
+        check_finite(y, "target", x.name())?;
         if y.rows() != x.rows() || y.cols() != c {
             return Err(Error::data(
-                name,
+                x.name(),
                 format!(
                     "targets are {}x{}; expected {}x{c} (one row per point, one column per output)",
                     y.rows(),
@@ -250,7 +199,14 @@ pub fn analyze_points_until(
             .min(m_total)
     };
     if wanted == 0 {
-        return Err(Error::config("points", "must be at least 1"));
+        return Err(Error::setting(
+            "points",
+            0,
+            Expected::AtLeast {
+                min: 1,
+                unit: "point",
+            },
+        ));
     }
     crate::limits::check_analysis(wanted, d, n, c, options.monte_carlo.is_some())?;
     let (x, y) = if wanted < m_total {
@@ -265,11 +221,11 @@ pub fn analyze_points_until(
         };
         (pick(x), y.map(pick))
     } else {
-        (x.clone(), y.cloned())
+        (Matrix::clone(x), y.cloned())
     };
     let x = &x;
 
-    let s = smallest_singular_value_until(net, x, interrupted)?;
+    let s = smallest_singular_value(net, x, cancel)?;
     let loss_and_grad = y
         .as_ref()
         .map(|y| squared_loss_and_gradient_norm(net, x, y));
@@ -277,8 +233,8 @@ pub fn analyze_points_until(
         .filter(|_| s.value > 0.0)
         .map(|(_, grad_norm)| loss_bound(wanted, grad_norm, s.value));
 
-    let geometry = PairGeometry::of_until(x, interrupted)?;
-    let lambda_min_k = kernel_lambda_min_until(&geometry, interrupted)?;
+    let geometry = PairGeometry::of(x, cancel)?;
+    let lambda_min_k = kernel_lambda_min(&geometry, cancel)?;
     let v_sq: Vec<f64> = (0..n)
         .map(|k| (0..c).map(|j| net.v.row(j)[k].powi(2)).sum())
         .collect();
@@ -299,7 +255,7 @@ pub fn analyze_points_until(
     let disc = discrepancies(&net.w)?;
     let monte_carlo = options
         .monte_carlo
-        .map(|samples| monte_carlo_l2_slice_sq_until(&net.w, samples, options.seed, interrupted))
+        .map(|samples| monte_carlo_l2_slice_sq(&net.w, samples, options.seed, cancel))
         .transpose()?;
     Ok(Analysis {
         points_used: wanted,
@@ -340,12 +296,9 @@ mod tests {
     /// passes the check.
     #[test]
     fn monte_carlo_sample_counts_outside_the_limits_are_refused() {
-        let net = Network {
-            w: Matrix::from_vec(2, 2, vec![1.0, 0.0, 0.0, 1.0]),
-            v: Matrix::from_vec(1, 2, vec![1.0, -1.0]),
-            output_layer: crate::model::OutputLayer::Fixed,
-        };
-        let x = Matrix::from_vec(1, 2, vec![0.6, 0.8]);
+        let w = Matrix::from_vec(2, 2, vec![1.0, 0.0, 0.0, 1.0]);
+        let net = Weights::new(w, Matrix::from_vec(1, 2, vec![1.0, -1.0]), "net").unwrap();
+        let x = Points::new(Matrix::from_vec(1, 2, vec![0.6, 0.8]), "X").unwrap();
         let with = |samples| AnalysisOptions {
             monte_carlo: Some(samples),
             ..AnalysisOptions::default()
@@ -355,10 +308,15 @@ mod tests {
             (1, "at least 2"),
         ] {
             let started = Instant::now();
-            match analyze_points(&net, &x, None, "X", &with(samples)) {
-                Err(Error::Config { field, message }) => {
-                    assert_eq!(field, "monte-carlo");
-                    assert!(message.contains(expected), "{message}");
+            match analyze_points(&net, &x, None, &with(samples), Cancel::NEVER) {
+                Err(Error::Config {
+                    setting,
+                    value,
+                    expected: Expected::Described(message),
+                }) => {
+                    assert_eq!(setting, "monte_carlo");
+                    assert_eq!(value, Some(samples.to_string()));
+                    assert!(message.to_string().contains(expected), "{message}");
                 }
                 other => panic!("expected a refusal, got {:?}", other.map(|a| a.seconds)),
             }

@@ -12,7 +12,7 @@ use crate::geometry::{
 pub use crate::geometry::{
     pairwise_angles, slice_constant, slice_volume, unit_directions, UnitDirections,
 };
-use crate::linalg::{gemm, Matrix, Op};
+use crate::linalg::{gemm, Cancel, Matrix, Op};
 use crate::rng::{SeededRng, Stream};
 
 /// Sum of f(theta_kl) over all ordered pairs (k, l), k = l included, divided by n^2.
@@ -70,27 +70,19 @@ pub struct MonteCarloEstimate {
 
 /// Monte Carlo estimate of L2(W)^2: the mean over `samples` uniform pairs (x, y) of
 /// ((1/n) #{k : u_k in S(x, y)} - (pi - theta_xy)/(2 pi))^2, from the seeded stream.
+/// `cancel` is asked after every chunk of samples; it stops the estimate with
+/// [`Error::Interrupted`] (the samples done).
 pub fn monte_carlo_l2_slice_sq(
     w: &Matrix<f64>,
     samples: usize,
     seed: u64,
-) -> Result<MonteCarloEstimate> {
-    monte_carlo_l2_slice_sq_until(w, samples, seed, &mut || false)
-}
-
-/// [`monte_carlo_l2_slice_sq`] that asks `interrupted` after every chunk of samples whether
-/// to stop (Python checks for Ctrl-C there), and then returns [`Error::Interrupted`].
-pub fn monte_carlo_l2_slice_sq_until(
-    w: &Matrix<f64>,
-    samples: usize,
-    seed: u64,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<MonteCarloEstimate> {
     let dirs = unit_directions(w);
     let (n, d) = (dirs.u.rows(), w.cols());
     if n == 0 || samples < 2 {
         return Err(Error::config(
-            "monte-carlo",
+            "monte_carlo",
             "needs at least one unit with a direction and 2 samples",
         ));
     }
@@ -122,7 +114,7 @@ pub fn monte_carlo_l2_slice_sq_until(
             sum_sq += e * e;
         }
         done += s;
-        if done < samples && interrupted() {
+        if done < samples && cancel.requested() {
             return Err(Error::Interrupted { steps: done as u64 });
         }
     }
@@ -139,6 +131,7 @@ pub fn monte_carlo_l2_slice_sq_until(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
 
     fn random_w(n: usize, d: usize, seed: u64) -> Matrix<f64> {
         let mut rng = SeededRng::new(seed, Stream::Init);
@@ -150,23 +143,26 @@ mod tests {
     #[test]
     fn monte_carlo_stops_when_the_caller_interrupts() {
         let w = random_w(8, 3, 2);
-        let mut calls = 0;
-        let mut stop_at_second = || {
-            calls += 1;
-            calls == 2
+        let calls = Cell::new(0);
+        let stop_at_second = || {
+            calls.set(calls.get() + 1);
+            calls.get() == 2
         };
-        match monte_carlo_l2_slice_sq_until(&w, 10_000, 4, &mut stop_at_second) {
+        match monte_carlo_l2_slice_sq(&w, 10_000, 4, Cancel::when(&stop_at_second)) {
             Err(Error::Interrupted { steps }) => assert_eq!(steps, 4096),
             other => panic!("expected an interruption, got {other:?}"),
         }
-        let mut chunks = 0;
-        let mut count = || {
-            chunks += 1;
+        let chunks = Cell::new(0);
+        let count = || {
+            chunks.set(chunks.get() + 1);
             false
         };
-        let counted = monte_carlo_l2_slice_sq_until(&w, 10_000, 4, &mut count).unwrap();
-        assert_eq!(chunks, 4); // asked between the five chunks of 2048
-        assert_eq!(counted, monte_carlo_l2_slice_sq(&w, 10_000, 4).unwrap());
+        let counted = monte_carlo_l2_slice_sq(&w, 10_000, 4, Cancel::when(&count)).unwrap();
+        assert_eq!(chunks.get(), 4); // asked between the five chunks of 2048
+        assert_eq!(
+            counted,
+            monte_carlo_l2_slice_sq(&w, 10_000, 4, Cancel::NEVER).unwrap()
+        );
     }
 
     #[test]
@@ -228,7 +224,7 @@ mod tests {
         for (n, d) in [(4, 3), (20, 5), (50, 10)] {
             let w = random_w(n, d, n as u64);
             let closed = discrepancies(&w).unwrap().l2_slice_sq;
-            let mc = monte_carlo_l2_slice_sq(&w, 200_000, 1).unwrap();
+            let mc = monte_carlo_l2_slice_sq(&w, 200_000, 1, Cancel::NEVER).unwrap();
             assert!(
                 (closed - mc.estimate).abs() < 4.0 * mc.std_error,
                 "n={n} d={d}: {closed} vs {mc:?}"

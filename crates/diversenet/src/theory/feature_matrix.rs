@@ -6,9 +6,10 @@
 //! s_m(D)^2 = lambda_min(D^T D), the m-th (m c-th) largest eigenvalue.
 
 use crate::linalg::{
-    gemm, gram, gram_lower, smallest_eigenvalue_psd_until, symmetrize_from_lower, Interrupted,
-    Matrix, Op, SmallestEigenvalue,
+    gemm, gram, gram_lower, smallest_eigenvalue_psd_with_stats, symmetrize_from_lower, Cancel,
+    Interrupted, Matrix, Op, SmallestEigenvalue,
 };
+use crate::model::loss::{loss_and_gradient, BatchTargets, Gradient, Loss, Workspace};
 use crate::model::Network;
 
 /// The activation pattern A (n x m): A_ki = 1 if w_k . x_i > 0, else 0.
@@ -23,21 +24,16 @@ pub fn activation_pattern(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
 
 /// D^T D in its Gram form, (m c) x (m c), with row/column index i * c + j for sample i and
 /// output j: entry ((i,j),(i',j')) = (x_i . x_i') sum_k V_jk V_j'k A_ki A_ki'.
-/// Costs O(m^2 (d + n c^2)) through GEMM.
-pub fn feature_gram(net: &Network<f64>, x: &Matrix<f64>) -> Matrix<f64> {
-    feature_gram_until(net, x, &mut || false).expect("never interrupted")
-}
-
-/// [`feature_gram`] that asks `interrupted` between its large products (and before each
-/// output's blocks when there are several) and stops with [`Interrupted`] when it says so.
-fn feature_gram_until(
+/// Costs O(m^2 (d + n c^2)) through GEMM. `cancel` is asked between its large products
+/// (and before each output's blocks when there are several).
+pub fn feature_gram(
     net: &Network<f64>,
     x: &Matrix<f64>,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<Matrix<f64>, Interrupted> {
     let (m, c, n) = (x.rows(), net.outputs(), net.width());
     if c == 1 {
-        return single_output_gram(net, x, interrupted);
+        return single_output_gram(net, x, cancel);
     }
     let inner = gram(x.view());
     let a = activation_pattern(net, x);
@@ -46,9 +42,7 @@ fn feature_gram_until(
     let mut right = Matrix::zeros(n, m);
     let mut block = Matrix::zeros(m, m);
     for j in 0..c {
-        if interrupted() {
-            return Err(Interrupted);
-        }
+        cancel.check()?;
         for k in 0..n {
             let v = net.v.row(j)[k];
             for (dst, &ak) in left.row_mut(k).iter_mut().zip(a.row(k)) {
@@ -93,22 +87,18 @@ fn feature_gram_until(
 fn single_output_gram(
     net: &Network<f64>,
     x: &Matrix<f64>,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> Result<Matrix<f64>, Interrupted> {
     let (m, n) = (x.rows(), net.width());
     let pattern = packed_activation_pattern(x, &net.w);
-    if interrupted() {
-        return Err(Interrupted);
-    }
+    cancel.check()?;
     let v = net.v.as_slice();
     let common = v
         .first()
         .map(|v0| v0.abs())
         .filter(|a| v.iter().all(|vk| vk.abs() == *a));
     let mut g = gram_lower(x.view());
-    if interrupted() {
-        return Err(Interrupted);
-    }
+    cancel.check()?;
     match common {
         Some(scale) => {
             let PackedPattern { words, bits } = pattern;
@@ -351,18 +341,13 @@ pub struct SmallestSingularValue {
     pub gram_size: usize,
 }
 
-/// s_m(D) from the Gram form; 0 (with the reason) when d n < m c.
-pub fn smallest_singular_value(net: &Network<f64>, x: &Matrix<f64>) -> SmallestSingularValue {
-    smallest_singular_value_until(net, x, &mut || false).expect("never interrupted")
-}
-
-/// [`smallest_singular_value`] that asks `interrupted` between the Gram's large products
-/// and the eigensolver's steps (Python checks for Ctrl-C there) and then returns
-/// [`Error::Interrupted`].
-pub fn smallest_singular_value_until(
+/// s_m(D) from the Gram form; 0 (with the reason) when d n < m c. `cancel` is asked
+/// between the Gram's large products and the eigensolver's steps (Python asks whether
+/// Ctrl-C was pressed).
+pub fn smallest_singular_value(
     net: &Network<f64>,
     x: &Matrix<f64>,
-    interrupted: &mut dyn FnMut() -> bool,
+    cancel: Cancel<'_>,
 ) -> crate::Result<SmallestSingularValue> {
     let (m, c, n, d) = (x.rows(), net.outputs(), net.width(), x.cols());
     let size = m * c;
@@ -377,8 +362,8 @@ pub fn smallest_singular_value_until(
             gram_size: size,
         });
     }
-    let gram = feature_gram_until(net, x, interrupted)?;
-    let (eigenvalue, _) = smallest_eigenvalue_psd_until(gram, interrupted)?;
+    let gram = feature_gram(net, x, cancel)?;
+    let (eigenvalue, _) = smallest_eigenvalue_psd_with_stats(gram, cancel)?;
     Ok(match eigenvalue {
         e @ (SmallestEigenvalue::Value(l) | SmallestEigenvalue::DenseValue(l)) => {
             SmallestSingularValue {
@@ -407,41 +392,25 @@ pub fn smallest_singular_value_until(
 }
 
 /// The squared loss L = ||r||^2 / (2m) of the network on (x, y) (y is m x c) and
-/// ||grad_W L||_F, computed by the identity vec(grad_W L) = -(1/m) D r with D in its
-/// factored form (GEMM, no D).
+/// ||grad_W L||_F, from the forward and backward pass that training and evaluation take
+/// ([`loss_and_gradient`]); by the identity vec(grad_W L) = -(1/m) D r it is also
+/// (1/m) ||D r|| (a test checks it against D built explicitly).
 pub fn squared_loss_and_gradient_norm(
     net: &Network<f64>,
     x: &Matrix<f64>,
     y: &Matrix<f64>,
 ) -> (f64, f64) {
-    let m = x.rows();
-    let mut hidden = Matrix::zeros(0, 0);
-    let mut out = Matrix::zeros(0, 0);
-    net.forward(x.view(), &mut hidden, &mut out);
-    // out := f - y = -r
-    for (o, t) in out.as_mut_slice().iter_mut().zip(y.as_slice()) {
-        *o -= t;
-    }
-    let loss = out.as_slice().iter().map(|r| r * r).sum::<f64>() / (2.0 * m as f64);
-    // dH = (f - y) V o 1[H > 0]; grad_W = dH^T X / m
-    let mut dh = Matrix::zeros(m, net.width());
-    gemm(&mut dh, false, out.view(), Op::N, net.v.view(), Op::N, 1.0);
-    for (g, h) in dh.as_mut_slice().iter_mut().zip(hidden.as_slice()) {
-        if *h <= 0.0 {
-            *g = 0.0;
-        }
-    }
-    let mut gw = Matrix::zeros(net.width(), net.dim());
-    gemm(
-        &mut gw,
-        false,
-        dh.view(),
-        Op::T,
+    let m = x.rows() as f64;
+    let mut grad = Gradient::zeros_like(net);
+    let totals = loss_and_gradient(
+        net,
         x.view(),
-        Op::N,
-        1.0 / m as f64,
+        BatchTargets::Real(y.as_slice()),
+        Loss::Squared,
+        Some((&mut grad, 1.0 / m)),
+        &mut Workspace::default(),
     );
-    (loss, crate::linalg::norm(gw.as_slice()))
+    (totals.loss_sum / m, crate::linalg::norm(grad.w.as_slice()))
 }
 
 /// The training-loss bound of PAPER.md section 2: L <= m ||grad_W L||^2 / (2 s_m(D)^2)

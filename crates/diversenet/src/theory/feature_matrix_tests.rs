@@ -92,7 +92,7 @@ fn gram_form_equals_explicit_svd() {
         let dm = explicit_feature_matrix(&net, &x);
         let svd = singular_values(&dm).unwrap();
         let want = if d * n >= m * c { svd[m * c - 1] } else { 0.0 };
-        let got = smallest_singular_value(&net, &x);
+        let got = smallest_singular_value(&net, &x, Cancel::NEVER).unwrap();
         assert!(
             (got.value - want).abs() < 1e-7 * svd[0],
             "d={d} n={n} m={m} c={c}: {} vs {want}",
@@ -104,7 +104,7 @@ fn gram_form_equals_explicit_svd() {
         // The Gram form itself matches D^T D.
         let mut dtd = Matrix::zeros(m * c, m * c);
         gemm(&mut dtd, false, dm.view(), Op::T, dm.view(), Op::N, 1.0);
-        let g = feature_gram(&net, &x);
+        let g = feature_gram(&net, &x, Cancel::NEVER).unwrap();
         for (a, b) in g.as_slice().iter().zip(dtd.as_slice()) {
             assert!((a - b).abs() < 1e-10);
         }
@@ -114,7 +114,7 @@ fn gram_form_equals_explicit_svd() {
 #[test]
 fn too_few_rows_give_zero_with_the_reason() {
     let net = network(3, 2, 1, OutputLayer::Fixed, 1);
-    let s = smallest_singular_value(&net, &sphere_points(10, 3, 2));
+    let s = smallest_singular_value(&net, &sphere_points(10, 3, 2), Cancel::NEVER).unwrap();
     assert_eq!((s.value, s.method), (0.0, "rank"));
     assert!(s.reason.unwrap().contains("d*n = 6 rows < m*c = 10"));
 }
@@ -128,7 +128,7 @@ fn more_than_d_antipodal_pairs_give_zero_for_every_network() {
     let x = Matrix::from_vec(2 * (d + 1), d, pts);
     for seed in 0..5 {
         let net = network(d, 40, 1, OutputLayer::Fixed, seed);
-        let s = smallest_singular_value(&net, &x);
+        let s = smallest_singular_value(&net, &x, Cancel::NEVER).unwrap();
         let scale = singular_values(&explicit_feature_matrix(&net, &x)).unwrap()[0];
         assert!(
             s.value < 1e-6 * scale,
@@ -139,22 +139,46 @@ fn more_than_d_antipodal_pairs_give_zero_for_every_network() {
     }
 }
 
+/// The loss and ||grad_W L|| of the shared forward and backward pass are the theory's:
+/// L = ||y - f||^2 / (2m) with f from the definition, and ||grad_W L|| = (1/m) ||D r|| (the
+/// gradient identity vec(grad_W L) = -(1/m) D r of PAPER.md section 2) with D built
+/// explicitly, for one output and for several.
 #[test]
-fn gradient_identity_norm_matches_the_training_gradient() {
-    use crate::model::loss::{loss_and_gradient, BatchTargets, Gradient, Loss, Workspace};
-    let net = network(4, 7, 1, OutputLayer::Fixed, 3);
-    let x = sphere_points(20, 4, 4);
-    let y: Vec<f64> = (0..20).map(|i| (i as f64).sin()).collect();
-    let mut g = Gradient::zeros_like(&net);
-    let t = loss_and_gradient(
-        &net,
-        x.view(),
-        BatchTargets::Scalar(&y),
-        Loss::Squared,
-        Some((&mut g, 1.0 / 20.0)),
-        &mut Workspace::default(),
-    );
-    let (loss, gn) = squared_loss_and_gradient_norm(&net, &x, &Matrix::from_vec(20, 1, y));
-    assert!((loss - t.loss_sum / 20.0).abs() < 1e-12);
-    assert!((gn - crate::linalg::norm(g.w.as_slice())).abs() < 1e-12);
+fn loss_and_gradient_norm_follow_the_gradient_identity() {
+    for (d, n, m, c, layer) in [
+        (4, 7, 20, 1, OutputLayer::Fixed),
+        (3, 5, 9, 2, OutputLayer::Trained),
+    ] {
+        let net = network(d, n, c, layer, 3);
+        let x = sphere_points(m, d, 4);
+        let y = Matrix::from_vec(m, c, (0..m * c).map(|i| (i as f64).sin()).collect());
+        let (loss, grad_norm) = squared_loss_and_gradient_norm(&net, &x, &y);
+        // r = y - f(X), f by its definition; r's entry (i, j) is D's column i * c + j.
+        let mut r = Vec::new();
+        for i in 0..m {
+            for j in 0..c {
+                let f: f64 = (0..n)
+                    .map(|k| {
+                        let pre: f64 = net.w.row(k).iter().zip(x.row(i)).map(|(a, b)| a * b).sum();
+                        net.v.row(j)[k] * pre.max(0.0)
+                    })
+                    .sum();
+                r.push(y.row(i)[j] - f);
+            }
+        }
+        let want_loss = r.iter().map(|v| v * v).sum::<f64>() / (2.0 * m as f64);
+        let dm = explicit_feature_matrix(&net, &x);
+        let mut dr = Matrix::zeros(d * n, 1);
+        let r = Matrix::from_vec(m * c, 1, r);
+        gemm(&mut dr, false, dm.view(), Op::N, r.view(), Op::N, 1.0);
+        let want_norm = crate::linalg::norm(dr.as_slice()) / m as f64;
+        assert!(
+            (loss - want_loss).abs() <= 1e-12 * want_loss,
+            "c={c}: {loss} vs {want_loss}"
+        );
+        assert!(
+            (grad_norm - want_norm).abs() <= 1e-12 * want_norm,
+            "c={c}: {grad_norm} vs {want_norm}"
+        );
+    }
 }

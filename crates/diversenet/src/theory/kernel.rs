@@ -5,7 +5,7 @@
 use std::f64::consts::PI;
 
 use crate::geometry::slice_volume_of_cosine;
-use crate::linalg::{gram, smallest_eigenvalue_psd_until, Interrupted, Matrix};
+use crate::linalg::{gram, smallest_eigenvalue_psd_with_stats, Cancel, Matrix};
 
 /// kappa(t) = t/4 + t arcsin(t) / (2 pi): the kernel as a function of t = <x, y> on the
 /// sphere; kappa(1) = 1/2.
@@ -27,20 +27,12 @@ pub struct PairGeometry {
 
 impl PairGeometry {
     /// One Gram product of the rows of `x`, then the slice volumes, by rows on the crate's
-    /// threads (each entry on its own: the same values on any number of threads).
-    pub fn of(x: &Matrix<f64>) -> Self {
-        Self::of_until(x, &mut || false).expect("never interrupted")
-    }
-
-    /// [`PairGeometry::of`] that asks `interrupted` after the Gram product and every 256
-    /// rows of slice volumes (Python checks for Ctrl-C there) and then returns
-    /// [`crate::Error::Interrupted`].
-    pub fn of_until(x: &Matrix<f64>, interrupted: &mut dyn FnMut() -> bool) -> crate::Result<Self> {
+    /// threads (each entry on its own: the same values on any number of threads). `cancel`
+    /// is asked after the Gram product and every 256 rows of slice volumes.
+    pub fn of(x: &Matrix<f64>, cancel: Cancel<'_>) -> crate::Result<Self> {
         use rayon::prelude::*;
         let inner = gram(x.view());
-        if interrupted() {
-            return Err(Interrupted.into());
-        }
+        cancel.check()?;
         let m = x.rows();
         let norms: Vec<f64> = (0..m).map(|i| inner.row(i)[i].sqrt()).collect();
         let mut slice_volume = Matrix::zeros(m, m);
@@ -55,8 +47,8 @@ impl PairGeometry {
                 *volume = slice_volume_of_cosine(cos);
             }
         };
-        // An arccosine per entry: about 2 s for 8000 points on 2 cores, so `interrupted`
-        // is asked every 256 rows.
+        // An arccosine per entry: about 2 s for 8000 points on 2 cores, so `cancel` is
+        // asked every 256 rows.
         const ROWS_PER_ASK: usize = 256;
         let block_len = ROWS_PER_ASK * m.max(1);
         for (block, rows) in slice_volume
@@ -64,17 +56,13 @@ impl PairGeometry {
             .chunks_mut(block_len)
             .enumerate()
         {
-            if interrupted() {
-                return Err(Interrupted.into());
-            }
+            cancel.check()?;
             rows.par_chunks_mut(m.max(1))
                 .with_min_len(16)
                 .enumerate()
                 .for_each(|(r, row)| fill_row((block * ROWS_PER_ASK + r, row)));
         }
-        if interrupted() {
-            return Err(Interrupted.into());
-        }
+        cancel.check()?;
         Ok(Self {
             inner,
             slice_volume,
@@ -96,22 +84,12 @@ pub fn kernel_gram(points: &PairGeometry) -> Matrix<f64> {
     k
 }
 
-/// lambda_min(K) of the kernel Gram matrix (0 when K is numerically singular).
-pub fn kernel_lambda_min(points: &PairGeometry) -> f64 {
-    kernel_lambda_min_until(points, &mut || false).expect("never interrupted")
-}
-
-/// [`kernel_lambda_min`] that asks `interrupted` before and during the eigensolver (Python
-/// checks for Ctrl-C there) and then returns [`crate::Error::Interrupted`].
-pub fn kernel_lambda_min_until(
-    points: &PairGeometry,
-    interrupted: &mut dyn FnMut() -> bool,
-) -> crate::Result<f64> {
+/// lambda_min(K) of the kernel Gram matrix (0 when K is numerically singular); `cancel` is
+/// asked before and during the eigensolver.
+pub fn kernel_lambda_min(points: &PairGeometry, cancel: Cancel<'_>) -> crate::Result<f64> {
     let k = kernel_gram(points);
-    if interrupted() {
-        return Err(Interrupted.into());
-    }
-    let (eigenvalue, _) = smallest_eigenvalue_psd_until(k, interrupted)?;
+    cancel.check()?;
+    let (eigenvalue, _) = smallest_eigenvalue_psd_with_stats(k, cancel)?;
     Ok(eigenvalue.value().unwrap_or(0.0).max(0.0))
 }
 
@@ -177,8 +155,8 @@ mod tests {
             &mut SeededRng::new(1, Stream::Init),
         );
         let x = sphere_points(m, d, 2);
-        let g = feature_gram(&net, &x);
-        let geometry = PairGeometry::of(&x);
+        let g = feature_gram(&net, &x, Cancel::NEVER).unwrap();
+        let geometry = PairGeometry::of(&x, Cancel::NEVER).unwrap();
         let k = kernel_gram(&geometry);
         let e = discrepancy_matrix(
             &geometry,
@@ -197,7 +175,7 @@ mod tests {
         // E_W -> 0 at rate 1/sqrt(n): the maximal entry error shrinks about 10x per 100x units.
         let (d, m) = (5, 15);
         let x = sphere_points(m, d, 3);
-        let k = kernel_gram(&PairGeometry::of(&x));
+        let k = kernel_gram(&PairGeometry::of(&x, Cancel::NEVER).unwrap());
         let max_err = |n: usize| {
             let net: Network<f64> = Network::init(
                 d,
@@ -207,7 +185,7 @@ mod tests {
                 1.0,
                 &mut SeededRng::new(n as u64, Stream::Init),
             );
-            let g = feature_gram(&net, &x);
+            let g = feature_gram(&net, &x, Cancel::NEVER).unwrap();
             g.as_slice()
                 .iter()
                 .zip(k.as_slice())
@@ -225,7 +203,7 @@ mod tests {
     fn kernel_gram_is_the_expectation_over_gaussian_units() {
         // Monte Carlo: E_w[<x,y> 1[w.x>0] 1[w.y>0]] over 200,000 Gaussian w.
         let x = sphere_points(3, 4, 5);
-        let k = kernel_gram(&PairGeometry::of(&x));
+        let k = kernel_gram(&PairGeometry::of(&x, Cancel::NEVER).unwrap());
         let mut rng = SeededRng::new(6, Stream::Sample);
         let n = 200_000;
         let w = Matrix::from_vec(n, 4, (0..n * 4).map(|_| rng.normal()).collect());

@@ -321,7 +321,7 @@ pub fn spectrum(d: usize, max_degree: usize) -> Result<Spectrum> {
     check_sphere_dim(d)?;
     if max_degree > MAX_DEGREE {
         return Err(Error::config(
-            "max-degree",
+            "max_degree",
             format!(
                 "{max_degree} is above the cap of {MAX_DEGREE}: the cost grows about as the \
                  square of the degree (degree u draws on the series terms p ~ u^2, or on a \

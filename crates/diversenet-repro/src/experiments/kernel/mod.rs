@@ -10,7 +10,7 @@ mod sweep_report;
 mod tests;
 
 use diversenet::error::Result;
-use diversenet::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm, Matrix};
+use diversenet::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm, Cancel, Matrix};
 use diversenet::model::{Network, OutputLayer};
 use diversenet::regularizer::{value_and_gradient, RegularizerKind};
 use diversenet::rng::{SeededRng, Stream};
@@ -223,7 +223,7 @@ pub fn execute(spec: &Spec) -> Result<Outcome> {
         spec.points,
         spec.dim,
     );
-    let geometry = PairGeometry::of(&x);
+    let geometry = PairGeometry::of(&x, Cancel::NEVER)?;
     let k = kernel_gram(&geometry);
     let lambda_min_k = smallest_eigenvalue_psd(k).value().unwrap_or(0.0).max(0.0);
     let mut net: Network<f64> = Network::init(
@@ -251,7 +251,7 @@ pub fn execute(spec: &Spec) -> Result<Outcome> {
     {
         *h *= g;
     }
-    let s = smallest_singular_value(&net, &x);
+    let s = smallest_singular_value(&net, &x, Cancel::NEVER)?;
     Ok(Outcome {
         lambda_min_k,
         e_w_norm,

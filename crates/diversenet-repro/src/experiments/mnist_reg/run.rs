@@ -75,7 +75,7 @@ fn snapshot(arm: Option<Arm>, net: &Network<f32>, grad_loss: Option<f64>) -> Sna
 
 /// Whether an error is the run's divergence (a result) rather than a failure.
 fn is_divergence(e: &Error) -> bool {
-    matches!(e, Error::Diverged { .. }) || matches!(e, Error::Config { field, .. } if field == "lr")
+    matches!(e, Error::Diverged { .. }) || matches!(e, Error::Config { setting: "lr", .. })
 }
 
 /// Executes a run on the prepared split (whose sizes must be the spec's).
