@@ -96,7 +96,7 @@ pub fn section(plan: &Plan, runs: &Runs<MnistReg>, ctx: &ReportContext) -> Secti
     s.paragraph(format!(
         "A factorial: optimiser (Adam lr 0.01; SGD with momentum 0.9, its learning rate chosen from {:?} by the \
          unregularised runs' validation error) × initial scale of W (entries with std {:?}; std 1 gives ‖w_k‖ ≈ 28, and \
-         since ∇R scales as 1/‖w‖ the same λ is 10× weaker than at std 0.1) × width {:?} × arm. The arms: the \
+         since ∇R scales as 1/‖w‖ the same λ is 10× weaker than at std 0.1) × width ({}) × arm. The arms: the \
          discrepancy regulariser coupled (its gradient added before the optimiser, which rescales it), decoupled (W ← W \
          − lr_t λ ∇R after the optimiser's step, like AdamW; Adam only: under SGD it is the coupled arm without \
          momentum's 1/(1 − 0.9) amplification, one decade of λ), the null control (each unit's λ ∂R/∂w_k replaced by a \
@@ -111,7 +111,7 @@ pub fn section(plan: &Plan, runs: &Runs<MnistReg>, ctx: &ReportContext) -> Secti
          margin). λ is also given in a scale-free unit: λ‖∇R‖/‖∇L‖ at initialisation.",
         plan.optimizer(super::Optimizer::Sgd).lrs,
         plan.init_scales,
-        plan.widths,
+        super::report_claims::widths_text(plan),
         plan.epochs,
         plan.schedule,
         plan.train_samples,
@@ -357,7 +357,7 @@ fn scope_tables(
         })
         .chain([Series::line(
             "−0.2 (the paper's smallest gain)",
-            plan.widths
+            plan.widths_of(scope.optimizer)
                 .iter()
                 .map(|&w| (w as f64, -plan.paper_gain_points))
                 .collect(),
@@ -377,7 +377,12 @@ fn scope_tables(
             scope.scope()
         ),
         PlotSpec::new("test error change (points)", "width n", "change (points)", true, false)
-            .with_x_ticks(plan.widths.iter().map(|&w| w as f64).collect())
+            .with_x_ticks(
+                plan.widths_of(scope.optimizer)
+                    .iter()
+                    .map(|&w| w as f64)
+                    .collect(),
+            )
             .with_dodge(0.05),
         &series,
     );

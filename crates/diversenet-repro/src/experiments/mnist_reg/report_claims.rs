@@ -6,7 +6,7 @@ use diversenet::regularizer::Coupling;
 
 use crate::experiments::rules::effect_verdict;
 use crate::experiments::stats::{mean_interval, MeanInterval};
-use crate::report::section::{ClaimText, Section, Verdict};
+use crate::report::section::{p_eq, ClaimText, Section, Verdict};
 
 use super::analysis::{Cell, Setting};
 use super::report::{arm_verdict, diversity_arms, judged};
@@ -14,6 +14,21 @@ use super::{Arm, Plan};
 
 fn fmt_ci(m: &MeanInterval) -> String {
     format!("{:+.2} [{:+.2}, {:+.2}]", m.mean, m.low, m.high)
+}
+
+/// "n ∈ [50, 100, 200]", with the widths an optimiser was not run at.
+pub fn widths_text(plan: &Plan) -> String {
+    let mut out = format!("n ∈ {:?}", plan.widths);
+    for o in &plan.optimizers {
+        if !o.cut_widths.is_empty() {
+            out += &format!(
+                " ({} at {:?} only)",
+                o.optimizer.name(),
+                plan.widths_of(o.optimizer)
+            );
+        }
+    }
+    out
 }
 
 /// `a` minus `b` in test error points, paired by width and seed, within a scope.
@@ -49,7 +64,7 @@ const GAIN_RULE: &str = "per width, the paired test error change (points) at the
     equivalent-null if every width is equivalent, undecided otherwise";
 
 pub fn claims(s: &mut Section, plan: &Plan, cells: &[Cell]) {
-    let widths = format!("n ∈ {:?}", plan.widths);
+    let widths = widths_text(plan);
     let seeds = format!(
         "λ by validation on {} seeds, {} evaluation seeds",
         plan.selection_seeds, plan.eval_seeds
@@ -80,17 +95,20 @@ pub fn claims(s: &mut Section, plan: &Plan, cells: &[Cell]) {
                     scope.optimizer.name().to_lowercase(),
                     scope.init_scale.to_string().replace('.', "")
                 ),
-                format!("{scope_text}, cross-entropy, {widths}, {seeds}"),
+                format!(
+                    "{scope_text}, cross-entropy, n ∈ {:?}, {seeds}",
+                    plan.widths_of(scope.optimizer)
+                ),
                 verdict,
                 mine.iter()
                     .map(|c| {
                         format!(
-                            "n={}: {:+.2} (90% [{:+.2}, {:+.2}], Holm p = {:.3})",
+                            "n={}: {:+.2} (90% [{:+.2}, {:+.2}], Holm {})",
                             c.setting.width,
                             c.change.interval.mean,
                             c.tost.ci90_low,
                             c.tost.ci90_high,
-                            c.change.p_holm
+                            p_eq(c.change.p_holm)
                         )
                     })
                     .collect::<Vec<_>>()
