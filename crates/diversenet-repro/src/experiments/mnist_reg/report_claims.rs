@@ -20,12 +20,9 @@ fn fmt_ci(m: &MeanInterval) -> String {
 pub fn widths_text(plan: &Plan) -> String {
     let mut out = format!("n ∈ {:?}", plan.widths);
     for o in &plan.optimizers {
-        if !o.cut_widths.is_empty() {
-            out += &format!(
-                " ({} at {:?} only)",
-                o.optimizer.name(),
-                plan.widths_of(o.optimizer)
-            );
+        let run_at = plan.widths_of(o.optimizer);
+        if run_at != plan.widths {
+            out += &format!(" ({} at {run_at:?} only)", o.optimizer.name());
         }
     }
     out
