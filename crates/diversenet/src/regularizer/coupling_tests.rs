@@ -142,8 +142,8 @@ fn randomize_tangential_keeps_norms_and_skips_zero_rows() {
     g.row_mut(1).fill(0.0);
     let before: Vec<f64> = (0..3).map(|k| crate::linalg::norm(g.row(k))).collect();
     randomize_tangential(&w, &mut g, &mut SeededRng::new(2, Stream::NullControl));
-    for k in 0..3 {
-        assert!((crate::linalg::norm(g.row(k)) - before[k]).abs() < 1e-12);
+    for (k, norm_before) in before.iter().enumerate() {
+        assert!((crate::linalg::norm(g.row(k)) - norm_before).abs() < 1e-12);
         let along: f64 = g.row(k).iter().zip(w.row(k)).map(|(a, b)| a * b).sum();
         assert!(along.abs() < 1e-12, "row {k}: {along}");
     }

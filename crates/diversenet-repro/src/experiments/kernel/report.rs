@@ -258,7 +258,7 @@ pub fn section(plan: &Plan, runs: &Runs<Kernel>) -> Section {
             rule: "log-ratio of s_m(D)²/n, diverse against random units with the same seed, per cell: a gain is a \
                    Holm-corrected paired t p < 0.05 with a positive mean; equivalence within the pre-registered ±5% \
                    (TOST, α = 0.05); reproduced if every cell gains, partly if some do, mixed if another falls \
-                   significantly, equivalent-null if every cell is equivalent, not reproduced if every cell excludes \
+                   significantly, not reproduced if one falls significantly and none rises, equivalent-null if every cell is equivalent, not reproduced if every cell excludes \
                    a 5% rise, undecided otherwise",
         },
         effect_verdict(&judgements, &vec![true; judgements.len()]),

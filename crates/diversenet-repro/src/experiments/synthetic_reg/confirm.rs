@@ -158,7 +158,7 @@ pub fn section(s: &mut Section, plan: &Plan, runs: &Runs<SyntheticReg>) {
             scope: &scope,
             rule: &format!(
                 "{CELL_RULE} Reproduced if every cell gains, partly if some do, mixed if another is harmed, \
-                 equivalent-null if all are equivalent, not reproduced if all exclude a 10% fall, undecided otherwise"
+                 not reproduced if one is harmed and none gains, equivalent-null if all are equivalent, not reproduced if all exclude a 10% fall, undecided otherwise"
             ),
         },
         effect_verdict(&test, &vec![true; test.len()]),
@@ -182,7 +182,7 @@ pub fn section(s: &mut Section, plan: &Plan, runs: &Runs<SyntheticReg>) {
                    cells; equivalence: the 90% exact interval of the difference of the stuck fractions within ±10 \
                    points; the paper's effect is excluded where the 95% interval excludes a fall of 10 points. \
                    Reproduced if every cell has fewer stuck runs significantly, partly if some do, mixed if another has \
-                   more, equivalent-null if all are equivalent, not reproduced if all exclude a 10-point fall, \
+                   more, not reproduced if one has more and none fewer, equivalent-null if all are equivalent, not reproduced if all exclude a 10-point fall, \
                    undecided otherwise",
         },
         effect_verdict(&stuck, &vec![true; stuck.len()]),

@@ -277,7 +277,7 @@ pub fn section(plan: &Plan, runs: &Runs<SyntheticReg>) -> Section {
             ),
             rule: &format!(
                 "{CELL_RULE} Over the small-network cells: reproduced if all gain, partly if some do, mixed if \
-                 another is harmed, equivalent-null if all are equivalent, not reproduced if all exclude a 10% fall, \
+                 another is harmed, not reproduced if one is harmed and none gains, equivalent-null if all are equivalent, not reproduced if all exclude a 10% fall, \
                  undecided otherwise"
             ),
         },
