@@ -321,3 +321,41 @@ fn plan_is_printed_without_running() {
         "{text}"
     );
 }
+
+#[test]
+fn a_killed_reproduction_keeps_its_runs_and_their_wall_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rep");
+    let empty_cache = dir.path().join("cache");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_diversenet"))
+        .args(["reproduce", "--quick", "--quiet", "--no-fetch", "--out"])
+        .arg(&out)
+        .env("DIVERSENET_CACHE", &empty_cache)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stored = || {
+        std::fs::read_dir(out.join("runs")).map_or(0, |d| {
+            d.filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name != "wall_seconds.json" && !name.to_string_lossy().starts_with('.')
+            })
+            .count()
+        })
+    };
+    // Kill it once a few runs are stored (or let it finish, if it gets there first).
+    while stored() < 3 && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill(); // SIGKILL on Unix
+    child.wait().unwrap();
+    let runs = stored();
+    assert!(runs >= 3, "{runs} runs stored");
+    let wall: f64 = std::fs::read_to_string(out.join("runs/wall_seconds.json"))
+        .expect("the wall time is stored with the runs, not only at the end")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(wall > 0.0, "{wall}");
+}

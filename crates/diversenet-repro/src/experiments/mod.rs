@@ -130,6 +130,17 @@ pub fn reproduce(
         progress.note(why);
     }
     let store = store::Store::open(&options.out)?;
+    // The wall time is added to the store as each run is stored (under one lock, so the
+    // file's sum is never raced), so an invocation that is interrupted still counts its
+    // time up to its last finished run.
+    let last_mark = Mutex::new(started);
+    let add_wall_time = || -> Result<f64> {
+        let mut last = last_mark.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let seconds = now.duration_since(*last).as_secs_f64();
+        *last = now;
+        store.add_wall_seconds(seconds)
+    };
     let owned = |key: &str| options.shard.is_none_or(|s| s.owns(key));
     let mut done_now = 0;
     let mut raw_mnist: Option<(Dataset, Dataset)> = None;
@@ -206,6 +217,7 @@ pub fn reproduce(
                     key,
                     StoredRun::new(spec.clone(), outcome, t.elapsed().as_secs_f64()),
                 )?;
+                add_wall_time()?;
                 progress
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -215,11 +227,12 @@ pub fn reproduce(
         done_now += count;
     }
     let all = planned(options.quick, mnist_dir.is_ok(), &store);
-    let wall_seconds = store.add_wall_seconds(if done_now > 0 {
-        started.elapsed().as_secs_f64()
+    // The time after the last stored run (rendering aside) counts where runs were done.
+    let wall_seconds = if done_now > 0 {
+        add_wall_time()?
     } else {
-        0.0
-    })?;
+        store.add_wall_seconds(0.0)?
+    };
     let runs: Vec<StoredRun> = all.iter().filter_map(|(k, _, s)| store.get(k, s)).collect();
     let missing = all.len() - runs.len();
     let report = if missing == 0 {
