@@ -220,3 +220,31 @@ fn a_flat_edge_within_noise_is_not_widened() {
         }
     }
 }
+
+#[test]
+fn a_width_cut_for_one_optimiser_is_not_run_and_its_scope_says_so() {
+    let mut p = plan();
+    p.optimizers
+        .iter_mut()
+        .find(|o| o.optimizer == Optimizer::Sgd)
+        .unwrap()
+        .cut_widths = vec![100];
+    let runs = simulate::<MnistReg>(&p, |s| outcome(validation(s), 0.03));
+    let at = |o: Optimizer, w: usize| {
+        runs.iter()
+            .filter(|(s, _)| s.optimizer == o && s.width == w)
+            .count()
+    };
+    assert!(at(Optimizer::Adam, 100) > 0);
+    assert!(at(Optimizer::Sgd, 50) > 0);
+    assert_eq!(at(Optimizer::Sgd, 100), 0);
+    let (expected, _) = p.expected();
+    assert!(!expected
+        .iter()
+        .any(|s| s.optimizer == Optimizer::Sgd && s.width == 100));
+    let s = report::section(&p, &runs, &Default::default());
+    let scope = |id: &str| s.claims.iter().find(|c| c.id == id).unwrap().scope.clone();
+    assert!(scope("rq5-mnist-gain-sgd-std1-coupled").contains("n ∈ [50],"));
+    assert!(scope("rq5-mnist-gain-adam-std1-coupled").contains("n ∈ [50, 100],"));
+    assert!(scope("rq5-mnist-gain").contains("n ∈ [50, 100] (SGD at [50] only)"));
+}
