@@ -21,6 +21,8 @@ pub enum Stream {
     Sample = 5,
     /// Partner units of the sampled regulariser (one window per optimisation step).
     Regularizer = 6,
+    /// Random tangential directions of a regulariser's null control (one window per step).
+    NullControl = 7,
 }
 
 /// A seeded random stream.

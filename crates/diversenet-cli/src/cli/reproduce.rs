@@ -7,9 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use diversenet_repro::experiments::{
-    self, Experiment, Plan, ReproduceOptions, ReproduceProgress, Shard,
-};
+use diversenet_repro::experiments::{self, ReproduceOptions, ReproduceProgress, Shard};
 
 use super::write_json;
 
@@ -46,12 +44,12 @@ pub struct ReproduceArgs {
 struct ReproduceBars {
     multi: indicatif::MultiProgress,
     overall: ProgressBar,
-    bars: Vec<(Experiment, ProgressBar)>,
+    bars: Vec<(&'static str, ProgressBar)>,
     quiet: bool,
 }
 
 impl ReproduceProgress for ReproduceBars {
-    fn plan(&mut self, per: &[(Experiment, usize, usize)]) {
+    fn plan(&mut self, per: &[(&'static str, usize, usize)]) {
         let total: usize = per.iter().map(|p| p.2).sum();
         self.overall.inc_length(total as u64);
         let style = ProgressStyle::with_template("{prefix:<62} [{bar:25}] {pos}/{len} ({eta})")
@@ -67,14 +65,14 @@ impl ReproduceProgress for ReproduceBars {
                     let b = self.multi.add(
                         ProgressBar::new(todo as u64)
                             .with_style(style.clone())
-                            .with_prefix(e.title()),
+                            .with_prefix(e),
                     );
                     self.bars.push((e, b));
                 }
             }
         }
     }
-    fn run_done(&mut self, e: Experiment) {
+    fn run_done(&mut self, e: &'static str) {
         self.overall.inc(1);
         if let Some((_, b)) = self.bars.iter().find(|(x, _)| *x == e) {
             b.inc(1);
@@ -91,7 +89,7 @@ impl ReproduceProgress for ReproduceBars {
 }
 
 fn print_plan(args: &ReproduceArgs) -> Result<()> {
-    let summary = Plan::new(args.quick).summary();
+    let summary = experiments::plan::summary(args.quick);
     match args.json.as_deref() {
         Some(p) if p.as_os_str() == "-" => {
             println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -100,11 +98,13 @@ fn print_plan(args: &ReproduceArgs) -> Result<()> {
         other => write_json(other, &summary)?,
     }
     println!(
-        "{} plan: {} runs ({} at most, if every MNIST grid is widened), about {:.0} min of compute ({})",
+        "{} plan: {} runs ({} at most, if every adaptive grid is widened fully), about {:.0} min of compute, \
+         about {:.0} min of wall time on 2 cores ({})",
         if summary.quick { "quick" } else { "full" },
         summary.runs,
         summary.runs_at_most,
         summary.estimated_seconds / 60.0,
+        summary.estimated_wall_seconds / 60.0,
         summary.estimate_note
     );
     for e in &summary.experiments {

@@ -8,6 +8,7 @@ use diversenet::linalg::{Cancel, Matrix};
 use diversenet::model::train::{train, EpochMetrics, TrainObserver, TrainState};
 use diversenet::model::{Network, TrainConfig, TrainSettings};
 use diversenet::regularizer::{RegTerm, RegularizerKind};
+use diversenet::rng::{SeededRng, Stream};
 use diversenet::theory::discrepancy::discrepancies;
 use diversenet::theory::feature_matrix::{
     loss_bound, smallest_singular_value, squared_loss_and_gradient_norm,
@@ -69,6 +70,47 @@ pub struct Measurement {
     pub bound: Option<f64>,
     /// The L2 slice discrepancy L2(W)^2 (NaN when W has no direction).
     pub l2_discrepancy_sq: f64,
+}
+
+/// The theory's measurements at one logged step of a training run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Point {
+    pub step: usize,
+    #[serde(flatten)]
+    pub m: Measurement,
+}
+
+/// Trains (f64) from `state` to the configuration's last epoch, measuring the network on
+/// `train_data` after every `log_every` epochs (steps, for full-batch training) and at 0.
+pub(crate) fn logged_training(
+    cfg: &TrainConfig,
+    train_data: &Dataset,
+    test_data: &Dataset,
+    state: TrainState<f64>,
+    log_every: usize,
+) -> Result<Vec<Point>> {
+    let mut trajectory = Vec::new();
+    let mut obs = Collect {
+        wanted: (0..=cfg.epochs()).filter(|e| e % log_every == 0).collect(),
+        each: |m: &EpochMetrics, s: &TrainState<f64>| {
+            trajectory.push(Point {
+                step: m.epoch,
+                m: measure(&s.net, train_data),
+            });
+            Ok(())
+        },
+    };
+    train::<f64>(cfg, train_data, test_data, state, &mut obs)?;
+    Ok(trajectory)
+}
+
+/// `points` points uniform on the sphere S^(dim-1), drawn from `rng`, as rows.
+pub(crate) fn sphere_points(rng: &mut SeededRng, points: usize, dim: usize) -> Matrix<f64> {
+    Matrix::from_vec(
+        points,
+        dim,
+        (0..points).flat_map(|_| rng.unit_vector(dim)).collect(),
+    )
 }
 
 pub(crate) fn measure(net: &Network<f64>, train: &Dataset) -> Measurement {
@@ -140,6 +182,15 @@ pub fn half_decade(k: i32) -> f64 {
     10f64.powf(k as f64 / 2.0)
 }
 
+/// lambda on the decade grid: 10^k (exact for the integers the plans use).
+pub fn decade(k: i32) -> f64 {
+    if k >= 0 {
+        10f64.powi(k)
+    } else {
+        1.0 / 10f64.powi(-k)
+    }
+}
+
 /// The reference teacher of the synthetic experiments: d = 10, 5 units, 200 training points.
 pub(crate) fn reference_teacher(test_samples: usize, noise: f64) -> SyntheticConfig {
     SyntheticConfig {
@@ -173,4 +224,49 @@ pub(crate) fn minibatch_settings(
         },
         ..TrainSettings::default()
     })
+}
+
+/// MNIST split and scaled for the runs: the training part, the validation part and the
+/// test set (or its first images), inputs on the unit sphere (prepared once; every run of a
+/// plan shares it).
+pub struct MnistSplit {
+    /// (training, validation, test) images.
+    pub sizes: (usize, usize, usize),
+    pub train: Dataset,
+    pub validation: Dataset,
+    pub test: Dataset,
+}
+
+impl MnistSplit {
+    /// A fixed seeded permutation of the 60,000 (the same for every run): the first
+    /// `train_samples` train, the next `validation` validate; the first `test` of the
+    /// 10,000 test images test.
+    pub fn new(
+        mnist_train: &Dataset,
+        mnist_test: &Dataset,
+        train_samples: usize,
+        validation: usize,
+        test: usize,
+    ) -> Self {
+        let mut order: Vec<usize> = (0..mnist_train.len()).collect();
+        SeededRng::new(0, Stream::Split).shuffle(&mut order);
+        let n_train = train_samples.min(mnist_train.len() - validation);
+        let mut train = mnist_train.select(&order[..n_train], "MNIST training part");
+        let mut val = mnist_train.select(
+            &order[n_train..n_train + validation],
+            "MNIST validation part",
+        );
+        let first: Vec<usize> = (0..test.min(mnist_test.len())).collect();
+        let mut test_part = mnist_test.select(&first, "MNIST test set");
+        let t = InputTransform::unit_sphere();
+        for d in [&mut train, &mut val, &mut test_part] {
+            t.apply(&mut d.x);
+        }
+        Self {
+            sizes: (train_samples, validation, test),
+            train,
+            validation: val,
+            test: test_part,
+        }
+    }
 }

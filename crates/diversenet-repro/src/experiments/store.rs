@@ -17,10 +17,12 @@ use diversenet::dir_lock::{Access, DirLock, RunClaim};
 use diversenet::error::Result;
 use diversenet::files::{hex, write_atomic};
 
-use super::{RunOutcome, RunSpec};
+use serde_json::Value;
+
+use super::registry::RunSpec;
 
 /// Bumped when a change makes stored results stale.
-pub const RESULTS_VERSION: &str = "diversenet-results-2";
+pub const RESULTS_VERSION: &str = "diversenet-results-3";
 
 /// The key of a run: the first 16 hex digits of SHA-256 over the results version and the
 /// run's specification.
@@ -39,14 +41,15 @@ pub fn run_key(spec: &RunSpec) -> String {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct StoredRun {
     pub spec: RunSpec,
-    pub outcome: RunOutcome,
+    /// The experiment's typed result, as JSON.
+    pub outcome: Value,
     pub seconds: f64,
     /// SHA-256 of the JSON of `spec` and `outcome`.
     pub checksum: String,
 }
 
 impl StoredRun {
-    pub fn new(spec: RunSpec, outcome: RunOutcome, seconds: f64) -> Self {
+    pub fn new(spec: RunSpec, outcome: Value, seconds: f64) -> Self {
         Self {
             checksum: checksum(&spec, &outcome),
             spec,
@@ -56,7 +59,7 @@ impl StoredRun {
     }
 }
 
-fn checksum(spec: &RunSpec, outcome: &RunOutcome) -> String {
+fn checksum(spec: &RunSpec, outcome: &Value) -> String {
     let text = serde_json::to_string(&(spec, outcome)).expect("serialises");
     diversenet::files::sha256_hex(text.as_bytes())
 }

@@ -64,6 +64,10 @@ fn verdict_class(s: &str) -> Option<&'static str> {
         "reproduced" => Some("v-yes"),
         "partly" => Some("v-partly"),
         "not reproduced" => Some("v-no"),
+        "equivalent-null" => Some("v-null"),
+        "undecided" => Some("v-open"),
+        "mixed" => Some("v-mixed"),
+        "beyond the paper" => Some("v-beyond"),
         "not run" => Some("v-none"),
         "consistency check" => Some("v-check"),
         _ => None,
@@ -125,6 +129,8 @@ pub fn html(title: &str, blocks: &[Block]) -> String {
          th{{background:#eee}}pre{{background:#f5f5f5;padding:8px;overflow-x:auto}}figure{{margin:1em 0}}\
          figcaption{{font-style:italic;color:#444}}.v-yes{{background:#c8f0c8}}.v-partly{{background:#fbeaa6}}\
          .v-no{{background:#f6c0c0}}.v-none{{background:#e4e4e4}}.v-check{{background:#d4e4f7}}\
+         .v-null{{background:#e0d4f0}}.v-open{{background:#f0f0f0;font-style:italic}}.v-mixed{{background:#f7d9b5}}\
+         .v-beyond{{background:#d8ecec}}\
          details{{margin:0.5em 0}}summary{{cursor:pointer}}</style></head><body>\n",
         escape(title)
     );

@@ -1,17 +1,37 @@
 //! Self-contained SVG line and scatter plots (plotters' SVG backend, no system fonts):
-//! compact tick labels ("100", "1e6", never "100.0"), optional interval bars, and the
-//! legend in its own column beside the plot, never over the data.
+//! compact tick labels ("100", "1e6", never "100.0"), optional interval bars, solid, dashed
+//! or dotted lines with or without markers, circles or crosses, series dodged sideways so
+//! that intervals at the same x do not overplot, and the legend in its own column beside
+//! the plot, never over the data.
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// How a series' points are joined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stroke {
+    Solid,
+    Dashed,
+    Dotted,
+    /// Not joined (markers only).
+    None,
+}
+
+/// The mark at each point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marker {
+    None,
+    Circle,
+    Cross,
+}
 
 /// One named series of (x, y) points.
 #[derive(Clone, Debug)]
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
-    /// Draw markers instead of a line.
-    pub scatter: bool,
+    pub stroke: Stroke,
+    pub marker: Marker,
     /// Vertical interval bars (x, low, high).
     pub intervals: Vec<(f64, f64, f64)>,
 }
@@ -21,18 +41,42 @@ impl Series {
         Self {
             name: name.into(),
             points,
-            scatter: false,
+            stroke: Stroke::Solid,
+            marker: Marker::None,
             intervals: Vec::new(),
         }
     }
+    /// Circles, not joined.
     pub fn dots(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Self {
-            scatter: true,
+            stroke: Stroke::None,
+            marker: Marker::Circle,
+            ..Self::line(name, points)
+        }
+    }
+    /// Crosses, not joined (e.g. values that cannot be drawn on the axis, marked apart).
+    pub fn crosses(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            stroke: Stroke::None,
+            marker: Marker::Cross,
             ..Self::line(name, points)
         }
     }
     pub fn with_intervals(mut self, intervals: Vec<(f64, f64, f64)>) -> Self {
         self.intervals = intervals;
+        self
+    }
+    /// Circles at the points of a line.
+    pub fn with_markers(mut self) -> Self {
+        self.marker = Marker::Circle;
+        self
+    }
+    pub fn dashed(mut self) -> Self {
+        self.stroke = Stroke::Dashed;
+        self
+    }
+    pub fn dotted(mut self) -> Self {
+        self.stroke = Stroke::Dotted;
         self
     }
 }
@@ -47,6 +91,9 @@ pub struct PlotSpec<'a> {
     pub log_y: bool,
     /// Ticks at exactly these x values (e.g. every width), instead of automatic ones.
     pub x_ticks: Vec<f64>,
+    /// Shift of neighbouring series along x, as a fraction of the axis (a factor on a log
+    /// axis): series i of N moves by (i - (N - 1)/2) times it; 0 = none.
+    pub dodge: f64,
 }
 
 impl<'a> PlotSpec<'a> {
@@ -64,6 +111,7 @@ impl<'a> PlotSpec<'a> {
             log_x,
             log_y,
             x_ticks: Vec::new(),
+            dodge: 0.0,
         }
     }
     pub fn log_log(title: &'a str, x_label: &'a str, y_label: &'a str) -> Self {
@@ -73,6 +121,40 @@ impl<'a> PlotSpec<'a> {
         self.x_ticks = ticks;
         self
     }
+    pub fn with_dodge(mut self, dodge: f64) -> Self {
+        self.dodge = dodge;
+        self
+    }
+}
+
+/// The series moved sideways by `spec.dodge` (points and intervals alike).
+fn dodged(spec: &PlotSpec<'_>, series: &[Series], span: (f64, f64)) -> Vec<Series> {
+    let n = series.len() as f64;
+    series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let offset = (i as f64 - (n - 1.0) / 2.0) * spec.dodge;
+            let shift = |x: f64| {
+                if spec.dodge == 0.0 {
+                    x
+                } else if spec.log_x {
+                    x * (offset * (span.1 / span.0).ln()).exp()
+                } else {
+                    x + offset * (span.1 - span.0)
+                }
+            };
+            Series {
+                points: s.points.iter().map(|&(x, y)| (shift(x), y)).collect(),
+                intervals: s
+                    .intervals
+                    .iter()
+                    .map(|&(x, lo, hi)| (shift(x), lo, hi))
+                    .collect(),
+                ..s.clone()
+            }
+        })
+        .collect()
 }
 
 const COLORS: [RGBColor; 8] = [
@@ -148,6 +230,21 @@ pub fn svg(spec: &PlotSpec<'_>, series: &[Series]) -> String {
                 .chain(spec.x_ticks.iter().copied()),
             spec.log_x,
         );
+        // Series moved sideways by the dodge (the axis keeps the undodged range, widened a
+        // little on a dodged plot so that the outer series stay inside).
+        let moved = dodged(spec, series, xr);
+        let series: &[Series] = &moved;
+        let xr = if spec.dodge == 0.0 {
+            xr
+        } else {
+            range(
+                series
+                    .iter()
+                    .flat_map(|s| s.points.iter().map(|p| p.0))
+                    .chain(spec.x_ticks.iter().copied()),
+                spec.log_x,
+            )
+        };
         let yr = range(
             series.iter().flat_map(|s| {
                 s.points
@@ -196,11 +293,35 @@ pub fn svg(spec: &PlotSpec<'_>, series: &[Series]) -> String {
                 for (i, s) in series.iter().enumerate() {
                     let color = COLORS[i % COLORS.len()];
                     let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(keep).collect();
-                    let _ = if s.scatter {
-                        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                    } else {
-                        chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                    let line = |size: u32, gap: u32| {
+                        DashedLineSeries::new(pts.clone(), size, gap, color.stroke_width(2))
                     };
+                    match s.stroke {
+                        Stroke::Solid => {
+                            let _ = chart
+                                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)));
+                        }
+                        Stroke::Dashed => {
+                            let _ = chart.draw_series(line(8, 5));
+                        }
+                        Stroke::Dotted => {
+                            let _ = chart.draw_series(line(2, 4));
+                        }
+                        Stroke::None => {}
+                    }
+                    match s.marker {
+                        Marker::Circle => {
+                            let _ = chart.draw_series(
+                                pts.iter().map(|&p| Circle::new(p, 3, color.filled())),
+                            );
+                        }
+                        Marker::Cross => {
+                            let _ = chart.draw_series(
+                                pts.iter().map(|&p| Cross::new(p, 4, color.stroke_width(2))),
+                            );
+                        }
+                        Marker::None => {}
+                    }
                     let bars: Vec<(f64, f64, f64)> = s
                         .intervals
                         .iter()
@@ -297,6 +418,40 @@ mod tests {
             .filter(|v| *v != 0.0 && v.abs() < 1e-6)
             .collect();
         assert!(tiny.is_empty(), "{tiny:?}");
+    }
+
+    #[test]
+    fn dodged_series_move_apart_symmetrically_with_their_intervals() {
+        let spec = PlotSpec::new("t", "x", "y", true, false).with_dodge(0.1);
+        let series = vec![
+            Series::line("a", vec![(100.0, 1.0)]).with_intervals(vec![(100.0, 0.5, 1.5)]),
+            Series::line("b", vec![(100.0, 1.0)]),
+        ];
+        let d = dodged(&spec, &series, (10.0, 1000.0));
+        let (a, b) = (d[0].points[0].0, d[1].points[0].0);
+        assert!(a < 100.0 && b > 100.0, "{a} {b}");
+        // Symmetric on the log axis.
+        assert!((a * b - 1e4).abs() < 1e-6);
+        assert_eq!(d[0].intervals[0].0, a);
+        // No dodge: unchanged.
+        let same = dodged(
+            &PlotSpec::new("t", "x", "y", false, false),
+            &series,
+            (0.0, 1.0),
+        );
+        assert_eq!(same[0].points, series[0].points);
+        // Every style renders.
+        let all = svg(
+            &spec,
+            &[
+                Series::line("l", vec![(10.0, 1.0), (100.0, 2.0)])
+                    .dashed()
+                    .with_markers(),
+                Series::line("m", vec![(10.0, 1.0), (100.0, 2.0)]).dotted(),
+                Series::crosses("c", vec![(30.0, 1.5)]),
+            ],
+        );
+        assert!(all.contains("</svg>"));
     }
 
     #[test]

@@ -36,7 +36,10 @@ use super::config::TrainConfig;
 use super::loss::{output_gradient, BatchTargets, BatchTotals};
 use super::network::{relu, relu_mask, set_shape, OutputLayer};
 use super::optim::UpdateRule;
-use super::train::{add_regularizer_gradient, regularizer_weights, TrainState};
+use super::train::{
+    add_regularizer_gradient, all_coupled, decoupled_gradient, regularizer_weights, TrainState,
+};
+use crate::regularizer::coupling::apply_decoupled;
 
 /// Fewest multiply-adds of the first-layer product in one block (b d n_t for n_t units;
 /// about 10 units at b = 128, d = 784): a step gets as many blocks as the threads and this
@@ -262,6 +265,7 @@ impl<T: Real> MinibatchStep<T> {
         self.gather(batch);
         let sampled = self.fuse_sampled
             && self.cfg.reg_sampling().is_some()
+            && all_coupled(&self.cfg)
             && self.cfg.regularizes_at(state.optimizer.steps);
         let totals = self.forward_and_loss(state, sampled);
         let batch_loss = totals.loss_sum / batch.len() as f64;
@@ -273,6 +277,7 @@ impl<T: Real> MinibatchStep<T> {
             });
         }
         let reg = self.regularizer_step(state, sampled);
+        let decoupled = decoupled_gradient(&self.cfg, &state.net.w, state.optimizer.steps);
         #[cfg(test)]
         {
             self.last_reg = match reg {
@@ -285,6 +290,9 @@ impl<T: Real> MinibatchStep<T> {
         let rule = state.optimizer.rule(lr);
         let w_rule = rule.decaying(lr, self.cfg.weight_decay());
         self.backward_and_update(state, (w_rule, rule), &reg, 1.0 / batch.len() as f64);
+        if let Some(g) = decoupled {
+            apply_decoupled(&mut state.net.w, &g, lr);
+        }
         Ok(totals)
     }
 
@@ -410,8 +418,11 @@ impl<T: Real> MinibatchStep<T> {
         } else {
             self.reg_grad.as_mut_slice().fill(T::from_f64(0.0));
         }
-        add_regularizer_gradient(&self.cfg, w, steps, &mut self.reg_grad);
-        RegStep::Buffered
+        if add_regularizer_gradient(&self.cfg, w, steps, &mut self.reg_grad) {
+            RegStep::Buffered
+        } else {
+            RegStep::Off
+        }
     }
 
     /// Phase 3: the gradients by blocks, each chunk of W's rows updated right after its

@@ -16,6 +16,7 @@ use super::loss::{loss_and_gradient, BatchTotals, Gradient, Loss, Workspace};
 use super::network::{Network, OutputLayer};
 use super::optim::{OptimizerKind, OptimizerState};
 use super::step::{MinibatchStep, OwnedTargets};
+use crate::regularizer::coupling::{self, Coupling};
 
 /// How a training loss or error in [`EpochMetrics`] was obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -203,12 +204,16 @@ fn full_batch_step<T: Real>(
         });
     }
     add_regularizer_gradient(cfg, &state.net.w, state.optimizer.steps, &mut grad.w);
+    let decoupled = decoupled_gradient(cfg, &state.net.w, state.optimizer.steps);
     state.optimizer.begin_step();
     let rule = state.optimizer.rule(lr);
     let w_rule = rule.decaying(lr, cfg.weight_decay());
     state
         .optimizer
         .update(0, state.net.w.as_mut_slice(), grad.w.as_slice(), w_rule);
+    if let Some(g) = decoupled {
+        coupling::apply_decoupled(&mut state.net.w, &g, lr);
+    }
     if state.net.output_layer == OutputLayer::Trained {
         state
             .optimizer
@@ -421,13 +426,40 @@ pub fn score<T: Real>(net: &Network<T>, loss: Loss, data: &Dataset) -> (f64, Opt
 }
 
 /// On every k-th step (k = `reg_every`; `steps` taken so far), adds
-/// sum_i lambda_i k dR_i/dW to `grad` (exact, or estimated from sampled partner units when
-/// the configuration asks for it); whether it did.
+/// sum_i lambda_i k dR_i/dW over the terms that act through the optimiser (coupled ones and
+/// null controls, see [`Coupling`]) to `grad` (exact, or estimated from sampled partner
+/// units when the configuration asks for it); whether it added any.
 pub(crate) fn add_regularizer_gradient<T: Real>(
     cfg: &TrainConfig,
     w: &Matrix<T>,
     steps: u64,
     grad: &mut Matrix<T>,
+) -> bool {
+    add_terms_gradient(cfg, w, steps, grad, |c| c != Coupling::Decoupled)
+}
+
+/// As [`add_regularizer_gradient`], over the decoupled terms (applied after the
+/// optimiser's step as W <- W - lr_t `grad`).
+pub(crate) fn add_decoupled_gradient<T: Real>(
+    cfg: &TrainConfig,
+    w: &Matrix<T>,
+    steps: u64,
+    grad: &mut Matrix<T>,
+) -> bool {
+    add_terms_gradient(cfg, w, steps, grad, |c| c == Coupling::Decoupled)
+}
+
+/// Whether every regulariser term is coupled (the default).
+pub(crate) fn all_coupled(cfg: &TrainConfig) -> bool {
+    cfg.regularizers().iter().all(|t| t.coupling.is_coupled())
+}
+
+fn add_terms_gradient<T: Real>(
+    cfg: &TrainConfig,
+    w: &Matrix<T>,
+    steps: u64,
+    grad: &mut Matrix<T>,
+    selected: impl Fn(Coupling) -> bool,
 ) -> bool {
     if !cfg.regularizes_at(steps) {
         return false;
@@ -435,16 +467,42 @@ pub(crate) fn add_regularizer_gradient<T: Real>(
     let mut sampled = cfg
         .reg_sampling()
         .map(|s| (s, crate::regularizer::RegSampling::rng(cfg.seed(), steps)));
-    for (kind, weight) in regularizer_weights(cfg) {
-        let scaled = Some((&mut *grad, weight));
+    let mut any = false;
+    for term in cfg.regularizers().iter().filter(|t| selected(t.coupling)) {
+        any = true;
+        let weight = term.lambda * cfg.reg_every() as f64;
+        let mut own = (term.coupling == Coupling::NullControl)
+            .then(|| Matrix::<T>::zeros(w.rows(), w.cols()));
+        let scaled = Some((own.as_mut().unwrap_or(&mut *grad), weight));
         match sampled.as_mut() {
             Some((sampling, rng)) => {
-                crate::regularizer::value_and_gradient_sampled(kind, w, scaled, *sampling, rng)
+                crate::regularizer::value_and_gradient_sampled(term.kind, w, scaled, *sampling, rng)
             }
-            None => crate::regularizer::value_and_gradient(kind, w, scaled),
+            None => crate::regularizer::value_and_gradient(term.kind, w, scaled),
         };
+        if let Some(mut own) = own {
+            let mut rng = coupling::null_control_rng(cfg.seed(), steps);
+            coupling::randomize_tangential(w, &mut own, &mut rng);
+            for (g, o) in grad.as_mut_slice().iter_mut().zip(own.as_slice()) {
+                *g += *o;
+            }
+        }
     }
-    true
+    any
+}
+
+/// The decoupled terms' gradient at `w` on a step where they apply (None otherwise).
+pub(crate) fn decoupled_gradient<T: Real>(
+    cfg: &TrainConfig,
+    w: &Matrix<T>,
+    steps: u64,
+) -> Option<Matrix<T>> {
+    let decoupled = |t: &crate::regularizer::RegTerm| t.coupling == Coupling::Decoupled;
+    if !cfg.regularizers().iter().any(decoupled) || !cfg.regularizes_at(steps) {
+        return None;
+    }
+    let mut g = Matrix::zeros(w.rows(), w.cols());
+    add_decoupled_gradient(cfg, w, steps, &mut g).then_some(g)
 }
 
 /// Each regulariser with the weight lambda_i k its gradient enters a step with, on the

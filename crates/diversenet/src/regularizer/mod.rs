@@ -14,6 +14,7 @@
 //! [`pairwise::SIN_THRESHOLD`] contributes no gradient (its direction of change is
 //! undefined), and `mhe` clamps the distance of such a pair at [`pairwise::MIN_DISTANCE`].
 
+pub mod coupling;
 pub mod pairwise;
 pub mod registry;
 
@@ -23,6 +24,8 @@ use crate::error::{Error, Expected, Message, Result};
 use crate::geometry::all_row_norms;
 use crate::linalg::{Matrix, MatrixView, Real};
 use crate::rng::{SeededRng, Stream};
+
+pub use coupling::Coupling;
 
 /// Which regulariser.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -91,12 +94,16 @@ impl std::fmt::Display for RegularizerKind {
     }
 }
 
-/// A regulariser with its strength lambda: the objective is L(W) + lambda R(W).
+/// A regulariser with its strength lambda: the objective is L(W) + lambda R(W) (with the
+/// default [`Coupling`]).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegTerm {
     pub kind: RegularizerKind,
     pub lambda: f64,
+    /// Where the term's gradient acts; the default (coupled) is not written.
+    #[serde(default, skip_serializing_if = "Coupling::is_coupled")]
+    pub coupling: Coupling,
 }
 
 impl RegTerm {
@@ -104,7 +111,15 @@ impl RegTerm {
         if !(lambda >= 0.0 && lambda.is_finite()) {
             return Err(Error::setting("lambda", lambda, Expected::NonNegative));
         }
-        Ok(Self { kind, lambda })
+        Ok(Self {
+            kind,
+            lambda,
+            coupling: Coupling::Coupled,
+        })
+    }
+    /// The same term acting through `coupling`.
+    pub fn with_coupling(self, coupling: Coupling) -> Self {
+        Self { coupling, ..self }
     }
 }
 

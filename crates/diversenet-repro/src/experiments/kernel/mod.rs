@@ -4,6 +4,10 @@
 //! sweep of the number of units n.
 
 pub mod report;
+mod spectrum_figure;
+mod sweep_report;
+#[cfg(test)]
+mod tests;
 
 use diversenet::error::Result;
 use diversenet::linalg::{smallest_eigenvalue_psd, symmetric_spectral_norm, Cancel, Matrix};
@@ -13,7 +17,49 @@ use diversenet::rng::{SeededRng, Stream};
 use diversenet::theory::feature_matrix::{activation_pattern, smallest_singular_value};
 use diversenet::theory::kernel::{discrepancy_matrix, kernel_gram, PairGeometry};
 
-use super::common::spread;
+use super::common::{sphere_points, spread};
+use super::registry::{Known, ReportContext, Runs, Shared, Study};
+use crate::report::section::Section;
+
+/// RQ3.
+pub struct Kernel;
+
+impl Study for Kernel {
+    const ID: &'static str = "rq3-kernel";
+    const TITLE: &'static str = "RQ3: the kernel spectrum and the decomposition of s_m(D)";
+    type Plan = Plan;
+    type Spec = Spec;
+    type Outcome = Outcome;
+
+    fn full() -> Plan {
+        Plan::full()
+    }
+    fn quick(full: &Plan) -> Plan {
+        full.quick()
+    }
+    fn runs(plan: &Plan, _: &Known<'_, Self>) -> Vec<Spec> {
+        plan.runs()
+    }
+    fn sizes(p: &Plan) -> serde_json::Value {
+        serde_json::json!({"seeds": p.seeds, "dims": p.dims, "points": p.points, "width": p.width, "sweep_points": p.sweep_points, "sweep_widths": p.sweep_widths, "sweep_seeds": p.sweep_seeds, "spectrum_dims": p.spectrum_dims, "m_gamma_dims": p.m_gamma_dims})
+    }
+    /// Measured: the Gram products and the activation counts, O(m^2 n), dominate (m = 800,
+    /// n = 10,000: 3 s; m = 400, n = 3000: 0.24 s); diverse units add 20 O(n^2 d) steps.
+    fn seconds(s: &Spec) -> f64 {
+        let diverse = if s.units == Units::Diverse {
+            2e-9 * (DIVERSE_STEPS * s.width * s.width * s.dim) as f64
+        } else {
+            0.0
+        };
+        4.6e-10 * (s.points * s.points * s.width) as f64 + diverse + 0.01
+    }
+    fn execute(spec: &Spec, _: &Shared<'_>) -> Result<Outcome> {
+        execute(spec)
+    }
+    fn section(plan: &Plan, runs: &Runs<Self>, _: &ReportContext) -> Section {
+        report::section(plan, runs)
+    }
+}
 
 /// Which units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -35,14 +81,23 @@ pub struct Plan {
     pub dims: Vec<usize>,
     pub points: Vec<usize>,
     pub width: usize,
-    /// The sweep of n at (sweep_dim, sweep_points); diverse units up to `diverse_max_width`.
+    /// The sweeps of n at d = `sweep_dim`, one per m in `sweep_points`, with `sweep_seeds`
+    /// seeds (`seeds` at `diverse_points`, where diverse units are swept as well, up to
+    /// `diverse_max_width`).
     pub sweep_dim: usize,
-    pub sweep_points: usize,
+    pub sweep_points: Vec<usize>,
     pub sweep_widths: Vec<usize>,
+    pub sweep_seeds: u64,
+    pub diverse_points: usize,
     pub diverse_max_width: usize,
     /// Dimensions of the spectrum figure (γ_u against u) and its highest degree.
     pub spectrum_dims: Vec<usize>,
     pub spectrum_degree: usize,
+    /// Dimensions and largest m of the curve m γ_(m) against m (and the degree computed
+    /// for it).
+    pub m_gamma_dims: Vec<usize>,
+    pub m_gamma_max: usize,
+    pub m_gamma_degree: usize,
 }
 
 impl Plan {
@@ -53,11 +108,16 @@ impl Plan {
             points: vec![100, 200, 300],
             width: 1000,
             sweep_dim: 10,
-            sweep_points: 200,
+            sweep_points: vec![100, 200, 400, 800],
             sweep_widths: vec![10, 30, 100, 300, 1000, 3000, 10000],
+            sweep_seeds: 5,
+            diverse_points: 200,
             diverse_max_width: 3000,
             spectrum_dims: vec![3, 5, 10, 784],
             spectrum_degree: 40,
+            m_gamma_dims: vec![3, 5, 10, 784],
+            m_gamma_max: 10_000,
+            m_gamma_degree: 200,
         }
     }
     pub fn quick(&self) -> Self {
@@ -65,8 +125,11 @@ impl Plan {
             seeds: 3,
             points: spread(&self.points, 2),
             width: self.width / 3,
+            sweep_points: spread(&self.sweep_points[..self.sweep_points.len() - 1], 2),
             sweep_widths: spread(&self.sweep_widths[..self.sweep_widths.len() - 1], 4),
+            sweep_seeds: 2,
             diverse_max_width: 1000,
+            m_gamma_max: 1000,
             ..self.clone()
         }
     }
@@ -91,10 +154,15 @@ impl Plan {
                     push(dim, points, self.width, Units::Diverse);
                 }
             }
-            for &width in &self.sweep_widths {
-                push(self.sweep_dim, self.sweep_points, width, Units::Random);
-                if width <= self.diverse_max_width {
-                    push(self.sweep_dim, self.sweep_points, width, Units::Diverse);
+            for &points in &self.sweep_points {
+                if seed >= self.sweep_seeds && points != self.diverse_points {
+                    continue;
+                }
+                for &width in &self.sweep_widths {
+                    push(self.sweep_dim, points, width, Units::Random);
+                    if width <= self.diverse_max_width && points == self.diverse_points {
+                        push(self.sweep_dim, points, width, Units::Diverse);
+                    }
                 }
             }
         }
@@ -150,13 +218,10 @@ fn diversify(w: &mut Matrix<f64>) {
 }
 
 pub fn execute(spec: &Spec) -> Result<Outcome> {
-    let mut rng = SeededRng::new(spec.seed, Stream::Data);
-    let x = Matrix::from_vec(
+    let x = sphere_points(
+        &mut SeededRng::new(spec.seed, Stream::Data),
         spec.points,
         spec.dim,
-        (0..spec.points)
-            .flat_map(|_| rng.unit_vector(spec.dim))
-            .collect(),
     );
     let geometry = PairGeometry::of(&x, Cancel::NEVER)?;
     let k = kernel_gram(&geometry);

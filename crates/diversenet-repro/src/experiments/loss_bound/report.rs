@@ -3,14 +3,53 @@
 
 use std::fmt::Write as _;
 
-use crate::experiments::findings::rules::{convergence_verdict, Trajectory, Verdict};
-use crate::experiments::findings::Section;
-use crate::experiments::{Experiment, Results};
+use crate::experiments::registry::{Runs, Study};
 use crate::report::plot::{PlotSpec, Series};
+use crate::report::section::{ClaimText, Section, Verdict};
 
-use super::{Arm, Plan};
+use super::{Arm, LossBound, Plan};
 
-const E: Experiment = Experiment::LossBound;
+/// One gradient-descent run of RQ1, summarised.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Trajectory {
+    /// min over the run of s_m(D), relative to its start (0 when s_m(D) is 0 throughout).
+    pub min_s_relative: f64,
+    /// The largest s_m(D) seen.
+    pub max_s: f64,
+    /// The final loss.
+    pub final_loss: f64,
+}
+
+/// Converged: the loss fell below this absolute value (initial losses are about 1).
+pub const CONVERGED: f64 = 1e-3;
+/// s_m(D) "away from 0": it stayed above 1% of its start. Collapsed: never above 1e-8.
+pub const AWAY_FROM_ZERO: f64 = 1e-2;
+pub const COLLAPSED: f64 = 1e-8;
+
+/// RQ1's rule, with a negative control. Reproduced if every run whose s_m(D) stayed away
+/// from 0 converged AND the controls (s_m(D) collapsed, the case the theorem excludes) did
+/// not all converge, so that the condition discriminates; partly if the treated runs
+/// converged but so did every control (the data cannot tell whether s_m(D) matters), or
+/// if only some treated runs converged; not reproduced if none did.
+pub fn convergence_verdict(treated: &[Trajectory], controls: &[Trajectory]) -> Verdict {
+    let eligible: Vec<&Trajectory> = treated
+        .iter()
+        .filter(|t| t.min_s_relative >= AWAY_FROM_ZERO)
+        .collect();
+    let collapsed: Vec<&Trajectory> = controls.iter().filter(|t| t.max_s <= COLLAPSED).collect();
+    let converged = eligible.iter().filter(|t| t.final_loss < CONVERGED).count();
+    if eligible.is_empty() {
+        Verdict::NotRun
+    } else if converged == 0 {
+        Verdict::NotReproduced
+    } else if converged < eligible.len() {
+        Verdict::Partly
+    } else if !collapsed.is_empty() && collapsed.iter().any(|t| t.final_loss >= CONVERGED) {
+        Verdict::Reproduced
+    } else {
+        Verdict::Partly
+    }
+}
 
 fn arm_name(a: Arm) -> &'static str {
     match a {
@@ -20,8 +59,8 @@ fn arm_name(a: Arm) -> &'static str {
     }
 }
 
-pub fn section(plan: &Plan, results: &Results) -> Section {
-    let mut s = Section::new(E);
+pub fn section(plan: &Plan, runs: &Runs<LossBound>) -> Section {
+    let mut s = Section::new(LossBound::TITLE);
     s.paragraph(format!(
         "Full-batch gradient descent (f64) on noise-free teacher-student data; at every {}th step the squared loss L, \
          ‖∇_W L‖, s_m(D) and the bound m‖∇_W L‖²/(2 s_m(D)²) are measured on the whole training set. Beside the \
@@ -36,7 +75,7 @@ pub fn section(plan: &Plan, results: &Results) -> Section {
     let (mut max_ratio, mut points) = (0f64, 0usize);
     let mut rows = Vec::new();
     let mut plots: Vec<(Arm, Vec<Series>, Vec<Series>)> = Vec::new();
-    for (spec, out) in results.loss_bound() {
+    for (spec, out) in runs.iter() {
         let t = &out.trajectory;
         let (Some(first), Some(last)) = (t.first(), t.last()) else {
             continue;
@@ -69,7 +108,7 @@ pub fn section(plan: &Plan, results: &Results) -> Section {
                 0.0
             },
             max_s,
-            loss_ratio: last.m.loss / first.m.loss,
+            final_loss: last.m.loss,
         };
         match spec.arm {
             Arm::Diverse => treated.push(summary),
@@ -137,49 +176,56 @@ pub fn section(plan: &Plan, results: &Results) -> Section {
             smin,
         );
     }
-    s.csv.push(("rq1_trajectories.csv".into(), csv));
-    s.numbers
-        .insert("rq1_max_loss_over_bound".into(), max_ratio.into());
+    s.csv("rq1_trajectories.csv", csv);
+    s.number("rq1_max_loss_over_bound", max_ratio.into());
+    let scope = format!(
+        "full-batch gradient descent (lr {}, f64, {} steps), noise-free teacher-student data (d = {}, teacher {}, m = {}), \
+         n = {} (diverse, collapsed) and n = {} (n·d < m), {} seeds",
+        plan.lr, plan.steps, plan.data.dim, plan.data.teacher_width, plan.data.train_samples, plan.width,
+        plan.narrow_width, plan.seeds
+    );
+    let rule = if max_ratio <= 1.0 + 1e-9 {
+        "holds at every point (an exact inequality: a violation would be a bug)"
+    } else {
+        "VIOLATED: the implementation of s_m(D) or of the gradient is wrong"
+    };
     s.claim(
-        E,
-        "rq1-bound",
-        "L(W) ≤ m‖∇_W L‖²/(2 s_m(D)²) at every W (the gradient identity)",
+        ClaimText {
+            id: "rq1-bound",
+            claim: "L(W) ≤ m‖∇_W L‖²/(2 s_m(D)²) at every W (the gradient identity)",
+            scope: &scope,
+            rule,
+        },
         if points == 0 {
             Verdict::NotRun
         } else {
             Verdict::ConsistencyCheck
         },
         format!("max L/bound = {max_ratio:.3} over {points} measured points"),
-        if max_ratio <= 1.0 + 1e-9 {
-            "holds at every point (an exact inequality: a violation would be a bug)".to_string()
-        } else {
-            "VIOLATED: the implementation of s_m(D) or of the gradient is wrong".to_string()
-        },
     );
     let verdict = convergence_verdict(&treated, &controls);
-    let converged = |v: &[Trajectory]| {
-        v.iter()
-            .filter(|t| t.loss_ratio < crate::experiments::findings::rules::CONVERGED)
-            .count()
-    };
+    let converged = |v: &[Trajectory]| v.iter().filter(|t| t.final_loss < CONVERGED).count();
     let eligible = treated
         .iter()
-        .filter(|t| t.min_s_relative >= crate::experiments::findings::rules::AWAY_FROM_ZERO)
+        .filter(|t| t.min_s_relative >= AWAY_FROM_ZERO)
         .count();
     s.claim(
-        E,
-        "rq1-convergence",
-        "With s_m(D) away from 0, gradient descent drives the training loss to 0 (no spurious local minima)",
+        ClaimText {
+            id: "rq1-convergence",
+            claim: "With s_m(D) away from 0, gradient descent drives the training loss to 0 (no spurious local minima), \
+                    on teacher data",
+            scope: &scope,
+            rule: "reproduced if every diverse run whose s_m(D) stayed ≥ 1% of its start converged (final L < 1e-3, \
+                   absolute) and some control (s_m(D) ≤ 1e-8 throughout) did not; partly if the controls converged too \
+                   (the condition does not discriminate) or only some diverse runs converged; not reproduced if none did",
+        },
         verdict,
         format!(
-            "{} of {eligible} diverse runs with s_m(D) ≥ 1% of its start reached L < 1% of L₀; controls with s_m(D) = 0: {} of {} did",
+            "{} of {eligible} diverse runs reached L < 1e-3; controls with s_m(D) = 0: {} of {} did",
             converged(&treated),
             converged(&controls),
             controls.len()
         ),
-        "reproduced if every diverse run whose s_m(D) stayed ≥ 1% of its start converged (final/initial loss < 1e-2) and \
-         some control (s_m(D) ≤ 1e-8 throughout) did not; partly if the controls converged too (the condition does not \
-         discriminate) or only some diverse runs converged; not reproduced if none did",
     );
     s
 }

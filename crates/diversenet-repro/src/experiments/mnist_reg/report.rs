@@ -1,364 +1,431 @@
-//! RQ5 MNIST's report section: lambda chosen on validation with the selection seeds, test
-//! error changes on every seed (paired t-test, Holm over width × regulariser cells), the
-//! pooled paired effect per regulariser with its interval, harms, and the comparison with
-//! decoupled weight decay.
+//! RQ5 MNIST's report section: the baselines, every arm's paired change per (optimiser,
+//! initial scale) with TOST and Holm, lambda raw and scale-free, the diagnostics of W, and
+//! the claims: the paper's gain per scope (and over all of them), and the comparisons
+//! beyond the paper (the null control, coupled L2 and decoupled weight decay).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::experiments::findings::rules::{
-    paired_cells, paired_t_p, Edge, PairedCell, Selection, Verdict,
-};
-use crate::experiments::findings::{fmt_value, Section};
-use crate::experiments::stats::{mean_interval, MeanInterval};
-use crate::experiments::{Experiment, Results};
+use diversenet::regularizer::Coupling;
+
+use crate::experiments::registry::{ReportContext, Runs, Study};
+use crate::experiments::rules::{effect_verdict, Edge, Judgement};
+use crate::experiments::stats::{mean_interval, mean_sd, MeanInterval};
 use crate::report::plot::{PlotSpec, Series};
-use diversenet::model::Loss;
-use diversenet::regularizer::RegularizerKind;
+use crate::report::section::{fmt_p, fmt_value, ClaimText, Section, Verdict};
 
-use super::{Outcome, Plan, Spec, Treatment};
-
-const E: Experiment = Experiment::MnistRegularizer;
-
-/// One (width, regulariser) cell of an arm.
-pub struct Cell {
-    pub width: usize,
-    pub reg: String,
-    pub selection: Selection,
-    /// Test error change in percentage points, per seed, against the baseline.
-    pub change: PairedCell,
-    /// seed -> change, for pooling and pairing across regularisers.
-    pub by_seed: BTreeMap<u64, f64>,
-}
-
-fn lookup<'a>(runs: &'a [(&Spec, &Outcome)]) -> impl Fn(&Spec) -> Option<&'a Outcome> + 'a {
-    move |spec: &Spec| runs.iter().find(|(s, _)| *s == spec).map(|(_, o)| *o)
-}
-
-/// The cells of one arm: selection from validation errors only, then paired test changes
-/// with Holm's correction over the arm's cells.
-pub fn analyse(plan: &Plan, arm: usize, runs: &[(&Spec, &Outcome)]) -> Vec<Cell> {
-    let find = lookup(runs);
-    let a = &plan.arms[arm];
-    let mut raw = Vec::new();
-    for &width in &plan.widths {
-        let base: BTreeMap<u64, f64> = (0..plan.seeds)
-            .filter_map(|seed| {
-                find(&plan.spec(seed, width, a.loss, None, None)).map(|o| (seed, o.test_error))
-            })
-            .collect();
-        for (kind, initial) in &a.regs {
-            let (_, selection) = plan.grid(initial, |k| {
-                (0..plan.selection_seeds)
-                    .map(|seed| {
-                        find(&plan.spec(seed, width, a.loss, Some(*kind), Some(k)))
-                            .map(|o| o.validation_error)
-                    })
-                    .collect()
-            });
-            let Some(selection) = selection else { continue };
-            let k = (2.0 * selection.chosen.log10()).round() as i32;
-            let by_seed: BTreeMap<u64, f64> = (0..plan.seeds)
-                .filter_map(|seed| {
-                    let t = find(&plan.spec(seed, width, a.loss, Some(*kind), Some(k)))?;
-                    base.get(&seed).map(|b| (seed, 100.0 * (t.test_error - b)))
-                })
-                .collect();
-            raw.push((width, kind.to_string(), selection, by_seed));
-        }
-    }
-    let cells = paired_cells(
-        raw.iter()
-            .map(|(w, r, _, b)| (format!("n={w}, {r}"), b.values().copied().collect()))
-            .collect(),
-        paired_t_p,
-    );
-    raw.into_iter()
-        .zip(cells)
-        .map(|((width, reg, selection, by_seed), change)| Cell {
-            width,
-            reg,
-            selection,
-            change,
-            by_seed,
-        })
-        .collect()
-}
+use super::analysis::{Baseline, Cell, Setting};
+use super::{analyse, Arm, MnistReg, Plan};
 
 fn fmt_ci(m: &MeanInterval) -> String {
     format!("{:+.2} [{:+.2}, {:+.2}]", m.mean, m.low, m.high)
 }
 
-/// Pooled paired effect of a regulariser over all widths and seeds.
-pub fn pooled(cells: &[Cell], reg: &str) -> MeanInterval {
-    mean_interval(
-        &cells
-            .iter()
-            .filter(|c| c.reg == reg)
-            .flat_map(|c| c.change.changes.clone())
-            .collect::<Vec<_>>(),
-    )
-}
-
-/// The gain rule at MNIST: reproduced if at every width the discrepancy regulariser's
-/// change is a significant gain (Holm) of at least 0.2 points; partly if the pooled
-/// interval lies below 0 or some width gains significantly; not reproduced otherwise.
-pub fn gain_verdict(cells: &[Cell], reg: &str) -> Verdict {
-    let mine: Vec<&Cell> = cells.iter().filter(|c| c.reg == reg).collect();
-    if mine.is_empty() {
-        return Verdict::NotRun;
-    }
-    let pooled = pooled(cells, reg);
-    if mine
-        .iter()
-        .all(|c| c.change.gain() && c.change.interval.mean <= -0.2)
-    {
-        Verdict::Reproduced
-    } else if pooled.high < 0.0 || mine.iter().any(|c| c.change.gain()) {
-        Verdict::Partly
-    } else {
-        Verdict::NotReproduced
+fn edge(e: Edge) -> &'static str {
+    match e {
+        Edge::Inside => "",
+        Edge::Lowest => " (edge: lowest)",
+        Edge::Highest => " (edge: highest)",
     }
 }
 
-pub fn section(plan: &Plan, results: &Results, mnist_note: Option<&str>) -> Section {
-    let mut s = Section::new(E);
-    if let Some(note) = mnist_note {
-        s.paragraph(format!("Not run: {note}."));
-        for (id, claim) in [
-            (
-                "rq5-mnist-gain",
-                "The regulariser lowers MNIST test error at every width, by 0.2 to 0.7 points",
-            ),
-            (
-                "rq5-mnist-vs-weight-decay",
-                "The regulariser's gain exceeds weight decay's",
-            ),
-        ] {
-            s.claim(
-                E,
+/// The edge note of a lambda selection, saying when the curve is flat there.
+fn edge_note(s: &crate::experiments::rules::Selection) -> String {
+    match (s.edge, s.edge_within_noise) {
+        (Edge::Inside, _) => String::new(),
+        (e, false) => edge(e).into(),
+        (e, true) => format!("{}, flat within noise)", edge(e).trim_end_matches(')')),
+    }
+}
+
+fn label(j: &Judgement) -> &'static str {
+    match (j.gain, j.harm, j.equivalent, j.paper_effect_excluded) {
+        (true, _, _, _) => "gain",
+        (_, true, _, _) => "harm",
+        (_, _, true, _) => "equivalent",
+        (_, _, _, true) => "paper's gain excluded",
+        _ => "open",
+    }
+}
+
+/// The scopes (optimiser, initial scale) in plan order.
+fn scopes(plan: &Plan) -> Vec<Setting> {
+    let mut out: Vec<Setting> = Vec::new();
+    for s in plan.settings() {
+        if !out.iter().any(|o| o.same_scope(&s)) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn not_run(s: &mut Section, why: &str) {
+    s.paragraph(format!("Not run: {why}."));
+    for (id, claim) in [
+        (
+            "rq5-mnist-gain",
+            "The regulariser lowers MNIST test error at every width, by 0.2 to 0.7 points",
+        ),
+        (
+            "rq5-mnist-null-control",
+            "The regulariser's effect exceeds a random perturbation of the same size",
+        ),
+        (
+            "rq5-mnist-vs-weight-decay",
+            "The regulariser's effect against L2 and decoupled weight decay",
+        ),
+    ] {
+        s.claim(
+            ClaimText {
                 id,
                 claim,
-                Verdict::NotRun,
-                "MNIST unavailable",
-                "needs MNIST",
-            );
-        }
+                scope: "MNIST",
+                rule: "needs MNIST",
+            },
+            Verdict::NotRun,
+            "MNIST unavailable",
+        );
+    }
+}
+
+pub fn section(plan: &Plan, runs: &Runs<MnistReg>, ctx: &ReportContext) -> Section {
+    let mut s = Section::new(MnistReg::TITLE);
+    if let Some(why) = &ctx.mnist_missing {
+        not_run(&mut s, why);
         return s;
     }
     s.paragraph(format!(
-        "Adam (lr {}, {:?} schedule, batch 128) for {} epochs, inputs on the unit sphere, trained output layer; {} training \
-         and {} validation images from the 60,000 (a fixed permutation), the 10,000 test images for testing. Lambda is \
-         chosen per (loss, width, regulariser) by mean validation error over seeds 0..{} on a half-decade grid, widened \
-         by up to {} steps while the choice sits at its edge; the chosen lambda is then run on all {} seeds and compared \
-         with the unregularised run of the same seed (same initial weights and batch order). Changes are in percentage \
-         points; p is a paired t-test (with {} seeds Wilcoxon cannot go below {:.3}), Holm-corrected over the width × \
-         regulariser cells of each loss. From width {} the regularisers act every 10 steps (scaled by 10). Weight decay is \
-         AdamW's decoupled decay of W (each step W ← (1 − lr_t·λ) W, apart from the gradient and Adam's moments), at \
-         every step and every width.",
-        plan.lr, plan.schedule, plan.epochs, plan.train_samples, plan.validation, plan.selection_seeds, plan.max_widening,
-        plan.seeds, plan.seeds, 2.0 / 2f64.powi(plan.seeds as i32), plan.sparse_from_width
+        "A factorial: optimiser (Adam lr 0.01; SGD with momentum 0.9, its learning rate chosen from {:?} by the \
+         unregularised runs' validation error) × initial scale of W (entries with std {:?}; std 1 gives ‖w_k‖ ≈ 28, and \
+         since ∇R scales as 1/‖w‖ the same λ is 10× weaker than at std 0.1) × width ({}) × arm. The arms: the \
+         discrepancy regulariser coupled (its gradient added before the optimiser, which rescales it), decoupled (W ← W \
+         − lr_t λ ∇R after the optimiser's step, like AdamW; Adam only: under SGD it is the coupled arm without \
+         momentum's 1/(1 − 0.9) amplification, one decade of λ), the null control (each unit's λ ∂R/∂w_k replaced by a \
+         random direction orthogonal to w_k of the same norm, coupled), coupled L2 (λ‖W‖² in the loss) and AdamW's \
+         decoupled weight decay (Adam only, for the same reason). Cross-entropy, {} epochs, {:?} schedule, batch 128, \
+         inputs on the unit sphere, trained output layer; {} training and {} validation images from the 60,000, the \
+         first {} of the 10,000 test images for testing. λ is chosen per cell and arm on a decade grid by the mean validation error of \
+         seeds 0–{} (widened by up to {} decades while the choice sits at its edge), then run on the evaluation seeds \
+         {}–{} and compared with the unregularised run of the same seed. Changes are in percentage points of test \
+         error; p is a paired t-test, Holm-corrected over the widths × arms of each optimiser and initial scale; a null \
+         is stated only as equivalence within the pre-registered ±{} points (TOST: the 90% interval inside the \
+         margin). λ is also given in a scale-free unit: λ‖∇R‖/‖∇L‖ at initialisation.",
+        plan.optimizer(super::Optimizer::Sgd).lrs,
+        plan.init_scales,
+        super::report_claims::widths_text(plan),
+        plan.epochs,
+        plan.schedule,
+        plan.train_samples,
+        plan.validation,
+        plan.test_samples,
+        plan.selection_seeds - 1,
+        plan.max_widening,
+        plan.selection_seeds,
+        plan.selection_seeds + plan.eval_seeds - 1,
+        plan.margin_points
     ));
     s.config(plan);
-    let runs = results.mnist_reg();
-    let mut csv = String::from("seed,width,loss,regularizer,lambda,validation_error,test_error,test_loss,l2_discrepancy_sq\n");
-    for (spec, o) in &runs {
+    let mut csv = String::from("seed,optimizer,lr,init_scale,width,arm,lambda,diverged,validation_error,test_error,train_loss,r_initial,r_final,mean_row_norm_initial,mean_row_norm_final,grad_loss_initial,grad_loss_final,term_ratio_initial,term_ratio_final\n");
+    for (spec, o) in runs.iter() {
+        let snap = |x: &Option<super::Snapshot>, f: fn(&super::Snapshot) -> f64| {
+            x.as_ref().map_or(String::new(), |v| f(v).to_string())
+        };
+        let ratio = |x: &Option<super::Snapshot>| {
+            x.as_ref()
+                .map_or(String::new(), |v| v.ratio(spec.lambda).to_string())
+        };
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             spec.seed,
+            spec.optimizer.name(),
+            spec.lr,
+            spec.init_scale,
             spec.width,
-            spec.loss,
-            spec.reg.map_or("none".into(), |k| k.to_string()),
+            spec.arm.map_or("none", Arm::name),
             spec.lambda,
+            o.diverged,
             o.validation_error,
             o.test_error,
-            o.test_loss,
-            o.l2_discrepancy_sq
+            o.train_loss.map_or(String::new(), |v| v.to_string()),
+            snap(&o.initial, |v| v.r),
+            snap(&o.last, |v| v.r),
+            snap(&o.initial, |v| v.mean_row_norm),
+            snap(&o.last, |v| v.mean_row_norm),
+            snap(&o.initial, |v| v.grad_loss),
+            snap(&o.last, |v| v.grad_loss),
+            ratio(&o.initial),
+            ratio(&o.last),
         );
     }
-    let disc = RegularizerKind::Discrepancy.to_string();
-    let wd = Treatment::DecoupledWeightDecay.to_string();
-    for (i, arm) in plan.arms.iter().enumerate() {
-        let cells = analyse(plan, i, &runs);
-        let base_means: Vec<(usize, MeanInterval)> = plan
-            .widths
-            .iter()
-            .map(|&w| {
-                let v: Vec<f64> = (0..plan.seeds)
-                    .filter_map(|seed| {
-                        runs.iter()
-                            .find(|(sp, _)| **sp == plan.spec(seed, w, arm.loss, None, None))
-                    })
-                    .map(|(_, o)| 100.0 * o.test_error)
-                    .collect();
-                (w, mean_interval(&v))
-            })
-            .collect();
-        let monotone = base_means.windows(2).all(|p| p[1].1.mean <= p[0].1.mean);
-        s.paragraph(format!(
-            "{} loss. Baseline test error by width: {}; it {} with width.",
-            arm.loss,
-            base_means
-                .iter()
-                .map(|(w, m)| format!("n={w}: {:.2}%", m.mean))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if monotone {
-                "falls"
-            } else {
-                "does not fall monotonically"
-            }
-        ));
-        let rows = cells
-            .iter()
-            .map(|c| {
-                vec![
-                    c.width.to_string(),
-                    c.reg.clone(),
-                    format!(
-                        "{}{}",
-                        fmt_value(c.selection.chosen),
-                        match c.selection.edge {
-                            Edge::Inside => "",
-                            Edge::Lowest => " (edge: lowest)",
-                            Edge::Highest => " (edge: highest)",
-                        }
-                    ),
-                    format!("{} pts", fmt_ci(&c.change.interval)),
-                    format!("{}/{}", c.change.improved(), c.change.changes.len()),
-                    format!("{:.3}", c.change.p),
-                    format!("{:.3}", c.change.p_holm),
-                ]
-            })
-            .collect();
-        s.table(
-            &[
-                "width",
-                "regulariser",
-                "λ (by validation)",
-                "test error change [95% CI]",
-                "seeds improved",
-                "p",
-                "p (Holm)",
-            ],
-            rows,
-        );
-        let regs: Vec<String> = arm.regs.iter().map(|(k, _)| k.to_string()).collect();
-        s.table(
-            &[
-                "regulariser",
-                "pooled change over widths and seeds [95% CI]",
-            ],
-            regs.iter()
-                .map(|r| vec![r.clone(), format!("{} pts", fmt_ci(&pooled(&cells, r)))])
-                .collect(),
-        );
-        let slug = arm.loss.to_string();
-        let mut series = vec![Series::line(
-            "none",
-            base_means
-                .iter()
-                .map(|(w, m)| (*w as f64, m.mean))
-                .collect(),
-        )
-        .with_intervals(
-            base_means
-                .iter()
-                .map(|(w, m)| (*w as f64, m.low, m.high))
-                .collect(),
-        )];
-        for r in &regs {
-            let cs: Vec<&Cell> = cells.iter().filter(|c| &c.reg == r).collect();
-            series.push(
-                Series::line(
-                    format!("{r} (change)"),
-                    cs.iter()
-                        .map(|c| (c.width as f64, c.change.interval.mean))
-                        .collect(),
-                )
-                .with_intervals(
-                    cs.iter()
-                        .map(|c| {
-                            (
-                                c.width as f64,
-                                c.change.interval.low,
-                                c.change.interval.high,
-                            )
-                        })
-                        .collect(),
+    s.csv("rq5_mnist.csv", csv);
+    let (baselines, cells) = analyse(plan, runs);
+    baseline_table(&mut s, &baselines);
+    for scope in scopes(plan) {
+        scope_tables(&mut s, plan, &scope, &cells, &baselines);
+    }
+    super::report_claims::claims(&mut s, plan, &cells);
+    s
+}
+
+fn baseline_table(s: &mut Section, baselines: &[Baseline]) {
+    let rows = baselines
+        .iter()
+        .map(|b| {
+            let m = mean_interval(&b.test.values().copied().collect::<Vec<_>>());
+            vec![
+                b.setting.scope(),
+                b.setting.width.to_string(),
+                format!("{}{}", fmt_value(b.lr), edge(b.lr_edge)),
+                format!("{:.2} [{:.2}, {:.2}]", m.mean, m.low, m.high),
+                format!(
+                    "{:.1}",
+                    mean_sd(&b.last.iter().map(|x| x.mean_row_norm).collect::<Vec<_>>()).0
                 ),
-            );
+                format!(
+                    "{:.4}",
+                    mean_sd(&b.last.iter().map(|x| x.r).collect::<Vec<_>>()).0
+                ),
+                b.diverged.to_string(),
+            ]
+        })
+        .collect();
+    s.table(
+        &[
+            "optimiser, initial scale",
+            "width",
+            "lr",
+            "test error (%) [95% CI]",
+            "final mean ‖w_k‖",
+            "final R(W)",
+            "diverged",
+        ],
+        rows,
+    );
+    let mut scopes: Vec<Setting> = Vec::new();
+    for b in baselines {
+        if !scopes.iter().any(|x| x.same_scope(&b.setting)) {
+            scopes.push(b.setting);
         }
-        let change_series: Vec<Series> = series[1..].to_vec();
-        s.plot(
-            &format!("rq5_mnist_baseline_{slug}.svg"),
-            &format!("RQ5 MNIST, {slug}: baseline test error (%) against width, mean and 95% interval over seeds"),
-            PlotSpec::new("baseline test error (%)", "width n", "test error (%)", true, false)
-                .with_x_ticks(plan.widths.iter().map(|&w| w as f64).collect()),
-            &series[..1],
-        );
-        s.plot(
-            &format!("rq5_mnist_change_{slug}.svg"),
-            &format!("RQ5 MNIST, {slug}: test error change (points) at the chosen λ per regulariser, mean and 95% interval over seeds"),
-            PlotSpec::new("test error change (points)", "width n", "change (points)", true, false)
-                .with_x_ticks(plan.widths.iter().map(|&w| w as f64).collect()),
-            &change_series,
-        );
-        let is_ce = arm.loss == Loss::CrossEntropy;
-        let id = if is_ce {
-            "rq5-mnist-gain".to_string()
-        } else {
-            format!("rq5-mnist-gain-{slug}")
-        };
-        let mine: Vec<&Cell> = cells.iter().filter(|c| c.reg == disc).collect();
-        s.claim(
-            E,
-            &id,
-            format!("The regulariser lowers MNIST test error at every width, by 0.2 to 0.7 points ({slug} loss)"),
-            gain_verdict(&cells, &disc),
-            format!(
-                "{}; pooled {} pts",
-                mine.iter().map(|c| format!("n={}: {:+.2} (Holm p = {:.3})", c.width, c.change.interval.mean, c.change.p_holm)).collect::<Vec<_>>().join("; "),
-                fmt_ci(&pooled(&cells, &disc))
-            ),
-            "reproduced if every width gains significantly (Holm-corrected paired t, p < 0.05) by at least 0.2 points; \
-             partly if the pooled 95% interval lies below 0 or some width gains significantly",
-        );
-        if is_ce {
-            let diff: Vec<f64> = cells
+    }
+    let series: Vec<Series> = scopes
+        .iter()
+        .map(|scope| {
+            let pts: Vec<(f64, MeanInterval)> = baselines
                 .iter()
-                .filter(|c| c.reg == disc)
-                .flat_map(|c| {
-                    let w = cells.iter().find(|x| x.reg == wd && x.width == c.width);
-                    c.by_seed.iter().filter_map(move |(seed, v)| {
-                        w.and_then(|w| w.by_seed.get(seed)).map(|b| v - b)
-                    })
+                .filter(|b| b.setting.same_scope(scope))
+                .map(|b| {
+                    (
+                        b.setting.width as f64,
+                        mean_interval(&b.test.values().copied().collect::<Vec<_>>()),
+                    )
                 })
                 .collect();
-            let d = mean_interval(&diff);
-            s.claim(
-                E,
-                "rq5-mnist-vs-weight-decay",
-                "The regulariser's gain exceeds weight decay's (credit to diversity; not compared in the paper)",
-                if diff.is_empty() { Verdict::NotRun } else if d.high < 0.0 { Verdict::Reproduced } else if d.mean < 0.0 { Verdict::Partly } else { Verdict::NotReproduced },
-                format!("discrepancy minus weight decay, paired by width and seed: {} pts (n = {})", fmt_ci(&d), d.n),
-                "reproduced if the 95% interval of the paired difference lies below 0; partly if only its mean does",
-            );
-        }
-        let mut harm = 0;
-        for c in cells.iter().filter(|c| c.change.harm()) {
-            harm += 1;
-            s.claim(
-                E,
-                &format!("rq5-mnist-harm-{slug}-{harm}"),
-                format!("The regulariser {} does not raise MNIST test error (n = {}, {slug})", c.reg, c.width),
-                Verdict::NotReproduced,
-                format!("significant harm: {} pts, Holm p = {:.3}", fmt_ci(&c.change.interval), c.change.p_holm),
-                "a cell whose test error rises significantly (Holm-corrected p < 0.05) is listed as a harm",
-            );
+            Series::line(
+                scope.scope(),
+                pts.iter().map(|(w, m)| (*w, m.mean)).collect(),
+            )
+            .with_markers()
+            .with_intervals(pts.iter().map(|(w, m)| (*w, m.low, m.high)).collect())
+        })
+        .collect();
+    s.plot(
+        "rq5_mnist_baseline.svg",
+        "RQ5 MNIST: the unregularised networks' test error (%) against width per optimiser and initial scale, mean \
+         and 95% interval over the evaluation seeds (dodged)",
+        PlotSpec::new("baseline test error (%)", "width n", "test error (%)", true, false)
+            .with_x_ticks({
+                let mut w: Vec<f64> = baselines.iter().map(|b| b.setting.width as f64).collect();
+                w.sort_by(f64::total_cmp);
+                w.dedup();
+                w
+            })
+            .with_dodge(0.04),
+        &series,
+    );
+}
+
+fn scope_tables(
+    s: &mut Section,
+    plan: &Plan,
+    scope: &Setting,
+    cells: &[Cell],
+    baselines: &[Baseline],
+) {
+    let mine: Vec<&Cell> = cells
+        .iter()
+        .filter(|c| c.setting.same_scope(scope))
+        .collect();
+    s.heading(scope.scope());
+    let rows = mine
+        .iter()
+        .map(|c| {
+            vec![
+                c.setting.width.to_string(),
+                c.arm.name().into(),
+                format!(
+                    "{}{}",
+                    fmt_value(c.selection.chosen),
+                    edge_note(&c.selection)
+                ),
+                format!("{:.2e}", c.scale_free),
+                format!("{} pts", fmt_ci(&c.change.interval)),
+                format!("[{:+.2}, {:+.2}]", c.tost.ci90_low, c.tost.ci90_high),
+                format!("{}/{}", c.change.improved(), c.change.changes.len()),
+                format!("{} / {}", fmt_p(c.change.p), fmt_p(c.change.p_holm)),
+                label(&c.judgement()).into(),
+            ]
+        })
+        .collect();
+    s.table(
+        &[
+            "width",
+            "arm",
+            "λ (by validation)",
+            "λ‖∇R‖/‖∇L‖ at init",
+            "test error change [95% CI]",
+            "90% CI (TOST)",
+            "seeds improved",
+            "p / Holm",
+            "reading",
+        ],
+        rows,
+    );
+    let diag = mine
+        .iter()
+        .map(|c| {
+            let base = baselines
+                .iter()
+                .find(|b| b.setting == c.setting)
+                .map(|b| &b.last[..])
+                .unwrap_or(&[]);
+            let m = |v: &[super::Snapshot], f: fn(&super::Snapshot) -> f64| {
+                mean_sd(&v.iter().map(f).collect::<Vec<_>>()).0
+            };
+            vec![
+                c.setting.width.to_string(),
+                c.arm.name().into(),
+                format!("{:.4} → {:.4}", m(base, |x| x.r), m(&c.last, |x| x.r)),
+                format!(
+                    "{:.2} → {:.2}",
+                    m(base, |x| x.mean_row_norm),
+                    m(&c.last, |x| x.mean_row_norm)
+                ),
+                format!("{:.2e}", c.final_ratio),
+                c.diverged.to_string(),
+            ]
+        })
+        .collect();
+    s.table(
+        &[
+            "width",
+            "arm",
+            "final R(W): none → arm",
+            "final mean ‖w_k‖: none → arm",
+            "final λ‖∇R‖/‖∇L‖",
+            "diverged",
+        ],
+        diag,
+    );
+    let mut arms: Vec<Arm> = Vec::new();
+    for c in &mine {
+        if !arms.contains(&c.arm) {
+            arms.push(c.arm);
         }
     }
-    s.csv.push(("rq5_mnist.csv".into(), csv));
-    s
+    let series: Vec<Series> = arms
+        .iter()
+        .map(|a| {
+            let cs: Vec<&&Cell> = mine.iter().filter(|c| c.arm == *a).collect();
+            Series::line(
+                a.name(),
+                cs.iter()
+                    .map(|c| (c.setting.width as f64, c.change.interval.mean))
+                    .collect(),
+            )
+            .with_markers()
+            .with_intervals(
+                cs.iter()
+                    .map(|c| {
+                        (
+                            c.setting.width as f64,
+                            c.change.interval.low,
+                            c.change.interval.high,
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .chain([Series::line(
+            "−0.2 (the paper's smallest gain)",
+            plan.widths_of(scope.optimizer)
+                .iter()
+                .map(|&w| (w as f64, -plan.paper_gain_points))
+                .collect(),
+        )
+        .dotted()])
+        .collect();
+    let slug = format!(
+        "{}_std{}",
+        scope.optimizer.name().to_lowercase(),
+        scope.init_scale.to_string().replace('.', "")
+    );
+    s.plot(
+        &format!("rq5_mnist_change_{slug}.svg"),
+        &format!(
+            "RQ5 MNIST, {}: test error change (points) at the chosen λ per arm, mean and 95% interval over the \
+             evaluation seeds (dodged)",
+            scope.scope()
+        ),
+        PlotSpec::new("test error change (points)", "width n", "change (points)", true, false)
+            .with_x_ticks(
+                plan.widths_of(scope.optimizer)
+                    .iter()
+                    .map(|&w| w as f64)
+                    .collect(),
+            )
+            .with_dodge(0.05),
+        &series,
+    );
+}
+
+/// The diversity arms of a scope (coupled, and decoupled where run).
+pub fn diversity_arms(cells: &[Cell], scope: &Setting) -> Vec<Arm> {
+    let mut out = Vec::new();
+    for c in cells
+        .iter()
+        .filter(|c| c.setting.same_scope(scope) && c.arm.is_diversity())
+    {
+        if !out.contains(&c.arm) {
+            out.push(c.arm);
+        }
+    }
+    out
+}
+
+/// The judgements of one arm over the widths of a scope, with "big enough" per width.
+pub fn judged(
+    plan: &Plan,
+    cells: &[Cell],
+    scope: &Setting,
+    arm: Arm,
+) -> (Vec<Judgement>, Vec<bool>) {
+    let mine: Vec<&Cell> = cells
+        .iter()
+        .filter(|c| c.setting.same_scope(scope) && c.arm == arm)
+        .collect();
+    (
+        mine.iter().map(|c| c.judgement()).collect(),
+        mine.iter().map(|c| c.big_enough(plan)).collect(),
+    )
+}
+
+/// The verdict of one diversity arm in one scope.
+pub fn arm_verdict(plan: &Plan, cells: &[Cell], scope: &Setting, arm: Arm) -> Verdict {
+    let (j, big) = judged(plan, cells, scope, arm);
+    effect_verdict(&j, &big)
+}
+
+/// Whether an arm is the null control.
+pub fn is_null(a: Arm) -> bool {
+    a == Arm::Diversity(Coupling::NullControl)
 }

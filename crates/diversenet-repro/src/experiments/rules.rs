@@ -1,40 +1,14 @@
-//! The verdict rules, as pure functions of the numbers (tested on planted results in
-//! `findings::tests`): paired comparisons with Holm's correction, gains and harms, lambda
-//! chosen on validation numbers only, stratified correlations over training, and the
-//! RQ1 convergence rule with its negative control.
+//! The verdict rules that several experiments share, as pure functions of the numbers:
+//! paired comparisons with Holm's correction, the effect rule with its equivalence margin
+//! (gains, harms, equivalent-null, undecided, mixed), lambda chosen on validation numbers
+//! only, and stratified correlations over training. Experiment-specific rules live with
+//! their experiments.
 
 use crate::experiments::stats::{holm, mean_interval, MeanInterval, Stratified};
+pub use crate::report::section::Verdict;
 
 /// Significance level of every rule.
 pub const ALPHA: f64 = 0.05;
-
-/// A verdict computed from the numbers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub enum Verdict {
-    #[serde(rename = "reproduced")]
-    Reproduced,
-    #[serde(rename = "partly")]
-    Partly,
-    #[serde(rename = "not reproduced")]
-    NotReproduced,
-    #[serde(rename = "not run")]
-    NotRun,
-    /// An identity or theorem that holds by construction: it checks the code.
-    #[serde(rename = "consistency check")]
-    ConsistencyCheck,
-}
-
-impl Verdict {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Reproduced => "reproduced",
-            Self::Partly => "partly",
-            Self::NotReproduced => "not reproduced",
-            Self::NotRun => "not run",
-            Self::ConsistencyCheck => "consistency check",
-        }
-    }
-}
 
 /// A treatment against its baseline in one cell (a width, a setting), paired by seed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -101,12 +75,55 @@ pub fn paired_t_p(changes: &[f64]) -> f64 {
     2.0 * (1.0 - crate::experiments::stats::student_t_cdf(t, (n - 1) as f64))
 }
 
-/// The gain rule: reproduced if every `decisive` cell shows a significant gain (Holm),
-/// partly if at least one cell does, not reproduced otherwise; not run without cells.
+/// What one cell of a comparison shows (lower is better): a significant gain or harm
+/// (after the family's multiplicity correction), equivalence within the pre-registered
+/// margin, and whether the paper's effect size is excluded (a one-sided test rejects a
+/// gain as large as the paper's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Judgement {
+    pub gain: bool,
+    pub harm: bool,
+    pub equivalent: bool,
+    pub paper_effect_excluded: bool,
+}
+
+/// The effect rule over the cells of one scope: mixed if some cell gains and another is
+/// harmed; reproduced if every cell gains (`big_enough`: by the paper's size); partly if
+/// some does; not reproduced if some cell is harmed (the opposite shown); equivalent-null
+/// if every cell is equivalent within the margin; not reproduced if every cell excludes
+/// the paper's effect without being equivalent (an effect too small for the paper's,
+/// outside the margin); undecided otherwise. Not run without cells.
+pub fn effect_verdict(cells: &[Judgement], big_enough: &[bool]) -> Verdict {
+    let gains = cells.iter().filter(|c| c.gain).count();
+    if cells.is_empty() {
+        Verdict::NotRun
+    } else if gains > 0 && cells.iter().any(|c| c.harm) {
+        Verdict::Mixed
+    } else if gains == cells.len() && big_enough.iter().all(|b| *b) {
+        Verdict::Reproduced
+    } else if gains > 0 {
+        Verdict::Partly
+    } else if cells.iter().any(|c| c.harm) {
+        Verdict::NotReproduced
+    } else if cells.iter().all(|c| c.equivalent) {
+        Verdict::EquivalentNull
+    } else if cells.iter().all(|c| c.paper_effect_excluded) {
+        Verdict::NotReproduced
+    } else {
+        Verdict::Undecided
+    }
+}
+
+/// The gain rule without a margin (a relation the paper states without an effect size):
+/// reproduced if every `decisive` cell shows a significant gain (Holm), partly if at least
+/// one cell does, mixed if one gains and another is significantly harmed, not reproduced
+/// otherwise; not run without cells.
 pub fn gain_verdict(cells: &[PairedCell], decisive: impl Fn(&PairedCell) -> bool) -> Verdict {
     let decisive: Vec<&PairedCell> = cells.iter().filter(|c| decisive(c)).collect();
     if cells.is_empty() || decisive.is_empty() {
         Verdict::NotRun
+    } else if cells.iter().any(PairedCell::gain) && cells.iter().any(PairedCell::harm) {
+        Verdict::Mixed
     } else if decisive.iter().all(|c| c.gain()) {
         Verdict::Reproduced
     } else if cells.iter().any(PairedCell::gain) {
@@ -133,6 +150,18 @@ pub struct Selection {
     pub validation_prefers_none: bool,
     /// Every lambda of the curve (0 included when given) with its validation mean and interval.
     pub curve: Vec<(f64, MeanInterval)>,
+    /// At an edge, whether the edge beats its neighbour by less than one standard error of
+    /// their paired difference over seeds: the curve is flat there within noise, and
+    /// widening the grid would chase noise (set by the grids that widen; false otherwise).
+    pub edge_within_noise: bool,
+}
+
+/// Whether the values at `edge` beat those at `neighbour` (lower is better), paired by
+/// seed, by more than one standard error of the difference.
+pub fn beats_by_more_than_noise(edge: &[f64], neighbour: &[f64]) -> bool {
+    let d: Vec<f64> = neighbour.iter().zip(edge).map(|(n, e)| n - e).collect();
+    let (mean, sd) = crate::experiments::stats::mean_sd(&d);
+    mean > sd / (d.len().max(1) as f64).sqrt()
 }
 
 /// Chooses the lambda > 0 with the lowest mean validation value. It is given validation
@@ -164,6 +193,7 @@ pub fn select_lambda(validation: &[(f64, Vec<f64>)]) -> Option<Selection> {
         edge,
         validation_prefers_none: none.is_some_and(|n| n < best.1.mean),
         curve,
+        edge_within_noise: false,
     })
 }
 
@@ -191,44 +221,6 @@ pub fn correlation_verdict(
     (verdict, sign_changes)
 }
 
-/// One gradient-descent run of RQ1, summarised.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
-pub struct Trajectory {
-    /// min over the run of s_m(D), relative to its start (0 when s_m(D) is 0 throughout).
-    pub min_s_relative: f64,
-    /// The largest s_m(D) seen.
-    pub max_s: f64,
-    /// Final loss / initial loss.
-    pub loss_ratio: f64,
-}
-
-/// Converged: the loss fell below 1% of its start.
-pub const CONVERGED: f64 = 1e-2;
-/// s_m(D) "away from 0": it stayed above 1% of its start. Collapsed: never above 1e-8.
-pub const AWAY_FROM_ZERO: f64 = 1e-2;
-pub const COLLAPSED: f64 = 1e-8;
-
-/// RQ1's rule, with a negative control. Reproduced if every run whose s_m(D) stayed away
-/// from 0 converged AND the controls (s_m(D) collapsed, the case the theorem excludes) did
-/// not all converge, so that the condition discriminates; partly if the treated runs
-/// converged but so did every control (the data cannot tell whether s_m(D) matters), or
-/// if only some treated runs converged; not reproduced if none did.
-pub fn convergence_verdict(treated: &[Trajectory], controls: &[Trajectory]) -> Verdict {
-    let eligible: Vec<&Trajectory> = treated
-        .iter()
-        .filter(|t| t.min_s_relative >= AWAY_FROM_ZERO)
-        .collect();
-    let collapsed: Vec<&Trajectory> = controls.iter().filter(|t| t.max_s <= COLLAPSED).collect();
-    let converged = eligible.iter().filter(|t| t.loss_ratio < CONVERGED).count();
-    if eligible.is_empty() {
-        Verdict::NotRun
-    } else if converged == 0 {
-        Verdict::NotReproduced
-    } else if converged < eligible.len() {
-        Verdict::Partly
-    } else if !collapsed.is_empty() && collapsed.iter().any(|t| t.loss_ratio >= CONVERGED) {
-        Verdict::Reproduced
-    } else {
-        Verdict::Partly
-    }
-}
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;

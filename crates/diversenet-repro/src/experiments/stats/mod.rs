@@ -3,7 +3,9 @@
 //! as scipy's `wilcoxon(..., method="approx", correction=True)`), Student's t interval of a
 //! mean, Holm's step-down correction for multiple comparisons, Spearman's rank correlation
 //! with a seeded bootstrap interval, and a stratified Spearman statistic (Fisher-z pooling
-//! of within-group correlations).
+//! of within-group correlations); equivalence tests (TOST) and one-sided t-tests
+//! (`equivalence`); exact binomial tests (McNemar's, the sign test) and the
+//! distribution-free interval of a median (`counts`); log-log fits (`fit`).
 
 use diversenet::rng::{SeededRng, Stream};
 
@@ -199,7 +201,7 @@ pub fn spearman_with_bootstrap(x: &[f64], y: &[f64], resamples: usize, seed: u64
 }
 
 /// log Gamma(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error about 1e-15).
-fn ln_gamma(x: f64) -> f64 {
+pub(crate) fn ln_gamma(x: f64) -> f64 {
     const C: [f64; 9] = [
         0.999_999_999_999_809_9,
         676.520_368_121_885_1,
@@ -296,10 +298,15 @@ pub struct MeanInterval {
 /// The mean of `x` and its 95% interval mean ± t_(0.975, n-1) sd / sqrt(n) (NaN bounds
 /// for fewer than 2 values).
 pub fn mean_interval(x: &[f64]) -> MeanInterval {
+    mean_interval_at(x, 0.95)
+}
+
+/// The mean of `x` and its two-sided t interval at `level`.
+pub fn mean_interval_at(x: &[f64], level: f64) -> MeanInterval {
     let (mean, sd) = mean_sd(x);
     let n = x.len();
     let half = if n >= 2 {
-        student_t_quantile(0.975, (n - 1) as f64) * sd / (n as f64).sqrt()
+        student_t_quantile(0.5 + level / 2.0, (n - 1) as f64) * sd / (n as f64).sqrt()
     } else {
         f64::NAN
     };
@@ -379,6 +386,18 @@ pub fn stratified_spearman(groups: &[(Vec<f64>, Vec<f64>)]) -> Stratified {
     }
 }
 
+mod counts;
+mod equivalence;
+mod fit;
+
+pub use counts::{
+    binomial_cdf, clopper_pearson, mcnemar_exact, median_interval, paired_difference_interval,
+    sign_test, MedianInterval,
+};
+pub use equivalence::{one_sided_t_p, tost, Tost};
+pub use fit::{crossing, log_log_fit, LogLogFit};
+
 #[cfg(test)]
-#[path = "stats_tests.rs"]
 mod tests;
+#[cfg(test)]
+mod tests_more;
