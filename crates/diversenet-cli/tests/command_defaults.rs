@@ -225,7 +225,6 @@ fn a_network_without_a_data_record_needs_data_named() {
             &[
                 "--data is needed: ",
                 "the model was trained on in-memory arrays (training inputs 300 x 6",
-                "pass --data",
             ],
         );
     }

@@ -219,11 +219,9 @@ impl DataRecord {
                     "data",
                     Message::from(format!(
                         "the model was trained on {}, which no file holds, so they cannot be \
-                         loaded again: pass ",
+                         loaded again: name the data to measure it on",
                         self.describe()
-                    ))
-                    .setting("data")
-                    .text(" with the data to measure it on"),
+                    )),
                 ));
             }
             return Ok(None);
