@@ -327,19 +327,32 @@ fn a_killed_reproduction_keeps_its_runs_and_their_wall_time() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rep");
     let empty_cache = dir.path().join("cache");
+    // One worker thread: a run's wall time is added right after its result is stored, so
+    // once two results are stored, the first one's time is in `wall_seconds.json`.
     let mut child = Command::new(env!("CARGO_BIN_EXE_diversenet"))
-        .args(["reproduce", "--quick", "--quiet", "--no-fetch", "--out"])
+        .args([
+            "--threads",
+            "1",
+            "reproduce",
+            "--quick",
+            "--quiet",
+            "--no-fetch",
+            "--out",
+        ])
         .arg(&out)
         .env("DIVERSENET_CACHE", &empty_cache)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Stored results only: not the claims (`KEY.lock`) of runs in progress, nor temporary
+    // files (`.NAME.tmp-PID`).
     let stored = || {
         std::fs::read_dir(out.join("runs")).map_or(0, |d| {
             d.filter(|e| {
                 let name = e.as_ref().unwrap().file_name();
-                name != "wall_seconds.json" && !name.to_string_lossy().starts_with('.')
+                let name = name.to_string_lossy();
+                name != "wall_seconds.json" && !name.starts_with('.') && name.ends_with(".json")
             })
             .count()
         })

@@ -235,6 +235,9 @@ fn analyze_and_spectrum_commands_write_the_documented_json() {
         assert!(a.get(key).is_some(), "{key} missing");
     }
     assert_eq!(a["points_used"], 150);
+    // Where the points came from: the model's own scaling (train's default), the training split (analyze's default).
+    assert_eq!(a["input_scaling"], "sphere");
+    assert_eq!(a["split"], "train");
     // A model of another dimension is refused.
     let o = run(&[
         "analyze",

@@ -108,7 +108,26 @@ pub fn analyze(mlp: Mlp, run: MlpRun<'_>) -> Result<()> {
     );
     println!("  inputs scaled with --input-scaling {scaling}");
     print_layers(r);
-    write_json(run.json, &a)
+    write_analysis(run.json, &a, scaling, run.split)
+}
+
+/// `analyze --json`: the analysis, with the scaling the inputs were measured in and the
+/// split they came from (the analysis itself only sees the scaled points).
+pub fn write_analysis(
+    path: Option<&Path>,
+    analysis: &impl serde::Serialize,
+    scaling: InputScaling,
+    split: &str,
+) -> Result<()> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let mut value = serde_json::to_value(analysis)?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert("input_scaling".into(), serde_json::json!(scaling));
+        fields.insert("split".into(), serde_json::json!(split));
+    }
+    write_json(Some(path), &value)
 }
 
 /// `784-100-10`.

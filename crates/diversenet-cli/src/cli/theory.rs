@@ -235,7 +235,12 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
         );
     }
     ntk::print_layers(&analysis.report);
-    write_json(args.json.as_deref(), &analysis)
+    ntk::write_analysis(
+        args.json.as_deref(),
+        &analysis,
+        measured.scaling,
+        &measured.split,
+    )
 }
 
 /// 10^log10 in scientific notation (`6.8097e274`), also beyond f64's range.

@@ -97,38 +97,42 @@ fn spec_text(s: &impl Serialize) -> String {
 /// The results stored so far, as an experiment's plan asks for them.
 pub type Known<'a, S> = dyn Fn(&<S as Study>::Spec) -> Option<<S as Study>::Outcome> + 'a;
 
+/// An experiment's plan: the full one, its quick version, and the runs it needs.
+pub trait StudyPlan<S: Study>: Sized {
+    /// The full plan.
+    fn full() -> Self;
+    /// The quick plan, derived from the full one (fewer seeds, points and epochs).
+    fn quick(&self) -> Self;
+    /// Every run needed given the results stored so far (an adaptive plan grows as they
+    /// arrive).
+    fn runs(&self, known: &Known<'_, S>) -> Vec<S::Spec>;
+}
+
 /// One experiment, typed.
-pub trait Study: 'static {
+pub trait Study: 'static + Sized {
     /// Stable identifier (part of every run's key).
     const ID: &'static str;
     /// The report section's heading.
     const TITLE: &'static str;
     /// Whether its runs need MNIST (without it, the experiment is skipped and says why).
     const USES_MNIST: bool = false;
-    type Plan: Clone + Serialize + Send + Sync;
+    type Plan: StudyPlan<Self> + Clone + Serialize + Send + Sync;
     type Spec: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync;
     type Outcome: Clone + Serialize + DeserializeOwned + Send + Sync;
 
-    /// The full plan.
-    fn full() -> Self::Plan;
-    /// The quick plan, derived from the full one (fewer seeds, points and epochs).
-    fn quick(full: &Self::Plan) -> Self::Plan;
     /// The full plan, or the quick one.
     fn plan(quick: bool) -> Self::Plan {
-        let full = Self::full();
+        let full = Self::Plan::full();
         if quick {
-            Self::quick(&full)
+            full.quick()
         } else {
             full
         }
     }
-    /// Every run needed given the results stored so far (an adaptive plan grows as they
-    /// arrive).
-    fn runs(plan: &Self::Plan, known: &Known<'_, Self>) -> Vec<Self::Spec>;
     /// For `--plan`: the runs expected before any result (adaptive plans: as if every
     /// choice were made without widening a grid), and the most it may need.
     fn expected(plan: &Self::Plan) -> (Vec<Self::Spec>, usize) {
-        let runs = Self::runs(plan, &|_| None);
+        let runs = plan.runs(&|_| None);
         let n = runs.len();
         (runs, n)
     }
@@ -141,9 +145,7 @@ pub trait Study: 'static {
     }
     fn execute(spec: &Self::Spec, shared: &Shared<'_>) -> Result<Self::Outcome>;
     /// The report section, claims and verdicts included.
-    fn section(plan: &Self::Plan, runs: &Runs<Self>, ctx: &ReportContext) -> Section
-    where
-        Self: Sized;
+    fn section(plan: &Self::Plan, runs: &Runs<Self>, ctx: &ReportContext) -> Section;
 }
 
 /// `--plan`'s entry of one experiment.
@@ -206,7 +208,8 @@ impl<S: Study> Experiment for Registered<S> {
     fn runs(&self, quick: bool, known: &dyn Fn(&RunSpec) -> Option<Value>) -> Vec<RunSpec> {
         let typed_known =
             |spec: &S::Spec| known(&Self::wrap(spec)).and_then(|v| serde_json::from_value(v).ok());
-        S::runs(&S::plan(quick), &typed_known)
+        S::plan(quick)
+            .runs(&typed_known)
             .iter()
             .map(Self::wrap)
             .collect()
@@ -260,7 +263,8 @@ pub fn simulate<S: Study>(
 ) -> Runs<S> {
     let mut done = Runs::<S>::new(Vec::new());
     loop {
-        let new: Vec<S::Spec> = S::runs(plan, &|s| done.get(s).cloned())
+        let new: Vec<S::Spec> = plan
+            .runs(&|s| done.get(s).cloned())
             .into_iter()
             .filter(|s| done.get(s).is_none())
             .collect();

@@ -17,7 +17,7 @@ use diversenet::rng::{SeededRng, Stream};
 use super::common::{
     measure, minibatch_settings, reference_teacher, scaled_synthetic, spread, Collect, Measurement,
 };
-use super::registry::{Known, ReportContext, Runs, Shared, Study};
+use super::registry::{Known, ReportContext, Runs, Shared, Study, StudyPlan};
 use crate::report::section::Section;
 
 /// RQ2/RQ4.
@@ -30,15 +30,6 @@ impl Study for Diversity {
     type Spec = Spec;
     type Outcome = Outcome;
 
-    fn full() -> Plan {
-        Plan::full()
-    }
-    fn quick(full: &Plan) -> Plan {
-        full.quick()
-    }
-    fn runs(plan: &Plan, _: &Known<'_, Self>) -> Vec<Spec> {
-        plan.runs()
-    }
     fn sizes(p: &Plan) -> serde_json::Value {
         serde_json::json!({"seeds": p.seeds, "widths": p.widths, "epochs": p.epochs, "plateau": p.plateau, "treatments": p.treatments.iter().map(|t| t.label()).collect::<Vec<_>>(), "checkpoints": p.checkpoints()})
     }
@@ -131,8 +122,8 @@ pub struct Plan {
     pub treatments: Vec<Treatment>,
 }
 
-impl Plan {
-    pub fn full() -> Self {
+impl StudyPlan<Diversity> for Plan {
+    fn full() -> Self {
         let t = |init, lambda| Treatment { init, lambda };
         let c = |spread| InitKind::Clustered { spread };
         Self {
@@ -159,7 +150,7 @@ impl Plan {
             ],
         }
     }
-    pub fn quick(&self) -> Self {
+    fn quick(&self) -> Self {
         let pick = |family| {
             let of: Vec<Treatment> = self
                 .treatments
@@ -184,12 +175,7 @@ impl Plan {
             ..self.clone()
         }
     }
-    pub fn checkpoints(&self) -> Vec<usize> {
-        (0..=self.epochs)
-            .filter(|e| e % self.checkpoint_every == 0 || *e == self.epochs)
-            .collect()
-    }
-    pub fn runs(&self) -> Vec<Spec> {
+    fn runs(&self, _: &Known<'_, Diversity>) -> Vec<Spec> {
         let mut out = Vec::new();
         for seed in 0..self.seeds {
             for &width in &self.widths {
@@ -207,6 +193,14 @@ impl Plan {
             }
         }
         out
+    }
+}
+
+impl Plan {
+    pub fn checkpoints(&self) -> Vec<usize> {
+        (0..=self.epochs)
+            .filter(|e| e % self.checkpoint_every == 0 || *e == self.epochs)
+            .collect()
     }
 }
 

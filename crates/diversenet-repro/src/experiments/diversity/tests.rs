@@ -29,7 +29,7 @@ fn planted(
         }
     };
     Runs::new(
-        plan.runs()
+        plan.runs(&|_| None)
             .into_iter()
             .map(|spec| {
                 let outcome = Outcome {

@@ -18,7 +18,7 @@ use diversenet::theory::feature_matrix::{activation_pattern, smallest_singular_v
 use diversenet::theory::kernel::{discrepancy_matrix, kernel_gram, PairGeometry};
 
 use super::common::{sphere_points, spread};
-use super::registry::{Known, ReportContext, Runs, Shared, Study};
+use super::registry::{Known, ReportContext, Runs, Shared, Study, StudyPlan};
 use crate::report::section::Section;
 
 /// RQ3.
@@ -31,15 +31,6 @@ impl Study for Kernel {
     type Spec = Spec;
     type Outcome = Outcome;
 
-    fn full() -> Plan {
-        Plan::full()
-    }
-    fn quick(full: &Plan) -> Plan {
-        full.quick()
-    }
-    fn runs(plan: &Plan, _: &Known<'_, Self>) -> Vec<Spec> {
-        plan.runs()
-    }
     fn sizes(p: &Plan) -> serde_json::Value {
         serde_json::json!({"seeds": p.seeds, "dims": p.dims, "points": p.points, "width": p.width, "sweep_points": p.sweep_points, "sweep_widths": p.sweep_widths, "sweep_seeds": p.sweep_seeds, "spectrum_dims": p.spectrum_dims, "m_gamma_dims": p.m_gamma_dims})
     }
@@ -100,8 +91,8 @@ pub struct Plan {
     pub m_gamma_degree: usize,
 }
 
-impl Plan {
-    pub fn full() -> Self {
+impl StudyPlan<Kernel> for Plan {
+    fn full() -> Self {
         Self {
             seeds: 10,
             dims: vec![5, 10],
@@ -120,7 +111,7 @@ impl Plan {
             m_gamma_degree: 200,
         }
     }
-    pub fn quick(&self) -> Self {
+    fn quick(&self) -> Self {
         Self {
             seeds: 3,
             points: spread(&self.points, 2),
@@ -133,7 +124,7 @@ impl Plan {
             ..self.clone()
         }
     }
-    pub fn runs(&self) -> Vec<Spec> {
+    fn runs(&self, _: &Known<'_, Kernel>) -> Vec<Spec> {
         let mut out = Vec::new();
         for seed in 0..self.seeds {
             let mut push = |dim, points, width, units| {

@@ -26,7 +26,7 @@ fn small_plan() -> Plan {
 /// 0.05, s_m(D)²/n = 0.04 times `s_factor` for diverse units, with a per-seed jitter.
 fn planted(plan: &Plan, s_factor: f64) -> Runs<Kernel> {
     Runs::new(
-        plan.runs()
+        plan.runs(&|_| None)
             .into_iter()
             .map(|spec| {
                 let jitter = 1.0 + 0.002 * (spec.seed as f64 - 3.5);

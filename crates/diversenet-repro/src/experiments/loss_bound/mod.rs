@@ -12,7 +12,7 @@ use diversenet::model::train::TrainState;
 use diversenet::model::{Network, OptimizerKind, Precision, TrainSettings};
 
 use super::common::{logged_training, reference_teacher, scaled_synthetic};
-use super::registry::{ReportContext, Runs, Shared, Study};
+use super::registry::{Known, ReportContext, Runs, Shared, Study, StudyPlan};
 use crate::report::section::Section;
 
 /// RQ1 on teacher data: the bound along gradient descent, with negative controls.
@@ -25,15 +25,6 @@ impl Study for LossBound {
     type Spec = Spec;
     type Outcome = Outcome;
 
-    fn full() -> Plan {
-        Plan::full()
-    }
-    fn quick(full: &Plan) -> Plan {
-        full.quick()
-    }
-    fn runs(plan: &Plan, _: &super::registry::Known<'_, Self>) -> Vec<Spec> {
-        plan.runs()
-    }
     fn sizes(p: &Plan) -> serde_json::Value {
         serde_json::json!({"seeds": p.seeds, "widths": [p.width, p.narrow_width], "arms": p.arms, "steps": p.steps, "data": p.data})
     }
@@ -77,8 +68,8 @@ pub struct Plan {
     pub log_every: usize,
 }
 
-impl Plan {
-    pub fn full() -> Self {
+impl StudyPlan<LossBound> for Plan {
+    fn full() -> Self {
         Self {
             seeds: 10,
             data: reference_teacher(200, 0.0),
@@ -90,7 +81,7 @@ impl Plan {
             log_every: 50,
         }
     }
-    pub fn quick(&self) -> Self {
+    fn quick(&self) -> Self {
         Self {
             seeds: 3,
             steps: self.steps / 6,
@@ -98,7 +89,7 @@ impl Plan {
             ..self.clone()
         }
     }
-    pub fn runs(&self) -> Vec<Spec> {
+    fn runs(&self, _: &Known<'_, LossBound>) -> Vec<Spec> {
         (0..self.seeds)
             .flat_map(|seed| {
                 self.arms.iter().map(move |&arm| Spec {

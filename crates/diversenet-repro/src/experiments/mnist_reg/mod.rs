@@ -20,7 +20,7 @@ use diversenet::model::LrSchedule;
 use diversenet::regularizer::Coupling;
 
 use super::common::{decade, spread};
-use super::registry::{DataNeed, Known, ReportContext, Runs, Shared, Study};
+use super::registry::{DataNeed, Known, ReportContext, Runs, Shared, Study, StudyPlan};
 use super::rules::{beats_by_more_than_noise, select_lambda, Edge, Selection};
 use crate::report::section::Section;
 
@@ -125,8 +125,8 @@ pub struct Plan {
     pub paper_gain_points: f64,
 }
 
-impl Plan {
-    pub fn full() -> Self {
+impl StudyPlan<MnistReg> for Plan {
+    fn full() -> Self {
         let g = |arm, grid: &[i32], ceiling| ArmGrid {
             arm,
             grid: grid.to_vec(),
@@ -157,9 +157,7 @@ impl Plan {
                 },
                 OptimizerPlan {
                     optimizer: Optimizer::Sgd,
-                    // Width 200 cut from the full run of the third edition: on the
-                    // loaded 2-core machine it would not have finished in the budget.
-                    cut_widths: vec![200],
+                    cut_widths: vec![],
                     lrs: vec![0.3, 1.0, 3.0],
                     arms: vec![
                         g(Diversity(Coupling::Coupled), &[1, 2, 3], 6),
@@ -180,7 +178,7 @@ impl Plan {
             paper_gain_points: 0.2,
         }
     }
-    pub fn quick(&self) -> Self {
+    fn quick(&self) -> Self {
         Self {
             widths: self.widths[..1].to_vec(),
             optimizers: self
@@ -209,7 +207,12 @@ impl Plan {
             ..self.clone()
         }
     }
+    fn runs(&self, known: &Known<'_, MnistReg>) -> Vec<Spec> {
+        self.runs_given_validation(&|s| known(s).map(|o| o.validation_error))
+    }
+}
 
+impl Plan {
     /// Every (optimiser, initial scale, width) cell.
     pub fn settings(&self) -> Vec<Setting> {
         let mut out = Vec::new();
@@ -350,7 +353,7 @@ impl Plan {
     /// (on every learning rate for the selection seeds), each arm's grid on the selection
     /// seeds once the cell's learning rate is known, and the chosen lambdas on the
     /// evaluation seeds once chosen.
-    pub fn runs(&self, known: &dyn Fn(&Spec) -> Option<f64>) -> Vec<Spec> {
+    pub fn runs_given_validation(&self, known: &dyn Fn(&Spec) -> Option<f64>) -> Vec<Spec> {
         let mut out = Vec::new();
         for at in self.settings() {
             let op = self.optimizer(at.optimizer);
@@ -489,15 +492,6 @@ impl Study for MnistReg {
     type Spec = Spec;
     type Outcome = Outcome;
 
-    fn full() -> Plan {
-        Plan::full()
-    }
-    fn quick(full: &Plan) -> Plan {
-        full.quick()
-    }
-    fn runs(plan: &Plan, known: &Known<'_, Self>) -> Vec<Spec> {
-        plan.runs(&|s| known(s).map(|o| o.validation_error))
-    }
     fn expected(plan: &Plan) -> (Vec<Spec>, usize) {
         plan.expected()
     }

@@ -16,7 +16,7 @@ use diversenet::model::{OptimizerKind, Precision, TrainSettings};
 use diversenet::rng::{SeededRng, Stream};
 
 use super::common::{logged_training, sphere_points};
-use super::registry::{Known, ReportContext, Runs, Shared, Study};
+use super::registry::{Known, ReportContext, Runs, Shared, Study, StudyPlan};
 use crate::report::section::Section;
 
 /// RQ1 on random labels.
@@ -36,8 +36,8 @@ pub struct Plan {
     pub log_every: usize,
 }
 
-impl Plan {
-    pub fn full() -> Self {
+impl StudyPlan<RandomLabels> for Plan {
+    fn full() -> Self {
         Self {
             seeds: 10,
             dim: 10,
@@ -51,7 +51,7 @@ impl Plan {
             log_every: 500,
         }
     }
-    pub fn quick(&self) -> Self {
+    fn quick(&self) -> Self {
         Self {
             seeds: 2,
             widths: vec![15, 20, 30],
@@ -59,7 +59,7 @@ impl Plan {
             ..self.clone()
         }
     }
-    pub fn runs(&self) -> Vec<Spec> {
+    fn runs(&self, _: &Known<'_, RandomLabels>) -> Vec<Spec> {
         (0..self.seeds)
             .flat_map(|seed| {
                 self.widths.iter().map(move |&width| Spec {
@@ -138,15 +138,6 @@ impl Study for RandomLabels {
     type Spec = Spec;
     type Outcome = Outcome;
 
-    fn full() -> Plan {
-        Plan::full()
-    }
-    fn quick(full: &Plan) -> Plan {
-        full.quick()
-    }
-    fn runs(plan: &Plan, _: &Known<'_, Self>) -> Vec<Spec> {
-        plan.runs()
-    }
     fn sizes(p: &Plan) -> serde_json::Value {
         serde_json::json!({"seeds": p.seeds, "d": p.dim, "m": p.points, "widths": p.widths, "steps": p.steps})
     }

@@ -19,7 +19,7 @@ use diversenet::model::Loss;
 use super::common::{
     half_decade, minibatch_settings, scaled_synthetic, split_last, spread, train_to_end,
 };
-use super::registry::{Known, ReportContext, Runs, Shared, Study};
+use super::registry::{Known, ReportContext, Runs, Shared, Study, StudyPlan};
 use super::rules::{select_lambda, Selection};
 use crate::report::section::Section;
 
@@ -33,15 +33,6 @@ impl Study for SyntheticReg {
     type Spec = Spec;
     type Outcome = Outcome;
 
-    fn full() -> Plan {
-        Plan::full()
-    }
-    fn quick(full: &Plan) -> Plan {
-        full.quick()
-    }
-    fn runs(plan: &Plan, known: &Known<'_, Self>) -> Vec<Spec> {
-        plan.runs(known)
-    }
     fn expected(plan: &Plan) -> (Vec<Spec>, usize) {
         let mut runs = plan.sweep_runs();
         for (setting, width) in plan.confirm_cells() {
@@ -105,8 +96,8 @@ pub struct Plan {
     pub confirm_seeds: u64,
 }
 
-impl Plan {
-    pub fn full() -> Self {
+impl StudyPlan<SyntheticReg> for Plan {
+    fn full() -> Self {
         Self {
             seeds: 10,
             teachers: vec![(10, 5), (20, 10)],
@@ -120,7 +111,7 @@ impl Plan {
             confirm_seeds: 50,
         }
     }
-    pub fn quick(&self) -> Self {
+    fn quick(&self) -> Self {
         Self {
             seeds: 3,
             teachers: self.teachers[..1].to_vec(),
@@ -131,6 +122,21 @@ impl Plan {
             ..self.clone()
         }
     }
+    /// The sweep, and each confirmation cell once the sweep has chosen its lambda.
+    fn runs(&self, known: &Known<'_, SyntheticReg>) -> Vec<Spec> {
+        let mut out = self.sweep_runs();
+        for (setting, width) in self.confirm_cells() {
+            if let Some(sel) =
+                self.selection(&setting, width, |s| known(s).map(|o| o.validation_mse))
+            {
+                out.extend(self.confirm_runs(&setting, width, sel.chosen));
+            }
+        }
+        out
+    }
+}
+
+impl Plan {
     pub fn lambdas(&self) -> Vec<f64> {
         std::iter::once(0.0)
             .chain(self.lambda_exponents.iter().map(|&k| half_decade(k)))
@@ -212,18 +218,6 @@ impl Plan {
             })
             .collect();
         select_lambda(&curve?)
-    }
-    /// The sweep, and each confirmation cell once the sweep has chosen its lambda.
-    pub fn runs(&self, known: &Known<'_, SyntheticReg>) -> Vec<Spec> {
-        let mut out = self.sweep_runs();
-        for (setting, width) in self.confirm_cells() {
-            if let Some(sel) =
-                self.selection(&setting, width, |s| known(s).map(|o| o.validation_mse))
-            {
-                out.extend(self.confirm_runs(&setting, width, sel.chosen));
-            }
-        }
-        out
     }
 }
 
