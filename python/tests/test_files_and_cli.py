@@ -45,8 +45,9 @@ def test_weights_saved_from_python_analyze_in_the_cli_as_in_python(cli, tmp_path
     assert "foreign weights" in result.stdout and "--input-scaling raw" in result.stdout
     from_cli = json.loads(report.read_text())
     from_python = dn.analyze(W, V, X, y, all_points=True)
-    # Python's result also says which input scaling it applied to X.
-    assert from_python.pop("input_scaling") == "raw"
+    # Both say which input scaling was applied to X; the CLI also which rows of the file.
+    assert from_python.pop("input_scaling") == "raw" == from_cli.pop("input_scaling")
+    assert from_cli.pop("split") == "all"
     assert set(from_cli) == set(from_python)
     for key, value in from_python.items():
         if key == "seconds":
@@ -185,3 +186,27 @@ def test_decoupled_weight_decay_is_linear_in_its_coefficient_and_matches_the_cli
     np.testing.assert_array_equal(dn.load_model(out / "model.safetensors").W, w1)
     with pytest.raises(ValueError, match="^invalid setting weight_decay=: 10 times the largest learning rate"):
         dn.train(X, y, width=7, epochs=1, lr=0.1, weight_decay=10.0)
+
+
+def test_a_model_trained_in_python_on_labels_3_and_7_is_scored_by_the_cli_on_those_labels(cli, tmp_path):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(120, 4))
+    y = np.where(X[:, 0] + 0.3 * X[:, 1] > 0, 7, 3)
+    model = dn.train(X, y, width=16, epochs=5, seed=0)
+    assert list(model.classes_) == [3, 7]
+    model.save(tmp_path / "m.safetensors")
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    data = f"npy:{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}"
+    result = json.loads(cli("eval", "--model", tmp_path / "m.safetensors", "--data", data,
+                            "--all-data").stdout)
+    # Label 7 is output 1, as in Python (not class 7 of an 8-class problem).
+    assert result["samples"] == 120
+    assert result["error"] == pytest.approx(1.0 - model.score(X, y), abs=1e-12)
+    # A label that is none of the model's classes is refused, naming the targets' file.
+    y[5] = 5
+    np.save(tmp_path / "y.npy", y)
+    refused = cli("eval", "--model", tmp_path / "m.safetensors", "--data", data, "--all-data",
+                  check=False)
+    assert refused.returncode == 1, refused.stderr
+    assert "y.npy" in refused.stderr and "label 5 of sample 5 is not one of the model's classes (3, 7)" in refused.stderr

@@ -293,4 +293,24 @@ fn training_data_no_step_can_learn_from_is_refused_before_training() {
         "{err}"
     );
     assert!(!dir.path().join("h").exists());
+    // From an npy:X,Y pair, the error names the targets' file.
+    let x = dir.path().join("hx.npy");
+    let y = dir.path().join("hy.npy");
+    std::fs::write(&x, npy::encode_npy_f64(&[4, 1], &[1.0, 2.0, 3.0, 4.0])).unwrap();
+    std::fs::write(&y, npy::encode_npy_f64(&[4], &[1e300, 0.0, 1.0, 2.0])).unwrap();
+    let o = run(&[
+        "train",
+        "--data",
+        &format!("npy:{},{}", s(&x), s(&y)),
+        "--all-data",
+        "--out",
+        s(&dir.path().join("hn")),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{} (all rows", s(&y)))
+            && err.contains("the targets reach 1.000e300"),
+        "{err}"
+    );
 }

@@ -105,9 +105,10 @@ fn a_sequential_file_gives_the_librarys_per_layer_numbers() {
             "{stdout}"
         );
         let got = json(&report);
-        // An nn.Sequential file records no scaling: the points are used raw.
+        // An nn.Sequential file records no scaling: the points are used raw; --all-data
+        // measures every row of the file.
         assert_eq!(got["input_scaling"], "raw");
-        assert_eq!(got["split"], "train");
+        assert_eq!(got["split"], "all");
         let options = AnalysisOptions {
             all_points: true,
             ..AnalysisOptions::default()

@@ -169,7 +169,7 @@ class Monitor:
                          f"{num(row[f'discrepancy_{l}']):>10}")
         return "\n".join(lines)
 
-    def to_pandas(self):
+    def to_pandas(self) -> "pandas.DataFrame":  # noqa: F821 (pandas is imported when called)
         """``history`` as a pandas DataFrame, one row per measurement (pandas must be
         installed; it is no dependency of diversenet)."""
         try:

@@ -380,6 +380,9 @@ pub fn model_and_data(
             return Err(Error::setting("split", other, Expected::OneOf("test or train")).into())
         }
     };
+    if let LoadedNetwork::Trained(m) = &loaded {
+        m.index_labels(&mut dataset)?;
+    }
     let predicts_classes = match &loaded {
         LoadedNetwork::Trained(m) => Some(m.classes()),
         LoadedNetwork::Foreign(_) => None,

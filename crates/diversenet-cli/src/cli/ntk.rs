@@ -85,6 +85,8 @@ pub fn analyze(mlp: Mlp, run: MlpRun<'_>) -> Result<()> {
         &train.name,
         train.feature_names.as_deref(),
     )?;
+    let same_rows = train.x == test.x && train.targets == test.targets;
+    let split = if same_rows { "all" } else { run.split };
     let mut dataset = match run.split {
         "train" => train,
         "test" => test,
@@ -108,7 +110,7 @@ pub fn analyze(mlp: Mlp, run: MlpRun<'_>) -> Result<()> {
     );
     println!("  inputs scaled with --input-scaling {scaling}");
     print_layers(r);
-    write_analysis(run.json, &a, scaling, run.split)
+    write_analysis(run.json, &a, scaling, split)
 }
 
 /// `analyze --json`: the analysis, with the scaling the inputs were measured in and the

@@ -212,6 +212,21 @@ impl Dataset {
         crate::files::hex(&h.finalize())
     }
 
+    /// Where the targets came from, for errors about them: the targets file of an
+    /// `npy:X,Y` pair (with the rest of `name`, such as the split), else `name`.
+    pub fn targets_name(&self) -> String {
+        if let Some(DataSpec {
+            source: DataSource::Npy { x, y },
+            ..
+        }) = &self.spec
+        {
+            if let Some(rest) = self.name.strip_prefix(&*x.display().to_string()) {
+                return format!("{}{rest}", y.display());
+            }
+        }
+        self.name.clone()
+    }
+
     /// The samples `indices`, in that order.
     pub fn select(&self, indices: &[usize], name: impl Into<String>) -> Dataset {
         let mut x = Matrix::zeros(0, self.dim());

@@ -2,7 +2,7 @@
 //! kind of target it predicts (with a classifier's classes), checked together by
 //! [`TrainedModel::new`] (what a model file holds, and what Python's `Model` wraps).
 
-use crate::data::{ClassLabels, InputTransform};
+use crate::data::{ClassLabels, Dataset, InputTransform, LabelValues, Targets};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 
@@ -108,6 +108,29 @@ impl<T: Real> TrainedModel<T> {
     /// A classifier's classes in the order of its outputs.
     pub fn class_labels(&self) -> Option<&ClassLabels> {
         self.classes.as_ref()
+    }
+    /// Class targets read from a file (a label's integer value is its class) indexed by
+    /// this classifier's classes: label `classes[j]` becomes class j, so that a model
+    /// trained from Python on labels such as {3, 7} is measured on files holding those
+    /// labels. A label that is none of the classes is refused, naming the data and the
+    /// sample. Nothing changes for classes 0..c-1, real targets or a model of real values.
+    pub fn index_labels(&self, data: &mut Dataset) -> Result<()> {
+        let (Some(classes), Targets::Classes { labels, .. }) = (&self.classes, &data.targets)
+        else {
+            return Ok(());
+        };
+        if classes.are_indices() {
+            return Ok(());
+        }
+        let values = LabelValues::Numbers {
+            values: labels.iter().map(|&l| f64::from(l)).collect(),
+            integer: true,
+        };
+        data.targets = Targets::Classes {
+            labels: classes.encode(&values, &data.targets_name())?,
+            num_classes: classes.len(),
+        };
+        Ok(())
     }
     /// The same model with its weights in precision `U`.
     pub fn convert<U: Real>(&self) -> TrainedModel<U> {
