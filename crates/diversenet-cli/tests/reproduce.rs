@@ -329,18 +329,7 @@ fn a_killed_reproduction_keeps_its_runs_and_their_wall_time() {
     let empty_cache = dir.path().join("cache");
     // One worker thread: a run's wall time is added right after its result is stored, so
     // once two results are stored, the first one's time is in `wall_seconds.json`.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_diversenet"))
-        .args([
-            "--threads",
-            "1",
-            "reproduce",
-            "--quick",
-            "--quiet",
-            "--no-fetch",
-            "--out",
-        ])
-        .arg(&out)
-        .env("DIVERSENET_CACHE", &empty_cache)
+    let mut child = common::quick_reproduce(&out, &empty_cache, None)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

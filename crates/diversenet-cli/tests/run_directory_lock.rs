@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{fails, ok, small_train_args};
+use common::{fails, ok, quick_reproduce as reproduce, small_train_args};
 use diversenet::dir_lock::{Access, DirLock, RunClaim};
 
 fn train_args(out: &Path, seed: &str) -> Vec<String> {
@@ -114,27 +114,6 @@ fn two_trainings_into_one_directory_leave_one_consistent_run() {
             out.join("model.safetensors").to_str().unwrap(),
         ]);
     }
-}
-
-fn reproduce(out: &Path, cache: &Path, shard: Option<&str>) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_diversenet"));
-    cmd.args([
-        "--threads",
-        "1",
-        "reproduce",
-        "--quick",
-        "--quiet",
-        "--no-fetch",
-    ])
-    .arg("--out")
-    .arg(out)
-    .env("DIVERSENET_CACHE", cache)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    if let Some(s) = shard {
-        cmd.args(["--shard", s]);
-    }
-    cmd
 }
 
 fn outcome(o: &std::process::Output) -> serde_json::Value {

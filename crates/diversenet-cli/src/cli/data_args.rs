@@ -305,6 +305,24 @@ fn no_data_record(loaded: &LoadedNetwork, model_name: &str) -> Error {
     )
 }
 
+/// Split `split` (train or test) of a loaded pair, with its name for reports: `all` where
+/// both sides hold every row (`--all-data`).
+pub fn choose_split(
+    train: data::Dataset,
+    test: data::Dataset,
+    split: &str,
+) -> Result<(data::Dataset, String)> {
+    let same_rows = train.x == test.x && train.targets == test.targets;
+    let chosen = match split {
+        "test" => test,
+        "train" => train,
+        other => {
+            return Err(Error::setting("split", other, Expected::OneOf("test or train")).into())
+        }
+    };
+    Ok((chosen, if same_rows { "all" } else { split }.to_string()))
+}
+
 /// Loads a network and the split of a data set it is to be measured on, scaled as in
 /// training (foreign weights: as --input-scaling says, raw by default). Without `--data`,
 /// a model written by `train` is measured on the data it was trained on (stored in the
@@ -372,14 +390,7 @@ pub fn model_and_data(
         });
         data::check_feature_names(names, &trained_on, &train_data)?;
     }
-    let same_rows = train_data.x == test_data.x && train_data.targets == test_data.targets;
-    let mut dataset = match split {
-        "test" => test_data,
-        "train" => train_data,
-        other => {
-            return Err(Error::setting("split", other, Expected::OneOf("test or train")).into())
-        }
-    };
+    let (mut dataset, split) = choose_split(train_data, test_data, split)?;
     if let LoadedNetwork::Trained(m) = &loaded {
         m.index_labels(&mut dataset)?;
     }
@@ -401,6 +412,6 @@ pub fn model_and_data(
         dataset,
         seed,
         scaling: transform.scaling,
-        split: if same_rows { "all" } else { split }.to_string(),
+        split,
     })
 }

@@ -18,7 +18,7 @@ use diversenet::theory::mlp_analysis::{analyze_mlp, NtkOptions, NtkReport};
 use diversenet::theory::ntk::NtkForm;
 use diversenet_repro::bench_ntk;
 
-use super::data_args::{DataArgs, ModelArgs};
+use super::data_args::{choose_split, DataArgs, ModelArgs};
 use super::spelling::Flags;
 use super::write_json;
 
@@ -85,15 +85,7 @@ pub fn analyze(mlp: Mlp, run: MlpRun<'_>) -> Result<()> {
         &train.name,
         train.feature_names.as_deref(),
     )?;
-    let same_rows = train.x == test.x && train.targets == test.targets;
-    let split = if same_rows { "all" } else { run.split };
-    let mut dataset = match run.split {
-        "train" => train,
-        "test" => test,
-        other => {
-            return Err(Error::setting("split", other, Expected::OneOf("test or train")).into())
-        }
-    };
+    let (mut dataset, split) = choose_split(train, test, run.split)?;
     let name = run.model.describe();
     check_data_shape(mlp.dim(), mlp.outputs(), None, Path::new(&name), &dataset)?;
     transform.apply(&mut dataset.x);
@@ -110,7 +102,7 @@ pub fn analyze(mlp: Mlp, run: MlpRun<'_>) -> Result<()> {
     );
     println!("  inputs scaled with --input-scaling {scaling}");
     print_layers(r);
-    write_analysis(run.json, &a, scaling, split)
+    write_analysis(run.json, &a, scaling, &split)
 }
 
 /// `analyze --json`: the analysis, with the scaling the inputs were measured in and the

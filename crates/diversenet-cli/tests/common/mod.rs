@@ -161,3 +161,27 @@ pub fn stderr_of(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// `diversenet --threads 1 reproduce --quick --quiet --no-fetch --out OUT` with the cache
+/// directory `cache` (an empty one: MNIST only where the tests' data are), optionally one
+/// shard `K/N`; stdout and stderr piped.
+pub fn quick_reproduce(out: &Path, cache: &Path, shard: Option<&str>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_diversenet"));
+    cmd.args([
+        "--threads",
+        "1",
+        "reproduce",
+        "--quick",
+        "--quiet",
+        "--no-fetch",
+    ])
+    .arg("--out")
+    .arg(out)
+    .env("DIVERSENET_CACHE", cache)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    if let Some(s) = shard {
+        cmd.args(["--shard", s]);
+    }
+    cmd
+}

@@ -148,7 +148,7 @@ fn check_trainable(data: &Dataset) -> Result<()> {
         let largest = y.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         if !(0.5 * largest * largest * y.len() as f64).is_finite() {
             return Err(Error::data(
-                &data.targets_name(),
+                data.targets_name(),
                 format!(
                     "the targets reach {largest:.3e}: the squared loss sums 0.5 y^2 over the {} \
                      training samples, which overflows f64 (largest 1.8e308) before any step; \
